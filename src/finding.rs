@@ -1,0 +1,193 @@
+//! Findings: protocol violations and notable events, each with a stable code that CI users
+//! name in `--fail-on`. Codes are never renamed; new ones may be added.
+
+use crate::tcp::Dir;
+use crate::timestamp::Timestamp;
+
+/// How bad a finding is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Severity {
+    /// Worth knowing; not a violation.
+    Info,
+    /// Suspicious or lossy, possibly harmless.
+    Warning,
+    /// A protocol violation or a failure to decode.
+    Error,
+}
+
+impl Severity {
+    /// `info`, `warning` or `error`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        }
+    }
+
+    /// Parses `info`, `warning` or `error`.
+    pub fn parse(s: &str) -> Option<Severity> {
+        match s {
+            "info" => Some(Severity::Info),
+            "warning" => Some(Severity::Warning),
+            "error" => Some(Severity::Error),
+            _ => None,
+        }
+    }
+}
+
+macro_rules! codes {
+    ($( $(#[$doc:meta])* $variant:ident = $name:literal, $sev:ident, $summary:literal; )*) => {
+        /// Stable finding codes.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub enum Code {
+            $( $(#[$doc])* $variant, )*
+        }
+
+        impl Code {
+            /// Every code, in documentation order.
+            pub const ALL: &'static [Code] = &[$(Code::$variant),*];
+
+            /// The stable kebab-case name.
+            pub fn as_str(self) -> &'static str {
+                match self { $(Code::$variant => $name,)* }
+            }
+
+            /// Default severity.
+            pub fn severity(self) -> Severity {
+                match self { $(Code::$variant => Severity::$sev,)* }
+            }
+
+            /// One-line description for documentation and `--help`.
+            pub fn summary(self) -> &'static str {
+                match self { $(Code::$variant => $summary,)* }
+            }
+
+            /// Looks a code up by its name.
+            pub fn parse(s: &str) -> Option<Code> {
+                match s { $($name => Some(Code::$variant),)* _ => None }
+            }
+        }
+    };
+}
+
+codes! {
+    /// The server answered the upgrade request with a status other than 101.
+    UpgradeRejected = "upgrade-rejected", Warning, "The server answered the upgrade with a status other than 101 Switching Protocols.";
+    /// Sec-WebSocket-Accept differs from base64(sha1(key + GUID)).
+    AcceptMismatch = "accept-mismatch", Error, "Sec-WebSocket-Accept is not base64(SHA-1(key + GUID)); the detail names the expected value and the known mistake that explains it.";
+    /// The 101 response has no Sec-WebSocket-Accept.
+    AcceptMissing = "accept-missing", Error, "The 101 response has no Sec-WebSocket-Accept header.";
+    /// Sec-WebSocket-Key missing or not base64 of 16 bytes.
+    KeyInvalid = "key-invalid", Error, "Sec-WebSocket-Key is missing, repeated, or not the base64 encoding of 16 bytes.";
+    /// Sec-WebSocket-Version is not 13.
+    VersionUnsupported = "version-unsupported", Error, "Sec-WebSocket-Version is missing or not 13.";
+    /// The upgrade request method is not GET.
+    MethodNotGet = "method-not-get", Error, "The upgrade request method is not GET (or the request is not HTTP/1.1 or later).";
+    /// Upgrade: websocket missing from request or response.
+    UpgradeHeaderMissing = "upgrade-header-missing", Error, "The request or the 101 response lacks `Upgrade: websocket`.";
+    /// Connection: Upgrade missing from request or response.
+    ConnectionHeaderMissing = "connection-header-missing", Error, "The request or the 101 response lacks `Connection: Upgrade`.";
+    /// Host header missing.
+    HostMissing = "host-missing", Error, "The upgrade request has no Host header.";
+    /// Origin header missing (non-browser client, or a proxy stripped it).
+    OriginMissing = "origin-missing", Info, "The upgrade request has no Origin header (normal for non-browser clients; browsers always send it).";
+    /// The server selected a subprotocol the client did not offer.
+    SubprotocolNotOffered = "subprotocol-not-offered", Error, "The server selected a Sec-WebSocket-Protocol the client did not offer (or several).";
+    /// The server accepted an extension the client did not offer.
+    ExtensionNotOffered = "extension-not-offered", Error, "The server accepted an extension (or parameter) the client did not offer.";
+    /// Handshake detail worth noting: legacy headers, non-standard reason phrase.
+    HandshakeNote = "handshake-note", Info, "Legal but unusual handshake detail: legacy hixie-76 headers, a non-standard reason phrase, frames sent before the 101.";
+    /// A client frame without the MASK bit.
+    UnmaskedClientFrame = "unmasked-client-frame", Error, "A client-to-server frame is not masked (RFC 6455 5.1; the server must close with 1002).";
+    /// A server frame with the MASK bit.
+    MaskedServerFrame = "masked-server-frame", Error, "A server-to-client frame is masked (RFC 6455 5.1).";
+    /// RSV bits set without a negotiated extension that defines them.
+    RsvBitsWithoutExtension = "rsv-bits-without-extension", Error, "RSV1/2/3 set without a negotiated extension defining them (or RSV1 on a continuation or control frame).";
+    /// Opcode 3-7 or 11-15.
+    ReservedOpcode = "reserved-opcode", Error, "A frame uses a reserved opcode (3-7 or 11-15).";
+    /// Control frame payload over 125 bytes.
+    ControlFrameTooLong = "control-frame-too-long", Error, "A ping, pong or close frame carries more than 125 bytes.";
+    /// Control frame with FIN=0.
+    FragmentedControlFrame = "fragmented-control-frame", Error, "A control frame has FIN=0.";
+    /// Continuation frame with no message in progress.
+    UnexpectedContinuation = "unexpected-continuation", Error, "A continuation frame arrived with no fragmented message in progress.";
+    /// New text/binary frame while a fragmented message is in progress.
+    InterleavedDataFrame = "interleaved-data-frame", Error, "A new text or binary frame started while a fragmented message was still in progress.";
+    /// Length encoded with more bytes than needed.
+    NonMinimalLength = "non-minimal-length", Warning, "A payload length is encoded with more bytes than needed (RFC 6455 5.2 requires the minimal form).";
+    /// 64-bit length with the most significant bit set.
+    LengthMsbSet = "length-msb-set", Error, "A 64-bit payload length has its most significant bit set.";
+    /// Close payload of 1 byte or with an invalid UTF-8 reason.
+    InvalidClosePayload = "invalid-close-payload", Error, "A close frame payload is 1 byte long or its reason is not valid UTF-8.";
+    /// Close code that may not be sent.
+    InvalidCloseCode = "invalid-close-code", Error, "A close frame carries a code that must not be sent (below 1000, 1004-1006, 1015, 1016-2999, 5000+).";
+    /// Text message that is not valid UTF-8.
+    InvalidUtf8 = "invalid-utf8", Error, "A text message is not valid UTF-8.";
+    /// Frames after this side sent its close frame.
+    DataAfterClose = "data-after-close", Error, "A side sent frames after its own close frame.";
+    /// permessage-deflate payload that does not inflate.
+    DecompressionFailed = "decompression-failed", Error, "A compressed message does not inflate (corrupt data, lost context, or RSV1 without the extension).";
+    /// Message over the analyzer's size cap.
+    MessageTooLarge = "message-too-large", Warning, "A message (after inflation) exceeds --max-message-size; the rest was counted but not kept or decoded.";
+    /// Bytes missing from the capture.
+    TcpGap = "tcp-gap", Warning, "Bytes of the stream are missing from the capture (packet loss in capture, or snaplen).";
+    /// A retransmission carried different bytes.
+    TcpOverlapInconsistent = "tcp-overlap-inconsistent", Warning, "A TCP retransmission carried different bytes than the first copy (possible evasion attempt).";
+    /// Bytes skipped to find the next frame header after a gap.
+    ResyncSkippedBytes = "resync-skipped-bytes", Warning, "After a gap inside a frame header, bytes were skipped to find the next frame.";
+    /// TCP closed or reset without a close handshake.
+    AbruptClose = "abrupt-close", Warning, "The TCP connection ended (FIN or RST) with no close frame from either side (browsers report code 1006).";
+    /// Only one side sent a close frame.
+    CloseHandshakeIncomplete = "close-handshake-incomplete", Warning, "Only one side sent a close frame before the connection ended.";
+    /// A session went quiet for about a proxy's idle timeout and then died.
+    IdleTimeoutSuspected = "idle-timeout-suspected", Warning, "The session was silent for 55-65 s (or a multiple) before it ended: typical of a proxy idle timeout such as nginx's 60 s proxy_read_timeout.";
+    /// Traffic decoded as WebSocket without a captured handshake.
+    HandshakeNotSeen = "handshake-not-seen", Warning, "WebSocket frames were decoded on a connection whose upgrade handshake was not captured; extensions are unknown.";
+    /// The capture file ends inside a record or has a malformed record.
+    CaptureTruncated = "capture-truncated", Warning, "The capture file ends inside a record (or a record is malformed); everything before it was analysed.";
+    /// The flow table was full and connections were dropped.
+    FlowEvicted = "flow-evicted", Warning, "The flow table was full; the least active connections were closed early.";
+}
+
+/// One finding.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Finding {
+    /// Stable code.
+    pub code: Code,
+    /// Severity (the code's default unless stated).
+    pub severity: Severity,
+    /// Direction concerned, if any.
+    pub dir: Option<Dir>,
+    /// Timestamp of the packet that revealed it.
+    pub ts: Option<Timestamp>,
+    /// Human-readable detail.
+    pub detail: String,
+}
+
+impl Finding {
+    /// A finding with the code's default severity.
+    pub fn new(code: Code, dir: Option<Dir>, ts: Option<Timestamp>, detail: impl Into<String>) -> Self {
+        Finding {
+            code,
+            severity: code.severity(),
+            dir,
+            ts,
+            detail: detail.into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_and_are_unique() {
+        let mut seen = std::collections::HashSet::new();
+        for &c in Code::ALL {
+            assert_eq!(Code::parse(c.as_str()), Some(c));
+            assert!(seen.insert(c.as_str()));
+        }
+    }
+}

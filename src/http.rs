@@ -1,0 +1,201 @@
+//! Incremental HTTP/1.x message-head parsing for the upgrade handshake (httparse underneath).
+//!
+//! Three outcomes, as in httparse: a complete head (with its length in bytes), "need more
+//! bytes" (nothing consumed), or "this is not HTTP". Header values are kept as received
+//! (lossily decoded to text) so reports show exactly what was on the wire.
+
+/// Largest head accepted; beyond this the stream is not treated as HTTP.
+pub const MAX_HEAD_BYTES: usize = 64 * 1024;
+const MAX_HEADERS: usize = 128;
+
+/// A parsed request line and headers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RequestHead {
+    /// Method token.
+    pub method: String,
+    /// Request target.
+    pub target: String,
+    /// Minor HTTP version (1 for HTTP/1.1).
+    pub version_minor: u8,
+    /// Headers in order.
+    pub headers: Vec<(String, String)>,
+    /// Bytes of the head including the final CRLF CRLF.
+    pub head_len: usize,
+}
+
+/// A parsed status line and headers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ResponseHead {
+    /// Minor HTTP version.
+    pub version_minor: u8,
+    /// Status code.
+    pub status: u16,
+    /// Reason phrase (may be empty).
+    pub reason: String,
+    /// Headers in order.
+    pub headers: Vec<(String, String)>,
+    /// Bytes of the head including the final CRLF CRLF.
+    pub head_len: usize,
+}
+
+/// Result of trying to parse a head from the bytes so far.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum HeadParse<T> {
+    /// A complete head.
+    Complete(T),
+    /// Need more bytes; nothing was consumed.
+    Partial,
+    /// Not an HTTP head (or over [`MAX_HEAD_BYTES`]).
+    Invalid(String),
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn collect_headers(headers: &[httparse::Header<'_>]) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .filter(|h| !h.name.is_empty())
+        .map(|h| (h.name.to_string(), text(h.value)))
+        .collect()
+}
+
+fn parser_config() -> httparse::ParserConfig {
+    let mut config = httparse::ParserConfig::default();
+    config
+        .allow_spaces_after_header_name_in_responses(true)
+        .allow_obsolete_multiline_headers_in_responses(true)
+        .allow_multiple_spaces_in_response_status_delimiters(true)
+        .allow_multiple_spaces_in_request_line_delimiters(true)
+        .ignore_invalid_headers_in_responses(true)
+        .ignore_invalid_headers_in_requests(true);
+    config
+}
+
+/// Parses a request head from the start of `buf`.
+pub fn parse_request(buf: &[u8]) -> HeadParse<RequestHead> {
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut req = httparse::Request::new(&mut headers);
+    match parser_config().parse_request(&mut req, buf) {
+        Ok(httparse::Status::Complete(n)) => HeadParse::Complete(RequestHead {
+            method: req.method.unwrap_or_default().to_string(),
+            target: req.path.unwrap_or_default().to_string(),
+            version_minor: req.version.unwrap_or(1),
+            headers: collect_headers(req.headers),
+            head_len: n,
+        }),
+        Ok(httparse::Status::Partial) if buf.len() < MAX_HEAD_BYTES => HeadParse::Partial,
+        Ok(httparse::Status::Partial) => HeadParse::Invalid("request head over 64 KiB".into()),
+        Err(e) => HeadParse::Invalid(format!("not an HTTP request: {e}")),
+    }
+}
+
+/// Parses a response head from the start of `buf`.
+pub fn parse_response(buf: &[u8]) -> HeadParse<ResponseHead> {
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut resp = httparse::Response::new(&mut headers);
+    match parser_config().parse_response(&mut resp, buf) {
+        Ok(httparse::Status::Complete(n)) => HeadParse::Complete(ResponseHead {
+            version_minor: resp.version.unwrap_or(1),
+            status: resp.code.unwrap_or(0),
+            reason: resp.reason.unwrap_or_default().to_string(),
+            headers: collect_headers(resp.headers),
+            head_len: n,
+        }),
+        Ok(httparse::Status::Partial) if buf.len() < MAX_HEAD_BYTES => HeadParse::Partial,
+        Ok(httparse::Status::Partial) => HeadParse::Invalid("response head over 64 KiB".into()),
+        Err(e) => HeadParse::Invalid(format!("not an HTTP response: {e}")),
+    }
+}
+
+/// All values of a header (case-insensitive name), in order.
+pub fn header_values<'a>(headers: &'a [(String, String)], name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+    headers
+        .iter()
+        .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
+/// The first value of a header, trimmed.
+pub fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.trim())
+}
+
+/// True when a comma-separated header contains `token` (case-insensitive).
+pub fn has_token(headers: &[(String, String)], name: &str, token: &str) -> bool {
+    header_values(headers, name)
+        .flat_map(|v| v.split(','))
+        .any(|t| t.trim().eq_ignore_ascii_case(token))
+}
+
+/// How the body after a head is delimited.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BodyLength {
+    /// Exactly this many bytes.
+    Fixed(u64),
+    /// Chunked transfer coding.
+    Chunked,
+    /// Until the connection closes.
+    UntilClose,
+}
+
+/// Body framing of a request (RFC 9112 6.3): no Content-Length and no chunking means no body.
+pub fn request_body(headers: &[(String, String)]) -> BodyLength {
+    if has_token(headers, "transfer-encoding", "chunked") {
+        return BodyLength::Chunked;
+    }
+    BodyLength::Fixed(
+        header(headers, "content-length")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0),
+    )
+}
+
+/// Body framing of a response to a request with `method`.
+pub fn response_body(method: &str, status: u16, headers: &[(String, String)]) -> BodyLength {
+    if method.eq_ignore_ascii_case("HEAD") || status == 204 || status == 304 || (100..200).contains(&status) {
+        return BodyLength::Fixed(0);
+    }
+    if has_token(headers, "transfer-encoding", "chunked") {
+        return BodyLength::Chunked;
+    }
+    match header(headers, "content-length").and_then(|v| v.parse().ok()) {
+        Some(n) => BodyLength::Fixed(n),
+        None => BodyLength::UntilClose,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partial_then_complete() {
+        let req = b"GET /chat HTTP/1.1\r\nHost: example.com\r\nUpgrade: websocket\r\n\r\nextra";
+        assert_eq!(parse_request(&req[..20]), HeadParse::Partial);
+        let HeadParse::Complete(head) = parse_request(req) else {
+            panic!("complete request expected")
+        };
+        assert_eq!(head.head_len, req.len() - 5);
+        assert_eq!(header(&head.headers, "HOST"), Some("example.com"));
+        assert!(has_token(&head.headers, "upgrade", "WebSocket"));
+    }
+
+    #[test]
+    fn empty_reason_phrase_is_fine() {
+        let HeadParse::Complete(head) = parse_response(b"HTTP/1.1 101 \r\nUpgrade: websocket\r\n\r\n") else {
+            panic!("complete response expected")
+        };
+        assert_eq!(head.status, 101);
+        assert_eq!(head.reason, "");
+    }
+
+    #[test]
+    fn binary_is_invalid() {
+        assert!(matches!(parse_request(&[0x81, 0x85, 1, 2, 3]), HeadParse::Invalid(_)));
+    }
+}

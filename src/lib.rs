@@ -1,0 +1,22 @@
+//! wsscope: a passive WebSocket protocol analyzer.
+//!
+//! ```text
+//! capture (pcap/pcapng bytes) -> packet (link/IP/TCP segments) -> tcp (reassembled streams)
+//!   -> http (upgrade handshake) + ws (frames -> messages, inflate) -> session (findings)
+//!   -> analyzer (events) -> sink (text, JSON report, NDJSON)
+//! ```
+//!
+//! Everything between the capture source and the sinks is sans-IO and deterministic: time comes
+//! from packets, never from the clock.
+
+pub mod capture;
+pub mod finding;
+pub mod handshake;
+pub mod http;
+pub mod ipfrag;
+pub mod packet;
+pub mod tcp;
+#[doc(hidden)]
+#[cfg(not(wsscope_no_testkit))]
+pub mod testkit;
+pub mod timestamp;

@@ -1,0 +1,685 @@
+//! The flow table: TCP segments in, ordered per-connection stream events out.
+//!
+//! Each connection gets a [`FlowId`] and two [`StreamReassembler`]s. The client is the sender of
+//! the SYN (or the receiver of the SYN-ACK); when neither was captured, the client is inferred
+//! from the first payload (an HTTP request line marks the client, a status line the server,
+//! otherwise the higher port) and the flow says so. The consumer may answer
+//! [`Verdict::Bypass`] to any event: the flow then keeps only counters, which makes
+//! non-WebSocket traffic nearly free.
+//!
+//! The table is bounded ([`FlowLimits::max_flows`]): when full, the least recently active flows
+//! (half-open ones first) are closed with [`CloseReason::Evicted`] and counted.
+
+use super::reassembly::{ReassemblyLimits, StreamOutput, StreamReassembler};
+use super::Dir;
+use crate::packet::Segment;
+use crate::timestamp::Timestamp;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+/// Identifies a connection for its whole life (unique within one [`FlowTable`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FlowId(pub u64);
+
+/// Limits for the table.
+#[derive(Clone, Copy, Debug)]
+pub struct FlowLimits {
+    /// Connections tracked at once.
+    pub max_flows: usize,
+    /// A connection with no packet for this long is closed as idle.
+    pub idle_timeout_nanos: i64,
+    /// Per-direction reassembly limits.
+    pub reassembly: ReassemblyLimits,
+}
+
+impl Default for FlowLimits {
+    fn default() -> Self {
+        FlowLimits {
+            max_flows: 100_000,
+            idle_timeout_nanos: 3_600 * 1_000_000_000,
+            reassembly: ReassemblyLimits::default(),
+        }
+    }
+}
+
+/// How a connection began, as far as the capture shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Began {
+    /// The client's SYN was captured.
+    Syn,
+    /// Only the server's SYN-ACK was captured.
+    SynAck,
+    /// No SYN: the capture started while the connection was open.
+    Midstream,
+}
+
+impl Began {
+    /// Short name for reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Began::Syn => "syn",
+            Began::SynAck => "syn-ack",
+            Began::Midstream => "midstream",
+        }
+    }
+}
+
+/// Why a connection stopped being tracked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CloseReason {
+    /// Both sides sent FIN.
+    Fin,
+    /// A side sent RST.
+    Rst,
+    /// No packet for the idle timeout.
+    Idle,
+    /// The capture ended with the connection open.
+    EndOfCapture,
+    /// The flow table was full.
+    Evicted,
+}
+
+impl CloseReason {
+    /// Short name for reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CloseReason::Fin => "fin",
+            CloseReason::Rst => "rst",
+            CloseReason::Idle => "idle",
+            CloseReason::EndOfCapture => "end-of-capture",
+            CloseReason::Evicted => "evicted",
+        }
+    }
+}
+
+/// Everything the table knows about one finished connection.
+#[derive(Clone, Debug)]
+pub struct FlowSummary {
+    /// Flow id.
+    pub id: FlowId,
+    /// Client endpoint.
+    pub client: SocketAddr,
+    /// Server endpoint.
+    pub server: SocketAddr,
+    /// True when the roles were guessed (no SYN seen).
+    pub roles_inferred: bool,
+    /// How it began.
+    pub began: Began,
+    /// How it ended.
+    pub ended: CloseReason,
+    /// First packet.
+    pub first_ts: Timestamp,
+    /// Last packet.
+    pub last_ts: Timestamp,
+    /// Packets per direction `[c2s, s2c]`.
+    pub packets: [u64; 2],
+    /// Payload bytes on the wire per direction (including retransmissions and uncaptured bytes).
+    pub wire_bytes: [u64; 2],
+    /// Stream bytes delivered in order per direction.
+    pub stream_bytes: [u64; 2],
+    /// Retransmitted segments per direction.
+    pub retransmissions: [u64; 2],
+    /// Gaps per direction.
+    pub gaps: [u64; 2],
+    /// Bytes missing per direction.
+    pub gap_bytes: [u64; 2],
+    /// Inconsistent overlaps per direction.
+    pub overlaps: [u64; 2],
+    /// FIN seen per direction.
+    pub fin: [bool; 2],
+    /// RST seen per direction.
+    pub rst: [bool; 2],
+    /// The consumer stopped analysing the flow.
+    pub bypassed: bool,
+}
+
+/// What the table tells its consumer, in capture order.
+#[derive(Debug)]
+pub enum TcpEvent<'a> {
+    /// A new connection (roles decided).
+    Opened {
+        /// Flow id.
+        flow: FlowId,
+        /// Timestamp.
+        ts: Timestamp,
+        /// Client endpoint.
+        client: SocketAddr,
+        /// Server endpoint.
+        server: SocketAddr,
+        /// How it began.
+        began: Began,
+        /// Roles were guessed.
+        roles_inferred: bool,
+    },
+    /// In-order stream bytes.
+    Data {
+        /// Flow id.
+        flow: FlowId,
+        /// Direction.
+        dir: Dir,
+        /// Timestamp of the packet that carried them.
+        ts: Timestamp,
+        /// Stream offset of `bytes[0]`.
+        offset: u64,
+        /// The bytes.
+        bytes: &'a [u8],
+    },
+    /// Bytes missing from the capture.
+    Gap {
+        /// Flow id.
+        flow: FlowId,
+        /// Direction.
+        dir: Dir,
+        /// Timestamp.
+        ts: Timestamp,
+        /// Stream offset where the hole starts.
+        offset: u64,
+        /// Exact length.
+        len: u64,
+    },
+    /// A retransmission disagreed with the bytes first delivered.
+    Overlap {
+        /// Flow id.
+        flow: FlowId,
+        /// Direction.
+        dir: Dir,
+        /// Timestamp.
+        ts: Timestamp,
+        /// Stream offset of the first differing byte.
+        offset: u64,
+        /// Span of differing bytes.
+        len: u64,
+    },
+    /// A side finished sending (after all its data was delivered).
+    Fin {
+        /// Flow id.
+        flow: FlowId,
+        /// Direction that sent the FIN.
+        dir: Dir,
+        /// Timestamp.
+        ts: Timestamp,
+    },
+    /// A side reset the connection.
+    Rst {
+        /// Flow id.
+        flow: FlowId,
+        /// Direction that sent the RST.
+        dir: Dir,
+        /// Timestamp.
+        ts: Timestamp,
+    },
+    /// The connection is no longer tracked.
+    Closed {
+        /// Timestamp.
+        ts: Timestamp,
+        /// Final counters.
+        summary: FlowSummary,
+    },
+}
+
+/// The consumer's answer to an event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Keep delivering stream bytes.
+    Continue,
+    /// Stop delivering data and gaps for this flow; keep counting.
+    Bypass,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+struct FlowKey {
+    lo: SocketAddr,
+    hi: SocketAddr,
+}
+
+impl FlowKey {
+    fn of(a: SocketAddr, b: SocketAddr) -> Self {
+        if a <= b {
+            FlowKey { lo: a, hi: b }
+        } else {
+            FlowKey { lo: b, hi: a }
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Flow {
+    id: FlowId,
+    /// `None` until the roles are decided.
+    client: Option<SocketAddr>,
+    server: Option<SocketAddr>,
+    roles_inferred: bool,
+    began: Began,
+    streams: [StreamReassembler; 2],
+    /// SYN sequence numbers seen before the roles were known, keyed by sender.
+    early_isn: Vec<(SocketAddr, u32)>,
+    first_ts: Timestamp,
+    last_ts: Timestamp,
+    packets: [u64; 2],
+    wire_bytes: [u64; 2],
+    fin_sent: [bool; 2],
+    fin_delivered: [bool; 2],
+    rst: [bool; 2],
+    bypassed: bool,
+    has_payload: bool,
+}
+
+/// Counters over the whole table.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct FlowTableStats {
+    /// Connections ever seen.
+    pub flows: u64,
+    /// Connections evicted because the table was full.
+    pub evicted: u64,
+    /// Connections closed as idle.
+    pub idle_closed: u64,
+    /// Largest number tracked at once.
+    pub peak_flows: usize,
+}
+
+/// Bounded table of TCP connections.
+#[derive(Debug)]
+pub struct FlowTable {
+    limits: FlowLimits,
+    flows: HashMap<FlowKey, Flow>,
+    next_id: u64,
+    last_sweep: Timestamp,
+    stats: FlowTableStats,
+}
+
+fn looks_like_http_request(payload: &[u8]) -> bool {
+    const METHODS: [&[u8]; 9] = [
+        b"GET ", b"POST ", b"PUT ", b"HEAD ", b"DELETE ", b"OPTIONS ", b"PATCH ", b"CONNECT ",
+        b"TRACE ",
+    ];
+    METHODS.iter().any(|m| payload.starts_with(m))
+}
+
+impl FlowTable {
+    /// An empty table.
+    pub fn new(limits: FlowLimits) -> Self {
+        FlowTable {
+            limits,
+            flows: HashMap::new(),
+            next_id: 1,
+            last_sweep: Timestamp(i64::MIN),
+            stats: FlowTableStats::default(),
+        }
+    }
+
+    /// Counters so far.
+    pub fn stats(&self) -> FlowTableStats {
+        self.stats
+    }
+
+    /// Connections tracked right now.
+    pub fn len(&self) -> usize {
+        self.flows.len()
+    }
+
+    /// True when no connection is tracked.
+    pub fn is_empty(&self) -> bool {
+        self.flows.is_empty()
+    }
+
+    /// Processes one segment, calling `sink` for each resulting event.
+    pub fn process<F>(&mut self, seg: &Segment<'_>, sink: &mut F)
+    where
+        F: FnMut(TcpEvent<'_>) -> Verdict,
+    {
+        self.maybe_sweep(seg.ts, sink);
+        let key = FlowKey::of(seg.src, seg.dst);
+        let starts_new = match self.flows.get(&key) {
+            None => true,
+            // A fresh SYN on a 4-tuple whose previous connection ended: port reuse.
+            Some(f) => {
+                seg.flags.syn
+                    && !seg.flags.ack
+                    && (f.rst.iter().any(|&r| r) || f.fin_delivered.iter().all(|&x| x))
+            }
+        };
+        if starts_new {
+            if let Some(old) = self.flows.remove(&key) {
+                Self::close_flow(old, seg.ts, CloseReason::Fin, sink);
+            }
+            if self.flows.len() >= self.limits.max_flows {
+                self.evict(seg.ts, sink);
+            }
+            let id = FlowId(self.next_id);
+            self.next_id += 1;
+            self.stats.flows += 1;
+            self.flows.insert(
+                key,
+                Flow {
+                    id,
+                    client: None,
+                    server: None,
+                    roles_inferred: false,
+                    began: Began::Midstream,
+                    streams: [
+                        StreamReassembler::new(self.limits.reassembly),
+                        StreamReassembler::new(self.limits.reassembly),
+                    ],
+                    early_isn: Vec::new(),
+                    first_ts: seg.ts,
+                    last_ts: seg.ts,
+                    packets: [0; 2],
+                    wire_bytes: [0; 2],
+                    fin_sent: [false; 2],
+                    fin_delivered: [false; 2],
+                    rst: [false; 2],
+                    bypassed: false,
+                    has_payload: false,
+                },
+            );
+            self.stats.peak_flows = self.stats.peak_flows.max(self.flows.len());
+        }
+        let Some(flow) = self.flows.get_mut(&key) else {
+            return;
+        };
+        let finished = Self::handle(flow, seg, sink);
+        if finished {
+            if let Some(flow) = self.flows.remove(&key) {
+                let reason = if flow.rst.iter().any(|&r| r) {
+                    CloseReason::Rst
+                } else {
+                    CloseReason::Fin
+                };
+                Self::close_flow(flow, seg.ts, reason, sink);
+            }
+        }
+    }
+
+    /// Closes every open connection (end of capture).
+    pub fn finish<F>(&mut self, ts: Timestamp, sink: &mut F)
+    where
+        F: FnMut(TcpEvent<'_>) -> Verdict,
+    {
+        let mut flows: Vec<Flow> = self.flows.drain().map(|(_, f)| f).collect();
+        flows.sort_by_key(|f| f.id);
+        for flow in flows {
+            Self::close_flow(flow, ts, CloseReason::EndOfCapture, sink);
+        }
+    }
+
+    /// Decides roles; returns false while they cannot be decided yet.
+    fn decide_roles<F>(flow: &mut Flow, seg: &Segment<'_>, sink: &mut F) -> bool
+    where
+        F: FnMut(TcpEvent<'_>) -> Verdict,
+    {
+        if flow.client.is_some() {
+            return true;
+        }
+        let (client, server, inferred, began) = if seg.flags.syn && !seg.flags.ack {
+            (seg.src, seg.dst, false, Began::Syn)
+        } else if seg.flags.syn && seg.flags.ack {
+            (seg.dst, seg.src, false, Began::SynAck)
+        } else if !seg.payload.is_empty() || seg.missing > 0 || seg.flags.fin || seg.flags.rst {
+            let src_is_client = if looks_like_http_request(seg.payload) {
+                true
+            } else if seg.payload.starts_with(b"HTTP/") {
+                false
+            } else {
+                // Servers usually listen on the lower port.
+                seg.src.port() >= seg.dst.port()
+            };
+            if src_is_client {
+                (seg.src, seg.dst, true, Began::Midstream)
+            } else {
+                (seg.dst, seg.src, true, Began::Midstream)
+            }
+        } else {
+            return false;
+        };
+        flow.client = Some(client);
+        flow.server = Some(server);
+        flow.roles_inferred = inferred;
+        flow.began = began;
+        for &(sender, isn) in &flow.early_isn {
+            let d = if sender == client { 0 } else { 1 };
+            flow.streams[d].set_isn(isn);
+        }
+        flow.early_isn.clear();
+        let verdict = sink(TcpEvent::Opened {
+            flow: flow.id,
+            ts: seg.ts,
+            client,
+            server,
+            began,
+            roles_inferred: inferred,
+        });
+        if verdict == Verdict::Bypass {
+            Self::bypass(flow);
+        }
+        true
+    }
+
+    fn bypass(flow: &mut Flow) {
+        flow.bypassed = true;
+        for s in &mut flow.streams {
+            s.release();
+        }
+    }
+
+    /// Handles one segment of a known flow; returns true when the flow is finished.
+    fn handle<F>(flow: &mut Flow, seg: &Segment<'_>, sink: &mut F) -> bool
+    where
+        F: FnMut(TcpEvent<'_>) -> Verdict,
+    {
+        flow.last_ts = seg.ts;
+        if seg.flags.syn && flow.client.is_none() {
+            flow.early_isn.push((seg.src, seg.seq));
+        }
+        if !Self::decide_roles(flow, seg, sink) {
+            return false;
+        }
+        let dir = if Some(seg.src) == flow.client {
+            Dir::ClientToServer
+        } else {
+            Dir::ServerToClient
+        };
+        let d = dir.index();
+        let id = flow.id;
+        flow.packets[d] += 1;
+        flow.wire_bytes[d] += seg.payload.len() as u64 + u64::from(seg.missing);
+        if seg.flags.syn {
+            flow.streams[d].set_isn(seg.seq);
+        }
+        let has_data = !seg.payload.is_empty() || seg.missing > 0;
+        if has_data {
+            flow.has_payload = true;
+        }
+        if has_data && !flow.bypassed {
+            let mut bypass = false;
+            let seq = if seg.flags.syn {
+                seg.seq.wrapping_add(1)
+            } else {
+                seg.seq
+            };
+            flow.streams[d].push(seg.ts, seq, seg.payload, seg.missing, &mut |out| {
+                if bypass {
+                    return;
+                }
+                if Self::forward(id, dir, out, sink) == Verdict::Bypass {
+                    bypass = true;
+                }
+            });
+            if bypass {
+                Self::bypass(flow);
+            }
+        } else if has_data {
+            // Bypassed: keep the sequence bookkeeping cheap but honest.
+            let seq = seg.seq;
+            flow.streams[d].push(seg.ts, seq, &[], 0, &mut |_| {});
+        }
+        if seg.flags.fin && !flow.fin_sent[d] {
+            flow.fin_sent[d] = true;
+            let seq = if seg.flags.syn {
+                seg.seq.wrapping_add(1)
+            } else {
+                seg.seq
+            };
+            flow.streams[d].push_fin(seq, seg.payload.len() + seg.missing as usize);
+        }
+        if flow.fin_sent[d] && !flow.fin_delivered[d] {
+            let finished = flow.bypassed || flow.streams[d].is_finished();
+            if finished {
+                flow.fin_delivered[d] = true;
+                sink(TcpEvent::Fin {
+                    flow: id,
+                    dir,
+                    ts: seg.ts,
+                });
+            }
+        }
+        if seg.flags.rst {
+            flow.rst[d] = true;
+            if !flow.bypassed {
+                // Whatever was still buffered is delivered before the reset.
+                for (i, stream) in flow.streams.iter_mut().enumerate() {
+                    let sdir = if i == 0 {
+                        Dir::ClientToServer
+                    } else {
+                        Dir::ServerToClient
+                    };
+                    stream.flush(seg.ts, &mut |out| {
+                        Self::forward(id, sdir, out, sink);
+                    });
+                }
+            }
+            sink(TcpEvent::Rst {
+                flow: id,
+                dir,
+                ts: seg.ts,
+            });
+            return true;
+        }
+        flow.fin_delivered.iter().all(|&x| x)
+    }
+
+    fn forward<F>(flow: FlowId, dir: Dir, out: StreamOutput<'_>, sink: &mut F) -> Verdict
+    where
+        F: FnMut(TcpEvent<'_>) -> Verdict,
+    {
+        match out {
+            StreamOutput::Data { offset, ts, bytes } => sink(TcpEvent::Data {
+                flow,
+                dir,
+                ts,
+                offset,
+                bytes,
+            }),
+            StreamOutput::Gap { offset, len, ts } => sink(TcpEvent::Gap {
+                flow,
+                dir,
+                ts,
+                offset,
+                len,
+            }),
+            StreamOutput::Overlap { offset, len, ts } => sink(TcpEvent::Overlap {
+                flow,
+                dir,
+                ts,
+                offset,
+                len,
+            }),
+        }
+    }
+
+    fn close_flow<F>(mut flow: Flow, ts: Timestamp, reason: CloseReason, sink: &mut F)
+    where
+        F: FnMut(TcpEvent<'_>) -> Verdict,
+    {
+        // A flow whose roles were never decided carried only bare ACKs: nothing to report.
+        let (Some(client), Some(server)) = (flow.client, flow.server) else {
+            return;
+        };
+        let id = flow.id;
+        if !flow.bypassed {
+            for (i, stream) in flow.streams.iter_mut().enumerate() {
+                let dir = if i == 0 {
+                    Dir::ClientToServer
+                } else {
+                    Dir::ServerToClient
+                };
+                stream.flush(ts, &mut |out| {
+                    Self::forward(id, dir, out, sink);
+                });
+                if flow.fin_sent[i] && !flow.fin_delivered[i] {
+                    flow.fin_delivered[i] = true;
+                    sink(TcpEvent::Fin { flow: id, dir, ts });
+                }
+            }
+        }
+        let s = [flow.streams[0].stats(), flow.streams[1].stats()];
+        let summary = FlowSummary {
+            id,
+            client,
+            server,
+            roles_inferred: flow.roles_inferred,
+            began: flow.began,
+            ended: reason,
+            first_ts: flow.first_ts,
+            last_ts: flow.last_ts,
+            packets: flow.packets,
+            wire_bytes: flow.wire_bytes,
+            stream_bytes: [s[0].bytes, s[1].bytes],
+            retransmissions: [s[0].retransmissions, s[1].retransmissions],
+            gaps: [s[0].gaps, s[1].gaps],
+            gap_bytes: [s[0].gap_bytes, s[1].gap_bytes],
+            overlaps: [s[0].overlaps, s[1].overlaps],
+            fin: flow.fin_sent,
+            rst: flow.rst,
+            bypassed: flow.bypassed,
+        };
+        sink(TcpEvent::Closed { ts, summary });
+    }
+
+    fn maybe_sweep<F>(&mut self, now: Timestamp, sink: &mut F)
+    where
+        F: FnMut(TcpEvent<'_>) -> Verdict,
+    {
+        // Sweep at most once per second of capture time.
+        if now.nanos_since(self.last_sweep) < 1_000_000_000 {
+            return;
+        }
+        self.last_sweep = now;
+        let timeout = self.limits.idle_timeout_nanos;
+        let idle: Vec<FlowKey> = self
+            .flows
+            .iter()
+            .filter(|(_, f)| now.nanos_since(f.last_ts) > timeout)
+            .map(|(k, _)| *k)
+            .collect();
+        let mut closed: Vec<Flow> = idle.iter().filter_map(|k| self.flows.remove(k)).collect();
+        closed.sort_by_key(|f| f.id);
+        for flow in closed {
+            self.stats.idle_closed += 1;
+            Self::close_flow(flow, now, CloseReason::Idle, sink);
+        }
+    }
+
+    /// Frees an eighth of the table: flows without payload first, then least recently active.
+    fn evict<F>(&mut self, ts: Timestamp, sink: &mut F)
+    where
+        F: FnMut(TcpEvent<'_>) -> Verdict,
+    {
+        let mut order: Vec<(bool, Timestamp, FlowKey)> = self
+            .flows
+            .iter()
+            .map(|(k, f)| (f.has_payload, f.last_ts, *k))
+            .collect();
+        order.sort_unstable_by_key(|&(payload, last, _)| (payload, last));
+        let count = (self.flows.len() / 8).max(1);
+        let mut victims: Vec<Flow> = order
+            .iter()
+            .take(count)
+            .filter_map(|(_, _, k)| self.flows.remove(k))
+            .collect();
+        victims.sort_by_key(|f| f.id);
+        for flow in victims {
+            self.stats.evicted += 1;
+            Self::close_flow(flow, ts, CloseReason::Evicted, sink);
+        }
+    }
+}

@@ -1,0 +1,509 @@
+//! One direction of a TCP connection, put back in order.
+//!
+//! Invariants:
+//! - `next` is the relative offset of the first byte not yet delivered; every byte below it was
+//!   delivered exactly once, either as data or inside a gap marker.
+//! - `pending` holds out-of-order segments strictly above `next`, keyed by start offset, with
+//!   `pending_bytes` their total size; it never exceeds [`ReassemblyLimits::max_buffered_bytes`]
+//!   (when it would, the hole before the first pending segment is declared a gap).
+//! - Bytes arriving for offsets below `next` are duplicates. When they fall inside the recent
+//!   history window they are compared with what was delivered, and a difference is reported as
+//!   an inconsistent overlap (the first copy wins, as in most receivers).
+//!
+//! Sequence numbers are unwrapped to 64-bit offsets relative to the initial sequence number,
+//! choosing the value nearest to `next`, so 32-bit wraparound is invisible above this layer.
+
+use crate::timestamp::Timestamp;
+use std::collections::BTreeMap;
+
+/// Memory limits for one direction.
+#[derive(Clone, Copy, Debug)]
+pub struct ReassemblyLimits {
+    /// Out-of-order bytes buffered before the hole in front of them is declared a gap.
+    pub max_buffered_bytes: usize,
+    /// Out-of-order segments buffered before the same happens.
+    pub max_buffered_segments: usize,
+    /// Delivered bytes remembered to check retransmissions for consistency.
+    pub history_bytes: usize,
+}
+
+impl Default for ReassemblyLimits {
+    fn default() -> Self {
+        ReassemblyLimits {
+            max_buffered_bytes: 4 << 20,
+            max_buffered_segments: 1024,
+            history_bytes: 16 << 10,
+        }
+    }
+}
+
+/// What the reassembler hands upward, always in stream order.
+#[derive(Debug, PartialEq, Eq)]
+pub enum StreamOutput<'a> {
+    /// In-order bytes starting at `offset`, from a packet captured at `ts`.
+    Data {
+        /// Relative stream offset of `bytes[0]`.
+        offset: u64,
+        /// Timestamp of the packet that carried the bytes.
+        ts: Timestamp,
+        /// The bytes.
+        bytes: &'a [u8],
+    },
+    /// `len` bytes at `offset` that the capture does not have.
+    Gap {
+        /// Relative stream offset where the hole starts.
+        offset: u64,
+        /// Exact hole length.
+        len: u64,
+        /// Timestamp of the packet that made the hole known.
+        ts: Timestamp,
+    },
+    /// A retransmission carried different bytes than the first copy for `len` bytes at `offset`.
+    Overlap {
+        /// Relative offset of the first differing byte.
+        offset: u64,
+        /// Bytes compared that differed (span from first to last difference).
+        len: u64,
+        /// Timestamp of the retransmission.
+        ts: Timestamp,
+    },
+}
+
+#[derive(Debug)]
+struct Pending {
+    ts: Timestamp,
+    data: Vec<u8>,
+    /// Bytes after `data` that the capture cut off (snaplen).
+    missing: u64,
+}
+
+/// Counters for one direction.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StreamStats {
+    /// Payload bytes delivered as data.
+    pub bytes: u64,
+    /// Segments that carried only already-delivered bytes.
+    pub retransmissions: u64,
+    /// Gap markers emitted.
+    pub gaps: u64,
+    /// Bytes inside gap markers.
+    pub gap_bytes: u64,
+    /// Inconsistent overlaps seen.
+    pub overlaps: u64,
+}
+
+/// Reassembles one direction of a TCP stream.
+#[derive(Debug)]
+pub struct StreamReassembler {
+    limits: ReassemblyLimits,
+    base: Option<u32>,
+    next: u64,
+    pending: BTreeMap<u64, Pending>,
+    pending_bytes: usize,
+    /// Ring of the last delivered bytes; `history[(o) % cap]` is the byte at offset `o`.
+    history: Vec<u8>,
+    fin: Option<u64>,
+    stats: StreamStats,
+}
+
+impl StreamReassembler {
+    /// An empty reassembler; the first segment (or [`Self::set_isn`]) fixes offset 0.
+    pub fn new(limits: ReassemblyLimits) -> Self {
+        StreamReassembler {
+            limits,
+            base: None,
+            next: 0,
+            pending: BTreeMap::new(),
+            pending_bytes: 0,
+            history: Vec::new(),
+            fin: None,
+            stats: StreamStats::default(),
+        }
+    }
+
+    /// Records the SYN's sequence number: the first data byte is `isn + 1`.
+    pub fn set_isn(&mut self, isn: u32) {
+        if self.base.is_none() {
+            self.base = Some(isn.wrapping_add(1));
+        }
+    }
+
+    /// Whether offset 0 has been fixed.
+    pub fn has_base(&self) -> bool {
+        self.base.is_some()
+    }
+
+    /// Offset of the next byte to deliver.
+    pub fn next_offset(&self) -> u64 {
+        self.next
+    }
+
+    /// Counters so far.
+    pub fn stats(&self) -> StreamStats {
+        self.stats
+    }
+
+    /// Bytes held out of order right now.
+    pub fn buffered_bytes(&self) -> usize {
+        self.pending_bytes
+    }
+
+    /// True once the FIN was seen and every byte before it was delivered (or gapped).
+    pub fn is_finished(&self) -> bool {
+        matches!(self.fin, Some(f) if self.next >= f)
+    }
+
+    /// Converts a sequence number to the 64-bit relative offset nearest to `next`.
+    pub fn unwrap_seq(&self, seq: u32) -> u64 {
+        let base = self.base.unwrap_or(seq);
+        let rel = u64::from(seq.wrapping_sub(base));
+        let hi = self.next & !0xffff_ffff;
+        let mut candidate = hi | rel;
+        // Pick among candidate - 2^32, candidate, candidate + 2^32 the one closest to next.
+        if candidate > self.next + (1 << 31) && candidate >= (1 << 32) {
+            candidate -= 1 << 32;
+        } else if candidate + (1 << 31) < self.next {
+            candidate += 1 << 32;
+        }
+        candidate
+    }
+
+    /// Feeds one segment's payload. `missing` payload bytes followed it on the wire but were not
+    /// captured. Emits everything that became deliverable.
+    pub fn push<F>(&mut self, ts: Timestamp, seq: u32, payload: &[u8], missing: u32, out: &mut F)
+    where
+        F: FnMut(StreamOutput<'_>),
+    {
+        if self.base.is_none() {
+            self.base = Some(seq);
+        }
+        let total = payload.len() as u64 + u64::from(missing);
+        if total == 0 {
+            return;
+        }
+        let start = self.unwrap_seq(seq);
+        let end = start + total;
+        if end <= self.next {
+            self.stats.retransmissions += 1;
+            self.check_overlap(ts, start, payload, out);
+            return;
+        }
+        if start <= self.next {
+            self.deliver_from(ts, start, payload, u64::from(missing), out);
+            self.drain(out);
+        } else {
+            self.buffer(ts, start, payload, u64::from(missing));
+            self.enforce_limits(ts, out);
+        }
+    }
+
+    /// Records the FIN at the offset just past `seq + payload_len`.
+    pub fn push_fin(&mut self, seq: u32, payload_len: usize) {
+        if self.base.is_none() {
+            self.base = Some(seq);
+        }
+        let at = self.unwrap_seq(seq) + payload_len as u64;
+        self.fin = Some(self.fin.map_or(at, |f| f.min(at)));
+    }
+
+    /// Delivers everything still held, declaring gaps for the holes (end of flow or capture).
+    pub fn flush<F>(&mut self, ts: Timestamp, out: &mut F)
+    where
+        F: FnMut(StreamOutput<'_>),
+    {
+        while let Some((&first, _)) = self.pending.iter().next() {
+            if first > self.next {
+                self.emit_gap(ts, first - self.next, out);
+            }
+            self.drain(out);
+        }
+        if let Some(fin) = self.fin {
+            if fin > self.next {
+                self.emit_gap(ts, fin - self.next, out);
+            }
+        }
+    }
+
+    /// Drops buffered data and stops remembering history (the flow is no longer analysed).
+    pub fn release(&mut self) {
+        self.pending.clear();
+        self.pending_bytes = 0;
+        self.history = Vec::new();
+    }
+
+    fn deliver_from<F>(&mut self, ts: Timestamp, start: u64, payload: &[u8], missing: u64, out: &mut F)
+    where
+        F: FnMut(StreamOutput<'_>),
+    {
+        let skip = (self.next - start) as usize;
+        if skip > 0 {
+            let overlap = &payload[..skip.min(payload.len())];
+            self.check_overlap(ts, start, overlap, out);
+        }
+        if skip < payload.len() {
+            let fresh = &payload[skip..];
+            self.remember(fresh);
+            self.stats.bytes += fresh.len() as u64;
+            out(StreamOutput::Data {
+                offset: self.next,
+                ts,
+                bytes: fresh,
+            });
+            self.next += fresh.len() as u64;
+        }
+        let end = start + payload.len() as u64 + missing;
+        if end > self.next {
+            self.emit_gap(ts, end - self.next, out);
+        }
+    }
+
+    fn drain<F>(&mut self, out: &mut F)
+    where
+        F: FnMut(StreamOutput<'_>),
+    {
+        while let Some(entry) = self.pending.first_entry() {
+            if *entry.key() > self.next {
+                break;
+            }
+            let start = *entry.key();
+            let seg = entry.remove();
+            self.pending_bytes -= seg.data.len();
+            let end = start + seg.data.len() as u64 + seg.missing;
+            if end <= self.next {
+                self.stats.retransmissions += 1;
+                self.check_overlap(seg.ts, start, &seg.data, out);
+                continue;
+            }
+            self.deliver_from(seg.ts, start, &seg.data, seg.missing, out);
+        }
+    }
+
+    fn buffer(&mut self, ts: Timestamp, start: u64, payload: &[u8], missing: u64) {
+        if let Some(existing) = self.pending.get(&start) {
+            if existing.data.len() as u64 + existing.missing >= payload.len() as u64 + missing {
+                self.stats.retransmissions += 1;
+                return;
+            }
+            self.pending_bytes -= existing.data.len();
+        }
+        self.pending_bytes += payload.len();
+        self.pending.insert(
+            start,
+            Pending {
+                ts,
+                data: payload.to_vec(),
+                missing,
+            },
+        );
+    }
+
+    fn enforce_limits<F>(&mut self, ts: Timestamp, out: &mut F)
+    where
+        F: FnMut(StreamOutput<'_>),
+    {
+        while self.pending_bytes > self.limits.max_buffered_bytes
+            || self.pending.len() > self.limits.max_buffered_segments
+        {
+            let Some((&first, _)) = self.pending.iter().next() else {
+                break;
+            };
+            if first > self.next {
+                self.emit_gap(ts, first - self.next, out);
+            }
+            self.drain(out);
+        }
+    }
+
+    fn emit_gap<F>(&mut self, ts: Timestamp, len: u64, out: &mut F)
+    where
+        F: FnMut(StreamOutput<'_>),
+    {
+        self.stats.gaps += 1;
+        self.stats.gap_bytes += len;
+        out(StreamOutput::Gap {
+            offset: self.next,
+            len,
+            ts,
+        });
+        self.next += len;
+    }
+
+    fn remember(&mut self, bytes: &[u8]) {
+        let cap = self.limits.history_bytes;
+        if cap == 0 {
+            return;
+        }
+        if self.history.len() != cap {
+            self.history = vec![0; cap];
+        }
+        let tail = if bytes.len() > cap {
+            &bytes[bytes.len() - cap..]
+        } else {
+            bytes
+        };
+        let first_offset = self.next + (bytes.len() - tail.len()) as u64;
+        let mut pos = (first_offset % cap as u64) as usize;
+        let mut rest = tail;
+        while !rest.is_empty() {
+            let n = rest.len().min(cap - pos);
+            self.history[pos..pos + n].copy_from_slice(&rest[..n]);
+            rest = &rest[n..];
+            pos = (pos + n) % cap;
+        }
+    }
+
+    fn check_overlap<F>(&mut self, ts: Timestamp, start: u64, bytes: &[u8], out: &mut F)
+    where
+        F: FnMut(StreamOutput<'_>),
+    {
+        let cap = self.limits.history_bytes as u64;
+        if cap == 0 || self.history.is_empty() {
+            return;
+        }
+        let window_start = self.next.saturating_sub(cap);
+        let mut first_diff = None;
+        let mut last_diff = 0;
+        for (i, &b) in bytes.iter().enumerate() {
+            let off = start + i as u64;
+            if off < window_start || off >= self.next {
+                continue;
+            }
+            if self.history[(off % cap) as usize] != b {
+                first_diff.get_or_insert(off);
+                last_diff = off;
+            }
+        }
+        if let Some(first) = first_diff {
+            self.stats.overlaps += 1;
+            out(StreamOutput::Overlap {
+                offset: first,
+                len: last_diff - first + 1,
+                ts,
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, PartialEq, Eq)]
+    enum Out {
+        Data(u64, Vec<u8>),
+        Gap(u64, u64),
+        Overlap(u64, u64),
+    }
+
+    fn run(r: &mut StreamReassembler, seq: u32, data: &[u8], log: &mut Vec<Out>) {
+        r.push(Timestamp(0), seq, data, 0, &mut |o| log.push(own(o)));
+    }
+
+    fn own(o: StreamOutput<'_>) -> Out {
+        match o {
+            StreamOutput::Data { offset, bytes, .. } => Out::Data(offset, bytes.to_vec()),
+            StreamOutput::Gap { offset, len, .. } => Out::Gap(offset, len),
+            StreamOutput::Overlap { offset, len, .. } => Out::Overlap(offset, len),
+        }
+    }
+
+    fn joined(log: &[Out]) -> Vec<u8> {
+        log.iter()
+            .flat_map(|o| match o {
+                Out::Data(_, d) => d.clone(),
+                _ => Vec::new(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn out_of_order_and_duplicates() {
+        let mut r = StreamReassembler::new(ReassemblyLimits::default());
+        r.set_isn(99);
+        let mut log = Vec::new();
+        run(&mut r, 106, b"world", &mut log);
+        assert!(log.is_empty());
+        run(&mut r, 100, b"hello ", &mut log);
+        run(&mut r, 100, b"hello ", &mut log);
+        assert_eq!(joined(&log), b"hello world");
+        assert_eq!(r.stats().retransmissions, 1);
+    }
+
+    #[test]
+    fn wraparound_is_transparent() {
+        let mut r = StreamReassembler::new(ReassemblyLimits::default());
+        r.set_isn(u32::MAX - 3);
+        let mut log = Vec::new();
+        run(&mut r, u32::MAX - 2, b"abc", &mut log);
+        run(&mut r, 1, b"ef", &mut log);
+        run(&mut r, 0, b"d", &mut log);
+        assert_eq!(joined(&log), b"abcdef");
+        assert_eq!(r.next_offset(), 6);
+    }
+
+    #[test]
+    fn inconsistent_retransmission_is_reported() {
+        let mut r = StreamReassembler::new(ReassemblyLimits::default());
+        r.set_isn(0);
+        let mut log = Vec::new();
+        run(&mut r, 1, b"GET /a", &mut log);
+        run(&mut r, 1, b"GET /b", &mut log);
+        assert_eq!(log.last(), Some(&Out::Overlap(5, 1)));
+        assert_eq!(joined(&log), b"GET /a");
+    }
+
+    #[test]
+    fn flush_declares_exact_gaps() {
+        let mut r = StreamReassembler::new(ReassemblyLimits::default());
+        r.set_isn(0);
+        let mut log = Vec::new();
+        run(&mut r, 1, b"ab", &mut log);
+        run(&mut r, 10, b"xy", &mut log);
+        r.push_fin(20, 0);
+        r.flush(Timestamp(0), &mut |o| log.push(own(o)));
+        assert_eq!(
+            log,
+            vec![
+                Out::Data(0, b"ab".to_vec()),
+                Out::Gap(2, 7),
+                Out::Data(9, b"xy".to_vec()),
+                Out::Gap(11, 8)
+            ]
+        );
+        assert!(r.is_finished());
+    }
+
+    #[test]
+    fn buffer_limit_forces_gap() {
+        let limits = ReassemblyLimits {
+            max_buffered_bytes: 10,
+            max_buffered_segments: 100,
+            history_bytes: 0,
+        };
+        let mut r = StreamReassembler::new(limits);
+        r.set_isn(0);
+        let mut log = Vec::new();
+        run(&mut r, 5, b"12345678", &mut log);
+        assert!(log.is_empty());
+        run(&mut r, 13, b"abcdefgh", &mut log);
+        assert_eq!(log[0], Out::Gap(0, 4));
+        assert_eq!(r.buffered_bytes(), 0);
+    }
+
+    #[test]
+    fn snaplen_cut_becomes_gap() {
+        let mut r = StreamReassembler::new(ReassemblyLimits::default());
+        r.set_isn(0);
+        let mut log = Vec::new();
+        r.push(Timestamp(0), 1, b"abc", 5, &mut |o| log.push(own(o)));
+        run(&mut r, 9, b"z", &mut log);
+        assert_eq!(
+            log,
+            vec![
+                Out::Data(0, b"abc".to_vec()),
+                Out::Gap(3, 5),
+                Out::Data(8, b"z".to_vec())
+            ]
+        );
+    }
+}
