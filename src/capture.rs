@@ -7,11 +7,11 @@
 //! it is not an error. Bytes that are not a capture at all are an error ([`CaptureError`]).
 
 use crate::timestamp::Timestamp;
+use pcap_parser::nom;
 use pcap_parser::pcap::{
     parse_pcap_frame, parse_pcap_frame_be, parse_pcap_frame_modified, parse_pcap_header,
 };
 use pcap_parser::pcapng::{parse_block_be, parse_block_le, parse_sectionheaderblock, Block};
-use pcap_parser::nom;
 use pcap_parser::PcapError;
 
 /// Link-layer header type numbers (tcpdump.org LINKTYPE_* values) that wsscope decodes.
@@ -411,7 +411,8 @@ impl<'a> CaptureReader<'a> {
                     let secs = (raw / units) as i64;
                     let frac_nanos =
                         ((u128::from(raw % units) * 1_000_000_000) / u128::from(units)) as u32;
-                    let ts = Timestamp::from_parts(secs.saturating_add(iface.offset_secs), frac_nanos);
+                    let ts =
+                        Timestamp::from_parts(secs.saturating_add(iface.offset_secs), frac_nanos);
                     *last_ts = ts;
                     let caplen = (epb.caplen as usize).min(epb.data.len());
                     return Some(RawPacket {

@@ -167,7 +167,12 @@ pub struct Finding {
 
 impl Finding {
     /// A finding with the code's default severity.
-    pub fn new(code: Code, dir: Option<Dir>, ts: Option<Timestamp>, detail: impl Into<String>) -> Self {
+    pub fn new(
+        code: Code,
+        dir: Option<Dir>,
+        ts: Option<Timestamp>,
+        detail: impl Into<String>,
+    ) -> Self {
         Finding {
             code,
             severity: code.severity(),

@@ -103,7 +103,10 @@ pub fn parse_extensions(headers: &[(String, String)]) -> Vec<Extension> {
             let params = parts
                 .filter(|p| !p.is_empty())
                 .map(|p| match p.split_once('=') {
-                    Some((k, v)) => (k.trim().to_ascii_lowercase(), Some(v.trim().trim_matches('"').to_string())),
+                    Some((k, v)) => (
+                        k.trim().to_ascii_lowercase(),
+                        Some(v.trim().trim_matches('"').to_string()),
+                    ),
                     None => (p.to_ascii_lowercase(), None),
                 })
                 .collect();
@@ -164,7 +167,8 @@ fn problem(code: Code, detail: impl Into<String>, in_response: bool) -> Problem 
 
 /// True when a request asks for a WebSocket upgrade (or carries a WebSocket key).
 pub fn is_upgrade_request(req: &RequestHead) -> bool {
-    has_token(&req.headers, "upgrade", "websocket") || header(&req.headers, "sec-websocket-key").is_some()
+    has_token(&req.headers, "upgrade", "websocket")
+        || header(&req.headers, "sec-websocket-key").is_some()
 }
 
 /// Checks the client's request against RFC 6455 4.1 / 4.2.1.
@@ -173,7 +177,10 @@ pub fn check_request(req: &RequestHead) -> Vec<Problem> {
     if req.method != "GET" || req.version_minor < 1 {
         out.push(problem(
             Code::MethodNotGet,
-            format!("request line is '{} {} HTTP/1.{}'; RFC 6455 requires GET over HTTP/1.1 or later", req.method, req.target, req.version_minor),
+            format!(
+                "request line is '{} {} HTTP/1.{}'; RFC 6455 requires GET over HTTP/1.1 or later",
+                req.method, req.target, req.version_minor
+            ),
             false,
         ));
     }
@@ -182,30 +189,65 @@ pub fn check_request(req: &RequestHead) -> Vec<Problem> {
     }
     if !has_token(&req.headers, "upgrade", "websocket") {
         let got = header(&req.headers, "upgrade").unwrap_or("(absent)");
-        out.push(problem(Code::UpgradeHeaderMissing, format!("request Upgrade header is {got}; expected 'websocket'"), false));
+        out.push(problem(
+            Code::UpgradeHeaderMissing,
+            format!("request Upgrade header is {got}; expected 'websocket'"),
+            false,
+        ));
     }
     if !has_token(&req.headers, "connection", "upgrade") {
         let got = header(&req.headers, "connection").unwrap_or("(absent)");
-        out.push(problem(Code::ConnectionHeaderMissing, format!("request Connection header is '{got}'; it must include 'Upgrade'"), false));
+        out.push(problem(
+            Code::ConnectionHeaderMissing,
+            format!("request Connection header is '{got}'; it must include 'Upgrade'"),
+            false,
+        ));
     }
     let keys: Vec<&str> = header_values(&req.headers, "sec-websocket-key").collect();
     match keys.as_slice() {
-        [] => out.push(problem(Code::KeyInvalid, "no Sec-WebSocket-Key header", false)),
+        [] => out.push(problem(
+            Code::KeyInvalid,
+            "no Sec-WebSocket-Key header",
+            false,
+        )),
         [key] => match STANDARD.decode(key.trim()) {
             Ok(bytes) if bytes.len() == 16 => {}
             Ok(bytes) => out.push(problem(
                 Code::KeyInvalid,
-                format!("Sec-WebSocket-Key '{}' decodes to {} bytes; RFC 6455 requires a 16-byte nonce", key.trim(), bytes.len()),
+                format!(
+                    "Sec-WebSocket-Key '{}' decodes to {} bytes; RFC 6455 requires a 16-byte nonce",
+                    key.trim(),
+                    bytes.len()
+                ),
                 false,
             )),
-            Err(_) => out.push(problem(Code::KeyInvalid, format!("Sec-WebSocket-Key '{}' is not valid base64", key.trim()), false)),
+            Err(_) => out.push(problem(
+                Code::KeyInvalid,
+                format!("Sec-WebSocket-Key '{}' is not valid base64", key.trim()),
+                false,
+            )),
         },
-        many => out.push(problem(Code::KeyInvalid, format!("{} Sec-WebSocket-Key headers; exactly one is allowed", many.len()), false)),
+        many => out.push(problem(
+            Code::KeyInvalid,
+            format!(
+                "{} Sec-WebSocket-Key headers; exactly one is allowed",
+                many.len()
+            ),
+            false,
+        )),
     }
     match header(&req.headers, "sec-websocket-version") {
         Some("13") => {}
-        Some(v) => out.push(problem(Code::VersionUnsupported, format!("Sec-WebSocket-Version is '{v}'; only 13 is defined"), false)),
-        None => out.push(problem(Code::VersionUnsupported, "no Sec-WebSocket-Version header", false)),
+        Some(v) => out.push(problem(
+            Code::VersionUnsupported,
+            format!("Sec-WebSocket-Version is '{v}'; only 13 is defined"),
+            false,
+        )),
+        None => out.push(problem(
+            Code::VersionUnsupported,
+            "no Sec-WebSocket-Version header",
+            false,
+        )),
     }
     if header(&req.headers, "origin").is_none() {
         out.push(problem(Code::OriginMissing, "no Origin header: not a browser, or a proxy stripped it (servers that rely on Origin checks are open to cross-site WebSocket hijacking)", false));
@@ -265,11 +307,19 @@ pub fn check_response(req: &RequestHead, resp: &ResponseHead) -> (Negotiated, Ve
     }
     if !has_token(&resp.headers, "upgrade", "websocket") {
         let got = header(&resp.headers, "upgrade").unwrap_or("(absent)");
-        out.push(problem(Code::UpgradeHeaderMissing, format!("101 response Upgrade header is {got}; expected 'websocket'"), true));
+        out.push(problem(
+            Code::UpgradeHeaderMissing,
+            format!("101 response Upgrade header is {got}; expected 'websocket'"),
+            true,
+        ));
     }
     if !has_token(&resp.headers, "connection", "upgrade") {
         let got = header(&resp.headers, "connection").unwrap_or("(absent)");
-        out.push(problem(Code::ConnectionHeaderMissing, format!("101 response Connection header is '{got}'; it must include 'Upgrade'"), true));
+        out.push(problem(
+            Code::ConnectionHeaderMissing,
+            format!("101 response Connection header is '{got}'; it must include 'Upgrade'"),
+            true,
+        ));
     }
     let offered_protocols: Vec<String> = header_values(&req.headers, "sec-websocket-protocol")
         .flat_map(|v| v.split(','))
@@ -288,14 +338,21 @@ pub fn check_response(req: &RequestHead, resp: &ResponseHead) -> (Negotiated, Ve
             if !offered_protocols.iter().any(|p| p == one) {
                 out.push(problem(
                     Code::SubprotocolNotOffered,
-                    format!("server selected subprotocol '{one}'; client offered [{}]", offered_protocols.join(", ")),
+                    format!(
+                        "server selected subprotocol '{one}'; client offered [{}]",
+                        offered_protocols.join(", ")
+                    ),
                     true,
                 ));
             }
         }
         many => out.push(problem(
             Code::SubprotocolNotOffered,
-            format!("server selected {} subprotocols ({}); exactly one is allowed", many.len(), many.join(", ")),
+            format!(
+                "server selected {} subprotocols ({}); exactly one is allowed",
+                many.len(),
+                many.join(", ")
+            ),
             true,
         )),
     }
@@ -303,11 +360,22 @@ pub fn check_response(req: &RequestHead, resp: &ResponseHead) -> (Negotiated, Ve
     neg.extensions = parse_extensions(&resp.headers);
     for ext in &neg.extensions {
         let Some(offer) = offered.iter().find(|o| o.name == ext.name) else {
-            out.push(problem(Code::ExtensionNotOffered, format!("server accepted extension '{}' that the client did not offer", ext.name), true));
+            out.push(problem(
+                Code::ExtensionNotOffered,
+                format!(
+                    "server accepted extension '{}' that the client did not offer",
+                    ext.name
+                ),
+                true,
+            ));
             continue;
         };
         if ext.name == "permessage-deflate" {
-            if ext.param("client_max_window_bits").is_some() && !offered.iter().any(|o| o.name == ext.name && o.param("client_max_window_bits").is_some()) {
+            if ext.param("client_max_window_bits").is_some()
+                && !offered
+                    .iter()
+                    .any(|o| o.name == ext.name && o.param("client_max_window_bits").is_some())
+            {
                 out.push(problem(
                     Code::ExtensionNotOffered,
                     "server set client_max_window_bits but the client did not offer it (RFC 7692 7.1.2.2)",
@@ -321,11 +389,19 @@ pub fn check_response(req: &RequestHead, resp: &ResponseHead) -> (Negotiated, Ve
         let _ = offer;
     }
     if resp.reason != "Switching Protocols" && !resp.reason.is_empty() {
-        out.push(problem(Code::HandshakeNote, format!("non-standard reason phrase '101 {}'", resp.reason), true));
+        out.push(problem(
+            Code::HandshakeNote,
+            format!("non-standard reason phrase '101 {}'", resp.reason),
+            true,
+        ));
     }
     for legacy in ["sec-websocket-origin", "sec-websocket-location"] {
         if let Some(v) = header(&resp.headers, legacy) {
-            out.push(problem(Code::HandshakeNote, format!("legacy hixie-76 header {legacy}: {v}"), true));
+            out.push(problem(
+                Code::HandshakeNote,
+                format!("legacy hixie-76 header {legacy}: {v}"),
+                true,
+            ));
         }
     }
     (neg, out)
@@ -337,24 +413,46 @@ mod tests {
 
     #[test]
     fn seed_vectors() {
-        assert_eq!(accept_for("dGhlIHNhbXBsZSBub25jZQ=="), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
-        assert_eq!(accept_for("Ap4ZCLgwbnDQ2ump+7ea3g=="), "Ih1TB0gxAY3zGzvQCYrIeM5bEdw=");
-        assert_eq!(accept_for("x3JJHMbDL1EzLkh9GBhXDw=="), "HSmrc0sMlYUkAGmm5OPpG2HaGWk=");
+        assert_eq!(
+            accept_for("dGhlIHNhbXBsZSBub25jZQ=="),
+            "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+        );
+        assert_eq!(
+            accept_for("Ap4ZCLgwbnDQ2ump+7ea3g=="),
+            "Ih1TB0gxAY3zGzvQCYrIeM5bEdw="
+        );
+        assert_eq!(
+            accept_for("x3JJHMbDL1EzLkh9GBhXDw=="),
+            "HSmrc0sMlYUkAGmm5OPpG2HaGWk="
+        );
     }
 
     #[test]
     fn known_mistakes_are_named() {
         let key = "dGhlIHNhbXBsZSBub25jZQ==";
-        let typo = STANDARD.encode(sha1_of(&[key.as_bytes(), "258EDFA5-E914\u{2013}47DA-95CA-C5AB0DC85B11".as_bytes()]));
-        assert!(diagnose_accept(key, &typo).unwrap_or("").contains("258EDFA5"));
-        let space = STANDARD.encode(sha1_of(&[key.as_bytes(), "258EAFA5-E914-47DA- 95CA-C5AB0DC85B11".as_bytes()]));
+        let typo = STANDARD.encode(sha1_of(&[
+            key.as_bytes(),
+            "258EDFA5-E914\u{2013}47DA-95CA-C5AB0DC85B11".as_bytes(),
+        ]));
+        assert!(diagnose_accept(key, &typo)
+            .unwrap_or("")
+            .contains("258EDFA5"));
+        let space = STANDARD.encode(sha1_of(&[
+            key.as_bytes(),
+            "258EAFA5-E914-47DA- 95CA-C5AB0DC85B11".as_bytes(),
+        ]));
         assert!(diagnose_accept(key, &space).unwrap_or("").contains("space"));
         let no_guid = STANDARD.encode(sha1_of(&[key.as_bytes()]));
-        assert!(diagnose_accept(key, &no_guid).unwrap_or("").contains("no GUID"));
+        assert!(diagnose_accept(key, &no_guid)
+            .unwrap_or("")
+            .contains("no GUID"));
         let hexed = hex(&sha1_of(&[key.as_bytes(), WS_GUID.as_bytes()]));
         assert!(diagnose_accept(key, &hexed).unwrap_or("").contains("hex"));
-        let untrimmed = STANDARD.encode(sha1_of(&[format!(" {key}").as_bytes(), WS_GUID.as_bytes()]));
-        assert!(diagnose_accept(key, &untrimmed).unwrap_or("").contains("untrimmed"));
+        let untrimmed =
+            STANDARD.encode(sha1_of(&[format!(" {key}").as_bytes(), WS_GUID.as_bytes()]));
+        assert!(diagnose_accept(key, &untrimmed)
+            .unwrap_or("")
+            .contains("untrimmed"));
         assert_eq!(diagnose_accept(key, "AAAAAAAAAAAAAAAAAAAAAAAAAAA="), None);
     }
 

@@ -110,7 +110,10 @@ pub fn parse_response(buf: &[u8]) -> HeadParse<ResponseHead> {
 }
 
 /// All values of a header (case-insensitive name), in order.
-pub fn header_values<'a>(headers: &'a [(String, String)], name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+pub fn header_values<'a>(
+    headers: &'a [(String, String)],
+    name: &'a str,
+) -> impl Iterator<Item = &'a str> + 'a {
     headers
         .iter()
         .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
@@ -157,7 +160,11 @@ pub fn request_body(headers: &[(String, String)]) -> BodyLength {
 
 /// Body framing of a response to a request with `method`.
 pub fn response_body(method: &str, status: u16, headers: &[(String, String)]) -> BodyLength {
-    if method.eq_ignore_ascii_case("HEAD") || status == 204 || status == 304 || (100..200).contains(&status) {
+    if method.eq_ignore_ascii_case("HEAD")
+        || status == 204
+        || status == 304
+        || (100..200).contains(&status)
+    {
         return BodyLength::Fixed(0);
     }
     if has_token(headers, "transfer-encoding", "chunked") {
@@ -187,7 +194,9 @@ mod tests {
 
     #[test]
     fn empty_reason_phrase_is_fine() {
-        let HeadParse::Complete(head) = parse_response(b"HTTP/1.1 101 \r\nUpgrade: websocket\r\n\r\n") else {
+        let HeadParse::Complete(head) =
+            parse_response(b"HTTP/1.1 101 \r\nUpgrade: websocket\r\n\r\n")
+        else {
             panic!("complete response expected")
         };
         assert_eq!(head.status, 101);
@@ -196,6 +205,9 @@ mod tests {
 
     #[test]
     fn binary_is_invalid() {
-        assert!(matches!(parse_request(&[0x81, 0x85, 1, 2, 3]), HeadParse::Invalid(_)));
+        assert!(matches!(
+            parse_request(&[0x81, 0x85, 1, 2, 3]),
+            HeadParse::Invalid(_)
+        ));
     }
 }

@@ -190,7 +190,9 @@ mod tests {
     fn reassembles_out_of_order_fragments() {
         let mut d = Defragmenter::new(DefragLimits::default());
         let data: Vec<u8> = (0..40u8).collect();
-        assert!(d.add(key(1), Timestamp(0), 24, false, &data[24..]).is_none());
+        assert!(d
+            .add(key(1), Timestamp(0), 24, false, &data[24..])
+            .is_none());
         assert!(d.add(key(1), Timestamp(1), 0, true, &data[..16]).is_none());
         let whole = d.add(key(1), Timestamp(2), 16, true, &data[16..24]);
         assert_eq!(whole.as_deref(), Some(&data[..]));

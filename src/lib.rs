@@ -17,6 +17,6 @@ pub mod ipfrag;
 pub mod packet;
 pub mod tcp;
 #[doc(hidden)]
-#[cfg(not(wsscope_no_testkit))]
 pub mod testkit;
 pub mod timestamp;
+pub mod ws;

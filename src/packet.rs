@@ -226,8 +226,9 @@ fn declared_ip_payload_len(slice: &LaxIpSlice<'_>) -> usize {
             let h = v4.header();
             usize::from(h.total_len()).saturating_sub(usize::from(h.ihl()) * 4)
         }
-        LaxIpSlice::Ipv6(v6) => usize::from(v6.header().payload_length())
-            .saturating_sub(v6.extensions().slice().len()),
+        LaxIpSlice::Ipv6(v6) => {
+            usize::from(v6.header().payload_length()).saturating_sub(v6.extensions().slice().len())
+        }
     }
 }
 
@@ -252,7 +253,13 @@ fn fragment_of(slice: &LaxIpSlice<'_>) -> Option<Fragment> {
         LaxIpSlice::Ipv6(v6) => {
             for ext in v6.extensions().clone() {
                 if let Ipv6ExtensionSlice::Fragment(f) = ext {
-                    if !f.is_fragmenting_payload() {
+                    // etherparse 0.19 decodes the offset/M-flag word wrongly (its issue #150):
+                    // read it here. Bits: 13-bit offset in 8-byte units, 2 reserved, M flag.
+                    let raw = f.slice();
+                    let word = u16::from_be_bytes([raw[2], raw[3]]);
+                    let offset = usize::from(word >> 3) * 8;
+                    let more = word & 1 != 0;
+                    if offset == 0 && !more {
                         return None;
                     }
                     return Some(Fragment {
@@ -262,8 +269,8 @@ fn fragment_of(slice: &LaxIpSlice<'_>) -> Option<Fragment> {
                             id: f.identification(),
                             protocol: v6.payload().ip_number.0,
                         },
-                        offset: usize::from(f.fragment_offset().byte_offset()),
-                        more: f.more_fragments(),
+                        offset,
+                        more,
                     });
                 }
             }

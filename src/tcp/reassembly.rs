@@ -231,8 +231,14 @@ impl StreamReassembler {
         self.history = Vec::new();
     }
 
-    fn deliver_from<F>(&mut self, ts: Timestamp, start: u64, payload: &[u8], missing: u64, out: &mut F)
-    where
+    fn deliver_from<F>(
+        &mut self,
+        ts: Timestamp,
+        start: u64,
+        payload: &[u8],
+        missing: u64,
+        out: &mut F,
+    ) where
         F: FnMut(StreamOutput<'_>),
     {
         let skip = (self.next - start) as usize;

@@ -1,0 +1,534 @@
+//! Streaming frame decoder for one direction: stream bytes and gap markers in, frame events
+//! out. Frames may span any number of TCP segments and many frames may share one; payloads are
+//! unmasked as they pass and never buffered here.
+//!
+//! A gap inside a payload of known length keeps the decoder in sync (the payload is reported
+//! short by the gap's length). A gap that swallows a header boundary loses sync: the decoder
+//! then buffers up to [`RESYNC_WINDOW`] bytes and looks for a plausible header, confirmed by the
+//! header of the frame after it when that is within reach, and reports how many bytes it skipped.
+
+use super::frame::{apply_mask, FrameHeader, Opcode};
+use crate::timestamp::Timestamp;
+
+/// Bytes examined when looking for a frame boundary after lost sync.
+pub const RESYNC_WINDOW: usize = 64 * 1024;
+
+/// What the decoder reports, in stream order.
+#[derive(Debug)]
+pub enum DecodeEvent<'a> {
+    /// A frame header; `ts` is the timestamp of the packet holding its first byte.
+    Header {
+        /// The header.
+        header: FrameHeader,
+        /// Timestamp.
+        ts: Timestamp,
+    },
+    /// Unmasked payload bytes of the current frame.
+    Payload {
+        /// Bytes.
+        data: &'a [u8],
+        /// Timestamp of their packet.
+        ts: Timestamp,
+    },
+    /// `len` payload bytes of the current frame are missing from the capture.
+    PayloadGap {
+        /// Missing bytes.
+        len: u64,
+    },
+    /// The current frame is complete (its payload may have had gaps).
+    FrameEnd {
+        /// Timestamp of the packet that held its last byte.
+        ts: Timestamp,
+    },
+    /// Sync was lost in a gap; `skipped` captured bytes were discarded before the next header.
+    Resynced {
+        /// Bytes discarded.
+        skipped: u64,
+        /// Timestamp.
+        ts: Timestamp,
+    },
+    /// The stream ended inside a frame (header or payload).
+    Truncated {
+        /// Bytes of payload that never arrived.
+        missing: u64,
+    },
+}
+
+/// What a plausible header must look like in this direction (used only to regain sync).
+#[derive(Clone, Copy, Debug)]
+pub struct Expectations {
+    /// Client frames are masked, server frames are not.
+    pub masked: bool,
+    /// permessage-deflate negotiated (RSV1 allowed on first data frames).
+    pub rsv1_allowed: bool,
+}
+
+impl Expectations {
+    /// The first two header bytes alone could start a frame in this direction.
+    fn plausible_prefix(&self, b0: u8, b1: u8) -> bool {
+        let opcode = Opcode::from_u4(b0);
+        let rsv = b0 & 0x70;
+        let len7 = b1 & 0x7f;
+        let masked = b1 & 0x80 != 0;
+        let opcode_ok = matches!(
+            opcode,
+            Opcode::Continuation
+                | Opcode::Text
+                | Opcode::Binary
+                | Opcode::Close
+                | Opcode::Ping
+                | Opcode::Pong
+        );
+        let rsv_ok = rsv == 0
+            || (rsv == 0x40
+                && self.rsv1_allowed
+                && matches!(opcode, Opcode::Text | Opcode::Binary));
+        let control_ok = !opcode.is_control() || (b0 & 0x80 != 0 && len7 <= 125);
+        opcode_ok && rsv_ok && control_ok && masked == self.masked
+    }
+
+    fn plausible(&self, h: &FrameHeader) -> bool {
+        let opcode_ok = matches!(
+            h.opcode,
+            Opcode::Continuation
+                | Opcode::Text
+                | Opcode::Binary
+                | Opcode::Close
+                | Opcode::Ping
+                | Opcode::Pong
+        );
+        let rsv_ok = !h.rsv2
+            && !h.rsv3
+            && (!h.rsv1
+                || (self.rsv1_allowed && matches!(h.opcode, Opcode::Text | Opcode::Binary)));
+        let control_ok = !h.opcode.is_control() || (h.fin && h.payload_len <= 125);
+        opcode_ok
+            && rsv_ok
+            && control_ok
+            && h.mask.is_some() == self.masked
+            && !h.non_minimal_length
+            && !h.length_msb_set
+            && h.payload_len < (1 << 40)
+    }
+}
+
+#[derive(Debug)]
+enum State {
+    /// Collecting header bytes into `hdr`.
+    Header,
+    /// Inside a payload.
+    Payload {
+        remaining: u64,
+        mask: Option<[u8; 4]>,
+        mask_offset: u64,
+    },
+    /// Sync lost: looking for a header in `resync`.
+    Resync,
+}
+
+/// Frame decoder for one direction.
+#[derive(Debug)]
+pub struct FrameDecoder {
+    expect: Expectations,
+    state: State,
+    hdr: Vec<u8>,
+    hdr_ts: Timestamp,
+    scratch: Vec<u8>,
+    resync: Vec<u8>,
+    resync_ts: Timestamp,
+    skipped: u64,
+}
+
+impl FrameDecoder {
+    /// A decoder positioned at a frame boundary.
+    pub fn new(expect: Expectations) -> Self {
+        FrameDecoder {
+            expect,
+            state: State::Header,
+            hdr: Vec::with_capacity(14),
+            hdr_ts: Timestamp(0),
+            scratch: Vec::new(),
+            resync: Vec::new(),
+            resync_ts: Timestamp(0),
+            skipped: 0,
+        }
+    }
+
+    /// A decoder that does not know where the next frame starts (e.g. joined mid-stream).
+    pub fn new_unsynced(expect: Expectations) -> Self {
+        let mut d = Self::new(expect);
+        d.state = State::Resync;
+        d
+    }
+
+    /// True when positioned exactly between frames.
+    pub fn at_boundary(&self) -> bool {
+        matches!(self.state, State::Header) && self.hdr.is_empty()
+    }
+
+    /// Feeds stream bytes.
+    pub fn feed<F>(&mut self, ts: Timestamp, mut data: &[u8], out: &mut F)
+    where
+        F: FnMut(DecodeEvent<'_>),
+    {
+        while !data.is_empty() {
+            match self.state {
+                State::Header => {
+                    if self.hdr.is_empty() {
+                        self.hdr_ts = ts;
+                        // Fast path: the whole header is in this piece.
+                        if let Some(h) = FrameHeader::parse(data) {
+                            data = &data[h.header_len..];
+                            self.start_frame(h, ts, out);
+                            continue;
+                        }
+                    }
+                    let need = 14 - self.hdr.len();
+                    let take = need.min(data.len());
+                    let before = self.hdr.len();
+                    self.hdr.extend_from_slice(&data[..take]);
+                    match FrameHeader::parse(&self.hdr) {
+                        Some(h) => {
+                            let used = h.header_len - before;
+                            data = &data[used..];
+                            self.hdr.clear();
+                            let hts = self.hdr_ts;
+                            self.start_frame(h, hts, out);
+                        }
+                        None => data = &data[take..],
+                    }
+                }
+                State::Payload {
+                    ref mut remaining,
+                    mask,
+                    ref mut mask_offset,
+                } => {
+                    let n = (*remaining).min(data.len() as u64) as usize;
+                    let (chunk, rest) = data.split_at(n);
+                    data = rest;
+                    *remaining -= n as u64;
+                    let done = *remaining == 0;
+                    match mask {
+                        Some(key) => {
+                            self.scratch.clear();
+                            self.scratch.extend_from_slice(chunk);
+                            apply_mask(&mut self.scratch, key, *mask_offset);
+                            *mask_offset += n as u64;
+                            out(DecodeEvent::Payload {
+                                data: &self.scratch,
+                                ts,
+                            });
+                        }
+                        None => out(DecodeEvent::Payload { data: chunk, ts }),
+                    }
+                    if done {
+                        self.state = State::Header;
+                        out(DecodeEvent::FrameEnd { ts });
+                    }
+                }
+                State::Resync => {
+                    if self.resync.is_empty() {
+                        self.resync_ts = ts;
+                    }
+                    let room = RESYNC_WINDOW.saturating_sub(self.resync.len()).max(1);
+                    let take = room.min(data.len());
+                    self.resync.extend_from_slice(&data[..take]);
+                    data = &data[take..];
+                    self.try_resync(ts, false, out);
+                }
+            }
+        }
+    }
+
+    /// Reports `len` stream bytes missing from the capture.
+    pub fn gap<F>(&mut self, ts: Timestamp, len: u64, out: &mut F)
+    where
+        F: FnMut(DecodeEvent<'_>),
+    {
+        match self.state {
+            State::Payload {
+                ref mut remaining,
+                ref mut mask_offset,
+                ..
+            } if len <= *remaining => {
+                *remaining -= len;
+                *mask_offset += len;
+                out(DecodeEvent::PayloadGap { len });
+                if *remaining == 0 {
+                    self.state = State::Header;
+                    out(DecodeEvent::FrameEnd { ts });
+                }
+            }
+            State::Payload { remaining, .. } => {
+                out(DecodeEvent::PayloadGap { len: remaining });
+                out(DecodeEvent::FrameEnd { ts });
+                self.lose_sync();
+            }
+            State::Header | State::Resync => self.lose_sync(),
+        }
+    }
+
+    /// The stream ended: reports an unfinished frame, and flushes a pending resync search.
+    pub fn finish<F>(&mut self, ts: Timestamp, out: &mut F)
+    where
+        F: FnMut(DecodeEvent<'_>),
+    {
+        if matches!(self.state, State::Resync) {
+            self.try_resync(ts, true, out);
+        }
+        match self.state {
+            State::Payload { remaining, .. } => {
+                out(DecodeEvent::Truncated { missing: remaining });
+                self.state = State::Header;
+            }
+            State::Header if !self.hdr.is_empty() => {
+                out(DecodeEvent::Truncated { missing: 0 });
+                self.hdr.clear();
+            }
+            State::Resync => {
+                let skipped = self.skipped + self.resync.len() as u64;
+                if skipped > 0 {
+                    out(DecodeEvent::Resynced { skipped, ts });
+                }
+                self.resync.clear();
+                self.skipped = 0;
+            }
+            State::Header => {}
+        }
+    }
+
+    fn lose_sync(&mut self) {
+        self.skipped += self.hdr.len() as u64;
+        self.hdr.clear();
+        self.state = State::Resync;
+    }
+
+    fn start_frame<F>(&mut self, h: FrameHeader, ts: Timestamp, out: &mut F)
+    where
+        F: FnMut(DecodeEvent<'_>),
+    {
+        out(DecodeEvent::Header { header: h, ts });
+        if h.length_msb_set {
+            // A length of 2^63 or more cannot be followed; look for the next real header.
+            out(DecodeEvent::FrameEnd { ts });
+            self.state = State::Resync;
+            return;
+        }
+        if h.payload_len == 0 {
+            out(DecodeEvent::FrameEnd { ts });
+            self.state = State::Header;
+        } else {
+            self.state = State::Payload {
+                remaining: h.payload_len,
+                mask: h.mask,
+                mask_offset: 0,
+            };
+        }
+    }
+
+    /// Looks for a plausible header in the resync buffer. With `at_end`, accepts an
+    /// unconfirmed candidate because no more bytes will come.
+    fn try_resync<F>(&mut self, ts: Timestamp, at_end: bool, out: &mut F)
+    where
+        F: FnMut(DecodeEvent<'_>),
+    {
+        let buf = std::mem::take(&mut self.resync);
+        let full = buf.len() >= RESYNC_WINDOW;
+        let mut found = None;
+        let mut undecided = false;
+        for start in 0..buf.len() {
+            if let [b0, b1, ..] = buf[start..] {
+                if !self.expect.plausible_prefix(b0, b1) {
+                    continue;
+                }
+            }
+            let Some(h) = FrameHeader::parse(&buf[start..]) else {
+                // A promising header cut short: wait for more bytes unless none will come.
+                if !at_end && !full {
+                    undecided = true;
+                    break;
+                }
+                continue;
+            };
+            if !self.expect.plausible(&h) {
+                continue;
+            }
+            let next = start as u64 + h.header_len as u64 + h.payload_len;
+            if next as usize + 2 <= buf.len() {
+                match FrameHeader::parse(&buf[next as usize..]) {
+                    Some(n) if self.expect.plausible(&n) => {
+                        found = Some(start);
+                        break;
+                    }
+                    None if at_end || full => {
+                        found = Some(start);
+                        break;
+                    }
+                    None => {
+                        undecided = true;
+                        break;
+                    }
+                    Some(_) => continue,
+                }
+            } else if next as usize == buf.len() || at_end || full {
+                found = Some(start);
+                break;
+            } else {
+                // The candidate's frame runs past what we hold: wait for more bytes.
+                undecided = true;
+                break;
+            }
+        }
+        match found {
+            Some(start) => {
+                let skipped = self.skipped + start as u64;
+                self.skipped = 0;
+                self.state = State::Header;
+                self.hdr.clear();
+                if skipped > 0 {
+                    out(DecodeEvent::Resynced { skipped, ts });
+                }
+                let rest = buf[start..].to_vec();
+                let rts = self.resync_ts;
+                self.feed(rts, &rest, out);
+            }
+            None if undecided && !full => {
+                self.resync = buf;
+            }
+            None => {
+                // Nothing plausible in the whole window: drop it and keep looking.
+                let keep = buf.len().min(13);
+                self.skipped += (buf.len() - keep) as u64;
+                self.resync = buf[buf.len() - keep..].to_vec();
+                if at_end {
+                    self.skipped += self.resync.len() as u64;
+                    self.resync.clear();
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, PartialEq)]
+    enum Ev {
+        Header(u8, u64),
+        Payload(Vec<u8>),
+        Gap(u64),
+        End,
+        Resynced(u64),
+        Truncated(u64),
+    }
+
+    fn collect(d: &mut FrameDecoder, pieces: &[&[u8]]) -> Vec<Ev> {
+        let mut evs = Vec::new();
+        for p in pieces {
+            d.feed(Timestamp(0), p, &mut |e| evs.push(own(e)));
+        }
+        evs
+    }
+
+    fn own(e: DecodeEvent<'_>) -> Ev {
+        match e {
+            DecodeEvent::Header { header, .. } => {
+                Ev::Header(header.opcode.as_u4(), header.payload_len)
+            }
+            DecodeEvent::Payload { data, .. } => Ev::Payload(data.to_vec()),
+            DecodeEvent::PayloadGap { len } => Ev::Gap(len),
+            DecodeEvent::FrameEnd { .. } => Ev::End,
+            DecodeEvent::Resynced { skipped, .. } => Ev::Resynced(skipped),
+            DecodeEvent::Truncated { missing } => Ev::Truncated(missing),
+        }
+    }
+
+    const SERVER: Expectations = Expectations {
+        masked: false,
+        rsv1_allowed: false,
+    };
+
+    #[test]
+    fn header_split_across_pieces_and_masked_payload() {
+        let mut d = FrameDecoder::new(Expectations {
+            masked: true,
+            rsv1_allowed: false,
+        });
+        let frame = [
+            0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58,
+        ];
+        let evs = collect(
+            &mut d,
+            &[&frame[..1], &frame[1..4], &frame[4..8], &frame[8..]],
+        );
+        let payload: Vec<u8> = evs
+            .iter()
+            .flat_map(|e| match e {
+                Ev::Payload(p) => p.clone(),
+                _ => vec![],
+            })
+            .collect();
+        assert_eq!(evs[0], Ev::Header(1, 5));
+        assert_eq!(payload, b"Hello");
+        assert_eq!(evs.last(), Some(&Ev::End));
+    }
+
+    #[test]
+    fn gap_inside_payload_stays_in_sync() {
+        let mut d = FrameDecoder::new(SERVER);
+        let mut evs = collect(&mut d, &[&[0x82, 0x0a, 1, 2]]);
+        d.gap(Timestamp(0), 4, &mut |e| evs.push(own(e)));
+        d.feed(Timestamp(0), &[7, 8, 9, 10, 0x81, 0x01, b'x'], &mut |e| {
+            evs.push(own(e))
+        });
+        assert_eq!(
+            evs,
+            vec![
+                Ev::Header(2, 10),
+                Ev::Payload(vec![1, 2]),
+                Ev::Gap(4),
+                Ev::Payload(vec![7, 8, 9, 10]),
+                Ev::End,
+                Ev::Header(1, 1),
+                Ev::Payload(b"x".to_vec()),
+                Ev::End
+            ]
+        );
+    }
+
+    #[test]
+    fn gap_over_header_resyncs_and_counts_skipped_bytes() {
+        let mut d = FrameDecoder::new(SERVER);
+        let mut evs = collect(&mut d, &[&[0x81, 0x03, b'a', b'b', b'c']]);
+        d.gap(Timestamp(0), 3, &mut |e| evs.push(own(e)));
+        // Tail of a lost frame ("zz" is junk from its payload), then two good frames.
+        d.feed(
+            Timestamp(0),
+            &[0xff, 0xff, 0x81, 0x02, b'h', b'i', 0x81, 0x01, b'!'],
+            &mut |e| evs.push(own(e)),
+        );
+        d.finish(Timestamp(0), &mut |e| evs.push(own(e)));
+        assert!(evs.contains(&Ev::Resynced(2)), "{evs:?}");
+        assert!(evs.contains(&Ev::Payload(b"hi".to_vec())), "{evs:?}");
+        assert!(evs.contains(&Ev::Payload(b"!".to_vec())), "{evs:?}");
+    }
+
+    #[test]
+    fn end_inside_payload_is_truncated() {
+        let mut d = FrameDecoder::new(SERVER);
+        let mut evs = collect(&mut d, &[&[0x82, 0x0a, 1, 2]]);
+        d.finish(Timestamp(0), &mut |e| evs.push(own(e)));
+        assert_eq!(evs.last(), Some(&Ev::Truncated(8)));
+    }
+
+    #[test]
+    fn huge_declared_length_does_not_allocate() {
+        let mut d = FrameDecoder::new(SERVER);
+        let mut h = vec![0x82, 0x7f];
+        h.extend_from_slice(&(1u64 << 62).to_be_bytes());
+        let evs = collect(&mut d, &[&h, &[0u8; 1000]]);
+        assert_eq!(evs[0], Ev::Header(2, 1 << 62));
+        assert_eq!(d.scratch.capacity(), 0);
+    }
+}

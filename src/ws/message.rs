@@ -1,0 +1,683 @@
+//! Message assembly for one direction: frame events in, messages and rule violations out.
+//!
+//! Applies every framing rule of RFC 6455 section 5 (masking direction, RSV bits, reserved
+//! opcodes, control frame size and fragmentation, continuation order, minimal lengths, close
+//! payloads, UTF-8 of text) and RFC 7692 (RSV1 on the first frame only; join, then inflate).
+//! Payloads stream through: only the first `keep_bytes` of each message are retained.
+
+use super::decoder::DecodeEvent;
+use super::deflate::Inflater;
+use super::frame::{FrameHeader, Opcode};
+use super::utf8::Utf8Validator;
+use crate::finding::Code;
+use crate::tcp::Dir;
+use crate::timestamp::Timestamp;
+
+/// What kind of message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum MessageKind {
+    /// Text (opcode 1).
+    Text,
+    /// Binary (opcode 2).
+    Binary,
+    /// Ping (9).
+    Ping,
+    /// Pong (10).
+    Pong,
+    /// Close (8).
+    Close,
+}
+
+impl MessageKind {
+    /// `text`, `binary`, `ping`, `pong` or `close`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MessageKind::Text => "text",
+            MessageKind::Binary => "binary",
+            MessageKind::Ping => "ping",
+            MessageKind::Pong => "pong",
+            MessageKind::Close => "close",
+        }
+    }
+
+    /// Parses the names produced by [`Self::as_str`].
+    pub fn parse(s: &str) -> Option<MessageKind> {
+        Some(match s {
+            "text" => MessageKind::Text,
+            "binary" => MessageKind::Binary,
+            "ping" => MessageKind::Ping,
+            "pong" => MessageKind::Pong,
+            "close" => MessageKind::Close,
+            _ => return None,
+        })
+    }
+}
+
+/// One decoded message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Message {
+    /// Direction.
+    pub dir: Dir,
+    /// Timestamp of the packet holding the first frame's header.
+    pub ts: Timestamp,
+    /// Timestamp of the packet that completed the message.
+    pub end_ts: Timestamp,
+    /// Kind.
+    pub kind: MessageKind,
+    /// Frames it was made of.
+    pub frames: u32,
+    /// Payload length after inflation (bytes missing from the capture included).
+    pub len: u64,
+    /// Payload bytes on the wire (sum of frame payload lengths).
+    pub wire_len: u64,
+    /// Sent with permessage-deflate.
+    pub compressed: bool,
+    /// The first bytes of the payload (up to the retention limit).
+    pub payload: Vec<u8>,
+    /// Bytes of the payload are missing (capture gap, or the stream ended inside it).
+    pub incomplete: bool,
+    /// For text: whether the payload is valid UTF-8 (`None` when it could not be checked).
+    pub utf8_valid: Option<bool>,
+    /// Close status code, if a close frame carried one.
+    pub close_code: Option<u16>,
+    /// Close reason (lossy UTF-8).
+    pub close_reason: Option<String>,
+}
+
+impl Message {
+    /// True when `payload` holds the whole message.
+    pub fn payload_complete(&self) -> bool {
+        !self.incomplete && self.payload.len() as u64 == self.len
+    }
+}
+
+/// What the assembler reports.
+#[derive(Debug)]
+pub enum Assembled {
+    /// A finished message.
+    Message(Message),
+    /// A rule violation.
+    Violation {
+        /// Finding code.
+        code: Code,
+        /// Timestamp.
+        ts: Timestamp,
+        /// Detail.
+        detail: String,
+    },
+}
+
+/// Settings for one direction.
+#[derive(Clone, Copy, Debug)]
+pub struct AssemblerConfig {
+    /// The direction assembled.
+    pub dir: Dir,
+    /// permessage-deflate negotiated; `Some(no_context_takeover)` for this direction.
+    pub deflate: Option<bool>,
+    /// Largest message (after inflation) decoded in full; beyond it the message is counted only.
+    pub max_message_size: u64,
+    /// Payload bytes retained per message.
+    pub keep_bytes: usize,
+    /// The handshake was not seen: masking expectations still apply, extensions are unknown.
+    pub handshake_seen: bool,
+}
+
+#[derive(Debug)]
+struct Building {
+    kind: MessageKind,
+    ts: Timestamp,
+    frames: u32,
+    len: u64,
+    wire_len: u64,
+    compressed: bool,
+    payload: Vec<u8>,
+    utf8: Option<Utf8Validator>,
+    incomplete: bool,
+    too_large: bool,
+    inflate_error: Option<String>,
+}
+
+/// Where the current frame's payload goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Route {
+    None,
+    Data,
+    Control,
+    Discard,
+}
+
+/// Assembles messages for one direction.
+#[derive(Debug)]
+pub struct MessageAssembler {
+    cfg: AssemblerConfig,
+    data: Option<Building>,
+    control: Option<Building>,
+    route: Route,
+    frame_fin: bool,
+    inflater: Option<Inflater>,
+    /// The inflater's window is unusable (a gap or failure broke it).
+    context_lost: bool,
+    close_sent: bool,
+    reported_after_close: bool,
+}
+
+fn violation(code: Code, ts: Timestamp, detail: impl Into<String>) -> Assembled {
+    Assembled::Violation {
+        code,
+        ts,
+        detail: detail.into(),
+    }
+}
+
+/// Whether a close code may appear on the wire (RFC 6455 7.4).
+pub fn close_code_valid(code: u16) -> bool {
+    matches!(code, 1000..=1003 | 1007..=1014 | 3000..=4999)
+}
+
+impl MessageAssembler {
+    /// A fresh assembler.
+    pub fn new(cfg: AssemblerConfig) -> Self {
+        MessageAssembler {
+            cfg,
+            data: None,
+            control: None,
+            route: Route::None,
+            frame_fin: false,
+            inflater: cfg.deflate.map(Inflater::new),
+            context_lost: false,
+            close_sent: false,
+            reported_after_close: false,
+        }
+    }
+
+    /// True once this side sent a close frame.
+    pub fn close_sent(&self) -> bool {
+        self.close_sent
+    }
+
+    /// Handles one decoder event.
+    pub fn handle<F>(&mut self, ev: DecodeEvent<'_>, out: &mut F)
+    where
+        F: FnMut(Assembled),
+    {
+        match ev {
+            DecodeEvent::Header { header, ts } => self.on_header(header, ts, out),
+            DecodeEvent::Payload { data, ts } => self.on_payload(data, ts, out),
+            DecodeEvent::PayloadGap { len } => self.on_gap(len),
+            DecodeEvent::FrameEnd { ts } => self.on_frame_end(ts, out),
+            DecodeEvent::Resynced { skipped, ts } => {
+                // Whatever message was in progress lost its tail with the frame boundary.
+                if let Some(b) = self.data.as_mut() {
+                    b.incomplete = true;
+                }
+                self.lose_context();
+                out(violation(
+                    Code::ResyncSkippedBytes,
+                    ts,
+                    format!(
+                        "{skipped} bytes skipped to find the next frame header after lost sync"
+                    ),
+                ));
+            }
+            DecodeEvent::Truncated { missing } => {
+                if let Some(b) = self.data.as_mut() {
+                    b.incomplete = true;
+                    b.len += missing;
+                }
+                if let Some(b) = self.control.as_mut() {
+                    b.incomplete = true;
+                }
+            }
+        }
+    }
+
+    /// Emits what is still being assembled (end of stream).
+    pub fn finish<F>(&mut self, ts: Timestamp, out: &mut F)
+    where
+        F: FnMut(Assembled),
+    {
+        if let Some(mut c) = self.control.take() {
+            c.incomplete = true;
+            self.emit(c, ts, out);
+        }
+        if let Some(mut b) = self.data.take() {
+            b.incomplete = true;
+            self.emit(b, ts, out);
+        }
+        self.route = Route::None;
+    }
+
+    fn lose_context(&mut self) {
+        if let Some(inf) = self.inflater.as_mut() {
+            inf.reset();
+            if self.cfg.deflate == Some(false) {
+                self.context_lost = true;
+            }
+        }
+    }
+
+    fn on_header<F>(&mut self, h: FrameHeader, ts: Timestamp, out: &mut F)
+    where
+        F: FnMut(Assembled),
+    {
+        let op = h.opcode.as_u4();
+        let dir = self.cfg.dir;
+        match (dir, h.mask.is_some()) {
+            (Dir::ClientToServer, false) => out(violation(
+                Code::UnmaskedClientFrame,
+                ts,
+                format!(
+                    "client frame (opcode {op}, {} bytes) is not masked",
+                    h.payload_len
+                ),
+            )),
+            (Dir::ServerToClient, true) => out(violation(
+                Code::MaskedServerFrame,
+                ts,
+                format!(
+                    "server frame (opcode {op}, {} bytes) is masked",
+                    h.payload_len
+                ),
+            )),
+            _ => {}
+        }
+        if h.non_minimal_length {
+            out(violation(
+                Code::NonMinimalLength,
+                ts,
+                format!(
+                    "length {} encoded in {} bytes",
+                    h.payload_len,
+                    h.header_len - 2 - if h.mask.is_some() { 4 } else { 0 }
+                ),
+            ));
+        }
+        if h.length_msb_set {
+            out(violation(
+                Code::LengthMsbSet,
+                ts,
+                format!(
+                    "64-bit length 0x{:016x} has its most significant bit set",
+                    h.payload_len
+                ),
+            ));
+            self.route = Route::Discard;
+            return;
+        }
+        if self.close_sent && !self.reported_after_close {
+            self.reported_after_close = true;
+            out(violation(
+                Code::DataAfterClose,
+                ts,
+                format!(
+                    "{} sent a frame (opcode {op}) after its close frame",
+                    dir.as_str()
+                ),
+            ));
+        }
+        if h.rsv2 || h.rsv3 {
+            out(violation(
+                Code::RsvBitsWithoutExtension,
+                ts,
+                format!("RSV2/RSV3 set on opcode {op}; no negotiated extension defines them"),
+            ));
+        }
+        let deflate = self.cfg.deflate.is_some();
+        if h.rsv1 {
+            let first_data = matches!(h.opcode, Opcode::Text | Opcode::Binary);
+            if !deflate && self.cfg.handshake_seen {
+                out(violation(
+                    Code::RsvBitsWithoutExtension,
+                    ts,
+                    format!("RSV1 set on opcode {op} but permessage-deflate was not negotiated"),
+                ));
+            } else if !first_data {
+                out(violation(
+                    Code::RsvBitsWithoutExtension,
+                    ts,
+                    format!("RSV1 set on opcode {op}; permessage-deflate allows it only on the first frame of a data message"),
+                ));
+            }
+        }
+        if let Opcode::Reserved(v) = h.opcode {
+            out(violation(
+                Code::ReservedOpcode,
+                ts,
+                format!(
+                    "reserved opcode {v} ({} byte payload skipped)",
+                    h.payload_len
+                ),
+            ));
+            self.route = Route::Discard;
+            self.frame_fin = h.fin;
+            return;
+        }
+        self.frame_fin = h.fin;
+        if h.opcode.is_control() {
+            if !h.fin {
+                out(violation(
+                    Code::FragmentedControlFrame,
+                    ts,
+                    format!("control frame opcode {op} has FIN=0"),
+                ));
+            }
+            if h.payload_len > 125 {
+                out(violation(
+                    Code::ControlFrameTooLong,
+                    ts,
+                    format!(
+                        "control frame opcode {op} carries {} bytes (max 125)",
+                        h.payload_len
+                    ),
+                ));
+            }
+            let kind = match h.opcode {
+                Opcode::Close => MessageKind::Close,
+                Opcode::Ping => MessageKind::Ping,
+                _ => MessageKind::Pong,
+            };
+            if kind == MessageKind::Close {
+                self.close_sent = true;
+            }
+            self.control = Some(Building {
+                kind,
+                ts,
+                frames: 1,
+                len: 0,
+                wire_len: h.payload_len,
+                compressed: false,
+                payload: Vec::new(),
+                utf8: None,
+                incomplete: false,
+                too_large: false,
+                inflate_error: None,
+            });
+            self.route = Route::Control;
+            return;
+        }
+        match h.opcode {
+            Opcode::Continuation => {
+                let Some(b) = self.data.as_mut() else {
+                    out(violation(
+                        Code::UnexpectedContinuation,
+                        ts,
+                        format!(
+                            "continuation frame ({} bytes) with no fragmented message in progress",
+                            h.payload_len
+                        ),
+                    ));
+                    self.route = Route::Discard;
+                    return;
+                };
+                b.frames += 1;
+                b.wire_len += h.payload_len;
+                self.route = Route::Data;
+            }
+            _ => {
+                if let Some(mut prev) = self.data.take() {
+                    out(violation(
+                        Code::InterleavedDataFrame,
+                        ts,
+                        format!("new opcode {op} frame while a fragmented {} message ({} frames) was in progress", prev.kind.as_str(), prev.frames),
+                    ));
+                    prev.incomplete = true;
+                    self.emit(prev, ts, out);
+                }
+                let kind = if h.opcode == Opcode::Text {
+                    MessageKind::Text
+                } else {
+                    MessageKind::Binary
+                };
+                let compressed = h.rsv1 && (deflate || !self.cfg.handshake_seen);
+                if compressed && self.inflater.is_none() {
+                    // Handshake not seen: assume permessage-deflate with context takeover.
+                    self.inflater = Some(Inflater::new(false));
+                }
+                self.data = Some(Building {
+                    kind,
+                    ts,
+                    frames: 1,
+                    len: 0,
+                    wire_len: h.payload_len,
+                    compressed,
+                    payload: Vec::new(),
+                    utf8: (kind == MessageKind::Text).then(Utf8Validator::new),
+                    incomplete: false,
+                    too_large: false,
+                    inflate_error: if compressed && self.context_lost {
+                        Some("the compression context was lost earlier (gap or failure); later messages cannot be inflated".into())
+                    } else {
+                        None
+                    },
+                });
+                self.route = Route::Data;
+            }
+        }
+    }
+
+    fn on_payload<F>(&mut self, data: &[u8], ts: Timestamp, out: &mut F)
+    where
+        F: FnMut(Assembled),
+    {
+        match self.route {
+            Route::Data => {
+                let max = self.cfg.max_message_size;
+                let keep = self.cfg.keep_bytes;
+                let Some(b) = self.data.as_mut() else { return };
+                if b.compressed {
+                    if b.inflate_error.is_some() || b.incomplete {
+                        return;
+                    }
+                    let Some(inf) = self.inflater.as_mut() else {
+                        return;
+                    };
+                    let result = inf.feed(data, max, &mut |chunk| accept_bytes(b, chunk, keep));
+                    if let Err(e) = result {
+                        b.inflate_error = Some(format!("{e:?}"));
+                    }
+                    if inf.produced() >= max && !b.too_large {
+                        b.too_large = true;
+                        b.len = inf.produced();
+                        out(violation(
+                            Code::MessageTooLarge,
+                            ts,
+                            format!("inflated {} message passed --max-message-size ({max} bytes); inflation stopped", b.kind.as_str()),
+                        ));
+                    }
+                } else {
+                    let before = b.len;
+                    if before < max {
+                        let room = (max - before).min(data.len() as u64) as usize;
+                        accept_bytes(b, &data[..room], keep);
+                        b.len += (data.len() - room) as u64;
+                        if b.len >= max && !b.too_large && data.len() > room {
+                            b.too_large = true;
+                            out(violation(
+                                Code::MessageTooLarge,
+                                ts,
+                                format!("{} message passed --max-message-size ({max} bytes); the rest is counted, not decoded", b.kind.as_str()),
+                            ));
+                        }
+                    } else {
+                        b.len += data.len() as u64;
+                    }
+                }
+            }
+            Route::Control => {
+                if let Some(c) = self.control.as_mut() {
+                    c.len += data.len() as u64;
+                    let room = 125usize.saturating_sub(c.payload.len()).min(data.len());
+                    c.payload.extend_from_slice(&data[..room]);
+                }
+            }
+            Route::Discard | Route::None => {}
+        }
+    }
+
+    fn on_gap(&mut self, len: u64) {
+        match self.route {
+            Route::Data => {
+                if let Some(b) = self.data.as_mut() {
+                    b.incomplete = true;
+                    b.utf8 = None;
+                    if !b.compressed {
+                        b.len += len;
+                    }
+                }
+                let compressed = self.data.as_ref().is_some_and(|b| b.compressed);
+                if compressed {
+                    self.lose_context();
+                }
+            }
+            Route::Control => {
+                if let Some(c) = self.control.as_mut() {
+                    c.incomplete = true;
+                    c.len += len;
+                }
+            }
+            Route::Discard | Route::None => {}
+        }
+    }
+
+    fn on_frame_end<F>(&mut self, ts: Timestamp, out: &mut F)
+    where
+        F: FnMut(Assembled),
+    {
+        let route = std::mem::replace(&mut self.route, Route::None);
+        match route {
+            Route::Control => {
+                if let Some(c) = self.control.take() {
+                    self.emit(c, ts, out);
+                }
+            }
+            Route::Data if self.frame_fin => {
+                if let Some(b) = self.data.take() {
+                    self.emit(b, ts, out);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn emit<F>(&mut self, mut b: Building, ts: Timestamp, out: &mut F)
+    where
+        F: FnMut(Assembled),
+    {
+        let max = self.cfg.max_message_size;
+        let keep = self.cfg.keep_bytes;
+        if b.compressed && b.inflate_error.is_none() && !b.incomplete && !b.too_large {
+            if let Some(inf) = self.inflater.as_mut() {
+                if let Err(e) =
+                    inf.finish_message(max, &mut |chunk| accept_bytes(&mut b, chunk, keep))
+                {
+                    b.inflate_error = Some(format!("{e:?}"));
+                }
+            }
+        } else if b.compressed && b.too_large {
+            // The window is incomplete after an aborted inflation.
+            self.lose_context();
+        }
+        if b.compressed && b.incomplete {
+            self.lose_context();
+        }
+        if let Some(err) = &b.inflate_error {
+            if !self.context_lost || !err.contains("context was lost") {
+                self.lose_context();
+            }
+            out(violation(
+                Code::DecompressionFailed,
+                b.ts,
+                format!(
+                    "{} message ({} bytes compressed) does not inflate: {err}",
+                    b.kind.as_str(),
+                    b.wire_len
+                ),
+            ));
+        }
+        let mut utf8_valid = None;
+        if let Some(v) = &b.utf8 {
+            if !b.incomplete && b.inflate_error.is_none() && !b.too_large {
+                let ok = v.finish();
+                utf8_valid = Some(ok);
+                if !ok {
+                    out(violation(
+                        Code::InvalidUtf8,
+                        b.ts,
+                        format!("text message of {} bytes is not valid UTF-8", b.len),
+                    ));
+                }
+            }
+        }
+        let (mut close_code, mut close_reason) = (None, None);
+        if b.kind == MessageKind::Close && !b.incomplete {
+            match b.payload.len() {
+                0 => {}
+                1 => out(violation(
+                    Code::InvalidClosePayload,
+                    b.ts,
+                    "close payload is 1 byte; it must be empty or start with a 2-byte code",
+                )),
+                _ => {
+                    let code = u16::from_be_bytes([b.payload[0], b.payload[1]]);
+                    close_code = Some(code);
+                    if !close_code_valid(code) {
+                        out(violation(
+                            Code::InvalidCloseCode,
+                            b.ts,
+                            format!("close code {code} must not be sent on the wire"),
+                        ));
+                    }
+                    let reason = &b.payload[2..];
+                    if std::str::from_utf8(reason).is_err() {
+                        out(violation(
+                            Code::InvalidClosePayload,
+                            b.ts,
+                            "close reason is not valid UTF-8",
+                        ));
+                    }
+                    close_reason = Some(String::from_utf8_lossy(reason).into_owned());
+                }
+            }
+        }
+        if b.kind.is_control_kind() {
+            b.len = b.len.max(b.payload.len() as u64);
+        }
+        out(Assembled::Message(Message {
+            dir: self.cfg.dir,
+            ts: b.ts,
+            end_ts: ts,
+            kind: b.kind,
+            frames: b.frames,
+            len: b.len,
+            wire_len: b.wire_len,
+            compressed: b.compressed,
+            payload: b.payload,
+            incomplete: b.incomplete,
+            utf8_valid,
+            close_code,
+            close_reason,
+        }));
+    }
+}
+
+impl MessageKind {
+    fn is_control_kind(self) -> bool {
+        matches!(
+            self,
+            MessageKind::Ping | MessageKind::Pong | MessageKind::Close
+        )
+    }
+}
+
+fn accept_bytes(b: &mut Building, chunk: &[u8], keep: usize) {
+    if let Some(v) = b.utf8.as_mut() {
+        v.feed(chunk);
+    }
+    if b.compressed {
+        b.len += chunk.len() as u64;
+    } else {
+        b.len += chunk.len() as u64;
+    }
+    let room = keep.saturating_sub(b.payload.len()).min(chunk.len());
+    b.payload.extend_from_slice(&chunk[..room]);
+}
