@@ -9,12 +9,14 @@
 //! Everything between the capture source and the sinks is sans-IO and deterministic: time comes
 //! from packets, never from the clock.
 
+pub mod analyzer;
 pub mod capture;
 pub mod finding;
 pub mod handshake;
 pub mod http;
 pub mod ipfrag;
 pub mod packet;
+pub mod session;
 pub mod tcp;
 #[doc(hidden)]
 pub mod testkit;

@@ -87,7 +87,8 @@ impl Expectations {
         opcode_ok && rsv_ok && control_ok && masked == self.masked
     }
 
-    fn plausible(&self, h: &FrameHeader) -> bool {
+    /// A complete header could start a frame in this direction.
+    pub fn plausible(&self, h: &FrameHeader) -> bool {
         let opcode_ok = matches!(
             h.opcode,
             Opcode::Continuation
