@@ -6,7 +6,10 @@
 use crate::capture::RawPacket;
 use crate::finding::Finding;
 use crate::packet::{DecodeStats, PacketDecoder};
-use crate::session::{Classification, Connection, SessionConfig, SessionEnd, SessionEvent, SessionId, SessionMessage, SessionStart};
+use crate::session::{
+    Classification, Connection, SessionConfig, SessionEnd, SessionEvent, SessionId, SessionMessage,
+    SessionStart,
+};
 use crate::tcp::flow::FlowTableStats;
 use crate::tcp::{FlowLimits, FlowSummary, FlowTable, TcpEvent, Verdict};
 use crate::timestamp::Timestamp;
@@ -122,7 +125,9 @@ impl Analyzer {
             ..
         } = self;
         let _ = decoder.decode(packet, |seg| {
-            table.process(seg, &mut |ev| handle_tcp(cfg, conns, next_session, pending, ev, sink));
+            table.process(seg, &mut |ev| {
+                handle_tcp(cfg, conns, next_session, pending, ev, sink)
+            });
         });
     }
 
@@ -140,7 +145,9 @@ impl Analyzer {
             pending,
             ..
         } = self;
-        table.finish(ts, &mut |ev| handle_tcp(cfg, conns, next_session, pending, ev, sink));
+        table.finish(ts, &mut |ev| {
+            handle_tcp(cfg, conns, next_session, pending, ev, sink)
+        });
     }
 }
 
@@ -165,9 +172,18 @@ where
             roles_inferred,
             ..
         } => {
-            conns.insert(flow, Connection::new(flow, client, server, began, roles_inferred));
+            conns.insert(
+                flow,
+                Connection::new(flow, client, server, began, roles_inferred),
+            );
         }
-        TcpEvent::Data { flow, dir, ts, bytes, .. } => {
+        TcpEvent::Data {
+            flow,
+            dir,
+            ts,
+            bytes,
+            ..
+        } => {
             if let Some(c) = conns.get_mut(&flow) {
                 c.on_data(&cfg.session, next_session, dir, ts, bytes, pending);
                 if c.is_done() {
@@ -175,7 +191,9 @@ where
                 }
             }
         }
-        TcpEvent::Gap { flow, dir, ts, len, .. } => {
+        TcpEvent::Gap {
+            flow, dir, ts, len, ..
+        } => {
             if let Some(c) = conns.get_mut(&flow) {
                 c.on_gap(dir, ts, len, pending);
                 if c.is_done() {

@@ -11,12 +11,16 @@
 
 pub mod analyzer;
 pub mod capture;
+pub mod escape;
 pub mod finding;
 pub mod handshake;
 pub mod http;
 pub mod ipfrag;
 pub mod packet;
+pub mod report;
+pub mod run;
 pub mod session;
+pub mod sink;
 pub mod tcp;
 #[doc(hidden)]
 pub mod testkit;

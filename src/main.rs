@@ -1,1 +1,391 @@
-fn main() {}
+//! The `wsscope` command line: wires library modules together, nothing more.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::io::{self, IsTerminal, Write};
+use std::process::ExitCode;
+use wsscope::analyzer::AnalyzerConfig;
+use wsscope::finding::Code;
+use wsscope::report::{flow_report, FlowsReport, PayloadMode, SCHEMA_VERSION};
+use wsscope::run::{fail_on_matches, parse_fail_on, run, RunOutcome};
+use wsscope::session::SessionConfig;
+use wsscope::sink::json::JsonReportSink;
+use wsscope::sink::ndjson::NdjsonSink;
+use wsscope::sink::text::{human_bytes, TextSink};
+use wsscope::sink::{Sink, Tee};
+use wsscope::tcp::FlowLimits;
+
+/// Passive WebSocket protocol analyzer: reads pcap/pcapng captures, reassembles TCP, verifies
+/// the upgrade handshake and decodes every frame into messages.
+#[derive(Parser)]
+#[command(name = "wsscope", version, about, long_about = None, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Analyse captures: per-session summary, transcript, JSON report, CI gate.
+    ///
+    /// Exit status: 0 ok, 1 a --fail-on item matched, 2 usage or input error.
+    Analyze(AnalyzeArgs),
+    /// List every TCP connection: endpoints, bytes, how it began and ended, retransmissions,
+    /// gaps and whether it carried WebSocket, HTTP or something else.
+    Flows(FlowsArgs),
+    /// Print the JSON Schema of the report (`report`), of NDJSON lines (`events`) or of
+    /// `flows --json` (`flows`).
+    Schema {
+        /// Which document.
+        #[arg(value_enum, default_value_t = SchemaKind::Report)]
+        kind: SchemaKind,
+    },
+    /// List the finding codes usable in --fail-on, with severity and meaning.
+    Codes,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum SchemaKind {
+    Report,
+    Events,
+    Flows,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum PayloadArg {
+    /// No payload in JSON output.
+    None,
+    /// The first --preview-bytes bytes.
+    Preview,
+    /// The whole payload (up to --max-message-size).
+    Full,
+}
+
+#[derive(Args)]
+struct CommonArgs {
+    /// Capture files (pcap or pcapng).
+    #[arg(required = true, value_name = "CAPTURE")]
+    captures: Vec<String>,
+    /// Decode traffic to this server port as WebSocket even without a captured handshake
+    /// (repeatable).
+    #[arg(long = "decode-as", value_name = "PORT")]
+    decode_as: Vec<u16>,
+    /// Do not look for WebSocket framing on connections captured mid-stream.
+    #[arg(long)]
+    no_midstream: bool,
+    /// Largest message decoded in full, after inflation (bytes); larger ones are counted and
+    /// reported as message-too-large.
+    #[arg(long, value_name = "BYTES", default_value_t = 64 << 20)]
+    max_message_size: u64,
+    /// Most TCP connections tracked at once; the least active are evicted beyond it.
+    #[arg(long, value_name = "N", default_value_t = 100_000)]
+    max_flows: usize,
+    /// Never show a progress bar.
+    #[arg(long)]
+    no_progress: bool,
+}
+
+#[derive(Args)]
+struct AnalyzeArgs {
+    #[command(flatten)]
+    common: CommonArgs,
+    /// Print every message (transcript) under its session.
+    #[arg(long)]
+    messages: bool,
+    /// Write the JSON report to PATH (`-` for standard output).
+    #[arg(long, value_name = "PATH|-")]
+    json: Option<String>,
+    /// Stream events to standard output, one JSON object per line.
+    #[arg(long)]
+    ndjson: bool,
+    /// Exit 1 if any finding matches: severities (info, warning, error: that severity or worse)
+    /// and/or finding codes, comma-separated. Example: --fail-on error,tcp-gap
+    #[arg(long, value_name = "LIST")]
+    fail_on: Option<String>,
+    /// Payload in JSON/NDJSON output.
+    #[arg(long, value_enum, default_value_t = PayloadArg::Preview)]
+    payload: PayloadArg,
+    /// Payload bytes shown in previews (JSON preview mode and the transcript).
+    #[arg(long, value_name = "N", default_value_t = 256)]
+    preview_bytes: usize,
+    /// No text output (only --json/--ndjson and the exit status).
+    #[arg(short, long)]
+    quiet: bool,
+}
+
+#[derive(Args)]
+struct FlowsArgs {
+    #[command(flatten)]
+    common: CommonArgs,
+    /// Write the flow list as JSON to PATH (`-` for standard output).
+    #[arg(long, value_name = "PATH|-")]
+    json: Option<String>,
+}
+
+fn config(common: &CommonArgs, keep_bytes: usize) -> AnalyzerConfig {
+    AnalyzerConfig {
+        session: SessionConfig {
+            max_message_size: common.max_message_size,
+            keep_bytes,
+            decode_as_ports: common.decode_as.clone(),
+            detect_midstream: !common.no_midstream,
+        },
+        flows: FlowLimits {
+            max_flows: common.max_flows.max(1),
+            ..FlowLimits::default()
+        },
+    }
+}
+
+fn open_output(path: &str) -> Result<Box<dyn Write>, String> {
+    if path == "-" {
+        return Ok(Box::new(io::BufWriter::new(io::stdout())));
+    }
+    std::fs::File::create(path)
+        .map(|f| Box::new(io::BufWriter::new(f)) as Box<dyn Write>)
+        .map_err(|e| format!("{path}: cannot write: {e}"))
+}
+
+fn progress_bar(enabled: bool) -> Option<indicatif::ProgressBar> {
+    if !enabled || !io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{spinner} {bytes}/{total_bytes} {bar:40} {bytes_per_sec} eta {eta}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    Some(bar)
+}
+
+fn usage_error(msg: &str) -> ExitCode {
+    eprintln!("wsscope: error: {msg}");
+    ExitCode::from(2)
+}
+
+fn execute(
+    common: &CommonArgs,
+    cfg: &AnalyzerConfig,
+    sink: &mut dyn Sink,
+) -> Result<RunOutcome, ExitCode> {
+    let bar = progress_bar(!common.no_progress);
+    let mut progress = |done: u64, total: u64| {
+        if let Some(b) = &bar {
+            b.set_length(total);
+            b.set_position(done);
+        }
+    };
+    let result = run(&common.captures, cfg, sink, &mut progress);
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
+    match result {
+        Ok(outcome) => {
+            for e in &outcome.errors {
+                eprintln!("wsscope: error: {e}");
+            }
+            Ok(outcome)
+        }
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Err(ExitCode::SUCCESS),
+        Err(e) => Err(usage_error(&format!("writing output: {e}"))),
+    }
+}
+
+fn analyze(args: AnalyzeArgs) -> ExitCode {
+    let fail_on = match args.fail_on.as_deref().map(parse_fail_on).transpose() {
+        Ok(f) => f.unwrap_or_default(),
+        Err(e) => return usage_error(&e),
+    };
+    if args.ndjson && args.json.as_deref() == Some("-") {
+        return usage_error(
+            "--ndjson and --json - both write to standard output; give --json a file path",
+        );
+    }
+    let mode = match args.payload {
+        PayloadArg::None => PayloadMode::None,
+        PayloadArg::Preview => PayloadMode::Preview(args.preview_bytes),
+        PayloadArg::Full => PayloadMode::Full,
+    };
+    let keep = match mode {
+        PayloadMode::Full => usize::try_from(args.common.max_message_size).unwrap_or(usize::MAX),
+        _ => args.preview_bytes,
+    };
+    let cfg = config(&args.common, keep);
+    let mut tee = Tee::new();
+    let stdout_taken = args.ndjson || args.json.as_deref() == Some("-");
+    if !args.quiet && !stdout_taken {
+        tee.push(Box::new(TextSink::new(
+            Box::new(io::BufWriter::new(io::stdout())),
+            args.messages,
+            args.preview_bytes,
+        )));
+    }
+    if let Some(path) = &args.json {
+        match open_output(path) {
+            Ok(out) => tee.push(Box::new(JsonReportSink::new(out, mode))),
+            Err(e) => return usage_error(&e),
+        }
+    }
+    if args.ndjson {
+        tee.push(Box::new(NdjsonSink::new(
+            Box::new(io::BufWriter::new(io::stdout())),
+            mode,
+            false,
+        )));
+    }
+    let outcome = match execute(&args.common, &cfg, &mut tee) {
+        Ok(o) => o,
+        Err(code) => return code,
+    };
+    if !outcome.errors.is_empty() {
+        return ExitCode::from(2);
+    }
+    if fail_on_matches(&fail_on, &outcome.tally) {
+        let codes: Vec<String> = outcome
+            .tally
+            .codes
+            .iter()
+            .map(|(c, n)| format!("{} x{n}", c.as_str()))
+            .collect();
+        eprintln!("wsscope: --fail-on matched ({})", codes.join(", "));
+        return ExitCode::from(1);
+    }
+    ExitCode::SUCCESS
+}
+
+struct FlowsSink {
+    capture: String,
+    flows: Vec<wsscope::report::FlowReport>,
+}
+
+impl Sink for FlowsSink {
+    fn begin_capture(&mut self, path: &str) -> io::Result<()> {
+        self.capture = path.to_string();
+        Ok(())
+    }
+    fn event(&mut self, ev: &wsscope::analyzer::Event<'_>) -> io::Result<()> {
+        if let wsscope::analyzer::Event::Flow(r) = ev {
+            self.flows.push(flow_report(r, &self.capture));
+        }
+        Ok(())
+    }
+    fn finish(
+        &mut self,
+        _: &wsscope::report::Summary,
+        _: &[wsscope::report::CaptureReport],
+    ) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+fn flows(args: FlowsArgs) -> ExitCode {
+    let cfg = config(&args.common, 0);
+    let mut sink = FlowsSink {
+        capture: String::new(),
+        flows: Vec::new(),
+    };
+    let outcome = match execute(&args.common, &cfg, &mut sink) {
+        Ok(o) => o,
+        Err(code) => return code,
+    };
+    let mut flows = sink.flows;
+    flows.sort_by(|a, b| (&a.capture, &a.first_ts, a.id).cmp(&(&b.capture, &b.first_ts, b.id)));
+    let written = match &args.json {
+        Some(path) => open_output(path)
+            .map_err(|e| io::Error::other(e))
+            .and_then(|mut out| {
+                let doc = FlowsReport {
+                    schema_version: SCHEMA_VERSION,
+                    flows,
+                };
+                let text = serde_json::to_string_pretty(&doc).map_err(io::Error::other)?;
+                out.write_all(wsscope::escape::json_terminal_safe(text).as_bytes())?;
+                out.write_all(b"\n")?;
+                out.flush()
+            }),
+        None => print_flows(&flows),
+    };
+    match written {
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => usage_error(&e.to_string()),
+        Ok(()) if !outcome.errors.is_empty() => ExitCode::from(2),
+        Ok(()) => ExitCode::SUCCESS,
+    }
+}
+
+fn print_flows(flows: &[wsscope::report::FlowReport]) -> io::Result<()> {
+    let mut out = io::BufWriter::new(io::stdout());
+    writeln!(
+        out,
+        "{:<5} {:<45} {:<45} {:<9} {:>10} {:>10} {:<9} {:<14} {:>6} {:>5}",
+        "FLOW", "CLIENT", "SERVER", "CLASS", "C->S", "S->C", "BEGAN", "ENDED", "RETX", "GAPS"
+    )?;
+    for f in flows {
+        let endpoint = |e: &wsscope::report::Endpoint| {
+            if e.ip.contains(':') {
+                format!("[{}]:{}", e.ip, e.port)
+            } else {
+                format!("{}:{}", e.ip, e.port)
+            }
+        };
+        let client = if f.roles_inferred {
+            format!("{} (inferred)", endpoint(&f.client))
+        } else {
+            endpoint(&f.client)
+        };
+        writeln!(
+            out,
+            "{:<5} {:<45} {:<45} {:<9} {:>10} {:>10} {:<9} {:<14} {:>6} {:>5}",
+            f.id,
+            client,
+            endpoint(&f.server),
+            f.classification,
+            human_bytes(f.bytes_c2s),
+            human_bytes(f.bytes_s2c),
+            f.began,
+            f.ended,
+            f.retransmissions,
+            f.gaps
+        )?;
+    }
+    out.flush()
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    match cli.command {
+        Command::Analyze(args) => analyze(args),
+        Command::Flows(args) => flows(args),
+        Command::Schema { kind } => {
+            let text = match kind {
+                SchemaKind::Report => wsscope::report::report_schema(),
+                SchemaKind::Events => wsscope::report::events_schema(),
+                SchemaKind::Flows => wsscope::report::flows_schema(),
+            };
+            println!("{text}");
+            ExitCode::SUCCESS
+        }
+        Command::Codes => {
+            for code in Code::ALL {
+                println!(
+                    "{:<28} {:<8} {}",
+                    code.as_str(),
+                    code.severity().as_str(),
+                    code.summary()
+                );
+            }
+            ExitCode::SUCCESS
+        }
+    }
+}

@@ -9,13 +9,16 @@
 
 use crate::finding::{Code, Finding};
 use crate::handshake::{check_request, check_response, is_upgrade_request, Negotiated};
-use crate::http::{parse_request, parse_response, request_body, response_body, BodyLength, HeadParse, RequestHead, ResponseHead};
+use crate::http::{
+    parse_request, parse_response, request_body, response_body, BodyLength, HeadParse, RequestHead,
+    ResponseHead,
+};
 use crate::tcp::flow::Began;
 use crate::tcp::{CloseReason, Dir, FlowId, FlowSummary};
 use crate::timestamp::Timestamp;
 use crate::ws::decoder::{DecodeEvent, Expectations, FrameDecoder};
 use crate::ws::frame::FrameHeader;
-use crate::ws::message::{AssemblerConfig, Assembled, Message, MessageAssembler, MessageKind};
+use crate::ws::message::{Assembled, AssemblerConfig, Message, MessageAssembler, MessageKind};
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 
@@ -227,13 +230,23 @@ pub struct Connection {
 }
 
 fn is_http_method_start(data: &[u8]) -> bool {
-    let token_len = data.iter().take(16).take_while(|b| b.is_ascii_uppercase()).count();
+    let token_len = data
+        .iter()
+        .take(16)
+        .take_while(|b| b.is_ascii_uppercase())
+        .count();
     token_len >= 3 && data.get(token_len) == Some(&b' ')
 }
 
 impl Connection {
     /// A connection whose roles the flow table decided.
-    pub fn new(flow: FlowId, client: SocketAddr, server: SocketAddr, began: Began, roles_inferred: bool) -> Self {
+    pub fn new(
+        flow: FlowId,
+        client: SocketAddr,
+        server: SocketAddr,
+        began: Began,
+        roles_inferred: bool,
+    ) -> Self {
         Connection {
             flow,
             client,
@@ -262,7 +275,15 @@ impl Connection {
     }
 
     /// In-order bytes in direction `dir`.
-    pub fn on_data(&mut self, cfg: &SessionConfig, next_id: &mut SessionId, dir: Dir, ts: Timestamp, data: &[u8], out: &mut Vec<SessionEvent>) {
+    pub fn on_data(
+        &mut self,
+        cfg: &SessionConfig,
+        next_id: &mut SessionId,
+        dir: Dir,
+        ts: Timestamp,
+        data: &[u8],
+        out: &mut Vec<SessionEvent>,
+    ) {
         match &mut self.phase {
             Phase::WebSocket(ws) => Self::feed_ws(ws, dir, ts, data, out),
             Phase::Done => {}
@@ -293,12 +314,19 @@ impl Connection {
             Phase::WebSocket(ws) => {
                 out.push(SessionEvent::Finding {
                     session: Some(ws.session),
-                    finding: Finding::new(Code::TcpGap, Some(dir), Some(ts), format!("{len} bytes missing from the capture")),
+                    finding: Finding::new(
+                        Code::TcpGap,
+                        Some(dir),
+                        Some(ts),
+                        format!("{len} bytes missing from the capture"),
+                    ),
                 });
                 let d = dir.index();
                 let assembler = &mut ws.assemblers[d];
                 let mut assembled = Vec::new();
-                ws.decoders[d].gap(ts, len, &mut |ev| assembler.handle(ev, &mut |a| assembled.push(a)));
+                ws.decoders[d].gap(ts, len, &mut |ev| {
+                    assembler.handle(ev, &mut |a| assembled.push(a))
+                });
                 for a in assembled {
                     Self::deliver(ws, dir, a, out);
                 }
@@ -312,7 +340,14 @@ impl Connection {
     }
 
     /// A retransmission disagreed with the first copy.
-    pub fn on_overlap(&mut self, dir: Dir, ts: Timestamp, offset: u64, len: u64, out: &mut Vec<SessionEvent>) {
+    pub fn on_overlap(
+        &mut self,
+        dir: Dir,
+        ts: Timestamp,
+        offset: u64,
+        len: u64,
+        out: &mut Vec<SessionEvent>,
+    ) {
         let session = match &self.phase {
             Phase::WebSocket(ws) => Some(ws.session),
             _ => None,
@@ -352,7 +387,9 @@ impl Connection {
                     let d = dir.index();
                     let mut assembled = Vec::new();
                     let assembler = &mut ws.assemblers[d];
-                    ws.decoders[d].finish(ts, &mut |ev| assembler.handle(ev, &mut |a| assembled.push(a)));
+                    ws.decoders[d].finish(ts, &mut |ev| {
+                        assembler.handle(ev, &mut |a| assembled.push(a))
+                    });
                     assembler.finish(ts, &mut |a| assembled.push(a));
                     for a in assembled {
                         Self::deliver(&mut ws, dir, a, out);
@@ -382,7 +419,12 @@ impl Connection {
         self.bufs = [Vec::new(), Vec::new()];
     }
 
-    fn start_without_response(&mut self, p: PendingUpgrade, ts: Timestamp, out: &mut Vec<SessionEvent>) {
+    fn start_without_response(
+        &mut self,
+        p: PendingUpgrade,
+        ts: Timestamp,
+        out: &mut Vec<SessionEvent>,
+    ) {
         let problems = check_request(&p.request);
         out.push(SessionEvent::Start(SessionStart {
             id: p.session,
@@ -408,7 +450,12 @@ impl Connection {
         }
         out.push(SessionEvent::Finding {
             session: Some(p.session),
-            finding: Finding::new(Code::HandshakeNote, Some(Dir::ServerToClient), Some(ts), "no response to the upgrade request was captured"),
+            finding: Finding::new(
+                Code::HandshakeNote,
+                Some(Dir::ServerToClient),
+                Some(ts),
+                "no response to the upgrade request was captured",
+            ),
         });
         out.push(SessionEvent::End(SessionEnd {
             id: p.session,
@@ -426,7 +473,13 @@ impl Connection {
     }
 
     /// Parses as many heads as the buffers allow.
-    fn advance_http(&mut self, cfg: &SessionConfig, next_id: &mut SessionId, ts: Timestamp, out: &mut Vec<SessionEvent>) {
+    fn advance_http(
+        &mut self,
+        cfg: &SessionConfig,
+        next_id: &mut SessionId,
+        ts: Timestamp,
+        out: &mut Vec<SessionEvent>,
+    ) {
         loop {
             if !matches!(self.phase, Phase::Http) {
                 return;
@@ -435,7 +488,11 @@ impl Connection {
             // Requests from the client.
             let c = Dir::ClientToServer.index();
             if !self.bufs[c].is_empty() && self.skip[c] == 0 && !self.upgrade_pending() {
-                if self.exchanges == 0 && self.requests.is_empty() && !is_http_method_start(&self.bufs[c]) && self.bufs[c].len() >= 2 {
+                if self.exchanges == 0
+                    && self.requests.is_empty()
+                    && !is_http_method_start(&self.bufs[c])
+                    && self.bufs[c].len() >= 2
+                {
                     self.not_http(cfg, next_id, Dir::ClientToServer, ts, out);
                     return;
                 }
@@ -471,7 +528,10 @@ impl Connection {
             // Responses from the server.
             let s = Dir::ServerToClient.index();
             if !self.bufs[s].is_empty() && self.skip[s] == 0 {
-                if self.requests.is_empty() && self.exchanges == 0 && !self.bufs[s].starts_with(b"HTTP/") {
+                if self.requests.is_empty()
+                    && self.exchanges == 0
+                    && !self.bufs[s].starts_with(b"HTTP/")
+                {
                     self.not_http(cfg, next_id, Dir::ServerToClient, ts, out);
                     return;
                 }
@@ -483,7 +543,9 @@ impl Connection {
                             if (100..200).contains(&resp.status) && resp.status != 101 {
                                 continue;
                             }
-                            let Some((method, pending)) = self.requests.pop_front() else { return };
+                            let Some((method, pending)) = self.requests.pop_front() else {
+                                return;
+                            };
                             self.exchanges += 1;
                             if resp.status == 101 {
                                 self.upgrade(cfg, pending, resp, ts, out);
@@ -534,7 +596,14 @@ impl Connection {
     }
 
     /// The first bytes of `dir` are not HTTP: WebSocket joined mid-stream, or other traffic.
-    fn not_http(&mut self, cfg: &SessionConfig, next_id: &mut SessionId, dir: Dir, ts: Timestamp, out: &mut Vec<SessionEvent>) {
+    fn not_http(
+        &mut self,
+        cfg: &SessionConfig,
+        next_id: &mut SessionId,
+        dir: Dir,
+        ts: Timestamp,
+        out: &mut Vec<SessionEvent>,
+    ) {
         let forced = cfg.decode_as_ports.contains(&self.server.port());
         let looks_ws = {
             let expect = Expectations {
@@ -563,13 +632,21 @@ impl Connection {
             roles_inferred: self.roles_inferred,
         }));
         let why = if forced {
-            format!("decoded as WebSocket because of --decode-as {}", self.server.port())
+            format!(
+                "decoded as WebSocket because of --decode-as {}",
+                self.server.port()
+            )
         } else {
             "the connection was already open when the capture started; framing detected heuristically".to_string()
         };
         out.push(SessionEvent::Finding {
             session: Some(id),
-            finding: Finding::new(Code::HandshakeNotSeen, None, Some(ts), format!("{why}; extensions unknown (RSV1 is assumed to mean permessage-deflate)")),
+            finding: Finding::new(
+                Code::HandshakeNotSeen,
+                None,
+                Some(ts),
+                format!("{why}; extensions unknown (RSV1 is assumed to mean permessage-deflate)"),
+            ),
         });
         let mut ws = Box::new(Self::new_ws(cfg, id, None, false, ts));
         for d in [Dir::ClientToServer, Dir::ServerToClient] {
@@ -581,7 +658,13 @@ impl Connection {
         self.phase = Phase::WebSocket(ws);
     }
 
-    fn new_ws(cfg: &SessionConfig, id: SessionId, negotiated: Option<&Negotiated>, synced: bool, ts: Timestamp) -> WsState {
+    fn new_ws(
+        cfg: &SessionConfig,
+        id: SessionId,
+        negotiated: Option<&Negotiated>,
+        synced: bool,
+        ts: Timestamp,
+    ) -> WsState {
         let deflate = negotiated.and_then(|n| n.deflate);
         let handshake_seen = negotiated.is_some();
         let make = |dir: Dir| {
@@ -589,7 +672,11 @@ impl Connection {
                 masked: dir == Dir::ClientToServer,
                 rsv1_allowed: deflate.is_some() || !handshake_seen,
             };
-            let decoder = if synced { FrameDecoder::new(expect) } else { FrameDecoder::new_unsynced(expect) };
+            let decoder = if synced {
+                FrameDecoder::new(expect)
+            } else {
+                FrameDecoder::new_unsynced(expect)
+            };
             let nct = deflate.map(|p| match dir {
                 Dir::ClientToServer => p.client_no_context_takeover,
                 Dir::ServerToClient => p.server_no_context_takeover,
@@ -619,7 +706,14 @@ impl Connection {
         }
     }
 
-    fn handshake_findings(id: SessionId, req: &RequestHead, req_ts: Timestamp, resp_problems: Vec<crate::handshake::Problem>, resp_ts: Timestamp, out: &mut Vec<SessionEvent>) {
+    fn handshake_findings(
+        id: SessionId,
+        req: &RequestHead,
+        req_ts: Timestamp,
+        resp_problems: Vec<crate::handshake::Problem>,
+        resp_ts: Timestamp,
+        out: &mut Vec<SessionEvent>,
+    ) {
         for p in check_request(req) {
             out.push(SessionEvent::Finding {
                 session: Some(id),
@@ -634,7 +728,13 @@ impl Connection {
         }
     }
 
-    fn refused(&mut self, p: PendingUpgrade, resp: ResponseHead, ts: Timestamp, out: &mut Vec<SessionEvent>) {
+    fn refused(
+        &mut self,
+        p: PendingUpgrade,
+        resp: ResponseHead,
+        ts: Timestamp,
+        out: &mut Vec<SessionEvent>,
+    ) {
         let status = resp.status;
         let reason = resp.reason.clone();
         out.push(SessionEvent::Start(SessionStart {
@@ -656,7 +756,12 @@ impl Connection {
         Self::handshake_findings(p.session, &p.request, p.ts, Vec::new(), ts, out);
         out.push(SessionEvent::Finding {
             session: Some(p.session),
-            finding: Finding::new(Code::UpgradeRejected, Some(Dir::ServerToClient), Some(ts), format!("server answered the upgrade with {status} {reason}")),
+            finding: Finding::new(
+                Code::UpgradeRejected,
+                Some(Dir::ServerToClient),
+                Some(ts),
+                format!("server answered the upgrade with {status} {reason}"),
+            ),
         });
         out.push(SessionEvent::End(SessionEnd {
             id: p.session,
@@ -673,7 +778,14 @@ impl Connection {
         }));
     }
 
-    fn upgrade(&mut self, cfg: &SessionConfig, pending: Option<PendingUpgrade>, resp: ResponseHead, ts: Timestamp, out: &mut Vec<SessionEvent>) {
+    fn upgrade(
+        &mut self,
+        cfg: &SessionConfig,
+        pending: Option<PendingUpgrade>,
+        resp: ResponseHead,
+        ts: Timestamp,
+        out: &mut Vec<SessionEvent>,
+    ) {
         let Some(p) = pending else {
             // 101 to a request that did not ask for WebSocket: report it as a session anyway.
             self.phase = Phase::Done;
@@ -714,11 +826,19 @@ impl Connection {
         self.phase = Phase::WebSocket(ws);
     }
 
-    fn feed_ws(ws: &mut WsState, dir: Dir, ts: Timestamp, data: &[u8], out: &mut Vec<SessionEvent>) {
+    fn feed_ws(
+        ws: &mut WsState,
+        dir: Dir,
+        ts: Timestamp,
+        data: &[u8],
+        out: &mut Vec<SessionEvent>,
+    ) {
         let d = dir.index();
         let mut assembled = Vec::new();
         let assembler = &mut ws.assemblers[d];
-        ws.decoders[d].feed(ts, data, &mut |ev: DecodeEvent<'_>| assembler.handle(ev, &mut |a| assembled.push(a)));
+        ws.decoders[d].feed(ts, data, &mut |ev: DecodeEvent<'_>| {
+            assembler.handle(ev, &mut |a| assembled.push(a))
+        });
         ws.last_activity = ts;
         for a in assembled {
             Self::deliver(ws, dir, a, out);
@@ -778,11 +898,26 @@ impl Connection {
         }
     }
 
-    fn end_ws(&mut self, ws: WsState, ts: Timestamp, tcp_end: Option<CloseReason>, out: &mut Vec<SessionEvent>) {
+    fn end_ws(
+        &mut self,
+        ws: WsState,
+        ts: Timestamp,
+        tcp_end: Option<CloseReason>,
+        out: &mut Vec<SessionEvent>,
+    ) {
         let id = ws.session;
         let closes = ws.closes.iter().filter(|c| c.is_some()).count();
         let tcp_closed = matches!(tcp_end, Some(CloseReason::Fin | CloseReason::Rst));
-        let closer = self.tcp_closer.map(|d| if d == Dir::ClientToServer { "client" } else { "server" }).unwrap_or("a peer");
+        let closer = self
+            .tcp_closer
+            .map(|d| {
+                if d == Dir::ClientToServer {
+                    "client"
+                } else {
+                    "server"
+                }
+            })
+            .unwrap_or("a peer");
         let how = match tcp_end {
             Some(CloseReason::Rst) => "reset (RST)",
             _ => "closed (FIN)",
@@ -793,10 +928,21 @@ impl Connection {
                 finding: Finding::new(Code::AbruptClose, self.tcp_closer, Some(ts), format!("{closer} {how} the TCP connection without a close frame from either side (code 1006 for the application)")),
             });
         } else if tcp_closed && closes == 1 {
-            let sender = if ws.closes[0].is_some() { "client" } else { "server" };
+            let sender = if ws.closes[0].is_some() {
+                "client"
+            } else {
+                "server"
+            };
             out.push(SessionEvent::Finding {
                 session: Some(id),
-                finding: Finding::new(Code::CloseHandshakeIncomplete, self.tcp_closer, Some(ts), format!("only the {sender} sent a close frame before the TCP connection was {how}")),
+                finding: Finding::new(
+                    Code::CloseHandshakeIncomplete,
+                    self.tcp_closer,
+                    Some(ts),
+                    format!(
+                        "only the {sender} sent a close frame before the TCP connection was {how}"
+                    ),
+                ),
             });
         }
         if tcp_closed {

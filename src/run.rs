@@ -1,0 +1,223 @@
+//! Running an analysis over capture files: open and map each file, read it with
+//! [`CaptureReader`], drive the [`Analyzer`], feed a [`Sink`], report progress.
+//! This is the only layer (with `main`) that touches files.
+
+use crate::analyzer::{Analyzer, AnalyzerConfig, Event};
+use crate::capture::{CaptureError, CaptureReader};
+use crate::finding::{Code, Finding, Severity};
+use crate::report::CaptureReport;
+use crate::sink::{Sink, Tally};
+use std::fs::File;
+use std::io;
+use std::path::Path;
+
+/// A capture file that could not be analysed at all.
+#[derive(Debug, thiserror::Error)]
+pub enum InputError {
+    /// Opening or mapping failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The path.
+        path: String,
+        /// The error.
+        source: io::Error,
+    },
+    /// A directory was given.
+    #[error("{0}: is a directory, not a capture file")]
+    Directory(String),
+    /// The bytes are not a capture.
+    #[error("{path}: {source}")]
+    Capture {
+        /// The path.
+        path: String,
+        /// What is wrong.
+        source: CaptureError,
+    },
+}
+
+/// What a run produced.
+#[derive(Debug, Default)]
+pub struct RunOutcome {
+    /// Totals and finding counts.
+    pub tally: Tally,
+    /// Per-file reports.
+    pub captures: Vec<CaptureReport>,
+    /// Files that could not be read.
+    pub errors: Vec<InputError>,
+}
+
+/// Progress callback: (bytes done, bytes total) of the current file.
+pub type Progress<'a> = &'a mut dyn FnMut(u64, u64);
+
+/// Memory-maps a capture file (empty files and directories are errors).
+pub fn map_file(path: &Path) -> Result<memmap2::Mmap, InputError> {
+    let name = path.display().to_string();
+    let meta = std::fs::metadata(path).map_err(|source| InputError::Io {
+        path: name.clone(),
+        source,
+    })?;
+    if meta.is_dir() {
+        return Err(InputError::Directory(name));
+    }
+    if meta.len() == 0 {
+        return Err(InputError::Capture {
+            path: name,
+            source: CaptureError::Empty,
+        });
+    }
+    let file = File::open(path).map_err(|source| InputError::Io {
+        path: name.clone(),
+        source,
+    })?;
+    // SAFETY: the map is read-only; a capture file truncated by another process while mapped
+    // would fault, which is the accepted trade-off of every mmap-based reader.
+    unsafe { memmap2::Mmap::map(&file) }.map_err(|source| InputError::Io { path: name, source })
+}
+
+/// Analyses `paths` in order, feeding `sink`. I/O errors of the sink stop the run.
+pub fn run(
+    paths: &[String],
+    cfg: &AnalyzerConfig,
+    sink: &mut dyn Sink,
+    progress: Progress<'_>,
+) -> io::Result<RunOutcome> {
+    let mut outcome = RunOutcome::default();
+    let mut last_session = 0;
+    for path in paths {
+        let map = match map_file(Path::new(path)) {
+            Ok(m) => m,
+            Err(e) => {
+                outcome.errors.push(e);
+                continue;
+            }
+        };
+        let mut reader = match CaptureReader::new(&map) {
+            Ok(r) => r,
+            Err(source) => {
+                outcome.errors.push(InputError::Capture {
+                    path: path.clone(),
+                    source,
+                });
+                continue;
+            }
+        };
+        sink.begin_capture(path)?;
+        let mut analyzer = Analyzer::new(cfg.clone(), last_session);
+        let sink_error: std::cell::RefCell<Option<io::Error>> = std::cell::RefCell::new(None);
+        let total = reader.len() as u64;
+        let mut n: u64 = 0;
+        let tally = &mut outcome.tally;
+        let mut deliver = |ev: Event<'_>| {
+            tally.count(&ev);
+            if sink_error.borrow().is_none() {
+                if let Err(e) = sink.event(&ev) {
+                    *sink_error.borrow_mut() = Some(e);
+                }
+            }
+        };
+        while let Some(packet) = reader.next() {
+            analyzer.packet(&packet, &mut deliver);
+            n += 1;
+            if n % 8192 == 0 {
+                progress(reader.position() as u64, total);
+            }
+            if sink_error.borrow().is_some() {
+                break;
+            }
+        }
+        analyzer.finish(&mut deliver);
+        if let Some(e) = sink_error.into_inner() {
+            return Err(e);
+        }
+        progress(total, total);
+        last_session = analyzer.last_session_id();
+        let stats = analyzer.stats();
+        let mut warnings = Vec::new();
+        for notice in reader.notices() {
+            let f = Finding::new(
+                Code::CaptureTruncated,
+                None,
+                stats.last_ts,
+                format!("{path}: {notice}"),
+            );
+            deliver_capture_finding(&mut outcome.tally, sink, &f)?;
+            warnings.push(notice.to_string());
+        }
+        if stats.flows.evicted > 0 {
+            let f = Finding::new(
+                Code::FlowEvicted,
+                None,
+                stats.last_ts,
+                format!(
+                    "{path}: {} connections evicted from the full flow table (--max-flows {})",
+                    stats.flows.evicted, cfg.flows.max_flows
+                ),
+            );
+            deliver_capture_finding(&mut outcome.tally, sink, &f)?;
+        }
+        let d = stats.decode;
+        let capture = CaptureReport {
+            path: path.clone(),
+            format: reader.format().name().into(),
+            linktypes: reader.linktypes().to_vec(),
+            packets: d.packets,
+            bytes: d.bytes,
+            first_ts: stats.first_ts.map(|t| t.rfc3339()),
+            last_ts: stats.last_ts.map(|t| t.rfc3339()),
+            tcp_flows: stats.flows.flows,
+            non_tcp_packets: d.not_ip + d.not_tcp + d.malformed + d.unsupported_linktype,
+            warnings,
+        };
+        outcome.tally.add_capture(&capture, stats.flows.evicted);
+        sink.end_capture(&capture)?;
+        outcome.captures.push(capture);
+    }
+    let summary = outcome.tally.summary.clone();
+    sink.finish(&summary, &outcome.captures)?;
+    Ok(outcome)
+}
+
+fn deliver_capture_finding(tally: &mut Tally, sink: &mut dyn Sink, f: &Finding) -> io::Result<()> {
+    let ev = Event::Finding {
+        session: None,
+        finding: f,
+    };
+    tally.count(&ev);
+    sink.event(&ev)
+}
+
+/// One `--fail-on` item.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FailOn {
+    /// Any finding of this severity or worse.
+    Severity(Severity),
+    /// Any finding with this code.
+    Code(Code),
+}
+
+/// Parses a comma-separated `--fail-on` list.
+pub fn parse_fail_on(list: &str) -> Result<Vec<FailOn>, String> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|item| {
+            if let Some(sev) = Severity::parse(item) {
+                Ok(FailOn::Severity(sev))
+            } else if let Some(code) = Code::parse(item) {
+                Ok(FailOn::Code(code))
+            } else {
+                Err(format!(
+                    "unknown --fail-on item '{item}': use info, warning, error or a finding code (see `wsscope codes`)"
+                ))
+            }
+        })
+        .collect()
+}
+
+/// True when any finding of the run matches any `--fail-on` item.
+pub fn fail_on_matches(items: &[FailOn], tally: &Tally) -> bool {
+    items.iter().any(|item| match item {
+        FailOn::Severity(min) => tally.severities.iter().any(|(s, n)| s >= min && *n > 0),
+        FailOn::Code(code) => tally.codes.get(code).copied().unwrap_or(0) > 0,
+    })
+}
