@@ -1,0 +1,1015 @@
+//! Every finding code, triggered by a minimal synthetic capture: the finding is reported (with
+//! its direction where that means something) and the analysis carries on correctly afterwards.
+
+mod support;
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use sha1::{Digest, Sha1};
+use support::*;
+use wsscope::analyzer::AnalyzerConfig;
+use wsscope::finding::Code;
+use wsscope::tcp::CloseReason;
+use wsscope::testkit::{
+    deflate_message, new_deflate_compressor, Conversation, FrameSpec, LengthForm, Packet,
+    UpgradeRequest, UpgradeResponse,
+};
+use wsscope::ws::message::MessageKind;
+
+const SEC: i64 = 1_000_000_000;
+
+/// Upgrade, `client` frames, then a normal client "after" and server "reply", clean close.
+fn client_frames_then_normal(client: &[u8]) -> Outcome {
+    let mut c = upgraded();
+    c.client_send(client);
+    c.client_send(&ctext("after"));
+    c.server_send(&stext("reply"));
+    clean_close(&mut c);
+    analyze_packets(&c.into_packets())
+}
+
+/// Upgrade, `server` frames, then a normal server "after" and client "ask", clean close.
+fn server_frames_then_normal(server: &[u8]) -> Outcome {
+    let mut c = upgraded();
+    c.server_send(server);
+    c.server_send(&stext("after"));
+    c.client_send(&ctext("ask"));
+    clean_close(&mut c);
+    analyze_packets(&c.into_packets())
+}
+
+/// The handshake given, then one message each way and a clean close.
+fn handshake_then_messages(req: &UpgradeRequest, resp: &UpgradeResponse) -> Outcome {
+    let mut c = upgraded_with(req, resp);
+    c.client_send(&ctext("hello"));
+    c.server_send(&stext("world"));
+    clean_close(&mut c);
+    analyze_packets(&c.into_packets())
+}
+
+fn assert_session_decoded(o: &Outcome) {
+    assert_eq!(o.texts(C2S), ["hello"], "{:#?}", o.messages);
+    assert_eq!(o.texts(S2C), ["world"], "{:#?}", o.messages);
+    assert_eq!(o.ends.len(), 1);
+    assert!(o.ends[0].clean, "{:?}", o.ends[0]);
+}
+
+fn b64_sha1(parts: &[&[u8]]) -> String {
+    let mut h = Sha1::new();
+    for p in parts {
+        h.update(p);
+    }
+    STANDARD.encode(h.finalize())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Baseline
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn clean_session_has_no_findings() {
+    let o = handshake_then_messages(&request(), &response());
+    o.assert_codes(&[]);
+    assert_session_decoded(&o);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Handshake
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn upgrade_rejected_then_keep_alive_upgrade_gives_two_sessions_on_one_connection() {
+    let key2 = "x3JJHMbDL1EzLkh9GBhXDw==";
+    let mut c = Conversation::default_v4();
+    c.handshake();
+    c.client_send(&request().to_bytes());
+    c.server_send(&UpgradeResponse::rejecting(403, "Forbidden", b"go away").to_bytes());
+    let mut req2 = UpgradeRequest::new(key2);
+    req2.origin = Some("https://example.com".into());
+    c.client_send(&req2.to_bytes());
+    c.server_send(&UpgradeResponse::accepting(key2).to_bytes());
+    c.client_send(&ctext("hello"));
+    c.server_send(&stext("world"));
+    clean_close(&mut c);
+    let o = analyze_packets(&c.into_packets());
+
+    assert_eq!(o.sessions.len(), 2, "{:#?}", o.sessions);
+    assert_eq!(o.flows.len(), 1);
+    let rejected = o.expect(Code::UpgradeRejected, Some(S2C));
+    assert_eq!(rejected.session, Some(o.sessions[0].id));
+    assert!(rejected.detail.contains("403"), "{}", rejected.detail);
+    o.assert_codes(&[Code::UpgradeRejected]);
+    let first = o.ends.iter().find(|e| e.id == o.sessions[0].id).unwrap();
+    assert!(!first.upgraded);
+    let second = o.ends.iter().find(|e| e.id == o.sessions[1].id).unwrap();
+    assert!(second.upgraded && second.clean, "{second:?}");
+    assert!(o.messages.iter().all(|m| m.session == o.sessions[1].id));
+    assert_eq!(o.texts(C2S), ["hello"]);
+    assert_eq!(o.texts(S2C), ["world"]);
+}
+
+/// A 101 whose accept value is `accept`: the detail must name `mistake` and the expected value.
+fn accept_mismatch_case(accept: String, mistake: &str) {
+    let mut resp = response();
+    resp.accept = Some(accept.clone());
+    let o = handshake_then_messages(&request(), &resp);
+    let f = o.expect(Code::AcceptMismatch, Some(S2C));
+    assert!(
+        f.detail.contains(mistake),
+        "detail should name '{mistake}': {}",
+        f.detail
+    );
+    assert!(
+        f.detail.contains(ACCEPT),
+        "expected value missing: {}",
+        f.detail
+    );
+    assert!(
+        f.detail.contains(&accept),
+        "actual value missing: {}",
+        f.detail
+    );
+    o.assert_codes(&[Code::AcceptMismatch]);
+    assert_session_decoded(&o);
+}
+
+#[test]
+fn accept_mismatch_guid_typo_with_en_dash_is_named() {
+    let typo = "258EDFA5-E914\u{2013}47DA-95CA-C5AB0DC85B11";
+    accept_mismatch_case(b64_sha1(&[KEY.as_bytes(), typo.as_bytes()]), "258EDFA5");
+}
+
+#[test]
+fn accept_mismatch_guid_with_a_space_is_named() {
+    let typo = "258EAFA5-E914-47DA- 95CA-C5AB0DC85B11";
+    accept_mismatch_case(b64_sha1(&[KEY.as_bytes(), typo.as_bytes()]), "space");
+}
+
+#[test]
+fn accept_mismatch_without_guid_is_named() {
+    accept_mismatch_case(b64_sha1(&[KEY.as_bytes()]), "no GUID");
+}
+
+#[test]
+fn accept_mismatch_hex_digest_is_named() {
+    let mut h = Sha1::new();
+    h.update(KEY.as_bytes());
+    h.update(b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11");
+    let hex: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    accept_mismatch_case(hex, "hex");
+}
+
+#[test]
+fn accept_mismatch_untrimmed_key_is_named() {
+    let padded = format!(" {KEY}");
+    accept_mismatch_case(
+        b64_sha1(&[
+            padded.as_bytes(),
+            b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11".as_slice(),
+        ]),
+        "untrimmed",
+    );
+}
+
+#[test]
+fn accept_mismatch_unknown_value_says_so_and_gives_expected() {
+    accept_mismatch_case("AAAAAAAAAAAAAAAAAAAAAAAAAAA=".into(), "no known mistake");
+}
+
+#[test]
+fn accept_missing_is_reported_and_session_still_decoded() {
+    let mut resp = response();
+    resp.accept = None;
+    let o = handshake_then_messages(&request(), &resp);
+    o.expect(Code::AcceptMissing, Some(S2C));
+    o.assert_codes(&[Code::AcceptMissing]);
+    assert_session_decoded(&o);
+}
+
+#[test]
+fn key_invalid_short_nonce_is_reported_and_session_still_decoded() {
+    let key = "c2hvcnQ="; // "short": 5 bytes
+    let mut req = request();
+    req.key = key.into();
+    let o = handshake_then_messages(&req, &UpgradeResponse::accepting(key));
+    let f = o.expect(Code::KeyInvalid, Some(C2S));
+    assert!(f.detail.contains("5 bytes"), "{}", f.detail);
+    o.assert_codes(&[Code::KeyInvalid]);
+    assert_session_decoded(&o);
+}
+
+#[test]
+fn key_invalid_missing_key_is_reported() {
+    let mut req = request();
+    req.omit = vec!["Sec-WebSocket-Key"];
+    let mut resp = response();
+    resp.accept = None;
+    let o = handshake_then_messages(&req, &resp);
+    o.expect(Code::KeyInvalid, Some(C2S));
+    assert_session_decoded(&o);
+}
+
+#[test]
+fn version_unsupported_is_reported_and_session_still_decoded() {
+    let mut req = request();
+    req.version = "8".into();
+    let o = handshake_then_messages(&req, &response());
+    let f = o.expect(Code::VersionUnsupported, Some(C2S));
+    assert!(f.detail.contains('8'), "{}", f.detail);
+    o.assert_codes(&[Code::VersionUnsupported]);
+    assert_session_decoded(&o);
+}
+
+#[test]
+fn method_not_get_is_reported_and_session_still_decoded() {
+    let mut req = request();
+    req.method = "POST".into();
+    let o = handshake_then_messages(&req, &response());
+    let f = o.expect(Code::MethodNotGet, Some(C2S));
+    assert!(f.detail.contains("POST"), "{}", f.detail);
+    o.assert_codes(&[Code::MethodNotGet]);
+    assert_session_decoded(&o);
+}
+
+#[test]
+fn upgrade_header_missing_in_response_is_reported_and_session_still_decoded() {
+    let mut resp = response();
+    resp.upgrade = None;
+    let o = handshake_then_messages(&request(), &resp);
+    o.expect(Code::UpgradeHeaderMissing, Some(S2C));
+    o.assert_codes(&[Code::UpgradeHeaderMissing]);
+    assert_session_decoded(&o);
+}
+
+#[test]
+fn upgrade_header_missing_in_request_is_reported_with_client_direction() {
+    let mut req = request();
+    req.omit = vec!["Upgrade"];
+    let o = handshake_then_messages(&req, &response());
+    o.expect(Code::UpgradeHeaderMissing, Some(C2S));
+    o.assert_codes(&[Code::UpgradeHeaderMissing]);
+    assert_session_decoded(&o);
+}
+
+#[test]
+fn connection_header_missing_in_response_is_reported_and_session_still_decoded() {
+    let mut resp = response();
+    resp.connection = None;
+    let o = handshake_then_messages(&request(), &resp);
+    o.expect(Code::ConnectionHeaderMissing, Some(S2C));
+    o.assert_codes(&[Code::ConnectionHeaderMissing]);
+    assert_session_decoded(&o);
+}
+
+#[test]
+fn host_missing_is_reported_and_session_still_decoded() {
+    let mut req = request();
+    req.omit = vec!["Host"];
+    let o = handshake_then_messages(&req, &response());
+    o.expect(Code::HostMissing, Some(C2S));
+    o.assert_codes(&[Code::HostMissing]);
+    assert_session_decoded(&o);
+}
+
+#[test]
+fn origin_missing_is_an_info_note_and_session_still_decoded() {
+    let mut req = request();
+    req.origin = None;
+    let o = handshake_then_messages(&req, &response());
+    let f = o.expect(Code::OriginMissing, Some(C2S));
+    assert_eq!(f.severity, wsscope::finding::Severity::Info);
+    o.assert_codes(&[Code::OriginMissing]);
+    assert_session_decoded(&o);
+}
+
+#[test]
+fn subprotocol_not_offered_is_reported_and_session_still_decoded() {
+    let mut req = request();
+    req.protocols = vec!["chat".into()];
+    let mut resp = response();
+    resp.protocol = Some("superchat".into());
+    let o = handshake_then_messages(&req, &resp);
+    let f = o.expect(Code::SubprotocolNotOffered, Some(S2C));
+    assert!(f.detail.contains("superchat"), "{}", f.detail);
+    o.assert_codes(&[Code::SubprotocolNotOffered]);
+    assert_session_decoded(&o);
+}
+
+#[test]
+fn extension_not_offered_is_reported_and_session_still_decoded() {
+    let mut resp = response();
+    resp.extensions = Some("permessage-deflate".into());
+    let o = handshake_then_messages(&request(), &resp);
+    let f = o.expect(Code::ExtensionNotOffered, Some(S2C));
+    assert!(f.detail.contains("permessage-deflate"), "{}", f.detail);
+    o.assert_codes(&[Code::ExtensionNotOffered]);
+    assert_session_decoded(&o);
+}
+
+#[test]
+fn handshake_note_for_nonstandard_reason_and_legacy_header() {
+    let mut resp = response();
+    resp.reason = "Web Socket Protocol Handshake".into();
+    resp.extra_headers = vec![("Sec-WebSocket-Origin".into(), "https://example.com".into())];
+    let o = handshake_then_messages(&request(), &resp);
+    let notes = o.all(Code::HandshakeNote);
+    assert_eq!(notes.len(), 2, "{:#?}", o.findings);
+    assert!(notes.iter().all(|n| n.dir == Some(S2C)));
+    assert!(notes
+        .iter()
+        .any(|n| n.detail.contains("Web Socket Protocol Handshake")));
+    assert!(notes.iter().any(|n| n
+        .detail
+        .to_ascii_lowercase()
+        .contains("sec-websocket-origin")));
+    o.assert_codes(&[Code::HandshakeNote]);
+    assert_session_decoded(&o);
+}
+
+/// Client frames sent right after the request, before the 101 was captured.
+fn frames_before_101() -> Outcome {
+    let mut c = Conversation::default_v4();
+    c.handshake();
+    c.client_send(&request().to_bytes());
+    c.client_send(&ctext("early"));
+    c.server_send(&response().to_bytes());
+    c.client_send(&ctext("hello"));
+    c.server_send(&stext("world"));
+    clean_close(&mut c);
+    analyze_packets(&c.into_packets())
+}
+
+#[test]
+fn client_frames_sent_before_101_are_decoded() {
+    let o = frames_before_101();
+    assert_eq!(o.texts(C2S), ["early", "hello"]);
+    assert_eq!(o.texts(S2C), ["world"]);
+    assert!(o.ends[0].clean);
+}
+
+#[test]
+#[ignore = "BUG: handshake-note is documented for frames sent before the 101 but session.rs never emits it"]
+fn client_frames_sent_before_101_give_a_handshake_note() {
+    let o = frames_before_101();
+    o.expect(Code::HandshakeNote, Some(C2S));
+}
+
+#[test]
+fn frames_in_the_same_segment_as_the_101_are_decoded() {
+    let mut c = Conversation::default_v4();
+    c.handshake();
+    c.client_send(&request().to_bytes());
+    let mut seg = response().to_bytes();
+    seg.extend_from_slice(&stext("first"));
+    seg.extend_from_slice(&stext("second"));
+    c.server_send_segments(&[&seg]);
+    c.client_send(&ctext("hello"));
+    clean_close(&mut c);
+    let o = analyze_packets(&c.into_packets());
+    o.assert_codes(&[]);
+    assert_eq!(o.texts(S2C), ["first", "second"]);
+    assert_eq!(o.texts(C2S), ["hello"]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Framing
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn unmasked_client_frame_is_reported_and_message_still_decoded() {
+    let o = client_frames_then_normal(&FrameSpec::text("bare", None).encode());
+    o.expect(Code::UnmaskedClientFrame, Some(C2S));
+    o.assert_codes(&[Code::UnmaskedClientFrame]);
+    assert_eq!(o.texts(C2S), ["bare", "after"]);
+    assert_eq!(o.texts(S2C), ["reply"]);
+}
+
+#[test]
+fn masked_server_frame_is_reported_and_message_still_decoded() {
+    let o = server_frames_then_normal(&FrameSpec::text("veiled", mask(3)).encode());
+    o.expect(Code::MaskedServerFrame, Some(S2C));
+    o.assert_codes(&[Code::MaskedServerFrame]);
+    assert_eq!(o.texts(S2C), ["veiled", "after"]);
+    assert_eq!(o.texts(C2S), ["ask"]);
+}
+
+#[test]
+fn rsv2_without_extension_is_reported_and_next_message_decoded() {
+    let f = FrameSpec::text("odd", mask(1))
+        .with_rsv(false, true, false)
+        .encode();
+    let o = client_frames_then_normal(&f);
+    o.expect(Code::RsvBitsWithoutExtension, Some(C2S));
+    o.assert_codes(&[Code::RsvBitsWithoutExtension]);
+    assert_eq!(o.texts(C2S).last().map(String::as_str), Some("after"));
+    assert_eq!(o.texts(S2C), ["reply"]);
+}
+
+#[test]
+fn rsv1_without_negotiated_deflate_is_reported_and_next_message_decoded() {
+    let f = FrameSpec::text("plain", None)
+        .with_rsv(true, false, false)
+        .encode();
+    let o = server_frames_then_normal(&f);
+    o.expect(Code::RsvBitsWithoutExtension, Some(S2C));
+    assert!(o
+        .finding(Code::RsvBitsWithoutExtension)
+        .detail
+        .contains("RSV1"));
+    assert_eq!(o.texts(S2C).last().map(String::as_str), Some("after"));
+    assert_eq!(o.texts(C2S), ["ask"]);
+}
+
+#[test]
+fn reserved_opcode_is_reported_skipped_and_next_message_decoded() {
+    let f = FrameSpec::new(3, b"mystery".to_vec(), mask(2)).encode();
+    let o = client_frames_then_normal(&f);
+    o.expect(Code::ReservedOpcode, Some(C2S));
+    o.assert_codes(&[Code::ReservedOpcode]);
+    assert_eq!(o.texts(C2S), ["after"]);
+    assert_eq!(o.texts(S2C), ["reply"]);
+}
+
+#[test]
+fn control_frame_too_long_is_reported_and_next_message_decoded() {
+    let f = FrameSpec::ping(&[0x42; 126], None).encode();
+    let o = server_frames_then_normal(&f);
+    o.expect(Code::ControlFrameTooLong, Some(S2C));
+    o.assert_codes(&[Code::ControlFrameTooLong]);
+    let ping = o.in_dir(S2C)[0];
+    assert_eq!(ping.kind, MessageKind::Ping);
+    assert_eq!(ping.len, 126);
+    assert_eq!(o.texts(S2C), ["after"]);
+    assert_eq!(o.texts(C2S), ["ask"]);
+}
+
+#[test]
+fn fragmented_control_frame_is_reported_and_next_message_decoded() {
+    let f = FrameSpec::ping(b"p", mask(4)).with_fin(false).encode();
+    let o = client_frames_then_normal(&f);
+    o.expect(Code::FragmentedControlFrame, Some(C2S));
+    o.assert_codes(&[Code::FragmentedControlFrame]);
+    assert_eq!(o.texts(C2S), ["after"]);
+    assert_eq!(o.texts(S2C), ["reply"]);
+}
+
+#[test]
+fn unexpected_continuation_is_reported_skipped_and_next_message_decoded() {
+    let f = FrameSpec::continuation(b"orphan", true, None).encode();
+    let o = server_frames_then_normal(&f);
+    o.expect(Code::UnexpectedContinuation, Some(S2C));
+    o.assert_codes(&[Code::UnexpectedContinuation]);
+    assert_eq!(o.texts(S2C), ["after"]);
+    assert_eq!(o.texts(C2S), ["ask"]);
+}
+
+#[test]
+fn interleaved_data_frame_is_reported_and_both_messages_surface() {
+    let mut bytes = FrameSpec::text("unfinished", mask(5))
+        .with_fin(false)
+        .encode();
+    bytes.extend(FrameSpec::binary(b"intruder", mask(6)).encode());
+    let o = client_frames_then_normal(&bytes);
+    o.expect(Code::InterleavedDataFrame, Some(C2S));
+    o.assert_codes(&[Code::InterleavedDataFrame]);
+    let c = o.in_dir(C2S);
+    assert_eq!(c[0].payload, b"unfinished");
+    assert!(c[0].incomplete);
+    assert_eq!(
+        (c[1].kind, c[1].payload.as_slice()),
+        (MessageKind::Binary, &b"intruder"[..])
+    );
+    assert!(!c[1].incomplete);
+    assert_eq!(o.texts(C2S).last().map(String::as_str), Some("after"));
+}
+
+#[test]
+fn non_minimal_length_is_reported_and_message_still_decoded() {
+    let f = FrameSpec::text("tiny", None)
+        .with_length_form(LengthForm::Force16)
+        .encode();
+    let o = server_frames_then_normal(&f);
+    let found = o.expect(Code::NonMinimalLength, Some(S2C));
+    assert!(found.detail.contains("length 4"), "{}", found.detail);
+    o.assert_codes(&[Code::NonMinimalLength]);
+    assert_eq!(o.texts(S2C), ["tiny", "after"]);
+    assert_eq!(o.texts(C2S), ["ask"]);
+}
+
+#[test]
+fn length_msb_set_is_reported_and_later_messages_decoded() {
+    let f = FrameSpec::binary(b"abcdefgh", mask(8))
+        .with_length_form(LengthForm::Force64MsbSet)
+        .encode();
+    let o = client_frames_then_normal(&f);
+    o.expect(Code::LengthMsbSet, Some(C2S));
+    assert_eq!(o.texts(C2S).last().map(String::as_str), Some("after"));
+    assert_eq!(o.texts(S2C), ["reply"]);
+    assert!(o.ends[0].client_close.is_some() && o.ends[0].server_close.is_some());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Close and payload rules
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn invalid_close_payload_of_one_byte_is_reported_and_close_handshake_completes() {
+    let mut c = upgraded();
+    c.client_send(&ctext("hello"));
+    c.server_send(&FrameSpec::new(8, vec![0x03], None).encode());
+    c.client_send(&cclose(1002));
+    c.close();
+    let o = analyze_packets(&c.into_packets());
+    o.expect(Code::InvalidClosePayload, Some(S2C));
+    o.assert_codes(&[Code::InvalidClosePayload]);
+    assert_eq!(o.texts(C2S), ["hello"]);
+    let end = &o.ends[0];
+    assert!(end.server_close.is_some());
+    assert_eq!(end.client_close.as_ref().and_then(|c| c.code), Some(1002));
+    assert!(end.clean);
+}
+
+#[test]
+fn invalid_close_reason_utf8_is_reported() {
+    let mut payload = 1000u16.to_be_bytes().to_vec();
+    payload.extend_from_slice(&[0xc3, 0x28]);
+    let mut c = upgraded();
+    c.server_send(&FrameSpec::new(8, payload, None).encode());
+    c.client_send(&cclose(1000));
+    c.close();
+    let o = analyze_packets(&c.into_packets());
+    o.expect(Code::InvalidClosePayload, Some(S2C));
+    assert_eq!(
+        o.ends[0].server_close.as_ref().and_then(|c| c.code),
+        Some(1000)
+    );
+    assert!(o.ends[0].clean);
+}
+
+#[test]
+fn invalid_close_code_is_reported_and_close_handshake_completes() {
+    let mut c = upgraded();
+    c.client_send(&ctext("hello"));
+    c.client_send(&cclose(1005));
+    c.server_send(&sclose(1002));
+    c.close();
+    let o = analyze_packets(&c.into_packets());
+    let f = o.expect(Code::InvalidCloseCode, Some(C2S));
+    assert!(f.detail.contains("1005"), "{}", f.detail);
+    o.assert_codes(&[Code::InvalidCloseCode]);
+    assert_eq!(o.last(C2S).close_code, Some(1005));
+    assert_eq!(o.last(S2C).close_code, Some(1002));
+    assert!(o.ends[0].clean);
+}
+
+#[test]
+fn invalid_utf8_text_is_reported_and_next_text_validated() {
+    let f = FrameSpec::new(1, vec![b'o', b'k', 0xff, 0xfe], None).encode();
+    let o = server_frames_then_normal(&f);
+    o.expect(Code::InvalidUtf8, Some(S2C));
+    o.assert_codes(&[Code::InvalidUtf8]);
+    let s = o.in_dir(S2C);
+    assert_eq!(s[0].payload, [b'o', b'k', 0xff, 0xfe]);
+    assert_eq!(s[0].utf8_valid, Some(false));
+    assert_eq!(s[1].payload, b"after");
+    assert_eq!(s[1].utf8_valid, Some(true));
+}
+
+#[test]
+fn data_after_close_is_reported_and_the_frame_still_decoded() {
+    let mut c = upgraded();
+    c.client_send(&ctext("hello"));
+    c.client_send(&cclose(1000));
+    c.client_send(&ctext("too late"));
+    c.server_send(&sclose(1000));
+    c.close();
+    let o = analyze_packets(&c.into_packets());
+    o.expect(Code::DataAfterClose, Some(C2S));
+    o.assert_codes(&[Code::DataAfterClose]);
+    assert_eq!(o.texts(C2S), ["hello", "too late"]);
+    assert!(o.ends[0].clean);
+}
+
+// ---------------------------------------------------------------------------------------------
+// permessage-deflate
+// ---------------------------------------------------------------------------------------------
+
+fn deflate_session<'s>(ext: &str) -> Conversation<'s> {
+    let mut req = request();
+    req.extensions = Some(ext.into());
+    let mut resp = response();
+    resp.extensions = Some(ext.into());
+    upgraded_with(&req, &resp)
+}
+
+fn compressed_client_frame(payload: &[u8], n: u32) -> Vec<u8> {
+    let mut z = new_deflate_compressor(6);
+    FrameSpec::new(1, deflate_message(payload, &mut z), mask(n))
+        .with_rsv(true, false, false)
+        .encode()
+}
+
+#[test]
+fn decompression_failed_then_next_no_context_takeover_message_inflates() {
+    let mut c = deflate_session("permessage-deflate; client_no_context_takeover");
+    c.client_send(&compressed_client_frame(b"first", 1));
+    // BFINAL=1, BTYPE=11 (reserved): cannot inflate.
+    let corrupt = FrameSpec::new(1, vec![0xff; 12], mask(2)).with_rsv(true, false, false);
+    c.client_send(&corrupt.encode());
+    c.client_send(&compressed_client_frame(b"third", 3));
+    c.server_send(&stext("uncompressed reply"));
+    clean_close(&mut c);
+    let o = analyze_packets(&c.into_packets());
+    o.expect(Code::DecompressionFailed, Some(C2S));
+    o.assert_codes(&[Code::DecompressionFailed]);
+    let msgs = o.in_dir(C2S);
+    assert_eq!(msgs[0].payload, b"first");
+    assert!(msgs[0].compressed);
+    assert_eq!(msgs[2].payload, b"third");
+    assert!(msgs[2].compressed && !msgs[2].incomplete);
+    assert_eq!(o.texts(S2C), ["uncompressed reply"]);
+}
+
+#[test]
+fn message_too_large_deflate_bomb_is_reported_and_next_message_inflates() {
+    let bomb = vec![0u8; 10 << 20];
+    let mut c = deflate_session("permessage-deflate; client_no_context_takeover");
+    let mut z = new_deflate_compressor(9);
+    let compressed = deflate_message(&bomb, &mut z);
+    assert!(compressed.len() < 64 << 10, "{}", compressed.len());
+    c.client_send(
+        &FrameSpec::new(2, compressed, mask(1))
+            .with_rsv(true, false, false)
+            .encode(),
+    );
+    c.client_send(&compressed_client_frame(b"small", 2));
+    c.server_send(&stext("reply"));
+    clean_close(&mut c);
+    let mut cfg: AnalyzerConfig = config();
+    cfg.session.max_message_size = 1 << 20;
+    let o = analyze_packets_with(cfg, &c.into_packets());
+    o.expect(Code::MessageTooLarge, Some(C2S));
+    o.assert_codes(&[Code::MessageTooLarge]);
+    let msgs = o.in_dir(C2S);
+    assert_eq!(msgs[0].kind, MessageKind::Binary);
+    assert!(msgs[0].len >= 1 << 20, "len {}", msgs[0].len);
+    assert!(msgs[0].payload.len() <= 1 << 20);
+    assert_eq!(msgs[1].payload, b"small");
+    assert_eq!(o.texts(S2C), ["reply"]);
+}
+
+#[test]
+fn message_too_large_uncompressed_is_counted_and_next_message_decoded() {
+    let big = vec![b'x'; 5000];
+    let mut c = upgraded();
+    c.server_send(&FrameSpec::binary(&big, None).encode());
+    c.server_send(&stext("after"));
+    c.client_send(&ctext("ask"));
+    clean_close(&mut c);
+    let mut cfg = config();
+    cfg.session.max_message_size = 1000;
+    let o = analyze_packets_with(cfg, &c.into_packets());
+    o.expect(Code::MessageTooLarge, Some(S2C));
+    o.assert_codes(&[Code::MessageTooLarge]);
+    let s = o.in_dir(S2C);
+    assert_eq!(s[0].len, 5000);
+    assert!(s[0].payload.len() <= 1000);
+    assert_eq!(o.texts(S2C), ["after"]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// TCP
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn tcp_gap_inside_payload_marks_message_incomplete_and_keeps_sync() {
+    let payload: Vec<u8> = (0..3000u32).map(|i| b'a' + (i % 26) as u8).collect();
+    let frame = FrameSpec::binary(&payload, None).encode();
+    let mut c = upgraded();
+    c.server_send(&stext("before"));
+    c.server_send_segments(&[&frame[..1000]]);
+    c.skip(wsscope::testkit::Dir::ServerToClient, 500);
+    c.server_send_segments(&[&frame[1500..]]);
+    c.server_send(&stext("after"));
+    c.client_send(&ctext("ask"));
+    clean_close(&mut c);
+    let o = analyze_packets(&c.into_packets());
+    let gap = o.expect(Code::TcpGap, Some(S2C));
+    assert!(gap.detail.contains("500"), "{}", gap.detail);
+    o.assert_codes(&[Code::TcpGap]);
+    let s = o.in_dir(S2C);
+    assert_eq!(s.len(), 4, "{s:#?}");
+    assert_eq!(s[0].payload, b"before");
+    assert!(s[1].incomplete);
+    assert_eq!(s[1].len, 3000);
+    assert_eq!(&s[1].payload[..996], &payload[..996]);
+    assert_eq!(s[2].payload, b"after");
+    assert!(!s[2].incomplete);
+    assert_eq!(s[3].kind, MessageKind::Close);
+    assert_eq!(o.texts(C2S), ["ask"]);
+}
+
+#[test]
+fn gap_over_a_header_gives_resync_skipped_bytes_and_later_messages_decoded() {
+    let one = stext("one");
+    let lost: Vec<u8> = FrameSpec::text(&"a".repeat(300), None).encode();
+    let mut c = upgraded();
+    c.server_send(&one);
+    // The header and the first 50 payload bytes of the second frame are not captured.
+    c.skip(wsscope::testkit::Dir::ServerToClient, 54);
+    c.server_send_segments(&[&lost[54..]]);
+    c.server_send(&stext("three"));
+    c.server_send(&stext("four"));
+    c.client_send(&ctext("ask"));
+    clean_close(&mut c);
+    let o = analyze_packets(&c.into_packets());
+    o.expect(Code::TcpGap, Some(S2C));
+    let r = o.expect(Code::ResyncSkippedBytes, Some(S2C));
+    assert!(r.detail.contains("250"), "{}", r.detail);
+    o.assert_codes(&[Code::TcpGap, Code::ResyncSkippedBytes]);
+    assert_eq!(o.texts(S2C), ["one", "three", "four"]);
+    assert_eq!(o.texts(C2S), ["ask"]);
+    let end = &o.ends[0];
+    assert!(end.client_close.is_some() && end.server_close.is_some());
+}
+
+/// A frame is lost by the capture (the client ACKs past it), then both sides close cleanly.
+fn lost_segment_then_clean_close() -> Outcome {
+    let frame = FrameSpec::binary(&[b'z'; 2000], None).encode();
+    let mut c = upgraded();
+    c.server_send_segments(&[&frame[..1000]]);
+    c.skip(wsscope::testkit::Dir::ServerToClient, 500);
+    c.server_send_segments(&[&frame[1500..]]);
+    c.server_send(&stext("after"));
+    c.client_send(&ctext("ask"));
+    clean_close(&mut c);
+    analyze_packets(&c.into_packets())
+}
+
+#[test]
+fn lost_segment_then_clean_close_still_decodes_everything() {
+    let o = lost_segment_then_clean_close();
+    o.expect(Code::TcpGap, Some(S2C));
+    assert_eq!(o.texts(S2C), ["after"]);
+    assert_eq!(o.texts(C2S), ["ask"]);
+    assert!(o.ends[0].client_close.is_some() && o.ends[0].server_close.is_some());
+}
+
+#[test]
+#[ignore = "BUG: a capture hole ACKed by the peer is only declared at end of capture, so the FIN is never delivered and the flow ends as end-of-capture instead of fin"]
+fn lost_segment_then_clean_close_ends_with_fin_and_clean_session() {
+    let o = lost_segment_then_clean_close();
+    assert_eq!(o.ends[0].tcp_end, Some(CloseReason::Fin), "{:#?}", o.ends);
+    assert!(o.ends[0].clean);
+    assert_eq!(o.flows[0].summary.ended, CloseReason::Fin);
+}
+
+#[test]
+fn tcp_overlap_inconsistent_is_reported_first_copy_kept_and_next_message_decoded() {
+    let frame = ctext("original");
+    let mut c = upgraded();
+    let offset = c.stream_offset(wsscope::testkit::Dir::ClientToServer);
+    c.client_send(&frame);
+    let mut forged = frame.clone();
+    let n = forged.len();
+    forged[n - 3] ^= 0x20;
+    c.raw_segment(wsscope::testkit::Dir::ClientToServer, offset, &forged);
+    c.client_send(&ctext("next"));
+    c.server_send(&stext("reply"));
+    clean_close(&mut c);
+    let o = analyze_packets(&c.into_packets());
+    o.expect(Code::TcpOverlapInconsistent, Some(C2S));
+    o.assert_codes(&[Code::TcpOverlapInconsistent]);
+    assert_eq!(o.texts(C2S), ["original", "next"]);
+    assert_eq!(o.texts(S2C), ["reply"]);
+}
+
+#[test]
+fn identical_retransmission_is_not_a_finding() {
+    let frame = ctext("original");
+    let mut c = upgraded();
+    let offset = c.stream_offset(wsscope::testkit::Dir::ClientToServer);
+    c.client_send(&frame);
+    c.raw_segment(wsscope::testkit::Dir::ClientToServer, offset, &frame);
+    clean_close(&mut c);
+    let o = analyze_packets(&c.into_packets());
+    o.assert_codes(&[]);
+    assert_eq!(o.texts(C2S), ["original"]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Session end
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn abrupt_close_by_rst_is_reported_after_messages_decoded() {
+    let mut c = upgraded();
+    c.client_send(&ctext("hello"));
+    c.server_send(&stext("world"));
+    c.rst(wsscope::testkit::Dir::ServerToClient);
+    let o = analyze_packets(&c.into_packets());
+    let f = o.expect(Code::AbruptClose, Some(S2C));
+    assert!(f.detail.contains("RST"), "{}", f.detail);
+    o.assert_codes(&[Code::AbruptClose]);
+    assert_eq!(o.texts(C2S), ["hello"]);
+    assert_eq!(o.texts(S2C), ["world"]);
+    assert_eq!(o.ends[0].tcp_end, Some(CloseReason::Rst));
+    assert!(!o.ends[0].clean);
+}
+
+#[test]
+fn abrupt_close_by_fin_is_reported_after_messages_decoded() {
+    let mut c = upgraded();
+    c.client_send(&ctext("hello"));
+    c.server_send(&stext("world"));
+    c.fin(wsscope::testkit::Dir::ClientToServer);
+    c.fin(wsscope::testkit::Dir::ServerToClient);
+    let o = analyze_packets(&c.into_packets());
+    let f = o.expect(Code::AbruptClose, Some(C2S));
+    assert!(f.detail.contains("FIN"), "{}", f.detail);
+    o.assert_codes(&[Code::AbruptClose]);
+    assert_eq!(o.texts(C2S), ["hello"]);
+    assert_eq!(o.texts(S2C), ["world"]);
+    assert_eq!(o.ends[0].tcp_end, Some(CloseReason::Fin));
+}
+
+#[test]
+fn close_handshake_incomplete_when_only_client_sent_close() {
+    let mut c = upgraded();
+    c.client_send(&ctext("hello"));
+    c.server_send(&stext("world"));
+    c.client_send(&cclose(1001));
+    c.close();
+    let o = analyze_packets(&c.into_packets());
+    let f = o.expect(Code::CloseHandshakeIncomplete, Some(C2S));
+    assert!(f.detail.contains("client"), "{}", f.detail);
+    o.assert_codes(&[Code::CloseHandshakeIncomplete]);
+    assert_eq!(o.last(C2S).close_code, Some(1001));
+    assert_eq!(o.texts(S2C), ["world"]);
+    assert!(!o.ends[0].clean);
+}
+
+fn silence_then_fin(silence: i64) -> Outcome {
+    let mut c = upgraded();
+    c.client_send(&ctext("hello"));
+    c.server_send(&stext("world"));
+    c.advance_time(silence);
+    c.fin(wsscope::testkit::Dir::ServerToClient);
+    c.fin(wsscope::testkit::Dir::ClientToServer);
+    analyze_packets(&c.into_packets())
+}
+
+#[test]
+fn idle_timeout_suspected_after_60_seconds_of_silence_then_fin() {
+    let o = silence_then_fin(60 * SEC);
+    let f = o.expect(Code::IdleTimeoutSuspected, Some(S2C));
+    assert!(f.detail.contains("60.0 s"), "{}", f.detail);
+    o.assert_codes(&[Code::IdleTimeoutSuspected, Code::AbruptClose]);
+    assert_eq!(o.texts(C2S), ["hello"]);
+    assert_eq!(o.texts(S2C), ["world"]);
+}
+
+#[test]
+fn no_idle_timeout_for_short_or_unrelated_silences() {
+    for silence in [10 * SEC, 40 * SEC, 90 * SEC] {
+        let o = silence_then_fin(silence);
+        assert!(
+            !o.has(Code::IdleTimeoutSuspected),
+            "{silence}: {:#?}",
+            o.findings
+        );
+    }
+}
+
+#[test]
+#[ignore = "BUG: idle-timeout-suspected is documented for 55-65 s 'or a multiple' but only 55-65 s is checked"]
+fn idle_timeout_suspected_after_a_multiple_of_60_seconds() {
+    let o = silence_then_fin(120 * SEC);
+    o.expect(Code::IdleTimeoutSuspected, Some(S2C));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Capture-level
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn handshake_not_seen_when_capture_starts_mid_stream() {
+    let mut c = Conversation::default_v4();
+    c.client_send(&ctext("first"));
+    c.server_send(&stext("echo first"));
+    c.client_send(&ctext("second"));
+    let mut m = FrameSpec::binary(b"\x00\x01\x02", mask(9));
+    m.fin = true;
+    c.client_send(&m.encode());
+    clean_close(&mut c);
+    let o = analyze_packets(&c.into_packets());
+    o.expect(Code::HandshakeNotSeen, None);
+    o.assert_codes(&[Code::HandshakeNotSeen]);
+    assert_eq!(o.sessions.len(), 1);
+    assert!(o.sessions[0].handshake.is_none());
+    assert_eq!(o.texts(C2S), ["first", "second"]);
+    assert_eq!(o.data(C2S)[2], (MessageKind::Binary, vec![0, 1, 2]));
+    assert_eq!(o.texts(S2C), ["echo first"]);
+    assert!(o.ends[0].clean);
+}
+
+fn session_packets() -> Vec<Packet> {
+    let mut c = upgraded();
+    c.client_send(&ctext("hello"));
+    c.server_send(&stext("world"));
+    c.client_send(&ctext("more"));
+    c.server_send(&stext(&"x".repeat(400)));
+    c.into_packets()
+}
+
+#[test]
+fn capture_truncated_inside_last_record_keeps_earlier_messages() {
+    let bytes = pcap(&session_packets());
+    // The last record is a 54-byte pure ACK (16-byte record header): cut it in half.
+    let cut = &bytes[..bytes.len() - 30];
+    let (o, captures) = run_file_with(&config(), cut);
+    let f = o.expect(Code::CaptureTruncated, None);
+    assert!(f.session.is_none());
+    assert!(f.detail.contains("ends inside a record"), "{}", f.detail);
+    assert_eq!(captures[0].warnings.len(), 1);
+    assert_eq!(o.texts(C2S), ["hello", "more"]);
+    assert_eq!(o.texts(S2C), ["world", &"x".repeat(400)]);
+    // The in-process analysis of the same bytes agrees on the messages.
+    let inproc = analyze(cut);
+    assert_eq!(inproc.messages, o.messages);
+}
+
+#[test]
+fn capture_truncated_inside_a_data_record_keeps_earlier_messages() {
+    let mut pkts = session_packets();
+    let last_ack = pkts.pop().unwrap();
+    drop(last_ack);
+    let big = pkts.pop().unwrap(); // the 400-byte server frame
+    let mut bytes = pcap(&pkts);
+    let whole = pcap(&[big]);
+    bytes.extend_from_slice(&whole[24..24 + 16 + 100]);
+    let (o, _) = run_file_with(&config(), &bytes);
+    o.expect(Code::CaptureTruncated, None);
+    assert_eq!(o.texts(C2S), ["hello", "more"]);
+    assert_eq!(o.texts(S2C), ["world"]);
+}
+
+#[test]
+fn flow_evicted_when_table_is_full_and_websocket_session_still_decoded() {
+    let mut packets = Vec::new();
+    let mut ws = upgraded();
+    ws.client_send(&ctext("hello"));
+    packets.extend(ws.take_packets());
+    for i in 0..50u16 {
+        let mut syn = Conversation::new(
+            std::net::SocketAddr::from(([10, 0, 1, 1], 20000 + i)),
+            std::net::SocketAddr::from(([10, 0, 1, 2], 443)),
+        )
+        .with_start_time(packets.last().map_or(0, |p: &Packet| p.ts_nanos) + 1000);
+        let mut t = syn.segment_template(wsscope::testkit::Dir::ClientToServer);
+        t.seq = 1000;
+        t.ack = 0;
+        t.flags = wsscope::testkit::TcpFlags::SYN;
+        syn.emit(wsscope::testkit::Dir::ClientToServer, &t);
+        packets.extend(syn.into_packets());
+    }
+    ws.advance_time(1_000_000);
+    ws.server_send(&stext("world"));
+    clean_close(&mut ws);
+    packets.extend(ws.into_packets());
+    packets.sort_by_key(|p| p.ts_nanos);
+
+    let mut cfg = config();
+    cfg.flows.max_flows = 4;
+    let (o, _) = run_file_with(&cfg, &pcap(&packets));
+    let f = o.expect(Code::FlowEvicted, None);
+    assert!(f.detail.contains("--max-flows 4"), "{}", f.detail);
+    let evicted = o
+        .flows
+        .iter()
+        .filter(|f| f.summary.ended == CloseReason::Evicted)
+        .count();
+    assert!(evicted >= 46, "{evicted} evicted");
+    // The busy WebSocket connection is the most active one and survives.
+    assert_eq!(o.texts(C2S), ["hello"]);
+    assert_eq!(o.texts(S2C), ["world"]);
+    assert!(o.ends.iter().any(|e| e.clean));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Meta
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn every_finding_code_has_a_test_in_this_file() {
+    let source = include_str!("findings.rs");
+    let missing: Vec<String> = Code::ALL
+        .iter()
+        .map(|c| format!("expect(Code::{c:?},"))
+        .filter(|call| !source.contains(call.as_str()))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "finding codes without a test in tests/findings.rs: {missing:?}"
+    );
+}

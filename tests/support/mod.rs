@@ -1,0 +1,331 @@
+//! In-process analysis helpers shared by `tests/findings.rs` and `tests/reassembly_props.rs`:
+//! synthesize a capture with `wsscope::testkit`, run it through the analyzer, and collect what
+//! came out as owned, easy-to-assert values.
+
+#![allow(dead_code)]
+
+use std::io;
+use wsscope::analyzer::{Analyzer, AnalyzerConfig, Event, FlowRecord};
+use wsscope::capture::CaptureReader;
+use wsscope::finding::{Code, Severity};
+use wsscope::report::{CaptureReport, Summary};
+use wsscope::session::{SessionConfig, SessionEnd, SessionStart};
+use wsscope::sink::Sink;
+use wsscope::tcp::Dir;
+use wsscope::testkit::{
+    self, pcap_bytes, Conversation, FrameSpec, Packet, PcapOptions, UpgradeRequest, UpgradeResponse,
+};
+use wsscope::ws::message::MessageKind;
+
+/// Client to server (analyzer side).
+pub const C2S: Dir = Dir::ClientToServer;
+/// Server to client (analyzer side).
+pub const S2C: Dir = Dir::ServerToClient;
+
+/// The RFC 6455 sample key.
+pub const KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
+/// Its correct accept value.
+pub const ACCEPT: &str = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=";
+
+/// One decoded message, owned.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Msg {
+    pub session: u64,
+    pub dir: Dir,
+    pub kind: MessageKind,
+    pub payload: Vec<u8>,
+    pub len: u64,
+    pub frames: u32,
+    pub incomplete: bool,
+    pub compressed: bool,
+    pub utf8_valid: Option<bool>,
+    pub close_code: Option<u16>,
+    pub rtt_nanos: Option<i64>,
+}
+
+/// One finding, owned.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Found {
+    pub session: Option<u64>,
+    pub code: Code,
+    pub severity: Severity,
+    pub dir: Option<Dir>,
+    pub detail: String,
+}
+
+/// Everything an analysis reported.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    pub messages: Vec<Msg>,
+    pub findings: Vec<Found>,
+    pub sessions: Vec<SessionStart>,
+    pub ends: Vec<SessionEnd>,
+    pub flows: Vec<FlowRecord>,
+}
+
+impl Outcome {
+    /// Finding codes in report order.
+    pub fn codes(&self) -> Vec<Code> {
+        self.findings.iter().map(|f| f.code).collect()
+    }
+
+    /// True when a finding with `code` was reported.
+    pub fn has(&self, code: Code) -> bool {
+        self.findings.iter().any(|f| f.code == code)
+    }
+
+    /// The first finding with `code`; panics with the whole finding list otherwise.
+    pub fn finding(&self, code: Code) -> &Found {
+        self.findings
+            .iter()
+            .find(|f| f.code == code)
+            .unwrap_or_else(|| panic!("no {code:?} finding; got {:#?}", self.findings))
+    }
+
+    /// All findings with `code`.
+    pub fn all(&self, code: Code) -> Vec<&Found> {
+        self.findings.iter().filter(|f| f.code == code).collect()
+    }
+
+    /// Asserts `code` was reported (with direction `dir` when given) and returns it.
+    pub fn expect(&self, code: Code, dir: Option<Dir>) -> &Found {
+        let f = self.finding(code);
+        if dir.is_some() {
+            assert!(
+                self.all(code).iter().any(|f| f.dir == dir),
+                "{code:?} reported with the wrong direction (want {dir:?}): {:#?}",
+                self.findings
+            );
+        }
+        f
+    }
+
+    /// Asserts the set of distinct finding codes is exactly `codes`.
+    pub fn assert_codes(&self, codes: &[Code]) {
+        let mut got: Vec<Code> = self.codes();
+        got.sort();
+        got.dedup();
+        let mut want = codes.to_vec();
+        want.sort();
+        want.dedup();
+        assert_eq!(got, want, "findings: {:#?}", self.findings);
+    }
+
+    /// Messages in direction `dir`.
+    pub fn in_dir(&self, dir: Dir) -> Vec<&Msg> {
+        self.messages.iter().filter(|m| m.dir == dir).collect()
+    }
+
+    /// Data (text/binary) messages in direction `dir` as (kind, payload).
+    pub fn data(&self, dir: Dir) -> Vec<(MessageKind, Vec<u8>)> {
+        self.messages
+            .iter()
+            .filter(|m| m.dir == dir && matches!(m.kind, MessageKind::Text | MessageKind::Binary))
+            .map(|m| (m.kind, m.payload.clone()))
+            .collect()
+    }
+
+    /// Payloads of the text messages in `dir`, as strings.
+    pub fn texts(&self, dir: Dir) -> Vec<String> {
+        self.messages
+            .iter()
+            .filter(|m| m.dir == dir && m.kind == MessageKind::Text)
+            .map(|m| String::from_utf8_lossy(&m.payload).into_owned())
+            .collect()
+    }
+
+    /// The last message in `dir`.
+    pub fn last(&self, dir: Dir) -> &Msg {
+        self.messages
+            .iter()
+            .rev()
+            .find(|m| m.dir == dir)
+            .unwrap_or_else(|| panic!("no {dir:?} message; got {:#?}", self.messages))
+    }
+}
+
+/// An analyzer configuration that keeps whole payloads (up to 64 MiB).
+pub fn config() -> AnalyzerConfig {
+    AnalyzerConfig {
+        session: SessionConfig {
+            keep_bytes: 64 << 20,
+            ..SessionConfig::default()
+        },
+        ..AnalyzerConfig::default()
+    }
+}
+
+fn collect(out: &mut Outcome, ev: Event<'_>) {
+    match ev {
+        Event::SessionStart(s) => out.sessions.push(s.clone()),
+        Event::Message(m) => out.messages.push(Msg {
+            session: m.session,
+            dir: m.message.dir,
+            kind: m.message.kind,
+            payload: m.message.payload.clone(),
+            len: m.message.len,
+            frames: m.message.frames,
+            incomplete: m.message.incomplete,
+            compressed: m.message.compressed,
+            utf8_valid: m.message.utf8_valid,
+            close_code: m.message.close_code,
+            rtt_nanos: m.rtt_nanos,
+        }),
+        Event::Finding { session, finding } => out.findings.push(Found {
+            session,
+            code: finding.code,
+            severity: finding.severity,
+            dir: finding.dir,
+            detail: finding.detail.clone(),
+        }),
+        Event::SessionEnd(e) => out.ends.push(e.clone()),
+        Event::Flow(f) => out.flows.push(f.clone()),
+    }
+}
+
+/// Analyses capture bytes in process with `cfg`.
+pub fn analyze_with(cfg: AnalyzerConfig, bytes: &[u8]) -> Outcome {
+    let reader = CaptureReader::new(bytes).expect("capture header");
+    let mut analyzer = Analyzer::new(cfg, 0);
+    let mut out = Outcome::default();
+    for packet in reader {
+        analyzer.packet(&packet, &mut |ev| collect(&mut out, ev));
+    }
+    analyzer.finish(&mut |ev| collect(&mut out, ev));
+    out
+}
+
+/// Analyses capture bytes in process with [`config`].
+pub fn analyze(bytes: &[u8]) -> Outcome {
+    analyze_with(config(), bytes)
+}
+
+/// Classic pcap (Ethernet) of `packets`.
+pub fn pcap(packets: &[Packet]) -> Vec<u8> {
+    pcap_bytes(
+        PcapOptions {
+            snaplen: 262_144,
+            ..PcapOptions::default()
+        },
+        packets,
+    )
+}
+
+/// Analyses packets in process with [`config`].
+pub fn analyze_packets(packets: &[Packet]) -> Outcome {
+    analyze(&pcap(packets))
+}
+
+/// Analyses packets in process with `cfg`.
+pub fn analyze_packets_with(cfg: AnalyzerConfig, packets: &[Packet]) -> Outcome {
+    analyze_with(cfg, &pcap(packets))
+}
+
+/// Collects the events of [`wsscope::run::run`] (which adds the capture-level findings).
+#[derive(Default)]
+struct Collector(Outcome);
+
+impl Sink for Collector {
+    fn event(&mut self, ev: &Event<'_>) -> io::Result<()> {
+        let ev = match ev {
+            Event::SessionStart(s) => Event::SessionStart(s),
+            Event::Message(m) => Event::Message(m),
+            Event::Finding { session, finding } => Event::Finding {
+                session: *session,
+                finding,
+            },
+            Event::SessionEnd(e) => Event::SessionEnd(e),
+            Event::Flow(f) => Event::Flow(f),
+        };
+        collect(&mut self.0, ev);
+        Ok(())
+    }
+
+    fn finish(&mut self, _summary: &Summary, _captures: &[CaptureReport]) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Writes `bytes` to a temporary file and analyses it with the file driver
+/// ([`wsscope::run::run`]), which also reports capture-level findings.
+pub fn run_file_with(cfg: &AnalyzerConfig, bytes: &[u8]) -> (Outcome, Vec<CaptureReport>) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("capture.pcap");
+    std::fs::write(&path, bytes).expect("write capture");
+    let mut sink = Collector::default();
+    let outcome = wsscope::run::run(
+        &[path.display().to_string()],
+        cfg,
+        &mut sink,
+        &mut |_, _| {},
+    )
+    .expect("run");
+    assert!(outcome.errors.is_empty(), "errors: {:?}", outcome.errors);
+    (sink.0, outcome.captures)
+}
+
+/// A valid upgrade request with the sample key and an Origin (so no origin-missing note).
+pub fn request() -> UpgradeRequest {
+    let mut r = UpgradeRequest::new(KEY);
+    r.origin = Some("https://example.com".into());
+    r
+}
+
+/// A valid 101 for [`request`].
+pub fn response() -> UpgradeResponse {
+    UpgradeResponse::accepting(KEY)
+}
+
+/// TCP handshake plus the given upgrade exchange.
+pub fn upgraded_with<'s>(req: &UpgradeRequest, resp: &UpgradeResponse) -> Conversation<'s> {
+    let mut c = Conversation::default_v4();
+    c.handshake();
+    c.client_send(&req.to_bytes());
+    c.server_send(&resp.to_bytes());
+    c
+}
+
+/// TCP handshake plus a valid upgrade.
+pub fn upgraded<'s>() -> Conversation<'s> {
+    upgraded_with(&request(), &response())
+}
+
+/// A deterministic client masking key.
+pub fn mask(n: u32) -> Option<[u8; 4]> {
+    Some((0x9e37_79b9u32.wrapping_mul(n.wrapping_add(1))).to_be_bytes())
+}
+
+/// Encoded masked client text frame.
+pub fn ctext(s: &str) -> Vec<u8> {
+    FrameSpec::text(s, mask(s.len() as u32)).encode()
+}
+
+/// Encoded unmasked server text frame.
+pub fn stext(s: &str) -> Vec<u8> {
+    FrameSpec::text(s, None).encode()
+}
+
+/// Encoded masked client close frame.
+pub fn cclose(code: u16) -> Vec<u8> {
+    FrameSpec::close(Some(code), "", mask(7)).encode()
+}
+
+/// Encoded server close frame.
+pub fn sclose(code: u16) -> Vec<u8> {
+    FrameSpec::close(Some(code), "", None).encode()
+}
+
+/// Clean end of a session: client close, server close, FINs both ways.
+pub fn clean_close(c: &mut Conversation<'_>) {
+    c.client_send(&cclose(1000));
+    c.server_send(&sclose(1000));
+    c.close();
+}
+
+/// The testkit's direction for an analyzer direction.
+pub fn kit(dir: Dir) -> testkit::Dir {
+    match dir {
+        Dir::ClientToServer => testkit::Dir::ClientToServer,
+        Dir::ServerToClient => testkit::Dir::ServerToClient,
+    }
+}
