@@ -1,0 +1,158 @@
+#!/usr/bin/env bash
+# End-to-end throughput benchmark of `wsscope analyze` on large synthetic captures.
+#
+#   scripts/bench.sh                 # BENCH_MB=500: ~1.5 GB of captures, a few minutes
+#   BENCH_MB=50 scripts/bench.sh     # quick run
+#
+# Environment:
+#   BENCH_MB            size of the mixed and deflate captures in MB (default 500)
+#   BENCH_SMALL_MB      size of the small-messages capture (default 2/5 of BENCH_MB)
+#   BENCH_REORDERED_MB  size of the reordered capture (default 2/5 of BENCH_MB)
+#   BENCH_SEED          generator seed (default 1)
+#   BENCH_DATA          where captures live (default ./bench-data, gitignored)
+#   BENCH_TSHARK        1: install tshark if missing and compare; 0: never; default: compare
+#                       only when tshark is already installed
+#
+# Captures are made by `examples/gen_capture.rs` and kept: a file is regenerated only when
+# its sidecar FILE.json (the generator's totals) is missing or does not match the file size,
+# target size and seed. Every run is measured with /usr/bin/time -v (wall time, peak RSS).
+# The page cache is warmed by `cat` first, so figures are CPU-bound, not disk-bound.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+
+BENCH_MB=${BENCH_MB:-500}
+SMALL_MB=${BENCH_SMALL_MB:-$((BENCH_MB * 2 / 5))}
+REORDERED_MB=${BENCH_REORDERED_MB:-$((BENCH_MB * 2 / 5))}
+SEED=${BENCH_SEED:-1}
+DATA=${BENCH_DATA:-bench-data}
+TSHARK_MODE=${BENCH_TSHARK:-auto}
+
+log() { printf '%s\n' "bench: $*" >&2; }
+
+apt_install() {
+    if [ "$(id -u)" != 0 ]; then
+        log "need root to apt-get install $*"
+        return 1
+    fi
+    if [ -z "${APT_UPDATED:-}" ]; then
+        DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
+        APT_UPDATED=1
+    fi
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >&2
+}
+
+if [ ! -x /usr/bin/time ]; then
+    log "installing GNU time"
+    apt_install time
+fi
+
+TSHARK=0
+case "$TSHARK_MODE" in
+1 | yes | true)
+    if ! command -v tshark >/dev/null; then
+        log "installing tshark"
+        echo "wireshark-common wireshark-common/install-setuid boolean false" |
+            debconf-set-selections 2>/dev/null || true
+        apt_install tshark
+    fi
+    TSHARK=1
+    ;;
+0 | no | false) ;;
+*) command -v tshark >/dev/null && TSHARK=1 ;;
+esac
+
+log "building (release)"
+cargo build --release --quiet --bin wsscope --example gen_capture
+WSSCOPE=target/release/wsscope
+GEN=target/release/examples/gen_capture
+mkdir -p "$DATA"
+
+# jget KEY FILE: an integer field of a one-line JSON object.
+jget() { grep -o "\"$1\":[0-9]*" "$2" | head -n1 | cut -d: -f2; }
+
+# capture PROFILE MB: path of an up-to-date capture, generating it when needed.
+capture() {
+    local profile=$1 mb=$2
+    local file="$DATA/$profile-${mb}MB.pcap"
+    local meta="$file.json"
+    if [ -f "$file" ] && [ -f "$meta" ] &&
+        [ "$(jget bytes "$meta")" = "$(stat -c %s "$file")" ] &&
+        [ "$(jget target_bytes "$meta")" = "$((mb * 1000000))" ] &&
+        [ "$(jget seed "$meta")" = "$SEED" ]; then
+        log "reusing $file"
+    else
+        log "generating $file"
+        rm -f "$file" "$meta"
+        "$GEN" --out "$file" --size-mb "$mb" --profile "$profile" --seed "$SEED" >"$meta.tmp"
+        mv "$meta.tmp" "$meta"
+    fi
+    printf '%s\n' "$file"
+}
+
+FILES=(
+    "$(capture mixed "$BENCH_MB")"
+    "$(capture deflate "$BENCH_MB")"
+    "$(capture small "$SMALL_MB")"
+    "$(capture reordered "$REORDERED_MB")"
+)
+
+# measure OUT_VAR CMD...: runs CMD (stdout to /dev/null), sets SECS and RSS_MIB.
+TIMEF=$(mktemp)
+trap 'rm -f "$TIMEF"' EXIT
+measure() {
+    local t0 t1 rc=0
+    t0=$(date +%s.%N)
+    /usr/bin/time -v -o "$TIMEF" "$@" >/dev/null 2>>"$DATA/bench-stderr.log" || rc=$?
+    t1=$(date +%s.%N)
+    SECS=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
+    RSS_MIB=$(awk -F': ' '/Maximum resident set size/ { printf "%.0f", $2 / 1024 }' "$TIMEF")
+    RC=$rc
+}
+
+ROWS=()
+row() { # file size_mb what secs msgs
+    local mbps msgs_s
+    mbps=$(awk -v m="$2" -v s="$4" 'BEGIN { printf "%.1f", (s > 0) ? m / s : 0 }')
+    if [ -n "$5" ]; then
+        msgs_s=$(awk -v n="$5" -v s="$4" 'BEGIN { printf "%.0f", (s > 0) ? n / s : 0 }')
+    else
+        msgs_s=-
+    fi
+    local note=""
+    [ "$RC" != 0 ] && note=" (exit $RC)"
+    ROWS+=("$(printf '%-28s %8s  %-34s %8s %8s %12s %9s%s' \
+        "$1" "$2" "$3" "$4" "$mbps" "$msgs_s" "$RSS_MIB" "$note")")
+    log "$(printf '%s %s: %ss, %s MB/s, %s msgs/s, %s MiB' "$1" "$3" "$4" "$mbps" "$msgs_s" "$RSS_MIB")"
+}
+
+: >"$DATA/bench-stderr.log"
+for f in "${FILES[@]}"; do
+    name=$(basename "$f")
+    bytes=$(stat -c %s "$f")
+    mb=$(awk -v b="$bytes" 'BEGIN { printf "%.1f", b / 1e6 }')
+    msgs=$(jget messages "$f.json")
+    cat "$f" >/dev/null # warm the page cache
+    measure cat "$f"
+    row "$name" "$mb" "cat (read ceiling)" "$SECS" ""
+    measure "$WSSCOPE" analyze --no-progress --ndjson --payload none "$f"
+    row "$name" "$mb" "wsscope --ndjson --payload none" "$SECS" "$msgs"
+    measure "$WSSCOPE" analyze --no-progress --quiet --json /dev/null "$f"
+    row "$name" "$mb" "wsscope --json (report in RAM)" "$SECS" "$msgs"
+    if [ "$TSHARK" = 1 ]; then
+        measure tshark -r "$f" -Y websocket -T fields -e frame.number
+        row "$name" "$mb" "tshark -Y websocket" "$SECS" "$msgs"
+    fi
+done
+
+echo
+printf '%-28s %8s  %-34s %8s %8s %12s %9s\n' \
+    file "size MB" run seconds "MB/s" "messages/s" "RSS MiB"
+printf '%s\n' "${ROWS[@]}"
+echo
+echo "messages/s = messages in the capture (generator count, control frames included) / wall time."
+echo "--json keeps the whole report (every session and message, with payload previews) in memory"
+echo "until the end, so its peak RSS grows with the message count; --ndjson streams."
+for f in "${FILES[@]}"; do
+    echo "$(basename "$f"): $(cat "$f.json")"
+done
