@@ -293,7 +293,7 @@ fn flows(args: FlowsArgs) -> ExitCode {
     flows.sort_by(|a, b| (&a.capture, &a.first_ts, a.id).cmp(&(&b.capture, &b.first_ts, b.id)));
     let written = match &args.json {
         Some(path) => open_output(path)
-            .map_err(|e| io::Error::other(e))
+            .map_err(io::Error::other)
             .and_then(|mut out| {
                 let doc = FlowsReport {
                     schema_version: SCHEMA_VERSION,

@@ -140,7 +140,7 @@ pub struct SessionMessage {
 #[derive(Clone, Debug)]
 pub enum SessionEvent {
     /// A session began.
-    Start(SessionStart),
+    Start(Box<SessionStart>),
     /// A message completed.
     Message(SessionMessage),
     /// A finding, attached to a session when `session` is set.
@@ -426,7 +426,7 @@ impl Connection {
         out: &mut Vec<SessionEvent>,
     ) {
         let problems = check_request(&p.request);
-        out.push(SessionEvent::Start(SessionStart {
+        out.push(SessionEvent::Start(Box::new(SessionStart {
             id: p.session,
             flow: self.flow,
             client: self.client,
@@ -441,7 +441,7 @@ impl Connection {
             }),
             tcp_began: self.began,
             roles_inferred: self.roles_inferred,
-        }));
+        })));
         for pr in problems {
             out.push(SessionEvent::Finding {
                 session: Some(p.session),
@@ -621,7 +621,7 @@ impl Connection {
         *next_id += 1;
         let id = *next_id;
         self.classification = Classification::WebSocket;
-        out.push(SessionEvent::Start(SessionStart {
+        out.push(SessionEvent::Start(Box::new(SessionStart {
             id,
             flow: self.flow,
             client: self.client,
@@ -630,7 +630,7 @@ impl Connection {
             handshake: None,
             tcp_began: self.began,
             roles_inferred: self.roles_inferred,
-        }));
+        })));
         let why = if forced {
             format!(
                 "decoded as WebSocket because of --decode-as {}",
@@ -737,7 +737,7 @@ impl Connection {
     ) {
         let status = resp.status;
         let reason = resp.reason.clone();
-        out.push(SessionEvent::Start(SessionStart {
+        out.push(SessionEvent::Start(Box::new(SessionStart {
             id: p.session,
             flow: self.flow,
             client: self.client,
@@ -752,7 +752,7 @@ impl Connection {
             }),
             tcp_began: self.began,
             roles_inferred: self.roles_inferred,
-        }));
+        })));
         Self::handshake_findings(p.session, &p.request, p.ts, Vec::new(), ts, out);
         out.push(SessionEvent::Finding {
             session: Some(p.session),
@@ -794,7 +794,7 @@ impl Connection {
         let (negotiated, problems) = check_response(&p.request, &resp);
         self.classification = Classification::WebSocket;
         let id = p.session;
-        out.push(SessionEvent::Start(SessionStart {
+        out.push(SessionEvent::Start(Box::new(SessionStart {
             id,
             flow: self.flow,
             client: self.client,
@@ -809,7 +809,7 @@ impl Connection {
             }),
             tcp_began: self.began,
             roles_inferred: self.roles_inferred,
-        }));
+        })));
         Self::handshake_findings(id, &p.request, p.ts, problems, ts, out);
         let mut ws = Box::new(Self::new_ws(cfg, id, Some(&negotiated), true, ts));
         // Client bytes sent after its request (before or after the 101) and server bytes after
@@ -870,16 +870,14 @@ impl Connection {
                             }
                         }
                     }
-                    MessageKind::Close => {
-                        if ws.closes[d].is_none() {
-                            ws.closes[d] = Some(CloseFrame {
-                                code: m.close_code,
-                                reason: m.close_reason.clone().unwrap_or_default(),
-                                ts: m.ts,
-                            });
-                            if ws.initiator.is_none() {
-                                ws.initiator = Some(dir);
-                            }
+                    MessageKind::Close if ws.closes[d].is_none() => {
+                        ws.closes[d] = Some(CloseFrame {
+                            code: m.close_code,
+                            reason: m.close_reason.clone().unwrap_or_default(),
+                            ts: m.ts,
+                        });
+                        if ws.initiator.is_none() {
+                            ws.initiator = Some(dir);
                         }
                     }
                     _ => {}

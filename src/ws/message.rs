@@ -673,11 +673,7 @@ fn accept_bytes(b: &mut Building, chunk: &[u8], keep: usize) {
     if let Some(v) = b.utf8.as_mut() {
         v.feed(chunk);
     }
-    if b.compressed {
-        b.len += chunk.len() as u64;
-    } else {
-        b.len += chunk.len() as u64;
-    }
+    b.len += chunk.len() as u64;
     let room = keep.saturating_sub(b.payload.len()).min(chunk.len());
     b.payload.extend_from_slice(&chunk[..room]);
 }
