@@ -229,13 +229,40 @@ pub struct Connection {
     fin: [bool; 2],
 }
 
-fn is_http_method_start(data: &[u8]) -> bool {
+/// True for a silence of 55-65 s or within 5 s of a multiple of 60 s up to 10 minutes: the
+/// shape of a proxy idle timeout (nginx's proxy_read_timeout defaults to 60 s).
+fn idle_timeout_like(silent_nanos: i64) -> bool {
+    const S: i64 = 1_000_000_000;
+    (1..=10).any(|k| (silent_nanos - k * 60 * S).abs() <= 5 * S)
+}
+
+/// Whether the first bytes of a stream can still be an HTTP request line (`None`: too few
+/// bytes to tell).
+fn http_request_start(data: &[u8]) -> Option<bool> {
     let token_len = data
         .iter()
         .take(16)
         .take_while(|b| b.is_ascii_uppercase())
         .count();
-    token_len >= 3 && data.get(token_len) == Some(&b' ')
+    match data.get(token_len) {
+        Some(b' ') => Some(token_len >= 3),
+        Some(_) => Some(false),
+        None if token_len < 16 => None,
+        None => Some(false),
+    }
+}
+
+/// Whether the first bytes of a stream can still be an HTTP status line (`None`: too few).
+fn http_response_start(data: &[u8]) -> Option<bool> {
+    if data.len() < 5 {
+        if b"HTTP/".starts_with(data) {
+            None
+        } else {
+            Some(false)
+        }
+    } else {
+        Some(data.starts_with(b"HTTP/"))
+    }
 }
 
 impl Connection {
@@ -488,13 +515,18 @@ impl Connection {
             // Requests from the client.
             let c = Dir::ClientToServer.index();
             if !self.bufs[c].is_empty() && self.skip[c] == 0 && !self.upgrade_pending() {
-                if self.exchanges == 0
-                    && self.requests.is_empty()
-                    && !is_http_method_start(&self.bufs[c])
-                    && self.bufs[c].len() >= 2
-                {
-                    self.not_http(cfg, next_id, Dir::ClientToServer, ts, out);
-                    return;
+                if self.exchanges == 0 && self.requests.is_empty() {
+                    match http_request_start(&self.bufs[c]) {
+                        Some(false) => {
+                            self.not_http(cfg, next_id, Dir::ClientToServer, ts, out);
+                            return;
+                        }
+                        None if self.began != Began::Midstream => return,
+                        // Mid-stream: a WebSocket frame can start with uppercase letters too.
+                        None if self.bufs[c].len() < 2 => return,
+                        None => {}
+                        Some(true) => {}
+                    }
                 }
                 match parse_request(&self.bufs[c]) {
                     HeadParse::Complete(req) => {
@@ -528,12 +560,15 @@ impl Connection {
             // Responses from the server.
             let s = Dir::ServerToClient.index();
             if !self.bufs[s].is_empty() && self.skip[s] == 0 {
-                if self.requests.is_empty()
-                    && self.exchanges == 0
-                    && !self.bufs[s].starts_with(b"HTTP/")
-                {
-                    self.not_http(cfg, next_id, Dir::ServerToClient, ts, out);
-                    return;
+                if self.requests.is_empty() && self.exchanges == 0 {
+                    match http_response_start(&self.bufs[s]) {
+                        Some(false) => {
+                            self.not_http(cfg, next_id, Dir::ServerToClient, ts, out);
+                            return;
+                        }
+                        None if self.bufs[s].len() < 2 || self.began != Began::Midstream => return,
+                        _ => {}
+                    }
                 }
                 if !self.requests.is_empty() {
                     match parse_response(&self.bufs[s]) {
@@ -817,6 +852,18 @@ impl Connection {
         let c2s = std::mem::take(&mut self.bufs[0]);
         let s2c = std::mem::take(&mut self.bufs[1]);
         if !c2s.is_empty() {
+            out.push(SessionEvent::Finding {
+                session: Some(id),
+                finding: Finding::new(
+                    Code::HandshakeNote,
+                    Some(Dir::ClientToServer),
+                    Some(ts),
+                    format!(
+                        "the client sent {} bytes of frames before the 101 response arrived",
+                        c2s.len()
+                    ),
+                ),
+            });
             Self::feed_ws(&mut ws, Dir::ClientToServer, ts, &c2s, out);
         }
         if !s2c.is_empty() {
@@ -945,7 +992,7 @@ impl Connection {
         }
         if tcp_closed {
             let silent = ts.nanos_since(ws.last_activity);
-            if (55_000_000_000..=65_000_000_000).contains(&silent) {
+            if idle_timeout_like(silent) {
                 out.push(SessionEvent::Finding {
                     session: Some(id),
                     finding: Finding::new(

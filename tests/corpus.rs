@@ -20,7 +20,9 @@ fn messages(s: &Value) -> Vec<Value> {
 
 #[test]
 fn basic_websockets_edge_browser_session() {
-    let Some(r) = corpus("basic_websockets.pcap") else { return };
+    let Some(r) = corpus("basic_websockets.pcap") else {
+        return;
+    };
     let sessions = r["sessions"].as_array().expect("sessions");
     assert_eq!(sessions.len(), 1);
     let s = &sessions[0];
@@ -34,23 +36,44 @@ fn basic_websockets_edge_browser_session() {
     assert_eq!(h["key"], "dMPhrvRdHkSAyX3Vq/OfUg==");
     assert_eq!(h["accept"], "JG7BhlBFb45PjCvd6g2j1t86sUo=");
     assert_eq!(h["accept_valid"], true);
-    assert_eq!(h["extensions"].as_array().map(Vec::len), Some(0), "server accepted no extension");
+    assert_eq!(
+        h["extensions"].as_array().map(Vec::len),
+        Some(0),
+        "server accepted no extension"
+    );
     let msgs = messages(s);
     assert_eq!(msgs.len(), 17);
     assert!(msgs.iter().all(|m| m["type"] == "text" && m["frames"] == 1));
-    let c2s: Vec<u64> = msgs.iter().filter(|m| m["dir"] == "c2s").filter_map(|m| m["len"].as_u64()).collect();
+    let c2s: Vec<u64> = msgs
+        .iter()
+        .filter(|m| m["dir"] == "c2s")
+        .filter_map(|m| m["len"].as_u64())
+        .collect();
     assert_eq!(c2s, vec![8, 17, 6]);
     let s2c: Vec<&Value> = msgs.iter().filter(|m| m["dir"] == "s2c").collect();
     assert_eq!(s2c.len(), 14);
     assert_eq!(s2c[1]["text"], "version,hybi-draft-13");
-    assert!(msgs.iter().any(|m| m["dir"] == "c2s" && m["text"].as_str().is_some_and(|t| t.starts_with("version,"))));
-    let severe: Vec<&Value> = s["findings"].as_array().expect("findings").iter().filter(|f| f["severity"] != "info").collect();
-    assert!(severe.is_empty(), "only informational findings expected: {severe:?}");
+    assert!(msgs.iter().any(|m| m["dir"] == "c2s"
+        && m["text"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("version,"))));
+    let severe: Vec<&Value> = s["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter(|f| f["severity"] != "info")
+        .collect();
+    assert!(
+        severe.is_empty(),
+        "only informational findings expected: {severe:?}"
+    );
 }
 
 #[test]
 fn compressed_server_inflates_with_context_takeover() {
-    let Some(r) = corpus("compressed_server.pcap") else { return };
+    let Some(r) = corpus("compressed_server.pcap") else {
+        return;
+    };
     let s = &r["sessions"][0];
     assert_eq!(s["client"]["ip"], "172.18.0.3");
     assert_eq!(s["client"]["port"], 36852);
@@ -60,7 +83,10 @@ fn compressed_server_inflates_with_context_takeover() {
     assert_eq!(s["handshake"]["response"]["reason"], "");
     assert_eq!(s["handshake"]["deflate"]["client_max_window_bits"], 15);
     let msgs = messages(s);
-    let texts: Vec<String> = msgs.iter().map(|m| String::from_utf8(payload(m)).expect("utf8")).collect();
+    let texts: Vec<String> = msgs
+        .iter()
+        .map(|m| String::from_utf8(payload(m)).expect("utf8"))
+        .collect();
     assert_eq!(
         texts,
         vec![
@@ -76,37 +102,63 @@ fn compressed_server_inflates_with_context_takeover() {
             "TOGGLE=5659131662f54334",
         ]
     );
-    assert!(msgs.iter().all(|m| m["dir"] == "s2c" && m["compressed"] == true && m["type"] == "text"));
+    assert!(msgs
+        .iter()
+        .all(|m| m["dir"] == "s2c" && m["compressed"] == true && m["type"] == "text"));
 }
 
 #[test]
 fn control_frame_between_fragments_evasion_case() {
-    let Some(r) = corpus("control_frame_between_fragments.pcap") else { return };
+    let Some(r) = corpus("control_frame_between_fragments.pcap") else {
+        return;
+    };
     let s = &r["sessions"][0];
     assert_eq!(s["client"]["ip"], "10.0.0.1");
     assert_eq!(s["handshake"]["request"]["target"], "/chat");
     assert_eq!(s["handshake"]["accept_valid"], true);
-    let key_findings: Vec<&Value> = s["findings"].as_array().expect("findings").iter().filter(|f| f["code"] == "key-invalid").collect();
+    let key_findings: Vec<&Value> = s["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter(|f| f["code"] == "key-invalid")
+        .collect();
     assert_eq!(key_findings.len(), 1);
-    assert!(key_findings[0]["detail"].as_str().unwrap_or("").contains("18 bytes"));
+    assert!(key_findings[0]["detail"]
+        .as_str()
+        .unwrap_or("")
+        .contains("18 bytes"));
     let msgs = messages(s);
     let kinds: Vec<(String, String)> = msgs
         .iter()
-        .map(|m| (m["dir"].as_str().unwrap_or("").into(), m["type"].as_str().unwrap_or("").into()))
+        .map(|m| {
+            (
+                m["dir"].as_str().unwrap_or("").into(),
+                m["type"].as_str().unwrap_or("").into(),
+            )
+        })
         .collect();
     assert_eq!(kinds.iter().filter(|k| k.1 == "text").count(), 1);
     assert!(kinds.contains(&("c2s".into(), "ping".into())));
     assert!(kinds.contains(&("s2c".into(), "pong".into())));
-    assert_eq!(msgs.len(), 3, "exactly one text, one ping, one pong: {kinds:?}");
+    assert_eq!(
+        msgs.len(),
+        3,
+        "exactly one text, one ping, one pong: {kinds:?}"
+    );
     let text = msgs.iter().find(|m| m["type"] == "text").expect("text");
     assert_eq!(text["frames"], 2);
     assert_eq!(text["len"], 48);
-    assert!(text["text"].as_str().unwrap_or("").contains("MALWARE_DOWNLOAD cmd.exe /c powershell"));
+    assert!(text["text"]
+        .as_str()
+        .unwrap_or("")
+        .contains("MALWARE_DOWNLOAD cmd.exe /c powershell"));
 }
 
 #[test]
 fn unmasked_client_ping_and_abrupt_close() {
-    let Some(r) = corpus("unmasked_client_ping.pcap") else { return };
+    let Some(r) = corpus("unmasked_client_ping.pcap") else {
+        return;
+    };
     let sessions = r["sessions"].as_array().expect("sessions");
     assert_eq!(sessions.len(), 1, "the second connection is not WebSocket");
     let s = &sessions[0];
@@ -115,16 +167,29 @@ fn unmasked_client_ping_and_abrupt_close() {
     assert_eq!(s["handshake"]["accept"], "HSmrc0sMlYUkAGmm5OPpG2HaGWk=");
     assert_eq!(s["handshake"]["accept_valid"], true);
     let found = codes(&s["findings"]);
-    assert!(found.contains(&"unmasked-client-frame".to_string()), "{found:?}");
+    assert!(
+        found.contains(&"unmasked-client-frame".to_string()),
+        "{found:?}"
+    );
     assert!(found.contains(&"abrupt-close".to_string()), "{found:?}");
     let msgs = messages(s);
     let seq: Vec<(String, String, u64)> = msgs
         .iter()
-        .map(|m| (m["dir"].as_str().unwrap_or("").into(), m["type"].as_str().unwrap_or("").into(), m["len"].as_u64().unwrap_or(99)))
+        .map(|m| {
+            (
+                m["dir"].as_str().unwrap_or("").into(),
+                m["type"].as_str().unwrap_or("").into(),
+                m["len"].as_u64().unwrap_or(99),
+            )
+        })
         .collect();
     assert_eq!(
         seq,
-        vec![("c2s".into(), "ping".into(), 0), ("s2c".into(), "text".into(), 5), ("s2c".into(), "pong".into(), 0)]
+        vec![
+            ("c2s".into(), "ping".into(), 0),
+            ("s2c".into(), "text".into(), 5),
+            ("s2c".into(), "pong".into(), 0)
+        ]
     );
     // The server's text is the JSON string "who" (quotes included: 5 bytes).
     assert_eq!(msgs[1]["text"], "\"who\"");
@@ -133,13 +198,26 @@ fn unmasked_client_ping_and_abrupt_close() {
     assert_eq!(s["close"]["tcp_closer"], "c2s");
     // The flow listing shows both connections, the second as plain TCP.
     let dir = corpus_dir().expect("corpus");
-    let out = common::wsscope(["flows".to_string(), "--json".into(), "-".into(), dir.join("unmasked_client_ping.pcap").display().to_string()]);
+    let out = common::wsscope([
+        "flows".to_string(),
+        "--json".into(),
+        "-".into(),
+        dir.join("unmasked_client_ping.pcap").display().to_string(),
+    ]);
     let flows: Value = serde_json::from_slice(&out.stdout).expect("flows JSON");
     let classes: Vec<(u64, String)> = flows["flows"]
         .as_array()
         .expect("flows")
         .iter()
-        .map(|f| (f["client"]["port"].as_u64().unwrap_or(0), f["classification"].as_str().unwrap_or("").into()))
+        .map(|f| {
+            (
+                f["client"]["port"].as_u64().unwrap_or(0),
+                f["classification"].as_str().unwrap_or("").into(),
+            )
+        })
         .collect();
-    assert_eq!(classes, vec![(55371, "websocket".into()), (55392, "other".into())]);
+    assert_eq!(
+        classes,
+        vec![(55371, "websocket".into()), (55392, "other".into())]
+    );
 }

@@ -9,7 +9,8 @@ use serde_json::Value;
 fn check_fixture(name: &str) -> Value {
     let pcap = root().join("fixtures").join(format!("{name}.pcap"));
     let peers: Value = serde_json::from_str(
-        &std::fs::read_to_string(root().join("fixtures").join(format!("{name}.peers.json"))).expect("peers log"),
+        &std::fs::read_to_string(root().join("fixtures").join(format!("{name}.peers.json")))
+            .expect("peers log"),
     )
     .expect("peers JSON");
     let report = report_for(&pcap, &["--max-message-size", "4000000"]);
@@ -30,7 +31,10 @@ fn check_fixture(name: &str) -> Value {
     }
     assert_eq!(upgraded.len(), 1, "{name}: one upgraded session expected");
     let session = upgraded[0];
-    assert_eq!(session["handshake"]["accept_valid"], true, "{name}: accept must verify");
+    assert_eq!(
+        session["handshake"]["accept_valid"], true,
+        "{name}: accept must verify"
+    );
     for dir in ["c2s", "s2c"] {
         let want: Vec<(String, u64, String)> = expected
             .iter()
@@ -57,14 +61,20 @@ fn check_fixture(name: &str) -> Value {
                 )
             })
             .collect();
-        assert_eq!(got, want, "{name}: {dir} messages differ from the peers' logs");
+        assert_eq!(
+            got, want,
+            "{name}: {dir} messages differ from the peers' logs"
+        );
     }
     if let Some(close) = peers["close"].as_object() {
         let c = &session["close"];
         assert_eq!(c["state"], "closed", "{name}: close state");
         assert_eq!(c["code"], close["code"], "{name}: close code");
         assert_eq!(c["reason"], close["reason"], "{name}: close reason");
-        assert_eq!(c["initiator"], close["initiator"], "{name}: close initiator");
+        assert_eq!(
+            c["initiator"], close["initiator"],
+            "{name}: close initiator"
+        );
     }
     let bad: Vec<&Value> = session["findings"]
         .as_array()
@@ -95,9 +105,20 @@ fn python_sizes_0_125_126_65535_65536_and_over_1mb() {
 fn python_deflate_with_context_takeover() {
     let report = check_fixture("py_deflate");
     let s = &report["sessions"][0];
-    assert_eq!(s["handshake"]["deflate"]["server_no_context_takeover"], false);
-    let compressed = s["messages"].as_array().expect("messages").iter().filter(|m| m["compressed"] == true).count();
-    assert!(compressed >= 10, "most messages are compressed, got {compressed}");
+    assert_eq!(
+        s["handshake"]["deflate"]["server_no_context_takeover"],
+        false
+    );
+    let compressed = s["messages"]
+        .as_array()
+        .expect("messages")
+        .iter()
+        .filter(|m| m["compressed"] == true)
+        .count();
+    assert!(
+        compressed >= 10,
+        "most messages are compressed, got {compressed}"
+    );
 }
 
 #[test]
@@ -112,10 +133,19 @@ fn python_deflate_no_context_takeover_both_ways() {
 #[test]
 fn node_ping_pong_fragments_and_close_4000() {
     let report = check_fixture("node_ping");
-    let msgs = report["sessions"][0]["messages"].as_array().expect("messages").clone();
-    let fragmented = msgs.iter().find(|m| m["frames"] == 2).expect("a 2-frame message");
+    let msgs = report["sessions"][0]["messages"]
+        .as_array()
+        .expect("messages")
+        .clone();
+    let fragmented = msgs
+        .iter()
+        .find(|m| m["frames"] == 2)
+        .expect("a 2-frame message");
     assert_eq!(fragmented["type"], "text");
-    let pongs_with_rtt = msgs.iter().filter(|m| m["type"] == "pong" && m["rtt_ms"].is_number()).count();
+    let pongs_with_rtt = msgs
+        .iter()
+        .filter(|m| m["type"] == "pong" && m["rtt_ms"].is_number())
+        .count();
     assert_eq!(pongs_with_rtt, 2, "both pongs paired with their pings");
 }
 
@@ -132,7 +162,11 @@ fn headless_chromium_session() {
         .as_array()
         .expect("headers")
         .iter()
-        .any(|kv| kv[0].as_str().is_some_and(|n| n.eq_ignore_ascii_case("origin")));
+        .any(|kv| {
+            kv[0]
+                .as_str()
+                .is_some_and(|n| n.eq_ignore_ascii_case("origin"))
+        });
     assert!(has_origin, "browsers send Origin");
 }
 
@@ -154,7 +188,10 @@ fn linux_cooked_v1_and_v2() {
 fn nanosecond_pcap() {
     let report = check_fixture("py_nanos");
     let ts = report["sessions"][0]["started"].as_str().expect("ts");
-    assert!(ts.ends_with('Z') && ts.len() == "2026-01-01T00:00:00.000000Z".len(), "{ts}");
+    assert!(
+        ts.ends_with('Z') && ts.len() == "2026-01-01T00:00:00.000000Z".len(),
+        "{ts}"
+    );
 }
 
 #[test]

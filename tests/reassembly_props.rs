@@ -6,6 +6,7 @@ mod support;
 
 use proptest::prelude::*;
 use support::*;
+use wsscope::finding::Code;
 use wsscope::tcp::Dir;
 use wsscope::testkit::{
     self, deflate_message, new_deflate_compressor, Conversation, FrameSpec, Packet,
@@ -185,13 +186,10 @@ fn natural(sends: &[(Dir, Vec<u8>)]) -> Vec<Seg> {
     segment(sends, |_| 1460)
 }
 
-/// Random segment sizes, except that the first segment of each direction holds at least 16
-/// bytes: shorter first segments hit two known bugs (see the ignored tests at the end).
+/// Random segment sizes, with many tiny ones (a request line cut after one byte included).
 fn random_cuts(sends: &[(Dir, Vec<u8>)], rng: &mut Rng) -> Vec<Seg> {
-    segment(sends, |first| {
-        if first {
-            16 + rng.below(1460 - 16) as usize
-        } else if rng.below(4) == 0 {
+    segment(sends, |_| {
+        if rng.below(4) == 0 {
             1 + rng.below(16) as usize
         } else {
             1 + rng.below(1460) as usize
@@ -278,8 +276,15 @@ fn check_law(msgs: &[MsgSpec], deflate: bool, isns: (u32, u32), seed: u64) {
     ];
     for (name, segs) in variants {
         let (lists, o) = decoded(&capture(&segs, isns));
+        // Reordering can put client frames before the 101 in capture order: that note (info)
+        // describes the capture, not the messages, so it is the one finding allowed here.
+        let findings: Vec<_> = o
+            .findings
+            .iter()
+            .filter(|f| f.code != Code::HandshakeNote)
+            .collect();
         assert!(
-            o.findings.is_empty(),
+            findings.is_empty(),
             "{name}: unexpected findings {:#?}",
             o.findings
         );
@@ -366,7 +371,6 @@ fn request_split_after_its_first_byte_is_still_recognised() {
 }
 
 #[test]
-#[ignore = "BUG: a first client segment of 2-3 bytes ('GE', 'GET') is judged not-HTTP and the connection is dropped"]
 fn request_split_inside_the_method_token_is_still_recognised() {
     assert_one_clean_session(&first_send_split(C2S, 2, false));
     assert_one_clean_session(&first_send_split(C2S, 3, false));
@@ -379,7 +383,6 @@ fn response_delivered_before_the_request_is_still_recognised() {
 }
 
 #[test]
-#[ignore = "BUG: server bytes before the request that are a strict prefix of 'HTTP/' (e.g. 'HT') are judged not-HTTP and the connection is dropped"]
 fn response_split_inside_http_slash_before_the_request_is_still_recognised() {
     assert_one_clean_session(&first_send_split(S2C, 2, true));
 }

@@ -519,6 +519,12 @@ impl FlowTable {
             let seq = seg.seq;
             flow.streams[d].push(seg.ts, seq, &[], 0, &mut |_| {});
         }
+        if seg.flags.ack && !flow.bypassed {
+            let rev = dir.reverse();
+            flow.streams[rev.index()].acked(seg.ts, seg.ack, &mut |out| {
+                Self::forward(id, rev, out, sink);
+            });
+        }
         if seg.flags.fin && !flow.fin_sent[d] {
             flow.fin_sent[d] = true;
             let seq = if seg.flags.syn {
@@ -528,13 +534,16 @@ impl FlowTable {
             };
             flow.streams[d].push_fin(seq, seg.payload.len() + seg.missing as usize);
         }
-        if flow.fin_sent[d] && !flow.fin_delivered[d] {
-            let finished = flow.bypassed || flow.streams[d].is_finished();
-            if finished {
-                flow.fin_delivered[d] = true;
+        for fdir in [dir, dir.reverse()] {
+            let f = fdir.index();
+            if flow.fin_sent[f]
+                && !flow.fin_delivered[f]
+                && (flow.bypassed || flow.streams[f].is_finished())
+            {
+                flow.fin_delivered[f] = true;
                 sink(TcpEvent::Fin {
                     flow: id,
-                    dir,
+                    dir: fdir,
                     ts: seg.ts,
                 });
             }

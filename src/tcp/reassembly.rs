@@ -206,6 +206,37 @@ impl StreamReassembler {
         self.fin = Some(self.fin.map_or(at, |f| f.min(at)));
     }
 
+    /// The peer acknowledged every byte below `ack`. A hole below the acknowledged point that
+    /// has captured data (or the FIN) above it will never be filled: the receiver got those
+    /// bytes and nobody will retransmit them, so the capture simply lost them. Declare it.
+    pub fn acked<F>(&mut self, ts: Timestamp, ack: u32, out: &mut F)
+    where
+        F: FnMut(StreamOutput<'_>),
+    {
+        if self.base.is_none() {
+            return;
+        }
+        let acked = self.unwrap_seq(ack);
+        if acked <= self.next {
+            return;
+        }
+        while let Some((&first, _)) = self.pending.iter().next() {
+            if first > acked {
+                break;
+            }
+            if first > self.next {
+                self.emit_gap(ts, first - self.next, out);
+            }
+            self.drain(out);
+        }
+        if let Some(fin) = self.fin {
+            // The FIN occupies one sequence number: an ACK past it acknowledges everything.
+            if acked > fin && fin > self.next && self.pending.is_empty() {
+                self.emit_gap(ts, fin - self.next, out);
+            }
+        }
+    }
+
     /// Delivers everything still held, declaring gaps for the holes (end of flow or capture).
     pub fn flush<F>(&mut self, ts: Timestamp, out: &mut F)
     where

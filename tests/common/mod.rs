@@ -34,7 +34,13 @@ where
 
 /// `wsscope analyze --json - --payload full --quiet CAPTURE`, parsed.
 pub fn report_for(capture: &Path, extra: &[&str]) -> Value {
-    let mut args = vec!["analyze".to_string(), "--json".into(), "-".into(), "--payload".into(), "full".into()];
+    let mut args = vec![
+        "analyze".to_string(),
+        "--json".into(),
+        "-".into(),
+        "--payload".into(),
+        "full".into(),
+    ];
     args.extend(extra.iter().map(|s| s.to_string()));
     args.push(capture.display().to_string());
     let out = wsscope(&args);
@@ -53,20 +59,29 @@ pub fn payload(msg: &Value) -> Vec<u8> {
         return t.as_bytes().to_vec();
     }
     match msg["data_b64"].as_str() {
-        Some(b) => base64::engine::general_purpose::STANDARD.decode(b).expect("base64"),
+        Some(b) => base64::engine::general_purpose::STANDARD
+            .decode(b)
+            .expect("base64"),
         None => Vec::new(),
     }
 }
 
 /// Hex SHA-256.
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// Finding codes of a session (or the top-level list).
 pub fn codes(findings: &Value) -> Vec<String> {
     findings
         .as_array()
-        .map(|a| a.iter().filter_map(|f| f["code"].as_str().map(str::to_string)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|f| f["code"].as_str().map(str::to_string))
+                .collect()
+        })
         .unwrap_or_default()
 }
