@@ -244,7 +244,10 @@ impl Sink for TextSink {
                         _ if shown.is_empty() => String::new(),
                         _ => binary_preview(shown),
                     };
-                    if (shown.len() as u64) < msg.len && msg.kind != MessageKind::Close {
+                    if (shown.len() as u64) < msg.len
+                        && msg.kind != MessageKind::Close
+                        && !preview.starts_with("hex ")
+                    {
                         preview.push_str("...");
                     }
                     let mut flags = String::new();

@@ -1,0 +1,149 @@
+//! The same WebSocket session must decode identically whatever container, byte order,
+//! timestamp precision, link type, IP version, fragmentation or extension headers carry it;
+//! and a snaplen-cut capture must yield exact gaps, not garbage.
+
+mod support;
+
+use support::*;
+use wsscope::capture::linktype;
+use wsscope::finding::Code;
+use wsscope::tcp::Dir;
+use wsscope::testkit::capture::{
+    capture_bytes, CaptureFormat, PcapNgWriter, PcapOptions, PcapWriter,
+};
+use wsscope::testkit::ws::SAMPLE_KEY;
+use wsscope::testkit::{Conversation, Link, Packet, Session, UpgradeRequest, UpgradeResponse};
+use wsscope::ws::message::MessageKind;
+
+fn session_on(conv: Conversation<'static>) -> Vec<Packet> {
+    Session::from_conversation(conv)
+        .upgrade(
+            &UpgradeRequest::new(SAMPLE_KEY),
+            &UpgradeResponse::accepting(SAMPLE_KEY),
+        )
+        .client_text("Hello from the client")
+        .server_binary(&[0u8, 1, 2, 3, 255])
+        .server_text(&"x".repeat(5000))
+        .close(1000)
+        .into_packets()
+}
+
+fn summary(o: &Outcome) -> Vec<(Dir, MessageKind, Vec<u8>)> {
+    o.messages
+        .iter()
+        .map(|m| (m.dir, m.kind, m.payload.clone()))
+        .collect()
+}
+
+fn reference() -> Vec<(Dir, MessageKind, Vec<u8>)> {
+    let o = analyze_packets(&session_on(Conversation::default_v4()));
+    assert_eq!(o.messages.len(), 5, "text, binary, text, close, close");
+    summary(&o)
+}
+
+#[test]
+fn every_container_byte_order_and_precision() {
+    let want = reference();
+    let packets = session_on(Conversation::default_v4());
+    for format in CaptureFormat::all() {
+        let bytes = capture_bytes(format, linktype::ETHERNET, &packets);
+        let o = analyze(&bytes);
+        assert_eq!(summary(&o), want, "{format:?}");
+        assert!(
+            o.findings.iter().all(|f| f.code != Code::TcpGap),
+            "{format:?}"
+        );
+        // Timestamps survive every precision to the microsecond.
+        let ts = o.sessions[0].ts.0;
+        assert!(
+            packets.iter().any(|p| p.ts_nanos / 1000 == ts / 1000),
+            "{format:?}: {ts}"
+        );
+    }
+}
+
+#[test]
+fn every_link_type_vlan_and_qinq() {
+    let want = reference();
+    for link in Link::all() {
+        let packets = session_on(Conversation::default_v4().with_link(link.clone()));
+        let opts = PcapOptions {
+            linktype: link.linktype(),
+            ..PcapOptions::default()
+        };
+        let mut w = PcapWriter::new(Vec::new(), opts).expect("writer");
+        for p in &packets {
+            w.write_packet(p).expect("write");
+        }
+        let o = analyze(&w.into_inner());
+        assert_eq!(summary(&o), want, "{link:?}");
+    }
+}
+
+#[test]
+fn ipv6_with_extension_headers() {
+    let want = reference();
+    let o = analyze_packets(&session_on(
+        Conversation::default_v6().with_ipv6_ext_headers(true),
+    ));
+    assert_eq!(summary(&o), want);
+    assert!(o.sessions[0].client.is_ipv6());
+}
+
+#[test]
+fn ipv4_and_ipv6_fragments_are_reassembled() {
+    let want = reference();
+    for conv in [Conversation::default_v4(), Conversation::default_v6()] {
+        let o = analyze_packets(&session_on(conv.with_ip_fragmentation(Some(256))));
+        assert_eq!(summary(&o), want);
+        assert!(!o.has(Code::TcpGap));
+    }
+}
+
+#[test]
+fn pcapng_with_two_interfaces_of_different_resolution() {
+    // The same session split over two interfaces (microseconds and 2^-20 s units), as a
+    // capture on a bond or with `-i any` in pcapng might look.
+    let packets = session_on(Conversation::default_v4());
+    let mut w = PcapNgWriter::new(Vec::new(), false).expect("writer");
+    let micro = w.add_interface(1, 65535, 6).expect("idb");
+    let binary = w.add_interface(1, 65535, 0x80 | 20).expect("idb");
+    for (i, p) in packets.iter().enumerate() {
+        w.write_packet(if i % 2 == 0 { micro } else { binary }, p)
+            .expect("epb");
+    }
+    let o = analyze(&w.into_inner());
+    assert_eq!(summary(&o), reference());
+    // 2^-20 s resolution keeps every timestamp within a microsecond.
+    let ts = o.sessions[0].ts.0;
+    assert!(
+        packets.iter().any(|p| (p.ts_nanos - ts).abs() < 1000),
+        "{ts}"
+    );
+}
+
+#[test]
+fn snaplen_cut_packets_become_exact_gaps() {
+    // Every packet cut to 400 bytes: the handshake fits, large segments lose their tails.
+    let packets: Vec<Packet> = session_on(Conversation::default_v4())
+        .into_iter()
+        .map(|p| p.truncated(400))
+        .collect();
+    let o = analyze_packets(&packets);
+    assert!(o.has(Code::TcpGap));
+    // The 5000-byte text spans several segments: it is reported incomplete with its full length.
+    let big = o
+        .messages
+        .iter()
+        .find(|m| m.len == 5000)
+        .expect("the 5000-byte message is still found");
+    assert!(big.incomplete);
+    // The session still ends with both close frames.
+    assert_eq!(
+        o.messages
+            .iter()
+            .filter(|m| m.kind == MessageKind::Close)
+            .count(),
+        2
+    );
+}
