@@ -106,6 +106,8 @@ pub fn run(
         let sink_error: std::cell::RefCell<Option<io::Error>> = std::cell::RefCell::new(None);
         let total = reader.len() as u64;
         let mut n: u64 = 0;
+        let mut released = 0usize;
+        let _ = map.advise(memmap2::Advice::Sequential);
         let tally = &mut outcome.tally;
         let mut deliver = |ev: Event<'_>| {
             tally.count(&ev);
@@ -119,7 +121,9 @@ pub fn run(
             analyzer.packet(&packet, &mut deliver);
             n += 1;
             if n % 8192 == 0 {
-                progress(reader.position() as u64, total);
+                let pos = reader.position();
+                progress(pos as u64, total);
+                released = release_consumed(&map, released, pos);
             }
             if sink_error.borrow().is_some() {
                 break;
@@ -184,6 +188,27 @@ fn deliver_capture_finding(tally: &mut Tally, sink: &mut dyn Sink, f: &Finding) 
     };
     tally.count(&ev);
     sink.event(&ev)
+}
+
+/// Bytes consumed between two releases of mapped pages.
+const RELEASE_EVERY: usize = 16 << 20;
+
+/// Drops already-read pages of the map from memory, so resident memory stays flat however
+/// large the file. Nothing refers to them any more: every layer copies what it keeps.
+fn release_consumed(map: &memmap2::Mmap, released: usize, pos: usize) -> usize {
+    const PAGE: usize = 4096;
+    let upto = pos / PAGE * PAGE;
+    if upto < released + RELEASE_EVERY {
+        return released;
+    }
+    #[cfg(unix)]
+    {
+        // SAFETY: the mapping is read-only and file-backed; MADV_DONTNEED only drops the cached
+        // pages (they would be read again from the file if touched), and no slice into
+        // [0, upto) is alive: packets are processed one at a time and copied when kept.
+        let _ = unsafe { map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, 0, upto) };
+    }
+    upto
 }
 
 /// One `--fail-on` item.

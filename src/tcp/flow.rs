@@ -275,6 +275,8 @@ pub struct FlowTableStats {
     pub idle_closed: u64,
     /// Largest number tracked at once.
     pub peak_flows: usize,
+    /// Segments without SYN or payload that belonged to no tracked connection.
+    pub stray_segments: u64,
 }
 
 /// Bounded table of TCP connections.
@@ -346,6 +348,13 @@ impl FlowTable {
             }
         };
         if starts_new {
+            let carries_something = seg.flags.syn || !seg.payload.is_empty() || seg.missing > 0;
+            if !carries_something && !self.flows.contains_key(&key) {
+                // A bare ACK/FIN/RST of a connection already closed (or never seen): nothing to
+                // analyse, and tracking it would only count a ghost connection.
+                self.stats.stray_segments += 1;
+                return;
+            }
             if let Some(old) = self.flows.remove(&key) {
                 Self::close_flow(old, seg.ts, CloseReason::Fin, sink);
             }
