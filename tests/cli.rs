@@ -316,6 +316,11 @@ fn flows_lists_every_connection() {
         text.contains("websocket") && text.contains("http"),
         "{text}"
     );
+    // One line per connection: the trailing ACKs after a close are no ghost connection.
+    assert_eq!(text.lines().count(), 3, "{text}");
+    let report = common::report_for(&root().join("fixtures/node_ping.pcap"), &[]);
+    assert_eq!(report["captures"][0]["tcp_flows"], 1);
+    assert_eq!(report["summary"]["tcp_flows"], 1);
 }
 
 #[test]
