@@ -25,4 +25,5 @@ pub mod tcp;
 #[doc(hidden)]
 pub mod testkit;
 pub mod timestamp;
+pub mod tui;
 pub mod ws;

@@ -32,6 +32,8 @@ enum Command {
     /// List every TCP connection: endpoints, bytes, how it began and ended, retransmissions,
     /// gaps and whether it carried WebSocket, HTTP or something else.
     Flows(FlowsArgs),
+    /// Open the interactive terminal UI: session list, message timeline, detail pane.
+    Tui(TuiArgs),
     /// Print the JSON Schema of the report (`report`), of NDJSON lines (`events`) or of
     /// `flows --json` (`flows`).
     Schema {
@@ -110,6 +112,12 @@ struct AnalyzeArgs {
     /// No text output (only --json/--ndjson and the exit status).
     #[arg(short, long)]
     quiet: bool,
+}
+
+#[derive(Args)]
+struct TuiArgs {
+    #[command(flatten)]
+    common: CommonArgs,
 }
 
 #[derive(Args)]
@@ -367,6 +375,13 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Analyze(args) => analyze(args),
         Command::Flows(args) => flows(args),
+        Command::Tui(args) => {
+            let cfg = config(&args.common, 64 << 10);
+            match wsscope::tui::run(&args.common.captures, &cfg) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => usage_error(&e.to_string()),
+            }
+        }
         Command::Schema { kind } => {
             let text = match kind {
                 SchemaKind::Report => wsscope::report::report_schema(),
