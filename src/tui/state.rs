@@ -1,0 +1,558 @@
+//! UI state: sessions and messages collected from analyzer events, plus selection, scrolling,
+//! search, filter and view flags. No terminal here: everything is plain data.
+
+use crate::analyzer::Event;
+use crate::finding::{Finding, Severity};
+use crate::report::{CaptureReport, Summary};
+use crate::session::{Handshake, SessionEnd, SessionId, SessionStart};
+use crate::sink::Sink;
+use crate::tcp::Dir;
+use crate::timestamp::Timestamp;
+use crate::ws::message::MessageKind;
+use ratatui::layout::Rect;
+use std::collections::HashMap;
+use std::io;
+use std::net::SocketAddr;
+
+/// Most payload bytes kept per message, whatever the analyzer retained.
+pub const MAX_PREVIEW: usize = 64 << 10;
+
+/// One message as the UI keeps it (owned, bounded).
+#[derive(Clone, Debug)]
+pub struct MsgInfo {
+    /// 1-based index within the session.
+    pub index: u64,
+    /// Direction.
+    pub dir: Dir,
+    /// Kind.
+    pub kind: MessageKind,
+    /// Timestamp of the first frame.
+    pub ts: Timestamp,
+    /// Payload length after inflation.
+    pub len: u64,
+    /// Payload bytes on the wire.
+    pub wire_len: u64,
+    /// Sent with permessage-deflate.
+    pub compressed: bool,
+    /// Frames it was made of.
+    pub frames: u32,
+    /// First bytes of the payload (at most [`MAX_PREVIEW`]).
+    pub payload: Vec<u8>,
+    /// Bytes of the payload are missing from the capture.
+    pub incomplete: bool,
+    /// Close status code.
+    pub close_code: Option<u16>,
+    /// Close reason.
+    pub close_reason: Option<String>,
+    /// Ping round-trip time (for pongs), nanoseconds.
+    pub rtt_nanos: Option<i64>,
+}
+
+/// One session as the UI keeps it.
+#[derive(Clone, Debug)]
+pub struct SessionInfo {
+    /// Session id.
+    pub id: SessionId,
+    /// Capture file it came from.
+    pub capture: String,
+    /// Client endpoint.
+    pub client: SocketAddr,
+    /// Server endpoint.
+    pub server: SocketAddr,
+    /// Start of the session.
+    pub start_ts: Timestamp,
+    /// The handshake, when captured.
+    pub handshake: Option<Handshake>,
+    /// How it ended (`None` while still open).
+    pub end: Option<SessionEnd>,
+    /// Session findings.
+    pub findings: Vec<Finding>,
+    /// Messages in capture order.
+    pub messages: Vec<MsgInfo>,
+}
+
+impl SessionInfo {
+    /// Request path (raw; escape before showing).
+    pub fn path(&self) -> &str {
+        self.handshake
+            .as_ref()
+            .map_or("", |h| h.request.target.as_str())
+    }
+
+    /// Negotiated subprotocol (raw; escape before showing).
+    pub fn subprotocol(&self) -> Option<&str> {
+        self.handshake
+            .as_ref()
+            .and_then(|h| h.negotiated.subprotocol.as_deref())
+    }
+
+    /// Worst finding severity.
+    pub fn worst(&self) -> Option<Severity> {
+        self.findings.iter().map(|f| f.severity).max()
+    }
+
+    /// Findings per severity `[info, warning, error]`.
+    pub fn finding_counts(&self) -> [usize; 3] {
+        let mut n = [0; 3];
+        for f in &self.findings {
+            n[f.severity as usize] += 1;
+        }
+        n
+    }
+
+    /// Short state: `open`, `rejected 403`, `closed clean`, `closed rst`, ...
+    pub fn state(&self) -> String {
+        let status = self
+            .handshake
+            .as_ref()
+            .and_then(|h| h.response.as_ref().map(|r| r.status));
+        match &self.end {
+            None => "open".into(),
+            Some(e) if !e.upgraded => match status {
+                Some(s) => format!("rejected {s}"),
+                None => "no response".into(),
+            },
+            Some(e) if e.clean => "closed clean".into(),
+            Some(e) => match e.tcp_end {
+                Some(r) => format!("closed {}", r.as_str()),
+                None => "ended".into(),
+            },
+        }
+    }
+}
+
+/// Focused pane.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pane {
+    /// Session list.
+    Sessions,
+    /// Message timeline.
+    Timeline,
+    /// Detail pane.
+    Detail,
+}
+
+/// What the detail pane shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Detail {
+    /// The selected session's handshake, close and findings.
+    Session,
+    /// The selected message.
+    Message,
+}
+
+/// How timestamps are shown.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TimeMode {
+    /// Time of day (UTC).
+    Abs,
+    /// Seconds since the session start.
+    Rel,
+}
+
+/// Timeline filter, cycled with `f`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Filter {
+    /// Everything.
+    All,
+    /// Text messages.
+    Text,
+    /// Binary messages.
+    Binary,
+    /// Ping, pong and close.
+    Control,
+    /// Client to server only.
+    ClientToServer,
+    /// Server to client only.
+    ServerToClient,
+}
+
+impl Filter {
+    /// The next filter in the cycle.
+    pub fn next(self) -> Filter {
+        match self {
+            Filter::All => Filter::Text,
+            Filter::Text => Filter::Binary,
+            Filter::Binary => Filter::Control,
+            Filter::Control => Filter::ClientToServer,
+            Filter::ClientToServer => Filter::ServerToClient,
+            Filter::ServerToClient => Filter::All,
+        }
+    }
+
+    /// Label for the UI.
+    pub fn label(self) -> &'static str {
+        match self {
+            Filter::All => "all",
+            Filter::Text => "text",
+            Filter::Binary => "binary",
+            Filter::Control => "control",
+            Filter::ClientToServer => "c->s",
+            Filter::ServerToClient => "s->c",
+        }
+    }
+
+    /// True when `m` passes.
+    pub fn accepts(self, m: &MsgInfo) -> bool {
+        match self {
+            Filter::All => true,
+            Filter::Text => m.kind == MessageKind::Text,
+            Filter::Binary => m.kind == MessageKind::Binary,
+            Filter::Control => matches!(
+                m.kind,
+                MessageKind::Ping | MessageKind::Pong | MessageKind::Close
+            ),
+            Filter::ClientToServer => m.dir == Dir::ClientToServer,
+            Filter::ServerToClient => m.dir == Dir::ServerToClient,
+        }
+    }
+}
+
+/// Owned data sent from the loading thread.
+#[derive(Debug)]
+pub enum LoadMsg {
+    /// A capture file is being read.
+    Capture(String),
+    /// A session began.
+    Start(Box<SessionStart>),
+    /// A message of a session.
+    Message(SessionId, Box<MsgInfo>),
+    /// A finding.
+    Finding(Option<SessionId>, Finding),
+    /// A session ended.
+    End(Box<SessionEnd>),
+    /// Bytes done / total of the current file.
+    Progress(u64, u64),
+    /// A file or the run failed.
+    Error(String),
+    /// Loading finished.
+    Done,
+}
+
+/// A [`Sink`] turning events into [`LoadMsg`]s for a callback.
+pub struct Collector<F: FnMut(LoadMsg)> {
+    /// Receives each message.
+    pub out: F,
+}
+
+impl<F: FnMut(LoadMsg)> Sink for Collector<F> {
+    fn begin_capture(&mut self, path: &str) -> io::Result<()> {
+        (self.out)(LoadMsg::Capture(path.to_string()));
+        Ok(())
+    }
+
+    fn event(&mut self, ev: &Event<'_>) -> io::Result<()> {
+        let msg = match ev {
+            Event::SessionStart(s) => LoadMsg::Start(Box::new((*s).clone())),
+            Event::Message(m) => {
+                let msg = &m.message;
+                let keep = msg.payload.len().min(MAX_PREVIEW);
+                LoadMsg::Message(
+                    m.session,
+                    Box::new(MsgInfo {
+                        index: m.index,
+                        dir: msg.dir,
+                        kind: msg.kind,
+                        ts: msg.ts,
+                        len: msg.len,
+                        wire_len: msg.wire_len,
+                        compressed: msg.compressed,
+                        frames: msg.frames,
+                        payload: msg.payload[..keep].to_vec(),
+                        incomplete: msg.incomplete,
+                        close_code: msg.close_code,
+                        close_reason: msg.close_reason.clone(),
+                        rtt_nanos: m.rtt_nanos,
+                    }),
+                )
+            }
+            Event::Finding { session, finding } => LoadMsg::Finding(*session, (*finding).clone()),
+            Event::SessionEnd(e) => LoadMsg::End(Box::new((*e).clone())),
+            Event::Flow(_) => return Ok(()),
+        };
+        (self.out)(msg);
+        Ok(())
+    }
+
+    fn finish(&mut self, _summary: &Summary, _captures: &[CaptureReport]) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The whole UI state.
+#[derive(Debug)]
+pub struct App {
+    /// Sessions in start order.
+    pub sessions: Vec<SessionInfo>,
+    /// Session id -> position in `sessions`.
+    pub by_id: HashMap<SessionId, usize>,
+    /// Findings not tied to a session.
+    pub capture_findings: Vec<Finding>,
+    /// File being read.
+    pub current_capture: String,
+    /// Total messages loaded.
+    pub total_messages: u64,
+    /// Loading progress (bytes done, total) while loading.
+    pub progress: Option<(u64, u64)>,
+    /// Loading finished.
+    pub loaded: bool,
+    /// Errors reported while loading.
+    pub errors: Vec<String>,
+    /// Focused pane.
+    pub pane: Pane,
+    /// Detail pane content, when open.
+    pub detail: Option<Detail>,
+    /// Detail pane scroll (lines).
+    pub detail_scroll: usize,
+    /// Stats view shown.
+    pub stats: bool,
+    /// Help overlay shown.
+    pub help: bool,
+    /// Selected session (position in `sessions`).
+    pub session_sel: usize,
+    /// First session row shown.
+    pub session_scroll: usize,
+    /// Selected row of the timeline (position in `visible`).
+    pub msg_sel: usize,
+    /// First timeline row shown.
+    pub msg_scroll: usize,
+    /// Positions (in the session's messages) passing the filter.
+    pub visible: Vec<usize>,
+    visible_scanned: usize,
+    visible_key: Option<(usize, Filter)>,
+    /// Timestamp mode.
+    pub time: TimeMode,
+    /// Timeline filter.
+    pub filter: Filter,
+    /// Follow new messages.
+    pub follow: bool,
+    /// Search text being typed (`Some` while the prompt is open).
+    pub search_input: Option<String>,
+    /// Committed search query.
+    pub query: String,
+    /// Timeline rows (positions in `visible`) matching the query.
+    pub matches: Vec<usize>,
+    /// Use colours (false when NO_COLOR is set).
+    pub color: bool,
+    /// Terminal area last drawn (for paging and mouse hits).
+    pub screen: Rect,
+    /// Quit requested.
+    pub quit: bool,
+}
+
+impl Default for App {
+    fn default() -> Self {
+        App::new()
+    }
+}
+
+impl App {
+    /// Empty state; colours follow NO_COLOR.
+    pub fn new() -> App {
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        App {
+            sessions: Vec::new(),
+            by_id: HashMap::new(),
+            capture_findings: Vec::new(),
+            current_capture: String::new(),
+            total_messages: 0,
+            progress: None,
+            loaded: false,
+            errors: Vec::new(),
+            pane: Pane::Sessions,
+            detail: None,
+            detail_scroll: 0,
+            stats: false,
+            help: false,
+            session_sel: 0,
+            session_scroll: 0,
+            msg_sel: 0,
+            msg_scroll: 0,
+            visible: Vec::new(),
+            visible_scanned: 0,
+            visible_key: None,
+            time: TimeMode::Rel,
+            filter: Filter::All,
+            follow: false,
+            search_input: None,
+            query: String::new(),
+            matches: Vec::new(),
+            color: !no_color,
+            screen: Rect::new(0, 0, 80, 24),
+            quit: false,
+        }
+    }
+
+    /// Applies one message from the loader. Call [`App::refresh`] after a batch.
+    pub fn load(&mut self, msg: LoadMsg) {
+        match msg {
+            LoadMsg::Capture(path) => self.current_capture = path,
+            LoadMsg::Start(s) => {
+                let s = *s;
+                self.by_id.insert(s.id, self.sessions.len());
+                self.sessions.push(SessionInfo {
+                    id: s.id,
+                    capture: self.current_capture.clone(),
+                    client: s.client,
+                    server: s.server,
+                    start_ts: s.ts,
+                    handshake: s.handshake,
+                    end: None,
+                    findings: Vec::new(),
+                    messages: Vec::new(),
+                });
+            }
+            LoadMsg::Message(id, m) => {
+                if let Some(&i) = self.by_id.get(&id) {
+                    self.sessions[i].messages.push(*m);
+                    self.total_messages += 1;
+                }
+            }
+            LoadMsg::Finding(Some(id), f) => match self.by_id.get(&id) {
+                Some(&i) => self.sessions[i].findings.push(f),
+                None => self.capture_findings.push(f),
+            },
+            LoadMsg::Finding(None, f) => self.capture_findings.push(f),
+            LoadMsg::End(e) => {
+                if let Some(&i) = self.by_id.get(&e.id) {
+                    self.sessions[i].end = Some(*e);
+                }
+            }
+            LoadMsg::Progress(done, total) => self.progress = Some((done, total)),
+            LoadMsg::Error(e) => self.errors.push(e),
+            LoadMsg::Done => {
+                self.loaded = true;
+                self.progress = None;
+            }
+        }
+    }
+
+    /// The selected session.
+    pub fn session(&self) -> Option<&SessionInfo> {
+        self.sessions.get(self.session_sel)
+    }
+
+    /// The selected message.
+    pub fn message(&self) -> Option<&MsgInfo> {
+        let s = self.session()?;
+        let &i = self.visible.get(self.msg_sel)?;
+        s.messages.get(i)
+    }
+
+    /// Brings `visible` up to date with the session, filter and loaded messages; applies
+    /// follow and keeps selections in bounds. Incremental when nothing but new messages changed.
+    pub fn refresh(&mut self) {
+        let key = (self.session_sel, self.filter);
+        if self.visible_key != Some(key) {
+            self.visible.clear();
+            self.visible_scanned = 0;
+            self.visible_key = Some(key);
+        }
+        if let Some(s) = self.sessions.get(self.session_sel) {
+            for (i, m) in s.messages.iter().enumerate().skip(self.visible_scanned) {
+                if self.filter.accepts(m) {
+                    self.visible.push(i);
+                }
+            }
+            self.visible_scanned = s.messages.len();
+        }
+        if self.session_sel >= self.sessions.len() {
+            self.session_sel = self.sessions.len().saturating_sub(1);
+        }
+        if self.follow {
+            self.msg_sel = self.visible.len().saturating_sub(1);
+        }
+        if self.msg_sel >= self.visible.len() {
+            self.msg_sel = self.visible.len().saturating_sub(1);
+        }
+        self.fit_scroll();
+    }
+
+    /// Keeps the selected rows inside their scroll windows.
+    pub fn fit_scroll(&mut self) {
+        let (srows, trows) = crate::tui::render::list_rows(self, self.screen);
+        self.session_scroll = fit(self.session_sel, self.session_scroll, srows);
+        self.msg_scroll = fit(self.msg_sel, self.msg_scroll, trows);
+    }
+
+    /// Selects another session, resetting the timeline position.
+    pub fn select_session(&mut self, i: usize) {
+        let i = i.min(self.sessions.len().saturating_sub(1));
+        if i != self.session_sel {
+            self.session_sel = i;
+            self.msg_sel = 0;
+            self.msg_scroll = 0;
+            self.matches.clear();
+            self.detail_scroll = 0;
+        }
+        self.refresh();
+    }
+
+    /// Recomputes the search matches in the current timeline.
+    pub fn run_search(&mut self) {
+        self.matches.clear();
+        if self.query.is_empty() {
+            return;
+        }
+        let Some(s) = self.sessions.get(self.session_sel) else {
+            return;
+        };
+        let needle = self.query.to_lowercase();
+        for (row, &i) in self.visible.iter().enumerate() {
+            if let Some(m) = s.messages.get(i) {
+                if message_matches(m, &needle) {
+                    self.matches.push(row);
+                }
+            }
+        }
+    }
+
+    /// Moves to the next (or previous) match, wrapping around.
+    pub fn jump_match(&mut self, forward: bool, include_current: bool) {
+        if self.matches.is_empty() {
+            return;
+        }
+        let cur = self.msg_sel;
+        let next = if forward {
+            self.matches
+                .iter()
+                .copied()
+                .find(|&r| if include_current { r >= cur } else { r > cur })
+                .or_else(|| self.matches.first().copied())
+        } else {
+            self.matches
+                .iter()
+                .rev()
+                .copied()
+                .find(|&r| r < cur)
+                .or_else(|| self.matches.last().copied())
+        };
+        if let Some(r) = next {
+            self.msg_sel = r;
+            self.follow = false;
+            self.detail_scroll = 0;
+            self.fit_scroll();
+        }
+    }
+}
+
+/// True when the message payload or close reason contains `needle_lower` (case-insensitive).
+pub fn message_matches(m: &MsgInfo, needle_lower: &str) -> bool {
+    let text = String::from_utf8_lossy(&m.payload).to_lowercase();
+    text.contains(needle_lower)
+        || m.close_reason
+            .as_deref()
+            .is_some_and(|r| r.to_lowercase().contains(needle_lower))
+}
+
+/// New scroll offset so that `sel` is inside a window of `rows` rows.
+pub fn fit(sel: usize, scroll: usize, rows: usize) -> usize {
+    let rows = rows.max(1);
+    if sel < scroll {
+        sel
+    } else if sel >= scroll + rows {
+        sel + 1 - rows
+    } else {
+        scroll
+    }
+}
