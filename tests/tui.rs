@@ -193,6 +193,40 @@ fn hostile_payload_is_escaped() {
 }
 
 #[test]
+fn json_text_is_pretty_printed() {
+    let mut app = node_ping();
+    let json = br#"{"op":"sub","args":["a\u001b[31m",1]}"#.to_vec();
+    app.sessions[0].messages[0].len = json.len() as u64;
+    app.sessions[0].messages[0].payload = json;
+    select_message(&mut app, 0);
+    apply(&mut app, Action::Enter);
+    let s = screen(&app);
+    assert!(s.contains("payload (JSON)"), "{s}");
+    assert!(s.contains("\"op\": \"sub\""), "{s}");
+    assert!(s.contains("\\u001b[31m"), "{s}");
+}
+
+#[test]
+fn needs_a_terminal() {
+    let out = Command::new(env!("CARGO_BIN_EXE_wsscope"))
+        .args(["tui", &fixture("node_ping.pcap")])
+        .output()
+        .expect("run wsscope");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("wsscope tui needs a terminal; use `wsscope analyze` for text output"),
+        "{err}"
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_wsscope"))
+        .args(["tui", "/nonexistent/x.pcap"])
+        .output()
+        .expect("run wsscope");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/x.pcap"));
+}
+
+#[test]
 fn no_color_draws_no_colours() {
     let mut app = node_ping();
     apply(&mut app, Action::ToggleStats);
@@ -302,8 +336,12 @@ fn end_to_end_in_tmux() {
         send(&["q"]);
         let s = wait_for(&socket, "wsscope-exit-");
         assert!(s.contains("wsscope-exit-0"), "{s}");
-        // Back on the normal screen: the UI is gone.
+        // Back on the normal screen, mouse capture off: the UI is gone.
         assert!(!s.contains("Timeline #1"), "{s}");
+        for (flag, want) in [("#{alternate_on}", "0"), ("#{mouse_any_flag}", "0")] {
+            let out = tmux(&socket, &["display-message", "-p", "-t", "wsscope", flag]);
+            assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), want, "{flag}");
+        }
     });
     let _ = tmux(&socket, &["kill-server"]);
     if let Err(e) = result {

@@ -312,3 +312,154 @@ fn clamp_add(cur: usize, delta: isize, len: usize) -> usize {
     let v = (cur as isize).saturating_add(delta);
     v.clamp(0, len as isize - 1) as usize
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analyzer::AnalyzerConfig;
+    use crate::tui::state::Filter;
+    use crossterm::event::KeyEvent;
+
+    fn app() -> App {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/node_ping.pcap");
+        let mut app = crate::tui::load_blocking(&[path.to_string()], &AnalyzerConfig::default());
+        apply(&mut app, Action::Resize(80, 24));
+        app
+    }
+
+    #[test]
+    fn navigation_stays_in_bounds() {
+        let mut a = app();
+        apply(&mut a, Action::Up);
+        assert_eq!(a.session_sel, 0);
+        apply(&mut a, Action::Down);
+        assert_eq!(a.session_sel, 0, "only one session");
+        apply(&mut a, Action::NextPane);
+        assert_eq!(a.pane, Pane::Timeline);
+        apply(&mut a, Action::Up);
+        assert_eq!(a.msg_sel, 0);
+        apply(&mut a, Action::Bottom);
+        assert_eq!(a.msg_sel, 8);
+        apply(&mut a, Action::Down);
+        assert_eq!(a.msg_sel, 8);
+        apply(&mut a, Action::PageUp);
+        assert_eq!(a.msg_sel, 0);
+        apply(&mut a, Action::PageDown);
+        assert_eq!(a.msg_sel, 8);
+        apply(&mut a, Action::Top);
+        assert_eq!(a.msg_sel, 0);
+        apply(&mut a, Action::PrevPane);
+        assert_eq!(a.pane, Pane::Sessions);
+    }
+
+    #[test]
+    fn search_wraps_both_ways() {
+        let mut a = app();
+        apply(&mut a, Action::SearchStart);
+        for c in "PING".chars() {
+            apply(&mut a, Action::SearchChar(c));
+        }
+        apply(&mut a, Action::SearchBackspace);
+        apply(&mut a, Action::SearchChar('G'));
+        apply(&mut a, Action::SearchSubmit);
+        assert_eq!(a.query, "PING");
+        assert_eq!(a.matches, vec![4, 5], "case-insensitive payload search");
+        assert_eq!(a.msg_sel, 4);
+        apply(&mut a, Action::SearchNext);
+        assert_eq!(a.msg_sel, 5);
+        apply(&mut a, Action::SearchNext);
+        assert_eq!(a.msg_sel, 4, "wraps forward");
+        apply(&mut a, Action::SearchPrev);
+        assert_eq!(a.msg_sel, 5, "wraps backward");
+        apply(&mut a, Action::SearchPrev);
+        assert_eq!(a.msg_sel, 4);
+    }
+
+    #[test]
+    fn search_prompt_takes_keys_and_esc_cancels() {
+        let mut a = app();
+        apply(&mut a, Action::SearchStart);
+        let q = key_action(&a, KeyEvent::from(KeyCode::Char('q')));
+        assert_eq!(q, Some(Action::SearchChar('q')));
+        assert_eq!(
+            key_action(&a, KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL)),
+            Some(Action::Quit)
+        );
+        apply(&mut a, Action::Back);
+        assert!(a.search_input.is_none());
+        assert_eq!(
+            key_action(&a, KeyEvent::from(KeyCode::Char('q'))),
+            Some(Action::Quit)
+        );
+    }
+
+    #[test]
+    fn filter_cycles_through_types_and_directions() {
+        let mut a = app();
+        let mut seen = Vec::new();
+        for _ in 0..6 {
+            apply(&mut a, Action::CycleFilter);
+            seen.push((a.filter, a.visible.len()));
+        }
+        assert_eq!(
+            seen,
+            vec![
+                (Filter::Text, 2),
+                (Filter::Binary, 1),
+                (Filter::Control, 6),
+                (Filter::ClientToServer, 5),
+                (Filter::ServerToClient, 4),
+                (Filter::All, 9),
+            ]
+        );
+    }
+
+    #[test]
+    fn follow_tracks_new_messages_and_time_toggles() {
+        let mut a = app();
+        apply(&mut a, Action::ToggleFollow);
+        assert!(a.follow);
+        assert_eq!(a.msg_sel, 8);
+        let extra = a.sessions[0].messages[0].clone();
+        a.sessions[0].messages.push(extra);
+        a.refresh();
+        assert_eq!(a.visible.len(), 10);
+        assert_eq!(a.msg_sel, 9);
+        apply(&mut a, Action::NextPane);
+        apply(&mut a, Action::Up);
+        assert!(!a.follow, "moving up stops following");
+        assert_eq!(a.time, TimeMode::Rel);
+        apply(&mut a, Action::ToggleTime);
+        assert_eq!(a.time, TimeMode::Abs);
+    }
+
+    #[test]
+    fn enter_and_esc_open_and_close_detail() {
+        let mut a = app();
+        apply(&mut a, Action::Enter);
+        assert_eq!(a.detail, Some(Detail::Session));
+        apply(&mut a, Action::Back);
+        assert_eq!((a.detail, a.pane), (None, Pane::Sessions));
+        apply(&mut a, Action::NextPane);
+        apply(&mut a, Action::Enter);
+        assert_eq!((a.detail, a.pane), (Some(Detail::Message), Pane::Detail));
+        apply(&mut a, Action::Down);
+        assert_eq!(a.detail_scroll, 1);
+        apply(&mut a, Action::Back);
+        assert_eq!((a.detail, a.pane), (None, Pane::Timeline));
+    }
+
+    #[test]
+    fn mouse_selects_and_scrolls() {
+        let mut a = app();
+        // Timeline rows start at y = 1 (header) + 3 (sessions) + 1 (border).
+        apply(&mut a, Action::Click(10, 5 + 3));
+        assert_eq!((a.pane, a.msg_sel), (Pane::Timeline, 3));
+        apply(&mut a, Action::ScrollDown(10, 6));
+        assert_eq!(a.msg_sel, 6);
+        apply(&mut a, Action::Click(10, 2));
+        assert_eq!(a.pane, Pane::Sessions);
+        apply(&mut a, Action::Click(10, 23));
+        assert_eq!(a.pane, Pane::Sessions, "status line is not a row");
+    }
+}
