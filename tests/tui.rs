@@ -10,6 +10,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 use wsscope::analyzer::AnalyzerConfig;
 use wsscope::session::SessionConfig;
+use wsscope::tui::state::LoadMsg;
 use wsscope::tui::{apply, load_blocking, render, Action, App};
 
 fn cfg() -> AnalyzerConfig {
@@ -224,6 +225,19 @@ fn needs_a_terminal() {
         .expect("run wsscope");
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/x.pcap"));
+}
+
+#[test]
+fn loading_progress_is_shown() {
+    let mut app = App::new();
+    app.load(LoadMsg::Progress(50, 100));
+    let s = screen(&app);
+    assert!(s.contains("loading [#####.....] 50%"), "{s}");
+    assert!(s.contains("loading..."), "{s}");
+    app.load(LoadMsg::Done);
+    let s = screen(&app);
+    assert!(!s.contains("loading"), "{s}");
+    assert!(s.contains("no WebSocket sessions"), "{s}");
 }
 
 #[test]

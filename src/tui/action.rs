@@ -300,7 +300,8 @@ fn step(app: &mut App, delta: isize) {
             app.fit_scroll();
         }
         Pane::Detail => {
-            app.detail_scroll = clamp_add(app.detail_scroll, delta, usize::MAX / 4);
+            let len = crate::tui::render::detail_len(app);
+            app.detail_scroll = clamp_add(app.detail_scroll, delta, len);
         }
     }
 }
@@ -445,6 +446,11 @@ mod tests {
         assert_eq!((a.detail, a.pane), (Some(Detail::Message), Pane::Detail));
         apply(&mut a, Action::Down);
         assert_eq!(a.detail_scroll, 1);
+        apply(&mut a, Action::Bottom);
+        let end = a.detail_scroll;
+        assert!(end > 1 && end < 40, "{end}");
+        apply(&mut a, Action::Up);
+        assert_eq!(a.detail_scroll, end - 1, "scroll is clamped to the content");
         apply(&mut a, Action::Back);
         assert_eq!((a.detail, a.pane), (None, Pane::Timeline));
     }

@@ -188,14 +188,17 @@ fn render_header(app: &App, area: Rect, buf: &mut Buffer) {
             .unwrap_or(0)
             .min(100);
         let filled = (pct / 10) as usize;
-        spans.push(Span::styled(
-            format!(
-                "  loading [{}{}] {pct}%",
-                "#".repeat(filled),
-                ".".repeat(10 - filled)
+        spans.insert(
+            1,
+            Span::styled(
+                format!(
+                    "  loading [{}{}] {pct}%",
+                    "#".repeat(filled),
+                    ".".repeat(10 - filled)
+                ),
+                fg(app, Color::Green),
             ),
-            fg(app, Color::Green),
-        ));
+        );
     }
     Paragraph::new(Line::from(spans)).render(area, buf);
 }
@@ -541,6 +544,13 @@ pub fn session_detail_lines<'a>(app: &App, s: &SessionInfo) -> Vec<Line<'a>> {
     }
     out.push(heading(&format!("findings {}", s.findings.len())));
     finding_lines(app, &s.findings, &mut out);
+    if !app.capture_findings.is_empty() {
+        out.push(heading(&format!(
+            "capture findings {}",
+            app.capture_findings.len()
+        )));
+        finding_lines(app, &app.capture_findings, &mut out);
+    }
     out
 }
 
@@ -661,6 +671,17 @@ pub fn hex_dump<'a>(bytes: &[u8], out: &mut Vec<Line<'a>>) {
             })
             .collect();
         out.push(Line::raw(format!("{:08x}  {hex}|{ascii}|", n * 16)));
+    }
+}
+
+/// Number of lines in the open detail pane (0 when closed).
+pub fn detail_len(app: &App) -> usize {
+    match (app.detail, app.session()) {
+        (Some(Detail::Session), Some(s)) => session_detail_lines(app, s).len(),
+        (Some(Detail::Message), Some(s)) => app
+            .message()
+            .map_or(0, |m| message_detail_lines(app, s, m).len()),
+        _ => 0,
     }
 }
 
