@@ -303,10 +303,63 @@ fn wait_for(socket: &str, what: &str) -> String {
     }
 }
 
+fn have_tmux() -> bool {
+    let ok = Command::new("tmux").arg("-V").output().is_ok();
+    if !ok {
+        println!("tmux not installed: skipping the end-to-end TUI test");
+    }
+    ok
+}
+
+#[test]
+fn ctrl_c_quits_and_restores_in_tmux() {
+    if !have_tmux() {
+        return;
+    }
+    let socket = format!("wsscope-test-{}-c", std::process::id());
+    let cmd = format!(
+        "{} tui {}; echo wsscope-exit-$?; sleep 5",
+        env!("CARGO_BIN_EXE_wsscope"),
+        fixture("node_ping.pcap")
+    );
+    let out = tmux(
+        &socket,
+        &[
+            "new-session",
+            "-d",
+            "-s",
+            "wsscope",
+            "-x",
+            "80",
+            "-y",
+            "24",
+            &cmd,
+        ],
+    );
+    assert!(out.status.success(), "{out:?}");
+    let result = std::panic::catch_unwind(|| {
+        let s = wait_for(&socket, "Timeline #1");
+        assert!(s.contains("Timeline #1"), "{s}");
+        assert!(tmux(&socket, &["send-keys", "-t", "wsscope", "C-c"])
+            .status
+            .success());
+        let s = wait_for(&socket, "wsscope-exit-");
+        assert!(s.contains("wsscope-exit-0"), "{s}");
+        let out = tmux(
+            &socket,
+            &["display-message", "-p", "-t", "wsscope", "#{alternate_on}"],
+        );
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "0");
+    });
+    let _ = tmux(&socket, &["kill-server"]);
+    if let Err(e) = result {
+        std::panic::resume_unwind(e);
+    }
+}
+
 #[test]
 fn end_to_end_in_tmux() {
-    if Command::new("tmux").arg("-V").output().is_err() {
-        println!("tmux not installed: skipping the end-to-end TUI test");
+    if !have_tmux() {
         return;
     }
     let socket = format!("wsscope-test-{}", std::process::id());

@@ -29,7 +29,8 @@ pub struct Areas {
 
 /// Splits the screen.
 pub fn areas(app: &App, area: Rect) -> Areas {
-    let n = app.sessions.len().clamp(1, 5) as u16;
+    let most = (area.height / 4).max(5) as usize;
+    let n = app.sessions.len().clamp(1, most) as u16;
     let want = n + 2;
     let sessions_h = want.min(area.height.saturating_sub(6).max(3));
     let [header, sessions, main, status] = Layout::vertical([
@@ -443,13 +444,24 @@ fn heading<'a>(text: &str) -> Line<'a> {
 
 /// Lines of the session detail (handshake, close, findings).
 pub fn session_detail_lines<'a>(app: &App, s: &SessionInfo) -> Vec<Line<'a>> {
-    let mut out = vec![Line::raw(format!(
-        "session #{}  {} → {}  [{}]",
-        s.id,
-        s.client,
-        s.server,
-        for_terminal(&s.capture)
-    ))];
+    let mut out = vec![
+        Line::raw(format!(
+            "session #{}  {} → {}  [{}]",
+            s.id,
+            s.client,
+            s.server,
+            for_terminal(&s.capture)
+        )),
+        Line::raw(format!(
+            "time {}{}",
+            s.start_ts.rfc3339(),
+            s.end.as_ref().map_or(String::new(), |e| format!(
+                " .. {} ({:.3} s)",
+                e.ts.rfc3339(),
+                e.ts.nanos_since(s.start_ts) as f64 / 1e9
+            ))
+        )),
+    ];
     match &s.handshake {
         None => out.push(Line::raw(
             "handshake not captured (decoded mid-stream or by --decode-as)",
