@@ -16,6 +16,8 @@ pub mod finding;
 pub mod handshake;
 pub mod http;
 pub mod ipfrag;
+#[cfg(feature = "live")]
+pub mod live;
 pub mod packet;
 pub mod report;
 pub mod run;

@@ -32,6 +32,12 @@ enum Command {
     /// List every TCP connection: endpoints, bytes, how it began and ended, retransmissions,
     /// gaps and whether it carried WebSocket, HTTP or something else.
     Flows(FlowsArgs),
+    /// Sniff an interface and analyse WebSocket traffic as it flows (needs the `live` build
+    /// feature and capture permission). Ctrl-C or SIGTERM ends the capture and flushes every
+    /// open session and the final report; exit status as for `analyze`.
+    Live(LiveArgs),
+    /// List the interfaces `live -i` can capture on.
+    Interfaces,
     /// Open the interactive terminal UI: session list, message timeline, detail pane.
     Tui(TuiArgs),
     /// Print the JSON Schema of the report (`report`), of NDJSON lines (`events`) or of
@@ -112,6 +118,61 @@ struct AnalyzeArgs {
     /// No text output (only --json/--ndjson and the exit status).
     #[arg(short, long)]
     quiet: bool,
+}
+
+#[derive(Args)]
+struct LiveArgs {
+    /// Interface to capture on (`wsscope interfaces` lists them; `any` for all on Linux).
+    #[arg(short = 'i', long = "interface", value_name = "IFACE")]
+    interface: String,
+    /// BPF capture filter, e.g. 'tcp port 8080'.
+    #[arg(short = 'f', long = "filter", value_name = "BPF")]
+    filter: Option<String>,
+    /// Bytes kept per packet.
+    #[arg(long, default_value_t = 262_144)]
+    snaplen: i32,
+    /// Do not put the interface in promiscuous mode.
+    #[arg(long)]
+    no_promisc: bool,
+    /// Let the kernel batch packets (lower CPU, higher latency) instead of immediate mode.
+    #[arg(long)]
+    no_immediate: bool,
+    /// Kernel capture buffer size in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = 32 << 20)]
+    buffer_size: i32,
+    /// Stop after this many packets.
+    #[arg(short = 'c', long = "count", value_name = "N")]
+    count: Option<u64>,
+    /// Stop after this many seconds.
+    #[arg(long, value_name = "SECONDS")]
+    duration: Option<f64>,
+    /// Also save every captured packet to this pcap file.
+    #[arg(short = 'w', long = "write", value_name = "FILE")]
+    write: Option<String>,
+    /// Print every message as it completes (default when no --ndjson/--json - is given).
+    #[arg(long)]
+    messages: bool,
+    /// Write the JSON report to PATH when the capture ends (`-` for standard output).
+    #[arg(long, value_name = "PATH|-")]
+    json: Option<String>,
+    /// Stream events to standard output, one JSON object per line, flushed per event.
+    #[arg(long)]
+    ndjson: bool,
+    /// Exit 1 if any finding matches (as for `analyze`).
+    #[arg(long, value_name = "LIST")]
+    fail_on: Option<String>,
+    /// Payload in JSON/NDJSON output.
+    #[arg(long, value_enum, default_value_t = PayloadArg::Preview)]
+    payload: PayloadArg,
+    /// Payload bytes shown in previews.
+    #[arg(long, value_name = "N", default_value_t = 256)]
+    preview_bytes: usize,
+    /// Decode traffic to this server port as WebSocket even without a captured handshake.
+    #[arg(long = "decode-as", value_name = "PORT")]
+    decode_as: Vec<u16>,
+    /// Largest message decoded in full, after inflation (bytes).
+    #[arg(long, value_name = "BYTES", default_value_t = 64 << 20)]
+    max_message_size: u64,
 }
 
 #[derive(Args)]
@@ -360,6 +421,132 @@ fn print_flows(flows: &[wsscope::report::FlowReport]) -> io::Result<()> {
     out.flush()
 }
 
+#[cfg(not(feature = "live"))]
+const LIVE_HOWTO: &str = "this wsscope was built without live capture: install libpcap (apt-get install libpcap-dev) and rebuild with `cargo build --release --features live`";
+
+#[cfg(not(feature = "live"))]
+fn live(_: LiveArgs) -> ExitCode {
+    usage_error(LIVE_HOWTO)
+}
+
+#[cfg(not(feature = "live"))]
+fn interfaces() -> ExitCode {
+    usage_error(LIVE_HOWTO)
+}
+
+#[cfg(feature = "live")]
+fn interfaces() -> ExitCode {
+    match wsscope::live::interfaces() {
+        Ok(list) => {
+            for i in list {
+                let desc = i.description.unwrap_or_default();
+                println!("{:<16} {:<40} {}", i.name, i.addresses.join(" "), desc);
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => usage_error(&format!("cannot list interfaces: {e}")),
+    }
+}
+
+#[cfg(feature = "live")]
+fn live(args: LiveArgs) -> ExitCode {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let fail_on = match args.fail_on.as_deref().map(parse_fail_on).transpose() {
+        Ok(f) => f.unwrap_or_default(),
+        Err(e) => return usage_error(&e),
+    };
+    if args.ndjson && args.json.as_deref() == Some("-") {
+        return usage_error(
+            "--ndjson and --json - both write to standard output; give --json a file path",
+        );
+    }
+    let mode = match args.payload {
+        PayloadArg::None => PayloadMode::None,
+        PayloadArg::Preview => PayloadMode::Preview(args.preview_bytes),
+        PayloadArg::Full => PayloadMode::Full,
+    };
+    let keep = match mode {
+        PayloadMode::Full => usize::try_from(args.max_message_size).unwrap_or(usize::MAX),
+        _ => args.preview_bytes,
+    };
+    let cfg = AnalyzerConfig {
+        session: SessionConfig {
+            max_message_size: args.max_message_size,
+            keep_bytes: keep,
+            decode_as_ports: args.decode_as.clone(),
+            detect_midstream: true,
+        },
+        flows: FlowLimits::default(),
+    };
+    let mut tee = Tee::new();
+    let stdout_taken = args.ndjson || args.json.as_deref() == Some("-");
+    if !stdout_taken || args.messages {
+        let out: Box<dyn Write> = if stdout_taken {
+            Box::new(io::LineWriter::new(io::stderr()))
+        } else {
+            Box::new(io::LineWriter::new(io::stdout()))
+        };
+        tee.push(Box::new(TextSink::new(out, true, args.preview_bytes)));
+    }
+    if let Some(path) = &args.json {
+        match open_output(path) {
+            Ok(out) => tee.push(Box::new(JsonReportSink::new(out, mode))),
+            Err(e) => return usage_error(&e),
+        }
+    }
+    if args.ndjson {
+        tee.push(Box::new(NdjsonSink::new(
+            Box::new(io::stdout()),
+            mode,
+            true,
+        )));
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let handler_stop = Arc::clone(&stop);
+    if let Err(e) = ctrlc::set_handler(move || handler_stop.store(true, Ordering::SeqCst)) {
+        return usage_error(&format!("cannot install the SIGINT/SIGTERM handler: {e}"));
+    }
+    let opts = wsscope::live::LiveOptions {
+        interface: args.interface.clone(),
+        filter: args.filter.clone(),
+        snaplen: args.snaplen,
+        promisc: !args.no_promisc,
+        immediate: !args.no_immediate,
+        buffer_size: args.buffer_size,
+        count: args.count,
+        duration: args.duration.map(std::time::Duration::from_secs_f64),
+        write: args.write.as_ref().map(std::path::PathBuf::from),
+    };
+    let mut ready = |iface: &str| {
+        eprintln!(
+            "wsscope: capturing on {iface}{}; Ctrl-C to stop",
+            opts.filter
+                .as_ref()
+                .map(|f| format!(" (filter '{f}')"))
+                .unwrap_or_default()
+        );
+    };
+    let outcome = match wsscope::live::run_live(&opts, &cfg, &mut tee, stop, &mut ready) {
+        Ok(o) => o,
+        Err(e) => return usage_error(&e.to_string()),
+    };
+    let s = outcome.stats;
+    eprintln!(
+        "wsscope: {} packets captured; libpcap received {}, dropped {} (kernel), {} (interface)",
+        s.captured, s.received, s.dropped, s.if_dropped
+    );
+    if let Some(e) = &outcome.error {
+        eprintln!("wsscope: error: capture stopped early: {e}");
+        return ExitCode::from(2);
+    }
+    if fail_on_matches(&fail_on, &outcome.tally) {
+        eprintln!("wsscope: --fail-on matched");
+        return ExitCode::from(1);
+    }
+    ExitCode::SUCCESS
+}
+
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
@@ -375,6 +562,8 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Analyze(args) => analyze(args),
         Command::Flows(args) => flows(args),
+        Command::Live(args) => live(args),
+        Command::Interfaces => interfaces(),
         Command::Tui(args) => {
             let cfg = config(&args.common, 64 << 10);
             match wsscope::tui::run(&args.common.captures, &cfg) {

@@ -227,6 +227,9 @@ pub struct Connection {
     classification: Classification,
     tcp_closer: Option<Dir>,
     fin: [bool; 2],
+    /// The flow table guessed the roles the wrong way round (seen from the frames' masking):
+    /// every direction it reports is reversed here.
+    swapped: bool,
 }
 
 /// True for a silence of 55-65 s or within 5 s of a multiple of 60 s up to 10 minutes: the
@@ -288,6 +291,16 @@ impl Connection {
             classification: Classification::Other,
             tcp_closer: None,
             fin: [false; 2],
+            swapped: false,
+        }
+    }
+
+    /// Maps a direction as the flow table labels it to this connection's view.
+    fn orient(&self, dir: Dir) -> Dir {
+        if self.swapped {
+            dir.reverse()
+        } else {
+            dir
         }
     }
 
@@ -311,6 +324,7 @@ impl Connection {
         data: &[u8],
         out: &mut Vec<SessionEvent>,
     ) {
+        let dir = self.orient(dir);
         match &mut self.phase {
             Phase::WebSocket(ws) => Self::feed_ws(ws, dir, ts, data, out),
             Phase::Done => {}
@@ -337,6 +351,7 @@ impl Connection {
 
     /// `len` bytes missing in direction `dir`.
     pub fn on_gap(&mut self, dir: Dir, ts: Timestamp, len: u64, out: &mut Vec<SessionEvent>) {
+        let dir = self.orient(dir);
         match &mut self.phase {
             Phase::WebSocket(ws) => {
                 out.push(SessionEvent::Finding {
@@ -375,6 +390,7 @@ impl Connection {
         len: u64,
         out: &mut Vec<SessionEvent>,
     ) {
+        let dir = self.orient(dir);
         let session = match &self.phase {
             Phase::WebSocket(ws) => Some(ws.session),
             _ => None,
@@ -392,6 +408,7 @@ impl Connection {
 
     /// A FIN from `dir`.
     pub fn on_fin(&mut self, dir: Dir) {
+        let dir = self.orient(dir);
         if self.tcp_closer.is_none() {
             self.tcp_closer = Some(dir);
         }
@@ -400,6 +417,7 @@ impl Connection {
 
     /// A RST from `dir`.
     pub fn on_rst(&mut self, dir: Dir) {
+        let dir = self.orient(dir);
         if self.tcp_closer.is_none() || !self.fin.iter().any(|&f| f) {
             self.tcp_closer = Some(dir);
         }
@@ -639,14 +657,28 @@ impl Connection {
         ts: Timestamp,
         out: &mut Vec<SessionEvent>,
     ) {
-        let forced = cfg.decode_as_ports.contains(&self.server.port());
-        let looks_ws = {
+        let plausible_as = |bytes: &[u8], client: bool| {
             let expect = Expectations {
-                masked: dir == Dir::ClientToServer,
+                masked: client,
                 rsv1_allowed: true,
             };
-            FrameHeader::parse(&self.bufs[dir.index()]).is_some_and(|h| expect.plausible(&h))
+            FrameHeader::parse(bytes).is_some_and(|h| expect.plausible(&h))
         };
+        let mut dir = dir;
+        let mut looks_ws = plausible_as(&self.bufs[dir.index()], dir == Dir::ClientToServer);
+        let reversed_looks_ws = plausible_as(&self.bufs[dir.index()], dir != Dir::ClientToServer);
+        let forced_reversed = cfg.decode_as_ports.contains(&self.client.port())
+            && !cfg.decode_as_ports.contains(&self.server.port());
+        if self.roles_inferred && ((!looks_ws && reversed_looks_ws) || forced_reversed) {
+            // Masked frames come from the client: the port-based guess was wrong.
+            self.swapped = !self.swapped;
+            std::mem::swap(&mut self.client, &mut self.server);
+            self.bufs.swap(0, 1);
+            self.skip.swap(0, 1);
+            dir = dir.reverse();
+            looks_ws = reversed_looks_ws;
+        }
+        let forced = cfg.decode_as_ports.contains(&self.server.port());
         let midstream = self.began == Began::Midstream && cfg.detect_midstream;
         if !(forced || (midstream && looks_ws)) {
             self.phase = Phase::Done;

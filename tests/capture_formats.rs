@@ -147,3 +147,30 @@ fn snaplen_cut_packets_become_exact_gaps() {
         2
     );
 }
+
+#[test]
+fn mid_stream_session_with_client_on_the_lower_port_is_oriented_by_masking() {
+    // No SYN captured and the client's port is lower than the server's: the port guess is
+    // wrong, and the masked frames put it right.
+    let client: std::net::SocketAddr = "10.0.0.1:1025".parse().expect("addr");
+    let server: std::net::SocketAddr = "10.0.0.2:50000".parse().expect("addr");
+    let mut conv = Conversation::new(client, server);
+    conv.client_send(&wsscope::testkit::FrameSpec::text("late hello", Some([1, 2, 3, 4])).encode());
+    conv.server_send(&wsscope::testkit::FrameSpec::text("late reply", None).encode());
+    let o = analyze_packets(&conv.into_packets());
+    assert!(o.has(Code::HandshakeNotSeen));
+    assert_eq!(o.sessions[0].client, client);
+    let got: Vec<(Dir, Vec<u8>)> = o
+        .messages
+        .iter()
+        .map(|m| (m.dir, m.payload.clone()))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (Dir::ClientToServer, b"late hello".to_vec()),
+            (Dir::ServerToClient, b"late reply".to_vec())
+        ]
+    );
+    assert!(!o.has(Code::UnmaskedClientFrame) && !o.has(Code::MaskedServerFrame));
+}

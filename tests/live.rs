@@ -1,0 +1,224 @@
+//! Live capture end to end (feature `live`, needs capture permission: CI runs it as root):
+//! a real Python `websockets` echo server and client on loopback, `wsscope live -i lo`
+//! sniffing them, SIGINT, and every message checked.
+
+#![cfg(feature = "live")]
+
+use serde_json::Value;
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+const PEER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/live/peer.py");
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+fn can_run() -> bool {
+    let python_ok = Command::new("python3")
+        .args(["-c", "import websockets"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !python_ok {
+        eprintln!(
+            "notice: python3 websockets missing (pip install websockets); skipping live test"
+        );
+    }
+    python_ok
+}
+
+/// Spawns a process and returns it with a channel of its stdout (or stderr) lines.
+fn spawn_lines(cmd: &mut Command, stderr: bool) -> (Child, mpsc::Receiver<String>) {
+    if stderr {
+        cmd.stderr(Stdio::piped()).stdout(Stdio::piped());
+    } else {
+        cmd.stdout(Stdio::piped()).stderr(Stdio::inherit());
+    }
+    let mut child = cmd.spawn().expect("spawn");
+    let (tx, rx) = mpsc::channel();
+    let pipe: Box<dyn std::io::Read + Send> = if stderr {
+        Box::new(child.stderr.take().expect("stderr"))
+    } else {
+        Box::new(child.stdout.take().expect("stdout"))
+    };
+    std::thread::spawn(move || {
+        for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    (child, rx)
+}
+
+fn wait_for(rx: &mpsc::Receiver<String>, needle: &str) {
+    loop {
+        match rx.recv_timeout(Duration::from_secs(20)) {
+            Ok(line) if line.contains(needle) => return,
+            Ok(_) => {}
+            Err(e) => panic!("waiting for '{needle}': {e}"),
+        }
+    }
+}
+
+struct Live {
+    child: Child,
+    stderr: mpsc::Receiver<String>,
+}
+
+fn start_wsscope(port: u16) -> Live {
+    let (child, stderr) = spawn_lines(
+        Command::new(env!("CARGO_BIN_EXE_wsscope")).args([
+            "live",
+            "-i",
+            "lo",
+            "-f",
+            &format!("tcp port {port}"),
+            "--ndjson",
+            "--payload",
+            "full",
+        ]),
+        true,
+    );
+    wait_for(&stderr, "capturing on lo");
+    Live { child, stderr }
+}
+
+/// SIGINTs wsscope and returns (exit code, NDJSON events, stderr lines).
+fn stop(mut live: Live) -> (Option<i32>, Vec<Value>, Vec<String>) {
+    std::thread::sleep(Duration::from_millis(500));
+    let pid = live.child.id().to_string();
+    Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .expect("kill");
+    let mut stdout = live.child.stdout.take().expect("stdout");
+    let mut out = String::new();
+    std::io::Read::read_to_string(&mut stdout, &mut out).expect("read stdout");
+    let status = live.child.wait().expect("wait");
+    let events = out
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("NDJSON line"))
+        .collect();
+    let errs = live.stderr.try_iter().collect();
+    (status.code(), events, errs)
+}
+
+fn run_client(port: u16, n: usize, pause: Option<(f64, &dyn Fn())>) -> Vec<String> {
+    let mut args = vec![
+        PEER.to_string(),
+        "client".into(),
+        port.to_string(),
+        n.to_string(),
+    ];
+    if let Some((secs, _)) = pause {
+        args.push(secs.to_string());
+    }
+    let (mut child, rx) = spawn_lines(Command::new("python3").args(&args), false);
+    let mut sent = Vec::new();
+    loop {
+        match rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(line) if line == "PAUSED" => {
+                if let Some((_, during_pause)) = pause {
+                    during_pause();
+                }
+            }
+            Ok(line) => sent.push(line),
+            Err(_) => break,
+        }
+    }
+    assert!(child.wait().expect("client").success(), "client failed");
+    sent
+}
+
+fn texts(events: &[Value], dir: &str) -> Vec<String> {
+    events
+        .iter()
+        .filter(|e| e["event_type"] == "message" && e["dir"] == dir && e["type"] == "text")
+        .filter_map(|e| e["text"].as_str().map(str::to_string))
+        .collect()
+}
+
+#[test]
+fn live_capture_decodes_every_message_and_flushes_on_sigint() {
+    if !can_run() {
+        return;
+    }
+    let port = free_port();
+    let (mut server, srx) = spawn_lines(
+        Command::new("python3").args([PEER, "server", &port.to_string()]),
+        false,
+    );
+    wait_for(&srx, "READY");
+    let live = start_wsscope(port);
+    let sent = run_client(port, 20, None);
+    let (code, events, errs) = stop(live);
+    let _ = server.kill();
+    assert_eq!(code, Some(0), "{errs:?}");
+    assert_eq!(sent.len(), 20);
+    assert_eq!(
+        texts(&events, "c2s"),
+        sent,
+        "every client message, in order"
+    );
+    assert_eq!(texts(&events, "s2c"), sent, "every echo, in order");
+    let end = events
+        .iter()
+        .find(|e| e["event_type"] == "session_end")
+        .expect("session_end");
+    assert_eq!(end["close"]["code"], 1000);
+    assert_eq!(end["close"]["reason"], "done");
+    assert_eq!(
+        events.last().map(|e| e["event_type"].clone()),
+        Some(Value::from("summary"))
+    );
+    assert!(
+        errs.iter().any(|l| l.contains("dropped 0 (kernel)")),
+        "{errs:?}"
+    );
+}
+
+#[test]
+fn live_capture_joins_a_session_already_open() {
+    if !can_run() {
+        return;
+    }
+    let port = free_port();
+    let (mut server, srx) = spawn_lines(
+        Command::new("python3").args([PEER, "server", &port.to_string()]),
+        false,
+    );
+    wait_for(&srx, "READY");
+    let live = std::cell::RefCell::new(None);
+    let start = || *live.borrow_mut() = Some(start_wsscope(port));
+    let sent = run_client(port, 10, Some((2.0, &start)));
+    let live = live.into_inner().expect("wsscope started during the pause");
+    let (code, events, errs) = stop(live);
+    let _ = server.kill();
+    assert_eq!(code, Some(0), "{errs:?}");
+    let start_ev = events
+        .iter()
+        .find(|e| e["event_type"] == "session_start")
+        .expect("session_start");
+    assert!(
+        start_ev["handshake"].is_null(),
+        "the handshake happened before the capture"
+    );
+    assert!(events
+        .iter()
+        .any(|e| e["event_type"] == "finding" && e["code"] == "handshake-not-seen"));
+    // Everything sent after the capture started is decoded, both ways.
+    assert_eq!(texts(&events, "c2s"), sent[5..].to_vec());
+    assert_eq!(texts(&events, "s2c"), sent[5..].to_vec());
+    let end = events
+        .iter()
+        .find(|e| e["event_type"] == "session_end")
+        .expect("session_end");
+    assert_eq!(end["close"]["code"], 1000);
+}
