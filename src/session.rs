@@ -664,7 +664,6 @@ impl Connection {
             };
             FrameHeader::parse(bytes).is_some_and(|h| expect.plausible(&h))
         };
-        let mut dir = dir;
         let mut looks_ws = plausible_as(&self.bufs[dir.index()], dir == Dir::ClientToServer);
         let reversed_looks_ws = plausible_as(&self.bufs[dir.index()], dir != Dir::ClientToServer);
         let forced_reversed = cfg.decode_as_ports.contains(&self.client.port())
@@ -675,7 +674,6 @@ impl Connection {
             std::mem::swap(&mut self.client, &mut self.server);
             self.bufs.swap(0, 1);
             self.skip.swap(0, 1);
-            dir = dir.reverse();
             looks_ws = reversed_looks_ws;
         }
         let forced = cfg.decode_as_ports.contains(&self.server.port());
