@@ -355,6 +355,30 @@ impl<'a> CaptureReader<'a> {
                 return None;
             }
             let block_offset = self.pos as u64;
+            // pcap-parser 0.17 underflows on block lengths below 12 (found by fuzzing): every
+            // pcapng block is at least 12 bytes and a multiple of 4, so check first.
+            if rest.len() >= 8 {
+                let raw = [rest[4], rest[5], rest[6], rest[7]];
+                let is_shb = rest[..4] == PCAPNG_SHB_MAGIC;
+                let len_le = u32::from_le_bytes(raw);
+                let len_be = u32::from_be_bytes(raw);
+                let bad = |l: u32| l < 12 || l % 4 != 0;
+                let malformed = if is_shb {
+                    bad(len_le) && bad(len_be)
+                } else if big_endian {
+                    bad(len_be)
+                } else {
+                    bad(len_le)
+                };
+                if malformed {
+                    self.notices.push(CaptureNotice::Malformed {
+                        offset: block_offset,
+                        detail: "pcapng block length below 12 or not a multiple of 4".into(),
+                    });
+                    self.done = true;
+                    return None;
+                }
+            }
             let parsed = if rest.len() >= 4 && rest[..4] == PCAPNG_SHB_MAGIC {
                 parse_sectionheaderblock(rest).map(|(r, b)| (r, Block::SectionHeader(b)))
             } else if big_endian {

@@ -9,7 +9,7 @@
 use crate::capture::{linktype, RawPacket};
 use crate::ipfrag::{DefragLimits, DefragStats, Defragmenter, FragKey};
 use crate::timestamp::Timestamp;
-use etherparse::{Ipv6ExtensionSlice, LaxIpSlice, TcpHeaderSlice};
+use etherparse::{LaxIpSlice, TcpHeaderSlice};
 use std::net::{IpAddr, SocketAddr};
 
 /// TCP control flags wsscope cares about.
@@ -251,32 +251,47 @@ fn fragment_of(slice: &LaxIpSlice<'_>) -> Option<Fragment> {
             })
         }
         LaxIpSlice::Ipv6(v6) => {
-            for ext in v6.extensions().clone() {
-                if let Ipv6ExtensionSlice::Fragment(f) = ext {
-                    // etherparse 0.19 decodes the offset/M-flag word wrongly (its issue #150):
-                    // read it here. Bits: 13-bit offset in 8-byte units, 2 reserved, M flag.
-                    let raw = f.slice();
-                    let word = u16::from_be_bytes([raw[2], raw[3]]);
-                    let offset = usize::from(word >> 3) * 8;
-                    let more = word & 1 != 0;
-                    if offset == 0 && !more {
-                        return None;
-                    }
-                    return Some(Fragment {
-                        key: FragKey {
-                            src: IpAddr::V6(v6.header().source_addr()),
-                            dst: IpAddr::V6(v6.header().destination_addr()),
-                            id: f.identification(),
-                            protocol: v6.payload().ip_number.0,
-                        },
-                        offset,
-                        more,
-                    });
-                }
+            // Walked by hand: etherparse 0.19's extension iterator can read out of bounds when
+            // its lax parse stopped on a bad extension header (found by fuzzing).
+            let frag = ipv6_fragment_header(v6.header().next_header().0, v6.extensions().slice())?;
+            // Bits: 13-bit offset in 8-byte units, 2 reserved, M flag (etherparse 0.19 decodes
+            // this word wrongly, its issue #150).
+            let word = u16::from_be_bytes([frag[2], frag[3]]);
+            let offset = usize::from(word >> 3) * 8;
+            let more = word & 1 != 0;
+            if offset == 0 && !more {
+                return None;
             }
-            None
+            Some(Fragment {
+                key: FragKey {
+                    src: IpAddr::V6(v6.header().source_addr()),
+                    dst: IpAddr::V6(v6.header().destination_addr()),
+                    id: u32::from_be_bytes([frag[4], frag[5], frag[6], frag[7]]),
+                    protocol: v6.payload().ip_number.0,
+                },
+                offset,
+                more,
+            })
         }
     }
+}
+
+/// Finds the 8-byte IPv6 fragment header among the extension headers, with bounds checks.
+fn ipv6_fragment_header(first: u8, mut rest: &[u8]) -> Option<&[u8]> {
+    let mut next = first;
+    for _ in 0..16 {
+        let len = match next {
+            44 => return rest.get(..8),
+            // Hop-by-hop, routing, destination options: (len + 1) * 8 bytes.
+            0 | 43 | 60 => (usize::from(*rest.get(1)?) + 1) * 8,
+            // Authentication header: (len + 2) * 4 bytes.
+            51 => (usize::from(*rest.get(1)?) + 2) * 4,
+            _ => return None,
+        };
+        next = *rest.first()?;
+        rest = rest.get(len..)?;
+    }
+    None
 }
 
 fn emit_tcp<F>(

@@ -174,3 +174,27 @@ fn mid_stream_session_with_client_on_the_lower_port_is_oriented_by_masking() {
     );
     assert!(!o.has(Code::UnmaskedClientFrame) && !o.has(Code::MaskedServerFrame));
 }
+
+/// Inputs that crashed a fuzz target once (fuzz/regressions/) must now be handled quietly,
+/// whichever layer they are fed to.
+#[test]
+fn fuzz_regressions_are_handled_without_panic() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/regressions");
+    let Ok(entries) = std::fs::read_dir(&dir) else { return };
+    for entry in entries.flatten() {
+        let bytes = std::fs::read(entry.path()).expect("read regression");
+        if let Ok(reader) = wsscope::capture::CaptureReader::new(&bytes) {
+            let n = reader.count();
+            let _ = n;
+        }
+        for lt in [0u32, 1, 101, 108, 113, 276] {
+            let raw = wsscope::capture::RawPacket {
+                ts: wsscope::timestamp::Timestamp(0),
+                linktype: lt,
+                data: &bytes,
+                orig_len: bytes.len() as u32,
+            };
+            let _ = wsscope::packet::PacketDecoder::new().decode(&raw, |_| {});
+        }
+    }
+}
