@@ -1,0 +1,529 @@
+//! Fuzz target bodies for wsscope, shared by the `fuzz_targets/*` binaries and the seed
+//! generator (`examples/seed.rs`). Each function takes arbitrary bytes and must never panic;
+//! the assertions inside are invariants of the code under test, not of the input.
+
+use std::hint::black_box;
+
+use wsscope::analyzer::{Analyzer, AnalyzerConfig, Event};
+use wsscope::capture::{CaptureReader, RawPacket};
+use wsscope::handshake;
+use wsscope::http::{self, HeadParse, RequestHead};
+use wsscope::packet::PacketDecoder;
+use wsscope::report::{self, PayloadMode};
+use wsscope::tcp::reassembly::{ReassemblyLimits, StreamOutput, StreamReassembler};
+use wsscope::tcp::Dir;
+use wsscope::timestamp::Timestamp;
+use wsscope::ws::decoder::{DecodeEvent, Expectations, FrameDecoder};
+use wsscope::ws::message::{Assembled, AssemblerConfig, MessageAssembler};
+
+pub mod seeds;
+
+/// Little cursor over the fuzz input.
+pub struct Input<'a> {
+    data: &'a [u8],
+}
+
+impl<'a> Input<'a> {
+    pub fn new(data: &'a [u8]) -> Self {
+        Input { data }
+    }
+    pub fn is_empty(&self) -> bool {
+        self.data.is_empty()
+    }
+    pub fn u8(&mut self) -> Option<u8> {
+        let (&b, rest) = self.data.split_first()?;
+        self.data = rest;
+        Some(b)
+    }
+    pub fn u16(&mut self) -> Option<u16> {
+        let b = self.bytes(2)?;
+        Some(u16::from_le_bytes([b[0], b[1]]))
+    }
+    pub fn u32(&mut self) -> Option<u32> {
+        let b = self.bytes(4)?;
+        Some(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    }
+    /// Exactly `n` bytes, or `None` (nothing consumed).
+    pub fn bytes(&mut self, n: usize) -> Option<&'a [u8]> {
+        if self.data.len() < n {
+            return None;
+        }
+        let (a, b) = self.data.split_at(n);
+        self.data = b;
+        Some(a)
+    }
+    /// Up to `n` bytes.
+    pub fn take(&mut self, n: usize) -> &'a [u8] {
+        let n = n.min(self.data.len());
+        let (a, b) = self.data.split_at(n);
+        self.data = b;
+        a
+    }
+    pub fn rest(&mut self) -> &'a [u8] {
+        std::mem::take(&mut self.data)
+    }
+}
+
+/// Deterministic xorshift for chunking decisions derived from the input.
+struct Rng(u64);
+
+impl Rng {
+    fn new(seed: u64) -> Self {
+        Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1)
+    }
+    fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.0 = x;
+        x
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+}
+
+fn ts(n: u64) -> Timestamp {
+    Timestamp(1_700_000_000_000_000_000 + n as i64 * 1000)
+}
+
+// ---------------------------------------------------------------------------------------------
+// capture_reader
+
+/// `CaptureReader::new(data)`, then every packet and notice.
+pub fn capture_reader(data: &[u8]) {
+    let Ok(mut reader) = CaptureReader::new(data) else {
+        return;
+    };
+    black_box(reader.format().name());
+    let mut packets = 0usize;
+    let mut last_pos = reader.position();
+    while let Some(p) = reader.next() {
+        packets += 1;
+        assert!(
+            p.data.len() <= data.len(),
+            "packet data longer than the input"
+        );
+        let pos = reader.position();
+        assert!(pos >= last_pos, "reader position went backwards");
+        assert!(pos <= reader.len(), "reader position past the end");
+        last_pos = pos;
+        black_box((p.ts.secs(), p.ts.subsec_nanos(), p.linktype, p.orig_len));
+        // Every packet needs at least a record header, so this bounds the loop.
+        assert!(packets <= data.len(), "more packets than input bytes");
+    }
+    // A finished reader stays finished.
+    assert!(reader.next().is_none());
+    for n in reader.notices() {
+        black_box(n.to_string());
+    }
+    black_box(reader.linktypes());
+}
+
+// ---------------------------------------------------------------------------------------------
+// packet_decoder
+
+const LINKTYPES: [u32; 6] = [0, 1, 101, 108, 113, 276];
+
+fn touch_segment(seg: &wsscope::packet::Segment<'_>) {
+    black_box((
+        seg.src,
+        seg.dst,
+        seg.seq,
+        seg.ack,
+        seg.flags.syn,
+        seg.payload.len(),
+        seg.missing,
+    ));
+}
+
+/// The whole input as one packet of every supported link type, then the input as a sequence of
+/// `[len u16 LE][bytes]` raw-IP packets through one decoder (so IP fragments can reassemble).
+pub fn packet_decoder(data: &[u8]) {
+    for (i, &linktype) in LINKTYPES.iter().enumerate() {
+        let mut dec = PacketDecoder::new();
+        let pkt = RawPacket {
+            ts: ts(i as u64),
+            linktype,
+            data,
+            orig_len: data.len() as u32,
+        };
+        let mut called = false;
+        let r = dec.decode(&pkt, |seg| {
+            called = true;
+            touch_segment(seg);
+        });
+        assert_eq!(r.is_ok(), called, "Ok iff a segment was emitted");
+        let s = dec.stats();
+        assert_eq!(s.packets, 1);
+    }
+
+    let mut input = Input::new(data);
+    let mut dec = PacketDecoder::new();
+    let mut n = 0u64;
+    while let Some(len) = input.u16() {
+        let len = usize::from(len);
+        let lt = if len & 0x8000 != 0 { 1 } else { 101 };
+        let body = input.take(len & 0x7fff);
+        let pkt = RawPacket {
+            ts: ts(n),
+            linktype: lt,
+            data: body,
+            orig_len: body.len() as u32,
+        };
+        n += 1;
+        let _ = dec.decode(&pkt, touch_segment);
+    }
+    let s = dec.stats();
+    assert_eq!(s.packets, n);
+}
+
+// ---------------------------------------------------------------------------------------------
+// reassembler
+
+/// Segments `[seq delta u32 LE][flags u8][len u8][bytes]` into one `StreamReassembler`.
+///
+/// Header: `[limits u8][isn u32 LE]`. Flags: bit0 FIN, bit1 flush, bit2 ack (at seq+len),
+/// bit3 set_isn (before the first segment only), bits 4..7 missing (snaplen cut) in 16-byte units.
+pub fn reassembler(data: &[u8]) {
+    let mut input = Input::new(data);
+    let Some(lim) = input.u8() else { return };
+    let Some(isn) = input.u32() else { return };
+    let limits = ReassemblyLimits {
+        max_buffered_bytes: [16, 64, 256, 4096][usize::from(lim & 3)],
+        max_buffered_segments: [1, 2, 8, 1024][usize::from((lim >> 2) & 3)],
+        history_bytes: [0, 7, 64, 16 << 10][usize::from((lim >> 4) & 3)],
+    };
+    let mut r = StreamReassembler::new(limits);
+    let use_isn = lim & 0x40 != 0;
+    if use_isn {
+        r.set_isn(isn);
+    }
+
+    // Oracle state: next expected offset, and per-offset knowledge of what was delivered.
+    struct Check {
+        next: u64,
+        events: u64,
+    }
+    let mut check = Check { next: 0, events: 0 };
+    let mut out = |o: StreamOutput<'_>| {
+        check.events += 1;
+        match o {
+            StreamOutput::Data { offset, bytes, .. } => {
+                assert_eq!(offset, check.next, "data not contiguous");
+                assert!(!bytes.is_empty(), "empty data output");
+                check.next += bytes.len() as u64;
+            }
+            StreamOutput::Gap { offset, len, .. } => {
+                assert_eq!(offset, check.next, "gap not contiguous");
+                assert!(len > 0, "empty gap output");
+                check.next += len;
+            }
+            StreamOutput::Overlap { offset, len, .. } => {
+                assert!(len > 0, "empty overlap");
+                assert!(
+                    offset + len <= check.next,
+                    "overlap reported on bytes not yet delivered"
+                );
+            }
+        }
+    };
+
+    let mut i = 0u64;
+    while let Some(delta) = input.u32() {
+        let Some(flags) = input.u8() else { break };
+        let Some(len) = input.u8() else { break };
+        let payload = input.take(usize::from(len));
+        let seq = isn.wrapping_add(1).wrapping_add(delta);
+        let missing = u32::from(flags >> 4) * 16;
+        let t = ts(i);
+        i += 1;
+        r.push(t, seq, payload, missing, &mut out);
+        if flags & 1 != 0 {
+            r.push_fin(seq, payload.len() + missing as usize);
+        }
+        if flags & 4 != 0 {
+            let ack = seq.wrapping_add(payload.len() as u32 + missing);
+            r.acked(t, ack, &mut out);
+        }
+        if flags & 2 != 0 {
+            r.flush(t, &mut out);
+            assert_eq!(r.buffered_bytes(), 0, "flush left bytes buffered");
+        }
+        assert!(
+            r.buffered_bytes() <= limits.max_buffered_bytes,
+            "buffered bytes over the limit"
+        );
+        black_box(r.is_finished());
+    }
+    r.flush(ts(i), &mut out);
+    assert_eq!(r.buffered_bytes(), 0, "flush left bytes buffered");
+    assert_eq!(
+        r.next_offset(),
+        check.next,
+        "next_offset disagrees with outputs"
+    );
+    let s = r.stats();
+    assert!(s.gaps <= check.events);
+    r.release();
+}
+
+// ---------------------------------------------------------------------------------------------
+// http_handshake
+
+fn valid_request() -> RequestHead {
+    match http::parse_request(
+        b"GET /chat HTTP/1.1\r\nHost: example.com\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\
+Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n\
+Sec-WebSocket-Protocol: chat, superchat\r\n\r\n",
+    ) {
+        HeadParse::Complete(r) => r,
+        other => panic!("fixed request did not parse: {other:?}"),
+    }
+}
+
+fn touch_problems(ps: &[handshake::Problem]) {
+    for p in ps {
+        black_box((p.code, p.detail.len(), p.in_response));
+    }
+}
+
+/// Request and response parsing plus the RFC 6455 checks; `diagnose_accept` on split input.
+pub fn http_handshake(data: &[u8]) {
+    let fixed = valid_request();
+    let req = match http::parse_request(data) {
+        HeadParse::Complete(req) => {
+            assert!(req.head_len <= data.len(), "head_len past the input");
+            touch_problems(&handshake::check_request(&req));
+            black_box(handshake::is_upgrade_request(&req));
+            black_box(http::request_body(&req.headers));
+            black_box(handshake::parse_extensions(&req.headers));
+            Some(req)
+        }
+        HeadParse::Partial => None,
+        HeadParse::Invalid(why) => {
+            black_box(why);
+            None
+        }
+    };
+    // The response: right after the request if there was one, else the whole input.
+    let resp_bytes = match &req {
+        Some(r) => &data[r.head_len..],
+        None => data,
+    };
+    if let HeadParse::Complete(resp) = http::parse_response(resp_bytes) {
+        assert!(resp.head_len <= resp_bytes.len(), "head_len past the input");
+        let method = req.as_ref().map_or("GET", |r| r.method.as_str());
+        black_box(http::response_body(method, resp.status, &resp.headers));
+        let (neg, problems) = handshake::check_response(&fixed, &resp);
+        touch_problems(&problems);
+        black_box(neg);
+        if let Some(req) = &req {
+            let (neg, problems) = handshake::check_response(req, &resp);
+            touch_problems(&problems);
+            black_box(neg);
+        }
+    }
+    // The whole input as a response too (differs from the above when a request parsed).
+    if req.is_some() {
+        black_box(http::parse_response(data));
+    }
+
+    // diagnose_accept(key, actual): split at the first NUL (or in the middle).
+    let cut = data.iter().position(|&b| b == 0).unwrap_or(data.len() / 2);
+    let key = String::from_utf8_lossy(&data[..cut]);
+    let actual = String::from_utf8_lossy(data.get(cut + 1..).unwrap_or(&[]));
+    black_box(handshake::diagnose_accept(&key, &actual));
+    let expected = handshake::accept_for(&key);
+    // The correct answer is never diagnosed as a mistake... unless a "mistake" coincides with it.
+    black_box(handshake::diagnose_accept(&key, &expected));
+}
+
+// ---------------------------------------------------------------------------------------------
+// frame_messages
+
+fn check_assembled(a: &Assembled, keep: usize) {
+    match a {
+        Assembled::Message(m) => {
+            assert!(
+                m.payload.len() <= keep.max(125),
+                "retained payload {} over keep_bytes {keep}",
+                m.payload.len()
+            );
+            assert!(
+                m.payload.len() as u64 <= m.len,
+                "retained payload longer than the message"
+            );
+            black_box((m.kind, m.frames, m.wire_len, m.utf8_valid, m.close_code));
+        }
+        Assembled::Violation { code, detail, .. } => {
+            black_box((code, detail.len()));
+        }
+    }
+}
+
+/// Header `[cfg u8][chunk seed u8]`, then stream bytes decoded in both directions.
+///
+/// `cfg`: bits 0-1 deflate (None / Some(false) / Some(true) / None), bit 2 handshake seen,
+/// bit 3 start unsynced, bit 4 gaps enabled, bits 5-6 keep_bytes, bit 7 whole-input chunk.
+pub fn frame_messages(data: &[u8]) {
+    let mut input = Input::new(data);
+    let Some(cfg) = input.u8() else { return };
+    let Some(seed) = input.u8() else { return };
+    let stream = input.rest();
+    let deflate = match cfg & 3 {
+        1 => Some(false),
+        2 => Some(true),
+        _ => None,
+    };
+    let keep = [0usize, 16, 1024, 4096][usize::from((cfg >> 5) & 3)];
+    for dir in [Dir::ClientToServer, Dir::ServerToClient] {
+        let expect = Expectations {
+            masked: dir == Dir::ClientToServer,
+            rsv1_allowed: deflate.is_some(),
+        };
+        let mut dec = if cfg & 8 != 0 {
+            FrameDecoder::new_unsynced(expect)
+        } else {
+            FrameDecoder::new(expect)
+        };
+        let mut asm = MessageAssembler::new(AssemblerConfig {
+            dir,
+            deflate,
+            max_message_size: 1 << 20,
+            keep_bytes: keep,
+            handshake_seen: cfg & 4 != 0,
+        });
+        let mut rng = Rng::new(u64::from(seed) << 8 | u64::from(cfg));
+        let mut sink = |a: Assembled| check_assembled(&a, keep);
+        let mut on_ev = |ev: DecodeEvent<'_>| asm.handle(ev, &mut sink);
+        let mut rest = stream;
+        let mut i = 0u64;
+        while !rest.is_empty() {
+            let n = if cfg & 0x80 != 0 {
+                rest.len()
+            } else {
+                match rng.below(4) {
+                    0 => 1,
+                    1 => 1 + rng.below(8) as usize,
+                    2 => 1 + rng.below(200) as usize,
+                    _ => rest.len(),
+                }
+            }
+            .min(rest.len());
+            let (chunk, r) = rest.split_at(n);
+            rest = r;
+            if cfg & 0x10 != 0 && rng.below(8) == 0 {
+                dec.gap(ts(i), chunk.len() as u64, &mut on_ev);
+            } else {
+                dec.feed(ts(i), chunk, &mut on_ev);
+            }
+            i += 1;
+        }
+        dec.finish(ts(i), &mut on_ev);
+        asm.finish(ts(i + 1), &mut sink);
+        black_box(asm.close_sent());
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// pipeline
+
+fn consume(ev: Event<'_>) {
+    let json = match ev {
+        Event::SessionStart(s) => serde_json::to_string(&report::session_header(s, "fuzz")),
+        Event::Message(m) => {
+            serde_json::to_string(&report::message_report(m, PayloadMode::Preview(64)))
+        }
+        Event::Finding { session, finding } => {
+            serde_json::to_string(&report::finding_report(finding, session))
+        }
+        Event::SessionEnd(e) => {
+            black_box(report::session_stats(e));
+            serde_json::to_string(&report::close_report(e, e.upgraded))
+        }
+        Event::Flow(f) => {
+            black_box(f);
+            Ok(String::new())
+        }
+    };
+    black_box(json.expect("report serializes"));
+}
+
+/// Runs a capture through `CaptureReader` and `Analyzer`.
+pub fn analyze_capture(capture: &[u8]) {
+    let Ok(reader) = CaptureReader::new(capture) else {
+        return;
+    };
+    let mut an = Analyzer::new(AnalyzerConfig::default(), 0);
+    let mut sink = consume;
+    for p in reader {
+        an.packet(&p, &mut sink);
+    }
+    an.finish(&mut sink);
+    black_box(an.stats());
+}
+
+/// Mode byte: `& 3` 0 = the rest is a capture file; 1 = valid upgrade, 2 = valid upgrade with
+/// permessage-deflate, 3 = TCP handshake only; then the rest is `[ctl u8][len u8][bytes]`
+/// records sent on one synthesized TCP connection (see [`seeds::session_capture`]).
+pub fn pipeline(data: &[u8]) {
+    let Some((&mode, rest)) = data.split_first() else {
+        return;
+    };
+    if mode & 3 == 0 {
+        analyze_capture(rest);
+    } else {
+        analyze_capture(&seeds::session_capture(mode, rest));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The synthesized pipeline seeds must reach the WebSocket layer, or the fuzzer starts blind.
+    #[test]
+    fn pipeline_seeds_reach_messages() {
+        for (target, name, bytes) in seeds::generate(&[]) {
+            if target != "pipeline" || !name.starts_with("session-") {
+                continue;
+            }
+            let capture = if bytes[0] & 3 == 0 {
+                bytes[1..].to_vec()
+            } else {
+                seeds::session_capture(bytes[0], &bytes[1..])
+            };
+            let reader = CaptureReader::new(&capture).expect("capture");
+            let mut an = Analyzer::new(AnalyzerConfig::default(), 0);
+            let mut messages = 0;
+            let mut sink = |ev: Event<'_>| {
+                if let Event::Message(_) = ev {
+                    messages += 1;
+                }
+            };
+            for p in reader {
+                an.packet(&p, &mut sink);
+            }
+            an.finish(&mut sink);
+            assert!(messages >= 2, "{name}: only {messages} messages");
+        }
+    }
+
+    #[test]
+    fn all_seeds_run() {
+        for (target, _name, bytes) in seeds::generate(&[]) {
+            match target {
+                "capture_reader" => capture_reader(&bytes),
+                "packet_decoder" => packet_decoder(&bytes),
+                "reassembler" => reassembler(&bytes),
+                "http_handshake" => http_handshake(&bytes),
+                "frame_messages" => frame_messages(&bytes),
+                "pipeline" => pipeline(&bytes),
+                other => panic!("unknown target {other}"),
+            }
+        }
+    }
+}

@@ -1,0 +1,422 @@
+//! Input builders: the synthesized session behind the `pipeline` target, and seed inputs for
+//! every target built with `wsscope::testkit` (plus the shipped fixtures, passed in).
+
+use wsscope::capture::CaptureReader;
+use wsscope::testkit::ws::{
+    deflate_frame, fragment_message, OP_BINARY, OP_PING, OP_TEXT, SAMPLE_KEY,
+};
+use wsscope::testkit::{
+    fragment_ipv4, new_deflate_compressor, CaptureFormat, Conversation, Dir, FrameSpec, Link,
+    Session, UpgradeRequest, UpgradeResponse,
+};
+
+use crate::Input;
+
+/// Record control bits for [`session_capture`].
+pub mod ctl {
+    /// Server to client (else client to server).
+    pub const SERVER: u8 = 1;
+    /// Do not send the bytes: advance the sequence over them (a capture gap).
+    pub const SKIP: u8 = 2;
+    /// FIN from this direction after the bytes.
+    pub const FIN: u8 = 4;
+    /// RST from this direction after the bytes.
+    pub const RST: u8 = 8;
+    /// Send the bytes as a retransmission ending at the current offset instead.
+    pub const RETRANSMIT: u8 = 16;
+    /// One segment per record regardless of MSS.
+    pub const ONE_SEGMENT: u8 = 32;
+}
+
+fn link_for(bits: u8) -> Link {
+    match bits & 7 {
+        1 => Link::Ethernet { vlans: vec![5] },
+        2 => Link::LinuxSll,
+        3 => Link::LinuxSll2,
+        4 => Link::Null,
+        5 => Link::Loop,
+        6 => Link::RawIp,
+        _ => Link::ethernet(),
+    }
+}
+
+/// A capture of one TCP connection built from `mode` and `[ctl u8][len u8][bytes]` records.
+///
+/// `mode`: `& 3` 1 = valid upgrade, 2 = valid upgrade with permessage-deflate, 3 = TCP handshake
+/// only (the records carry any HTTP); bit 2 IPv6; bits 3-5 link layer; bit 6 pcapng; bit 7 MSS 7.
+pub fn session_capture(mode: u8, records: &[u8]) -> Vec<u8> {
+    let conv = if mode & 4 != 0 {
+        Conversation::default_v6()
+    } else {
+        Conversation::default_v4()
+    };
+    let mut conv = conv.with_link(link_for(mode >> 3));
+    if mode & 0x80 != 0 {
+        conv = conv.with_mss(7);
+    }
+    let mut s = Session::from_conversation(conv);
+    s = match mode & 3 {
+        1 => s.upgrade(
+            &UpgradeRequest::new(SAMPLE_KEY),
+            &UpgradeResponse::accepting(SAMPLE_KEY),
+        ),
+        2 => s.upgrade(
+            &UpgradeRequest::new(SAMPLE_KEY).with_deflate(),
+            &UpgradeResponse::accepting(SAMPLE_KEY).with_deflate(),
+        ),
+        _ => {
+            s.conversation().handshake();
+            s
+        }
+    };
+    let c = s.conversation();
+    let mut input = Input::new(records);
+    while let Some(flags) = input.u8() {
+        let len = input.u8().unwrap_or(0);
+        let bytes = input.take(usize::from(len));
+        let dir = if flags & ctl::SERVER != 0 {
+            Dir::ServerToClient
+        } else {
+            Dir::ClientToServer
+        };
+        if flags & ctl::SKIP != 0 {
+            c.skip(dir, bytes.len() as u64);
+        } else if flags & ctl::RETRANSMIT != 0 {
+            let at = c.stream_offset(dir).saturating_sub(bytes.len() as u64);
+            c.raw_segment(dir, at, bytes);
+        } else if flags & ctl::ONE_SEGMENT != 0 {
+            c.send_segments(dir, &[bytes]);
+        } else {
+            c.send(dir, bytes);
+        }
+        if flags & ctl::FIN != 0 {
+            c.fin(dir);
+        }
+        if flags & ctl::RST != 0 {
+            c.rst(dir);
+        }
+    }
+    if mode & 0x40 != 0 {
+        s.capture_bytes(CaptureFormat::PcapNg {
+            big_endian: false,
+            tsresol: 9,
+        })
+    } else {
+        s.pcap_bytes()
+    }
+}
+
+/// Encodes `(ctl, bytes)` records for [`session_capture`], splitting long byte strings.
+pub fn records(items: &[(u8, &[u8])]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for &(flags, bytes) in items {
+        if bytes.is_empty() {
+            out.extend_from_slice(&[flags, 0]);
+        }
+        let chunks: Vec<&[u8]> = bytes.chunks(255).collect();
+        for (i, ch) in chunks.iter().enumerate() {
+            // FIN/RST only after the last piece.
+            let f = if i + 1 == chunks.len() {
+                flags
+            } else {
+                flags & !(ctl::FIN | ctl::RST)
+            };
+            out.push(f);
+            out.push(ch.len() as u8);
+            out.extend_from_slice(ch);
+        }
+    }
+    out
+}
+
+fn enc(frames: &[FrameSpec]) -> Vec<u8> {
+    let mut v = Vec::new();
+    for f in frames {
+        f.encode_into(&mut v);
+    }
+    v
+}
+
+const M: Option<[u8; 4]> = Some([0x37, 0xfa, 0x21, 0x3d]);
+
+/// Client and server frame streams for a few typical conversations: (name, deflate, c2s, s2c).
+fn ws_streams() -> Vec<(&'static str, bool, Vec<u8>, Vec<u8>)> {
+    let mut v = Vec::new();
+    v.push((
+        "text",
+        false,
+        enc(&[
+            FrameSpec::text("Hello", M),
+            FrameSpec::ping(b"p", M),
+            FrameSpec::close(Some(1000), "bye", M),
+        ]),
+        enc(&[
+            FrameSpec::text("Hello", None),
+            FrameSpec::pong(b"p", None),
+            FrameSpec::close(Some(1000), "", None),
+        ]),
+    ));
+    let mut frag = fragment_message(OP_TEXT, "fragmented \u{e9}t\u{e9}".as_bytes(), 3, M);
+    frag.insert(1, FrameSpec::ping(b"", M));
+    v.push((
+        "fragmented",
+        false,
+        enc(&frag),
+        enc(&fragment_message(
+            OP_BINARY,
+            &[1, 2, 3, 4, 5, 6, 7],
+            2,
+            None,
+        )),
+    ));
+    v.push((
+        "lengths",
+        false,
+        enc(&[
+            FrameSpec::binary(&[0xab; 300], M),
+            FrameSpec::new(OP_PING, vec![1; 4], M),
+        ]),
+        enc(&[FrameSpec::binary(&[0xcd; 126], None)
+            .with_length_form(wsscope::testkit::LengthForm::Force64)]),
+    ));
+    let mut cc = new_deflate_compressor(6);
+    let mut sc = new_deflate_compressor(6);
+    let c2s = enc(&[
+        deflate_frame(OP_TEXT, b"compressed hello hello hello", &mut cc, M),
+        deflate_frame(OP_TEXT, b"compressed hello again", &mut cc, M),
+    ]);
+    let s2c = enc(&[
+        deflate_frame(OP_TEXT, b"server says hello hello", &mut sc, None),
+        deflate_frame(OP_BINARY, &[0u8; 200], &mut sc, None),
+    ]);
+    v.push(("deflate", true, c2s, s2c));
+    v
+}
+
+/// One seed: target name, file name, bytes.
+pub type Seed = (&'static str, String, Vec<u8>);
+
+/// Seeds for every target. `fixtures` are (name, pcap bytes) of the shipped captures; large
+/// ones go to the capture-level targets whole and to `packet_decoder` as single packets.
+pub fn generate(fixtures: &[(String, Vec<u8>)]) -> Vec<Seed> {
+    let mut out: Vec<Seed> = Vec::new();
+    let streams = ws_streams();
+
+    // Synthesized captures in every link layer and format.
+    let mut captures: Vec<(String, Vec<u8>)> = Vec::new();
+    for (li, link) in Link::all().into_iter().enumerate() {
+        let s = Session::new(link)
+            .upgrade(
+                &UpgradeRequest::new(SAMPLE_KEY),
+                &UpgradeResponse::accepting(SAMPLE_KEY),
+            )
+            .client_text("Hello")
+            .server_text("Hello")
+            .close(1000);
+        let fmt = CaptureFormat::all()[li % CaptureFormat::all().len()];
+        captures.push((format!("session-link{li}"), s.capture_bytes(fmt)));
+    }
+    let mut frag = Vec::new();
+    let mut conv = Conversation::default_v4().with_ip_fragmentation(Some(24));
+    conv.handshake();
+    conv.client_send(&UpgradeRequest::new(SAMPLE_KEY).to_bytes());
+    conv.server_send(&UpgradeResponse::accepting(SAMPLE_KEY).to_bytes());
+    for p in conv.into_packets() {
+        frag.push(p);
+    }
+    captures.push((
+        "ipfrag".into(),
+        wsscope::testkit::pcap_bytes(wsscope::testkit::PcapOptions::default(), &frag),
+    ));
+    for (name, bytes) in fixtures {
+        captures.push((format!("fixture-{name}"), bytes.clone()));
+    }
+
+    for (name, cap) in &captures {
+        out.push(("capture_reader", name.clone(), cap.clone()));
+        let mut p = vec![0u8];
+        p.extend_from_slice(cap);
+        out.push(("pipeline", name.clone(), p));
+        // Single packets (and a length-prefixed raw-IP run) for the packet decoder.
+        if let Ok(reader) = CaptureReader::new(cap) {
+            let mut run = Vec::new();
+            for (i, pkt) in reader.take(12).enumerate() {
+                out.push(("packet_decoder", format!("{name}-{i}"), pkt.data.to_vec()));
+                if let Ok(ip) = wsscope::packet::ip_payload(pkt.linktype, pkt.data) {
+                    if ip.len() < 0x8000 {
+                        run.extend_from_slice(&(ip.len() as u16).to_le_bytes());
+                        run.extend_from_slice(ip);
+                    }
+                }
+            }
+            out.push(("packet_decoder", format!("{name}-run"), run));
+        }
+    }
+    // Explicit fragment run: a TCP segment split into IPv4 fragments.
+    {
+        let spec = wsscope::testkit::TcpSegmentSpec::new(
+            "10.0.0.1:40000".parse().unwrap(),
+            "10.0.0.2:80".parse().unwrap(),
+        );
+        let mut ip = Vec::new();
+        spec.encode_with_payload(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", &mut ip);
+        let mut run = Vec::new();
+        for f in fragment_ipv4(&ip, 16).into_iter().rev() {
+            run.extend_from_slice(&(f.len() as u16).to_le_bytes());
+            run.extend_from_slice(&f);
+        }
+        out.push(("packet_decoder", "ipv4-fragments-reversed".into(), run));
+    }
+
+    // Pipeline: synthesized sessions with the WebSocket bytes as records.
+    for (name, deflate, c2s, s2c) in &streams {
+        let mode = if *deflate { 2 } else { 1 };
+        let recs = records(&[
+            (0, c2s),
+            (ctl::SERVER, s2c),
+            (ctl::FIN, b""),
+            (ctl::SERVER | ctl::FIN, b""),
+        ]);
+        out.push((
+            "pipeline",
+            format!("session-{name}"),
+            [&[mode][..], &recs].concat(),
+        ));
+        // Same with a gap in the server stream and small segments over IPv6 / pcapng / SLL2.
+        let half = s2c.len() / 2;
+        let recs = records(&[
+            (0, c2s),
+            (ctl::SERVER, &s2c[..half / 2]),
+            (ctl::SERVER | ctl::SKIP, &s2c[half / 2..half]),
+            (ctl::SERVER, &s2c[half..]),
+            (ctl::RETRANSMIT, &c2s[c2s.len().saturating_sub(3)..]),
+            (ctl::RST, b""),
+        ]);
+        out.push((
+            "pipeline",
+            format!("session-{name}-gap"),
+            [&[mode | 4 | (3 << 3) | 0x40 | 0x80][..], &recs].concat(),
+        ));
+    }
+    {
+        // Raw HTTP in records (mode 3): a rejected upgrade and an accepted one with a bad accept.
+        let req = UpgradeRequest::new(SAMPLE_KEY).to_bytes();
+        let rej = UpgradeResponse::rejecting(403, "Forbidden", b"no").to_bytes();
+        let recs = records(&[(0, &req), (ctl::SERVER | ctl::FIN, &rej), (ctl::FIN, b"")]);
+        out.push((
+            "pipeline",
+            "http-rejected".into(),
+            [&[3u8][..], &recs].concat(),
+        ));
+        let mut bad = UpgradeResponse::accepting(SAMPLE_KEY);
+        bad.accept = Some(SAMPLE_KEY.into());
+        let recs = records(&[
+            (0, &req),
+            (ctl::SERVER, &bad.to_bytes()),
+            (0, &streams[0].2),
+            (ctl::SERVER, &streams[0].3),
+        ]);
+        out.push((
+            "pipeline",
+            "http-bad-accept".into(),
+            [&[3u8][..], &recs].concat(),
+        ));
+    }
+
+    // Frame streams for the decoder/assembler target: [cfg][seed] + stream.
+    for (name, deflate, c2s, s2c) in &streams {
+        let d = if *deflate { 1 } else { 0 };
+        out.push((
+            "frame_messages",
+            format!("{name}-c2s"),
+            [&[d | 4 | 0x40, 0][..], c2s].concat(),
+        ));
+        out.push((
+            "frame_messages",
+            format!("{name}-s2c"),
+            [&[d | 4 | 0x40, 7][..], s2c].concat(),
+        ));
+        out.push((
+            "frame_messages",
+            format!("{name}-c2s-gaps"),
+            [&[d | 4 | 0x10 | 0x20 | 8, 3][..], c2s].concat(),
+        ));
+    }
+
+    // HTTP: request alone, request + response, response alone, diagnose_accept inputs.
+    let req = UpgradeRequest::new(SAMPLE_KEY).with_deflate().to_bytes();
+    let resp = UpgradeResponse::accepting(SAMPLE_KEY)
+        .with_deflate()
+        .to_bytes();
+    let mut proto = UpgradeResponse::accepting(SAMPLE_KEY);
+    proto.protocol = Some("chat".into());
+    proto.extensions =
+        Some("permessage-deflate; server_no_context_takeover; server_max_window_bits=10".into());
+    out.push(("http_handshake", "request".into(), req.clone()));
+    out.push((
+        "http_handshake",
+        "request-response".into(),
+        [&req[..], &resp].concat(),
+    ));
+    out.push(("http_handshake", "response-proto".into(), proto.to_bytes()));
+    out.push((
+        "http_handshake",
+        "rejected".into(),
+        UpgradeResponse::rejecting(400, "Bad Request", b"nope").to_bytes(),
+    ));
+    let accept = wsscope::handshake::accept_for(SAMPLE_KEY);
+    out.push((
+        "http_handshake",
+        "diagnose-padding".into(),
+        format!("{SAMPLE_KEY}\0{}", accept.trim_end_matches('=')).into_bytes(),
+    ));
+    out.push((
+        "http_handshake",
+        "diagnose-echo".into(),
+        format!("{SAMPLE_KEY}\0{SAMPLE_KEY}").into_bytes(),
+    ));
+
+    // Reassembler: [limits][isn u32] + [delta u32][flags][len][bytes]...
+    let seg = |delta: u32, flags: u8, bytes: &[u8]| {
+        let mut v = delta.to_le_bytes().to_vec();
+        v.push(flags);
+        v.push(bytes.len() as u8);
+        v.extend_from_slice(bytes);
+        v
+    };
+    let hdr = |lim: u8, isn: u32| {
+        let mut v = vec![lim];
+        v.extend_from_slice(&isn.to_le_bytes());
+        v
+    };
+    out.push((
+        "reassembler",
+        "in-order".into(),
+        [hdr(0x7f, 1000), seg(0, 0, b"hello "), seg(6, 1, b"world")].concat(),
+    ));
+    out.push((
+        "reassembler",
+        "out-of-order-overlap".into(),
+        [
+            hdr(0x6a, 0xffff_fff0),
+            seg(10, 0, b"0123456789"),
+            seg(0, 0, b"abcdefghij"),
+            seg(5, 0, b"XXXXXXXXXX"),
+            seg(30, 4, b"late"),
+            seg(20, 2, b"tail"),
+        ]
+        .concat(),
+    ));
+    out.push((
+        "reassembler",
+        "snaplen-fin".into(),
+        [
+            hdr(0x20, 7),
+            seg(0, 0x30, b"abc"),
+            seg(51, 1, b"d"),
+            seg(0, 0, b"abc"),
+        ]
+        .concat(),
+    ));
+    out
+}
