@@ -142,6 +142,18 @@ fn classify_open_error(opts: &LiveOptions, err: pcap::Error) -> LiveError {
     }
 }
 
+/// Sleeps until the capture descriptor has packets or `timeout_ms` passes (the handle is
+/// non-blocking, so this is where the capture thread waits; the stop flag is checked between).
+fn wait_readable(fd: std::os::fd::RawFd, timeout_ms: i32) {
+    let mut pfd = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd for the duration of the call.
+    let _ = unsafe { libc::poll(&mut pfd, 1, timeout_ms) };
+}
+
 enum Msg {
     Packet {
         ts: Timestamp,
@@ -206,6 +218,7 @@ pub fn run_live(
     let (tx, rx) = sync_channel::<Msg>(1 << 16);
     let limits = (opts.count, opts.duration);
     let thread_stop = Arc::clone(&stop);
+    let fd = std::os::fd::AsRawFd::as_raw_fd(&cap);
     let capture_thread = std::thread::spawn(move || {
         let started = Instant::now();
         let mut stats = CaptureStats::default();
@@ -236,7 +249,7 @@ pub fn run_live(
                         break;
                     }
                 }
-                Err(pcap::Error::TimeoutExpired) => std::thread::sleep(Duration::from_millis(1)),
+                Err(pcap::Error::TimeoutExpired) => wait_readable(fd, 100),
                 Err(e) => {
                     error = Some(e.to_string());
                     break;

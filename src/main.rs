@@ -138,7 +138,7 @@ struct LiveArgs {
     #[arg(long)]
     no_immediate: bool,
     /// Kernel capture buffer size in bytes.
-    #[arg(long, value_name = "BYTES", default_value_t = 32 << 20)]
+    #[arg(long, value_name = "BYTES", default_value_t = 128 << 20)]
     buffer_size: i32,
     /// Stop after this many packets.
     #[arg(short = 'c', long = "count", value_name = "N")]
