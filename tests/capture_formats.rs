@@ -180,7 +180,9 @@ fn mid_stream_session_with_client_on_the_lower_port_is_oriented_by_masking() {
 #[test]
 fn fuzz_regressions_are_handled_without_panic() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/regressions");
-    let Ok(entries) = std::fs::read_dir(&dir) else { return };
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return;
+    };
     for entry in entries.flatten() {
         let bytes = std::fs::read(entry.path()).expect("read regression");
         if let Ok(reader) = wsscope::capture::CaptureReader::new(&bytes) {
