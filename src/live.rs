@@ -154,6 +154,23 @@ fn wait_readable(fd: std::os::fd::RawFd, timeout_ms: i32) {
     let _ = unsafe { libc::poll(&mut pfd, 1, timeout_ms) };
 }
 
+/// Opens and closes the interface once: reports permission, interface and filter problems
+/// before a user interface takes over the screen.
+pub fn check(opts: &LiveOptions) -> Result<(), LiveError> {
+    let mut cap = pcap::Capture::from_device(opts.interface.as_str())
+        .map_err(|e| classify_open_error(opts, e))?
+        .snaplen(opts.snaplen)
+        .open()
+        .map_err(|e| classify_open_error(opts, e))?;
+    if let Some(f) = &opts.filter {
+        cap.filter(f, true).map_err(|e| LiveError::Filter {
+            filter: f.clone(),
+            detail: e.to_string(),
+        })?;
+    }
+    Ok(())
+}
+
 enum Msg {
     Packet {
         ts: Timestamp,

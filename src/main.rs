@@ -149,9 +149,13 @@ struct LiveArgs {
     /// Also save every captured packet to this pcap file.
     #[arg(short = 'w', long = "write", value_name = "FILE")]
     write: Option<String>,
-    /// Print every message as it completes (default when no --ndjson/--json - is given).
+    /// Print every message as it completes instead of opening the terminal UI (the transcript
+    /// is the default when standard output is not a terminal).
     #[arg(long)]
     messages: bool,
+    /// Never open the terminal UI; print the transcript.
+    #[arg(long)]
+    no_tui: bool,
     /// Write the JSON report to PATH when the capture ends (`-` for standard output).
     #[arg(long, value_name = "PATH|-")]
     json: Option<String>,
@@ -448,6 +452,43 @@ fn interfaces() -> ExitCode {
     }
 }
 
+/// Live capture shown in the terminal UI; quitting the UI stops the capture.
+#[cfg(feature = "live")]
+fn live_tui(opts: wsscope::live::LiveOptions, cfg: AnalyzerConfig) -> ExitCode {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{mpsc, Arc};
+    let stop = Arc::new(AtomicBool::new(false));
+    let handler_stop = Arc::clone(&stop);
+    if let Err(e) = ctrlc::set_handler(move || handler_stop.store(true, Ordering::SeqCst)) {
+        return usage_error(&format!("cannot install the SIGINT/SIGTERM handler: {e}"));
+    }
+    // Open the interface once before taking over the screen, so errors are plain one-liners.
+    if let Err(e) = wsscope::live::check(&opts) {
+        return usage_error(&e.to_string());
+    }
+    let (status_tx, status_rx) = mpsc::channel::<wsscope::live::CaptureStats>();
+    let loader_stop = Arc::clone(&stop);
+    let loader: wsscope::tui::Loader = Box::new(move |out| {
+        let mut sink = wsscope::tui::Collector { out: |m| out(m) };
+        if let Ok(o) = wsscope::live::run_live(&opts, &cfg, &mut sink, loader_stop, &mut |_| {}) {
+            let _ = status_tx.send(o.stats);
+        }
+        out(wsscope::tui::LoadMsg::Done);
+    });
+    let ui = wsscope::tui::run_with(loader);
+    stop.store(true, Ordering::SeqCst);
+    if let Err(e) = ui {
+        return usage_error(&e.to_string());
+    }
+    if let Ok(s) = status_rx.recv_timeout(std::time::Duration::from_secs(5)) {
+        eprintln!(
+            "wsscope: {} packets captured; libpcap received {}, dropped {} (kernel), {} (interface)",
+            s.captured, s.received, s.dropped, s.if_dropped
+        );
+    }
+    ExitCode::SUCCESS
+}
+
 #[cfg(feature = "live")]
 fn live(args: LiveArgs) -> ExitCode {
     use std::sync::atomic::{AtomicBool, Ordering};
@@ -479,8 +520,27 @@ fn live(args: LiveArgs) -> ExitCode {
         },
         flows: FlowLimits::default(),
     };
-    let mut tee = Tee::new();
     let stdout_taken = args.ndjson || args.json.as_deref() == Some("-");
+    let opts = wsscope::live::LiveOptions {
+        interface: args.interface.clone(),
+        filter: args.filter.clone(),
+        snaplen: args.snaplen,
+        promisc: !args.no_promisc,
+        immediate: !args.no_immediate,
+        buffer_size: args.buffer_size,
+        count: args.count,
+        duration: args.duration.map(std::time::Duration::from_secs_f64),
+        write: args.write.as_ref().map(std::path::PathBuf::from),
+    };
+    if !stdout_taken
+        && !args.messages
+        && !args.no_tui
+        && args.json.is_none()
+        && io::stdout().is_terminal()
+    {
+        return live_tui(opts, cfg);
+    }
+    let mut tee = Tee::new();
     if !stdout_taken || args.messages {
         let out: Box<dyn Write> = if stdout_taken {
             Box::new(io::LineWriter::new(io::stderr()))
@@ -507,17 +567,6 @@ fn live(args: LiveArgs) -> ExitCode {
     if let Err(e) = ctrlc::set_handler(move || handler_stop.store(true, Ordering::SeqCst)) {
         return usage_error(&format!("cannot install the SIGINT/SIGTERM handler: {e}"));
     }
-    let opts = wsscope::live::LiveOptions {
-        interface: args.interface.clone(),
-        filter: args.filter.clone(),
-        snaplen: args.snaplen,
-        promisc: !args.no_promisc,
-        immediate: !args.no_immediate,
-        buffer_size: args.buffer_size,
-        count: args.count,
-        duration: args.duration.map(std::time::Duration::from_secs_f64),
-        write: args.write.as_ref().map(std::path::PathBuf::from),
-    };
     let mut ready = |iface: &str| {
         eprintln!(
             "wsscope: capturing on {iface}{}; Ctrl-C to stop",

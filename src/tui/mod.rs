@@ -13,7 +13,7 @@ pub use state::App;
 
 use crate::analyzer::AnalyzerConfig;
 use crate::capture::CaptureReader;
-use state::{Collector, LoadMsg};
+pub use state::{Collector, LoadMsg};
 use std::io::{self, IsTerminal, Write};
 use std::path::Path;
 use std::sync::mpsc;
@@ -85,21 +85,30 @@ impl Drop for TerminalGuard {
     }
 }
 
+/// Work run on the background thread that feeds the UI: reading files, or a live capture.
+pub type Loader = Box<dyn FnOnce(&mut dyn FnMut(LoadMsg)) + Send>;
+
 /// Opens the full-screen UI on `paths`.
 pub fn run(paths: &[String], cfg: &AnalyzerConfig) -> io::Result<()> {
     check_inputs(paths)?;
+    let loader_paths = paths.to_vec();
+    let loader_cfg = cfg.clone();
+    run_with(Box::new(move |out| load(&loader_paths, &loader_cfg, out)))
+}
+
+/// Opens the full-screen UI fed by `loader` on a background thread; returns when the user
+/// quits (the loader may still be running: the caller stops it).
+pub fn run_with(loader: Loader) -> io::Result<()> {
     if !io::stdout().is_terminal() {
         return Err(io::Error::other(
             "wsscope tui needs a terminal; use `wsscope analyze` for text output",
         ));
     }
     let (tx, rx) = mpsc::channel::<LoadMsg>();
-    let loader_paths = paths.to_vec();
-    let loader_cfg = cfg.clone();
     std::thread::Builder::new()
         .name("wsscope-load".into())
         .spawn(move || {
-            load(&loader_paths, &loader_cfg, &mut |m| {
+            loader(&mut |m| {
                 let _ = tx.send(m);
             });
         })?;
