@@ -265,24 +265,59 @@ fn execute(
     }
 }
 
-fn analyze(args: AnalyzeArgs) -> ExitCode {
-    let fail_on = match args.fail_on.as_deref().map(parse_fail_on).transpose() {
-        Ok(f) => f.unwrap_or_default(),
-        Err(e) => return usage_error(&e),
-    };
-    if args.ndjson && args.json.as_deref() == Some("-") {
-        return usage_error(
-            "--ndjson and --json - both write to standard output; give --json a file path",
+/// Output settings shared by `analyze` and `live`: the parsed `--fail-on` list, the payload
+/// mode and how many payload bytes each message keeps.
+struct OutputSettings {
+    fail_on: Vec<wsscope::run::FailOn>,
+    mode: PayloadMode,
+    keep: usize,
+}
+
+fn output_settings(
+    fail_on: Option<&str>,
+    ndjson: bool,
+    json: Option<&str>,
+    payload: PayloadArg,
+    preview_bytes: usize,
+    max_message_size: u64,
+) -> Result<OutputSettings, String> {
+    let fail_on = fail_on.map(parse_fail_on).transpose()?.unwrap_or_default();
+    if ndjson && json == Some("-") {
+        return Err(
+            "--ndjson and --json - both write to standard output; give --json a file path".into(),
         );
     }
-    let mode = match args.payload {
+    let mode = match payload {
         PayloadArg::None => PayloadMode::None,
-        PayloadArg::Preview => PayloadMode::Preview(args.preview_bytes),
+        PayloadArg::Preview => PayloadMode::Preview(preview_bytes),
         PayloadArg::Full => PayloadMode::Full,
     };
     let keep = match mode {
-        PayloadMode::Full => usize::try_from(args.common.max_message_size).unwrap_or(usize::MAX),
-        _ => args.preview_bytes,
+        PayloadMode::Full => usize::try_from(max_message_size).unwrap_or(usize::MAX),
+        _ => preview_bytes,
+    };
+    Ok(OutputSettings {
+        fail_on,
+        mode,
+        keep,
+    })
+}
+
+fn analyze(args: AnalyzeArgs) -> ExitCode {
+    let OutputSettings {
+        fail_on,
+        mode,
+        keep,
+    } = match output_settings(
+        args.fail_on.as_deref(),
+        args.ndjson,
+        args.json.as_deref(),
+        args.payload,
+        args.preview_bytes,
+        args.common.max_message_size,
+    ) {
+        Ok(o) => o,
+        Err(e) => return usage_error(&e),
     };
     let cfg = config(&args.common, keep);
     let mut tee = Tee::new();
@@ -493,23 +528,20 @@ fn live_tui(opts: wsscope::live::LiveOptions, cfg: AnalyzerConfig) -> ExitCode {
 fn live(args: LiveArgs) -> ExitCode {
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::Arc;
-    let fail_on = match args.fail_on.as_deref().map(parse_fail_on).transpose() {
-        Ok(f) => f.unwrap_or_default(),
+    let OutputSettings {
+        fail_on,
+        mode,
+        keep,
+    } = match output_settings(
+        args.fail_on.as_deref(),
+        args.ndjson,
+        args.json.as_deref(),
+        args.payload,
+        args.preview_bytes,
+        args.max_message_size,
+    ) {
+        Ok(o) => o,
         Err(e) => return usage_error(&e),
-    };
-    if args.ndjson && args.json.as_deref() == Some("-") {
-        return usage_error(
-            "--ndjson and --json - both write to standard output; give --json a file path",
-        );
-    }
-    let mode = match args.payload {
-        PayloadArg::None => PayloadMode::None,
-        PayloadArg::Preview => PayloadMode::Preview(args.preview_bytes),
-        PayloadArg::Full => PayloadMode::Full,
-    };
-    let keep = match mode {
-        PayloadMode::Full => usize::try_from(args.max_message_size).unwrap_or(usize::MAX),
-        _ => args.preview_bytes,
     };
     let cfg = AnalyzerConfig {
         session: SessionConfig {
