@@ -330,7 +330,6 @@ fn analyse(
     }
     analyzer.finish(&mut deliver);
     let stats = analyzer.stats();
-    let d = stats.decode;
     let mut warnings = Vec::new();
     if outcome.stats.dropped + outcome.stats.if_dropped > 0 {
         warnings.push(format!(
@@ -341,18 +340,7 @@ fn analyse(
     if let Some(e) = &outcome.error {
         warnings.push(format!("capture stopped early: {e}"));
     }
-    outcome.capture = CaptureReport {
-        path: name,
-        format: "live".into(),
-        linktypes: vec![linktype],
-        packets: d.packets,
-        bytes: d.bytes,
-        first_ts: stats.first_ts.map(|t| t.rfc3339()),
-        last_ts: stats.last_ts.map(|t| t.rfc3339()),
-        tcp_flows: stats.flows.flows,
-        non_tcp_packets: d.not_ip + d.not_tcp + d.malformed + d.unsupported_linktype,
-        warnings,
-    };
+    outcome.capture = crate::run::capture_report(name, "live", vec![linktype], &stats, warnings);
     outcome
         .tally
         .add_capture(&outcome.capture, stats.flows.evicted);

@@ -2,7 +2,7 @@
 //! [`CaptureReader`], drive the [`Analyzer`], feed a [`Sink`], report progress.
 //! This is the only layer (with `main`) that touches files.
 
-use crate::analyzer::{Analyzer, AnalyzerConfig, Event};
+use crate::analyzer::{Analyzer, AnalyzerConfig, AnalyzerStats, Event};
 use crate::capture::{CaptureError, CaptureReader};
 use crate::finding::{Code, Finding, Severity};
 use crate::report::CaptureReport;
@@ -159,19 +159,13 @@ pub fn run(
             );
             deliver_capture_finding(&mut outcome.tally, sink, &f)?;
         }
-        let d = stats.decode;
-        let capture = CaptureReport {
-            path: path.clone(),
-            format: reader.format().name().into(),
-            linktypes: reader.linktypes().to_vec(),
-            packets: d.packets,
-            bytes: d.bytes,
-            first_ts: stats.first_ts.map(|t| t.rfc3339()),
-            last_ts: stats.last_ts.map(|t| t.rfc3339()),
-            tcp_flows: stats.flows.flows,
-            non_tcp_packets: d.not_ip + d.not_tcp + d.malformed + d.unsupported_linktype,
+        let capture = capture_report(
+            path.clone(),
+            reader.format().name(),
+            reader.linktypes().to_vec(),
+            &stats,
             warnings,
-        };
+        );
         outcome.tally.add_capture(&capture, stats.flows.evicted);
         sink.end_capture(&capture)?;
         outcome.captures.push(capture);
@@ -209,6 +203,29 @@ fn release_consumed(map: &memmap2::Mmap, released: usize, pos: usize) -> usize {
         let _ = unsafe { map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, 0, upto) };
     }
     upto
+}
+
+/// The report entry of one capture (file or live interface) from the analyzer's counters.
+pub fn capture_report(
+    path: String,
+    format: &str,
+    linktypes: Vec<u32>,
+    stats: &AnalyzerStats,
+    warnings: Vec<String>,
+) -> CaptureReport {
+    let d = stats.decode;
+    CaptureReport {
+        path,
+        format: format.into(),
+        linktypes,
+        packets: d.packets,
+        bytes: d.bytes,
+        first_ts: stats.first_ts.map(|t| t.rfc3339()),
+        last_ts: stats.last_ts.map(|t| t.rfc3339()),
+        tcp_flows: stats.flows.flows,
+        non_tcp_packets: d.not_ip + d.not_tcp + d.malformed + d.unsupported_linktype,
+        warnings,
+    }
 }
 
 /// One `--fail-on` item.

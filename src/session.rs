@@ -123,6 +123,25 @@ pub struct SessionEnd {
     pub payload_bytes: [u64; 2],
 }
 
+impl SessionEnd {
+    /// The end of an upgrade attempt that never became WebSocket (refused or unanswered).
+    pub fn without_upgrade(id: SessionId, ts: Timestamp, tcp_closer: Option<Dir>) -> Self {
+        SessionEnd {
+            id,
+            ts,
+            upgraded: false,
+            client_close: None,
+            server_close: None,
+            initiator: None,
+            tcp_end: None,
+            tcp_closer,
+            clean: false,
+            messages: [0, 0],
+            payload_bytes: [0, 0],
+        }
+    }
+}
+
 /// A message within a session.
 #[derive(Clone, Debug)]
 pub struct SessionMessage {
@@ -502,19 +521,11 @@ impl Connection {
                 "no response to the upgrade request was captured",
             ),
         });
-        out.push(SessionEvent::End(SessionEnd {
-            id: p.session,
+        out.push(SessionEvent::End(SessionEnd::without_upgrade(
+            p.session,
             ts,
-            upgraded: false,
-            client_close: None,
-            server_close: None,
-            initiator: None,
-            tcp_end: None,
-            tcp_closer: self.tcp_closer,
-            clean: false,
-            messages: [0, 0],
-            payload_bytes: [0, 0],
-        }));
+            self.tcp_closer,
+        )));
     }
 
     /// Parses as many heads as the buffers allow.
@@ -828,19 +839,9 @@ impl Connection {
                 format!("server answered the upgrade with {status} {reason}"),
             ),
         });
-        out.push(SessionEvent::End(SessionEnd {
-            id: p.session,
-            ts,
-            upgraded: false,
-            client_close: None,
-            server_close: None,
-            initiator: None,
-            tcp_end: None,
-            tcp_closer: None,
-            clean: false,
-            messages: [0, 0],
-            payload_bytes: [0, 0],
-        }));
+        out.push(SessionEvent::End(SessionEnd::without_upgrade(
+            p.session, ts, None,
+        )));
     }
 
     fn upgrade(
