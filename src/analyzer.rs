@@ -13,7 +13,7 @@ use crate::session::{
 use crate::tcp::flow::FlowTableStats;
 use crate::tcp::{FlowLimits, FlowSummary, FlowTable, TcpEvent, Verdict};
 use crate::timestamp::Timestamp;
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 
 /// Settings for one analysis.
 #[derive(Clone, Debug, Default)]

@@ -36,16 +36,23 @@ pub fn bytes_for_terminal(bytes: &[u8]) -> String {
     out
 }
 
-/// Rewrites JSON text so that C1 controls, bidi overrides and line separators inside strings
-/// appear as `\uXXXX` escapes (serde_json already escapes C0 controls). JSON structure is
-/// ASCII, so every such character is inside a string and the result is equivalent JSON.
+/// Rewrites JSON text so that DEL, C1 controls, bidi overrides and line separators inside
+/// strings appear as `\uXXXX` escapes (serde_json already escapes C0 controls). JSON structure
+/// is ASCII without DEL, so every such character is inside a string and the result is
+/// equivalent JSON.
 pub fn json_terminal_safe(json: String) -> String {
-    if json.is_ascii() || !json.chars().any(is_unsafe_char) {
+    let needs_escape = |c: char| (!c.is_ascii() || c == '\u{7f}') && is_unsafe_char(c);
+    let clean = if json.is_ascii() {
+        !json.as_bytes().contains(&0x7f)
+    } else {
+        !json.chars().any(needs_escape)
+    };
+    if clean {
         return json;
     }
     let mut out = String::with_capacity(json.len() + 16);
     for c in json.chars() {
-        if !c.is_ascii() && is_unsafe_char(c) {
+        if needs_escape(c) {
             out.push_str(&format!("\\u{:04x}", c as u32));
         } else {
             out.push(c);
@@ -73,7 +80,7 @@ mod tests {
 
     #[test]
     fn json_stays_valid_and_safe() {
-        let v = serde_json::json!({"t": "x\u{202e}y\u{85}z\u{1b}"});
+        let v = serde_json::json!({"t": "x\u{202e}y\u{85}z\u{1b}\u{7f}"});
         let s = json_terminal_safe(serde_json::to_string(&v).expect("json"));
         assert!(!s.chars().any(is_unsafe_char));
         let back: serde_json::Value = serde_json::from_str(&s).expect("valid json");

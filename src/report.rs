@@ -9,7 +9,7 @@ use crate::finding::{Finding, Severity};
 use crate::handshake::Extension;
 use crate::session::{CloseFrame, SessionEnd, SessionId, SessionMessage, SessionStart};
 use crate::tcp::Dir;
-use crate::ws::message::MessageKind;
+use crate::ws::message::{Message, MessageKind};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use schemars::JsonSchema;
@@ -65,6 +65,29 @@ pub enum MessageType {
     Pong,
     /// Close.
     Close,
+}
+
+impl Direction {
+    /// The name used in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::C2s => "c2s",
+            Direction::S2c => "s2c",
+        }
+    }
+}
+
+impl MessageType {
+    /// The name used in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MessageType::Text => "text",
+            MessageType::Binary => "binary",
+            MessageType::Ping => "ping",
+            MessageType::Pong => "pong",
+            MessageType::Close => "close",
+        }
+    }
 }
 
 impl From<MessageKind> for MessageType {
@@ -627,29 +650,53 @@ pub fn session_header(s: &SessionStart, capture: &str) -> SessionHeader {
     }
 }
 
-/// Builds a message report.
-pub fn message_report(m: &SessionMessage, mode: PayloadMode) -> MessageReport {
-    let msg = &m.message;
+/// The part of a message's payload a report shows, borrowed from the message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PayloadShown<'a> {
+    /// Payload mode `none`: no payload field.
+    Nothing,
+    /// Valid UTF-8 text (`text` field); a preview is cut at the last whole character.
+    Text(&'a str),
+    /// Anything else (`data_b64` field).
+    Binary(&'a [u8]),
+}
+
+/// Decides what of `msg`'s payload is shown under `mode`, and whether that is less than the
+/// whole message. Shared by the report builder and the NDJSON line writer so they agree.
+pub fn payload_view(msg: &Message, mode: PayloadMode) -> (PayloadShown<'_>, bool) {
     let limit = match mode {
-        PayloadMode::None => 0,
+        PayloadMode::None => return (PayloadShown::Nothing, false),
         PayloadMode::Preview(n) => n,
         PayloadMode::Full => usize::MAX,
     };
     let shown = &msg.payload[..msg.payload.len().min(limit)];
-    let (mut text, mut data_b64) = (None, None);
-    let mut shown_len = shown.len();
-    if mode != PayloadMode::None {
-        let text_ok = msg.kind == MessageKind::Text && msg.utf8_valid != Some(false);
-        match std::str::from_utf8(shown) {
-            Ok(s) if text_ok => text = Some(s.to_string()),
-            // A preview may end inside a character: cut at the last whole one.
-            Err(e) if text_ok && e.error_len().is_none() => {
-                shown_len = e.valid_up_to();
-                text = Some(String::from_utf8_lossy(&shown[..shown_len]).into_owned());
-            }
-            _ => data_b64 = Some(STANDARD.encode(shown)),
+    let text_ok = msg.kind == MessageKind::Text && msg.utf8_valid != Some(false);
+    let view = match std::str::from_utf8(shown) {
+        Ok(s) if text_ok => PayloadShown::Text(s),
+        // A preview may end inside a character: cut at the last whole one.
+        Err(e) if text_ok && e.error_len().is_none() => {
+            let valid = &shown[..e.valid_up_to()];
+            PayloadShown::Text(std::str::from_utf8(valid).unwrap_or_default())
         }
-    }
+        _ => PayloadShown::Binary(shown),
+    };
+    let shown_len = match view {
+        PayloadShown::Nothing => 0,
+        PayloadShown::Text(s) => s.len(),
+        PayloadShown::Binary(b) => b.len(),
+    };
+    (view, (shown_len as u64) < msg.len)
+}
+
+/// Builds a message report.
+pub fn message_report(m: &SessionMessage, mode: PayloadMode) -> MessageReport {
+    let msg = &m.message;
+    let (shown, truncated) = payload_view(msg, mode);
+    let (text, data_b64) = match shown {
+        PayloadShown::Nothing => (None, None),
+        PayloadShown::Text(s) => (Some(s.to_string()), None),
+        PayloadShown::Binary(b) => (None, Some(STANDARD.encode(b))),
+    };
     MessageReport {
         index: m.index,
         ts: msg.ts.rfc3339(),
@@ -661,12 +708,17 @@ pub fn message_report(m: &SessionMessage, mode: PayloadMode) -> MessageReport {
         compressed: msg.compressed,
         text,
         data_b64,
-        truncated: mode != PayloadMode::None && (shown_len as u64) < msg.len,
+        truncated,
         incomplete: msg.incomplete,
         close_code: msg.close_code,
         close_reason: msg.close_reason.clone(),
-        rtt_ms: m.rtt_nanos.map(|n| n as f64 / 1e6),
+        rtt_ms: m.rtt_nanos.map(rtt_ms),
     }
+}
+
+/// A round-trip time in nanoseconds as the reports' milliseconds.
+pub fn rtt_ms(nanos: i64) -> f64 {
+    nanos as f64 / 1e6
 }
 
 /// Builds a finding report.

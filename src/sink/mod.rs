@@ -2,6 +2,7 @@
 //! [`Sink`]; they all consume the same events, so they always agree.
 
 pub mod json;
+pub mod json_line;
 pub mod ndjson;
 pub mod text;
 

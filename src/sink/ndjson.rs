@@ -1,11 +1,12 @@
 //! `--ndjson`: one JSON object per line, written as events happen; memory stays flat.
 
+use super::json_line::MessageLineWriter;
 use super::Sink;
 use crate::analyzer::Event;
 use crate::escape::json_terminal_safe;
 use crate::report::{
-    close_report, finding_report, message_report, session_header, session_stats, CaptureReport,
-    MessageEvent, NdjsonEvent, PayloadMode, SessionEndEvent, Summary, SummaryEvent, SCHEMA_VERSION,
+    close_report, finding_report, session_header, session_stats, CaptureReport, NdjsonEvent,
+    PayloadMode, SessionEndEvent, Summary, SummaryEvent, SCHEMA_VERSION,
 };
 use std::collections::HashSet;
 use std::io::{self, Write};
@@ -18,6 +19,9 @@ pub struct NdjsonSink {
     /// Sessions whose handshake included a response (to tell "refused" from "unanswered").
     answered: HashSet<u64>,
     flush_each: bool,
+    /// The line being written (reused).
+    buf: Vec<u8>,
+    messages: MessageLineWriter,
 }
 
 impl NdjsonSink {
@@ -29,12 +33,18 @@ impl NdjsonSink {
             capture: String::new(),
             answered: HashSet::new(),
             flush_each,
+            buf: Vec::with_capacity(4096),
+            messages: MessageLineWriter::new(),
         }
     }
 
     fn line(&mut self, ev: &NdjsonEvent) -> io::Result<()> {
         let text = serde_json::to_string(ev).map_err(io::Error::other)?;
         self.out.write_all(json_terminal_safe(text).as_bytes())?;
+        self.end_line()
+    }
+
+    fn end_line(&mut self) -> io::Result<()> {
         self.out.write_all(b"\n")?;
         if self.flush_each {
             self.out.flush()?;
@@ -57,10 +67,12 @@ impl Sink for NdjsonSink {
                 }
                 NdjsonEvent::SessionStart(session_header(s, &self.capture))
             }
-            Event::Message(m) => NdjsonEvent::Message(MessageEvent {
-                session: m.session,
-                message: message_report(m, self.mode),
-            }),
+            Event::Message(m) => {
+                self.buf.clear();
+                self.messages.write(&mut self.buf, m, self.mode);
+                self.out.write_all(&self.buf)?;
+                return self.end_line();
+            }
             Event::Finding { session, finding } => {
                 NdjsonEvent::Finding(finding_report(finding, *session))
             }

@@ -14,7 +14,7 @@ use super::reassembly::{ReassemblyLimits, StreamOutput, StreamReassembler};
 use super::Dir;
 use crate::packet::Segment;
 use crate::timestamp::Timestamp;
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 use std::net::SocketAddr;
 
 /// Identifies a connection for its whole life (unique within one [`FlowTable`]).

@@ -31,7 +31,7 @@ impl Utf8Validator {
             self.carry[self.carry_len] = b;
             self.carry_len += 1;
             data = rest;
-            match std::str::from_utf8(&self.carry[..self.carry_len]) {
+            match simdutf8::compat::from_utf8(&self.carry[..self.carry_len]) {
                 Ok(_) => self.carry_len = 0,
                 Err(e) if e.error_len().is_some() => {
                     self.failed = true;
@@ -44,7 +44,8 @@ impl Utf8Validator {
                 Err(_) => {}
             }
         }
-        if let Err(e) = std::str::from_utf8(data) {
+        // SIMD validation: text payloads are the largest thing read byte by byte.
+        if let Err(e) = simdutf8::compat::from_utf8(data) {
             if e.error_len().is_some() {
                 self.failed = true;
             } else {
