@@ -99,6 +99,16 @@ struct AnalyzeArgs {
     /// Print every message (transcript) under its session.
     #[arg(long)]
     messages: bool,
+    #[command(flatten)]
+    output: OutputArgs,
+    /// No text output (only --json/--ndjson and the exit status).
+    #[arg(short, long)]
+    quiet: bool,
+}
+
+/// Report and CI-gate options shared by `analyze` and `live`.
+#[derive(Args)]
+struct OutputArgs {
     /// Write the JSON report to PATH (`-` for standard output).
     #[arg(long, value_name = "PATH|-")]
     json: Option<String>,
@@ -115,12 +125,24 @@ struct AnalyzeArgs {
     /// Payload bytes shown in previews (JSON preview mode and the transcript).
     #[arg(long, value_name = "N", default_value_t = 256)]
     preview_bytes: usize,
-    /// No text output (only --json/--ndjson and the exit status).
-    #[arg(short, long)]
-    quiet: bool,
 }
 
+impl OutputArgs {
+    /// Whether `--ndjson` or `--json -` writes to standard output (no room for the text).
+    fn stdout_taken(&self) -> bool {
+        self.ndjson || self.json.as_deref() == Some("-")
+    }
+}
+
+// `live` words four of the shared options for a capture that has no end of file; the option
+// itself (name, type, default) is still the one in `OutputArgs`.
 #[derive(Args)]
+#[command(
+    mut_arg("json", |a| a.help("Write the JSON report to PATH when the capture ends (`-` for standard output)")),
+    mut_arg("ndjson", |a| a.help("Stream events to standard output, one JSON object per line, flushed per event")),
+    mut_arg("fail_on", |a| a.help("Exit 1 if any finding matches (as for `analyze`)")),
+    mut_arg("preview_bytes", |a| a.help("Payload bytes shown in previews")),
+)]
 struct LiveArgs {
     /// Interface to capture on (`wsscope interfaces` lists them; `any` for all on Linux).
     #[arg(short = 'i', long = "interface", value_name = "IFACE")]
@@ -156,21 +178,8 @@ struct LiveArgs {
     /// Never open the terminal UI; print the transcript.
     #[arg(long)]
     no_tui: bool,
-    /// Write the JSON report to PATH when the capture ends (`-` for standard output).
-    #[arg(long, value_name = "PATH|-")]
-    json: Option<String>,
-    /// Stream events to standard output, one JSON object per line, flushed per event.
-    #[arg(long)]
-    ndjson: bool,
-    /// Exit 1 if any finding matches (as for `analyze`).
-    #[arg(long, value_name = "LIST")]
-    fail_on: Option<String>,
-    /// Payload in JSON/NDJSON output.
-    #[arg(long, value_enum, default_value_t = PayloadArg::Preview)]
-    payload: PayloadArg,
-    /// Payload bytes shown in previews.
-    #[arg(long, value_name = "N", default_value_t = 256)]
-    preview_bytes: usize,
+    #[command(flatten)]
+    output: OutputArgs,
     /// Decode traffic to this server port as WebSocket even without a captured handshake.
     #[arg(long = "decode-as", value_name = "PORT")]
     decode_as: Vec<u16>,
@@ -273,28 +282,26 @@ struct OutputSettings {
     keep: usize,
 }
 
-fn output_settings(
-    fail_on: Option<&str>,
-    ndjson: bool,
-    json: Option<&str>,
-    payload: PayloadArg,
-    preview_bytes: usize,
-    max_message_size: u64,
-) -> Result<OutputSettings, String> {
-    let fail_on = fail_on.map(parse_fail_on).transpose()?.unwrap_or_default();
-    if ndjson && json == Some("-") {
+fn output_settings(out: &OutputArgs, max_message_size: u64) -> Result<OutputSettings, String> {
+    let fail_on = out
+        .fail_on
+        .as_deref()
+        .map(parse_fail_on)
+        .transpose()?
+        .unwrap_or_default();
+    if out.ndjson && out.json.as_deref() == Some("-") {
         return Err(
             "--ndjson and --json - both write to standard output; give --json a file path".into(),
         );
     }
-    let mode = match payload {
+    let mode = match out.payload {
         PayloadArg::None => PayloadMode::None,
-        PayloadArg::Preview => PayloadMode::Preview(preview_bytes),
+        PayloadArg::Preview => PayloadMode::Preview(out.preview_bytes),
         PayloadArg::Full => PayloadMode::Full,
     };
     let keep = match mode {
         PayloadMode::Full => usize::try_from(max_message_size).unwrap_or(usize::MAX),
-        _ => preview_bytes,
+        _ => out.preview_bytes,
     };
     Ok(OutputSettings {
         fail_on,
@@ -308,34 +315,26 @@ fn analyze(args: AnalyzeArgs) -> ExitCode {
         fail_on,
         mode,
         keep,
-    } = match output_settings(
-        args.fail_on.as_deref(),
-        args.ndjson,
-        args.json.as_deref(),
-        args.payload,
-        args.preview_bytes,
-        args.common.max_message_size,
-    ) {
+    } = match output_settings(&args.output, args.common.max_message_size) {
         Ok(o) => o,
         Err(e) => return usage_error(&e),
     };
     let cfg = config(&args.common, keep);
     let mut tee = Tee::new();
-    let stdout_taken = args.ndjson || args.json.as_deref() == Some("-");
-    if !args.quiet && !stdout_taken {
+    if !args.quiet && !args.output.stdout_taken() {
         tee.push(Box::new(TextSink::new(
             Box::new(io::BufWriter::new(io::stdout())),
             args.messages,
-            args.preview_bytes,
+            args.output.preview_bytes,
         )));
     }
-    if let Some(path) = &args.json {
+    if let Some(path) = &args.output.json {
         match open_output(path) {
             Ok(out) => tee.push(Box::new(JsonReportSink::new(out, mode))),
             Err(e) => return usage_error(&e),
         }
     }
-    if args.ndjson {
+    if args.output.ndjson {
         tee.push(Box::new(NdjsonSink::new(
             Box::new(io::BufWriter::new(io::stdout())),
             mode,
@@ -532,14 +531,7 @@ fn live(args: LiveArgs) -> ExitCode {
         fail_on,
         mode,
         keep,
-    } = match output_settings(
-        args.fail_on.as_deref(),
-        args.ndjson,
-        args.json.as_deref(),
-        args.payload,
-        args.preview_bytes,
-        args.max_message_size,
-    ) {
+    } = match output_settings(&args.output, args.max_message_size) {
         Ok(o) => o,
         Err(e) => return usage_error(&e),
     };
@@ -552,7 +544,7 @@ fn live(args: LiveArgs) -> ExitCode {
         },
         flows: FlowLimits::default(),
     };
-    let stdout_taken = args.ndjson || args.json.as_deref() == Some("-");
+    let stdout_taken = args.output.stdout_taken();
     let opts = wsscope::live::LiveOptions {
         interface: args.interface.clone(),
         filter: args.filter.clone(),
@@ -567,7 +559,7 @@ fn live(args: LiveArgs) -> ExitCode {
     if !stdout_taken
         && !args.messages
         && !args.no_tui
-        && args.json.is_none()
+        && args.output.json.is_none()
         && io::stdout().is_terminal()
     {
         return live_tui(opts, cfg);
@@ -579,15 +571,19 @@ fn live(args: LiveArgs) -> ExitCode {
         } else {
             Box::new(io::LineWriter::new(io::stdout()))
         };
-        tee.push(Box::new(TextSink::new(out, true, args.preview_bytes)));
+        tee.push(Box::new(TextSink::new(
+            out,
+            true,
+            args.output.preview_bytes,
+        )));
     }
-    if let Some(path) = &args.json {
+    if let Some(path) = &args.output.json {
         match open_output(path) {
             Ok(out) => tee.push(Box::new(JsonReportSink::new(out, mode))),
             Err(e) => return usage_error(&e),
         }
     }
-    if args.ndjson {
+    if args.output.ndjson {
         tee.push(Box::new(NdjsonSink::new(
             Box::new(io::stdout()),
             mode,
