@@ -2,7 +2,15 @@
 //! generator (`examples/seed.rs`). Each function takes arbitrary bytes and must never panic;
 //! the assertions inside are invariants of the code under test, not of the input.
 
+use std::cell::RefCell;
 use std::hint::black_box;
+use std::io::{self, Write};
+use std::rc::Rc;
+
+use wsscope::escape::is_unsafe_char;
+use wsscope::sink::ndjson::NdjsonSink;
+use wsscope::sink::text::TextSink;
+use wsscope::sink::{Sink, Tee};
 
 use wsscope::analyzer::{Analyzer, AnalyzerConfig, Event};
 use wsscope::capture::{CaptureReader, RawPacket};
@@ -431,39 +439,62 @@ pub fn frame_messages(data: &[u8]) {
 // ---------------------------------------------------------------------------------------------
 // pipeline
 
-fn consume(ev: Event<'_>) {
-    let json = match ev {
-        Event::SessionStart(s) => serde_json::to_string(&report::session_header(s, "fuzz")),
-        Event::Message(m) => {
-            serde_json::to_string(&report::message_report(m, PayloadMode::Preview(64)))
-        }
-        Event::Finding { session, finding } => {
-            serde_json::to_string(&report::finding_report(finding, session))
-        }
-        Event::SessionEnd(e) => {
-            black_box(report::session_stats(e));
-            serde_json::to_string(&report::close_report(e, e.upgraded))
-        }
-        Event::Flow(f) => {
-            black_box(f);
-            Ok(String::new())
-        }
-    };
-    black_box(json.expect("report serializes"));
+/// A `Write` into a buffer the fuzz body can read back after the sink is done with it.
+#[derive(Clone, Default)]
+struct SharedBuf(Rc<RefCell<Vec<u8>>>);
+
+impl Write for SharedBuf {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.borrow_mut().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
 }
 
-/// Runs a capture through `CaptureReader` and `Analyzer`.
+/// Every NDJSON line is valid JSON with no raw terminal-unsafe character; the text output has
+/// none either (newlines end its lines).
+fn check_outputs(ndjson: &[u8], text: &[u8]) {
+    for line in ndjson.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+        let parsed: Result<serde_json::Value, _> = serde_json::from_slice(line);
+        assert!(parsed.is_ok(), "invalid NDJSON line: {}", String::from_utf8_lossy(line));
+        let line = std::str::from_utf8(line).expect("NDJSON is UTF-8");
+        assert!(!line.chars().any(is_unsafe_char), "raw control in NDJSON: {line:?}");
+    }
+    let text = std::str::from_utf8(text).expect("text output is UTF-8");
+    assert!(
+        !text.chars().any(|c| c != '\n' && is_unsafe_char(c)),
+        "raw control in text output: {text:?}"
+    );
+}
+
+/// Runs a capture through `CaptureReader` and `Analyzer`, into the NDJSON and text sinks.
 pub fn analyze_capture(capture: &[u8]) {
     let Ok(reader) = CaptureReader::new(capture) else {
         return;
     };
+    let (ndjson_buf, text_buf) = (SharedBuf::default(), SharedBuf::default());
+    let mut sinks = Tee::new();
+    sinks.push(Box::new(NdjsonSink::new(
+        Box::new(ndjson_buf.clone()),
+        PayloadMode::Preview(64),
+        false,
+    )));
+    sinks.push(Box::new(TextSink::new(Box::new(text_buf.clone()), true, 64)));
+    let _ = sinks.begin_capture("fuzz");
     let mut an = Analyzer::new(AnalyzerConfig::default(), 0);
-    let mut sink = consume;
+    let mut emit = |ev: Event<'_>| {
+        let _ = sinks.event(&ev);
+    };
     for p in reader {
-        an.packet(&p, &mut sink);
+        an.packet(&p, &mut emit);
     }
-    an.finish(&mut sink);
+    an.finish(&mut emit);
     black_box(an.stats());
+    let _ = sinks.finish(&Default::default(), &[]);
+    drop(sinks);
+    check_outputs(&ndjson_buf.0.borrow(), &text_buf.0.borrow());
 }
 
 /// Mode byte: `& 3` 0 = the rest is a capture file; 1 = valid upgrade, 2 = valid upgrade with
@@ -499,6 +530,7 @@ mod tests {
             let reader = CaptureReader::new(&capture).expect("capture");
             let mut an = Analyzer::new(AnalyzerConfig::default(), 0);
             let mut messages = 0;
+            analyze_capture(&capture);
             let mut sink = |ev: Event<'_>| {
                 if let Event::Message(_) = ev {
                     messages += 1;
