@@ -99,6 +99,8 @@ pub struct GenStats {
     pub messages: u64,
     /// Text and binary messages.
     pub data_messages: u64,
+    /// WebSocket frames, control ones included.
+    pub frames: u64,
     /// Application payload bytes of the data messages (before compression).
     pub ws_payload_bytes: u64,
     /// Data packets duplicated (reordered profile).
@@ -117,6 +119,7 @@ impl GenStats {
             "messages": self.messages,
             "ws_payload_bytes": self.ws_payload_bytes,
             "data_messages": self.data_messages,
+            "frames": self.frames,
             "http_flows": self.http_flows,
             "duplicates": self.duplicates,
             "reorders": self.reorders,
@@ -496,6 +499,7 @@ impl<W: Write> Gen<W> {
                         .server_send(&FrameSpec::close(Some(1000), "bye", None).encode());
                     s.conv.close();
                     self.stats.messages += 2;
+                    self.stats.frames += 2;
                     true
                 } else {
                     *remaining -= 1;
@@ -517,6 +521,7 @@ impl<W: Write> Gen<W> {
                     if let Some(comps) = deflate {
                         let comp = &mut comps[usize::from(!client)];
                         deflate_frame(op, payload, comp, mask).encode_into(&mut self.frame_buf);
+                        self.stats.frames += 1;
                     } else if self.cfg.profile != Profile::Small
                         && payload.len() > 64
                         && self.rng.chance(30)
@@ -524,9 +529,11 @@ impl<W: Write> Gen<W> {
                         let chunk = payload.len().div_ceil(self.rng.range(2, 4));
                         for f in fragment_message(op, payload, chunk, mask) {
                             f.encode_into(&mut self.frame_buf);
+                            self.stats.frames += 1;
                         }
                     } else {
                         FrameSpec::new(op, payload, mask).encode_into(&mut self.frame_buf);
+                        self.stats.frames += 1;
                     }
                     self.stats.messages += 1;
                     self.stats.data_messages += 1;
@@ -539,6 +546,7 @@ impl<W: Write> Gen<W> {
                         let pong = FrameSpec::pong(b"keepalive", None).encode();
                         s.conv.server_send(&pong);
                         self.stats.messages += 2;
+                        self.stats.frames += 2;
                     }
                     false
                 }

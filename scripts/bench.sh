@@ -64,8 +64,9 @@ esac
 
 log "building (release)"
 cargo build --release --quiet --bin wsscope --example gen_capture
-WSSCOPE=target/release/wsscope
-GEN=target/release/examples/gen_capture
+TARGET_DIR=${CARGO_TARGET_DIR:-target}
+WSSCOPE=$TARGET_DIR/release/wsscope
+GEN=$TARGET_DIR/release/examples/gen_capture
 mkdir -p "$DATA"
 
 # jget KEY FILE: an integer field of a one-line JSON object.
@@ -79,7 +80,8 @@ capture() {
     if [ -f "$file" ] && [ -f "$meta" ] &&
         [ "$(jget bytes "$meta")" = "$(stat -c %s "$file")" ] &&
         [ "$(jget target_bytes "$meta")" = "$((mb * 1000000))" ] &&
-        [ "$(jget seed "$meta")" = "$SEED" ]; then
+        [ "$(jget seed "$meta")" = "$SEED" ] &&
+        [ -n "$(jget frames "$meta")" ]; then
         log "reusing $file"
     else
         log "generating $file"
@@ -111,20 +113,29 @@ measure() {
 }
 
 ROWS=()
-row() { # file size_mb what secs msgs
-    local mbps msgs_s
-    mbps=$(awk -v m="$2" -v s="$4" 'BEGIN { printf "%.1f", (s > 0) ? m / s : 0 }')
-    if [ -n "$5" ]; then
-        msgs_s=$(awk -v n="$5" -v s="$4" 'BEGIN { printf "%.0f", (s > 0) ? n / s : 0 }')
+# per_sec COUNT SECS: COUNT / SECS rounded, or - without a count.
+per_sec() {
+    if [ -n "$1" ]; then
+        awk -v n="$1" -v s="$2" 'BEGIN { printf "%.0f", (s > 0) ? n / s : 0 }'
     else
-        msgs_s=-
+        echo -
     fi
+}
+
+row() { # file size_mb what secs msgs frames
+    local mbps msgs_s frames_s
+    mbps=$(awk -v m="$2" -v s="$4" 'BEGIN { printf "%.1f", (s > 0) ? m / s : 0 }')
+    msgs_s=$(per_sec "$5" "$4")
+    frames_s=$(per_sec "$6" "$4")
     local note=""
     [ "$RC" != 0 ] && note=" (exit $RC)"
-    ROWS+=("$(printf '%-28s %8s  %-34s %8s %8s %12s %9s%s' \
-        "$1" "$2" "$3" "$4" "$mbps" "$msgs_s" "$RSS_MIB" "$note")")
-    log "$(printf '%s %s: %ss, %s MB/s, %s msgs/s, %s MiB' "$1" "$3" "$4" "$mbps" "$msgs_s" "$RSS_MIB")"
+    ROWS+=("$(printf '%-28s %8s  %-34s %8s %8s %12s %12s %9s%s' \
+        "$1" "$2" "$3" "$4" "$mbps" "$msgs_s" "$frames_s" "$RSS_MIB" "$note")")
+    log "$(printf '%s %s: %ss, %s MB/s, %s msgs/s, %s frames/s, %s MiB' \
+        "$1" "$3" "$4" "$mbps" "$msgs_s" "$frames_s" "$RSS_MIB")"
 }
+
+SPEEDUPS=()
 
 : >"$DATA/bench-stderr.log"
 for f in "${FILES[@]}"; do
@@ -132,25 +143,34 @@ for f in "${FILES[@]}"; do
     bytes=$(stat -c %s "$f")
     mb=$(awk -v b="$bytes" 'BEGIN { printf "%.1f", b / 1e6 }')
     msgs=$(jget messages "$f.json")
+    frames=$(jget frames "$f.json")
     cat "$f" >/dev/null # warm the page cache
     measure cat "$f"
-    row "$name" "$mb" "cat (read ceiling)" "$SECS" ""
+    row "$name" "$mb" "cat (read ceiling)" "$SECS" "" ""
     measure "$WSSCOPE" analyze --no-progress --ndjson --payload none "$f"
-    row "$name" "$mb" "wsscope --ndjson --payload none" "$SECS" "$msgs"
+    row "$name" "$mb" "wsscope --ndjson --payload none" "$SECS" "$msgs" "$frames"
+    ours=$SECS
     measure "$WSSCOPE" analyze --no-progress --quiet --json /dev/null "$f"
-    row "$name" "$mb" "wsscope --json (report in RAM)" "$SECS" "$msgs"
+    row "$name" "$mb" "wsscope --json (report in RAM)" "$SECS" "$msgs" "$frames"
     if [ "$TSHARK" = 1 ]; then
         measure tshark -r "$f" -Y websocket -T fields -e frame.number
-        row "$name" "$mb" "tshark -Y websocket" "$SECS" "$msgs"
+        row "$name" "$mb" "tshark -Y websocket" "$SECS" "$msgs" "$frames"
+        SPEEDUPS+=("$(awk -v n="$name" -v a="$SECS" -v b="$ours" \
+            'BEGIN { printf "%-28s wsscope --ndjson is %.1fx tshark", n, (b > 0) ? a / b : 0 }')")
     fi
 done
 
 echo
-printf '%-28s %8s  %-34s %8s %8s %12s %9s\n' \
-    file "size MB" run seconds "MB/s" "messages/s" "RSS MiB"
+printf '%-28s %8s  %-34s %8s %8s %12s %12s %9s\n' \
+    file "size MB" run seconds "MB/s" "messages/s" "frames/s" "RSS MiB"
 printf '%s\n' "${ROWS[@]}"
 echo
-echo "messages/s = messages in the capture (generator count, control frames included) / wall time."
+if [ ${#SPEEDUPS[@]} -gt 0 ]; then
+    printf '%s\n' "${SPEEDUPS[@]}"
+    echo
+fi
+echo "messages/s, frames/s = messages and frames in the capture (generator counts, control ones"
+echo "included) / wall time."
 echo "--json keeps the whole report (every session and message, with payload previews) in memory"
 echo "until the end, so its peak RSS grows with the message count; --ndjson streams."
 for f in "${FILES[@]}"; do
