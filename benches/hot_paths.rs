@@ -1,6 +1,7 @@
 //! Criterion benchmarks of the hot paths: unmasking, frame header parsing, the streaming frame
-//! decoder, TCP reassembly, permessage-deflate inflation and the whole pipeline over in-memory
-//! captures built with `wsscope::testkit` (via `examples/gen_capture.rs`).
+//! decoder, TCP reassembly, permessage-deflate inflation, the NDJSON message line and the whole
+//! pipeline over in-memory captures built with `wsscope::testkit` (via
+//! `examples/gen_capture.rs`).
 //!
 //! `cargo bench --bench hot_paths` (a few minutes); `cargo bench --bench hot_paths -- mask`
 //! runs one group.
@@ -11,13 +12,19 @@ use std::time::Duration;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use wsscope::analyzer::{Analyzer, AnalyzerConfig, Event};
 use wsscope::capture::CaptureReader;
+use wsscope::escape::json_terminal_safe;
+use wsscope::report::{message_report, MessageEvent, NdjsonEvent, PayloadMode};
+use wsscope::session::SessionMessage;
+use wsscope::sink::json_line::MessageLineWriter;
 use wsscope::tcp::reassembly::{ReassemblyLimits, StreamOutput, StreamReassembler};
+use wsscope::tcp::Dir;
 use wsscope::testkit::new_deflate_compressor;
 use wsscope::testkit::ws::{deflate_message, FrameSpec};
 use wsscope::timestamp::Timestamp;
 use wsscope::ws::decoder::{DecodeEvent, Expectations, FrameDecoder};
 use wsscope::ws::deflate::Inflater;
 use wsscope::ws::frame::{apply_mask, apply_mask_simple, FrameHeader};
+use wsscope::ws::message::{Message, MessageKind};
 
 #[allow(dead_code)]
 #[path = "../examples/gen_capture.rs"]
@@ -273,8 +280,62 @@ fn bench_pipeline(c: &mut Criterion) {
     g.finish();
 }
 
+/// One NDJSON `message` line: the hand-written writer against the serde report it replaced.
+fn bench_ndjson_line(c: &mut Criterion) {
+    let text = json_text(120, 7);
+    let message = Message {
+        dir: Dir::ServerToClient,
+        ts: TS,
+        end_ts: TS,
+        kind: MessageKind::Text,
+        frames: 1,
+        len: text.len() as u64,
+        wire_len: text.len() as u64,
+        compressed: false,
+        payload: text.into_bytes(),
+        incomplete: false,
+        utf8_valid: Some(true),
+        close_code: None,
+        close_reason: None,
+    };
+    let m = SessionMessage {
+        session: 17,
+        index: 4242,
+        message,
+        rtt_nanos: None,
+    };
+    let mut g = quick(c, "ndjson_line");
+    g.throughput(Throughput::Elements(1));
+    for (label, mode) in [
+        ("payload none", PayloadMode::None),
+        ("preview 64", PayloadMode::Preview(64)),
+    ] {
+        let mut writer = MessageLineWriter::new();
+        let mut buf = Vec::with_capacity(512);
+        g.bench_function(format!("hand-written/{label}"), |b| {
+            b.iter(|| {
+                buf.clear();
+                writer.write(&mut buf, black_box(&m), mode);
+                black_box(buf.len())
+            })
+        });
+        g.bench_function(format!("serde report/{label}"), |b| {
+            b.iter(|| {
+                let ev = NdjsonEvent::Message(MessageEvent {
+                    session: m.session,
+                    message: message_report(black_box(&m), mode),
+                });
+                let line = serde_json::to_string(&ev).unwrap_or_default();
+                black_box(json_terminal_safe(line).len())
+            })
+        });
+    }
+    g.finish();
+}
+
 criterion_group!(
     benches,
+    bench_ndjson_line,
     bench_mask,
     bench_header,
     bench_decoder,
