@@ -782,6 +782,48 @@ fn tcp_overlap_inconsistent_is_reported_first_copy_kept_and_next_message_decoded
     assert_eq!(o.texts(S2C), ["reply"]);
 }
 
+/// Regression: bytes the capture missed (declared a gap once the peer acknowledged past them)
+/// that show up later were compared with stale history and reported as an inconsistent
+/// retransmission, though no first copy was ever seen.
+#[test]
+fn late_copy_of_bytes_declared_missing_is_not_an_inconsistent_overlap() {
+    let frame = FrameSpec::binary(&[b'q'; 3000], None).encode();
+    let mut c = upgraded();
+    let offset = c.stream_offset(wsscope::testkit::Dir::ServerToClient);
+    c.server_send_segments(&[&frame[..1000]]);
+    c.skip(wsscope::testkit::Dir::ServerToClient, 500);
+    // Acknowledged by the client: the 500 bytes are declared missing.
+    c.server_send_segments(&[&frame[1500..]]);
+    // The capture sees them late (a retransmission whose first copy it missed).
+    c.raw_segment(
+        wsscope::testkit::Dir::ServerToClient,
+        offset + 1000,
+        &frame[1000..1500],
+    );
+    c.server_send(&stext("after"));
+    c.client_send(&ctext("ask"));
+    clean_close(&mut c);
+    let o = analyze_packets(&c.into_packets());
+    o.assert_codes(&[Code::TcpGap]);
+    assert_eq!(o.texts(S2C), ["after"]);
+    // A real disagreement right after the gap is still caught.
+    let mut c = upgraded();
+    let offset = c.stream_offset(wsscope::testkit::Dir::ServerToClient);
+    c.server_send_segments(&[&frame[..1000]]);
+    c.skip(wsscope::testkit::Dir::ServerToClient, 500);
+    c.server_send_segments(&[&frame[1500..]]);
+    let mut forged = frame[1500..1600].to_vec();
+    forged[10] ^= 1;
+    c.raw_segment(
+        wsscope::testkit::Dir::ServerToClient,
+        offset + 1500,
+        &forged,
+    );
+    clean_close(&mut c);
+    let o = analyze_packets(&c.into_packets());
+    o.expect(Code::TcpOverlapInconsistent, Some(S2C));
+}
+
 #[test]
 fn identical_retransmission_is_not_a_finding() {
     let frame = ctext("original");

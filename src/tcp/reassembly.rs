@@ -102,6 +102,8 @@ pub struct StreamReassembler {
     pending_bytes: usize,
     /// Ring of the last delivered bytes; `history[(o) % cap]` is the byte at offset `o`.
     history: Vec<u8>,
+    /// End of the last gap: the ring holds no copy of the bytes below it.
+    history_from: u64,
     fin: Option<u64>,
     stats: StreamStats,
 }
@@ -116,6 +118,7 @@ impl StreamReassembler {
             pending: BTreeMap::new(),
             pending_bytes: 0,
             history: Vec::new(),
+            history_from: 0,
             fin: None,
             stats: StreamStats::default(),
         }
@@ -363,6 +366,7 @@ impl StreamReassembler {
             ts,
         });
         self.next += len;
+        self.history_from = self.next;
     }
 
     fn remember(&mut self, bytes: &[u8]) {
@@ -397,7 +401,8 @@ impl StreamReassembler {
         if cap == 0 || self.history.is_empty() {
             return;
         }
-        let window_start = self.next.saturating_sub(cap);
+        // Bytes inside a gap were never seen: a late copy of them has nothing to disagree with.
+        let window_start = self.next.saturating_sub(cap).max(self.history_from);
         let mut first_diff = None;
         let mut last_diff = 0;
         for (i, &b) in bytes.iter().enumerate() {
