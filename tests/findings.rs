@@ -676,6 +676,27 @@ fn message_too_large_uncompressed_is_counted_and_next_message_decoded() {
     assert_eq!(o.texts(S2C), ["after"]);
 }
 
+/// Regression: a message that reached --max-message-size exactly at the end of a segment was
+/// counted past the cap without a finding.
+#[test]
+fn message_too_large_when_the_cap_is_reached_at_a_segment_boundary() {
+    let frame = FrameSpec::binary(&[b'y'; 5000], None).encode();
+    let (header, payload) = frame.split_at(4);
+    let mut c = upgraded();
+    c.server_send_segments(&[header, &payload[..1000], &payload[1000..]]);
+    c.server_send(&stext("after"));
+    c.client_send(&ctext("ask"));
+    clean_close(&mut c);
+    let mut cfg = config();
+    cfg.session.max_message_size = 1000;
+    let o = analyze_packets_with(cfg, &c.into_packets());
+    o.expect(Code::MessageTooLarge, Some(S2C));
+    o.assert_codes(&[Code::MessageTooLarge]);
+    let s = o.in_dir(S2C);
+    assert_eq!((s[0].len, s[0].payload.len()), (5000, 1000));
+    assert_eq!(o.texts(S2C), ["after"]);
+}
+
 // ---------------------------------------------------------------------------------------------
 // TCP
 // ---------------------------------------------------------------------------------------------

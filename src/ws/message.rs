@@ -485,21 +485,20 @@ impl MessageAssembler {
                         ));
                     }
                 } else {
-                    let before = b.len;
-                    if before < max {
-                        let room = (max - before).min(data.len() as u64) as usize;
+                    let room = max.saturating_sub(b.len).min(data.len() as u64) as usize;
+                    if room > 0 {
                         accept_bytes(b, &data[..room], keep);
-                        b.len += (data.len() - room) as u64;
-                        if b.len >= max && !b.too_large && data.len() > room {
-                            b.too_large = true;
-                            out(violation(
-                                Code::MessageTooLarge,
-                                ts,
-                                format!("{} message passed --max-message-size ({max} bytes); the rest is counted, not decoded", b.kind.as_str()),
-                            ));
-                        }
-                    } else {
-                        b.len += data.len() as u64;
+                    }
+                    b.len += (data.len() - room) as u64;
+                    // Also when the message reached the cap exactly at the end of an earlier
+                    // piece: what follows is past it.
+                    if data.len() > room && !b.too_large {
+                        b.too_large = true;
+                        out(violation(
+                            Code::MessageTooLarge,
+                            ts,
+                            format!("{} message passed --max-message-size ({max} bytes); the rest is counted, not decoded", b.kind.as_str()),
+                        ));
                     }
                 }
             }
