@@ -71,7 +71,9 @@ pub struct Analyzer {
     cfg: AnalyzerConfig,
     decoder: PacketDecoder,
     table: FlowTable,
-    conns: HashMap<crate::tcp::FlowId, Connection>,
+    /// Boxed, like the flow table's entries: under eviction churn the map may hold twice the
+    /// buckets it needs, and a bucket should cost a pointer.
+    conns: HashMap<crate::tcp::FlowId, Box<Connection>>,
     next_session: SessionId,
     pending: Vec<SessionEvent>,
     first_ts: Option<Timestamp>,
@@ -153,7 +155,7 @@ impl Analyzer {
 
 fn handle_tcp<F>(
     cfg: &AnalyzerConfig,
-    conns: &mut HashMap<crate::tcp::FlowId, Connection>,
+    conns: &mut HashMap<crate::tcp::FlowId, Box<Connection>>,
     next_session: &mut SessionId,
     pending: &mut Vec<SessionEvent>,
     ev: TcpEvent<'_>,
@@ -174,7 +176,7 @@ where
         } => {
             conns.insert(
                 flow,
-                Connection::new(flow, client, server, began, roles_inferred),
+                Box::new(Connection::new(flow, client, server, began, roles_inferred)),
             );
         }
         TcpEvent::Data {

@@ -262,6 +262,8 @@ struct Flow {
     rst: [bool; 2],
     bypassed: bool,
     has_payload: bool,
+    /// Out-of-order bytes its two reassemblers held after the last segment.
+    buffered: usize,
 }
 
 /// Counters over the whole table.
@@ -277,15 +279,23 @@ pub struct FlowTableStats {
     pub peak_flows: usize,
     /// Segments without SYN or payload that belonged to no tracked connection.
     pub stray_segments: u64,
+    /// Largest number of out-of-order bytes held by all reassemblers together.
+    pub peak_buffered_bytes: usize,
+    /// Largest number of out-of-order bytes held by one connection (both directions).
+    pub peak_flow_buffered_bytes: usize,
 }
 
 /// Bounded table of TCP connections.
 #[derive(Debug)]
 pub struct FlowTable {
     limits: FlowLimits,
-    flows: HashMap<FlowKey, Flow>,
+    /// Boxed: a churning table (evictions leave tombstones) may grow to twice the buckets it
+    /// needs, and a bucket should then cost a pointer, not a whole flow.
+    flows: HashMap<FlowKey, Box<Flow>>,
     next_id: u64,
     last_sweep: Timestamp,
+    /// Sum of `Flow::buffered` over the table.
+    buffered: usize,
     stats: FlowTableStats,
 }
 
@@ -312,6 +322,7 @@ impl FlowTable {
             flows: HashMap::new(),
             next_id: 1,
             last_sweep: Timestamp(i64::MIN),
+            buffered: 0,
             stats: FlowTableStats::default(),
         }
     }
@@ -329,6 +340,18 @@ impl FlowTable {
     /// True when no connection is tracked.
     pub fn is_empty(&self) -> bool {
         self.flows.is_empty()
+    }
+
+    /// Out-of-order bytes held by every reassembler right now.
+    pub fn buffered_bytes(&self) -> usize {
+        self.buffered
+    }
+
+    /// Removes a flow, taking its buffered bytes off the table's total.
+    fn remove(&mut self, key: &FlowKey) -> Option<Box<Flow>> {
+        let flow = self.flows.remove(key)?;
+        self.buffered -= flow.buffered;
+        Some(flow)
     }
 
     /// Processes one segment, calling `sink` for each resulting event.
@@ -355,7 +378,7 @@ impl FlowTable {
                 self.stats.stray_segments += 1;
                 return;
             }
-            if let Some(old) = self.flows.remove(&key) {
+            if let Some(old) = self.remove(&key) {
                 Self::close_flow(old, seg.ts, CloseReason::Fin, sink);
             }
             if self.flows.len() >= self.limits.max_flows {
@@ -366,7 +389,7 @@ impl FlowTable {
             self.stats.flows += 1;
             self.flows.insert(
                 key,
-                Flow {
+                Box::new(Flow {
                     id,
                     client: None,
                     server: None,
@@ -386,7 +409,8 @@ impl FlowTable {
                     rst: [false; 2],
                     bypassed: false,
                     has_payload: false,
-                },
+                    buffered: 0,
+                }),
             );
             self.stats.peak_flows = self.stats.peak_flows.max(self.flows.len());
         }
@@ -394,8 +418,13 @@ impl FlowTable {
             return;
         };
         let finished = Self::handle(flow, seg, sink);
+        let now = flow.streams[0].buffered_bytes() + flow.streams[1].buffered_bytes();
+        self.buffered = self.buffered - flow.buffered + now;
+        flow.buffered = now;
+        self.stats.peak_flow_buffered_bytes = self.stats.peak_flow_buffered_bytes.max(now);
+        self.stats.peak_buffered_bytes = self.stats.peak_buffered_bytes.max(self.buffered);
         if finished {
-            if let Some(flow) = self.flows.remove(&key) {
+            if let Some(flow) = self.remove(&key) {
                 let reason = if flow.rst.iter().any(|&r| r) {
                     CloseReason::Rst
                 } else {
@@ -411,7 +440,8 @@ impl FlowTable {
     where
         F: FnMut(TcpEvent<'_>) -> Verdict,
     {
-        let mut flows: Vec<Flow> = self.flows.drain().map(|(_, f)| f).collect();
+        let mut flows: Vec<Box<Flow>> = self.flows.drain().map(|(_, f)| f).collect();
+        self.buffered = 0;
         flows.sort_by_key(|f| f.id);
         for flow in flows {
             Self::close_flow(flow, ts, CloseReason::EndOfCapture, sink);
@@ -451,11 +481,11 @@ impl FlowTable {
         flow.server = Some(server);
         flow.roles_inferred = inferred;
         flow.began = began;
-        for &(sender, isn) in &flow.early_isn {
+        // Taken, not cleared: the allocation would otherwise live as long as the flow.
+        for (sender, isn) in std::mem::take(&mut flow.early_isn) {
             let d = if sender == client { 0 } else { 1 };
             flow.streams[d].set_isn(isn);
         }
-        flow.early_isn.clear();
         let verdict = sink(TcpEvent::Opened {
             flow: flow.id,
             ts: seg.ts,
@@ -611,7 +641,7 @@ impl FlowTable {
         }
     }
 
-    fn close_flow<F>(mut flow: Flow, ts: Timestamp, reason: CloseReason, sink: &mut F)
+    fn close_flow<F>(mut flow: Box<Flow>, ts: Timestamp, reason: CloseReason, sink: &mut F)
     where
         F: FnMut(TcpEvent<'_>) -> Verdict,
     {
@@ -676,7 +706,7 @@ impl FlowTable {
             .filter(|(_, f)| now.nanos_since(f.last_ts) > timeout)
             .map(|(k, _)| *k)
             .collect();
-        let mut closed: Vec<Flow> = idle.iter().filter_map(|k| self.flows.remove(k)).collect();
+        let mut closed: Vec<Box<Flow>> = idle.iter().filter_map(|k| self.remove(k)).collect();
         closed.sort_by_key(|f| f.id);
         for flow in closed {
             self.stats.idle_closed += 1;
@@ -696,10 +726,10 @@ impl FlowTable {
             .collect();
         order.sort_unstable_by_key(|&(payload, last, _)| (payload, last));
         let count = (self.flows.len() / 8).max(1);
-        let mut victims: Vec<Flow> = order
+        let mut victims: Vec<Box<Flow>> = order
             .iter()
             .take(count)
-            .filter_map(|(_, _, k)| self.flows.remove(k))
+            .filter_map(|(_, _, k)| self.remove(k))
             .collect();
         victims.sort_by_key(|f| f.id);
         for flow in victims {
