@@ -148,6 +148,10 @@ codes! {
     CaptureTruncated = "capture-truncated", Warning, "The capture file ends inside a record (or a record is malformed); everything before it was analysed.";
     /// The flow table was full and connections were dropped.
     FlowEvicted = "flow-evicted", Warning, "The flow table was full; the least active connections were closed early.";
+    /// The fragment table dropped incomplete datagrams.
+    FragmentsDropped = "fragments-dropped", Warning, "The IP fragment table was full (or a datagram came in too many pieces); incomplete datagrams were dropped and the TCP segments they carried are lost.";
+    /// Packets were cut by the snaplen.
+    SnaplenTruncated = "snaplen-truncated", Warning, "Packets were cut by the capture's snaplen: their TCP payload is missing (a cut handshake cannot be followed). Capture with a larger snaplen (tcpdump -s 0).";
 }
 
 /// One finding.

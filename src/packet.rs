@@ -80,6 +80,8 @@ pub struct DecodeStats {
     pub malformed: u64,
     /// TCP segments whose payload the snaplen cut.
     pub truncated: u64,
+    /// Payload bytes of those segments that were not captured.
+    pub truncated_bytes: u64,
     /// Fragment reassembly counters.
     pub fragments: DefragStats,
 }
@@ -204,8 +206,10 @@ impl PacketDecoder {
             return Err(Skip::NotTcp);
         }
         let missing_ip = if payload.incomplete {
+            let missing = declared_ip_payload_len(&slice).saturating_sub(payload.payload.len());
             self.stats.truncated += 1;
-            declared_ip_payload_len(&slice).saturating_sub(payload.payload.len())
+            self.stats.truncated_bytes += missing as u64;
+            missing
         } else {
             0
         };

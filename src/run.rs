@@ -44,6 +44,8 @@ pub struct RunOutcome {
     pub captures: Vec<CaptureReport>,
     /// Files that could not be read.
     pub errors: Vec<InputError>,
+    /// The analyzer's counters for each entry of `captures` (peak table sizes and the like).
+    pub stats: Vec<AnalyzerStats>,
 }
 
 /// Progress callback: (bytes done, bytes total) of the current file.
@@ -159,6 +161,9 @@ pub fn run(
             );
             deliver_capture_finding(&mut outcome.tally, sink, &f)?;
         }
+        for f in limit_findings(path, &stats) {
+            deliver_capture_finding(&mut outcome.tally, sink, &f)?;
+        }
         let capture = capture_report(
             path.clone(),
             reader.format().name(),
@@ -169,10 +174,43 @@ pub fn run(
         outcome.tally.add_capture(&capture, stats.flows.evicted);
         sink.end_capture(&capture)?;
         outcome.captures.push(capture);
+        outcome.stats.push(stats);
     }
     let summary = outcome.tally.summary.clone();
     sink.finish(&summary, &outcome.captures)?;
     Ok(outcome)
+}
+
+/// Capture-level findings about what the decoder could not keep: packets cut by the snaplen,
+/// IP datagrams dropped by the bounded fragment table.
+fn limit_findings(path: &str, stats: &AnalyzerStats) -> Vec<Finding> {
+    let mut found = Vec::new();
+    let d = &stats.decode;
+    if d.truncated > 0 {
+        found.push(Finding::new(
+            Code::SnaplenTruncated,
+            None,
+            stats.last_ts,
+            format!(
+                "{path}: {} of {} TCP segments were cut by the snaplen ({} payload bytes not captured); raise the snaplen (tcpdump -s 0)",
+                d.truncated, d.tcp_segments, d.truncated_bytes
+            ),
+        ));
+    }
+    let frag = &d.fragments;
+    if frag.evicted + frag.shredded > 0 {
+        let limits = crate::ipfrag::DefragLimits::default();
+        found.push(Finding::new(
+            Code::FragmentsDropped,
+            None,
+            stats.last_ts,
+            format!(
+                "{path}: {} incomplete IP datagrams dropped from the full fragment table (at most {} in progress), {} dropped for arriving in more than {} pieces",
+                frag.evicted, limits.max_datagrams, frag.shredded, limits.max_pieces
+            ),
+        ));
+    }
+    found
 }
 
 fn deliver_capture_finding(tally: &mut Tally, sink: &mut dyn Sink, f: &Finding) -> io::Result<()> {

@@ -11,8 +11,8 @@ use wsscope::analyzer::AnalyzerConfig;
 use wsscope::finding::Code;
 use wsscope::tcp::CloseReason;
 use wsscope::testkit::{
-    deflate_message, new_deflate_compressor, Conversation, FrameSpec, LengthForm, Packet,
-    UpgradeRequest, UpgradeResponse,
+    deflate_message, fragment_ipv4, new_deflate_compressor, pcap_bytes, Conversation, FrameSpec,
+    LengthForm, Packet, PcapOptions, TcpFlags, TcpSegmentSpec, UpgradeRequest, UpgradeResponse,
 };
 use wsscope::ws::message::MessageKind;
 
@@ -1054,6 +1054,69 @@ fn flow_evicted_when_table_is_full_and_websocket_session_still_decoded() {
     assert_eq!(o.texts(C2S), ["hello"]);
     assert_eq!(o.texts(S2C), ["world"]);
     assert!(o.ends.iter().any(|e| e.clean));
+}
+
+#[test]
+fn snaplen_truncated_is_reported_and_the_cut_message_is_incomplete() {
+    let mut c = upgraded();
+    c.client_send(&ctext("hello"));
+    c.server_send(&FrameSpec::binary(&[7u8; 1000], None).encode());
+    c.server_send(&stext("after"));
+    clean_close(&mut c);
+    // The handshake fits in 300 bytes; the 1058-byte packet of the binary frame does not.
+    let opts = PcapOptions {
+        snaplen: 300,
+        ..PcapOptions::default()
+    };
+    let (o, _) = run_file_with(&config(), &pcap_bytes(opts, &c.into_packets()));
+    let f = o.expect(Code::SnaplenTruncated, None);
+    assert!(f.session.is_none());
+    assert!(
+        f.detail.contains("1 of ") && f.detail.contains("(758 payload bytes not captured)"),
+        "{}",
+        f.detail
+    );
+    o.expect(Code::TcpGap, Some(S2C));
+    o.assert_codes(&[Code::SnaplenTruncated, Code::TcpGap]);
+    let s = o.in_dir(S2C);
+    assert_eq!(
+        (s[0].kind, s[0].len, s[0].incomplete),
+        (MessageKind::Binary, 1000, true)
+    );
+    assert_eq!(o.texts(S2C), ["after"]);
+    assert_eq!(o.texts(C2S), ["hello"]);
+}
+
+#[test]
+fn fragments_dropped_when_the_fragment_table_is_full_and_session_still_decoded() {
+    let mut c = upgraded();
+    c.client_send(&ctext("hello"));
+    // 1100 datagrams of which only the first fragment is captured: the table keeps 1024.
+    for id in 0..1100u16 {
+        let mut t = TcpSegmentSpec::new(
+            std::net::SocketAddr::from(([10, 0, 7, 1], 5000)),
+            std::net::SocketAddr::from(([10, 0, 7, 2], 80)),
+        );
+        t.ip_id = id;
+        t.flags = TcpFlags::PSH_ACK;
+        t.payload = vec![0; 64];
+        let first = fragment_ipv4(&t.ip_packet(), 32).swap_remove(0);
+        c.emit_ip(&first, false);
+    }
+    c.server_send(&stext("world"));
+    clean_close(&mut c);
+    let (o, _) = run_file_with(&config(), &pcap(&c.into_packets()));
+    let f = o.expect(Code::FragmentsDropped, None);
+    assert!(
+        f.detail
+            .contains("76 incomplete IP datagrams dropped from the full fragment table"),
+        "{}",
+        f.detail
+    );
+    o.assert_codes(&[Code::FragmentsDropped]);
+    assert_eq!(o.texts(C2S), ["hello"]);
+    assert_eq!(o.texts(S2C), ["world"]);
+    assert!(o.ends[0].clean);
 }
 
 // ---------------------------------------------------------------------------------------------
