@@ -11,7 +11,9 @@
 //! * [`conversation`]: a TCP connection simulator producing link-layer packets.
 //! * [`ws`]: WebSocket frame, handshake and permessage-deflate builders.
 //! * [`session`]: a small convenience layer producing complete WebSocket captures.
+//! * [`adversarial`]: floods and hostile encodings around real sessions (stress tests).
 
+pub mod adversarial;
 pub mod capture;
 pub mod conversation;
 pub mod ip;

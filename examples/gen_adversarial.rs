@@ -1,0 +1,113 @@
+//! Writes one adversarial capture (classic pcap, Ethernet, ns timestamps) with
+//! `wsscope::testkit::adversarial`, for `scripts/stress.sh`.
+//!
+//! ```text
+//! cargo run --release --example gen_adversarial -- --kind KIND --out FILE [--count N]
+//! ```
+//!
+//! Kinds (and what `--count` means, default in brackets):
+//! * `syn-flood`: distinct SYN-only connections [1,000,000] around one WebSocket session.
+//! * `frag-flood`: IP fragments that never complete [100,000] around an IPv4 and an IPv6
+//!   WebSocket session carried in fragments.
+//! * `huge-frame`: payload bytes [268,435,456] streamed after a 2^63-1 frame header.
+//! * `deflate-bomb`: permessage-deflate messages inflating to 1 GiB each [16].
+//! * `overlap-wrap`: messages each way [20,000], sequence numbers wrapping, segments reordered
+//!   and retransmitted, a third of the retransmissions inconsistent.
+//! * `snaplen64`: messages each way [20,000] of an ordinary session, written with snaplen 64.
+//!
+//! The last line on stdout is one JSON object: packets, flood size, probe messages expected.
+
+use std::io::{self, BufWriter, Write};
+use std::time::Instant;
+
+use wsscope::testkit::adversarial::{self, Expected};
+use wsscope::testkit::{Packet, PcapOptions, PcapWriter};
+
+fn usage() -> ! {
+    eprintln!(
+        "usage: gen_adversarial --kind syn-flood|frag-flood|huge-frame|deflate-bomb|overlap-wrap|snaplen64 --out FILE [--count N]"
+    );
+    std::process::exit(2)
+}
+
+fn generate(kind: &str, count: Option<u64>, w: impl Write) -> io::Result<(Expected, u32)> {
+    let snaplen = if kind == "snaplen64" { 64 } else { 262_144 };
+    let opts = PcapOptions {
+        nanos: true,
+        snaplen,
+        ..PcapOptions::default()
+    };
+    let mut pcap = PcapWriter::new(w, opts)?;
+    let emit = |p: &Packet| pcap.write_packet(p);
+    let expected = match kind {
+        "syn-flood" => adversarial::syn_flood(count.unwrap_or(1_000_000), 100, emit)?,
+        "frag-flood" => adversarial::frag_flood(count.unwrap_or(100_000), 200, emit)?,
+        "huge-frame" => adversarial::huge_frame(count.unwrap_or(256 << 20), 100, emit)?,
+        "deflate-bomb" => adversarial::deflate_bomb(count.unwrap_or(16), 1 << 30, emit)?,
+        "overlap-wrap" => adversarial::overlap_wrap(count.unwrap_or(20_000), emit)?,
+        "snaplen64" => adversarial::plain_session(count.unwrap_or(20_000), emit)?,
+        _ => usage(),
+    };
+    pcap.flush()?;
+    Ok((expected, snaplen))
+}
+
+fn main() {
+    let mut kind = None;
+    let mut out = None;
+    let mut count = None;
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        let mut val = || args.next().unwrap_or_else(|| usage());
+        match a.as_str() {
+            "--kind" => kind = Some(val()),
+            "--out" => out = Some(val()),
+            "--count" => count = Some(val().parse().unwrap_or_else(|_| usage())),
+            _ => usage(),
+        }
+    }
+    let (Some(kind), Some(out)) = (kind, out) else {
+        usage()
+    };
+    let start = Instant::now();
+    let result = std::fs::File::create(&out)
+        .and_then(|f| generate(&kind, count, BufWriter::with_capacity(1 << 20, f)));
+    match result {
+        Ok((e, snaplen)) => {
+            eprintln!(
+                "gen_adversarial: {kind}: {} packets in {:.1}s",
+                e.packets,
+                start.elapsed().as_secs_f64()
+            );
+            let probes: Vec<serde_json::Value> = e
+                .probes
+                .iter()
+                .map(|p| {
+                    serde_json::json!({
+                        "client": p.client.map(|c| c.to_string()),
+                        "c2s_texts": p.c2s.len(),
+                        "s2c_texts": p.s2c.len(),
+                        "messages": p.messages,
+                    })
+                })
+                .collect();
+            println!(
+                "{}",
+                serde_json::json!({
+                    "kind": kind,
+                    "packets": e.packets,
+                    "flood": e.flood,
+                    "bogus_datagrams": e.bogus_datagrams,
+                    "probe_fragments": e.probe_fragments,
+                    "messages": e.messages(),
+                    "snaplen": snaplen,
+                    "probes": probes,
+                })
+            );
+        }
+        Err(e) => {
+            eprintln!("gen_adversarial: {out}: {e}");
+            std::process::exit(1);
+        }
+    }
+}

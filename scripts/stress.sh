@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Adversarial captures at full size, through the release binary, under /usr/bin/time -v.
+#
+#   bash scripts/stress.sh                       # every kind
+#   STRESS_KINDS="syn-flood frag-flood" bash scripts/stress.sh
+#
+# Kinds (examples/gen_adversarial.rs, built on wsscope::testkit::adversarial):
+#   syn-flood     1,000,000 SYN-only connections around one WebSocket session (default limits:
+#                 100,000 flows, so 900,000+ evictions)
+#   frag-flood    100,000 IP fragments that never complete (far offsets, overlaps, duplicates,
+#                 shredded datagrams) around an IPv4 and an IPv6 session carried in fragments
+#   huge-frame    a 2^63-1 byte frame header followed by 256 MiB of its payload
+#   deflate-bomb  16 permessage-deflate messages of ~1 MB that inflate to 1 GiB each
+#   overlap-wrap  20,000 messages each way, sequence numbers wrapping, out-of-order segments,
+#                 identical and inconsistent retransmissions
+#   snaplen64     20,000 messages each way of an ordinary session, captured with snaplen 64
+#
+# For each: capture size, packets, seconds, peak RSS, findings by code and messages decoded
+# (from the NDJSON summary of `wsscope analyze --ndjson --payload none`). Captures are written
+# under $STRESS_DIR (default target/stress) and removed afterwards unless STRESS_KEEP=1.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+KINDS=${STRESS_KINDS:-"syn-flood frag-flood huge-frame deflate-bomb overlap-wrap snaplen64"}
+TARGET=${CARGO_TARGET_DIR:-target}
+DIR=${STRESS_DIR:-$TARGET/stress}
+TIME=/usr/bin/time
+if [ ! -x "$TIME" ]; then
+  echo "stress.sh: $TIME not found (apt-get install time)" >&2
+  exit 2
+fi
+
+echo "== build (release)" >&2
+cargo build --release --quiet --bin wsscope --example gen_adversarial
+BIN=$TARGET/release/wsscope
+GEN=$TARGET/release/examples/gen_adversarial
+mkdir -p "$DIR"
+
+rows=()
+for kind in $KINDS; do
+  pcap=$DIR/$kind.pcap
+  echo "== $kind: generate" >&2
+  "$GEN" --kind "$kind" --out "$pcap" | tail -n 1 > "$DIR/$kind.gen.json"
+  wc -c < "$pcap" > "$DIR/$kind.size"
+  echo "== $kind: analyze" >&2
+  "$TIME" -v -o "$DIR/$kind.time" "$BIN" analyze --ndjson --payload none "$pcap" \
+    | tail -n 1 > "$DIR/$kind.summary.json"
+  rows+=("$kind")
+  if [ "${STRESS_KEEP:-0}" != 1 ]; then
+    rm -f "$pcap"
+  fi
+done
+
+python3 - "$DIR" "${rows[@]}" <<'EOF'
+import json, os, re, sys
+
+out, kinds = sys.argv[1], sys.argv[2:]
+header = ("capture", "size MB", "packets", "seconds", "peak RSS MiB", "messages", "findings by code")
+lines = []
+for kind in kinds:
+    gen = json.load(open(os.path.join(out, kind + ".gen.json")))
+    summary = json.load(open(os.path.join(out, kind + ".summary.json")))
+    assert summary["event_type"] == "summary", summary
+    time = open(os.path.join(out, kind + ".time")).read()
+    rss_kb = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", time).group(1))
+    wall = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (.*)", time).group(1)
+    secs = 0.0
+    for part in wall.strip().split(":"):
+        secs = secs * 60 + float(part)
+    size = int(open(os.path.join(out, kind + ".size")).read())
+    s = summary["summary"]
+    cap = summary["captures"][0]
+    if cap["packets"] != gen["packets"]:
+        sys.exit(f"{kind}: analyzed {cap['packets']} packets, generated {gen['packets']}")
+    codes = ", ".join(f"{c} {n}" for c, n in sorted(s["findings_by_code"].items())) or "none"
+    messages = f"{s['messages']}/{gen['messages']}"
+    lines.append((kind, f"{size / 1e6:.1f}", str(cap["packets"]), f"{secs:.2f}",
+                  f"{rss_kb / 1024:.1f}", messages, codes))
+widths = [max(len(r[i]) for r in [header] + lines) for i in range(len(header))]
+def row(r):
+    return "| " + " | ".join(c.ljust(w) for c, w in zip(r, widths)) + " |"
+print(row(header))
+print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+for r in lines:
+    print(row(r))
+print("\nmessages: decoded by wsscope / sent by the probe sessions (data and control frames).")
+EOF

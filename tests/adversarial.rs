@@ -1,0 +1,464 @@
+//! Adversarial captures through the real file pipeline ([`wsscope::run::run`]): floods and
+//! hostile encodings built by `wsscope::testkit::adversarial`, written to a temporary pcap.
+//! Each test checks that nothing panics, that the right findings are reported, that the real
+//! WebSocket session hidden in the flood is decoded message for message, and that the state
+//! the limit protects never grew past it (peak counters of the flow and fragment tables).
+//!
+//! `scripts/stress.sh` runs the same generators at full size through the release binary and
+//! measures time and peak RSS.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::{self, BufWriter};
+use std::path::{Path, PathBuf};
+
+use wsscope::analyzer::{AnalyzerConfig, AnalyzerStats, Event};
+use wsscope::finding::Code;
+use wsscope::ipfrag::{DefragLimits, MAX_DATAGRAM};
+use wsscope::report::{CaptureReport, Summary};
+use wsscope::session::SessionConfig;
+use wsscope::sink::Sink;
+use wsscope::tcp::{Dir, FlowLimits, ReassemblyLimits};
+use wsscope::testkit::adversarial::{self, Expected, ProbeExpect};
+use wsscope::testkit::{Packet, PcapOptions, PcapWriter};
+use wsscope::ws::message::MessageKind;
+
+/// What one session showed.
+#[derive(Debug, Default)]
+struct Seen {
+    client: Option<std::net::SocketAddr>,
+    c2s: Vec<String>,
+    s2c: Vec<String>,
+    messages: u64,
+    /// (direction, kind, len, incomplete) of every message.
+    shapes: Vec<(Dir, MessageKind, u64, bool)>,
+    clean: Option<bool>,
+}
+
+/// A sink that keeps counts, not events: a million flows must not cost the test a gigabyte.
+#[derive(Debug, Default)]
+struct Counter {
+    sessions: BTreeMap<u64, Seen>,
+    findings: BTreeMap<Code, u64>,
+    details: BTreeMap<Code, Vec<String>>,
+    flows_by_end: HashMap<&'static str, u64>,
+    flows: u64,
+    max_kept_payload: usize,
+}
+
+impl Sink for Counter {
+    fn event(&mut self, ev: &Event<'_>) -> io::Result<()> {
+        match ev {
+            Event::SessionStart(s) => {
+                self.sessions.entry(s.id).or_default().client = Some(s.client);
+            }
+            Event::Message(m) => {
+                let seen = self.sessions.entry(m.session).or_default();
+                let msg = &m.message;
+                seen.messages += 1;
+                seen.shapes
+                    .push((msg.dir, msg.kind, msg.len, msg.incomplete));
+                self.max_kept_payload = self.max_kept_payload.max(msg.payload.len());
+                if msg.kind == MessageKind::Text {
+                    let t = String::from_utf8_lossy(&msg.payload).into_owned();
+                    match msg.dir {
+                        Dir::ClientToServer => seen.c2s.push(t),
+                        Dir::ServerToClient => seen.s2c.push(t),
+                    }
+                }
+            }
+            Event::Finding { finding, .. } => {
+                *self.findings.entry(finding.code).or_default() += 1;
+                let d = self.details.entry(finding.code).or_default();
+                if d.len() < 4 {
+                    d.push(finding.detail.clone());
+                }
+            }
+            Event::SessionEnd(e) => {
+                self.sessions.entry(e.id).or_default().clean = Some(e.clean);
+            }
+            Event::Flow(f) => {
+                self.flows += 1;
+                *self
+                    .flows_by_end
+                    .entry(f.summary.ended.as_str())
+                    .or_default() += 1;
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self, _summary: &Summary, _captures: &[CaptureReport]) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Counter {
+    fn count(&self, code: Code) -> u64 {
+        self.findings.get(&code).copied().unwrap_or(0)
+    }
+
+    /// Asserts the distinct finding codes are exactly `codes`.
+    fn assert_codes(&self, codes: &[Code]) {
+        let got: Vec<Code> = self.findings.keys().copied().collect();
+        let mut want = codes.to_vec();
+        want.sort();
+        want.dedup();
+        assert_eq!(got, want, "findings: {:#?}", self.details);
+    }
+
+    /// The session whose client is the probe's, compared with what the probe sent.
+    fn assert_probe_decoded(&self, probe: &ProbeExpect) -> &Seen {
+        let seen = self
+            .sessions
+            .values()
+            .find(|s| s.client == probe.client)
+            .unwrap_or_else(|| panic!("no session for {:?}", probe.client));
+        assert_eq!(seen.c2s.len(), probe.c2s.len(), "c2s texts");
+        assert!(seen.c2s == probe.c2s, "c2s texts differ");
+        assert_eq!(seen.s2c.len(), probe.s2c.len(), "s2c texts");
+        assert!(seen.s2c == probe.s2c, "s2c texts differ");
+        assert_eq!(seen.messages, probe.messages, "{:?}", seen.shapes.last());
+        seen
+    }
+}
+
+/// Streams a generated capture into a temporary pcap file.
+fn write_capture<G>(dir: &Path, snaplen: u32, generate: G) -> (PathBuf, Expected)
+where
+    G: FnOnce(&mut dyn FnMut(&Packet) -> io::Result<()>) -> io::Result<Expected>,
+{
+    let path = dir.join("adversarial.pcap");
+    let file = std::fs::File::create(&path).expect("create capture");
+    let opts = PcapOptions {
+        nanos: true,
+        snaplen,
+        ..PcapOptions::default()
+    };
+    let mut w = PcapWriter::new(BufWriter::with_capacity(1 << 20, file), opts).expect("header");
+    let expected = generate(&mut |p: &Packet| w.write_packet(p)).expect("generate");
+    w.flush().expect("flush");
+    (path, expected)
+}
+
+/// Runs the file pipeline on `path`.
+fn run(cfg: &AnalyzerConfig, path: &Path) -> (Counter, AnalyzerStats, CaptureReport) {
+    let mut sink = Counter::default();
+    let mut outcome = wsscope::run::run(
+        &[path.display().to_string()],
+        cfg,
+        &mut sink,
+        &mut |_, _| {},
+    )
+    .expect("run");
+    assert!(outcome.errors.is_empty(), "{:?}", outcome.errors);
+    let stats = outcome.stats.pop().expect("stats");
+    let capture = outcome.captures.pop().expect("capture");
+    (sink, stats, capture)
+}
+
+/// Whole text payloads kept (the probes send up to 3000 bytes), defaults otherwise.
+fn config() -> AnalyzerConfig {
+    AnalyzerConfig {
+        session: SessionConfig {
+            keep_bytes: 4096,
+            ..SessionConfig::default()
+        },
+        ..AnalyzerConfig::default()
+    }
+}
+
+fn generate_and_run<G>(
+    cfg: &AnalyzerConfig,
+    snaplen: u32,
+    generate: G,
+) -> (Counter, AnalyzerStats, Expected)
+where
+    G: FnOnce(&mut dyn FnMut(&Packet) -> io::Result<()>) -> io::Result<Expected>,
+{
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (path, expected) = write_capture(dir.path(), snaplen, generate);
+    let (counter, stats, capture) = run(cfg, &path);
+    assert_eq!(capture.packets, expected.packets);
+    (counter, stats, expected)
+}
+
+// ---------------------------------------------------------------------------------------------
+// SYN flood
+// ---------------------------------------------------------------------------------------------
+
+/// `syns` SYN-only connections against a table of `max_flows`: the table never holds more, the
+/// overflow is evicted and reported, and the probe session (idle for long stretches, but the
+/// only connection with payload) survives and is decoded in full.
+fn syn_flood_case(syns: u64, max_flows: usize) {
+    let mut cfg = config();
+    cfg.flows = FlowLimits {
+        max_flows,
+        ..FlowLimits::default()
+    };
+    let (c, stats, expected) =
+        generate_and_run(&cfg, 262_144, |emit| adversarial::syn_flood(syns, 50, emit));
+    let f = &stats.flows;
+    assert_eq!(f.flows, syns + 1, "{f:?}");
+    assert_eq!(
+        f.peak_flows, max_flows,
+        "the table filled up but never past its bound"
+    );
+    assert!(f.evicted >= syns + 1 - max_flows as u64, "{f:?}");
+    assert_eq!(c.flows_by_end.get("evicted").copied(), Some(f.evicted));
+    assert_eq!(c.flows, syns + 1);
+    c.assert_codes(&[Code::FlowEvicted]);
+    assert_eq!(c.count(Code::FlowEvicted), 1);
+    let detail = &c.details[&Code::FlowEvicted][0];
+    assert!(
+        detail.contains(&format!("{} connections evicted", f.evicted))
+            && detail.contains(&format!("--max-flows {max_flows}")),
+        "{detail}"
+    );
+    let probe = c.assert_probe_decoded(&expected.probes[0]);
+    assert_eq!(probe.clean, Some(true));
+    assert_eq!(c.sessions.len(), 1);
+}
+
+#[test]
+fn syn_flood_scaled_down_evicts_within_bound_and_keeps_the_session() {
+    syn_flood_case(30_000, 1_000);
+}
+
+/// The full million against the default table (100,000 flows): about 13 s in a debug build.
+#[test]
+fn syn_flood_one_million_at_default_limits() {
+    syn_flood_case(1_000_000, FlowLimits::default().max_flows);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fragment flood
+// ---------------------------------------------------------------------------------------------
+
+/// 100,000 fragments of datagrams that never complete (far offsets, overlaps, duplicates,
+/// shredded ones, IPv4 and IPv6) around an IPv4 and an IPv6 session whose data travels in
+/// fragments, themselves duplicated and overlapped.
+#[test]
+fn fragment_flood_stays_within_the_fragment_table_and_fragmented_sessions_decode() {
+    let (c, stats, expected) = generate_and_run(&config(), 262_144, |emit| {
+        adversarial::frag_flood(100_000, 20, emit)
+    });
+    let frag = stats.decode.fragments;
+    let limits = DefragLimits::default();
+    assert_eq!(
+        frag.fragments,
+        expected.flood + expected.probe_fragments,
+        "{frag:?}"
+    );
+    assert_eq!(
+        frag.peak_datagrams, limits.max_datagrams,
+        "the table fills up and never goes past its bound: {frag:?}"
+    );
+    assert!(
+        frag.peak_bytes <= limits.max_datagrams * MAX_DATAGRAM,
+        "{frag:?}"
+    );
+    // A quarter of the bogus datagrams force a 64 KiB buffer: the bound is approached.
+    assert!(
+        frag.peak_bytes > limits.max_datagrams / 8 * 60_000,
+        "{frag:?}"
+    );
+    // Every 32nd bogus datagram is shredded (the last one may be cut short by the budget).
+    let shredded = frag.shredded;
+    let most = expected.bogus_datagrams / 32;
+    assert!(shredded == most || shredded + 1 == most, "{frag:?}");
+    assert!(frag.evicted > expected.bogus_datagrams / 2, "{frag:?}");
+    // Every probe datagram completed, none was lost to the flood.
+    assert!(frag.reassembled >= 80, "{frag:?}");
+    c.assert_codes(&[Code::FragmentsDropped]);
+    let detail = &c.details[&Code::FragmentsDropped][0];
+    assert!(
+        detail.contains(&format!(
+            "{} incomplete IP datagrams dropped from the full fragment table (at most 1024 in progress), {shredded} dropped",
+            frag.evicted
+        )),
+        "{detail}"
+    );
+    assert_eq!(c.sessions.len(), 2);
+    for p in &expected.probes {
+        let seen = c.assert_probe_decoded(p);
+        assert_eq!(seen.clean, Some(true));
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2^63-1 byte frame
+// ---------------------------------------------------------------------------------------------
+
+fn huge(seen: &Seen) -> (Dir, MessageKind, u64, bool) {
+    *seen
+        .shapes
+        .iter()
+        .find(|s| s.1 == MessageKind::Binary)
+        .expect("the huge frame is reported")
+}
+
+/// The server declares 2^63-1 payload bytes and sends 200 KB of them; the client carries on
+/// and closes. Nothing is allocated for the declared size, the message is reported incomplete
+/// with its declared length, the client's messages are all decoded.
+#[test]
+fn frame_header_of_2_pow_63_minus_1_bytes_streams_without_allocating() {
+    let (c, _, expected) = generate_and_run(&config(), 262_144, |emit| {
+        adversarial::huge_frame(200_000, 20, emit)
+    });
+    let seen = c.assert_probe_decoded(&expected.probes[0]);
+    assert_eq!(
+        huge(seen),
+        (
+            Dir::ServerToClient,
+            MessageKind::Binary,
+            adversarial::HUGE_FRAME_LEN,
+            true
+        )
+    );
+    assert!(c.max_kept_payload <= 4096);
+    // The server never answered the client's close: it was still inside its frame.
+    c.assert_codes(&[Code::CloseHandshakeIncomplete]);
+}
+
+/// Regression: a message that reached --max-message-size exactly at the end of a segment was
+/// never reported as too large (64 KiB pieces, 1 MiB cap). Found by this suite.
+#[test]
+fn frame_passing_the_size_cap_on_a_segment_boundary_is_reported_too_large() {
+    let mut cfg = config();
+    cfg.session.max_message_size = 1 << 20;
+    let (c, _, expected) = generate_and_run(&cfg, 262_144, |emit| {
+        adversarial::huge_frame(3 << 20, 20, emit)
+    });
+    let seen = c.assert_probe_decoded(&expected.probes[0]);
+    assert_eq!(huge(seen).2, adversarial::HUGE_FRAME_LEN);
+    c.assert_codes(&[Code::CloseHandshakeIncomplete, Code::MessageTooLarge]);
+    assert_eq!(c.count(Code::MessageTooLarge), 1);
+    assert!(c.max_kept_payload <= 4096);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Deflate bomb
+// ---------------------------------------------------------------------------------------------
+
+/// Messages of 64 KiB compressed that inflate past the default 64 MiB cap: inflation stops at
+/// the cap each time, the normal compressed messages around them still inflate.
+#[test]
+fn deflate_bombs_stop_at_the_cap_and_next_messages_inflate() {
+    let cap = SessionConfig::default().max_message_size;
+    let (c, _, expected) = generate_and_run(&config(), 262_144, |emit| {
+        adversarial::deflate_bomb(3, cap + (1 << 20), emit)
+    });
+    c.assert_codes(&[Code::MessageTooLarge]);
+    assert_eq!(c.count(Code::MessageTooLarge), 3);
+    let seen = c.assert_probe_decoded(&expected.probes[0]);
+    assert_eq!(seen.clean, Some(true));
+    let bombs: Vec<u64> = seen
+        .shapes
+        .iter()
+        .filter(|s| s.1 == MessageKind::Binary)
+        .map(|s| s.2)
+        .collect();
+    // Inflation stopped within one 32 KiB output chunk of the cap.
+    assert_eq!(bombs.len(), 3);
+    assert!(
+        bombs
+            .iter()
+            .all(|&len| len >= cap && len <= cap + (32 << 10)),
+        "{bombs:?}"
+    );
+    assert!(c.max_kept_payload <= 4096);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Inconsistent overlapping retransmissions across a sequence wrap
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn inconsistent_retransmissions_across_a_sequence_wrap_first_copy_wins() {
+    let (c, stats, expected) = generate_and_run(&config(), 262_144, |emit| {
+        adversarial::overlap_wrap(300, emit)
+    });
+    assert!(expected.flood > 300, "{}", expected.flood);
+    c.assert_codes(&[Code::TcpOverlapInconsistent]);
+    assert_eq!(c.count(Code::TcpOverlapInconsistent), expected.flood);
+    let seen = c.assert_probe_decoded(&expected.probes[0]);
+    assert_eq!(seen.clean, Some(true));
+    // Out-of-order halves were buffered, never more than one segment's worth.
+    assert!(stats.flows.peak_flow_buffered_bytes > 0);
+    assert!(
+        stats.flows.peak_flow_buffered_bytes <= 100,
+        "{:?}",
+        stats.flows
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Out-of-order data behind a hole
+// ---------------------------------------------------------------------------------------------
+
+/// Three sessions buffer everything behind a missing byte at once: each reassembler holds at
+/// most its 4 MiB before it declares the byte lost, and the frame stays in sync after it.
+#[test]
+fn data_behind_a_hole_is_buffered_up_to_the_limit_then_the_gap_is_declared() {
+    let (c, stats, expected) = generate_and_run(&config(), 262_144, |emit| {
+        adversarial::hole_flood(3, 5 << 20, emit)
+    });
+    let max = ReassemblyLimits::default().max_buffered_bytes;
+    let f = &stats.flows;
+    assert_eq!(f.peak_flow_buffered_bytes, max, "{f:?}");
+    assert_eq!(f.peak_buffered_bytes, 3 * max, "{f:?}");
+    c.assert_codes(&[Code::TcpGap]);
+    assert_eq!(c.count(Code::TcpGap), 3);
+    assert!(c.details[&Code::TcpGap][0].contains("1 bytes missing"));
+    for p in &expected.probes {
+        let seen = c.assert_probe_decoded(p);
+        assert_eq!(seen.clean, Some(true));
+        let frame = seen
+            .shapes
+            .iter()
+            .find(|s| s.1 == MessageKind::Binary)
+            .unwrap();
+        assert_eq!((frame.2, frame.3), (5 << 20, true));
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Snaplen 64
+// ---------------------------------------------------------------------------------------------
+
+/// An ordinary session captured with snaplen 64: 10 payload bytes per packet survive, the
+/// upgrade request is cut, so no session can be followed. The capture says why, with the exact
+/// number of segments cut and bytes lost.
+#[test]
+fn snaplen_64_capture_reports_exactly_what_was_cut() {
+    // What the cut removes, counted on the packets themselves.
+    let mut want_segments = 0u64;
+    let mut want_bytes = 0u64;
+    let mut segments = 0u64;
+    let _ = adversarial::plain_session(30, |p: &Packet| {
+        let tcp_header = usize::from(p.data[14 + 20 + 12] >> 4) * 4;
+        let payload = p.data.len() - 14 - 20 - tcp_header;
+        let kept = 64usize.saturating_sub(14 + 20 + tcp_header);
+        segments += 1;
+        if payload > kept {
+            want_segments += 1;
+            want_bytes += (payload - kept) as u64;
+        }
+        Ok(())
+    });
+    let (c, stats, _) =
+        generate_and_run(&config(), 64, |emit| adversarial::plain_session(30, emit));
+    assert_eq!(stats.decode.tcp_segments, segments);
+    assert_eq!(stats.decode.truncated, want_segments);
+    assert_eq!(stats.decode.truncated_bytes, want_bytes);
+    c.assert_codes(&[Code::SnaplenTruncated]);
+    let detail = &c.details[&Code::SnaplenTruncated][0];
+    assert!(
+        detail.contains(&format!(
+            "{want_segments} of {segments} TCP segments were cut by the snaplen ({want_bytes} payload bytes not captured)"
+        )),
+        "{detail}"
+    );
+    assert!(c.sessions.is_empty());
+    assert_eq!(c.flows, 1);
+}
