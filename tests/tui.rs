@@ -415,3 +415,22 @@ fn end_to_end_in_tmux() {
         std::panic::resume_unwind(e);
     }
 }
+
+/// While a file loads the header shows its progress; a live capture has no total and must not
+/// be shown as stuck at "loading 0%".
+#[test]
+fn header_shows_file_progress_and_live_reading() {
+    let mut app = App::new();
+    app.progress = Some((50, 200));
+    let first_line = |app: &App| screen(app).lines().next().unwrap_or_default().to_string();
+    assert!(
+        first_line(&app).contains("loading [##........] 25%"),
+        "{}",
+        first_line(&app)
+    );
+    app.progress = None;
+    let live = first_line(&app);
+    assert!(live.contains("reading…") && !live.contains('%'), "{live}");
+    app.loaded = true;
+    assert!(!first_line(&app).contains("reading"));
+}

@@ -182,24 +182,21 @@ fn render_header(app: &App, area: Rect, buf: &mut Buffer) {
         )),
     ];
     if !app.loaded {
-        let (done, total) = app.progress.unwrap_or((0, 0));
-        let pct = done
-            .saturating_mul(100)
-            .checked_div(total)
-            .unwrap_or(0)
-            .min(100);
-        let filled = (pct / 10) as usize;
-        spans.insert(
-            1,
-            Span::styled(
+        // Files report progress in bytes; a live capture has no total, so it just says so.
+        let status = match app.progress {
+            Some((done, total)) if total > 0 => {
+                let pct = done.saturating_mul(100) / total;
+                let filled = pct.min(100) as usize / 10;
                 format!(
-                    "  loading [{}{}] {pct}%",
+                    "  loading [{}{}] {}%",
                     "#".repeat(filled),
-                    ".".repeat(10 - filled)
-                ),
-                fg(app, Color::Green),
-            ),
-        );
+                    ".".repeat(10 - filled),
+                    pct.min(100)
+                )
+            }
+            _ => "  reading…".to_string(),
+        };
+        spans.insert(1, Span::styled(status, fg(app, Color::Green)));
     }
     Paragraph::new(Line::from(spans)).render(area, buf);
 }
