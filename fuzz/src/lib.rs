@@ -17,7 +17,7 @@ use wsscope::capture::{CaptureReader, RawPacket};
 use wsscope::handshake;
 use wsscope::http::{self, HeadParse, RequestHead};
 use wsscope::packet::PacketDecoder;
-use wsscope::report::{self, PayloadMode};
+use wsscope::report::PayloadMode;
 use wsscope::tcp::reassembly::{ReassemblyLimits, StreamOutput, StreamReassembler};
 use wsscope::tcp::Dir;
 use wsscope::timestamp::Timestamp;
