@@ -483,6 +483,25 @@ impl Connection {
         self.bufs = [Vec::new(), Vec::new()];
     }
 
+    /// The session-start event for session `id` of this connection.
+    fn start_event(
+        &self,
+        id: SessionId,
+        ts: Timestamp,
+        handshake: Option<Handshake>,
+    ) -> SessionEvent {
+        SessionEvent::Start(Box::new(SessionStart {
+            id,
+            flow: self.flow,
+            client: self.client,
+            server: self.server,
+            ts,
+            handshake,
+            tcp_began: self.began,
+            roles_inferred: self.roles_inferred,
+        }))
+    }
+
     fn start_without_response(
         &mut self,
         p: PendingUpgrade,
@@ -490,22 +509,17 @@ impl Connection {
         out: &mut Vec<SessionEvent>,
     ) {
         let problems = check_request(&p.request);
-        out.push(SessionEvent::Start(Box::new(SessionStart {
-            id: p.session,
-            flow: self.flow,
-            client: self.client,
-            server: self.server,
-            ts: p.ts,
-            handshake: Some(Handshake {
+        out.push(self.start_event(
+            p.session,
+            p.ts,
+            Some(Handshake {
                 request: p.request,
                 response: None,
                 negotiated: Negotiated::default(),
                 request_ts: p.ts,
                 response_ts: None,
             }),
-            tcp_began: self.began,
-            roles_inferred: self.roles_inferred,
-        })));
+        ));
         for pr in problems {
             out.push(SessionEvent::Finding {
                 session: Some(p.session),
@@ -697,16 +711,7 @@ impl Connection {
         *next_id += 1;
         let id = *next_id;
         self.classification = Classification::WebSocket;
-        out.push(SessionEvent::Start(Box::new(SessionStart {
-            id,
-            flow: self.flow,
-            client: self.client,
-            server: self.server,
-            ts,
-            handshake: None,
-            tcp_began: self.began,
-            roles_inferred: self.roles_inferred,
-        })));
+        out.push(self.start_event(id, ts, None));
         let why = if forced {
             format!(
                 "decoded as WebSocket because of --decode-as {}",
@@ -813,22 +818,17 @@ impl Connection {
     ) {
         let status = resp.status;
         let reason = resp.reason.clone();
-        out.push(SessionEvent::Start(Box::new(SessionStart {
-            id: p.session,
-            flow: self.flow,
-            client: self.client,
-            server: self.server,
-            ts: p.ts,
-            handshake: Some(Handshake {
+        out.push(self.start_event(
+            p.session,
+            p.ts,
+            Some(Handshake {
                 request: p.request.clone(),
                 response: Some(resp),
                 negotiated: Negotiated::default(),
                 request_ts: p.ts,
                 response_ts: Some(ts),
             }),
-            tcp_began: self.began,
-            roles_inferred: self.roles_inferred,
-        })));
+        ));
         Self::handshake_findings(p.session, &p.request, p.ts, Vec::new(), ts, out);
         out.push(SessionEvent::Finding {
             session: Some(p.session),
@@ -860,22 +860,17 @@ impl Connection {
         let (negotiated, problems) = check_response(&p.request, &resp);
         self.classification = Classification::WebSocket;
         let id = p.session;
-        out.push(SessionEvent::Start(Box::new(SessionStart {
+        out.push(self.start_event(
             id,
-            flow: self.flow,
-            client: self.client,
-            server: self.server,
-            ts: p.ts,
-            handshake: Some(Handshake {
+            p.ts,
+            Some(Handshake {
                 request: p.request.clone(),
                 response: Some(resp),
                 negotiated: negotiated.clone(),
                 request_ts: p.ts,
                 response_ts: Some(ts),
             }),
-            tcp_began: self.began,
-            roles_inferred: self.roles_inferred,
-        })));
+        ));
         Self::handshake_findings(id, &p.request, p.ts, problems, ts, out);
         let mut ws = Box::new(Self::new_ws(cfg, id, Some(&negotiated), true, ts));
         // Client bytes sent after its request (before or after the 101) and server bytes after
