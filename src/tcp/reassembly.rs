@@ -100,9 +100,12 @@ pub struct StreamReassembler {
     next: u64,
     pending: BTreeMap<u64, Pending>,
     pending_bytes: usize,
-    /// Ring of the last delivered bytes; `history[(o) % cap]` is the byte at offset `o`.
+    /// Ring of the last delivered bytes; `history[o % history.len()]` is the byte at offset
+    /// `o`. It grows with what was delivered, up to [`ReassemblyLimits::history_bytes`], so a
+    /// connection that carried a few bytes does not cost the whole window.
     history: Vec<u8>,
-    /// End of the last gap: the ring holds no copy of the bytes below it.
+    /// The ring holds no copy of the bytes below this offset (end of the last gap, or what a
+    /// smaller ring could not hold when it grew).
     history_from: u64,
     fin: Option<u64>,
     stats: StreamStats,
@@ -369,27 +372,46 @@ impl StreamReassembler {
         self.history_from = self.next;
     }
 
+    /// Records `bytes`, about to be delivered at `next`, in the history ring.
     fn remember(&mut self, bytes: &[u8]) {
         let cap = self.limits.history_bytes;
         if cap == 0 {
             return;
         }
-        if self.history.len() != cap {
-            self.history = vec![0; cap];
+        // Worth keeping after this write: everything since the last gap, up to the cap.
+        let want = (self.next - self.history_from)
+            .saturating_add(bytes.len() as u64)
+            .min(cap as u64) as usize;
+        if self.history.len() < want {
+            self.grow_history(want.next_power_of_two().max(256).min(cap));
         }
-        let tail = if bytes.len() > cap {
-            &bytes[bytes.len() - cap..]
+        let len = self.history.len();
+        let tail = if bytes.len() > len {
+            &bytes[bytes.len() - len..]
         } else {
             bytes
         };
         let first_offset = self.next + (bytes.len() - tail.len()) as u64;
-        let mut pos = (first_offset % cap as u64) as usize;
+        let mut pos = (first_offset % len as u64) as usize;
         let mut rest = tail;
         while !rest.is_empty() {
-            let n = rest.len().min(cap - pos);
+            let n = rest.len().min(len - pos);
             self.history[pos..pos + n].copy_from_slice(&rest[..n]);
             rest = &rest[n..];
-            pos = (pos + n) % cap;
+            pos = (pos + n) % len;
+        }
+    }
+
+    /// Re-lays the ring out at `new_len` bytes, keeping what it knew.
+    fn grow_history(&mut self, new_len: usize) {
+        let old = std::mem::replace(&mut self.history, vec![0; new_len]);
+        let old_len = old.len() as u64;
+        self.history_from = self.history_from.max(self.next.saturating_sub(old_len));
+        if old_len == 0 {
+            return;
+        }
+        for off in self.history_from..self.next {
+            self.history[(off % new_len as u64) as usize] = old[(off % old_len) as usize];
         }
     }
 
@@ -397,12 +419,12 @@ impl StreamReassembler {
     where
         F: FnMut(StreamOutput<'_>),
     {
-        let cap = self.limits.history_bytes as u64;
-        if cap == 0 || self.history.is_empty() {
+        let len = self.history.len() as u64;
+        if len == 0 {
             return;
         }
         // Bytes inside a gap were never seen: a late copy of them has nothing to disagree with.
-        let window_start = self.next.saturating_sub(cap).max(self.history_from);
+        let window_start = self.next.saturating_sub(len).max(self.history_from);
         let mut first_diff = None;
         let mut last_diff = 0;
         for (i, &b) in bytes.iter().enumerate() {
@@ -410,7 +432,7 @@ impl StreamReassembler {
             if off < window_start || off >= self.next {
                 continue;
             }
-            if self.history[(off % cap) as usize] != b {
+            if self.history[(off % len) as usize] != b {
                 first_diff.get_or_insert(off);
                 last_diff = off;
             }
@@ -530,6 +552,77 @@ mod tests {
         run(&mut r, 13, b"abcdefgh", &mut log);
         assert_eq!(log[0], Out::Gap(0, 4));
         assert_eq!(r.buffered_bytes(), 0);
+    }
+
+    /// Regression: the 16 KiB history ring was allocated whole on the first byte, so 50,000
+    /// half-open HTTP connections of 17 bytes each held 1.6 GB. It now grows with the stream.
+    #[test]
+    fn history_grows_with_the_stream_up_to_its_limit() {
+        let mut r = StreamReassembler::new(ReassemblyLimits::default());
+        r.set_isn(0);
+        let mut log = Vec::new();
+        run(&mut r, 1, b"GET / HTTP/1.1\r\n", &mut log);
+        assert_eq!(r.history.len(), 256);
+        let big = vec![b'x'; 100_000];
+        run(&mut r, 17, &big, &mut log);
+        assert_eq!(r.history.len(), ReassemblyLimits::default().history_bytes);
+    }
+
+    /// Inconsistent retransmissions are caught exactly within the last `history_bytes`
+    /// delivered since the last gap, however the ring grew on the way.
+    #[test]
+    fn overlap_detection_window_survives_growth_and_gaps() {
+        let limits = ReassemblyLimits {
+            history_bytes: 1000,
+            ..ReassemblyLimits::default()
+        };
+        let mut r = StreamReassembler::new(limits);
+        r.set_isn(0);
+        let byte = |o: u64| (o.wrapping_mul(2_654_435_761) >> 7) as u8;
+        let mut x: u64 = 99;
+        let mut rand = move |n: u64| {
+            x = x
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (x >> 33) % n
+        };
+        let mut gap_end = 0u64;
+        for _ in 0..400 {
+            let next = r.next_offset();
+            if rand(10) == 0 {
+                // A hole of up to 50 bytes, declared by an ACK past it.
+                let hole = 1 + rand(50);
+                let data: Vec<u8> = (next + hole..next + hole + 10).map(byte).collect();
+                let mut log = Vec::new();
+                r.push(Timestamp(0), (next + hole + 1) as u32, &data, 0, &mut |o| {
+                    log.push(own(o))
+                });
+                r.acked(Timestamp(0), (next + hole + 1) as u32, &mut |o| {
+                    log.push(own(o))
+                });
+                assert_eq!(log[0], Out::Gap(next, hole));
+                gap_end = next + hole;
+                continue;
+            }
+            let len = 1 + rand(300);
+            let data: Vec<u8> = (next..next + len).map(byte).collect();
+            let mut log = Vec::new();
+            run(&mut r, (next + 1) as u32, &data, &mut log);
+            let next = r.next_offset();
+            // Retransmit a delivered byte, changed, and an unchanged one.
+            let back = 1 + rand(next.min(1500));
+            let off = next - back;
+            let mut log = Vec::new();
+            run(&mut r, (off + 1) as u32, &[byte(off)], &mut log);
+            assert!(log.is_empty(), "identical copy at {off} reported: {log:?}");
+            run(&mut r, (off + 1) as u32, &[!byte(off)], &mut log);
+            let seen = off >= next.saturating_sub(1000).max(gap_end);
+            assert_eq!(
+                log == vec![Out::Overlap(off, 1)],
+                seen,
+                "offset {off}, next {next}, gap end {gap_end}: {log:?}"
+            );
+        }
     }
 
     #[test]
