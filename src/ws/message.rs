@@ -154,6 +154,8 @@ pub struct MessageAssembler {
     control: Option<Building>,
     route: Route,
     frame_fin: bool,
+    /// Created on the first compressed frame, not at the upgrade: an inflater costs ~75 KiB
+    /// (window, state, output buffer), and most negotiated sessions of a flood never use it.
     inflater: Option<Inflater>,
     /// The inflater's window is unusable (a gap or failure broke it).
     context_lost: bool,
@@ -183,7 +185,7 @@ impl MessageAssembler {
             control: None,
             route: Route::None,
             frame_fin: false,
-            inflater: cfg.deflate.map(Inflater::new),
+            inflater: None,
             context_lost: false,
             close_sent: false,
             reported_after_close: false,
@@ -250,9 +252,9 @@ impl MessageAssembler {
     fn lose_context(&mut self) {
         if let Some(inf) = self.inflater.as_mut() {
             inf.reset();
-            if self.cfg.deflate == Some(false) {
-                self.context_lost = true;
-            }
+        }
+        if self.cfg.deflate == Some(false) {
+            self.context_lost = true;
         }
     }
 
@@ -430,8 +432,9 @@ impl MessageAssembler {
                 };
                 let compressed = h.rsv1 && (deflate || !self.cfg.handshake_seen);
                 if compressed && self.inflater.is_none() {
-                    // Handshake not seen: assume permessage-deflate with context takeover.
-                    self.inflater = Some(Inflater::new(false));
+                    // Negotiated: that direction's takeover mode. Handshake not seen: assume
+                    // permessage-deflate with context takeover.
+                    self.inflater = Some(Inflater::new(self.cfg.deflate.unwrap_or(false)));
                 }
                 self.data = Some(Building {
                     kind,
@@ -675,4 +678,49 @@ fn accept_bytes(b: &mut Building, chunk: &[u8], keep: usize) {
     b.len += chunk.len() as u64;
     let room = keep.saturating_sub(b.payload.len()).min(chunk.len());
     b.payload.extend_from_slice(&chunk[..room]);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ws::decoder::{Expectations, FrameDecoder};
+
+    /// Regression: an inflater (~75 KiB: window, state, output buffer) was allocated per
+    /// direction at the upgrade, so 20,000 sessions that negotiated permessage-deflate and sent
+    /// nothing held 3 GB. It now waits for the first compressed frame.
+    #[test]
+    fn inflater_is_created_on_the_first_compressed_frame() {
+        let mut a = MessageAssembler::new(AssemblerConfig {
+            dir: Dir::ServerToClient,
+            deflate: Some(false),
+            max_message_size: 1 << 20,
+            keep_bytes: 64,
+            handshake_seen: true,
+        });
+        let mut d = FrameDecoder::new(Expectations {
+            masked: false,
+            rsv1_allowed: true,
+        });
+        let mut out = Vec::new();
+        let mut feed = |a: &mut MessageAssembler, bytes: &[u8]| {
+            d.feed(Timestamp(0), bytes, &mut |ev| {
+                a.handle(ev, &mut |m| out.push(m))
+            });
+        };
+        feed(&mut a, b"\x81\x05plain");
+        assert!(a.inflater.is_none());
+        // RFC 7692 section 7.2.3.1: "Hello" compressed, twice (context takeover).
+        let hello = [0xc1, 0x07, 0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00];
+        feed(&mut a, &hello);
+        assert!(a.inflater.is_some());
+        feed(&mut a, &[0xc1, 0x05, 0xf2, 0x00, 0x11, 0x00, 0x00]);
+        let texts: Vec<Vec<u8>> = out
+            .into_iter()
+            .filter_map(|m| match m {
+                Assembled::Message(m) => Some(m.payload),
+                Assembled::Violation { .. } => None,
+            })
+            .collect();
+        assert_eq!(texts, [&b"plain"[..], b"Hello", b"Hello"]);
+    }
 }
