@@ -106,7 +106,9 @@ fn stop(mut live: Live) -> (Option<i32>, Vec<Value>, Vec<String>) {
         .lines()
         .map(|l| serde_json::from_str(l).expect("NDJSON line"))
         .collect();
-    let errs = live.stderr.try_iter().collect();
+    // Every stderr line: the reader thread ends at end of file, now that wsscope has exited
+    // (`try_iter` here could miss the last lines, the capture statistics among them).
+    let errs = live.stderr.iter().collect();
     (status.code(), events, errs)
 }
 
