@@ -19,6 +19,8 @@ pub mod ipfrag;
 #[cfg(feature = "live")]
 pub mod live;
 pub mod packet;
+#[cfg(feature = "live")]
+pub mod privdrop;
 pub mod report;
 pub mod run;
 pub mod session;

@@ -34,6 +34,8 @@ pub struct LiveOptions {
     pub duration: Option<Duration>,
     /// Also write every captured packet to this pcap file.
     pub write: Option<PathBuf>,
+    /// Switch to this account once the handle and the savefile are open (`--user`).
+    pub user: Option<crate::privdrop::User>,
 }
 
 /// libpcap's own counters at the end of the capture.
@@ -78,6 +80,9 @@ pub enum LiveError {
         /// libpcap's message.
         detail: String,
     },
+    /// `--user` could not be honoured.
+    #[error(transparent)]
+    Privileges(#[from] crate::privdrop::PrivDropError),
     /// Anything else libpcap reported.
     #[error("capture on {interface} failed: {detail}")]
     Pcap {
@@ -154,23 +159,6 @@ fn wait_readable(fd: std::os::fd::RawFd, timeout_ms: i32) {
     let _ = unsafe { libc::poll(&mut pfd, 1, timeout_ms) };
 }
 
-/// Opens and closes the interface once: reports permission, interface and filter problems
-/// before a user interface takes over the screen.
-pub fn check(opts: &LiveOptions) -> Result<(), LiveError> {
-    let mut cap = pcap::Capture::from_device(opts.interface.as_str())
-        .map_err(|e| classify_open_error(opts, e))?
-        .snaplen(opts.snaplen)
-        .open()
-        .map_err(|e| classify_open_error(opts, e))?;
-    if let Some(f) = &opts.filter {
-        cap.filter(f, true).map_err(|e| LiveError::Filter {
-            filter: f.clone(),
-            detail: e.to_string(),
-        })?;
-    }
-    Ok(())
-}
-
 enum Msg {
     Packet {
         ts: Timestamp,
@@ -196,15 +184,19 @@ pub struct LiveOutcome {
     pub error: Option<String>,
 }
 
-/// Opens the interface; `ready` is called once packets can flow; then runs until `stop` is
-/// set or a limit is reached, feeding `sink`.
-pub fn run_live(
-    opts: &LiveOptions,
-    cfg: &AnalyzerConfig,
-    sink: &mut dyn Sink,
-    stop: Arc<AtomicBool>,
-    ready: &mut dyn FnMut(&str),
-) -> Result<LiveOutcome, LiveError> {
+/// An interface open for capture, filter set, savefile open and privileges dropped (when
+/// asked): everything that needs privileges is done, and no packet has been analysed yet.
+pub struct OpenCapture {
+    cap: pcap::Capture<pcap::Active>,
+    save: Option<pcap::Savefile>,
+    linktype: u32,
+    interface: String,
+    limits: (Option<u64>, Option<Duration>),
+}
+
+/// Opens the interface and the `-w` savefile, then switches to `opts.user` if set. Errors are
+/// the one-line reasons a capture cannot start (permission, interface, filter, `--user`).
+pub fn open(opts: &LiveOptions) -> Result<OpenCapture, LiveError> {
     let mut cap = pcap::Capture::from_device(opts.interface.as_str())
         .map_err(|e| classify_open_error(opts, e))?
         .snaplen(opts.snaplen)
@@ -224,16 +216,42 @@ pub fn run_live(
             detail: e.to_string(),
         })?;
     }
-    let mut save = match &opts.write {
+    let save = match &opts.write {
         Some(path) => Some(cap.savefile(path).map_err(|e| LiveError::Pcap {
             interface: opts.interface.clone(),
             detail: format!("{}: {e}", path.display()),
         })?),
         None => None,
     };
-    let linktype = cap.get_datalink().0 as u32;
+    if let Some(user) = &opts.user {
+        crate::privdrop::drop_to(user)?;
+    }
+    Ok(OpenCapture {
+        linktype: cap.get_datalink().0 as u32,
+        cap,
+        save,
+        interface: opts.interface.clone(),
+        limits: (opts.count, opts.duration),
+    })
+}
+
+/// Captures from `capture`; `ready` is called once packets can flow; then runs until `stop`
+/// is set or a limit is reached, feeding `sink`.
+pub fn run(
+    capture: OpenCapture,
+    cfg: &AnalyzerConfig,
+    sink: &mut dyn Sink,
+    stop: Arc<AtomicBool>,
+    ready: &mut dyn FnMut(&str),
+) -> LiveOutcome {
+    let OpenCapture {
+        mut cap,
+        mut save,
+        linktype,
+        interface,
+        limits,
+    } = capture;
     let (tx, rx) = sync_channel::<Msg>(1 << 16);
-    let limits = (opts.count, opts.duration);
     let thread_stop = Arc::clone(&stop);
     let fd = std::os::fd::AsRawFd::as_raw_fd(&cap);
     let capture_thread = std::thread::spawn(move || {
@@ -283,10 +301,10 @@ pub fn run_live(
         }
         let _ = tx.send(Msg::Done { stats, error });
     });
-    ready(&opts.interface);
-    let outcome = analyse(rx, linktype, &opts.interface, cfg, sink);
+    ready(&interface);
+    let outcome = analyse(rx, linktype, &interface, cfg, sink);
     let _ = capture_thread.join();
-    Ok(outcome)
+    outcome
 }
 
 fn analyse(

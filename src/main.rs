@@ -171,6 +171,11 @@ struct LiveArgs {
     /// Also save every captured packet to this pcap file.
     #[arg(short = 'w', long = "write", value_name = "FILE")]
     write: Option<String>,
+    /// Drop root privileges to USER (name or numeric uid) once the interface and the -w file
+    /// are open, like tcpdump -Z: the capture handle stays open and everything else, the
+    /// decoding of untrusted packets included, runs unprivileged.
+    #[arg(long, value_name = "USER")]
+    user: Option<String>,
     /// Print every message as it completes instead of opening the terminal UI (the transcript
     /// is the default when standard output is not a terminal).
     #[arg(long)]
@@ -486,27 +491,53 @@ fn interfaces() -> ExitCode {
     }
 }
 
+/// `--user`: the account exists, is not root, and this process may switch to it. Checked
+/// before anything is opened; the switch itself happens in `wsscope::live::open`.
+#[cfg(feature = "live")]
+fn resolve_user(spec: &str) -> Result<wsscope::privdrop::User, wsscope::privdrop::PrivDropError> {
+    let user = wsscope::privdrop::lookup(spec)?;
+    wsscope::privdrop::check_permitted()?;
+    Ok(user)
+}
+
+/// Set by the SIGINT/SIGTERM handler (or the UI) to end a live capture.
+#[cfg(feature = "live")]
+type StopFlag = std::sync::Arc<std::sync::atomic::AtomicBool>;
+
+/// Opens the capture (dropping privileges for `--user`), then installs the SIGINT/SIGTERM
+/// handler: its thread starts after the drop, so the drop happens while the process has a
+/// single thread (capabilities are per thread on Linux).
+#[cfg(feature = "live")]
+fn open_capture(
+    opts: &wsscope::live::LiveOptions,
+) -> Result<(wsscope::live::OpenCapture, StopFlag), ExitCode> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let capture = wsscope::live::open(opts).map_err(|e| usage_error(&e.to_string()))?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let handler_stop = Arc::clone(&stop);
+    ctrlc::set_handler(move || handler_stop.store(true, Ordering::SeqCst))
+        .map_err(|e| usage_error(&format!("cannot install the SIGINT/SIGTERM handler: {e}")))?;
+    Ok((capture, stop))
+}
+
 /// Live capture shown in the terminal UI; quitting the UI stops the capture.
 #[cfg(feature = "live")]
 fn live_tui(opts: wsscope::live::LiveOptions, cfg: AnalyzerConfig) -> ExitCode {
-    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::atomic::Ordering;
     use std::sync::{mpsc, Arc};
-    let stop = Arc::new(AtomicBool::new(false));
-    let handler_stop = Arc::clone(&stop);
-    if let Err(e) = ctrlc::set_handler(move || handler_stop.store(true, Ordering::SeqCst)) {
-        return usage_error(&format!("cannot install the SIGINT/SIGTERM handler: {e}"));
-    }
-    // Open the interface once before taking over the screen, so errors are plain one-liners.
-    if let Err(e) = wsscope::live::check(&opts) {
-        return usage_error(&e.to_string());
-    }
+    // Open the interface (and drop privileges) before taking over the screen, so errors are
+    // plain one-liners.
+    let (capture, stop) = match open_capture(&opts) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
     let (status_tx, status_rx) = mpsc::channel::<wsscope::live::CaptureStats>();
     let loader_stop = Arc::clone(&stop);
     let loader: wsscope::tui::Loader = Box::new(move |out| {
         let mut sink = wsscope::tui::Collector { out: |m| out(m) };
-        if let Ok(o) = wsscope::live::run_live(&opts, &cfg, &mut sink, loader_stop, &mut |_| {}) {
-            let _ = status_tx.send(o.stats);
-        }
+        let o = wsscope::live::run(capture, &cfg, &mut sink, loader_stop, &mut |_| {});
+        let _ = status_tx.send(o.stats);
         out(wsscope::tui::LoadMsg::Done);
     });
     let ui = wsscope::tui::run_with(loader);
@@ -525,8 +556,6 @@ fn live_tui(opts: wsscope::live::LiveOptions, cfg: AnalyzerConfig) -> ExitCode {
 
 #[cfg(feature = "live")]
 fn live(args: LiveArgs) -> ExitCode {
-    use std::sync::atomic::{AtomicBool, Ordering};
-    use std::sync::Arc;
     let OutputSettings {
         fail_on,
         mode,
@@ -534,6 +563,10 @@ fn live(args: LiveArgs) -> ExitCode {
     } = match output_settings(&args.output, args.max_message_size) {
         Ok(o) => o,
         Err(e) => return usage_error(&e),
+    };
+    let user = match args.user.as_deref().map(resolve_user).transpose() {
+        Ok(u) => u,
+        Err(e) => return usage_error(&e.to_string()),
     };
     let cfg = AnalyzerConfig {
         session: SessionConfig {
@@ -555,6 +588,7 @@ fn live(args: LiveArgs) -> ExitCode {
         count: args.count,
         duration: args.duration.map(std::time::Duration::from_secs_f64),
         write: args.write.as_ref().map(std::path::PathBuf::from),
+        user,
     };
     if !stdout_taken
         && !args.messages
@@ -590,24 +624,24 @@ fn live(args: LiveArgs) -> ExitCode {
             true,
         )));
     }
-    let stop = Arc::new(AtomicBool::new(false));
-    let handler_stop = Arc::clone(&stop);
-    if let Err(e) = ctrlc::set_handler(move || handler_stop.store(true, Ordering::SeqCst)) {
-        return usage_error(&format!("cannot install the SIGINT/SIGTERM handler: {e}"));
-    }
+    let (capture, stop) = match open_capture(&opts) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
     let mut ready = |iface: &str| {
         eprintln!(
-            "wsscope: capturing on {iface}{}; Ctrl-C to stop",
+            "wsscope: capturing on {iface}{}{}; Ctrl-C to stop",
             opts.filter
                 .as_ref()
                 .map(|f| format!(" (filter '{f}')"))
+                .unwrap_or_default(),
+            opts.user
+                .as_ref()
+                .map(|u| format!(" as {}", u.name))
                 .unwrap_or_default()
         );
     };
-    let outcome = match wsscope::live::run_live(&opts, &cfg, &mut tee, stop, &mut ready) {
-        Ok(o) => o,
-        Err(e) => return usage_error(&e.to_string()),
-    };
+    let outcome = wsscope::live::run(capture, &cfg, &mut tee, stop, &mut ready);
     let s = outcome.stats;
     eprintln!(
         "wsscope: {} packets captured; libpcap received {}, dropped {} (kernel), {} (interface)",

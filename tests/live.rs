@@ -1,6 +1,6 @@
 //! Live capture end to end (feature `live`, needs capture permission: CI runs it as root):
 //! a real Python `websockets` echo server and client on loopback, `wsscope live -i lo`
-//! sniffing them, SIGINT, and every message checked.
+//! sniffing them, SIGINT, and every message checked; `--user` privilege dropping.
 
 #![cfg(feature = "live")]
 
@@ -57,10 +57,11 @@ fn spawn_lines(cmd: &mut Command, stderr: bool) -> (Child, mpsc::Receiver<String
     (child, rx)
 }
 
-fn wait_for(rx: &mpsc::Receiver<String>, needle: &str) {
+/// Waits for a line containing `needle` and returns it.
+fn wait_for(rx: &mpsc::Receiver<String>, needle: &str) -> String {
     loop {
         match rx.recv_timeout(Duration::from_secs(20)) {
-            Ok(line) if line.contains(needle) => return,
+            Ok(line) if line.contains(needle) => return line,
             Ok(_) => {}
             Err(e) => panic!("waiting for '{needle}': {e}"),
         }
@@ -70,24 +71,32 @@ fn wait_for(rx: &mpsc::Receiver<String>, needle: &str) {
 struct Live {
     child: Child,
     stderr: mpsc::Receiver<String>,
+    /// The "capturing on ..." line.
+    ready: String,
 }
 
-fn start_wsscope(port: u16) -> Live {
+fn start_wsscope(port: u16, extra: &[&str]) -> Live {
     let (child, stderr) = spawn_lines(
-        Command::new(env!("CARGO_BIN_EXE_wsscope")).args([
-            "live",
-            "-i",
-            "lo",
-            "-f",
-            &format!("tcp port {port}"),
-            "--ndjson",
-            "--payload",
-            "full",
-        ]),
+        Command::new(env!("CARGO_BIN_EXE_wsscope"))
+            .args([
+                "live",
+                "-i",
+                "lo",
+                "-f",
+                &format!("tcp port {port}"),
+                "--ndjson",
+                "--payload",
+                "full",
+            ])
+            .args(extra),
         true,
     );
-    wait_for(&stderr, "capturing on lo");
-    Live { child, stderr }
+    let ready = wait_for(&stderr, "capturing on lo");
+    Live {
+        child,
+        stderr,
+        ready,
+    }
 }
 
 /// SIGINTs wsscope and returns (exit code, NDJSON events, stderr lines).
@@ -147,29 +156,13 @@ fn texts(events: &[Value], dir: &str) -> Vec<String> {
         .collect()
 }
 
-#[test]
-fn live_capture_decodes_every_message_and_flushes_on_sigint() {
-    if !can_run() {
-        return;
-    }
-    let port = free_port();
-    let (mut server, srx) = spawn_lines(
-        Command::new("python3").args([PEER, "server", &port.to_string()]),
-        false,
-    );
-    wait_for(&srx, "READY");
-    let live = start_wsscope(port);
-    let sent = run_client(port, 20, None);
-    let (code, events, errs) = stop(live);
-    let _ = server.kill();
+/// The echo session of [`live_capture_decodes_every_message_and_flushes_on_sigint`] was
+/// captured whole: every message both ways, the close, the summary, no drops.
+fn assert_echo_decoded(code: Option<i32>, sent: &[String], events: &[Value], errs: &[String]) {
     assert_eq!(code, Some(0), "{errs:?}");
     assert_eq!(sent.len(), 20);
-    assert_eq!(
-        texts(&events, "c2s"),
-        sent,
-        "every client message, in order"
-    );
-    assert_eq!(texts(&events, "s2c"), sent, "every echo, in order");
+    assert_eq!(texts(events, "c2s"), sent, "every client message, in order");
+    assert_eq!(texts(events, "s2c"), sent, "every echo, in order");
     let end = events
         .iter()
         .find(|e| e["event_type"] == "session_end")
@@ -187,6 +180,154 @@ fn live_capture_decodes_every_message_and_flushes_on_sigint() {
 }
 
 #[test]
+fn live_capture_decodes_every_message_and_flushes_on_sigint() {
+    if !can_run() {
+        return;
+    }
+    let port = free_port();
+    let (mut server, srx) = spawn_lines(
+        Command::new("python3").args([PEER, "server", &port.to_string()]),
+        false,
+    );
+    wait_for(&srx, "READY");
+    let live = start_wsscope(port, &[]);
+    let sent = run_client(port, 20, None);
+    let (code, events, errs) = stop(live);
+    let _ = server.kill();
+    assert_echo_decoded(code, &sent, &events, &errs);
+}
+
+/// uid and gid of `nobody`, asked of `id` (not of wsscope's own lookup).
+fn nobody_ids() -> (u32, u32) {
+    let id = |flag: &str| -> u32 {
+        let out = Command::new("id")
+            .args([flag, "nobody"])
+            .output()
+            .expect("run id");
+        assert!(out.status.success(), "no 'nobody' account on this machine");
+        let text = String::from_utf8_lossy(&out.stdout);
+        text.trim().parse().expect("numeric id")
+    };
+    (id("-u"), id("-g"))
+}
+
+/// The `Uid:`, `Gid:` and `Groups:` lines of every thread of process `pid`.
+fn thread_ids(pid: u32) -> Vec<(Vec<u32>, Vec<u32>, Vec<u32>)> {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).expect("/proc/PID/task");
+    let mut all = Vec::new();
+    for task in tasks {
+        let path = task.expect("task entry").path().join("status");
+        let Ok(status) = std::fs::read_to_string(&path) else {
+            continue; // the thread ended meanwhile
+        };
+        let field = |name: &str| -> Vec<u32> {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(name))
+                .unwrap_or_else(|| panic!("no {name} in {}", path.display()))
+                .split_whitespace()
+                .map(|v| v.parse().expect("numeric id"))
+                .collect()
+        };
+        all.push((field("Uid:"), field("Gid:"), field("Groups:")));
+    }
+    assert!(!all.is_empty(), "no threads listed for {pid}");
+    all
+}
+
+#[test]
+fn live_capture_with_user_runs_as_that_user_and_still_decodes() {
+    if !can_run() {
+        return;
+    }
+    let (uid, gid) = nobody_ids();
+    let port = free_port();
+    let (mut server, srx) = spawn_lines(
+        Command::new("python3").args([PEER, "server", &port.to_string()]),
+        false,
+    );
+    wait_for(&srx, "READY");
+    let live = start_wsscope(port, &["--user", "nobody"]);
+    let ready = live.ready.clone();
+    let pid = live.child.id();
+    let at_start = thread_ids(pid);
+    let sent = run_client(port, 20, None);
+    let after_session = thread_ids(pid); // still capturing: SIGINT comes later
+    let (code, events, errs) = stop(live);
+    let _ = server.kill();
+    for (uids, gids, groups) in at_start.into_iter().chain(after_session) {
+        assert_eq!(uids, [uid; 4], "real, effective, saved, fs uid");
+        assert_eq!(gids, [gid; 4], "real, effective, saved, fs gid");
+        assert!(
+            groups.iter().all(|&g| g == gid),
+            "supplementary groups {groups:?}"
+        );
+    }
+    assert_echo_decoded(code, &sent, &events, &errs);
+    assert!(ready.contains(" as nobody;"), "{ready}");
+}
+
+/// Runs wsscope to completion; returns (exit code, stdout, stderr).
+fn run_wsscope(cmd: &mut Command) -> (Option<i32>, String, String) {
+    let out = cmd.output().expect("run wsscope");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn live_user_unknown_or_root_is_a_one_line_error() {
+    for (user, needle) in [
+        ("no-such-user-xyz", "--user no-such-user-xyz: no such user"),
+        ("root", "--user root: that account has uid 0"),
+        ("0", "--user 0: that account has uid 0"),
+    ] {
+        let (code, out, err) = run_wsscope(
+            Command::new(env!("CARGO_BIN_EXE_wsscope"))
+                .args(["live", "-i", "lo", "--no-tui", "--user", user]),
+        );
+        assert_eq!(code, Some(2), "{user}: {err}");
+        assert_eq!(err.lines().count(), 1, "{user}: one line: {err}");
+        assert!(err.starts_with("wsscope: error: "), "{err}");
+        assert!(err.contains(needle), "{user}: {err}");
+        assert!(out.is_empty(), "{out}");
+    }
+}
+
+#[test]
+fn live_user_without_root_names_the_missing_privilege() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    // SAFETY: geteuid has no preconditions.
+    let mut cmd = if unsafe { libc::geteuid() } == 0 {
+        // Run as nobody (std also drops the supplementary groups), from a copy nobody can
+        // execute whatever the permissions of the build directory.
+        let (uid, gid) = nobody_ids();
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))
+            .expect("chmod");
+        let bin = dir.path().join("wsscope");
+        std::fs::copy(env!("CARGO_BIN_EXE_wsscope"), &bin).expect("copy wsscope");
+        let mut cmd = Command::new(bin);
+        cmd.uid(uid).gid(gid);
+        cmd
+    } else {
+        Command::new(env!("CARGO_BIN_EXE_wsscope"))
+    };
+    let (code, out, err) =
+        run_wsscope(cmd.args(["live", "-i", "lo", "--no-tui", "--user", "nobody"]));
+    assert_eq!(code, Some(2), "{err}");
+    assert_eq!(err.lines().count(), 1, "one line: {err}");
+    assert!(
+        err.contains("--user needs root (or CAP_SETUID/CAP_SETGID)"),
+        "{err}"
+    );
+    assert!(out.is_empty(), "{out}");
+}
+
+#[test]
 fn live_capture_joins_a_session_already_open() {
     if !can_run() {
         return;
@@ -198,7 +339,7 @@ fn live_capture_joins_a_session_already_open() {
     );
     wait_for(&srx, "READY");
     let live = std::cell::RefCell::new(None);
-    let start = || *live.borrow_mut() = Some(start_wsscope(port));
+    let start = || *live.borrow_mut() = Some(start_wsscope(port, &[]));
     let sent = run_client(port, 10, Some((2.0, &start)));
     let live = live.into_inner().expect("wsscope started during the pause");
     let (code, events, errs) = stop(live);
