@@ -13,6 +13,10 @@
 //! * `deflate-bomb`: permessage-deflate messages inflating to 1 GiB each [16].
 //! * `overlap-wrap`: messages each way [20,000], sequence numbers wrapping, segments reordered
 //!   and retransmitted, a third of the retransmissions inconsistent.
+//! * `hole-flood`: sessions [64] each buffering 4 MiB of out-of-order data behind a lost
+//!   byte (a 5 MiB frame), all at once.
+//! * `idle-flood`: connections [100,000] that open and go quiet (half after a
+//!   permessage-deflate upgrade, half after an HTTP request line) around a deflate session.
 //! * `snaplen64`: messages each way [20,000] of an ordinary session, written with snaplen 64.
 //!
 //! The last line on stdout is one JSON object: packets, flood size, probe messages expected.
@@ -25,7 +29,7 @@ use wsscope::testkit::{Packet, PcapOptions, PcapWriter};
 
 fn usage() -> ! {
     eprintln!(
-        "usage: gen_adversarial --kind syn-flood|frag-flood|huge-frame|deflate-bomb|overlap-wrap|snaplen64 --out FILE [--count N]"
+        "usage: gen_adversarial --kind syn-flood|frag-flood|huge-frame|deflate-bomb|overlap-wrap|hole-flood|idle-flood|snaplen64 --out FILE [--count N]"
     );
     std::process::exit(2)
 }
@@ -45,6 +49,8 @@ fn generate(kind: &str, count: Option<u64>, w: impl Write) -> io::Result<(Expect
         "huge-frame" => adversarial::huge_frame(count.unwrap_or(256 << 20), 100, emit)?,
         "deflate-bomb" => adversarial::deflate_bomb(count.unwrap_or(16), 1 << 30, emit)?,
         "overlap-wrap" => adversarial::overlap_wrap(count.unwrap_or(20_000), emit)?,
+        "hole-flood" => adversarial::hole_flood(count.unwrap_or(64), 5 << 20, emit)?,
+        "idle-flood" => adversarial::idle_flood(count.unwrap_or(100_000), 100, emit)?,
         "snaplen64" => adversarial::plain_session(count.unwrap_or(20_000), emit)?,
         _ => usage(),
     };

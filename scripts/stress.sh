@@ -13,6 +13,9 @@
 #   deflate-bomb  16 permessage-deflate messages of ~1 MB that inflate to 1 GiB each
 #   overlap-wrap  20,000 messages each way, sequence numbers wrapping, out-of-order segments,
 #                 identical and inconsistent retransmissions
+#   hole-flood    64 sessions each buffering 4 MiB of out-of-order data behind a lost byte
+#   idle-flood    100,000 connections that go quiet after a permessage-deflate upgrade or an
+#                 HTTP request line, around a session of compressed messages
 #   snaplen64     20,000 messages each way of an ordinary session, captured with snaplen 64
 #
 # For each: capture size, packets, seconds, peak RSS, findings by code and messages decoded
@@ -21,7 +24,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-KINDS=${STRESS_KINDS:-"syn-flood frag-flood huge-frame deflate-bomb overlap-wrap snaplen64"}
+KINDS=${STRESS_KINDS:-"syn-flood frag-flood huge-frame deflate-bomb overlap-wrap hole-flood idle-flood snaplen64"}
 TARGET=${CARGO_TARGET_DIR:-target}
 DIR=${STRESS_DIR:-$TARGET/stress}
 TIME=/usr/bin/time

@@ -462,3 +462,27 @@ fn snaplen_64_capture_reports_exactly_what_was_cut() {
     assert!(c.sessions.is_empty());
     assert_eq!(c.flows, 1);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Connections that open and go quiet
+// ---------------------------------------------------------------------------------------------
+
+/// Deflate upgrades and HTTP request lines that go quiet, around a session whose compressed
+/// messages (context takeover) must inflate: what an idle connection costs is what a flood
+/// multiplies (see scripts/stress.sh for the memory; here, the behaviour).
+#[test]
+fn idle_connections_around_a_compressed_session() {
+    let (c, stats, expected) = generate_and_run(&config(), 262_144, |emit| {
+        adversarial::idle_flood(2_000, 20, emit)
+    });
+    // Quiet upgrades end with the capture: nothing to report about them.
+    c.assert_codes(&[]);
+    assert_eq!(stats.flows.peak_flows, 2_001);
+    assert_eq!(
+        c.sessions.len(),
+        1 + 1_000,
+        "the probe and the deflate upgrades"
+    );
+    let seen = c.assert_probe_decoded(&expected.probes[0]);
+    assert_eq!(seen.clean, Some(true));
+}

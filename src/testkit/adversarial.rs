@@ -21,6 +21,9 @@
 //!   retransmissions and retransmissions that disagree with the first copy.
 //! * [`hole_flood`]: sessions whose server data sits behind a byte the capture never has and
 //!   that nobody acknowledges, so every byte after it must be buffered out of order.
+//! * [`idle_flood`]: connections that open and go quiet, half of them after a
+//!   permessage-deflate upgrade, half after the first line of an HTTP request, around a probe
+//!   session exchanging compressed messages.
 //! * [`plain_session`]: an ordinary session (written with a tiny snaplen by the caller).
 
 use std::io;
@@ -882,6 +885,80 @@ where
         packets: out.packets,
         flood: sessions * frame_bytes as u64,
         probes: probes.into_iter().map(|p| p.expect).collect(),
+        ..Expected::default()
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Connections that open and go quiet
+// ---------------------------------------------------------------------------------------------
+
+/// `connections` connections that open and then say nothing more: even ones complete a
+/// WebSocket upgrade that negotiates permessage-deflate, odd ones send the first line of an
+/// HTTP request (the server acknowledges it). Around them, one probe session, also with
+/// permessage-deflate (context takeover), exchanges `probe_messages` compressed texts each way.
+/// What an idle connection costs is what the flood multiplies.
+pub fn idle_flood<F>(connections: u64, probe_messages: u64, emit: F) -> io::Result<Expected>
+where
+    F: FnMut(&Packet) -> io::Result<()>,
+{
+    const EXT: &str = "permessage-deflate";
+    let mut out = Out::new(emit);
+    let mut probe = Probe::open(Conversation::default_v4(), 20, Some(EXT));
+    out.put_all(probe.take())?;
+    let mut zc = new_deflate_compressor(6);
+    let mut zs = new_deflate_compressor(6);
+    let every = (connections / (probe_messages + 1)).max(1);
+    let mut sent = 0;
+    let server = SocketAddr::from(([10, 0, 3, 1], 80));
+    let mut exchange = |probe: &mut Probe<'_>, i: u64| {
+        let c = probe_text("c", i, 100);
+        let s = probe_text("s", i, 300);
+        let m = probe.next_mask();
+        let cz = deflate_message(c.as_bytes(), &mut zc);
+        let f = FrameSpec::new(1, cz, Some(m)).with_rsv(true, false, false);
+        probe.conv.client_send(&f.encode());
+        let sz = deflate_message(s.as_bytes(), &mut zs);
+        let f = FrameSpec::new(1, sz, None).with_rsv(true, false, false);
+        probe.conv.server_send(&f.encode());
+        probe.expect.c2s.push(c);
+        probe.expect.s2c.push(s);
+        probe.expect.messages += 2;
+    };
+    for i in 0..connections {
+        if i > 0 && i % every == 0 && sent < probe_messages {
+            exchange(&mut probe, sent);
+            sent += 1;
+            out.put_all(probe.take())?;
+        }
+        let n = i as u32;
+        let ip = Ipv4Addr::new(
+            12 + (n >> 24) as u8,
+            (n >> 16) as u8,
+            (n >> 8) as u8,
+            n as u8,
+        );
+        let client = SocketAddr::from((ip, 1024 + (i % 60_000) as u16));
+        let mut conv = Conversation::new(client, server).with_isns(n, !n);
+        if i % 2 == 0 {
+            let p = Probe::open(conv, 100 + i, Some(EXT));
+            conv = p.conv;
+        } else {
+            conv.handshake();
+            conv.client_send(b"GET /poll?id=1 HTTP/1.1\r\n");
+        }
+        out.put_all(conv.into_packets())?;
+    }
+    while sent < probe_messages {
+        exchange(&mut probe, sent);
+        sent += 1;
+    }
+    probe.close();
+    out.put_all(probe.take())?;
+    Ok(Expected {
+        packets: out.packets,
+        flood: connections,
+        probes: vec![probe.expect],
         ..Expected::default()
     })
 }
