@@ -32,7 +32,7 @@ impl Default for ReassemblyLimits {
         ReassemblyLimits {
             max_buffered_bytes: 4 << 20,
             max_buffered_segments: 1024,
-            history_bytes: 16 << 10,
+            history_bytes: 8 << 10,
         }
     }
 }
@@ -554,7 +554,7 @@ mod tests {
         assert_eq!(r.buffered_bytes(), 0);
     }
 
-    /// Regression: the 16 KiB history ring was allocated whole on the first byte, so 50,000
+    /// Regression: the history ring (then 16 KiB) was allocated whole on the first byte, so 50,000
     /// half-open HTTP connections of 17 bytes each held 1.6 GB. It now grows with the stream.
     #[test]
     fn history_grows_with_the_stream_up_to_its_limit() {

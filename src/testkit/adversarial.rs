@@ -687,7 +687,7 @@ pub const WRAP_ISNS: (u32, u32) = (u32::MAX - 700, u32::MAX - 40);
 /// Sends one direction's bytes segment by segment, mixing in-order segments, out-of-order
 /// pairs, identical retransmissions and inconsistent ones. Returns the inconsistent ones sent.
 struct Mangler {
-    /// Delivered stream bytes per direction (the tail is enough: the history is 16 KiB).
+    /// Delivered stream bytes per direction (the tail is enough: the history is 8 KiB).
     tail: [Vec<u8>; 2],
     /// Stream offset of `tail[d][0]`.
     base: [u64; 2],
