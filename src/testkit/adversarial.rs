@@ -227,13 +227,7 @@ where
         }
         // 11.0.0.0/8 and up: every SYN is a distinct 4-tuple.
         let n = i as u32;
-        let ip = Ipv4Addr::new(
-            11 + (n >> 24) as u8,
-            (n >> 16) as u8,
-            (n >> 8) as u8,
-            n as u8,
-        );
-        spec.src = SocketAddr::from((ip, 1024 + (i % 60_000) as u16));
+        spec.src = flood_client(11, i);
         spec.seq = n.wrapping_mul(2_654_435_761);
         spec.ip_id = n as u16;
         let mut data = Vec::with_capacity(14 + 44);
@@ -299,6 +293,19 @@ fn v6_fragment(src: Ipv6Addr, dst: Ipv6Addr, id: u32, pos: FragPos, payload: &[u
     data.extend_from_slice(&id.to_be_bytes());
     data.extend_from_slice(payload);
     data
+}
+
+/// The `i`-th flood client: addresses from `first_octet`.0.0.0 up, so every one is a distinct
+/// 4-tuple.
+fn flood_client(first_octet: u8, i: u64) -> SocketAddr {
+    let n = i as u32;
+    let ip = Ipv4Addr::new(
+        first_octet.wrapping_add((n >> 24) as u8),
+        (n >> 16) as u8,
+        (n >> 8) as u8,
+        n as u8,
+    );
+    SocketAddr::from((ip, 1024 + (i % 60_000) as u16))
 }
 
 /// Deterministic filler bytes.
@@ -932,13 +939,7 @@ where
             out.put_all(probe.take())?;
         }
         let n = i as u32;
-        let ip = Ipv4Addr::new(
-            12 + (n >> 24) as u8,
-            (n >> 16) as u8,
-            (n >> 8) as u8,
-            n as u8,
-        );
-        let client = SocketAddr::from((ip, 1024 + (i % 60_000) as u16));
+        let client = flood_client(12, i);
         let mut conv = Conversation::new(client, server).with_isns(n, !n);
         if i % 2 == 0 {
             let p = Probe::open(conv, 100 + i, Some(EXT));
