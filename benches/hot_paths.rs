@@ -18,6 +18,7 @@ use wsscope::session::SessionMessage;
 use wsscope::sink::json_line::MessageLineWriter;
 use wsscope::tcp::reassembly::{ReassemblyLimits, StreamOutput, StreamReassembler};
 use wsscope::tcp::Dir;
+use wsscope::testkit::adversarial::filler;
 use wsscope::testkit::new_deflate_compressor;
 use wsscope::testkit::ws::{deflate_message, FrameSpec};
 use wsscope::timestamp::Timestamp;
@@ -37,15 +38,7 @@ const TS: Timestamp = Timestamp(1_700_000_000_000_000_000);
 
 /// Deterministic pseudo-random bytes.
 fn noise(n: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..n)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
+    filler(seed, n)
 }
 
 /// JSON-like, compressible text of about `n` bytes.

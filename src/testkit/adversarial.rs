@@ -184,6 +184,33 @@ impl<'s> Probe<'s> {
     }
 }
 
+/// Ends a flood: the probe's messages not sent yet (`progress` = sent, wanted), its close, and
+/// the totals of a capture whose flood part was `flood` connections.
+fn finish_flood<F>(
+    mut out: Out<F>,
+    mut probe: Probe<'_>,
+    progress: (u64, u64),
+    flood: u64,
+    mut exchange: impl FnMut(&mut Probe<'_>, u64),
+) -> io::Result<Expected>
+where
+    F: FnMut(&Packet) -> io::Result<()>,
+{
+    let (mut sent, wanted) = progress;
+    while sent < wanted {
+        exchange(&mut probe, sent);
+        sent += 1;
+    }
+    probe.close();
+    out.put_all(probe.take())?;
+    Ok(Expected {
+        packets: out.packets,
+        flood,
+        probes: vec![probe.expect],
+        ..Expected::default()
+    })
+}
+
 /// Text of the `i`-th message of a probe: `tag`, index, then filler up to `len` bytes.
 fn probe_text(tag: &str, i: u64, len: usize) -> String {
     let mut s = format!("{tag} {i} ");
@@ -235,18 +262,9 @@ where
         spec.encode_with_payload(&[], &mut data);
         out.put(Packet::new(0, data))?;
     }
-    while sent < probe_messages {
-        probe.exchange(probe_text("c", sent, 24), probe_text("s", sent, 24));
-        sent += 1;
-    }
-    probe.close();
-    out.put_all(probe.take())?;
-    Ok(Expected {
-        packets: out.packets,
-        flood: syns,
-        probes: vec![probe.expect],
-        ..Expected::default()
-    })
+    let exchange =
+        |p: &mut Probe<'_>, i: u64| p.exchange(probe_text("c", i, 24), probe_text("s", i, 24));
+    finish_flood(out, probe, (sent, probe_messages), syns, exchange)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -308,8 +326,8 @@ fn flood_client(first_octet: u8, i: u64) -> SocketAddr {
     SocketAddr::from((ip, 1024 + (i % 60_000) as u16))
 }
 
-/// Deterministic filler bytes.
-fn filler(seed: u64, len: usize) -> Vec<u8> {
+/// Deterministic filler bytes (xorshift; incompressible).
+pub fn filler(seed: u64, len: usize) -> Vec<u8> {
     let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
     (0..len)
         .map(|_| {
@@ -950,18 +968,7 @@ where
         }
         out.put_all(conv.into_packets())?;
     }
-    while sent < probe_messages {
-        exchange(&mut probe, sent);
-        sent += 1;
-    }
-    probe.close();
-    out.put_all(probe.take())?;
-    Ok(Expected {
-        packets: out.packets,
-        flood: connections,
-        probes: vec![probe.expect],
-        ..Expected::default()
-    })
+    finish_flood(out, probe, (sent, probe_messages), connections, exchange)
 }
 
 // ---------------------------------------------------------------------------------------------
