@@ -317,6 +317,26 @@ proptest! {
     }
 }
 
+/// Regression (issue 9, item 0): three empty compressed messages in a row. zlib emits no bytes
+/// for the second sync flush without input; RFC 7692 7.2.3.6 requires a non-empty block
+/// (`0x00`), so the generator must send one and the analyzer must decode three empty texts.
+#[test]
+fn three_empty_compressed_messages_in_a_row() {
+    let empty = |from_client| MsgSpec {
+        from_client,
+        kind: Kind::Text,
+        size: 0,
+        fragment: None,
+        seed: 0,
+    };
+    for from_client in [false, true] {
+        let msgs = vec![empty(from_client), empty(from_client), empty(from_client)];
+        for seed in [1, 0x5eed, 642_588_257_308_786_722] {
+            check_law(&msgs, true, (0, 0), seed);
+        }
+    }
+}
+
 #[test]
 fn sequence_wraparound_in_both_directions() {
     let msgs: Vec<MsgSpec> = (0..8)

@@ -476,6 +476,12 @@ pub fn deflate_message(payload: &[u8], compressor: &mut flate2::Compress) -> Vec
     if out.ends_with(&[0, 0, 0xff, 0xff]) {
         out.truncate(out.len() - 4);
     }
+    if out.is_empty() {
+        // zlib emits nothing for a sync flush with no new input (a second empty message in
+        // a row); RFC 7692 7.2.3.6 requires a non-empty block there: a single 0x00 byte,
+        // which with the receiver's 00 00 ff ff tail is an empty stored block.
+        out.push(0x00);
+    }
     out
 }
 
