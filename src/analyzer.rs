@@ -4,7 +4,7 @@
 //! what they report into the events every sink consumes. Deterministic and free of I/O.
 
 use crate::capture::RawPacket;
-use crate::finding::Finding;
+use crate::finding::{Finding, Repeats};
 use crate::packet::{DecodeStats, PacketDecoder};
 use crate::session::{
     Classification, Connection, SessionConfig, SessionEnd, SessionEvent, SessionId, SessionMessage,
@@ -76,6 +76,8 @@ pub struct Analyzer {
     conns: HashMap<crate::tcp::FlowId, Box<Connection>>,
     next_session: SessionId,
     pending: Vec<SessionEvent>,
+    /// Findings past [`crate::finding::REPEATS_LISTED`] of a code, per session, held back.
+    repeats: Repeats,
     first_ts: Option<Timestamp>,
     last_ts: Option<Timestamp>,
 }
@@ -90,6 +92,7 @@ impl Analyzer {
             conns: HashMap::new(),
             next_session: last_session_id,
             pending: Vec::new(),
+            repeats: Repeats::new(),
             first_ts: None,
             last_ts: None,
         }
@@ -124,16 +127,18 @@ impl Analyzer {
             conns,
             next_session,
             pending,
+            repeats,
             ..
         } = self;
         let _ = decoder.decode(packet, |seg| {
             table.process(seg, &mut |ev| {
-                handle_tcp(cfg, conns, next_session, pending, ev, sink)
+                handle_tcp(cfg, conns, next_session, pending, repeats, ev, sink)
             });
         });
     }
 
-    /// Ends the capture: every open connection is closed and reported.
+    /// Ends the capture: every open connection is closed and reported, then the findings
+    /// held back past the repeat limit are summed up.
     pub fn finish<F>(&mut self, sink: &mut F)
     where
         F: FnMut(Event<'_>),
@@ -145,11 +150,18 @@ impl Analyzer {
             conns,
             next_session,
             pending,
+            repeats,
             ..
         } = self;
         table.finish(ts, &mut |ev| {
-            handle_tcp(cfg, conns, next_session, pending, ev, sink)
+            handle_tcp(cfg, conns, next_session, pending, repeats, ev, sink)
         });
+        for (session, finding) in repeats.close_all() {
+            sink(Event::Finding {
+                session,
+                finding: &finding,
+            });
+        }
     }
 }
 
@@ -158,6 +170,7 @@ fn handle_tcp<F>(
     conns: &mut HashMap<crate::tcp::FlowId, Box<Connection>>,
     next_session: &mut SessionId,
     pending: &mut Vec<SessionEvent>,
+    repeats: &mut Repeats,
     ev: TcpEvent<'_>,
     sink: &mut F,
 ) -> Verdict
@@ -232,18 +245,18 @@ where
                 }
                 None => Classification::Other,
             };
-            drain(pending, sink);
+            drain(pending, repeats, sink);
             sink(Event::Flow(&FlowRecord {
                 summary,
                 classification,
             }));
         }
     }
-    drain(pending, sink);
+    drain(pending, repeats, sink);
     verdict
 }
 
-fn drain<F>(pending: &mut Vec<SessionEvent>, sink: &mut F)
+fn drain<F>(pending: &mut Vec<SessionEvent>, repeats: &mut Repeats, sink: &mut F)
 where
     F: FnMut(Event<'_>),
 {
@@ -251,11 +264,23 @@ where
         match &ev {
             SessionEvent::Start(s) => sink(Event::SessionStart(s)),
             SessionEvent::Message(m) => sink(Event::Message(m)),
-            SessionEvent::Finding { session, finding } => sink(Event::Finding {
-                session: *session,
-                finding,
-            }),
-            SessionEvent::End(e) => sink(Event::SessionEnd(e)),
+            SessionEvent::Finding { session, finding } => {
+                if repeats.admit(*session, finding) {
+                    sink(Event::Finding {
+                        session: *session,
+                        finding,
+                    })
+                }
+            }
+            SessionEvent::End(e) => {
+                for finding in repeats.close(Some(e.id)) {
+                    sink(Event::Finding {
+                        session: Some(e.id),
+                        finding: &finding,
+                    });
+                }
+                sink(Event::SessionEnd(e))
+            }
         }
     }
 }

@@ -163,9 +163,17 @@ pub struct CaptureReader<'a> {
     state: State,
     format: CaptureFormat,
     notices: Vec<CaptureNotice>,
+    /// Packets skipped for naming an undescribed interface (only the first
+    /// [`UNKNOWN_INTERFACE_LISTED`] are in `notices`).
+    unknown_interface: u64,
     done: bool,
     linktypes: Vec<u32>,
 }
+
+/// Packets naming an undescribed interface listed one by one in [`CaptureReader::notices`];
+/// the rest are only counted ([`CaptureReader::unknown_interface_unlisted`]), so a capture of
+/// millions of such packets costs no memory per packet.
+pub const UNKNOWN_INTERFACE_LISTED: u64 = 100;
 
 const PCAPNG_SHB_MAGIC: [u8; 4] = [0x0a, 0x0d, 0x0d, 0x0a];
 
@@ -200,6 +208,7 @@ impl<'a> CaptureReader<'a> {
                 },
                 format: CaptureFormat::PcapNg,
                 notices: Vec::new(),
+                unknown_interface: 0,
                 done: false,
                 linktypes: Vec::new(),
             };
@@ -236,6 +245,7 @@ impl<'a> CaptureReader<'a> {
                     },
                     format: CaptureFormat::Pcap { big_endian, nanos },
                     notices: Vec::new(),
+                    unknown_interface: 0,
                     done: false,
                     linktypes: vec![linktype],
                 })
@@ -253,6 +263,13 @@ impl<'a> CaptureReader<'a> {
     /// Problems met so far (truncation, malformed records, unknown interfaces).
     pub fn notices(&self) -> &[CaptureNotice] {
         &self.notices
+    }
+
+    /// Packets naming an undescribed interface beyond the first [`UNKNOWN_INTERFACE_LISTED`]:
+    /// skipped like them, counted but not listed in [`Self::notices`].
+    pub fn unknown_interface_unlisted(&self) -> u64 {
+        self.unknown_interface
+            .saturating_sub(UNKNOWN_INTERFACE_LISTED)
     }
 
     /// Link types seen so far (one per pcap file, one per pcapng interface).
@@ -424,10 +441,13 @@ impl<'a> CaptureReader<'a> {
                 }
                 Block::EnhancedPacket(epb) => {
                     let Some(iface) = interfaces.get(epb.if_id as usize).copied() else {
-                        self.notices.push(CaptureNotice::UnknownInterface {
-                            offset: block_offset,
-                            if_id: epb.if_id,
-                        });
+                        self.unknown_interface += 1;
+                        if self.unknown_interface <= UNKNOWN_INTERFACE_LISTED {
+                            self.notices.push(CaptureNotice::UnknownInterface {
+                                offset: block_offset,
+                                if_id: epb.if_id,
+                            });
+                        }
                         continue;
                     };
                     let raw = (u64::from(epb.ts_high) << 32) | u64::from(epb.ts_low);
@@ -448,10 +468,13 @@ impl<'a> CaptureReader<'a> {
                 }
                 Block::SimplePacket(spb) => {
                     let Some(iface) = interfaces.first().copied() else {
-                        self.notices.push(CaptureNotice::UnknownInterface {
-                            offset: block_offset,
-                            if_id: 0,
-                        });
+                        self.unknown_interface += 1;
+                        if self.unknown_interface <= UNKNOWN_INTERFACE_LISTED {
+                            self.notices.push(CaptureNotice::UnknownInterface {
+                                offset: block_offset,
+                                if_id: 0,
+                            });
+                        }
                         continue;
                     };
                     let caplen = (spb.origlen as usize).min(spb.data.len());

@@ -3,6 +3,7 @@
 
 use crate::tcp::Dir;
 use crate::timestamp::Timestamp;
+use std::collections::HashMap;
 
 /// How bad a finding is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -167,6 +168,9 @@ pub struct Finding {
     pub ts: Option<Timestamp>,
     /// Human-readable detail.
     pub detail: String,
+    /// Occurrences this finding stands for: 1, or more for the line that sums up the
+    /// occurrences of a code past the first [`REPEATS_LISTED`] (see [`Repeats`]).
+    pub count: u64,
 }
 
 impl Finding {
@@ -183,13 +187,157 @@ impl Finding {
             dir,
             ts,
             detail: detail.into(),
+            count: 1,
         }
     }
+}
+
+/// Findings of one code listed one by one per session (and per capture for findings outside
+/// sessions); further occurrences are counted and reported as one finding whose `count` is
+/// their number ("and 999,900 more tcp-gap findings ...") when the session (or capture) ends.
+/// Bounds what every output holds for a session however hostile its traffic.
+pub const REPEATS_LISTED: u64 = 100;
+
+/// Counts findings per (session, code) and holds back those past [`REPEATS_LISTED`].
+#[derive(Debug, Default)]
+pub struct Repeats {
+    scopes: HashMap<Option<u64>, Vec<Held>>,
+}
+
+#[derive(Debug)]
+struct Held {
+    code: Code,
+    seen: u64,
+    dir: Option<Option<Dir>>,
+    ts: Option<Timestamp>,
+}
+
+impl Repeats {
+    /// No findings seen yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Counts `f` in `scope` (a session id, or `None` for the capture); true when it is to be
+    /// reported now, false when it is held back and only counted.
+    pub fn admit(&mut self, scope: Option<u64>, f: &Finding) -> bool {
+        let held = self.scopes.entry(scope).or_default();
+        let slot = match held.iter().position(|h| h.code == f.code) {
+            Some(i) => &mut held[i],
+            None => {
+                held.push(Held {
+                    code: f.code,
+                    seen: 0,
+                    dir: None,
+                    ts: None,
+                });
+                let last = held.len() - 1;
+                &mut held[last]
+            }
+        };
+        slot.seen = slot.seen.saturating_add(f.count);
+        if slot.seen <= REPEATS_LISTED {
+            return true;
+        }
+        slot.dir = match slot.dir {
+            None => Some(f.dir),
+            Some(d) if d == f.dir => Some(d),
+            Some(_) => Some(None),
+        };
+        slot.ts = f.ts.or(slot.ts);
+        false
+    }
+
+    /// Ends `scope`: one summing-up finding per code that had occurrences held back.
+    pub fn close(&mut self, scope: Option<u64>) -> Vec<Finding> {
+        let Some(held) = self.scopes.remove(&scope) else {
+            return Vec::new();
+        };
+        let place = if scope.is_some() {
+            "session"
+        } else {
+            "capture"
+        };
+        held.into_iter()
+            .filter(|h| h.seen > REPEATS_LISTED)
+            .map(|h| {
+                let more = h.seen - REPEATS_LISTED;
+                let mut f = Finding::new(
+                    h.code,
+                    h.dir.flatten(),
+                    h.ts,
+                    format!(
+                        "and {} more {} findings on this {place} (only the first {REPEATS_LISTED} of a code are listed)",
+                        thousands(more),
+                        h.code.as_str()
+                    ),
+                );
+                f.count = more;
+                f
+            })
+            .collect()
+    }
+
+    /// Ends every scope still open (sessions whose end was never reported, then the capture).
+    pub fn close_all(&mut self) -> Vec<(Option<u64>, Finding)> {
+        let mut scopes: Vec<Option<u64>> = self.scopes.keys().copied().collect();
+        scopes.sort_by_key(|s| (s.is_none(), *s));
+        let mut out = Vec::new();
+        for s in scopes {
+            out.extend(self.close(s).into_iter().map(|f| (s, f)));
+        }
+        out
+    }
+}
+
+/// `1234567` as `1,234,567`.
+pub fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn repeats_past_the_limit_are_held_back_and_summed_up_at_the_end() {
+        let mut r = Repeats::new();
+        let f = Finding::new(Code::TcpGap, Some(Dir::ClientToServer), None, "gap");
+        let admitted = (0..1_000_000).filter(|_| r.admit(Some(7), &f)).count() as u64;
+        assert_eq!(admitted, REPEATS_LISTED);
+        assert!(r.admit(Some(8), &f), "another session has its own count");
+        let end = r.close(Some(7));
+        assert_eq!(end.len(), 1);
+        assert_eq!(end[0].count, 1_000_000 - REPEATS_LISTED);
+        assert_eq!(end[0].code, Code::TcpGap);
+        assert_eq!(end[0].dir, Some(Dir::ClientToServer));
+        assert!(
+            end[0]
+                .detail
+                .starts_with("and 999,900 more tcp-gap findings"),
+            "{}",
+            end[0].detail
+        );
+        assert!(r.close(Some(7)).is_empty());
+        assert!(r.close(Some(8)).is_empty(), "nothing held back");
+    }
+
+    #[test]
+    fn thousands_separators() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1000), "1,000");
+        assert_eq!(thousands(999_990), "999,990");
+        assert_eq!(thousands(1_234_567), "1,234,567");
+    }
 
     #[test]
     fn names_round_trip_and_are_unique() {

@@ -303,6 +303,18 @@ pub struct FindingReport {
     pub ts: Option<String>,
     /// Human-readable detail.
     pub detail: String,
+    /// Occurrences this finding stands for, when more than one: the finding that sums up the
+    /// occurrences of a code past the first 100 of a session (or capture). Absent means 1.
+    #[serde(skip_serializing_if = "is_one", default = "one")]
+    pub count: u64,
+}
+
+fn is_one(n: &u64) -> bool {
+    *n == 1
+}
+
+fn one() -> u64 {
+    1
 }
 
 /// Per-session counters.
@@ -730,6 +742,7 @@ pub fn finding_report(f: &Finding, session: Option<SessionId>) -> FindingReport 
         dir: f.dir.map(Into::into),
         ts: f.ts.map(|t| t.rfc3339()),
         detail: f.detail.clone(),
+        count: f.count,
     }
 }
 

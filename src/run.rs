@@ -149,6 +149,23 @@ pub fn run(
             deliver_capture_finding(&mut outcome.tally, sink, &f)?;
             warnings.push(notice.to_string());
         }
+        let unlisted = reader.unknown_interface_unlisted();
+        if unlisted > 0 {
+            let more = format!(
+                "and {} more packets naming undescribed interfaces; skipped (only the first {} are listed)",
+                crate::finding::thousands(unlisted),
+                crate::capture::UNKNOWN_INTERFACE_LISTED
+            );
+            let mut f = Finding::new(
+                Code::CaptureTruncated,
+                None,
+                stats.last_ts,
+                format!("{path}: {more}"),
+            );
+            f.count = unlisted;
+            deliver_capture_finding(&mut outcome.tally, sink, &f)?;
+            warnings.push(more);
+        }
         if stats.flows.evicted > 0 {
             let f = Finding::new(
                 Code::FlowEvicted,

@@ -39,6 +39,8 @@ struct Seen {
 struct Counter {
     sessions: BTreeMap<u64, Seen>,
     findings: BTreeMap<Code, u64>,
+    /// Finding events per code (a finding summing up held-back repeats is one event).
+    events: BTreeMap<Code, u64>,
     details: BTreeMap<Code, Vec<String>>,
     flows_by_end: HashMap<&'static str, u64>,
     flows: u64,
@@ -67,7 +69,8 @@ impl Sink for Counter {
                 }
             }
             Event::Finding { finding, .. } => {
-                *self.findings.entry(finding.code).or_default() += 1;
+                *self.findings.entry(finding.code).or_default() += finding.count;
+                *self.events.entry(finding.code).or_default() += 1;
                 let d = self.details.entry(finding.code).or_default();
                 if d.len() < 4 {
                     d.push(finding.detail.clone());
@@ -482,6 +485,146 @@ fn idle_connections_around_a_compressed_session() {
         c.sessions.len(),
         1 + 1_000,
         "the probe and the deflate upgrades"
+    );
+    let seen = c.assert_probe_decoded(&expected.probes[0]);
+    assert_eq!(seen.clean, Some(true));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Repeated findings
+// ---------------------------------------------------------------------------------------------
+
+/// A `Write` into a buffer the test keeps.
+#[derive(Clone, Default)]
+struct Shared(std::rc::Rc<std::cell::RefCell<Vec<u8>>>);
+
+impl io::Write for Shared {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.borrow_mut().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Shared {
+    fn text(&self) -> String {
+        String::from_utf8(self.0.borrow().clone()).expect("utf-8 output")
+    }
+}
+
+/// Runs `path` through `sink`, returning the run's outcome.
+fn run_into(cfg: &AnalyzerConfig, path: &Path, sink: &mut dyn Sink) -> wsscope::run::RunOutcome {
+    let outcome =
+        wsscope::run::run(&[path.display().to_string()], cfg, sink, &mut |_, _| {}).expect("run");
+    assert!(outcome.errors.is_empty(), "{:?}", outcome.errors);
+    outcome
+}
+
+/// Regression (text mode held 3 M finding lines of one session, 360 MiB): 100,000 unmasked
+/// client frames on one session give the first 100 findings one by one and one finding that
+/// sums up the rest, in every output; totals and `--fail-on` still see all 100,000.
+#[test]
+fn repeated_findings_of_a_session_are_listed_100_times_then_summed_up() {
+    use wsscope::finding::REPEATS_LISTED;
+    let frames = 100_000;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (path, expected) = write_capture(dir.path(), 262_144, |emit| {
+        adversarial::finding_flood(frames, emit)
+    });
+    let cfg = config();
+
+    let (c, _, _) = run(&cfg, &path);
+    c.assert_codes(&[Code::UnmaskedClientFrame]);
+    assert_eq!(c.count(Code::UnmaskedClientFrame), frames);
+    assert_eq!(c.events[&Code::UnmaskedClientFrame], REPEATS_LISTED + 1);
+    let seen = c.assert_probe_decoded(&expected.probes[0]);
+    assert_eq!(seen.clean, Some(true));
+
+    // Text: the session block lists 101 findings, the last one the sum.
+    let text = Shared::default();
+    let mut sink = wsscope::sink::text::TextSink::new(Box::new(text.clone()), false, 64);
+    let outcome = run_into(&cfg, &path, &mut sink);
+    let out = text.text();
+    let lines: Vec<&str> = out
+        .lines()
+        .filter(|l| l.starts_with("  finding "))
+        .collect();
+    assert_eq!(lines.len() as u64, REPEATS_LISTED + 1, "{out}");
+    assert!(
+        lines[lines.len() - 1].contains("and 99,900 more unmasked-client-frame findings"),
+        "{}",
+        lines[lines.len() - 1]
+    );
+    assert!(out.contains("findings: 100000 error"), "{out}");
+    let gate = wsscope::run::parse_fail_on("unmasked-client-frame").expect("fail-on");
+    assert!(wsscope::run::fail_on_matches(&gate, &outcome.tally));
+    assert_eq!(
+        outcome.tally.summary.findings_by_code["unmasked-client-frame"],
+        frames
+    );
+
+    // JSON report: 101 findings in the session and in the top-level list, counts in full.
+    let json = Shared::default();
+    let mut sink = wsscope::sink::json::JsonReportSink::new(
+        Box::new(json.clone()),
+        wsscope::report::PayloadMode::None,
+    );
+    run_into(&cfg, &path, &mut sink);
+    let report: wsscope::report::Report = serde_json::from_str(&json.text()).expect("report");
+    assert_eq!(report.sessions.len(), 1);
+    let findings = &report.sessions[0].findings;
+    assert_eq!(findings.len() as u64, REPEATS_LISTED + 1);
+    assert_eq!(findings.iter().map(|f| f.count).sum::<u64>(), frames);
+    assert_eq!(findings[100].count, frames - REPEATS_LISTED);
+    assert_eq!(report.findings.len() as u64, REPEATS_LISTED + 1);
+    assert_eq!(
+        report.summary.findings_by_code["unmasked-client-frame"],
+        frames
+    );
+
+    // NDJSON: 101 finding lines, the last with its count.
+    let nd = Shared::default();
+    let mut sink = wsscope::sink::ndjson::NdjsonSink::new(
+        Box::new(nd.clone()),
+        wsscope::report::PayloadMode::None,
+        false,
+    );
+    run_into(&cfg, &path, &mut sink);
+    let out = nd.text();
+    let finding_lines: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("json line"))
+        .filter(|v| v["event_type"] == "finding")
+        .collect();
+    assert_eq!(finding_lines.len() as u64, REPEATS_LISTED + 1);
+    assert!(finding_lines[..100]
+        .iter()
+        .all(|v| v.get("count").is_none()));
+    assert_eq!(finding_lines[100]["count"], frames - REPEATS_LISTED);
+}
+
+/// Regression (1 M packets on an undescribed pcapng interface: 1 M findings and warnings,
+/// 309 MiB): the first 100 are listed, the rest counted in one finding and one warning.
+#[test]
+fn packets_on_an_undescribed_interface_are_listed_100_times_then_counted() {
+    let strays = 20_000;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("undescribed.pcapng");
+    let file = std::fs::File::create(&path).expect("create");
+    let expected =
+        adversarial::undescribed_interface(strays, 20, BufWriter::new(file)).expect("generate");
+    let (c, _, capture) = run(&config(), &path);
+    assert_eq!(capture.packets, expected.packets);
+    c.assert_codes(&[Code::CaptureTruncated]);
+    assert_eq!(c.count(Code::CaptureTruncated), strays);
+    assert_eq!(c.events[&Code::CaptureTruncated], 101);
+    assert_eq!(capture.warnings.len(), 101);
+    assert!(
+        capture.warnings[100].starts_with("and 19,900 more packets naming undescribed interfaces"),
+        "{}",
+        capture.warnings[100]
     );
     let seen = c.assert_probe_decoded(&expected.probes[0]);
     assert_eq!(seen.clean, Some(true));

@@ -61,27 +61,28 @@ impl Tally {
                     .or_default() += 1;
             }
             Event::Finding { finding, .. } => {
-                self.add_finding(finding.code, finding.severity);
+                self.add_finding(finding.code, finding.severity, finding.count);
             }
             Event::SessionEnd(_) => {}
             Event::Flow(_) => s.tcp_flows += 1,
         }
     }
 
-    /// Counts a finding.
-    pub fn add_finding(&mut self, code: Code, severity: Severity) {
-        *self.codes.entry(code).or_default() += 1;
-        *self.severities.entry(severity).or_default() += 1;
+    /// Counts `n` occurrences of a finding (more than one for a finding that sums up
+    /// repeats held back).
+    pub fn add_finding(&mut self, code: Code, severity: Severity, n: u64) {
+        *self.codes.entry(code).or_default() += n;
+        *self.severities.entry(severity).or_default() += n;
         *self
             .summary
             .findings_by_code
             .entry(code.as_str().to_string())
-            .or_default() += 1;
+            .or_default() += n;
         *self
             .summary
             .findings_by_severity
             .entry(severity.as_str().to_string())
-            .or_default() += 1;
+            .or_default() += n;
     }
 
     /// Adds a capture's counters.

@@ -25,6 +25,12 @@
 //!   permessage-deflate upgrade, half after the first line of an HTTP request, around a probe
 //!   session exchanging compressed messages.
 //! * [`plain_session`]: an ordinary session (written with a tiny snaplen by the caller).
+//! * [`finding_flood`]: one session whose client sends a flood of unmasked frames, each a
+//!   finding.
+//! * [`payload_flood`]: one session whose server sends many large compressed messages that
+//!   inflate to far more than the capture's size.
+//! * [`undescribed_interface`]: a pcapng file whose packets name an interface that was never
+//!   described, around a session on the described one.
 
 use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -992,6 +998,144 @@ where
     out.put_all(probe.take())?;
     Ok(Expected {
         packets: out.packets,
+        probes: vec![probe.expect],
+        ..Expected::default()
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Finding flood
+// ---------------------------------------------------------------------------------------------
+
+/// A session whose client sends `frames` unmasked 1-byte binary frames (many per segment):
+/// each is an `unmasked-client-frame` finding and a message. Clean close.
+pub fn finding_flood<F>(frames: u64, emit: F) -> io::Result<Expected>
+where
+    F: FnMut(&Packet) -> io::Result<()>,
+{
+    let mut out = Out::new(emit);
+    let mut probe = Probe::open(Conversation::default_v4(), 7, None);
+    out.put_all(probe.take())?;
+    let one = FrameSpec::binary(b"x", None).encode();
+    let mut batch = Vec::with_capacity(1460);
+    for i in 0..frames {
+        batch.extend_from_slice(&one);
+        if batch.len() + one.len() > 1460 || i + 1 == frames {
+            probe.conv.client_send(&batch);
+            batch.clear();
+            out.put_all(probe.take())?;
+        }
+    }
+    probe.expect.messages += frames;
+    probe.close();
+    out.put_all(probe.take())?;
+    Ok(Expected {
+        packets: out.packets,
+        flood: frames,
+        probes: vec![probe.expect],
+        ..Expected::default()
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Payload flood
+// ---------------------------------------------------------------------------------------------
+
+/// A session negotiating permessage-deflate (no context takeover) whose server sends
+/// `messages` binary messages of `len` bytes each (a repeated pattern: a few hundred bytes
+/// compressed), each after a short client text; clean close. What a report that keeps whole
+/// payloads must hold is `messages * len` bytes.
+pub fn payload_flood<F>(messages: u64, len: usize, emit: F) -> io::Result<Expected>
+where
+    F: FnMut(&Packet) -> io::Result<()>,
+{
+    const EXT: &str = "permessage-deflate; server_no_context_takeover; client_no_context_takeover";
+    let mut out = Out::new(emit);
+    let mut probe = Probe::open(Conversation::default_v4(), 8, Some(EXT));
+    out.put_all(probe.take())?;
+    let mut data = Vec::with_capacity(len);
+    while data.len() < len {
+        data.extend_from_slice(b"payload flood 0123456789 ");
+    }
+    data.truncate(len);
+    // No context takeover: one compressed copy serves every message.
+    let compressed = deflate_message(&data, &mut new_deflate_compressor(6));
+    for i in 0..messages {
+        let c = probe_text("c", i, 24);
+        let m = probe.next_mask();
+        probe
+            .conv
+            .client_send(&FrameSpec::text(&c, Some(m)).encode());
+        probe.expect.c2s.push(c);
+        let frame = FrameSpec::binary(&compressed, None).with_rsv(true, false, false);
+        probe.conv.server_send(&frame.encode());
+        probe.expect.messages += 2;
+        out.put_all(probe.take())?;
+    }
+    probe.close();
+    out.put_all(probe.take())?;
+    Ok(Expected {
+        packets: out.packets,
+        flood: messages,
+        probes: vec![probe.expect],
+        ..Expected::default()
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Undescribed interface
+// ---------------------------------------------------------------------------------------------
+
+/// A pcapng file (one Ethernet interface) carrying an ordinary session of `messages` text
+/// messages each way on interface 0, interleaved with `packets` packets that name interface 5,
+/// which no block describes (each must be skipped and reported). Written to `w` directly: the
+/// packet callback of the other generators writes classic pcap. `Expected::packets` counts
+/// the packets on the described interface, `flood` the others.
+pub fn undescribed_interface<W: io::Write>(
+    packets: u64,
+    messages: u64,
+    w: W,
+) -> io::Result<Expected> {
+    let mut ng = super::capture::PcapNgWriter::new(w, false)?;
+    let iface = ng.add_interface(1, 0, 9)?;
+    let mut now = START_NANOS;
+    let mut written = 0u64;
+    let mut put = |ng: &mut super::capture::PcapNgWriter<W>, if_id: u32, mut p: Packet| {
+        p.ts_nanos = now;
+        now += STEP_NANOS;
+        if if_id == iface {
+            written += 1;
+        }
+        ng.write_packet(if_id, &p)
+    };
+    let mut probe = Probe::open(Conversation::default_v4(), 9, None);
+    for p in probe.take() {
+        put(&mut ng, iface, p)?;
+    }
+    let every = (packets / (messages + 1)).max(1);
+    let mut sent = 0;
+    for i in 0..packets {
+        if i > 0 && i % every == 0 && sent < messages {
+            probe.exchange(probe_text("c", sent, 24), probe_text("s", sent, 24));
+            sent += 1;
+            for p in probe.take() {
+                put(&mut ng, iface, p)?;
+            }
+        }
+        put(&mut ng, iface + 5, Packet::new(0, vec![0u8; 60]))?;
+    }
+    while sent < messages {
+        probe.exchange(probe_text("c", sent, 24), probe_text("s", sent, 24));
+        sent += 1;
+    }
+    probe.close();
+    for p in probe.take() {
+        put(&mut ng, iface, p)?;
+    }
+    ng.flush()?;
+    Ok(Expected {
+        packets: written,
+        flood: packets,
         probes: vec![probe.expect],
         ..Expected::default()
     })

@@ -551,7 +551,8 @@ pub fn session_detail_lines<'a>(app: &App, s: &SessionInfo) -> Vec<Line<'a>> {
             )));
         }
     }
-    out.push(heading(&format!("findings {}", s.findings.len())));
+    let total: u64 = s.findings.iter().map(|f| f.count).sum();
+    out.push(heading(&format!("findings {total}")));
     finding_lines(app, &s.findings, &mut out);
     if !app.capture_findings.is_empty() {
         out.push(heading(&format!(

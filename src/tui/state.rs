@@ -95,7 +95,7 @@ impl SessionInfo {
     pub fn finding_counts(&self) -> [usize; 3] {
         let mut n = [0; 3];
         for f in &self.findings {
-            n[f.severity as usize] += 1;
+            n[f.severity as usize] += usize::try_from(f.count).unwrap_or(usize::MAX);
         }
         n
     }
