@@ -3,8 +3,9 @@
 //! Owns the packet decoder, the flow table and one [`Connection`] per tracked flow, and turns
 //! what they report into the events every sink consumes. Deterministic and free of I/O.
 
+use crate::budget::{Dropped, MemoryBudget};
 use crate::capture::RawPacket;
-use crate::finding::{Finding, Repeats};
+use crate::finding::{Code, Finding, Repeats};
 use crate::packet::{DecodeStats, PacketDecoder};
 use crate::session::{
     Classification, Connection, SessionConfig, SessionEnd, SessionEvent, SessionId, SessionMessage,
@@ -22,6 +23,9 @@ pub struct AnalyzerConfig {
     pub session: SessionConfig,
     /// Flow table limits.
     pub flows: FlowLimits,
+    /// The memory budget shared with the outputs (`--max-memory`); payload they drop for it is
+    /// reported here as `payload-budget-exceeded`.
+    pub budget: MemoryBudget,
 }
 
 /// A finished TCP connection and what it carried.
@@ -76,8 +80,8 @@ pub struct Analyzer {
     conns: HashMap<crate::tcp::FlowId, Box<Connection>>,
     next_session: SessionId,
     pending: Vec<SessionEvent>,
-    /// Findings past [`crate::finding::REPEATS_LISTED`] of a code, per session, held back.
-    repeats: Repeats,
+    /// Findings held back and payload drops not reported yet.
+    post: Post,
     first_ts: Option<Timestamp>,
     last_ts: Option<Timestamp>,
 }
@@ -85,6 +89,7 @@ pub struct Analyzer {
 impl Analyzer {
     /// A fresh pipeline; session ids continue after `last_session_id`.
     pub fn new(cfg: AnalyzerConfig, last_session_id: SessionId) -> Self {
+        let budget = cfg.budget.clone();
         Analyzer {
             decoder: PacketDecoder::new(),
             table: FlowTable::new(cfg.flows),
@@ -92,7 +97,11 @@ impl Analyzer {
             conns: HashMap::new(),
             next_session: last_session_id,
             pending: Vec::new(),
-            repeats: Repeats::new(),
+            post: Post {
+                repeats: Repeats::new(),
+                budget,
+                open: HashMap::new(),
+            },
             first_ts: None,
             last_ts: None,
         }
@@ -127,12 +136,12 @@ impl Analyzer {
             conns,
             next_session,
             pending,
-            repeats,
+            post,
             ..
         } = self;
         let _ = decoder.decode(packet, |seg| {
             table.process(seg, &mut |ev| {
-                handle_tcp(cfg, conns, next_session, pending, repeats, ev, sink)
+                handle_tcp(cfg, conns, next_session, pending, post, ev, sink)
             });
         });
     }
@@ -150,13 +159,18 @@ impl Analyzer {
             conns,
             next_session,
             pending,
-            repeats,
+            post,
             ..
         } = self;
         table.finish(ts, &mut |ev| {
-            handle_tcp(cfg, conns, next_session, pending, repeats, ev, sink)
+            handle_tcp(cfg, conns, next_session, pending, post, ev, sink)
         });
-        for (session, finding) in repeats.close_all() {
+        post.absorb_drops(sink);
+        let open: Vec<SessionId> = post.open.keys().copied().collect();
+        for id in open {
+            post.end_drops(id, sink);
+        }
+        for (session, finding) in post.repeats.close_all() {
             sink(Event::Finding {
                 session,
                 finding: &finding,
@@ -170,7 +184,7 @@ fn handle_tcp<F>(
     conns: &mut HashMap<crate::tcp::FlowId, Box<Connection>>,
     next_session: &mut SessionId,
     pending: &mut Vec<SessionEvent>,
-    repeats: &mut Repeats,
+    post: &mut Post,
     ev: TcpEvent<'_>,
     sink: &mut F,
 ) -> Verdict
@@ -245,27 +259,94 @@ where
                 }
                 None => Classification::Other,
             };
-            drain(pending, repeats, sink);
+            drain(pending, post, sink);
             sink(Event::Flow(&FlowRecord {
                 summary,
                 classification,
             }));
         }
     }
-    drain(pending, repeats, sink);
+    drain(pending, post, sink);
     verdict
 }
 
-fn drain<F>(pending: &mut Vec<SessionEvent>, repeats: &mut Repeats, sink: &mut F)
+/// What the analyzer adds to the sessions' events on their way out: repeated findings held
+/// back ([`Repeats`]) and payload the outputs dropped for the memory budget.
+struct Post {
+    repeats: Repeats,
+    budget: MemoryBudget,
+    /// Open sessions and the payload dropped from them so far.
+    open: HashMap<SessionId, Dropped>,
+}
+
+impl Post {
+    /// Collects the drops the outputs recorded: an open session's are added up until it ends,
+    /// an ended session's are reported at once.
+    fn absorb_drops<F>(&mut self, sink: &mut F)
+    where
+        F: FnMut(Event<'_>),
+    {
+        for (id, d) in self.budget.take_drops() {
+            match self.open.get_mut(&id) {
+                Some(total) => {
+                    total.messages += d.messages;
+                    total.bytes += d.bytes;
+                }
+                None => self.report_drop(id, d, sink),
+            }
+        }
+    }
+
+    /// Reports what was dropped from session `id` (if anything) and forgets it.
+    fn end_drops<F>(&mut self, id: SessionId, sink: &mut F)
+    where
+        F: FnMut(Event<'_>),
+    {
+        if let Some(d) = self.open.remove(&id) {
+            if d.messages > 0 {
+                self.report_drop(id, d, sink);
+            }
+        }
+    }
+
+    fn report_drop<F>(&self, id: SessionId, d: Dropped, sink: &mut F)
+    where
+        F: FnMut(Event<'_>),
+    {
+        let finding = Finding::new(
+            Code::PayloadBudgetExceeded,
+            None,
+            None,
+            format!(
+                "memory budget reached (--max-memory {}): payload of {} messages ({}) not kept; lengths, counts and findings are complete",
+                crate::budget::human(self.budget.limit()),
+                crate::finding::thousands(d.messages),
+                crate::budget::human(d.bytes)
+            ),
+        );
+        sink(Event::Finding {
+            session: Some(id),
+            finding: &finding,
+        });
+    }
+}
+
+fn drain<F>(pending: &mut Vec<SessionEvent>, post: &mut Post, sink: &mut F)
 where
     F: FnMut(Event<'_>),
 {
     for ev in pending.drain(..) {
         match &ev {
-            SessionEvent::Start(s) => sink(Event::SessionStart(s)),
-            SessionEvent::Message(m) => sink(Event::Message(m)),
+            SessionEvent::Start(s) => {
+                post.open.insert(s.id, Dropped::default());
+                sink(Event::SessionStart(s))
+            }
+            SessionEvent::Message(m) => {
+                sink(Event::Message(m));
+                post.absorb_drops(sink);
+            }
             SessionEvent::Finding { session, finding } => {
-                if repeats.admit(*session, finding) {
+                if post.repeats.admit(*session, finding) {
                     sink(Event::Finding {
                         session: *session,
                         finding,
@@ -273,7 +354,9 @@ where
                 }
             }
             SessionEvent::End(e) => {
-                for finding in repeats.close(Some(e.id)) {
+                post.absorb_drops(sink);
+                post.end_drops(e.id, sink);
+                for finding in post.repeats.close(Some(e.id)) {
                     sink(Event::Finding {
                         session: Some(e.id),
                         finding: &finding,

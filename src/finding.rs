@@ -153,6 +153,8 @@ codes! {
     FragmentsDropped = "fragments-dropped", Warning, "The IP fragment table was full (or a datagram came in too many pieces); incomplete datagrams were dropped and the TCP segments they carried are lost.";
     /// Packets were cut by the snaplen.
     SnaplenTruncated = "snaplen-truncated", Warning, "Packets were cut by the capture's snaplen: their TCP payload is missing (a cut handshake cannot be followed). Capture with a larger snaplen (tcpdump -s 0).";
+    /// The memory budget was reached and payload of this session was not kept.
+    PayloadBudgetExceeded = "payload-budget-exceeded", Warning, "The memory budget (--max-memory) was reached: payloads of the least active sessions were dropped from the report or the terminal UI (the detail says how many messages and bytes); lengths, counts and findings are complete.";
 }
 
 /// One finding.

@@ -10,6 +10,7 @@
 //! from packets, never from the clock.
 
 pub mod analyzer;
+pub mod budget;
 pub mod capture;
 pub mod escape;
 pub mod finding;

@@ -4,6 +4,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
 use wsscope::analyzer::AnalyzerConfig;
+use wsscope::budget::MemoryBudget;
 use wsscope::finding::Code;
 use wsscope::report::{flow_report, FlowsReport, PayloadMode, SCHEMA_VERSION};
 use wsscope::run::{fail_on_matches, parse_fail_on, run, RunOutcome};
@@ -87,6 +88,11 @@ struct CommonArgs {
     /// Most TCP connections tracked at once; the least active are evicted beyond it.
     #[arg(long, value_name = "N", default_value_t = 100_000)]
     max_flows: usize,
+    /// Memory budget for the payloads the JSON report and the terminal UI hold (bytes, or
+    /// with K, M, G). When reached, the least active sessions' payloads are dropped and
+    /// reported as payload-budget-exceeded; nothing else is lost.
+    #[arg(long, value_name = "SIZE", default_value = "1G", value_parser = wsscope::budget::parse_size)]
+    max_memory: u64,
     /// Never show a progress bar.
     #[arg(long)]
     no_progress: bool,
@@ -191,6 +197,10 @@ struct LiveArgs {
     /// Largest message decoded in full, after inflation (bytes).
     #[arg(long, value_name = "BYTES", default_value_t = 64 << 20)]
     max_message_size: u64,
+    /// Memory budget for the payloads the JSON report and the terminal UI hold (as for
+    /// `analyze`).
+    #[arg(long, value_name = "SIZE", default_value = "1G", value_parser = wsscope::budget::parse_size)]
+    max_memory: u64,
 }
 
 #[derive(Args)]
@@ -220,6 +230,7 @@ fn config(common: &CommonArgs, keep_bytes: usize) -> AnalyzerConfig {
             max_flows: common.max_flows.max(1),
             ..FlowLimits::default()
         },
+        budget: MemoryBudget::new(common.max_memory),
     }
 }
 
@@ -335,7 +346,9 @@ fn analyze(args: AnalyzeArgs) -> ExitCode {
     }
     if let Some(path) = &args.output.json {
         match open_output(path) {
-            Ok(out) => tee.push(Box::new(JsonReportSink::new(out, mode))),
+            Ok(out) => tee.push(Box::new(
+                JsonReportSink::new(out, mode).with_budget(cfg.budget.clone()),
+            )),
             Err(e) => return usage_error(&e),
         }
     }
@@ -535,7 +548,10 @@ fn live_tui(opts: wsscope::live::LiveOptions, cfg: AnalyzerConfig) -> ExitCode {
     let (status_tx, status_rx) = mpsc::channel::<wsscope::live::CaptureStats>();
     let loader_stop = Arc::clone(&stop);
     let loader: wsscope::tui::Loader = Box::new(move |out| {
-        let mut sink = wsscope::tui::Collector { out: |m| out(m) };
+        let mut sink = wsscope::tui::Collector {
+            out: |m| out(m),
+            budget: Some(cfg.budget.clone()),
+        };
         let o = wsscope::live::run(capture, &cfg, &mut sink, loader_stop, &mut |_| {});
         let _ = status_tx.send(o.stats);
         out(wsscope::tui::LoadMsg::Done);
@@ -576,6 +592,7 @@ fn live(args: LiveArgs) -> ExitCode {
             detect_midstream: true,
         },
         flows: FlowLimits::default(),
+        budget: MemoryBudget::new(args.max_memory),
     };
     let stdout_taken = args.output.stdout_taken();
     let opts = wsscope::live::LiveOptions {
@@ -613,7 +630,9 @@ fn live(args: LiveArgs) -> ExitCode {
     }
     if let Some(path) = &args.output.json {
         match open_output(path) {
-            Ok(out) => tee.push(Box::new(JsonReportSink::new(out, mode))),
+            Ok(out) => tee.push(Box::new(
+                JsonReportSink::new(out, mode).with_budget(cfg.budget.clone()),
+            )),
             Err(e) => return usage_error(&e),
         }
     }

@@ -629,3 +629,135 @@ fn packets_on_an_undescribed_interface_are_listed_100_times_then_counted() {
     let seen = c.assert_probe_decoded(&expected.probes[0]);
     assert_eq!(seen.clean, Some(true));
 }
+
+// ---------------------------------------------------------------------------------------------
+// Payload memory budget
+// ---------------------------------------------------------------------------------------------
+
+/// The JSON report of `path` with whole payloads and a memory budget of `budget` bytes.
+fn json_full_report(
+    path: &Path,
+    budget: u64,
+) -> (wsscope::report::Report, wsscope::run::RunOutcome) {
+    let mut cfg = config();
+    cfg.session.keep_bytes = 1 << 20;
+    cfg.budget = wsscope::budget::MemoryBudget::new(budget);
+    let json = Shared::default();
+    let mut sink = wsscope::sink::json::JsonReportSink::new(
+        Box::new(json.clone()),
+        wsscope::report::PayloadMode::Full,
+    )
+    .with_budget(cfg.budget.clone());
+    let outcome = run_into(&cfg, &path, &mut sink);
+    let report = serde_json::from_str(&json.text()).expect("report");
+    (report, outcome)
+}
+
+fn held(m: &wsscope::report::MessageReport) -> u64 {
+    (m.text.as_ref().map_or(0, String::len) + m.data_b64.as_ref().map_or(0, String::len)) as u64
+}
+
+/// Regression (`--json --payload full` kept every message whole: a 2.5 MB capture took
+/// 6.3 GiB): 200 messages of 64 KiB against a 1 MiB budget. The report holds at most 1 MiB of
+/// payload, the rest is `truncated: true`, and the session has one payload-budget-exceeded
+/// finding saying how much was dropped. Every message is still reported with its length.
+#[test]
+fn json_full_payloads_stay_within_the_memory_budget() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (path, expected) = write_capture(dir.path(), 262_144, |emit| {
+        adversarial::payload_flood(1, 200, 64 << 10, emit)
+    });
+    let (report, outcome) = json_full_report(&path, 1 << 20);
+    assert_eq!(report.sessions.len(), 1);
+    let s = &report.sessions[0];
+    assert_eq!(s.messages.len() as u64, expected.messages());
+    let total: u64 = s.messages.iter().map(held).sum();
+    assert!(total <= 1 << 20, "{total}");
+    assert!(total > (1 << 20) - 100_000, "the budget is used: {total}");
+    let binaries: Vec<_> = s.messages.iter().filter(|m| m.len == 64 << 10).collect();
+    assert_eq!(binaries.len(), 200);
+    let kept = binaries.iter().filter(|m| !m.truncated).count();
+    assert!(kept >= 10 && kept <= 12, "{kept}");
+    assert!(binaries
+        .iter()
+        .all(|m| m.truncated == (m.data_b64.is_none())));
+    let dropped: Vec<_> = s
+        .findings
+        .iter()
+        .filter(|f| f.code == "payload-budget-exceeded")
+        .collect();
+    assert_eq!(dropped.len(), 1, "{:?}", s.findings);
+    let stripped = s.messages.iter().filter(|m| m.truncated).count();
+    assert!(
+        dropped[0]
+            .detail
+            .contains(&format!("payload of {stripped} messages")),
+        "{} ({stripped} truncated)",
+        dropped[0].detail
+    );
+    assert!(
+        dropped[0].detail.contains("--max-memory 1.0 MiB"),
+        "{}",
+        dropped[0].detail
+    );
+    assert_eq!(
+        outcome.tally.summary.findings_by_code["payload-budget-exceeded"],
+        1
+    );
+}
+
+/// When the budget is reached, the least active session is degraded first: a finished
+/// session's payloads make room for the one still talking.
+#[test]
+fn memory_budget_degrades_the_least_active_session_first() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (path, _) = write_capture(dir.path(), 262_144, |emit| {
+        adversarial::payload_flood(2, 10, 64 << 10, emit)
+    });
+    let (report, _) = json_full_report(&path, 1 << 20);
+    assert_eq!(report.sessions.len(), 2);
+    // Each: 10 texts, 10 binaries, 2 close frames (their payload: code and reason).
+    let (old, new) = (&report.sessions[0], &report.sessions[1]);
+    assert!(old
+        .messages
+        .iter()
+        .all(|m| held(m) == 0 && (m.len == 0 || m.truncated)));
+    assert!(new.messages.iter().all(|m| !m.truncated && held(m) > 0));
+    let codes = |s: &wsscope::report::SessionReport| -> Vec<String> {
+        s.findings.iter().map(|f| f.code.clone()).collect()
+    };
+    assert_eq!(codes(old), vec!["payload-budget-exceeded".to_string()]);
+    assert!(codes(new).is_empty(), "{:?}", new.findings);
+    assert!(
+        old.findings[0].detail.contains("payload of 22 messages"),
+        "{}",
+        old.findings[0].detail
+    );
+}
+
+/// Regression (the terminal UI kept up to 64 KiB of every message: a 1.6 MB compressed capture
+/// took 1.23 GiB): the UI's previews are charged to the budget; past it, messages keep no
+/// payload and the session says so.
+#[test]
+fn terminal_ui_previews_stay_within_the_memory_budget() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (path, expected) = write_capture(dir.path(), 262_144, |emit| {
+        adversarial::payload_flood(1, 200, 64 << 10, emit)
+    });
+    let mut cfg = config();
+    cfg.session.keep_bytes = 64 << 10;
+    cfg.budget = wsscope::budget::MemoryBudget::new(1 << 20);
+    let app = wsscope::tui::load_blocking(&[path.display().to_string()], &cfg);
+    assert_eq!(app.sessions.len(), 1);
+    let s = &app.sessions[0];
+    assert_eq!(s.messages.len() as u64, expected.messages());
+    let kept: usize = s.messages.iter().map(|m| m.payload.len()).sum();
+    assert!(kept <= 1 << 20, "{kept}");
+    assert!(kept > (1 << 20) - (64 << 10), "{kept}");
+    let f: Vec<_> = s
+        .findings
+        .iter()
+        .filter(|f| f.code == Code::PayloadBudgetExceeded)
+        .collect();
+    assert_eq!(f.len(), 1, "{:?}", s.findings);
+}

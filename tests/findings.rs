@@ -1056,6 +1056,35 @@ fn flow_evicted_when_table_is_full_and_websocket_session_still_decoded() {
     assert!(o.ends.iter().any(|e| e.clean));
 }
 
+/// An output holding payloads against a budget of 100 bytes: the first text fits, the rest of
+/// the session's payloads are dropped and reported once, with what was dropped.
+#[test]
+fn payload_budget_exceeded_is_reported_once_with_what_was_dropped() {
+    let mut c = upgraded();
+    c.client_send(&ctext(&"a".repeat(80)));
+    c.server_send(&stext(&"b".repeat(80)));
+    c.client_send(&ctext(&"c".repeat(80)));
+    clean_close(&mut c);
+    let mut cfg = config();
+    cfg.budget = wsscope::budget::MemoryBudget::new(100);
+    let json = wsscope::sink::json::JsonReportSink::new(
+        Box::new(std::io::sink()),
+        wsscope::report::PayloadMode::Full,
+    )
+    .with_budget(cfg.budget.clone());
+    let (o, _) = run_file_with_output(&cfg, &pcap(&c.into_packets()), Box::new(json));
+    let f = o.expect(Code::PayloadBudgetExceeded, None);
+    // Two texts (80 bytes each) and the two close frames' payloads (a code: 4 bytes of base64).
+    assert!(
+        f.detail.contains("payload of 4 messages (168 B) not kept"),
+        "{}",
+        f.detail
+    );
+    assert!(f.detail.contains("--max-memory 100 B"), "{}", f.detail);
+    assert_eq!(o.all(Code::PayloadBudgetExceeded).len(), 1);
+    assert_eq!(o.texts(C2S).len(), 2, "the analysis itself is unaffected");
+}
+
 #[test]
 fn snaplen_truncated_is_reported_and_the_cut_message_is_incomplete() {
     let mut c = upgraded();

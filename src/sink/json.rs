@@ -2,12 +2,14 @@
 
 use super::Sink;
 use crate::analyzer::Event;
+use crate::budget::{Dropped, MemoryBudget};
 use crate::escape::json_terminal_safe;
+use crate::report::MessageReport;
 use crate::report::{
     close_report, finding_report, message_report, session_header, session_stats, CaptureReport,
     PayloadMode, Report, SessionReport, Summary, ToolInfo, SCHEMA_VERSION,
 };
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::io::{self, Write};
 
 /// Builds the report in memory.
@@ -18,6 +20,31 @@ pub struct JsonReportSink {
     sessions: BTreeMap<u64, SessionReport>,
     order: Vec<u64>,
     findings: Vec<crate::report::FindingReport>,
+    payloads: Option<PayloadAccount>,
+}
+
+/// The payload bytes the report holds, charged to the memory budget per session.
+struct PayloadAccount {
+    budget: MemoryBudget,
+    /// Sessions holding payload: bytes charged and the tick of their last message.
+    held: HashMap<u64, (u64, u64)>,
+    /// The same sessions by (last message tick, id): least active first.
+    by_activity: BTreeSet<(u64, u64)>,
+    /// Sessions whose payloads were dropped (later ones are dropped too).
+    degraded: HashSet<u64>,
+    tick: u64,
+}
+
+/// Payload bytes a message report holds.
+fn payload_cost(r: &MessageReport) -> u64 {
+    (r.text.as_ref().map_or(0, String::len) + r.data_b64.as_ref().map_or(0, String::len)) as u64
+}
+
+/// Drops the payload of a message report.
+fn strip(r: &mut MessageReport) {
+    if r.text.take().is_some() | r.data_b64.take().is_some() {
+        r.truncated = true;
+    }
 }
 
 impl JsonReportSink {
@@ -30,6 +57,79 @@ impl JsonReportSink {
             sessions: BTreeMap::new(),
             order: Vec::new(),
             findings: Vec::new(),
+            payloads: None,
+        }
+    }
+
+    /// Charges the payloads the report holds to `budget`: when a charge is refused, the least
+    /// active other sessions' payloads are dropped (`truncated: true`) until it fits; when no
+    /// other session holds any, the payloads of this message and of the session's later ones
+    /// are. A session once degraded keeps no more payload. Every drop is recorded in the
+    /// budget.
+    pub fn with_budget(mut self, budget: MemoryBudget) -> Self {
+        self.payloads = Some(PayloadAccount {
+            budget,
+            held: HashMap::new(),
+            by_activity: BTreeSet::new(),
+            degraded: HashSet::new(),
+            tick: 0,
+        });
+        self
+    }
+
+    /// Adds a message report to session `id`, within the budget.
+    fn add_message(&mut self, id: u64, mut r: MessageReport) {
+        let cost = payload_cost(&r);
+        if let (Some(acc), true) = (self.payloads.as_mut(), cost > 0) {
+            acc.tick += 1;
+            let dropped = Dropped {
+                messages: 1,
+                bytes: cost,
+            };
+            if acc.degraded.contains(&id) {
+                strip(&mut r);
+                acc.budget.record_drop(id, dropped);
+            } else {
+                loop {
+                    if acc.budget.try_charge(cost) {
+                        let entry = acc.held.entry(id).or_insert((0, 0));
+                        acc.by_activity.remove(&(entry.1, id));
+                        entry.0 += cost;
+                        entry.1 = acc.tick;
+                        acc.by_activity.insert((acc.tick, id));
+                        break;
+                    }
+                    // The least active other session holding payload; when there is none,
+                    // this session keeps what it holds and drops this message's and later ones'.
+                    let Some(victim) = acc.by_activity.iter().map(|&(_, v)| v).find(|&v| v != id)
+                    else {
+                        strip(&mut r);
+                        acc.degraded.insert(id);
+                        acc.budget.record_drop(id, dropped);
+                        break;
+                    };
+                    // Drop everything the victim holds.
+                    if let Some((bytes, tick)) = acc.held.remove(&victim) {
+                        acc.by_activity.remove(&(tick, victim));
+                        acc.budget.release(bytes);
+                        let mut n = 0;
+                        if let Some(s) = self.sessions.get_mut(&victim) {
+                            for m in &mut s.messages {
+                                if payload_cost(m) > 0 {
+                                    strip(m);
+                                    n += 1;
+                                }
+                            }
+                        }
+                        acc.budget
+                            .record_drop(victim, Dropped { messages: n, bytes });
+                    }
+                    acc.degraded.insert(victim);
+                }
+            }
+        }
+        if let Some(s) = self.sessions.get_mut(&id) {
+            s.messages.push(r);
         }
     }
 }
@@ -64,8 +164,8 @@ impl Sink for JsonReportSink {
                 );
             }
             Event::Message(m) => {
-                if let Some(s) = self.sessions.get_mut(&m.session) {
-                    s.messages.push(message_report(m, self.mode));
+                if self.sessions.contains_key(&m.session) {
+                    self.add_message(m.session, message_report(m, self.mode));
                 }
             }
             Event::Finding { session, finding } => {

@@ -1041,18 +1041,17 @@ where
 // Payload flood
 // ---------------------------------------------------------------------------------------------
 
-/// A session negotiating permessage-deflate (no context takeover) whose server sends
-/// `messages` binary messages of `len` bytes each (a repeated pattern: a few hundred bytes
-/// compressed), each after a short client text; clean close. What a report that keeps whole
-/// payloads must hold is `messages * len` bytes.
-pub fn payload_flood<F>(messages: u64, len: usize, emit: F) -> io::Result<Expected>
+/// `sessions` sessions one after the other (each from its own client port), each negotiating
+/// permessage-deflate (no context takeover) and then: the server sends `messages` binary
+/// messages of `len` bytes each (a repeated pattern: a few hundred bytes compressed), each
+/// after a short client text; clean close. What a report that keeps whole payloads must hold
+/// is `sessions * messages * len` bytes.
+pub fn payload_flood<F>(sessions: u64, messages: u64, len: usize, emit: F) -> io::Result<Expected>
 where
     F: FnMut(&Packet) -> io::Result<()>,
 {
     const EXT: &str = "permessage-deflate; server_no_context_takeover; client_no_context_takeover";
     let mut out = Out::new(emit);
-    let mut probe = Probe::open(Conversation::default_v4(), 8, Some(EXT));
-    out.put_all(probe.take())?;
     let mut data = Vec::with_capacity(len);
     while data.len() < len {
         data.extend_from_slice(b"payload flood 0123456789 ");
@@ -1060,24 +1059,32 @@ where
     data.truncate(len);
     // No context takeover: one compressed copy serves every message.
     let compressed = deflate_message(&data, &mut new_deflate_compressor(6));
-    for i in 0..messages {
-        let c = probe_text("c", i, 24);
-        let m = probe.next_mask();
-        probe
-            .conv
-            .client_send(&FrameSpec::text(&c, Some(m)).encode());
-        probe.expect.c2s.push(c);
-        let frame = FrameSpec::binary(&compressed, None).with_rsv(true, false, false);
-        probe.conv.server_send(&frame.encode());
-        probe.expect.messages += 2;
+    let mut probes = Vec::new();
+    for n in 0..sessions {
+        let client = SocketAddr::from(([10, 0, 8, 1], 40_000 + (n % 20_000) as u16));
+        let server = SocketAddr::from(([10, 0, 8, 2], 8080));
+        let mut probe = Probe::open(Conversation::new(client, server), 8 + n, Some(EXT));
         out.put_all(probe.take())?;
+        for i in 0..messages {
+            let c = probe_text("c", i, 24);
+            let m = probe.next_mask();
+            probe
+                .conv
+                .client_send(&FrameSpec::text(&c, Some(m)).encode());
+            probe.expect.c2s.push(c);
+            let frame = FrameSpec::binary(&compressed, None).with_rsv(true, false, false);
+            probe.conv.server_send(&frame.encode());
+            probe.expect.messages += 2;
+            out.put_all(probe.take())?;
+        }
+        probe.close();
+        out.put_all(probe.take())?;
+        probes.push(probe.expect);
     }
-    probe.close();
-    out.put_all(probe.take())?;
     Ok(Expected {
         packets: out.packets,
-        flood: messages,
-        probes: vec![probe.expect],
+        flood: sessions * messages,
+        probes,
         ..Expected::default()
     })
 }

@@ -35,7 +35,10 @@ pub fn load_blocking(paths: &[String], cfg: &AnalyzerConfig) -> App {
 fn load(paths: &[String], cfg: &AnalyzerConfig, out: &mut dyn FnMut(LoadMsg)) {
     let (tx, rx) = mpsc::channel::<(u64, u64)>();
     let result = {
-        let mut sink = Collector { out: &mut *out };
+        let mut sink = Collector {
+            out: &mut *out,
+            budget: Some(cfg.budget.clone()),
+        };
         let mut progress = |done: u64, total: u64| {
             let _ = tx.send((done, total));
         };

@@ -233,6 +233,10 @@ pub enum LoadMsg {
 pub struct Collector<F: FnMut(LoadMsg)> {
     /// Receives each message.
     pub out: F,
+    /// The memory budget the kept payloads are charged to (never released: the UI keeps every
+    /// message until it exits). A message refused a charge keeps no payload and the drop is
+    /// recorded for a `payload-budget-exceeded` finding.
+    pub budget: Option<crate::budget::MemoryBudget>,
 }
 
 impl<F: FnMut(LoadMsg)> Sink for Collector<F> {
@@ -246,7 +250,19 @@ impl<F: FnMut(LoadMsg)> Sink for Collector<F> {
             Event::SessionStart(s) => LoadMsg::Start(Box::new((*s).clone())),
             Event::Message(m) => {
                 let msg = &m.message;
-                let keep = msg.payload.len().min(MAX_PREVIEW);
+                let mut keep = msg.payload.len().min(MAX_PREVIEW);
+                if let Some(b) = self.budget.as_ref().filter(|_| keep > 0) {
+                    if !b.try_charge(keep as u64) {
+                        b.record_drop(
+                            m.session,
+                            crate::budget::Dropped {
+                                messages: 1,
+                                bytes: keep as u64,
+                            },
+                        );
+                        keep = 0;
+                    }
+                }
                 LoadMsg::Message(
                     m.session,
                     Box::new(MsgInfo {

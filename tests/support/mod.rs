@@ -264,6 +264,55 @@ pub fn run_file_with(cfg: &AnalyzerConfig, bytes: &[u8]) -> (Outcome, Vec<Captur
     (sink.0, outcome.captures)
 }
 
+/// Like [`run_file_with`], with `extra` fed the same events first (an output that holds
+/// payload, say).
+pub fn run_file_with_output(
+    cfg: &AnalyzerConfig,
+    bytes: &[u8],
+    extra: Box<dyn Sink>,
+) -> (Outcome, Vec<CaptureReport>) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("capture.pcap");
+    std::fs::write(&path, bytes).expect("write capture");
+    let mut tee = wsscope::sink::Tee::new();
+    tee.push(extra);
+    let mut out = Outcome::default();
+    let mut grab = Grab(&mut out, tee);
+    let outcome = wsscope::run::run(
+        &[path.display().to_string()],
+        cfg,
+        &mut grab,
+        &mut |_, _| {},
+    )
+    .expect("run");
+    assert!(outcome.errors.is_empty(), "errors: {:?}", outcome.errors);
+    (out, outcome.captures)
+}
+
+/// Feeds a tee, then collects.
+struct Grab<'a>(&'a mut Outcome, wsscope::sink::Tee);
+
+impl Sink for Grab<'_> {
+    fn event(&mut self, ev: &Event<'_>) -> io::Result<()> {
+        self.1.event(ev)?;
+        let ev = match ev {
+            Event::SessionStart(s) => Event::SessionStart(s),
+            Event::Message(m) => Event::Message(m),
+            Event::Finding { session, finding } => Event::Finding {
+                session: *session,
+                finding,
+            },
+            Event::SessionEnd(e) => Event::SessionEnd(e),
+            Event::Flow(f) => Event::Flow(f),
+        };
+        collect(self.0, ev);
+        Ok(())
+    }
+    fn finish(&mut self, summary: &Summary, captures: &[CaptureReport]) -> io::Result<()> {
+        self.1.finish(summary, captures)
+    }
+}
+
 /// A valid upgrade request with the sample key and an Origin (so no origin-missing note).
 pub fn request() -> UpgradeRequest {
     let mut r = UpgradeRequest::new(KEY);

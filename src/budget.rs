@@ -1,0 +1,236 @@
+//! The global memory budget (`--max-memory`): one shared account of the payload bytes the
+//! outputs hold (the JSON report's payloads, the terminal UI's message previews).
+//!
+//! Whoever holds bytes charges them with [`MemoryBudget::try_charge`] and gives them back with
+//! [`MemoryBudget::release`]. A holder refused a charge degrades a session (drops payload it
+//! holds or would hold) and says so with [`MemoryBudget::record_drop`]; the analyzer collects
+//! those records ([`MemoryBudget::take_drops`]) and reports them as `payload-budget-exceeded`
+//! findings. The account is passed down to every layer that uses it; none of them knows the
+//! others.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// Default `--max-memory`: 1 GiB.
+pub const DEFAULT_MAX_MEMORY: u64 = 1 << 30;
+
+/// Payload a holder dropped for a session because the budget was reached.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Dropped {
+    /// Messages whose payload was dropped (or cut).
+    pub messages: u64,
+    /// Payload bytes dropped.
+    pub bytes: u64,
+}
+
+#[derive(Debug)]
+struct Inner {
+    limit: u64,
+    used: AtomicU64,
+    peak: AtomicU64,
+    drops: Mutex<Vec<(u64, Dropped)>>,
+}
+
+/// A shared byte account with a limit; cloning shares it.
+#[derive(Clone, Debug)]
+pub struct MemoryBudget(Arc<Inner>);
+
+impl Default for MemoryBudget {
+    fn default() -> Self {
+        MemoryBudget::new(DEFAULT_MAX_MEMORY)
+    }
+}
+
+impl MemoryBudget {
+    /// An account of at most `limit` bytes.
+    pub fn new(limit: u64) -> Self {
+        MemoryBudget(Arc::new(Inner {
+            limit,
+            used: AtomicU64::new(0),
+            peak: AtomicU64::new(0),
+            drops: Mutex::new(Vec::new()),
+        }))
+    }
+
+    /// The limit.
+    pub fn limit(&self) -> u64 {
+        self.0.limit
+    }
+
+    /// Bytes charged now.
+    pub fn used(&self) -> u64 {
+        self.0.used.load(Ordering::Relaxed)
+    }
+
+    /// Most bytes ever charged at once.
+    pub fn peak(&self) -> u64 {
+        self.0.peak.load(Ordering::Relaxed)
+    }
+
+    /// Charges `n` bytes if they fit under the limit; false (nothing charged) otherwise.
+    pub fn try_charge(&self, n: u64) -> bool {
+        let used = &self.0.used;
+        let mut cur = used.load(Ordering::Relaxed);
+        loop {
+            let Some(next) = cur.checked_add(n).filter(|&v| v <= self.0.limit) else {
+                return false;
+            };
+            match used.compare_exchange_weak(cur, next, Ordering::Relaxed, Ordering::Relaxed) {
+                Ok(_) => {
+                    self.0.peak.fetch_max(next, Ordering::Relaxed);
+                    return true;
+                }
+                Err(v) => cur = v,
+            }
+        }
+    }
+
+    /// Gives back `n` bytes charged before.
+    pub fn release(&self, n: u64) {
+        let used = &self.0.used;
+        let mut cur = used.load(Ordering::Relaxed);
+        loop {
+            let next = cur.saturating_sub(n);
+            match used.compare_exchange_weak(cur, next, Ordering::Relaxed, Ordering::Relaxed) {
+                Ok(_) => return,
+                Err(v) => cur = v,
+            }
+        }
+    }
+
+    /// Records payload dropped from `session` because a charge was refused.
+    pub fn record_drop(&self, session: u64, dropped: Dropped) {
+        if let Ok(mut drops) = self.0.drops.lock() {
+            match drops.iter_mut().find(|(s, _)| *s == session) {
+                Some((_, d)) => {
+                    d.messages += dropped.messages;
+                    d.bytes += dropped.bytes;
+                }
+                None => drops.push((session, dropped)),
+            }
+        }
+    }
+
+    /// The drops recorded since the last call, per session in order of first record.
+    pub fn take_drops(&self) -> Vec<(u64, Dropped)> {
+        match self.0.drops.lock() {
+            Ok(mut drops) if !drops.is_empty() => std::mem::take(&mut *drops),
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// `1073741824` as `1.0 GiB` (for finding details).
+pub fn human(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u + 1 < UNITS.len() {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
+}
+
+/// Parses a `--max-memory` value: bytes, or a number with K, M, G (KiB, MiB, GiB; an optional
+/// trailing `iB` or `B`).
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let lower = t.to_ascii_lowercase();
+    let body = lower
+        .strip_suffix("ib")
+        .or_else(|| lower.strip_suffix('b'))
+        .unwrap_or(&lower);
+    let (num, mult) = match body.chars().last() {
+        Some('k') => (&body[..body.len() - 1], 1u64 << 10),
+        Some('m') => (&body[..body.len() - 1], 1 << 20),
+        Some('g') => (&body[..body.len() - 1], 1 << 30),
+        Some('t') => (&body[..body.len() - 1], 1 << 40),
+        _ => (body, 1),
+    };
+    num.trim()
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(mult))
+        .ok_or_else(|| {
+            format!("invalid size '{t}': use bytes or a number with K, M or G (e.g. 512M)")
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn charges_up_to_the_limit_and_releases() {
+        let b = MemoryBudget::new(100);
+        assert!(b.try_charge(60));
+        assert!(!b.try_charge(41));
+        assert!(b.try_charge(40));
+        assert_eq!(b.used(), 100);
+        b.release(50);
+        assert_eq!(b.used(), 50);
+        assert!(b.clone().try_charge(50), "clones share the account");
+        assert_eq!(b.peak(), 100);
+    }
+
+    #[test]
+    fn drops_are_merged_per_session_and_taken_once() {
+        let b = MemoryBudget::new(0);
+        b.record_drop(
+            3,
+            Dropped {
+                messages: 1,
+                bytes: 10,
+            },
+        );
+        b.record_drop(
+            3,
+            Dropped {
+                messages: 2,
+                bytes: 5,
+            },
+        );
+        b.record_drop(
+            4,
+            Dropped {
+                messages: 1,
+                bytes: 1,
+            },
+        );
+        assert_eq!(
+            b.take_drops(),
+            vec![
+                (
+                    3,
+                    Dropped {
+                        messages: 3,
+                        bytes: 15
+                    }
+                ),
+                (
+                    4,
+                    Dropped {
+                        messages: 1,
+                        bytes: 1
+                    }
+                )
+            ]
+        );
+        assert!(b.take_drops().is_empty());
+    }
+
+    #[test]
+    fn sizes_parse() {
+        assert_eq!(parse_size("1024"), Ok(1024));
+        assert_eq!(parse_size("512M"), Ok(512 << 20));
+        assert_eq!(parse_size("1GiB"), Ok(1 << 30));
+        assert_eq!(parse_size("64kb"), Ok(64 << 10));
+        assert!(parse_size("lots").is_err());
+        assert!(parse_size("99999999999T").is_err());
+    }
+}
