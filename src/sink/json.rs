@@ -35,6 +35,44 @@ struct PayloadAccount {
     tick: u64,
 }
 
+/// Applies [`json_terminal_safe`] to JSON text as it is written. serde_json writes string
+/// contents in `str` pieces; a piece that ends inside a character would be carried over.
+struct TerminalSafe<'a> {
+    out: &'a mut Box<dyn Write>,
+    carry: Vec<u8>,
+}
+
+impl Write for TerminalSafe<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let joined;
+        let data: &[u8] = if self.carry.is_empty() {
+            buf
+        } else {
+            self.carry.extend_from_slice(buf);
+            joined = std::mem::take(&mut self.carry);
+            &joined
+        };
+        let whole = match std::str::from_utf8(data) {
+            Ok(_) => data.len(),
+            Err(e) if e.error_len().is_none() => e.valid_up_to(),
+            Err(_) => data.len(),
+        };
+        let (head, tail) = data.split_at(whole);
+        match std::str::from_utf8(head) {
+            Ok(text) if !text.is_ascii() || head.contains(&0x7f) => self
+                .out
+                .write_all(json_terminal_safe(text.to_string()).as_bytes())?,
+            _ => self.out.write_all(head)?,
+        }
+        self.carry = tail.to_vec();
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
 /// Payload bytes a message report holds.
 fn payload_cost(r: &MessageReport) -> u64 {
     (r.text.as_ref().map_or(0, String::len) + r.data_b64.as_ref().map_or(0, String::len)) as u64
@@ -201,9 +239,50 @@ impl Sink for JsonReportSink {
             findings: std::mem::take(&mut self.findings),
             summary: summary.clone(),
         };
-        let text = serde_json::to_string_pretty(&report).map_err(io::Error::other)?;
-        self.out.write_all(json_terminal_safe(text).as_bytes())?;
+        // Streamed: the held payloads are not copied once more into one document string.
+        let mut w = TerminalSafe {
+            out: &mut self.out,
+            carry: Vec::new(),
+        };
+        serde_json::to_writer_pretty(&mut w, &report).map_err(io::Error::other)?;
+        w.out.write_all(&w.carry)?;
         self.out.write_all(b"\n")?;
         self.out.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn streamed_report_text_is_escaped_like_the_whole_document() {
+        let doc = "{\"a\": \"x\u{202e}y\u{7f}\u{e9}\u{2028}\"}".to_string();
+        let want = json_terminal_safe(doc.clone());
+        let shared = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+        struct Out(std::rc::Rc<std::cell::RefCell<Vec<u8>>>);
+        impl Write for Out {
+            fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+                self.0.borrow_mut().extend_from_slice(b);
+                Ok(b.len())
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let mut out: Box<dyn Write> = Box::new(Out(shared.clone()));
+        let mut w = TerminalSafe {
+            out: &mut out,
+            carry: Vec::new(),
+        };
+        // Pieces cut inside multi-byte characters, one byte at a time.
+        for b in doc.as_bytes() {
+            w.write_all(std::slice::from_ref(b)).expect("write");
+        }
+        assert!(w.carry.is_empty());
+        assert_eq!(
+            String::from_utf8(shared.borrow().clone()).expect("utf-8"),
+            want
+        );
     }
 }
