@@ -18,6 +18,10 @@
 //! * `idle-flood`: connections [100,000] that open and go quiet (half after a
 //!   permessage-deflate upgrade, half after an HTTP request line) around a deflate session.
 //! * `snaplen64`: messages each way [20,000] of an ordinary session, written with snaplen 64.
+//! * `finding-flood`: unmasked client frames [3,000,000] on one session, each a finding.
+//! * `payload-flood`: compressed messages of 1 MiB [1,000] on one session (1 GiB inflated).
+//! * `undescribed-iface`: pcapng packets naming an undescribed interface [1,000,000] around
+//!   an ordinary session (the only kind written as pcapng).
 //!
 //! The last line on stdout is one JSON object: packets, flood size, probe messages expected.
 
@@ -29,12 +33,16 @@ use wsscope::testkit::{Packet, PcapOptions, PcapWriter};
 
 fn usage() -> ! {
     eprintln!(
-        "usage: gen_adversarial --kind syn-flood|frag-flood|huge-frame|deflate-bomb|overlap-wrap|hole-flood|idle-flood|snaplen64 --out FILE [--count N]"
+        "usage: gen_adversarial --kind syn-flood|frag-flood|huge-frame|deflate-bomb|overlap-wrap|hole-flood|idle-flood|snaplen64|finding-flood|payload-flood|undescribed-iface --out FILE [--count N]"
     );
     std::process::exit(2)
 }
 
 fn generate(kind: &str, count: Option<u64>, w: impl Write) -> io::Result<(Expected, u32)> {
+    if kind == "undescribed-iface" {
+        let e = adversarial::undescribed_interface(count.unwrap_or(1_000_000), 100, w)?;
+        return Ok((e, 0));
+    }
     let snaplen = if kind == "snaplen64" { 64 } else { 262_144 };
     let opts = PcapOptions {
         nanos: true,
@@ -52,6 +60,8 @@ fn generate(kind: &str, count: Option<u64>, w: impl Write) -> io::Result<(Expect
         "hole-flood" => adversarial::hole_flood(count.unwrap_or(64), 5 << 20, emit)?,
         "idle-flood" => adversarial::idle_flood(count.unwrap_or(100_000), 100, emit)?,
         "snaplen64" => adversarial::plain_session(count.unwrap_or(20_000), emit)?,
+        "finding-flood" => adversarial::finding_flood(count.unwrap_or(3_000_000), emit)?,
+        "payload-flood" => adversarial::payload_flood(1, count.unwrap_or(1_000), 1 << 20, emit)?,
         _ => usage(),
     };
     pcap.flush()?;

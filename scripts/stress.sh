@@ -17,14 +17,27 @@
 #   idle-flood    100,000 connections that go quiet after a permessage-deflate upgrade or an
 #                 HTTP request line, around a session of compressed messages
 #   snaplen64     20,000 messages each way of an ordinary session, captured with snaplen 64
+#   finding-flood 3,000,000 unmasked client frames on one session (3,000,000 findings)
+#   payload-flood 1,000 permessage-deflate messages of 1 MiB on one session (1 GiB inflated)
+#   undescribed-iface  1,000,000 pcapng packets naming an undescribed interface + a session
 #
 # For each: capture size, packets, seconds, peak RSS, findings by code and messages decoded
-# (from the NDJSON summary of `wsscope analyze --ndjson --payload none`). Captures are written
+# (from the NDJSON summary of `wsscope analyze --ndjson --payload none`). Some kinds are also
+# run in the modes that used to hold what they fed (second table): the text output, `--json
+# --payload full` (default budget and --max-memory 256M) and the terminal UI's loader
+# (examples/tui_load.rs, which builds the UI state without a terminal). Captures are written
 # under $STRESS_DIR (default target/stress) and removed afterwards unless STRESS_KEEP=1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-KINDS=${STRESS_KINDS:-"syn-flood frag-flood huge-frame deflate-bomb overlap-wrap hole-flood idle-flood snaplen64"}
+KINDS=${STRESS_KINDS:-"syn-flood frag-flood huge-frame deflate-bomb overlap-wrap hole-flood idle-flood snaplen64 finding-flood payload-flood undescribed-iface"}
+
+# Extra runs per kind: "name=arguments" items separated by ';' (TUI runs examples/tui_load).
+declare -A MODES=(
+  [finding-flood]="text=analyze"
+  [payload-flood]="json-full=analyze -q --json /dev/null --payload full;json-full-256M=analyze -q --json /dev/null --payload full --max-memory 256M;tui=TUI;tui-256M=TUI --max-memory 256M"
+  [undescribed-iface]="text=analyze"
+)
 TARGET=${CARGO_TARGET_DIR:-target}
 DIR=${STRESS_DIR:-$TARGET/stress}
 TIME=/usr/bin/time
@@ -34,10 +47,12 @@ if [ ! -x "$TIME" ]; then
 fi
 
 echo "== build (release)" >&2
-cargo build --release --quiet --bin wsscope --example gen_adversarial
+cargo build --release --quiet --bin wsscope --example gen_adversarial --example tui_load
 BIN=$TARGET/release/wsscope
 GEN=$TARGET/release/examples/gen_adversarial
+TUI=$TARGET/release/examples/tui_load
 mkdir -p "$DIR"
+rm -f "$DIR/modes.list"
 
 rows=()
 for kind in $KINDS; do
@@ -49,6 +64,18 @@ for kind in $KINDS; do
   "$TIME" -v -o "$DIR/$kind.time" "$BIN" analyze --ndjson --payload none "$pcap" \
     | tail -n 1 > "$DIR/$kind.summary.json"
   rows+=("$kind")
+  IFS=';' read -ra modes <<< "${MODES[$kind]:-}"
+  for m in "${modes[@]}"; do
+    name=${m%%=*}
+    read -ra margs <<< "${m#*=}"
+    echo "== $kind: $name" >&2
+    if [ "${margs[0]}" = TUI ]; then
+      "$TIME" -v -o "$DIR/$kind.mode.$name.time" "$TUI" "${margs[@]:1}" "$pcap" > /dev/null
+    else
+      "$TIME" -v -o "$DIR/$kind.mode.$name.time" "$BIN" "${margs[@]}" "$pcap" > /dev/null
+    fi
+    echo "$kind $name ${m#*=}" >> "$DIR/modes.list"
+  done
   if [ "${STRESS_KEEP:-0}" != 1 ]; then
     rm -f "$pcap"
   fi
@@ -87,4 +114,29 @@ print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
 for r in lines:
     print(row(r))
 print("\nmessages: decoded by wsscope / sent by the probe sessions (data and control frames).")
+
+def measured(path):
+    time = open(path).read()
+    rss_kb = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", time).group(1))
+    wall = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (.*)", time).group(1)
+    secs = 0.0
+    for part in wall.strip().split(":"):
+        secs = secs * 60 + float(part)
+    return secs, rss_kb
+
+modes = os.path.join(out, "modes.list")
+if os.path.exists(modes):
+    print()
+    header = ("capture", "mode", "command", "seconds", "peak RSS MiB")
+    lines = []
+    for entry in open(modes).read().splitlines():
+        kind, name, cmd = entry.split(" ", 2)
+        secs, rss_kb = measured(os.path.join(out, f"{kind}.mode.{name}.time"))
+        cmd = cmd.replace("TUI", "tui_load", 1) if cmd.startswith("TUI") else "wsscope " + cmd
+        lines.append((kind, name, cmd, f"{secs:.2f}", f"{rss_kb / 1024:.1f}"))
+    widths = [max(len(r[i]) for r in [header] + lines) for i in range(len(header))]
+    print(row(header))
+    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    for r in lines:
+        print(row(r))
 EOF

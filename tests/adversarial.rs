@@ -736,24 +736,44 @@ fn memory_budget_degrades_the_least_active_session_first() {
 }
 
 /// Regression (the terminal UI kept up to 64 KiB of every message: a 1.6 MB compressed capture
-/// took 1.23 GiB): the UI's previews are charged to the budget; past it, messages keep no
-/// payload and the session says so.
+/// took 1.23 GiB): the UI keeps the first 256 bytes of a message in memory and the rest of its
+/// 64 KiB in the spill file, read back when the message is shown; what it keeps in memory is
+/// charged to the budget, and past it messages keep nothing in memory and the session says so.
 #[test]
-fn terminal_ui_previews_stay_within_the_memory_budget() {
+fn terminal_ui_keeps_references_to_spilled_payloads_within_the_memory_budget() {
+    use wsscope::tui::state::INLINE_PREVIEW;
     let dir = tempfile::tempdir().expect("tempdir");
     let (path, expected) = write_capture(dir.path(), 262_144, |emit| {
         adversarial::payload_flood(1, 200, 64 << 10, emit)
     });
     let mut cfg = config();
     cfg.session.keep_bytes = 64 << 10;
-    cfg.budget = wsscope::budget::MemoryBudget::new(1 << 20);
-    let app = wsscope::tui::load_blocking(&[path.display().to_string()], &cfg);
+    let paths = [path.display().to_string()];
+    let app = wsscope::tui::load_blocking(&paths, &cfg);
     assert_eq!(app.sessions.len(), 1);
     let s = &app.sessions[0];
     assert_eq!(s.messages.len() as u64, expected.messages());
-    let kept: usize = s.messages.iter().map(|m| m.payload.len()).sum();
-    assert!(kept <= 1 << 20, "{kept}");
-    assert!(kept > (1 << 20) - (64 << 10), "{kept}");
+    let in_memory: usize = s.messages.iter().map(|m| m.payload.len()).sum();
+    assert!(
+        in_memory <= s.messages.len() * INLINE_PREVIEW,
+        "{in_memory}"
+    );
+    let binaries: Vec<_> = s.messages.iter().filter(|m| m.len == 64 << 10).collect();
+    assert_eq!(binaries.len(), 200);
+    for m in &binaries {
+        let p = app.payload(m);
+        assert_eq!(p.len(), 64 << 10);
+        assert!(p.starts_with(b"payload flood 0123456789 payload flood"));
+        assert_eq!(&p[..INLINE_PREVIEW], &m.payload[..]);
+    }
+    assert!(s.findings.is_empty(), "{:?}", s.findings);
+
+    // A budget of 8 KiB: the first 32 previews fit, the rest keep nothing in memory.
+    cfg.budget = wsscope::budget::MemoryBudget::new(8 << 10);
+    let app = wsscope::tui::load_blocking(&paths, &cfg);
+    let s = &app.sessions[0];
+    let in_memory: usize = s.messages.iter().map(|m| m.payload.len()).sum();
+    assert!(in_memory <= 8 << 10, "{in_memory}");
     let f: Vec<_> = s
         .findings
         .iter()

@@ -5,6 +5,7 @@
 
 pub mod action;
 pub mod render;
+pub mod spill;
 pub mod state;
 
 pub use action::{apply, key_action, mouse_action, Action};
@@ -35,10 +36,7 @@ pub fn load_blocking(paths: &[String], cfg: &AnalyzerConfig) -> App {
 fn load(paths: &[String], cfg: &AnalyzerConfig, out: &mut dyn FnMut(LoadMsg)) {
     let (tx, rx) = mpsc::channel::<(u64, u64)>();
     let result = {
-        let mut sink = Collector {
-            out: &mut *out,
-            budget: Some(cfg.budget.clone()),
-        };
+        let mut sink = Collector::new(&mut *out, Some(cfg.budget.clone()));
         let mut progress = |done: u64, total: u64| {
             let _ = tx.send((done, total));
         };

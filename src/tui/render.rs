@@ -608,11 +608,12 @@ pub fn message_detail_lines<'a>(app: &App, s: &SessionInfo, m: &MsgInfo) -> Vec<
     if let Some(r) = &m.close_reason {
         out.push(Line::raw(format!("close reason \"{}\"", for_terminal(r))));
     }
-    if (m.payload.len() as u64) < m.len {
+    let payload = app.payload(m);
+    if (payload.len() as u64) < m.len {
         out.push(Line::styled(
             format!(
                 "showing the first {} of {} bytes{}",
-                m.payload.len(),
+                payload.len(),
                 m.len,
                 if m.incomplete {
                     " (bytes missing from the capture)"
@@ -625,7 +626,7 @@ pub fn message_detail_lines<'a>(app: &App, s: &SessionInfo, m: &MsgInfo) -> Vec<
     }
     out.push(Line::raw(""));
     let json = (m.kind == MessageKind::Text)
-        .then(|| serde_json::from_slice::<serde_json::Value>(&m.payload).ok())
+        .then(|| serde_json::from_slice::<serde_json::Value>(&payload).ok())
         .flatten()
         .filter(|v| v.is_object() || v.is_array());
     if let Some(v) = json {
@@ -636,10 +637,10 @@ pub fn message_detail_lines<'a>(app: &App, s: &SessionInfo, m: &MsgInfo) -> Vec<
         }
     } else if m.kind == MessageKind::Binary {
         out.push(heading("payload (hex)"));
-        hex_dump(&m.payload, &mut out);
-    } else if m.kind != MessageKind::Close && !m.payload.is_empty() {
+        hex_dump(&payload, &mut out);
+    } else if m.kind != MessageKind::Close && !payload.is_empty() {
         out.push(heading("payload"));
-        for l in m.payload.split(|&b| b == b'\n') {
+        for l in payload.split(|&b| b == b'\n') {
             out.push(Line::raw(bytes_for_terminal(l)));
         }
     }

@@ -1,6 +1,7 @@
 //! UI state: sessions and messages collected from analyzer events, plus selection, scrolling,
 //! search, filter and view flags. No terminal here: everything is plain data.
 
+use super::spill::{Spill, Spilled};
 use crate::analyzer::Event;
 use crate::finding::{Finding, Severity};
 use crate::report::{CaptureReport, Summary};
@@ -10,12 +11,18 @@ use crate::tcp::Dir;
 use crate::timestamp::Timestamp;
 use crate::ws::message::MessageKind;
 use ratatui::layout::Rect;
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 /// Most payload bytes kept per message, whatever the analyzer retained.
 pub const MAX_PREVIEW: usize = 64 << 10;
+
+/// Payload bytes of a message kept in memory when the rest is in the spill file (what the
+/// timeline row shows).
+pub const INLINE_PREVIEW: usize = 256;
 
 /// One message as the UI keeps it (owned, bounded).
 #[derive(Clone, Debug)]
@@ -36,8 +43,12 @@ pub struct MsgInfo {
     pub compressed: bool,
     /// Frames it was made of.
     pub frames: u32,
-    /// First bytes of the payload (at most [`MAX_PREVIEW`]).
+    /// First bytes of the payload in memory: at most [`INLINE_PREVIEW`] when `spilled` is
+    /// set, else everything kept (at most [`MAX_PREVIEW`]).
     pub payload: Vec<u8>,
+    /// The kept payload (at most [`MAX_PREVIEW`] bytes) in the spill file, read back by
+    /// [`App::payload`] when shown or searched.
+    pub spilled: Option<Spilled>,
     /// Bytes of the payload are missing from the capture.
     pub incomplete: bool,
     /// Close status code.
@@ -46,6 +57,13 @@ pub struct MsgInfo {
     pub close_reason: Option<String>,
     /// Ping round-trip time (for pongs), nanoseconds.
     pub rtt_nanos: Option<i64>,
+}
+
+impl MsgInfo {
+    /// Payload bytes kept (in memory or in the spill file).
+    pub fn kept_len(&self) -> usize {
+        self.spilled.map_or(self.payload.len(), |s| s.len as usize)
+    }
 }
 
 /// One session as the UI keeps it.
@@ -211,6 +229,8 @@ impl Filter {
 /// Owned data sent from the loading thread.
 #[derive(Debug)]
 pub enum LoadMsg {
+    /// The spill file the messages' `spilled` references point into.
+    Spill(Arc<Spill>),
     /// A capture file is being read.
     Capture(String),
     /// A session began.
@@ -233,10 +253,48 @@ pub enum LoadMsg {
 pub struct Collector<F: FnMut(LoadMsg)> {
     /// Receives each message.
     pub out: F,
-    /// The memory budget the kept payloads are charged to (never released: the UI keeps every
-    /// message until it exits). A message refused a charge keeps no payload and the drop is
-    /// recorded for a `payload-budget-exceeded` finding.
+    /// The memory budget the payload bytes kept in memory are charged to (never released: the
+    /// UI keeps every message until it exits). A message refused a charge keeps no payload in
+    /// memory and the drop is recorded for a `payload-budget-exceeded` finding.
     pub budget: Option<crate::budget::MemoryBudget>,
+    /// Where payloads go (`None`: kept in memory).
+    pub spill: Option<Arc<Spill>>,
+    spill_sent: bool,
+}
+
+impl<F: FnMut(LoadMsg)> Collector<F> {
+    /// Sends to `out`, charges `budget`, spills payloads to a temporary file when one can be
+    /// created.
+    pub fn new(out: F, budget: Option<crate::budget::MemoryBudget>) -> Self {
+        Collector {
+            out,
+            budget,
+            spill: Spill::create().ok().map(Arc::new),
+            spill_sent: false,
+        }
+    }
+
+    /// The kept part of `payload`: spilled (with the first [`INLINE_PREVIEW`] bytes in
+    /// memory) when the spill file takes it, else all in memory.
+    fn keep(&mut self, payload: &[u8]) -> (Vec<u8>, Option<Spilled>) {
+        let kept = &payload[..payload.len().min(MAX_PREVIEW)];
+        if kept.len() > INLINE_PREVIEW {
+            if let Some(spill) = &self.spill {
+                match spill.append(kept) {
+                    Ok(at) => {
+                        if !self.spill_sent {
+                            self.spill_sent = true;
+                            (self.out)(LoadMsg::Spill(Arc::clone(spill)));
+                        }
+                        return (kept[..INLINE_PREVIEW].to_vec(), Some(at));
+                    }
+                    // Disk full or similar: keep payloads in memory from now on.
+                    Err(_) => self.spill = None,
+                }
+            }
+        }
+        (kept.to_vec(), None)
+    }
 }
 
 impl<F: FnMut(LoadMsg)> Sink for Collector<F> {
@@ -250,19 +308,25 @@ impl<F: FnMut(LoadMsg)> Sink for Collector<F> {
             Event::SessionStart(s) => LoadMsg::Start(Box::new((*s).clone())),
             Event::Message(m) => {
                 let msg = &m.message;
-                let mut keep = msg.payload.len().min(MAX_PREVIEW);
-                if let Some(b) = self.budget.as_ref().filter(|_| keep > 0) {
-                    if !b.try_charge(keep as u64) {
+                let mut payload = &msg.payload[..];
+                let inline = payload.len().min(MAX_PREVIEW).min(if self.spill.is_some() {
+                    INLINE_PREVIEW
+                } else {
+                    MAX_PREVIEW
+                });
+                if let Some(b) = self.budget.as_ref().filter(|_| inline > 0) {
+                    if !b.try_charge(inline as u64) {
                         b.record_drop(
                             m.session,
                             crate::budget::Dropped {
                                 messages: 1,
-                                bytes: keep as u64,
+                                bytes: inline as u64,
                             },
                         );
-                        keep = 0;
+                        payload = &[];
                     }
                 }
+                let (payload, spilled) = self.keep(payload);
                 LoadMsg::Message(
                     m.session,
                     Box::new(MsgInfo {
@@ -274,7 +338,8 @@ impl<F: FnMut(LoadMsg)> Sink for Collector<F> {
                         wire_len: msg.wire_len,
                         compressed: msg.compressed,
                         frames: msg.frames,
-                        payload: msg.payload[..keep].to_vec(),
+                        payload,
+                        spilled,
                         incomplete: msg.incomplete,
                         close_code: msg.close_code,
                         close_reason: msg.close_reason.clone(),
@@ -354,6 +419,8 @@ pub struct App {
     pub screen: Rect,
     /// Quit requested.
     pub quit: bool,
+    /// The spill file messages' payloads are in.
+    pub spill: Option<Arc<Spill>>,
 }
 
 impl Default for App {
@@ -396,12 +463,23 @@ impl App {
             color: !no_color,
             screen: Rect::new(0, 0, 80, 24),
             quit: false,
+            spill: None,
+        }
+    }
+
+    /// The kept payload of `m`, read back from the spill file when it is there (nothing when
+    /// it cannot be read).
+    pub fn payload<'m>(&self, m: &'m MsgInfo) -> Cow<'m, [u8]> {
+        match (m.spilled, &self.spill) {
+            (Some(at), Some(spill)) => Cow::Owned(spill.read(at).unwrap_or_default()),
+            _ => Cow::Borrowed(&m.payload),
         }
     }
 
     /// Applies one message from the loader. Call [`App::refresh`] after a batch.
     pub fn load(&mut self, msg: LoadMsg) {
         match msg {
+            LoadMsg::Spill(s) => self.spill = Some(s),
             LoadMsg::Capture(path) => self.current_capture = path,
             LoadMsg::Start(s) => {
                 let s = *s;
@@ -516,7 +594,7 @@ impl App {
         let needle = self.query.to_lowercase();
         for (row, &i) in self.visible.iter().enumerate() {
             if let Some(m) = s.messages.get(i) {
-                if message_matches(m, &needle) {
+                if message_matches(m, &self.payload(m), &needle) {
                     self.matches.push(row);
                 }
             }
@@ -552,9 +630,10 @@ impl App {
     }
 }
 
-/// True when the message payload or close reason contains `needle_lower` (case-insensitive).
-pub fn message_matches(m: &MsgInfo, needle_lower: &str) -> bool {
-    let text = String::from_utf8_lossy(&m.payload).to_lowercase();
+/// True when the message's kept `payload` or its close reason contains `needle_lower`
+/// (case-insensitive).
+pub fn message_matches(m: &MsgInfo, payload: &[u8], needle_lower: &str) -> bool {
+    let text = String::from_utf8_lossy(payload).to_lowercase();
     text.contains(needle_lower)
         || m.close_reason
             .as_deref()
