@@ -122,11 +122,13 @@ pub fn run(
         while let Some(packet) = reader.next() {
             analyzer.packet(&packet, &mut deliver);
             n += 1;
+            let pos = reader.position();
             if n % 8192 == 0 {
-                let pos = reader.position();
                 progress(pos as u64, total);
-                released = release_consumed(&map, released, pos);
             }
+            // By position, not packet count: the reader may have skipped many records
+            // (packets on undescribed interfaces) to reach this packet.
+            released = release_consumed(&map, released, pos);
             if sink_error.borrow().is_some() {
                 break;
             }
