@@ -548,7 +548,7 @@ fn live_tui(opts: wsscope::live::LiveOptions, cfg: AnalyzerConfig) -> ExitCode {
     let (status_tx, status_rx) = mpsc::channel::<wsscope::live::CaptureStats>();
     let loader_stop = Arc::clone(&stop);
     let loader: wsscope::tui::Loader = Box::new(move |out| {
-        let mut sink = wsscope::tui::Collector::new(|m| out(m), Some(cfg.budget.clone()));
+        let mut sink = wsscope::tui::Collector::new(&mut *out, Some(cfg.budget.clone()));
         let o = wsscope::live::run(capture, &cfg, &mut sink, loader_stop, &mut |_| {});
         let _ = status_tx.send(o.stats);
         out(wsscope::tui::LoadMsg::Done);

@@ -648,7 +648,7 @@ fn json_full_report(
         wsscope::report::PayloadMode::Full,
     )
     .with_budget(cfg.budget.clone());
-    let outcome = run_into(&cfg, &path, &mut sink);
+    let outcome = run_into(&cfg, path, &mut sink);
     let report = serde_json::from_str(&json.text()).expect("report");
     (report, outcome)
 }
@@ -677,7 +677,7 @@ fn json_full_payloads_stay_within_the_memory_budget() {
     let binaries: Vec<_> = s.messages.iter().filter(|m| m.len == 64 << 10).collect();
     assert_eq!(binaries.len(), 200);
     let kept = binaries.iter().filter(|m| !m.truncated).count();
-    assert!(kept >= 10 && kept <= 12, "{kept}");
+    assert!((10..=12).contains(&kept), "{kept}");
     assert!(binaries
         .iter()
         .all(|m| m.truncated == (m.data_b64.is_none())));
