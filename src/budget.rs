@@ -8,7 +8,7 @@
 //! findings. The account is passed down to every layer that uses it; none of them knows the
 //! others.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// Default `--max-memory`: 1 GiB.
@@ -28,6 +28,8 @@ struct Inner {
     limit: u64,
     used: AtomicU64,
     peak: AtomicU64,
+    /// Set when `drops` may be non-empty (spares the lock on every message).
+    dropped: AtomicBool,
     drops: Mutex<Vec<(u64, Dropped)>>,
 }
 
@@ -48,6 +50,7 @@ impl MemoryBudget {
             limit,
             used: AtomicU64::new(0),
             peak: AtomicU64::new(0),
+            dropped: AtomicBool::new(false),
             drops: Mutex::new(Vec::new()),
         }))
     }
@@ -108,11 +111,15 @@ impl MemoryBudget {
                 }
                 None => drops.push((session, dropped)),
             }
+            self.0.dropped.store(true, Ordering::Release);
         }
     }
 
     /// The drops recorded since the last call, per session in order of first record.
     pub fn take_drops(&self) -> Vec<(u64, Dropped)> {
+        if !self.0.dropped.swap(false, Ordering::Acquire) {
+            return Vec::new();
+        }
         match self.0.drops.lock() {
             Ok(mut drops) if !drops.is_empty() => std::mem::take(&mut *drops),
             _ => Vec::new(),
