@@ -117,7 +117,8 @@ impl MemoryBudget {
 
     /// The drops recorded since the last call, per session in order of first record.
     pub fn take_drops(&self) -> Vec<(u64, Dropped)> {
-        if !self.0.dropped.swap(false, Ordering::Acquire) {
+        if !self.0.dropped.load(Ordering::Relaxed) || !self.0.dropped.swap(false, Ordering::Acquire)
+        {
             return Vec::new();
         }
         match self.0.drops.lock() {
