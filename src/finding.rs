@@ -142,6 +142,10 @@ codes! {
     CloseHandshakeIncomplete = "close-handshake-incomplete", Warning, "Only one side sent a close frame before the connection ended.";
     /// A session went quiet for about a proxy's idle timeout and then died.
     IdleTimeoutSuspected = "idle-timeout-suspected", Warning, "The session was silent for 55-65 s (or a multiple) before it ended: typical of a proxy idle timeout such as nginx's 60 s proxy_read_timeout.";
+    /// An HTTP head of the upgrade exceeded a parsing limit; what was skipped is named.
+    HttpLimitExceeded = "http-limit-exceeded", Warning, "An upgrade request exceeded a parsing limit (128 headers, a 64 KiB head); the detail names what was not read. The session is still reported and decoded.";
+    /// The HTTP parser rejected the upgrade request; it was read leniently.
+    HandshakeUnparsed = "handshake-unparsed", Warning, "The upgrade request is not valid HTTP (e.g. a request target that is not UTF-8); it was read leniently and the session is still reported and decoded.";
     /// Traffic decoded as WebSocket without a captured handshake.
     HandshakeNotSeen = "handshake-not-seen", Warning, "WebSocket frames were decoded on a connection whose upgrade handshake was not captured; extensions are unknown.";
     /// The capture file ends inside a record or has a malformed record.
