@@ -29,7 +29,7 @@ use wsscope::testkit::{Packet, PcapOptions, PcapWriter};
 
 fn usage() -> ! {
     eprintln!(
-        "usage: gen_adversarial --kind syn-flood|frag-flood|huge-frame|deflate-bomb|overlap-wrap|hole-flood|idle-flood|snaplen64 --out FILE [--count N]"
+        "usage: gen_adversarial --kind syn-flood|frag-flood|huge-frame|deflate-bomb|overlap-wrap|hole-flood|idle-flood|snaplen64|slow-heads --out FILE [--count N]"
     );
     std::process::exit(2)
 }
@@ -52,6 +52,7 @@ fn generate(kind: &str, count: Option<u64>, w: impl Write) -> io::Result<(Expect
         "hole-flood" => adversarial::hole_flood(count.unwrap_or(64), 5 << 20, emit)?,
         "idle-flood" => adversarial::idle_flood(count.unwrap_or(100_000), 100, emit)?,
         "snaplen64" => adversarial::plain_session(count.unwrap_or(20_000), emit)?,
+        "slow-heads" => adversarial::slow_heads(count.unwrap_or(20), 60_000, emit)?,
         _ => usage(),
     };
     pcap.flush()?;

@@ -428,14 +428,17 @@ impl Connection {
                 let nothing_read = self.exchanges == 0 && self.requests.is_empty();
                 let response_lost = dir == Dir::ServerToClient
                     && matches!(self.requests.front(), Some((_, Some(p))) if !p.maybe);
-                if !nothing_read && !response_lost || self.oversized.is_some() {
+                // Only a gap at a head boundary: a head cut in the middle (a snaplen capture
+                // cuts every segment) is not followed any further.
+                let d = dir.index();
+                let at_boundary = self.bufs[d].is_empty() && self.skip[d] == 0;
+                if !nothing_read && !response_lost || self.oversized.is_some() || !at_boundary {
                     // Without the bytes the HTTP exchange cannot be followed.
                     self.give_up(ts, out);
                     return;
                 }
                 // The request (or the start of the stream) or the answer to an upgrade is
                 // missing: the framing that follows may still show a WebSocket session.
-                let d = dir.index();
                 self.bufs[d].clear();
                 self.skip[d] = 0;
                 self.scanned[d] = 0;
@@ -1453,5 +1456,78 @@ impl Connection {
             messages: ws.messages,
             payload_bytes: ws.payload_bytes,
         }));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn connection() -> Connection {
+        Connection::new(
+            FlowId(1),
+            SocketAddr::from(([10, 0, 0, 1], 40000)),
+            SocketAddr::from(([10, 0, 0, 2], 80)),
+            Began::Syn,
+            false,
+        )
+    }
+
+    /// An upgrade request of about `size` bytes (one long header), then its 101.
+    fn big_upgrade(size: usize) -> (Vec<u8>, Vec<u8>) {
+        let key = "dGhlIHNhbXBsZSBub25jZQ==";
+        let filler = "a".repeat(size.saturating_sub(200));
+        let req = format!(
+            "GET /chat HTTP/1.1\r\nHost: example.com\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\nX-Filler: {filler}\r\n\r\n"
+        );
+        let resp = format!(
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Accept: {}\r\n\r\n",
+            crate::handshake::accept_for(key)
+        );
+        (req.into_bytes(), resp.into_bytes())
+    }
+
+    /// Feeds `bytes` from `dir` in segments of `seg` bytes.
+    fn feed(c: &mut Connection, dir: Dir, bytes: &[u8], seg: usize, out: &mut Vec<SessionEvent>) {
+        let cfg = SessionConfig::default();
+        let mut next_id = 0;
+        for chunk in bytes.chunks(seg) {
+            c.on_data(&cfg, &mut next_id, dir, Timestamp(1), chunk, out);
+        }
+    }
+
+    #[test]
+    fn a_60_kb_head_in_1_byte_segments_is_scanned_once_and_parsed_once() {
+        let (req, resp) = big_upgrade(60_000);
+        let mut c = connection();
+        let mut out = Vec::new();
+        feed(&mut c, Dir::ClientToServer, &req, 1, &mut out);
+        feed(&mut c, Dir::ServerToClient, &resp, 1, &mut out);
+        let (scanned, parsed) = c.scan_stats;
+        // Each byte is examined at most 3 times (2 bytes of overlap per search); re-parsing
+        // from the start on every segment examined 1.8 GB here.
+        let total = (req.len() + resp.len()) as u64;
+        assert!(scanned <= 3 * total, "{scanned} bytes scanned for {total}");
+        assert_eq!(parsed, 2, "one parse per head");
+        assert!(
+            out.iter()
+                .any(|e| matches!(e, SessionEvent::Start(s) if s.handshake.is_some())),
+            "the upgrade was read"
+        );
+        assert!(matches!(c.phase, Phase::WebSocket(_)));
+    }
+
+    #[test]
+    fn the_end_of_a_head_is_found_across_segment_boundaries() {
+        for seg in 1..=5 {
+            let (req, resp) = big_upgrade(300);
+            let mut c = connection();
+            let mut out = Vec::new();
+            feed(&mut c, Dir::ClientToServer, &req, seg, &mut out);
+            feed(&mut c, Dir::ServerToClient, &resp, seg, &mut out);
+            assert!(matches!(c.phase, Phase::WebSocket(_)), "segments of {seg}");
+        }
     }
 }
