@@ -130,6 +130,8 @@ codes! {
     DecompressionFailed = "decompression-failed", Error, "A compressed message does not inflate (corrupt data, lost context, or RSV1 without the extension).";
     /// Message over the analyzer's size cap.
     MessageTooLarge = "message-too-large", Warning, "A message (after inflation) exceeds --max-message-size; the rest was counted but not kept or decoded.";
+    /// The stream ended inside a message (TCP reset, FIN or end of capture).
+    MessageIncomplete = "message-incomplete", Warning, "The connection ended (TCP reset, FIN, end of capture) inside a message: bytes its frame header declared never arrived (they are not counted in its size), or its final fragment never came.";
     /// Bytes missing from the capture.
     TcpGap = "tcp-gap", Warning, "Bytes of the stream are missing from the capture (packet loss in capture, or snaplen).";
     /// A retransmission carried different bytes.

@@ -506,6 +506,23 @@ impl Connection {
                         assembler.handle(ev, &mut |a| assembled.push(a))
                     });
                     assembler.finish(ts, &mut |a| assembled.push(a));
+                    let how = match reason {
+                        CloseReason::Rst => "a TCP reset (RST)",
+                        CloseReason::Fin => "the TCP close (FIN)",
+                        CloseReason::EndOfCapture => "the end of the capture",
+                        CloseReason::Idle => "the idle timeout",
+                        CloseReason::Evicted => "eviction from the flow table",
+                    };
+                    for a in &mut assembled {
+                        if let Assembled::Violation {
+                            code: Code::MessageIncomplete,
+                            detail,
+                            ..
+                        } = a
+                        {
+                            detail.push_str(&format!("; the stream ended with {how}"));
+                        }
+                    }
                     for a in assembled {
                         Self::deliver(&mut ws, dir, a, out);
                     }
@@ -1339,7 +1356,9 @@ impl Connection {
                 let d = dir.index();
                 let mut rtt = None;
                 match m.kind {
-                    MessageKind::Ping => {
+                    // Only valid pings are remembered for pairing: an oversized one may be
+                    // kept whole up to the size cap.
+                    MessageKind::Ping if m.payload.len() <= 125 => {
                         let q = &mut ws.pings[d];
                         if q.len() >= MAX_PENDING_PINGS {
                             q.pop_front();

@@ -1312,6 +1312,65 @@ fn upgrade_after_40_keep_alive_exchanges_is_still_decoded() {
     o.assert_codes(&[]);
 }
 
+/// Upgrade, client "hello", then a server frame declaring 1000 payload bytes of which 300 are
+/// sent before the connection ends with `end` (or the capture ends, for `None`).
+fn frame_cut_by(end: Option<wsscope::testkit::TcpFlags>) -> Outcome {
+    let mut c = upgraded();
+    c.client_send(&ctext("hello"));
+    let mut frame = FrameSpec::binary(&[7u8; 1000], None).encode();
+    frame.truncate(frame.len() - 700);
+    c.server_send(&frame);
+    match end {
+        Some(f) if f == wsscope::testkit::TcpFlags::RST_ACK => c.rst(kit(S2C)),
+        Some(_) => c.close(),
+        None => {}
+    }
+    analyze_packets(&c.into_packets())
+}
+
+fn assert_cut_message(o: &Outcome, how: &str) {
+    let f = o.expect(Code::MessageIncomplete, Some(S2C));
+    assert_eq!(f.severity, wsscope::finding::Severity::Warning);
+    assert!(f.detail.contains("700 of its 1000"), "{}", f.detail);
+    assert!(f.detail.contains(how), "{}", f.detail);
+    let m = o.last(S2C);
+    // The 700 bytes never crossed the wire: not counted.
+    assert_eq!(
+        (m.kind, m.incomplete, m.len, m.wire_len, m.payload.len()),
+        (MessageKind::Binary, true, 300, 300, 300)
+    );
+    assert_eq!(o.texts(C2S), ["hello"]);
+}
+
+#[test]
+fn frame_cut_by_a_reset_is_message_incomplete_and_counts_only_bytes_sent() {
+    let o = frame_cut_by(Some(wsscope::testkit::TcpFlags::RST_ACK));
+    assert_cut_message(&o, "reset (RST)");
+    o.assert_codes(&[Code::MessageIncomplete, Code::AbruptClose]);
+}
+
+#[test]
+fn frame_cut_by_a_fin_is_message_incomplete() {
+    let o = frame_cut_by(Some(wsscope::testkit::TcpFlags::FIN_ACK));
+    assert_cut_message(&o, "close (FIN)");
+}
+
+#[test]
+fn frame_cut_by_the_end_of_the_capture_is_message_incomplete() {
+    let o = frame_cut_by(None);
+    assert_cut_message(&o, "end of the capture");
+}
+
+#[test]
+fn oversized_ping_is_reported_with_all_its_bytes() {
+    let payload: Vec<u8> = (0..126u8).collect();
+    let o = server_frames_then_normal(&FrameSpec::ping(&payload, None).encode());
+    o.expect(Code::ControlFrameTooLong, Some(S2C));
+    let ping = o.in_dir(S2C)[0];
+    assert_eq!(ping.kind, MessageKind::Ping);
+    assert_eq!(ping.payload, payload);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Meta
 // ---------------------------------------------------------------------------------------------
