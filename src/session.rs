@@ -904,8 +904,10 @@ impl Connection {
             )
         } else if client == Some(true) || server == Some(true) {
             "WebSocket framing follows, so the upgrade was accepted".to_string()
-        } else if client.is_none() && server.is_none() {
-            return; // too few bytes to tell
+        } else if client.is_none() || server.is_none() {
+            // Too few bytes to tell, or the server's bytes resume inside a frame: wait for
+            // the other side (bounded by the HTTP buffer limit).
+            return;
         } else {
             self.lost_response = None;
             self.give_up(ts, out);

@@ -309,12 +309,7 @@ fn frame_header_of_2_pow_63_minus_1_bytes_streams_without_allocating() {
     let seen = c.assert_probe_decoded(&expected.probes[0]);
     assert_eq!(
         huge(seen),
-        (
-            Dir::ServerToClient,
-            MessageKind::Binary,
-            200_000,
-            true
-        )
+        (Dir::ServerToClient, MessageKind::Binary, 200_000, true)
     );
     assert!(c.max_kept_payload <= 4096);
     // The server never answered the client's close: it was still inside its frame.

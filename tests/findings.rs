@@ -1223,6 +1223,21 @@ fn lost_101_segment_session_is_decoded_from_the_framing() {
 }
 
 #[test]
+fn lost_101_segment_and_the_start_of_a_frame_then_server_bytes_first() {
+    let mut c = Conversation::default_v4();
+    c.handshake();
+    c.client_send(&request().to_bytes());
+    // The 101 and the first 2 bytes of the server's first frame are lost; the server's bytes
+    // resume inside that frame, before the client says anything.
+    c.skip(kit(S2C), response().to_bytes().len() as u64 + 2);
+    c.server_send(&stext("first")[2..]);
+    twelve_messages(&mut c);
+    let o = analyze_packets(&c.into_packets());
+    assert_twelve_decoded(&o);
+    o.expect(Code::HandshakeNotSeen, Some(S2C));
+}
+
+#[test]
 fn lost_101_segment_is_recovered_by_decode_as_too() {
     let mut cfg = config();
     cfg.session.decode_as_ports = vec![80];
