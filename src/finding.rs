@@ -149,7 +149,7 @@ codes! {
     /// The HTTP parser rejected the upgrade request; it was read leniently.
     HandshakeUnparsed = "handshake-unparsed", Warning, "The upgrade request is not valid HTTP (e.g. a request target that is not UTF-8); it was read leniently and the session is still reported and decoded.";
     /// Traffic decoded as WebSocket without a captured handshake.
-    HandshakeNotSeen = "handshake-not-seen", Warning, "WebSocket frames were decoded on a connection whose upgrade handshake was not captured; extensions are unknown.";
+    HandshakeNotSeen = "handshake-not-seen", Warning, "WebSocket frames were decoded on a connection whose upgrade handshake was not (fully) captured: joined mid-stream, or the request or the 101 is missing from the capture; extensions are unknown unless the 101 was seen.";
     /// The capture file ends inside a record or has a malformed record.
     CaptureTruncated = "capture-truncated", Warning, "The capture file ends inside a record (or a record is malformed); everything before it was analysed.";
     /// The flow table was full and connections were dropped.
