@@ -33,7 +33,7 @@ use wsscope::testkit::{Packet, PcapOptions, PcapWriter};
 
 fn usage() -> ! {
     eprintln!(
-        "usage: gen_adversarial --kind syn-flood|frag-flood|huge-frame|deflate-bomb|overlap-wrap|hole-flood|idle-flood|snaplen64|finding-flood|payload-flood|undescribed-iface --out FILE [--count N]"
+        "usage: gen_adversarial --kind syn-flood|frag-flood|huge-frame|deflate-bomb|overlap-wrap|hole-flood|idle-flood|snaplen64|finding-flood|payload-flood|undescribed-iface|slow-heads --out FILE [--count N]"
     );
     std::process::exit(2)
 }
@@ -52,6 +52,7 @@ fn generate(kind: &str, count: Option<u64>, w: impl Write) -> io::Result<(Expect
     let mut pcap = PcapWriter::new(w, opts)?;
     let emit = |p: &Packet| pcap.write_packet(p);
     let expected = match kind {
+        "slow-heads" => adversarial::slow_heads(count.unwrap_or(20), 60_000, emit)?,
         "syn-flood" => adversarial::syn_flood(count.unwrap_or(1_000_000), 100, emit)?,
         "frag-flood" => adversarial::frag_flood(count.unwrap_or(100_000), 200, emit)?,
         "huge-frame" => adversarial::huge_frame(count.unwrap_or(256 << 20), 100, emit)?,

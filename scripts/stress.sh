@@ -20,8 +20,9 @@
 #   finding-flood 3,000,000 unmasked client frames on one session (3,000,000 findings)
 #   payload-flood 1,000 permessage-deflate messages of 1 MiB on one session (1 GiB inflated)
 #   undescribed-iface  1,000,000 pcapng packets naming an undescribed interface + a session
+#   slow-heads    20 sessions whose upgrade request has a 60 KB head sent in 1-byte segments
 #
-# For each: capture size, packets, seconds, peak RSS, findings by code and messages decoded
+# For each: capture size, packets, seconds, MB/s of capture, peak RSS, findings by code and messages decoded
 # (from the NDJSON summary of `wsscope analyze --ndjson --payload none`). Some kinds are also
 # run in the modes that used to hold what they fed (second table): the text output, `--json
 # --payload full` (default budget and --max-memory 256M) and the terminal UI's loader
@@ -30,7 +31,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-KINDS=${STRESS_KINDS:-"syn-flood frag-flood huge-frame deflate-bomb overlap-wrap hole-flood idle-flood snaplen64 finding-flood payload-flood undescribed-iface"}
+KINDS=${STRESS_KINDS:-"syn-flood frag-flood huge-frame deflate-bomb overlap-wrap hole-flood idle-flood snaplen64 finding-flood payload-flood undescribed-iface slow-heads"}
 
 # Extra runs per kind: "name=arguments" items separated by ';' (TUI runs examples/tui_load).
 declare -A MODES=(
@@ -85,7 +86,8 @@ python3 - "$DIR" "${rows[@]}" <<'EOF'
 import json, os, re, sys
 
 out, kinds = sys.argv[1], sys.argv[2:]
-header = ("capture", "size MB", "packets", "seconds", "peak RSS MiB", "messages", "findings by code")
+header = ("capture", "size MB", "packets", "seconds", "MB/s", "peak RSS MiB", "messages",
+          "findings by code")
 lines = []
 for kind in kinds:
     gen = json.load(open(os.path.join(out, kind + ".gen.json")))
@@ -104,7 +106,8 @@ for kind in kinds:
         sys.exit(f"{kind}: analyzed {cap['packets']} packets, generated {gen['packets']}")
     codes = ", ".join(f"{c} {n}" for c, n in sorted(s["findings_by_code"].items())) or "none"
     messages = f"{s['messages']}/{gen['messages']}"
-    lines.append((kind, f"{size / 1e6:.1f}", str(cap["packets"]), f"{secs:.2f}",
+    rate = f"{size / 1e6 / secs:.0f}" if secs > 0 else "-"
+    lines.append((kind, f"{size / 1e6:.1f}", str(cap["packets"]), f"{secs:.2f}", rate,
                   f"{rss_kb / 1024:.1f}", messages, codes))
 widths = [max(len(r[i]) for r in [header] + lines) for i in range(len(header))]
 def row(r):

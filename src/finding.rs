@@ -131,6 +131,8 @@ codes! {
     DecompressionFailed = "decompression-failed", Error, "A compressed message does not inflate (corrupt data, lost context, or RSV1 without the extension).";
     /// Message over the analyzer's size cap.
     MessageTooLarge = "message-too-large", Warning, "A message (after inflation) exceeds --max-message-size; the rest was counted but not kept or decoded.";
+    /// The stream ended inside a message (TCP reset, FIN or end of capture).
+    MessageIncomplete = "message-incomplete", Warning, "The connection ended (TCP reset, FIN, end of capture) inside a message: bytes its frame header declared never arrived (they are not counted in its size), or its final fragment never came.";
     /// Bytes missing from the capture.
     TcpGap = "tcp-gap", Warning, "Bytes of the stream are missing from the capture (packet loss in capture, or snaplen).";
     /// A retransmission carried different bytes.
@@ -143,8 +145,12 @@ codes! {
     CloseHandshakeIncomplete = "close-handshake-incomplete", Warning, "Only one side sent a close frame before the connection ended.";
     /// A session went quiet for about a proxy's idle timeout and then died.
     IdleTimeoutSuspected = "idle-timeout-suspected", Warning, "The session was silent for 55-65 s (or a multiple) before it ended: typical of a proxy idle timeout such as nginx's 60 s proxy_read_timeout.";
+    /// An HTTP head of the upgrade exceeded a parsing limit; what was skipped is named.
+    HttpLimitExceeded = "http-limit-exceeded", Warning, "An upgrade request exceeded a parsing limit (128 headers, a 64 KiB head); the detail names what was not read. The session is still reported and decoded.";
+    /// The HTTP parser rejected the upgrade request; it was read leniently.
+    HandshakeUnparsed = "handshake-unparsed", Warning, "The upgrade request is not valid HTTP (e.g. a request target that is not UTF-8); it was read leniently and the session is still reported and decoded.";
     /// Traffic decoded as WebSocket without a captured handshake.
-    HandshakeNotSeen = "handshake-not-seen", Warning, "WebSocket frames were decoded on a connection whose upgrade handshake was not captured; extensions are unknown.";
+    HandshakeNotSeen = "handshake-not-seen", Warning, "WebSocket frames were decoded on a connection whose upgrade handshake was not (fully) captured: joined mid-stream, or the request or the 101 is missing from the capture; extensions are unknown unless the 101 was seen.";
     /// The capture file ends inside a record or has a malformed record.
     CaptureTruncated = "capture-truncated", Warning, "The capture file ends inside a record (or a record is malformed); everything before it was analysed.";
     /// The flow table was full and connections were dropped.

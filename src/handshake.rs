@@ -274,6 +274,23 @@ pub struct Negotiated {
     pub deflate: Option<DeflateParams>,
 }
 
+/// What a 101 response negotiated when its request was not captured (nothing to check it
+/// against): subprotocol, extensions and permessage-deflate parameters.
+pub fn negotiated_from_response(resp: &ResponseHead) -> Negotiated {
+    let extensions = parse_extensions(&resp.headers);
+    let deflate = extensions
+        .iter()
+        .find(|e| e.name == "permessage-deflate")
+        .map(DeflateParams::from_extension);
+    Negotiated {
+        accept: header(&resp.headers, "sec-websocket-accept").map(str::to_string),
+        subprotocol: header(&resp.headers, "sec-websocket-protocol").map(str::to_string),
+        extensions,
+        deflate,
+        ..Negotiated::default()
+    }
+}
+
 /// Checks a 101 response against its request (RFC 6455 4.1 / 4.2.2) and reads what it negotiated.
 pub fn check_response(req: &RequestHead, resp: &ResponseHead) -> (Negotiated, Vec<Problem>) {
     let mut out = Vec::new();

@@ -6,7 +6,8 @@
 
 /// Largest head accepted; beyond this the stream is not treated as HTTP.
 pub const MAX_HEAD_BYTES: usize = 64 * 1024;
-const MAX_HEADERS: usize = 128;
+/// Most headers parsed per head.
+pub const MAX_HEADERS: usize = 128;
 
 /// A parsed request line and headers.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -107,6 +108,91 @@ pub fn parse_response(buf: &[u8]) -> HeadParse<ResponseHead> {
         Ok(httparse::Status::Partial) => HeadParse::Invalid("response head over 64 KiB".into()),
         Err(e) => HeadParse::Invalid(format!("not an HTTP response: {e}")),
     }
+}
+
+/// The end (exclusive) of an HTTP head in `buf`: the position after the first empty line
+/// (`\n\n` or `\n\r\n`). The search starts 2 bytes before `from`, so a caller that remembers
+/// how far it looked examines every byte a bounded number of times however the head is
+/// segmented.
+pub fn find_head_end(buf: &[u8], from: usize) -> Option<usize> {
+    let mut at = from.saturating_sub(2).min(buf.len());
+    while let Some(i) = memchr_nl(&buf[at..]) {
+        let nl = at + i;
+        match buf.get(nl + 1..) {
+            Some([b'\n', ..]) => return Some(nl + 2),
+            Some([b'\r', b'\n', ..]) => return Some(nl + 3),
+            _ => at = nl + 1,
+        }
+    }
+    None
+}
+
+fn memchr_nl(buf: &[u8]) -> Option<usize> {
+    buf.iter().position(|&b| b == b'\n')
+}
+
+/// True for the headers a WebSocket handshake check reads.
+fn websocket_header(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    n.starts_with("sec-websocket-")
+        || matches!(n.as_str(), "host" | "upgrade" | "connection" | "origin")
+}
+
+/// A request head read line by line without the strict parser: for heads httparse rejects
+/// (over [`MAX_HEADERS`] headers, a request target that is not UTF-8) or that were cut at
+/// [`MAX_HEAD_BYTES`]. Only complete lines are read; bytes that are not UTF-8 become U+FFFD.
+/// The first [`MAX_HEADERS`] headers are kept, plus the WebSocket handshake headers after them
+/// (at most [`MAX_HEADERS`] more). Returns the head and the number of header lines seen, or
+/// `None` when the first line is not `METHOD TARGET HTTP/1.x`.
+pub fn lenient_request(buf: &[u8]) -> Option<(RequestHead, usize)> {
+    let mut lines = buf.split(|&b| b == b'\n');
+    let first = lines.next()?;
+    let first = text(first.strip_suffix(b"\r").unwrap_or(first));
+    let mut parts = first.split(' ').filter(|p| !p.is_empty());
+    let (method, target, version) = (parts.next()?, parts.next()?, parts.next()?);
+    let version_minor = match version.strip_prefix("HTTP/1.")?.as_bytes() {
+        [d] if d.is_ascii_digit() => d - b'0',
+        _ => return None,
+    };
+    if parts.next().is_some() {
+        return None;
+    }
+    // The last piece has no newline after it: incomplete, not read.
+    let complete = buf
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        .saturating_sub(1);
+    let mut headers = Vec::new();
+    let mut extra = 0;
+    let mut seen = 0;
+    for line in lines.take(complete) {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.is_empty() {
+            break;
+        }
+        let Some(colon) = line.iter().position(|&b| b == b':') else {
+            continue;
+        };
+        seen += 1;
+        let name = text(&line[..colon]).trim().to_string();
+        if headers.len() < MAX_HEADERS {
+            headers.push((name, text(&line[colon + 1..]).trim().to_string()));
+        } else if extra < MAX_HEADERS && websocket_header(&name) {
+            extra += 1;
+            headers.push((name, text(&line[colon + 1..]).trim().to_string()));
+        }
+    }
+    Some((
+        RequestHead {
+            method: method.to_string(),
+            target: target.to_string(),
+            version_minor,
+            headers,
+            head_len: buf.len(),
+        },
+        seen,
+    ))
 }
 
 /// All values of a header (case-insensitive name), in order.

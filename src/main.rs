@@ -74,8 +74,8 @@ struct CommonArgs {
     /// Capture files (pcap or pcapng).
     #[arg(required = true, value_name = "CAPTURE")]
     captures: Vec<String>,
-    /// Decode traffic to this server port as WebSocket even without a captured handshake
-    /// (repeatable).
+    /// Decode traffic to this server port as WebSocket even without a captured handshake or
+    /// when the server's 101 is missing from the capture (repeatable).
     #[arg(long = "decode-as", value_name = "PORT")]
     decode_as: Vec<u16>,
     /// Do not look for WebSocket framing on connections captured mid-stream.
@@ -191,7 +191,8 @@ struct LiveArgs {
     no_tui: bool,
     #[command(flatten)]
     output: OutputArgs,
-    /// Decode traffic to this server port as WebSocket even without a captured handshake.
+    /// Decode traffic to this server port as WebSocket even without a captured handshake or
+    /// when the server's 101 is missing from the capture.
     #[arg(long = "decode-as", value_name = "PORT")]
     decode_as: Vec<u16>,
     /// Largest message decoded in full, after inflation (bytes).

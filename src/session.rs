@@ -8,10 +8,12 @@
 //! [`SessionEvent`]s to a caller's vector.
 
 use crate::finding::{Code, Finding};
-use crate::handshake::{check_request, check_response, is_upgrade_request, Negotiated};
+use crate::handshake::{
+    check_request, check_response, is_upgrade_request, negotiated_from_response, Negotiated,
+};
 use crate::http::{
-    parse_request, parse_response, request_body, response_body, BodyLength, HeadParse, RequestHead,
-    ResponseHead,
+    find_head_end, lenient_request, parse_request, parse_response, request_body, response_body,
+    BodyLength, HeadParse, RequestHead, ResponseHead, MAX_HEADERS, MAX_HEAD_BYTES,
 };
 use crate::tcp::flow::Began;
 use crate::tcp::{CloseReason, Dir, FlowId, FlowSummary};
@@ -195,8 +197,6 @@ impl Classification {
     }
 }
 
-/// Exchanges without an upgrade after which a connection is no longer examined.
-const MAX_PLAIN_EXCHANGES: u32 = 32;
 /// Bytes held per direction while waiting for the other side during the HTTP phase.
 const MAX_HTTP_BUFFER: usize = 1 << 20;
 /// Unanswered pings remembered per direction.
@@ -228,6 +228,22 @@ struct PendingUpgrade {
     session: SessionId,
     request: RequestHead,
     ts: Timestamp,
+    /// Findings about how the request was read (a limit exceeded, read leniently).
+    notes: Vec<(Code, String)>,
+    /// The head was cut at [`MAX_HEAD_BYTES`]: headers are missing, so it is not checked.
+    unchecked: bool,
+    /// Not known to ask for WebSocket (its Upgrade header may be in the part not read): a
+    /// session only if the server answers 101.
+    maybe: bool,
+}
+
+/// A request head over [`MAX_HEAD_BYTES`] whose rest is being skipped.
+struct Oversized {
+    /// What the first [`MAX_HEAD_BYTES`] held.
+    request: RequestHead,
+    /// Bytes of the head dropped so far.
+    dropped: u64,
+    ts: Timestamp,
 }
 
 /// Analysis state of one TCP connection.
@@ -249,6 +265,17 @@ pub struct Connection {
     /// The flow table guessed the roles the wrong way round (seen from the frames' masking):
     /// every direction it reports is reversed here.
     swapped: bool,
+    /// How far each buffer was searched for the end of a head (the search resumes there).
+    scanned: [usize; 2],
+    /// Bytes examined by head-end searches and heads parsed (for the linear-time test).
+    scan_stats: (u64, u64),
+    /// A client head over the size limit being skipped.
+    oversized: Option<Oversized>,
+    /// Bytes went missing before anything HTTP was read: the stream is read as if joined
+    /// mid-stream (framing detection allowed).
+    resumed: bool,
+    /// The server's answer to a pending upgrade went missing (timestamp and length of the gap).
+    lost_response: Option<(Timestamp, u64)>,
 }
 
 /// True for a silence of 55-65 s or within 5 s of a multiple of 60 s up to 10 minutes: the
@@ -264,7 +291,7 @@ fn http_request_start(data: &[u8]) -> Option<bool> {
     let token_len = data
         .iter()
         .take(16)
-        .take_while(|b| b.is_ascii_uppercase())
+        .take_while(|b| b.is_ascii_alphabetic())
         .count();
     match data.get(token_len) {
         Some(b' ') => Some(token_len >= 3),
@@ -311,6 +338,11 @@ impl Connection {
             tcp_closer: None,
             fin: [false; 2],
             swapped: false,
+            scanned: [0, 0],
+            scan_stats: (0, 0),
+            oversized: None,
+            resumed: false,
+            lost_response: None,
         }
     }
 
@@ -393,8 +425,27 @@ impl Connection {
                 }
             }
             Phase::Http => {
-                // Without the bytes the HTTP exchange cannot be followed.
-                self.give_up(ts, out);
+                let nothing_read = self.exchanges == 0 && self.requests.is_empty();
+                let response_lost = dir == Dir::ServerToClient
+                    && matches!(self.requests.front(), Some((_, Some(p))) if !p.maybe);
+                // Only a gap at a head boundary: a head cut in the middle (a snaplen capture
+                // cuts every segment) is not followed any further.
+                let d = dir.index();
+                let at_boundary = self.bufs[d].is_empty() && self.skip[d] == 0;
+                if !nothing_read && !response_lost || self.oversized.is_some() || !at_boundary {
+                    // Without the bytes the HTTP exchange cannot be followed.
+                    self.give_up(ts, out);
+                    return;
+                }
+                // The request (or the start of the stream) or the answer to an upgrade is
+                // missing: the framing that follows may still show a WebSocket session.
+                self.bufs[d].clear();
+                self.skip[d] = 0;
+                self.scanned[d] = 0;
+                self.resumed = true;
+                if response_lost {
+                    self.lost_response = Some((ts, len));
+                }
             }
             Phase::Done => {}
         }
@@ -455,6 +506,23 @@ impl Connection {
                         assembler.handle(ev, &mut |a| assembled.push(a))
                     });
                     assembler.finish(ts, &mut |a| assembled.push(a));
+                    let how = match reason {
+                        CloseReason::Rst => "a TCP reset (RST)",
+                        CloseReason::Fin => "the TCP close (FIN)",
+                        CloseReason::EndOfCapture => "the end of the capture",
+                        CloseReason::Idle => "the idle timeout",
+                        CloseReason::Evicted => "eviction from the flow table",
+                    };
+                    for a in &mut assembled {
+                        if let Assembled::Violation {
+                            code: Code::MessageIncomplete,
+                            detail,
+                            ..
+                        } = a
+                        {
+                            detail.push_str(&format!("; the stream ended with {how}"));
+                        }
+                    }
                     for a in assembled {
                         Self::deliver(&mut ws, dir, a, out);
                     }
@@ -464,7 +532,7 @@ impl Connection {
             Phase::Http => {
                 // Upgrade requests never answered.
                 while let Some((_, pending)) = self.requests.pop_front() {
-                    if let Some(p) = pending {
+                    if let Some(p) = pending.filter(|p| !p.maybe) {
                         self.start_without_response(p, ts, out);
                     }
                 }
@@ -475,7 +543,7 @@ impl Connection {
 
     fn give_up(&mut self, ts: Timestamp, out: &mut Vec<SessionEvent>) {
         while let Some((_, pending)) = self.requests.pop_front() {
-            if let Some(p) = pending {
+            if let Some(p) = pending.filter(|p| !p.maybe) {
                 self.start_without_response(p, ts, out);
             }
         }
@@ -508,18 +576,23 @@ impl Connection {
         ts: Timestamp,
         out: &mut Vec<SessionEvent>,
     ) {
-        let problems = check_request(&p.request);
+        let problems = if p.unchecked {
+            Vec::new()
+        } else {
+            check_request(&p.request)
+        };
         out.push(self.start_event(
             p.session,
             p.ts,
             Some(Handshake {
-                request: p.request,
+                request: p.request.clone(),
                 response: None,
                 negotiated: Negotiated::default(),
                 request_ts: p.ts,
                 response_ts: None,
             }),
         ));
+        Self::notes(&p, out);
         for pr in problems {
             out.push(SessionEvent::Finding {
                 session: Some(p.session),
@@ -554,98 +627,135 @@ impl Connection {
             if !matches!(self.phase, Phase::Http) {
                 return;
             }
+            if self.lost_response.is_some() {
+                self.after_lost_response(cfg, next_id, ts, out);
+                return;
+            }
             let mut progressed = false;
             // Requests from the client.
             let c = Dir::ClientToServer.index();
-            if !self.bufs[c].is_empty() && self.skip[c] == 0 && !self.upgrade_pending() {
+            if self.oversized.is_some() && self.skip[c] == 0 {
+                match self.finish_oversized(next_id) {
+                    Ok(true) => progressed = true,
+                    Ok(false) => {}
+                    Err(()) => {
+                        self.give_up(ts, out);
+                        return;
+                    }
+                }
+            }
+            if self.oversized.is_none() && self.skip[c] == 0 && self.scanned[c] == 0 {
+                // Empty lines before a request line are ignored (RFC 9112 2.2).
+                let blank = self.bufs[c]
+                    .iter()
+                    .take_while(|&&b| b == b'\r' || b == b'\n')
+                    .count();
+                if blank > 0 && (self.exchanges > 0 || !self.requests.is_empty()) {
+                    self.bufs[c].drain(..blank);
+                }
+            }
+            if !self.bufs[c].is_empty()
+                && self.skip[c] == 0
+                && self.oversized.is_none()
+                && !self.upgrade_pending()
+            {
                 if self.exchanges == 0 && self.requests.is_empty() {
                     match http_request_start(&self.bufs[c]) {
                         Some(false) => {
                             self.not_http(cfg, next_id, Dir::ClientToServer, ts, out);
                             return;
                         }
-                        None if self.began != Began::Midstream => return,
-                        // Mid-stream: a WebSocket frame can start with uppercase letters too.
+                        None if !self.midstream_like() => return,
+                        // Mid-stream: a WebSocket frame can start with letters too.
                         None if self.bufs[c].len() < 2 => return,
                         None => {}
                         Some(true) => {}
                     }
                 }
-                match parse_request(&self.bufs[c]) {
-                    HeadParse::Complete(req) => {
-                        progressed = true;
-                        self.classification = Classification::Http;
-                        self.bufs[c].drain(..req.head_len);
-                        match request_body(&req.headers) {
-                            BodyLength::Fixed(n) => self.skip_body(Dir::ClientToServer, n),
-                            _ => {
-                                self.give_up(ts, out);
-                                return;
-                            }
+                match self.head_end(c) {
+                    Some(end) => {
+                        let Some((req, notes)) = Self::read_request(&self.bufs[c][..end]) else {
+                            self.give_up(ts, out);
+                            return;
+                        };
+                        self.bufs[c].drain(..end);
+                        self.scanned[c] = 0;
+                        self.scan_stats.1 += 1;
+                        if !self.request_read(req, notes, false, next_id, ts) {
+                            return;
                         }
-                        let pending = is_upgrade_request(&req).then(|| {
-                            *next_id += 1;
-                            PendingUpgrade {
-                                session: *next_id,
-                                request: req.clone(),
-                                ts,
-                            }
+                        progressed = true;
+                    }
+                    None if self.bufs[c].len() >= MAX_HEAD_BYTES => {
+                        let Some((request, _)) = lenient_request(&self.bufs[c]) else {
+                            self.give_up(ts, out);
+                            return;
+                        };
+                        // Keep the last bytes: the empty line may straddle the cut.
+                        let keep = 2;
+                        let drop = self.bufs[c].len() - keep;
+                        self.bufs[c].drain(..drop);
+                        self.scanned[c] = 0;
+                        self.oversized = Some(Oversized {
+                            request,
+                            dropped: drop as u64,
+                            ts,
                         });
-                        self.requests.push_back((req.method.clone(), pending));
+                        progressed = true;
                     }
-                    HeadParse::Partial => {}
-                    HeadParse::Invalid(_) => {
-                        self.give_up(ts, out);
-                        return;
-                    }
+                    None => {}
                 }
             }
             // Responses from the server.
             let s = Dir::ServerToClient.index();
             if !self.bufs[s].is_empty() && self.skip[s] == 0 {
-                if self.requests.is_empty() && self.exchanges == 0 {
+                let nothing_asked = self.requests.is_empty() && self.exchanges == 0;
+                if nothing_asked {
                     match http_response_start(&self.bufs[s]) {
                         Some(false) => {
                             self.not_http(cfg, next_id, Dir::ServerToClient, ts, out);
                             return;
                         }
-                        None if self.bufs[s].len() < 2 || self.began != Began::Midstream => return,
+                        None if self.bufs[s].len() < 2 || !self.midstream_like() => return,
                         _ => {}
                     }
                 }
                 if !self.requests.is_empty() {
-                    match parse_response(&self.bufs[s]) {
-                        HeadParse::Complete(resp) => {
-                            progressed = true;
-                            self.bufs[s].drain(..resp.head_len);
-                            if (100..200).contains(&resp.status) && resp.status != 101 {
-                                continue;
-                            }
-                            let Some((method, pending)) = self.requests.pop_front() else {
-                                return;
-                            };
-                            self.exchanges += 1;
-                            if resp.status == 101 {
-                                self.upgrade(cfg, pending, resp, ts, out);
-                                return;
-                            }
-                            if let Some(p) = pending {
-                                self.refused(p, resp.clone(), ts, out);
-                            }
-                            match response_body(&method, resp.status, &resp.headers) {
-                                BodyLength::Fixed(n) => self.skip_body(Dir::ServerToClient, n),
-                                _ => {
-                                    self.give_up(ts, out);
-                                    return;
-                                }
-                            }
-                            if self.exchanges >= MAX_PLAIN_EXCHANGES {
-                                self.give_up(ts, out);
-                                return;
-                            }
+                    let Some(end) = self.head_end(s) else {
+                        if self.bufs[s].len() >= MAX_HEAD_BYTES {
+                            self.give_up(ts, out);
+                            return;
                         }
-                        HeadParse::Partial => {}
-                        HeadParse::Invalid(_) => {
+                        return;
+                    };
+                    self.scan_stats.1 += 1;
+                    let resp = match parse_response(&self.bufs[s][..end]) {
+                        HeadParse::Complete(resp) => resp,
+                        _ => {
+                            self.give_up(ts, out);
+                            return;
+                        }
+                    };
+                    progressed = true;
+                    self.bufs[s].drain(..end);
+                    self.scanned[s] = 0;
+                    if (100..200).contains(&resp.status) && resp.status != 101 {
+                        continue;
+                    }
+                    let Some((method, pending)) = self.requests.pop_front() else {
+                        return;
+                    };
+                    self.exchanges = self.exchanges.saturating_add(1);
+                    if resp.status == 101 {
+                        self.upgrade(cfg, pending, resp, ts, out);
+                        return;
+                    }
+                    if let Some(p) = pending.filter(|p| !p.maybe) {
+                        self.refused(p, resp.clone(), ts, out);
+                    }
+                    match response_body(&method, resp.status, &resp.headers) {
+                        BodyLength::Fixed(n) => self.skip_body(Dir::ServerToClient, n),
+                        _ => {
                             self.give_up(ts, out);
                             return;
                         }
@@ -655,6 +765,269 @@ impl Connection {
             if !progressed {
                 return;
             }
+        }
+    }
+
+    /// True when the stream may start anywhere (captured mid-stream, or after lost bytes).
+    fn midstream_like(&self) -> bool {
+        self.began == Began::Midstream || self.resumed
+    }
+
+    /// Searches `bufs[d]` for the end of a head, from where the last search stopped.
+    fn head_end(&mut self, d: usize) -> Option<usize> {
+        let from = self.scanned[d];
+        self.scan_stats.0 +=
+            (self.bufs[d].len() - from.saturating_sub(2).min(self.bufs[d].len())) as u64;
+        let end = find_head_end(&self.bufs[d], from);
+        if end.is_none() {
+            self.scanned[d] = self.bufs[d].len();
+        }
+        end
+    }
+
+    /// A complete request head: strictly parsed, or read leniently with a note saying why.
+    fn read_request(head: &[u8]) -> Option<(RequestHead, Vec<(Code, String)>)> {
+        let why = match parse_request(head) {
+            HeadParse::Complete(req) => return Some((req, Vec::new())),
+            HeadParse::Partial => "incomplete head".to_string(),
+            HeadParse::Invalid(why) => why,
+        };
+        let (req, seen) = lenient_request(head)?;
+        let note = if seen > MAX_HEADERS {
+            (
+                Code::HttpLimitExceeded,
+                format!(
+                    "request has {seen} headers, over the limit of {MAX_HEADERS}: only the first \
+                     {MAX_HEADERS} and the WebSocket handshake headers were kept"
+                ),
+            )
+        } else {
+            (
+                Code::HandshakeUnparsed,
+                format!(
+                    "the HTTP parser rejected the request head ({why}); it was read line by \
+                     line instead (bytes that are not UTF-8 are shown as U+FFFD)"
+                ),
+            )
+        };
+        Some((req, vec![note]))
+    }
+
+    /// Skips the rest of an oversized request head. `Ok(true)` when it ended (and the request
+    /// was queued), `Err` when the connection cannot be followed.
+    fn finish_oversized(&mut self, next_id: &mut SessionId) -> Result<bool, ()> {
+        let c = Dir::ClientToServer.index();
+        let Some(end) = self.head_end(c) else {
+            let keep = 2.min(self.bufs[c].len());
+            let drop = self.bufs[c].len() - keep;
+            self.bufs[c].drain(..drop);
+            self.scanned[c] = 0;
+            if let Some(o) = &mut self.oversized {
+                o.dropped += drop as u64;
+            }
+            return Ok(false);
+        };
+        let Some(o) = self.oversized.take() else {
+            return Ok(false);
+        };
+        self.bufs[c].drain(..end);
+        self.scanned[c] = 0;
+        let total = o.dropped + end as u64;
+        let note = (
+            Code::HttpLimitExceeded,
+            format!(
+                "request head is {total} bytes, over the 64 KiB limit: the lines after the first \
+                 64 KiB were not read, and the request was not checked"
+            ),
+        );
+        if !self.request_read(o.request, vec![note], true, next_id, o.ts) {
+            return Err(());
+        }
+        Ok(true)
+    }
+
+    /// Queues a request whose head was read; false when the connection cannot be followed.
+    fn request_read(
+        &mut self,
+        req: RequestHead,
+        notes: Vec<(Code, String)>,
+        unchecked: bool,
+        next_id: &mut SessionId,
+        ts: Timestamp,
+    ) -> bool {
+        self.classification = Classification::Http;
+        match request_body(&req.headers) {
+            BodyLength::Fixed(n) => self.skip_body(Dir::ClientToServer, n),
+            _ => return false,
+        }
+        let asks = is_upgrade_request(&req);
+        let pending = (asks || unchecked).then(|| {
+            *next_id += 1;
+            PendingUpgrade {
+                session: *next_id,
+                request: req.clone(),
+                ts,
+                notes,
+                unchecked,
+                maybe: !asks,
+            }
+        });
+        self.requests.push_back((req.method.clone(), pending));
+        true
+    }
+
+    /// The answer to an upgrade request went missing: WebSocket framing after it (or
+    /// `--decode-as`) shows the upgrade succeeded; an HTTP response shows the gap was elsewhere.
+    fn after_lost_response(
+        &mut self,
+        cfg: &SessionConfig,
+        next_id: &mut SessionId,
+        ts: Timestamp,
+        out: &mut Vec<SessionEvent>,
+    ) {
+        let Some((gap_ts, len)) = self.lost_response else {
+            return;
+        };
+        let s = Dir::ServerToClient.index();
+        if http_response_start(&self.bufs[s]) == Some(true) {
+            self.lost_response = None;
+            self.advance_http(cfg, next_id, ts, out);
+            return;
+        }
+        let forced = cfg.decode_as_ports.contains(&self.server.port());
+        let client = self.frames_visible(Dir::ClientToServer);
+        let server = self.frames_visible(Dir::ServerToClient);
+        let how = if forced {
+            format!(
+                "decoded as WebSocket because of --decode-as {}",
+                self.server.port()
+            )
+        } else if client == Some(true) || server == Some(true) {
+            "WebSocket framing follows, so the upgrade was accepted".to_string()
+        } else if client.is_none() || server.is_none() {
+            // Too few bytes to tell, or the server's bytes resume inside a frame: wait for
+            // the other side (bounded by the HTTP buffer limit).
+            return;
+        } else {
+            self.lost_response = None;
+            self.give_up(ts, out);
+            return;
+        };
+        let Some((_, pending)) = self.requests.pop_front() else {
+            return;
+        };
+        let finding = Finding::new(
+            Code::HandshakeNotSeen,
+            Some(Dir::ServerToClient),
+            Some(gap_ts),
+            format!(
+                "the server's response to the upgrade request is missing from the capture \
+                 ({len} bytes lost); {how}; extensions unknown (RSV1 is assumed to mean \
+                 permessage-deflate)"
+            ),
+        );
+        self.fallback(cfg, next_id, ts, pending, None, finding, out);
+    }
+
+    /// Whether `bufs[dir]` starts with a plausible frame header for `dir` (`None`: too few
+    /// bytes, or nothing).
+    fn frames_visible(&self, dir: Dir) -> Option<bool> {
+        let buf = &self.bufs[dir.index()];
+        if buf.is_empty() {
+            return None;
+        }
+        let expect = Expectations {
+            masked: dir == Dir::ClientToServer,
+            rsv1_allowed: true,
+        };
+        match FrameHeader::parse(buf) {
+            Some(h) => Some(expect.plausible(&h)),
+            None if buf.len() < 14 => None,
+            None => Some(false),
+        }
+    }
+
+    /// Reports a session whose handshake was seen only in part (`pending`: the request;
+    /// `resp`: the 101) with `finding` saying what is missing, and decodes what follows.
+    #[allow(clippy::too_many_arguments)]
+    fn fallback(
+        &mut self,
+        cfg: &SessionConfig,
+        next_id: &mut SessionId,
+        ts: Timestamp,
+        pending: Option<PendingUpgrade>,
+        resp: Option<ResponseHead>,
+        finding: Finding,
+        out: &mut Vec<SessionEvent>,
+    ) {
+        let id = match &pending {
+            Some(p) => p.session,
+            None => {
+                *next_id += 1;
+                *next_id
+            }
+        };
+        let negotiated = resp.as_ref().map(negotiated_from_response);
+        let (start_ts, handshake) = match &pending {
+            Some(p) => (
+                p.ts,
+                Some(Handshake {
+                    request: p.request.clone(),
+                    response: resp.clone(),
+                    negotiated: negotiated.clone().unwrap_or_default(),
+                    request_ts: p.ts,
+                    response_ts: resp.as_ref().map(|_| ts),
+                }),
+            ),
+            None => (ts, None),
+        };
+        self.classification = Classification::WebSocket;
+        out.push(self.start_event(id, start_ts, handshake));
+        if let Some(p) = &pending {
+            Self::notes(p, out);
+            if !p.unchecked {
+                for pr in check_request(&p.request) {
+                    out.push(SessionEvent::Finding {
+                        session: Some(id),
+                        finding: Finding::new(
+                            pr.code,
+                            Some(Dir::ClientToServer),
+                            Some(p.ts),
+                            pr.detail,
+                        ),
+                    });
+                }
+            }
+        }
+        out.push(SessionEvent::Finding {
+            session: Some(id),
+            finding,
+        });
+        let mut ws = Box::new(Self::new_ws(
+            cfg,
+            id,
+            negotiated.as_ref(),
+            [false, resp.is_some()],
+            ts,
+        ));
+        for d in [Dir::ClientToServer, Dir::ServerToClient] {
+            let buffered = std::mem::take(&mut self.bufs[d.index()]);
+            if !buffered.is_empty() {
+                Self::feed_ws(&mut ws, d, ts, &buffered, out);
+            }
+        }
+        self.requests.clear();
+        self.lost_response = None;
+        self.phase = Phase::WebSocket(ws);
+    }
+
+    /// The findings about how a request was read.
+    fn notes(p: &PendingUpgrade, out: &mut Vec<SessionEvent>) {
+        for (code, detail) in &p.notes {
+            out.push(SessionEvent::Finding {
+                session: Some(p.session),
+                finding: Finding::new(*code, Some(Dir::ClientToServer), Some(p.ts), detail.clone()),
+            });
         }
     }
 
@@ -671,6 +1044,7 @@ impl Connection {
             self.bufs[d].clear();
             self.skip[d] = n - have;
         }
+        self.scanned[d] = 0;
     }
 
     /// The first bytes of `dir` are not HTTP: WebSocket joined mid-stream, or other traffic.
@@ -699,13 +1073,34 @@ impl Connection {
             std::mem::swap(&mut self.client, &mut self.server);
             self.bufs.swap(0, 1);
             self.skip.swap(0, 1);
+            self.scanned.swap(0, 1);
             looks_ws = reversed_looks_ws;
         }
         let forced = cfg.decode_as_ports.contains(&self.server.port());
-        let midstream = self.began == Began::Midstream && cfg.detect_midstream;
+        let midstream = self.midstream_like() && cfg.detect_midstream;
         if !(forced || (midstream && looks_ws)) {
             self.phase = Phase::Done;
             self.bufs = [Vec::new(), Vec::new()];
+            return;
+        }
+        if let Some(resp) = self.leading_101() {
+            // The request was not captured, the server's 101 was: it tells what was
+            // negotiated, and the server's frames start right after it.
+            let why = if forced {
+                format!("--decode-as {}", self.server.port())
+            } else {
+                "WebSocket framing".to_string()
+            };
+            let finding = Finding::new(
+                Code::HandshakeNotSeen,
+                Some(Dir::ClientToServer),
+                Some(ts),
+                format!(
+                    "the upgrade request was not captured; the session was read from the \
+                     server's 101 response and the frames that follow ({why})"
+                ),
+            );
+            self.fallback(cfg, next_id, ts, None, Some(resp), finding, out);
             return;
         }
         *next_id += 1;
@@ -717,6 +1112,8 @@ impl Connection {
                 "decoded as WebSocket because of --decode-as {}",
                 self.server.port()
             )
+        } else if self.began != Began::Midstream {
+            "the start of the connection (the upgrade handshake) is missing from the capture; framing detected heuristically".to_string()
         } else {
             "the connection was already open when the capture started; framing detected heuristically".to_string()
         };
@@ -729,7 +1126,7 @@ impl Connection {
                 format!("{why}; extensions unknown (RSV1 is assumed to mean permessage-deflate)"),
             ),
         });
-        let mut ws = Box::new(Self::new_ws(cfg, id, None, false, ts));
+        let mut ws = Box::new(Self::new_ws(cfg, id, None, [false, false], ts));
         for d in [Dir::ClientToServer, Dir::ServerToClient] {
             let buffered = std::mem::take(&mut self.bufs[d.index()]);
             if !buffered.is_empty() {
@@ -739,11 +1136,28 @@ impl Connection {
         self.phase = Phase::WebSocket(ws);
     }
 
+    /// A complete 101 response at the start of the server's buffer, taken out of it.
+    fn leading_101(&mut self) -> Option<ResponseHead> {
+        let s = Dir::ServerToClient.index();
+        if self.skip[s] != 0 || http_response_start(&self.bufs[s]) != Some(true) {
+            return None;
+        }
+        let end = self.head_end(s)?;
+        match parse_response(&self.bufs[s][..end]) {
+            HeadParse::Complete(resp) if resp.status == 101 => {
+                self.bufs[s].drain(..end);
+                self.scanned[s] = 0;
+                Some(resp)
+            }
+            _ => None,
+        }
+    }
+
     fn new_ws(
         cfg: &SessionConfig,
         id: SessionId,
         negotiated: Option<&Negotiated>,
-        synced: bool,
+        synced: [bool; 2],
         ts: Timestamp,
     ) -> WsState {
         let deflate = negotiated.and_then(|n| n.deflate);
@@ -753,7 +1167,7 @@ impl Connection {
                 masked: dir == Dir::ClientToServer,
                 rsv1_allowed: deflate.is_some() || !handshake_seen,
             };
-            let decoder = if synced {
+            let decoder = if synced[dir.index()] {
                 FrameDecoder::new(expect)
             } else {
                 FrameDecoder::new_unsynced(expect)
@@ -789,13 +1203,18 @@ impl Connection {
 
     fn handshake_findings(
         id: SessionId,
-        req: &RequestHead,
-        req_ts: Timestamp,
+        pending: &PendingUpgrade,
         resp_problems: Vec<crate::handshake::Problem>,
         resp_ts: Timestamp,
         out: &mut Vec<SessionEvent>,
     ) {
-        for p in check_request(req) {
+        let req_ts = pending.ts;
+        let checked = if pending.unchecked {
+            Vec::new()
+        } else {
+            check_request(&pending.request)
+        };
+        for p in checked {
             out.push(SessionEvent::Finding {
                 session: Some(id),
                 finding: Finding::new(p.code, Some(Dir::ClientToServer), Some(req_ts), p.detail),
@@ -829,7 +1248,8 @@ impl Connection {
                 response_ts: Some(ts),
             }),
         ));
-        Self::handshake_findings(p.session, &p.request, p.ts, Vec::new(), ts, out);
+        Self::notes(&p, out);
+        Self::handshake_findings(p.session, &p, Vec::new(), ts, out);
         out.push(SessionEvent::Finding {
             session: Some(p.session),
             finding: Finding::new(
@@ -857,7 +1277,16 @@ impl Connection {
             self.phase = Phase::Done;
             return;
         };
-        let (negotiated, problems) = check_response(&p.request, &resp);
+        let (negotiated, mut problems) = check_response(&p.request, &resp);
+        if p.unchecked {
+            // Headers the response is checked against may be in the part not read.
+            problems.retain(|pr| {
+                !matches!(
+                    pr.code,
+                    Code::AcceptMismatch | Code::SubprotocolNotOffered | Code::ExtensionNotOffered
+                )
+            });
+        }
         self.classification = Classification::WebSocket;
         let id = p.session;
         out.push(self.start_event(
@@ -871,8 +1300,9 @@ impl Connection {
                 response_ts: Some(ts),
             }),
         ));
-        Self::handshake_findings(id, &p.request, p.ts, problems, ts, out);
-        let mut ws = Box::new(Self::new_ws(cfg, id, Some(&negotiated), true, ts));
+        Self::notes(&p, out);
+        Self::handshake_findings(id, &p, problems, ts, out);
+        let mut ws = Box::new(Self::new_ws(cfg, id, Some(&negotiated), [true, true], ts));
         // Client bytes sent after its request (before or after the 101) and server bytes after
         // the 101 head belong to the WebSocket streams.
         let c2s = std::mem::take(&mut self.bufs[0]);
@@ -928,7 +1358,9 @@ impl Connection {
                 let d = dir.index();
                 let mut rtt = None;
                 match m.kind {
-                    MessageKind::Ping => {
+                    // Only valid pings are remembered for pairing: an oversized one may be
+                    // kept whole up to the size cap.
+                    MessageKind::Ping if m.payload.len() <= 125 => {
                         let q = &mut ws.pings[d];
                         if q.len() >= MAX_PENDING_PINGS {
                             q.pop_front();
@@ -1045,5 +1477,78 @@ impl Connection {
             messages: ws.messages,
             payload_bytes: ws.payload_bytes,
         }));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn connection() -> Connection {
+        Connection::new(
+            FlowId(1),
+            SocketAddr::from(([10, 0, 0, 1], 40000)),
+            SocketAddr::from(([10, 0, 0, 2], 80)),
+            Began::Syn,
+            false,
+        )
+    }
+
+    /// An upgrade request of about `size` bytes (one long header), then its 101.
+    fn big_upgrade(size: usize) -> (Vec<u8>, Vec<u8>) {
+        let key = "dGhlIHNhbXBsZSBub25jZQ==";
+        let filler = "a".repeat(size.saturating_sub(200));
+        let req = format!(
+            "GET /chat HTTP/1.1\r\nHost: example.com\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\nX-Filler: {filler}\r\n\r\n"
+        );
+        let resp = format!(
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Accept: {}\r\n\r\n",
+            crate::handshake::accept_for(key)
+        );
+        (req.into_bytes(), resp.into_bytes())
+    }
+
+    /// Feeds `bytes` from `dir` in segments of `seg` bytes.
+    fn feed(c: &mut Connection, dir: Dir, bytes: &[u8], seg: usize, out: &mut Vec<SessionEvent>) {
+        let cfg = SessionConfig::default();
+        let mut next_id = 0;
+        for chunk in bytes.chunks(seg) {
+            c.on_data(&cfg, &mut next_id, dir, Timestamp(1), chunk, out);
+        }
+    }
+
+    #[test]
+    fn a_60_kb_head_in_1_byte_segments_is_scanned_once_and_parsed_once() {
+        let (req, resp) = big_upgrade(60_000);
+        let mut c = connection();
+        let mut out = Vec::new();
+        feed(&mut c, Dir::ClientToServer, &req, 1, &mut out);
+        feed(&mut c, Dir::ServerToClient, &resp, 1, &mut out);
+        let (scanned, parsed) = c.scan_stats;
+        // Each byte is examined at most 3 times (2 bytes of overlap per search); re-parsing
+        // from the start on every segment examined 1.8 GB here.
+        let total = (req.len() + resp.len()) as u64;
+        assert!(scanned <= 3 * total, "{scanned} bytes scanned for {total}");
+        assert_eq!(parsed, 2, "one parse per head");
+        assert!(
+            out.iter()
+                .any(|e| matches!(e, SessionEvent::Start(s) if s.handshake.is_some())),
+            "the upgrade was read"
+        );
+        assert!(matches!(c.phase, Phase::WebSocket(_)));
+    }
+
+    #[test]
+    fn the_end_of_a_head_is_found_across_segment_boundaries() {
+        for seg in 1..=5 {
+            let (req, resp) = big_upgrade(300);
+            let mut c = connection();
+            let mut out = Vec::new();
+            feed(&mut c, Dir::ClientToServer, &req, seg, &mut out);
+            feed(&mut c, Dir::ServerToClient, &resp, seg, &mut out);
+            assert!(matches!(c.phase, Phase::WebSocket(_)), "segments of {seg}");
+        }
     }
 }

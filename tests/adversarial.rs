@@ -302,7 +302,8 @@ fn huge(seen: &Seen) -> (Dir, MessageKind, u64, bool) {
 
 /// The server declares 2^63-1 payload bytes and sends 200 KB of them; the client carries on
 /// and closes. Nothing is allocated for the declared size, the message is reported incomplete
-/// with its declared length, the client's messages are all decoded.
+/// with the length that crossed the wire (`message-incomplete`), the client's messages are all
+/// decoded.
 #[test]
 fn frame_header_of_2_pow_63_minus_1_bytes_streams_without_allocating() {
     let (c, _, expected) = generate_and_run(&config(), 262_144, |emit| {
@@ -311,16 +312,20 @@ fn frame_header_of_2_pow_63_minus_1_bytes_streams_without_allocating() {
     let seen = c.assert_probe_decoded(&expected.probes[0]);
     assert_eq!(
         huge(seen),
-        (
-            Dir::ServerToClient,
-            MessageKind::Binary,
-            adversarial::HUGE_FRAME_LEN,
-            true
-        )
+        (Dir::ServerToClient, MessageKind::Binary, 200_000, true)
     );
     assert!(c.max_kept_payload <= 4096);
     // The server never answered the client's close: it was still inside its frame.
-    c.assert_codes(&[Code::CloseHandshakeIncomplete]);
+    c.assert_codes(&[Code::CloseHandshakeIncomplete, Code::MessageIncomplete]);
+    let cut = &c.details[&Code::MessageIncomplete][0];
+    assert!(
+        cut.contains(&format!(
+            "{} of its {} declared payload bytes never arrived",
+            adversarial::HUGE_FRAME_LEN - 200_000,
+            adversarial::HUGE_FRAME_LEN
+        )),
+        "{cut}"
+    );
 }
 
 /// Regression: a message that reached --max-message-size exactly at the end of a segment was
@@ -333,8 +338,12 @@ fn frame_passing_the_size_cap_on_a_segment_boundary_is_reported_too_large() {
         adversarial::huge_frame(3 << 20, 20, emit)
     });
     let seen = c.assert_probe_decoded(&expected.probes[0]);
-    assert_eq!(huge(seen).2, adversarial::HUGE_FRAME_LEN);
-    c.assert_codes(&[Code::CloseHandshakeIncomplete, Code::MessageTooLarge]);
+    assert_eq!(huge(seen).2, 3 << 20);
+    c.assert_codes(&[
+        Code::CloseHandshakeIncomplete,
+        Code::MessageTooLarge,
+        Code::MessageIncomplete,
+    ]);
     assert_eq!(c.count(Code::MessageTooLarge), 1);
     assert!(c.max_kept_payload <= 4096);
 }
@@ -780,4 +789,23 @@ fn terminal_ui_keeps_references_to_spilled_payloads_within_the_memory_budget() {
         .filter(|f| f.code == Code::PayloadBudgetExceeded)
         .collect();
     assert_eq!(f.len(), 1, "{:?}", s.findings);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Big heads in 1-byte segments
+// ---------------------------------------------------------------------------------------------
+
+/// Upgrade requests of 20 KB in 1-byte segments: every session is read and decoded, nothing is
+/// flagged (the head-end search is incremental; the session unit tests count the bytes it
+/// examines, scripts/stress.sh measures the speed).
+#[test]
+fn big_heads_in_1_byte_segments_are_all_read() {
+    let (c, _, expected) = generate_and_run(&config(), 262_144, |emit| {
+        adversarial::slow_heads(3, 20_000, emit)
+    });
+    c.assert_codes(&[]);
+    assert_eq!(c.sessions.len(), 3);
+    for probe in &expected.probes {
+        c.assert_probe_decoded(probe);
+    }
 }

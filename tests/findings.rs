@@ -1149,6 +1149,273 @@ fn fragments_dropped_when_the_fragment_table_is_full_and_session_still_decoded()
 }
 
 // ---------------------------------------------------------------------------------------------
+// Nothing vanishes: sessions the server accepted are reported even when the handshake could not
+// be followed (issue 9, item 4)
+// ---------------------------------------------------------------------------------------------
+
+/// Six messages each way after the handshake, then a clean close.
+fn twelve_messages(c: &mut Conversation<'_>) {
+    for i in 0..6 {
+        c.client_send(&ctext(&format!("c{i}")));
+        c.server_send(&stext(&format!("s{i}")));
+    }
+    clean_close(c);
+}
+
+/// One session, with all twelve messages of [`twelve_messages`] decoded.
+fn assert_twelve_decoded(o: &Outcome) {
+    assert_eq!(o.sessions.len(), 1, "{:#?}", o.findings);
+    assert_eq!(
+        o.texts(C2S),
+        ["c0", "c1", "c2", "c3", "c4", "c5"],
+        "{:#?}",
+        o.findings
+    );
+    assert_eq!(
+        o.texts(S2C),
+        ["s0", "s1", "s2", "s3", "s4", "s5"],
+        "{:#?}",
+        o.findings
+    );
+    assert_eq!(o.ends.len(), 1);
+    assert!(o.ends[0].upgraded);
+    assert!(o.ends[0].clean, "{:?}", o.ends[0]);
+}
+
+/// The upgrade exchange given as raw request bytes, then twelve messages.
+fn raw_request_then_twelve(req: &[u8]) -> Outcome {
+    let mut c = Conversation::default_v4();
+    c.handshake();
+    c.client_send(req);
+    c.server_send(&response().to_bytes());
+    twelve_messages(&mut c);
+    analyze_packets(&c.into_packets())
+}
+
+#[test]
+fn request_not_captured_session_is_reported_from_the_101_and_decoded() {
+    let mut c = Conversation::default_v4();
+    c.handshake();
+    c.skip(kit(C2S), request().to_bytes().len() as u64);
+    c.server_send(&response().to_bytes());
+    twelve_messages(&mut c);
+    let o = analyze_packets(&c.into_packets());
+    assert_twelve_decoded(&o);
+    let f = o.expect(Code::HandshakeNotSeen, None);
+    assert!(f.detail.contains("request"), "{}", f.detail);
+}
+
+#[test]
+fn capture_starting_at_the_101_reports_the_session_with_the_negotiated_deflate() {
+    let mut c = Conversation::default_v4();
+    c.server_send(&response().with_deflate().to_bytes());
+    // A compressed server message: decoded only if the 101's extensions were read.
+    let mut z = new_deflate_compressor(6);
+    let zipped = FrameSpec::new(1, deflate_message(b"zipped", &mut z), None)
+        .with_rsv(true, false, false)
+        .encode();
+    c.server_send(&zipped);
+    twelve_messages(&mut c);
+    let o = analyze_packets(&c.into_packets());
+    assert_eq!(o.sessions.len(), 1, "{:#?}", o.findings);
+    assert_eq!(o.texts(S2C)[0], "zipped", "{:#?}", o.findings);
+    assert_eq!(o.texts(C2S), ["c0", "c1", "c2", "c3", "c4", "c5"]);
+    assert!(o.ends[0].clean);
+    let f = o.expect(Code::HandshakeNotSeen, None);
+    assert!(f.detail.contains("101"), "{}", f.detail);
+    assert!(!o.has(Code::DecompressionFailed), "{:#?}", o.findings);
+}
+
+/// The request is captured, the server's 101 segment is not.
+fn lost_101(cfg: AnalyzerConfig) -> Outcome {
+    let mut c = Conversation::default_v4();
+    c.handshake();
+    c.client_send(&request().to_bytes());
+    c.skip(kit(S2C), response().to_bytes().len() as u64);
+    twelve_messages(&mut c);
+    analyze_packets_with(cfg, &c.into_packets())
+}
+
+#[test]
+fn lost_101_segment_session_is_decoded_from_the_framing() {
+    let o = lost_101(config());
+    assert_twelve_decoded(&o);
+    assert_eq!(
+        o.sessions[0]
+            .handshake
+            .as_ref()
+            .map(|h| h.request.target.as_str()),
+        Some("/")
+    );
+    let f = o.expect(Code::HandshakeNotSeen, Some(S2C));
+    assert!(f.detail.contains("response"), "{}", f.detail);
+}
+
+#[test]
+fn lost_101_segment_and_the_start_of_a_frame_then_server_bytes_first() {
+    let mut c = Conversation::default_v4();
+    c.handshake();
+    c.client_send(&request().to_bytes());
+    // The 101 and the first 2 bytes of the server's first frame are lost; the server's bytes
+    // resume inside that frame, before the client says anything.
+    c.skip(kit(S2C), response().to_bytes().len() as u64 + 2);
+    c.server_send(&stext("first")[2..]);
+    twelve_messages(&mut c);
+    let o = analyze_packets(&c.into_packets());
+    assert_twelve_decoded(&o);
+    o.expect(Code::HandshakeNotSeen, Some(S2C));
+}
+
+#[test]
+fn lost_101_segment_is_recovered_by_decode_as_too() {
+    let mut cfg = config();
+    cfg.session.decode_as_ports = vec![80];
+    let o = lost_101(cfg);
+    assert_twelve_decoded(&o);
+    let f = o.expect(Code::HandshakeNotSeen, Some(S2C));
+    assert!(f.detail.contains("--decode-as 80"), "{}", f.detail);
+}
+
+#[test]
+fn lower_case_method_is_method_not_get_and_session_still_decoded() {
+    let mut req = request();
+    req.method = "get".into();
+    let o = raw_request_then_twelve(&req.to_bytes());
+    assert_twelve_decoded(&o);
+    let f = o.expect(Code::MethodNotGet, Some(C2S));
+    assert!(f.detail.contains("'get /"), "{}", f.detail);
+    o.assert_codes(&[Code::MethodNotGet]);
+}
+
+#[test]
+fn over_128_headers_is_http_limit_exceeded_and_session_still_decoded() {
+    let mut req = request();
+    req.extra_headers = (0..200)
+        .map(|i| (format!("X-H{i}"), "v".to_string()))
+        .collect();
+    let o = raw_request_then_twelve(&req.to_bytes());
+    assert_twelve_decoded(&o);
+    let f = o.expect(Code::HttpLimitExceeded, Some(C2S));
+    assert!(f.detail.contains("206 headers"), "{}", f.detail);
+    // The WebSocket headers were kept, so the handshake checks still pass.
+    o.assert_codes(&[Code::HttpLimitExceeded]);
+    let hs = o.sessions[0].handshake.as_ref().expect("handshake");
+    assert_eq!(hs.request.headers.len(), 128);
+    assert!(hs.negotiated.accept_valid);
+}
+
+#[test]
+fn head_over_64_kib_is_http_limit_exceeded_and_session_still_decoded() {
+    let mut req = request();
+    req.extra_headers = vec![("Cookie".into(), "a".repeat(70_000))];
+    let o = raw_request_then_twelve(&req.to_bytes());
+    assert_twelve_decoded(&o);
+    let f = o.expect(Code::HttpLimitExceeded, Some(C2S));
+    assert!(f.detail.contains("64 KiB"), "{}", f.detail);
+    assert_eq!(
+        o.sessions[0]
+            .handshake
+            .as_ref()
+            .map(|h| h.request.method.as_str()),
+        Some("GET")
+    );
+}
+
+#[test]
+fn non_utf8_request_target_is_handshake_unparsed_and_session_still_decoded() {
+    let mut req = request();
+    req.target = "/caf\u{e9}".into(); // replaced below by the single byte 0xe9
+    let mut bytes = req.to_bytes();
+    let at = bytes
+        .windows(2)
+        .position(|w| w == [0xc3, 0xa9])
+        .expect("e-acute");
+    bytes.splice(at..at + 2, [0xe9]);
+    let o = raw_request_then_twelve(&bytes);
+    assert_twelve_decoded(&o);
+    let f = o.expect(Code::HandshakeUnparsed, Some(C2S));
+    assert!(f.detail.contains("request"), "{}", f.detail);
+    let hs = o.sessions[0].handshake.as_ref().expect("handshake");
+    assert_eq!(hs.request.target, "/caf\u{fffd}");
+    assert!(hs.negotiated.accept_valid);
+}
+
+#[test]
+fn upgrade_after_40_keep_alive_exchanges_is_still_decoded() {
+    let mut c = Conversation::default_v4();
+    c.handshake();
+    for _ in 0..40 {
+        c.client_send(b"GET /poll HTTP/1.1\r\nHost: example.com\r\n\r\n");
+        c.server_send(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+    }
+    c.client_send(&request().to_bytes());
+    c.server_send(&response().to_bytes());
+    twelve_messages(&mut c);
+    let o = analyze_packets(&c.into_packets());
+    assert_twelve_decoded(&o);
+    o.assert_codes(&[]);
+}
+
+/// Upgrade, client "hello", then a server frame declaring 1000 payload bytes of which 300 are
+/// sent before the connection ends with `end` (or the capture ends, for `None`).
+fn frame_cut_by(end: Option<wsscope::testkit::TcpFlags>) -> Outcome {
+    let mut c = upgraded();
+    c.client_send(&ctext("hello"));
+    let mut frame = FrameSpec::binary(&[7u8; 1000], None).encode();
+    frame.truncate(frame.len() - 700);
+    c.server_send(&frame);
+    match end {
+        Some(f) if f == wsscope::testkit::TcpFlags::RST_ACK => c.rst(kit(S2C)),
+        Some(_) => c.close(),
+        None => {}
+    }
+    analyze_packets(&c.into_packets())
+}
+
+fn assert_cut_message(o: &Outcome, how: &str) {
+    let f = o.expect(Code::MessageIncomplete, Some(S2C));
+    assert_eq!(f.severity, wsscope::finding::Severity::Warning);
+    assert!(f.detail.contains("700 of its 1000"), "{}", f.detail);
+    assert!(f.detail.contains(how), "{}", f.detail);
+    let m = o.last(S2C);
+    // The 700 bytes never crossed the wire: not counted.
+    assert_eq!(
+        (m.kind, m.incomplete, m.len, m.wire_len, m.payload.len()),
+        (MessageKind::Binary, true, 300, 300, 300)
+    );
+    assert_eq!(o.texts(C2S), ["hello"]);
+}
+
+#[test]
+fn frame_cut_by_a_reset_is_message_incomplete_and_counts_only_bytes_sent() {
+    let o = frame_cut_by(Some(wsscope::testkit::TcpFlags::RST_ACK));
+    assert_cut_message(&o, "reset (RST)");
+    o.assert_codes(&[Code::MessageIncomplete, Code::AbruptClose]);
+}
+
+#[test]
+fn frame_cut_by_a_fin_is_message_incomplete() {
+    let o = frame_cut_by(Some(wsscope::testkit::TcpFlags::FIN_ACK));
+    assert_cut_message(&o, "close (FIN)");
+}
+
+#[test]
+fn frame_cut_by_the_end_of_the_capture_is_message_incomplete() {
+    let o = frame_cut_by(None);
+    assert_cut_message(&o, "end of the capture");
+}
+
+#[test]
+fn oversized_ping_is_reported_with_all_its_bytes() {
+    let payload: Vec<u8> = (0..126u8).collect();
+    let o = server_frames_then_normal(&FrameSpec::ping(&payload, None).encode());
+    o.expect(Code::ControlFrameTooLong, Some(S2C));
+    let ping = o.in_dir(S2C)[0];
+    assert_eq!(ping.kind, MessageKind::Ping);
+    assert_eq!(ping.payload, payload);
+}
+
+// ---------------------------------------------------------------------------------------------
 // Meta
 // ---------------------------------------------------------------------------------------------
 

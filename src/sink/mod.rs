@@ -44,16 +44,7 @@ impl Tally {
     pub fn count(&mut self, ev: &Event<'_>) {
         let s = &mut self.summary;
         match ev {
-            Event::SessionStart(start) => {
-                s.sessions += 1;
-                let upgraded = start
-                    .handshake
-                    .as_ref()
-                    .is_none_or(|h| h.response.as_ref().is_some_and(|r| r.status == 101));
-                if upgraded {
-                    s.websocket_sessions += 1;
-                }
-            }
+            Event::SessionStart(_) => s.sessions += 1,
             Event::Message(m) => {
                 s.messages += 1;
                 *s.messages_by_type
@@ -63,7 +54,12 @@ impl Tally {
             Event::Finding { finding, .. } => {
                 self.add_finding(finding.code, finding.severity, finding.count);
             }
-            Event::SessionEnd(_) => {}
+            // At the end: a session whose 101 was lost is WebSocket all the same.
+            Event::SessionEnd(end) => {
+                if end.upgraded {
+                    s.websocket_sessions += 1;
+                }
+            }
             Event::Flow(_) => s.tcp_flows += 1,
         }
     }

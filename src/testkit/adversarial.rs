@@ -25,6 +25,7 @@
 //!   permessage-deflate upgrade, half after the first line of an HTTP request, around a probe
 //!   session exchanging compressed messages.
 //! * [`plain_session`]: an ordinary session (written with a tiny snaplen by the caller).
+//! * [`slow_heads`]: upgrade requests with a big head sent in 1-byte segments.
 //! * [`finding_flood`]: one session whose client sends a flood of unmasked frames, each a
 //!   finding.
 //! * [`payload_flood`]: one session whose server sends many large compressed messages that
@@ -1144,6 +1145,58 @@ pub fn undescribed_interface<W: io::Write>(
         packets: written,
         flood: packets,
         probes: vec![probe.expect],
+        ..Expected::default()
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Upgrade requests with big heads in 1-byte segments
+// ---------------------------------------------------------------------------------------------
+
+/// `sessions` sessions whose upgrade request carries a header of `head_bytes` bytes and
+/// travels in 1-byte TCP segments (no ACKs in between), then one message each way and a clean
+/// close. The head end must be searched for incrementally: re-parsing the head from its start
+/// on every segment is quadratic.
+pub fn slow_heads<F>(sessions: u64, head_bytes: usize, emit: F) -> io::Result<Expected>
+where
+    F: FnMut(&Packet) -> io::Result<()>,
+{
+    let mut out = Out::new(emit);
+    let mut probes = Vec::new();
+    let filler = "h".repeat(head_bytes);
+    for i in 0..sessions {
+        let client = SocketAddr::from(([10, 1, (i >> 8) as u8, i as u8], 40000));
+        let mut conv =
+            Conversation::new(client, SocketAddr::from(([10, 0, 0, 2], 80))).with_auto_ack(false);
+        let key = key_for(i);
+        let mut req = UpgradeRequest::new(&key);
+        req.origin = Some("https://example.com".into());
+        req.extra_headers = vec![("X-Filler".into(), filler.clone())];
+        conv.handshake();
+        let head = req.to_bytes();
+        let segments: Vec<&[u8]> = head.chunks(1).collect();
+        conv.client_send_segments(&segments);
+        conv.ack(Dir::ServerToClient);
+        out.put_all(conv.take_packets())?;
+        conv.server_send(&UpgradeResponse::accepting(&key).to_bytes());
+        conv.ack(Dir::ClientToServer);
+        let mut probe = Probe {
+            conv,
+            expect: ProbeExpect {
+                client: Some(client),
+                ..ProbeExpect::default()
+            },
+            masks: i << 32,
+        };
+        probe.exchange(probe_text("c", i, 40), probe_text("s", i, 40));
+        probe.close();
+        out.put_all(probe.take())?;
+        probes.push(probe.expect);
+    }
+    Ok(Expected {
+        packets: out.packets,
+        flood: sessions,
+        probes,
         ..Expected::default()
     })
 }

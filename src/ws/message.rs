@@ -66,9 +66,10 @@ pub struct Message {
     pub kind: MessageKind,
     /// Frames it was made of.
     pub frames: u32,
-    /// Payload length after inflation (bytes missing from the capture included).
+    /// Payload length after inflation (bytes missing from the capture included; bytes a frame
+    /// header declared but that never crossed the wire because the stream ended are not).
     pub len: u64,
-    /// Payload bytes on the wire (sum of frame payload lengths).
+    /// Payload bytes on the wire (sum of frame payload lengths, less what never crossed it).
     pub wire_len: u64,
     /// Sent with permessage-deflate.
     pub compressed: bool,
@@ -135,6 +136,9 @@ struct Building {
     incomplete: bool,
     too_large: bool,
     inflate_error: Option<String>,
+    /// The stream ended inside this message's last frame: (bytes that never arrived, the
+    /// frame's declared payload length).
+    cut: Option<(u64, u64)>,
 }
 
 /// Where the current frame's payload goes.
@@ -161,6 +165,10 @@ pub struct MessageAssembler {
     context_lost: bool,
     close_sent: bool,
     reported_after_close: bool,
+    /// Declared payload length of the current frame.
+    frame_len: u64,
+    /// The stream ended inside a frame header.
+    header_cut: bool,
 }
 
 fn violation(code: Code, ts: Timestamp, detail: impl Into<String>) -> Assembled {
@@ -189,6 +197,8 @@ impl MessageAssembler {
             context_lost: false,
             close_sent: false,
             reported_after_close: false,
+            frame_len: 0,
+            header_cut: false,
         }
     }
 
@@ -222,9 +232,22 @@ impl MessageAssembler {
                 ));
             }
             DecodeEvent::Truncated { missing } => {
+                // The bytes after the cut never crossed the wire: they are not counted.
+                let cut = match self.route {
+                    Route::Data => self.data.as_mut(),
+                    Route::Control => self.control.as_mut(),
+                    Route::Discard | Route::None => None,
+                };
+                match cut {
+                    Some(b) if missing > 0 => {
+                        b.wire_len = b.wire_len.saturating_sub(missing);
+                        b.cut = Some((missing, self.frame_len));
+                    }
+                    Some(_) => {}
+                    None => self.header_cut |= missing == 0,
+                }
                 if let Some(b) = self.data.as_mut() {
                     b.incomplete = true;
-                    b.len += missing;
                 }
                 if let Some(b) = self.control.as_mut() {
                     b.incomplete = true;
@@ -240,13 +263,43 @@ impl MessageAssembler {
     {
         if let Some(mut c) = self.control.take() {
             c.incomplete = true;
+            out(Self::cut_violation(&c, ts));
             self.emit(c, ts, out);
         }
         if let Some(mut b) = self.data.take() {
             b.incomplete = true;
+            out(Self::cut_violation(&b, ts));
             self.emit(b, ts, out);
         }
+        if std::mem::take(&mut self.header_cut) {
+            out(violation(
+                Code::MessageIncomplete,
+                ts,
+                "the stream ended inside a frame header: the frame is lost",
+            ));
+        }
         self.route = Route::None;
+    }
+
+    /// The finding for a message the end of the stream cut.
+    fn cut_violation(b: &Building, ts: Timestamp) -> Assembled {
+        let what = match b.cut {
+            Some((missing, declared)) => format!(
+                "{missing} of its {declared} declared payload bytes never arrived (not counted in its size)"
+            ),
+            None => format!(
+                "its final fragment never arrived ({} frames seen)",
+                b.frames
+            ),
+        };
+        violation(
+            Code::MessageIncomplete,
+            ts,
+            format!(
+                "{} message cut by the end of the stream: {what}",
+                b.kind.as_str()
+            ),
+        )
     }
 
     fn lose_context(&mut self) {
@@ -355,6 +408,7 @@ impl MessageAssembler {
             return;
         }
         self.frame_fin = h.fin;
+        self.frame_len = h.payload_len;
         if h.opcode.is_control() {
             if !h.fin {
                 out(violation(
@@ -393,6 +447,7 @@ impl MessageAssembler {
                 incomplete: false,
                 too_large: false,
                 inflate_error: None,
+                cut: None,
             });
             self.route = Route::Control;
             return;
@@ -452,6 +507,7 @@ impl MessageAssembler {
                     } else {
                         None
                     },
+                    cut: None,
                 });
                 self.route = Route::Data;
             }
@@ -508,7 +564,12 @@ impl MessageAssembler {
             Route::Control => {
                 if let Some(c) = self.control.as_mut() {
                     c.len += data.len() as u64;
-                    let room = 125usize.saturating_sub(c.payload.len()).min(data.len());
+                    // Kept whole (pong matching, close parsing need it) up to the retention
+                    // limit; an oversized control frame is shown as sent, up to the size cap.
+                    let cap = (self.cfg.keep_bytes as u64)
+                        .min(self.cfg.max_message_size)
+                        .max(125) as usize;
+                    let room = cap.saturating_sub(c.payload.len()).min(data.len());
                     c.payload.extend_from_slice(&data[..room]);
                 }
             }
