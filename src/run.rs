@@ -176,6 +176,11 @@ pub fn run(
         outcome.captures.push(capture);
         outcome.stats.push(stats);
     }
+    // When no input could be read there is nothing to summarise: the error lines say it all
+    // (no "0 capture(s)" summary, no empty report).
+    if outcome.captures.is_empty() && !outcome.errors.is_empty() {
+        return Ok(outcome);
+    }
     let summary = outcome.tally.summary.clone();
     sink.finish(&summary, &outcome.captures)?;
     Ok(outcome)
