@@ -596,3 +596,90 @@ fn control_characters_in_file_names_are_escaped_on_stderr() {
         assert!(err.contains("\\u{1b}"), "{args:?}: {err:?}");
     }
 }
+
+/// The report of `capture` read from a regular file, with `path` as the capture's name.
+fn report_with_path(out: &std::process::Output) -> Value {
+    assert_eq!(out.status.code(), Some(0), "{:?}", stderr_lines(out));
+    let mut v: Value = serde_json::from_slice(&out.stdout).expect("json");
+    for s in v["sessions"].as_array_mut().expect("sessions") {
+        s["capture"] = Value::Null;
+    }
+    v["captures"][0]["path"] = Value::Null;
+    v["tool"] = Value::Null;
+    v
+}
+
+#[test]
+fn capture_from_standard_input_and_a_fifo_is_streamed() {
+    use std::io::Write as _;
+    let file = "fixtures/node_ping.pcap";
+    let bytes = std::fs::read(root().join(file)).expect("fixture");
+    let want = report_with_path(&wsscope(["analyze", "--json", "-", file]));
+    // Standard input: `-`.
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_wsscope"))
+        .args(["analyze", "--json", "-", "-"])
+        .current_dir(root())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let writer = {
+        let bytes = bytes.clone();
+        std::thread::spawn(move || {
+            for chunk in bytes.chunks(100) {
+                stdin.write_all(chunk).expect("write");
+            }
+        })
+    };
+    let out = child.wait_with_output().expect("wait");
+    writer.join().expect("writer");
+    assert_eq!(report_with_path(&out), want);
+    // A FIFO, as `<(...)` gives.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fifo = dir.path().join("capture.fifo");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo");
+    assert!(made.success());
+    let writer = {
+        let fifo = fifo.clone();
+        let bytes = bytes.clone();
+        std::thread::spawn(move || std::fs::write(fifo, bytes).expect("write fifo"))
+    };
+    let out = wsscope([
+        "analyze".as_ref(),
+        "--json".as_ref(),
+        "-".as_ref(),
+        fifo.as_os_str(),
+    ]);
+    writer.join().expect("writer");
+    assert_eq!(report_with_path(&out), want);
+    // And through a shell's process substitution, when bash is there.
+    if std::path::Path::new("/bin/bash").exists() {
+        let out = std::process::Command::new("/bin/bash")
+            .arg("-c")
+            .arg(format!(
+                "exec '{}' flows --json - <(cat {file})",
+                env!("CARGO_BIN_EXE_wsscope")
+            ))
+            .current_dir(root())
+            .output()
+            .expect("bash");
+        assert_eq!(out.status.code(), Some(0), "{:?}", stderr_lines(&out));
+        let flows: Value = serde_json::from_slice(&out.stdout).expect("json");
+        assert_eq!(flows["flows"].as_array().map(Vec::len), Some(1));
+    }
+    // An empty pipe is an empty capture: one line, exit 2.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_wsscope"))
+        .args(["analyze", "-"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    let lines = stderr_lines(&out);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(lines[0].contains("empty"), "{lines:?}");
+}
