@@ -47,6 +47,9 @@ enum Command {
     /// List the interfaces `live -i` can capture on.
     Interfaces,
     /// Open the interactive terminal UI: session list, message timeline, detail pane.
+    ///
+    /// `q`, Ctrl-C, SIGINT, SIGTERM and SIGHUP quit (terminal restored, exit 0); a lost
+    /// terminal (hang-up, EOF or I/O error on the tty) ends it with exit status 2.
     Tui(TuiArgs),
     /// Print the JSON Schema of the report (`report`), of NDJSON lines (`events`) or of
     /// `flows --json` (`flows`).
@@ -787,12 +790,15 @@ fn live_tui(opts: wsscope::live::LiveOptions, cfg: AnalyzerConfig) -> ExitCode {
         let _ = status_tx.send(o.stats);
         out(wsscope::tui::LoadMsg::Done);
     });
-    let ui = wsscope::tui::run_with(loader);
+    let ui = wsscope::tui::run_with(loader, Arc::clone(&stop));
+    // Quit, a signal or a lost terminal: stop the capture and wait for it to flush (the -w
+    // file) before exiting.
     stop.store(true, Ordering::SeqCst);
+    let stats = status_rx.recv_timeout(std::time::Duration::from_secs(5));
     if let Err(e) = ui {
         return usage_error(&e.to_string());
     }
-    if let Ok(s) = status_rx.recv_timeout(std::time::Duration::from_secs(5)) {
+    if let Ok(s) = stats {
         eprintln!(
             "wsscope: {} packets captured; libpcap received {}, dropped {} (kernel), {} (interface)",
             s.captured, s.received, s.dropped, s.if_dropped
@@ -940,7 +946,17 @@ fn main() -> ExitCode {
         Command::Interfaces => interfaces(),
         Command::Tui(args) => {
             let cfg = config(&args.common, 64 << 10);
-            match wsscope::tui::run(&args.common.captures, &cfg) {
+            // SIGINT/SIGTERM/SIGHUP end the UI like `q`: terminal restored, exit 0.
+            let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let handler_stop = std::sync::Arc::clone(&stop);
+            if let Err(e) = ctrlc::set_handler(move || {
+                handler_stop.store(true, std::sync::atomic::Ordering::SeqCst)
+            }) {
+                return usage_error(&format!(
+                    "cannot install the SIGINT/SIGTERM/SIGHUP handler: {e}"
+                ));
+            }
+            match wsscope::tui::run(&args.common.captures, &cfg, stop) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => usage_error(&e.to_string()),
             }
