@@ -12,10 +12,9 @@ pub use render::render;
 pub use state::App;
 
 use crate::analyzer::AnalyzerConfig;
-use crate::capture::CaptureReader;
+use crate::capture::StreamReader;
 pub use state::{Collector, LoadMsg};
 use std::io::{self, IsTerminal, Write};
-use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
@@ -56,12 +55,14 @@ fn load(paths: &[String], cfg: &AnalyzerConfig, out: &mut dyn FnMut(LoadMsg)) {
     out(LoadMsg::Done);
 }
 
-/// Checks that every capture can be opened before the screen is taken over.
+/// Checks that every capture can be opened before the screen is taken over. Pipes and
+/// standard input are not read here (that would consume them): their errors show in the UI.
 fn check_inputs(paths: &[String]) -> io::Result<()> {
     for p in paths {
-        let map =
-            crate::run::map_file(Path::new(p)).map_err(|e| io::Error::other(e.to_string()))?;
-        CaptureReader::new(&map).map_err(|e| io::Error::other(format!("{p}: {e}")))?;
+        let input = crate::run::open_input(p).map_err(|e| io::Error::other(e.to_string()))?;
+        if input.size.is_some() {
+            StreamReader::new(input.reader).map_err(|e| io::Error::other(format!("{p}: {e}")))?;
+        }
     }
     Ok(())
 }
