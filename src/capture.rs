@@ -378,6 +378,7 @@ impl Parser {
 
     /// Parses the record at the start of `rest`, which begins at byte `offset` of the input.
     /// `eof`: no bytes follow `rest`.
+    #[inline]
     fn step<'b>(&mut self, rest: &'b [u8], offset: u64, eof: bool) -> Step<'b> {
         if self.done {
             return Step::End;
@@ -395,6 +396,7 @@ impl Parser {
         }
     }
 
+    #[inline]
     fn step_pcap<'b>(&mut self, rest: &'b [u8], offset: u64, eof: bool) -> Step<'b> {
         let State::Pcap {
             big_endian,
@@ -718,6 +720,7 @@ impl<R: Read> StreamReader<R> {
     }
 
     /// The next packet, or `None` at the end (see [`StreamReader::notices`] for why).
+    #[inline]
     pub fn next_packet(&mut self) -> Option<RawPacket<'_>> {
         loop {
             let rest = &self.buf[self.start..self.end];
