@@ -1,8 +1,10 @@
 //! Capture sources: legacy pcap (both byte orders, micro/nanosecond, Kuznetzov's modified format)
 //! and pcapng (several sections and interfaces, `if_tsresol`, `if_tsoffset`), read zero-copy from
-//! a byte slice (usually a memory-mapped file).
+//! a byte slice ([`CaptureReader`]) or streamed from any [`Read`] through a bounded buffer
+//! ([`StreamReader`]: files, pipes, standard input). Both share one parser and yield the same
+//! packets and notices.
 //!
-//! The reader yields [`RawPacket`]s borrowing the input. A file that ends in the middle of a
+//! The readers yield [`RawPacket`]s borrowing the input. A file that ends in the middle of a
 //! record yields every complete record and then reports the cut through [`CaptureReader::notices`];
 //! it is not an error. Bytes that are not a capture at all are an error ([`CaptureError`]).
 
@@ -13,6 +15,7 @@ use pcap_parser::pcap::{
 };
 use pcap_parser::pcapng::{parse_block_be, parse_block_le, parse_sectionheaderblock, Block};
 use pcap_parser::PcapError;
+use std::io::Read;
 
 /// Link-layer header type numbers (tcpdump.org LINKTYPE_* values) that wsscope decodes.
 pub mod linktype {
@@ -102,6 +105,20 @@ pub enum CaptureNotice {
         /// What was wrong.
         detail: String,
     },
+    /// Reading the input failed; what was read before was analysed.
+    ReadError {
+        /// Byte offset where reading failed.
+        offset: u64,
+        /// The error.
+        detail: String,
+    },
+    /// The file became shorter while it was read (rotated or rewritten).
+    Shrank {
+        /// Its size when opened.
+        from: u64,
+        /// Its size when reading ended.
+        to: u64,
+    },
     /// A pcapng packet referred to an interface that was never described; it was skipped.
     UnknownInterface {
         /// Byte offset of the packet block.
@@ -125,6 +142,15 @@ impl std::fmt::Display for CaptureNotice {
                     "malformed record at byte {offset} ({detail}); reading stopped"
                 )
             }
+            CaptureNotice::ReadError { offset, detail } => write!(
+                f,
+                "read error at byte {offset} ({detail}); packets before it were read"
+            ),
+            CaptureNotice::Shrank { from, to } => write!(
+                f,
+                "file shrank from {from} to {to} bytes while being read (rotated or rewritten); \
+                 packets read before were analysed"
+            ),
             CaptureNotice::UnknownInterface { offset, if_id } => write!(
                 f,
                 "packet at byte {offset} names undescribed interface {if_id}; skipped"
@@ -156,10 +182,9 @@ enum State {
     },
 }
 
-/// Streaming, zero-copy reader over an in-memory capture.
-pub struct CaptureReader<'a> {
-    input: &'a [u8],
-    pos: usize,
+/// Parsing state shared by [`CaptureReader`] (a byte slice) and [`StreamReader`] (any
+/// [`Read`]): everything but the bytes themselves.
+struct Parser {
     state: State,
     format: CaptureFormat,
     notices: Vec<CaptureNotice>,
@@ -170,10 +195,30 @@ pub struct CaptureReader<'a> {
     linktypes: Vec<u32>,
 }
 
-/// Packets naming an undescribed interface listed one by one in [`CaptureReader::notices`];
-/// the rest are only counted ([`CaptureReader::unknown_interface_unlisted`]), so a capture of
-/// millions of such packets costs no memory per packet.
+/// Packets naming an undescribed interface listed one by one in the readers' notices; the
+/// rest are only counted (`unknown_interface_unlisted`), so a capture of millions of such
+/// packets costs no memory per packet.
 pub const UNKNOWN_INTERFACE_LISTED: u64 = 100;
+
+/// What [`Parser::step`] found at the current position.
+enum Step<'b> {
+    /// A packet, and the bytes consumed through its record.
+    Packet(RawPacket<'b>, usize),
+    /// A record that carries no packet (pcapng metadata, a packet of an unknown interface).
+    Skipped(usize),
+    /// The record is not complete in the bytes given and more may come: at least this many
+    /// bytes from the current position are needed.
+    NeedMore(usize),
+    /// Reading is over (a notice says why when it is not a clean end of file).
+    End,
+}
+
+/// Zero-copy reader over an in-memory capture (tests, fuzzing, benches).
+pub struct CaptureReader<'a> {
+    input: &'a [u8],
+    pos: usize,
+    parser: Parser,
+}
 
 const PCAPNG_SHB_MAGIC: [u8; 4] = [0x0a, 0x0d, 0x0d, 0x0a];
 
@@ -191,90 +236,375 @@ fn describe_magic(bytes: &[u8]) -> String {
     format!("bytes {}", shown.join(" "))
 }
 
-impl<'a> CaptureReader<'a> {
-    /// Recognises the format from the first bytes and reads the file header.
-    pub fn new(input: &'a [u8]) -> Result<Self, CaptureError> {
+impl Parser {
+    /// Counts a packet naming an undescribed interface; lists the first
+    /// [`UNKNOWN_INTERFACE_LISTED`] of them.
+    fn unknown_interface(&mut self, offset: u64, if_id: u32) {
+        self.unknown_interface += 1;
+        if self.unknown_interface <= UNKNOWN_INTERFACE_LISTED {
+            self.notices
+                .push(CaptureNotice::UnknownInterface { offset, if_id });
+        }
+    }
+
+    /// Packets naming an undescribed interface beyond the listed ones.
+    fn unknown_interface_unlisted(&self) -> u64 {
+        self.unknown_interface
+            .saturating_sub(UNKNOWN_INTERFACE_LISTED)
+    }
+
+    /// Recognises the format from the first bytes and reads the file header. `Ok(None)`: the
+    /// header is not complete in `input` and more bytes may come (`eof` false).
+    fn header(input: &[u8], eof: bool) -> Result<Option<(Parser, usize)>, CaptureError> {
         if input.is_empty() {
-            return Err(CaptureError::Empty);
+            return if eof {
+                Err(CaptureError::Empty)
+            } else {
+                Ok(None)
+            };
+        }
+        if input.len() < 4 && !eof && PCAPNG_SHB_MAGIC.starts_with(input) {
+            return Ok(None);
         }
         if input.len() >= 4 && input[..4] == PCAPNG_SHB_MAGIC {
-            let mut reader = CaptureReader {
-                input,
-                pos: 0,
-                state: State::PcapNg {
-                    big_endian: false,
-                    interfaces: Vec::new(),
-                    last_ts: Timestamp(0),
-                },
-                format: CaptureFormat::PcapNg,
-                notices: Vec::new(),
-                unknown_interface: 0,
-                done: false,
-                linktypes: Vec::new(),
-            };
             // The first section header must parse, or this is not a usable pcapng file.
-            match parse_sectionheaderblock(input) {
-                Ok((rest, shb)) => {
-                    reader.pos = input.len() - rest.len();
-                    reader.state = State::PcapNg {
-                        big_endian: shb.big_endian(),
-                        interfaces: Vec::new(),
-                        last_ts: Timestamp(0),
-                    };
-                }
-                Err(_) => return Err(CaptureError::BadHeader),
-            }
-            return Ok(reader);
+            return match parse_sectionheaderblock(input) {
+                Ok((rest, shb)) => Ok(Some((
+                    Parser {
+                        state: State::PcapNg {
+                            big_endian: shb.big_endian(),
+                            interfaces: Vec::new(),
+                            last_ts: Timestamp(0),
+                        },
+                        format: CaptureFormat::PcapNg,
+                        notices: Vec::new(),
+                        unknown_interface: 0,
+                        done: false,
+                        linktypes: Vec::new(),
+                    },
+                    input.len() - rest.len(),
+                ))),
+                Err(nom::Err::Incomplete(_)) if !eof && input.len() < MAX_RECORD => Ok(None),
+                Err(_) => Err(CaptureError::BadHeader),
+            };
         }
         if input.len() < 4 {
-            return Err(CaptureError::NotACapture(describe_magic(input)));
+            return if eof {
+                Err(CaptureError::NotACapture(describe_magic(input)))
+            } else {
+                Ok(None)
+            };
         }
         match parse_pcap_header(input) {
             Ok((rest, header)) => {
                 let big_endian = header.is_bigendian();
                 let nanos = header.is_nanosecond_precision();
                 let linktype = header.network.0 as u32;
-                Ok(CaptureReader {
-                    input,
-                    pos: input.len() - rest.len(),
-                    state: State::Pcap {
-                        big_endian,
-                        nanos,
-                        modified: header.is_modified_format(),
-                        linktype,
+                Ok(Some((
+                    Parser {
+                        state: State::Pcap {
+                            big_endian,
+                            nanos,
+                            modified: header.is_modified_format(),
+                            linktype,
+                        },
+                        format: CaptureFormat::Pcap { big_endian, nanos },
+                        notices: Vec::new(),
+                        unknown_interface: 0,
+                        done: false,
+                        linktypes: vec![linktype],
                     },
-                    format: CaptureFormat::Pcap { big_endian, nanos },
-                    notices: Vec::new(),
-                    unknown_interface: 0,
-                    done: false,
-                    linktypes: vec![linktype],
-                })
+                    input.len() - rest.len(),
+                )))
             }
+            Err(nom::Err::Incomplete(_)) if !eof => Ok(None),
             Err(nom::Err::Incomplete(_)) => Err(CaptureError::BadHeader),
             Err(_) => Err(CaptureError::NotACapture(describe_magic(input))),
         }
     }
 
+    /// Bytes the record starting at `rest` declares (header included), as far as its first
+    /// bytes tell; at least one more than `rest` holds when they do not tell yet.
+    fn declared_len(&self, rest: &[u8]) -> usize {
+        let word = |at: usize, be: bool| -> Option<usize> {
+            let b: [u8; 4] = rest.get(at..at + 4)?.try_into().ok()?;
+            Some(if be {
+                u32::from_be_bytes(b)
+            } else {
+                u32::from_le_bytes(b)
+            } as usize)
+        };
+        let declared = match self.state {
+            State::Pcap {
+                big_endian,
+                modified,
+                ..
+            } => {
+                let head = if modified { 24 } else { 16 };
+                word(8, big_endian).map(|caplen| head + caplen)
+            }
+            State::PcapNg { big_endian, .. } => {
+                if rest.len() >= 4 && rest[..4] == PCAPNG_SHB_MAGIC {
+                    // A new section says its own byte order (magic 0x1A2B3C4D at byte 8).
+                    match rest.get(8..12) {
+                        Some([0x4d, 0x3c, 0x2b, 0x1a]) => word(4, false),
+                        Some(_) => word(4, true),
+                        None => None,
+                    }
+                } else {
+                    word(4, big_endian)
+                }
+            }
+        };
+        declared.unwrap_or(rest.len() + 1).max(rest.len() + 1)
+    }
+
+    /// Records a problem that ends reading.
+    fn stop(&mut self, notice: CaptureNotice) -> Step<'static> {
+        self.notices.push(notice);
+        self.done = true;
+        Step::End
+    }
+
+    /// Handles a parse error of the record at `rest` (byte `offset` of the input).
+    fn on_error<'b>(
+        &mut self,
+        err: nom::Err<PcapError<&[u8]>>,
+        rest: &[u8],
+        offset: u64,
+        eof: bool,
+    ) -> Step<'b> {
+        let incomplete = match &err {
+            nom::Err::Incomplete(_) => true,
+            nom::Err::Error(e) | nom::Err::Failure(e) => matches!(
+                e,
+                PcapError::Incomplete(_) | PcapError::UnexpectedEof | PcapError::Eof
+            ),
+        };
+        if incomplete {
+            let need = self.declared_len(rest);
+            // Only ask for more when the record really extends past what is here; a record
+            // that is complete by its length but still "incomplete" is cut for good.
+            if !eof && need > rest.len() {
+                return Step::NeedMore(need);
+            }
+            return self.stop(CaptureNotice::Truncated {
+                offset,
+                present: rest.len() as u64,
+            });
+        }
+        let detail = match err {
+            nom::Err::Error(e) | nom::Err::Failure(e) => {
+                format!("{e:?}").chars().take(80).collect()
+            }
+            nom::Err::Incomplete(_) => String::new(),
+        };
+        self.stop(CaptureNotice::Malformed { offset, detail })
+    }
+
+    /// Parses the record at the start of `rest`, which begins at byte `offset` of the input.
+    /// `eof`: no bytes follow `rest`.
+    #[inline]
+    fn step<'b>(&mut self, rest: &'b [u8], offset: u64, eof: bool) -> Step<'b> {
+        if self.done {
+            return Step::End;
+        }
+        if rest.is_empty() {
+            if eof {
+                self.done = true;
+                return Step::End;
+            }
+            return Step::NeedMore(1);
+        }
+        match self.format {
+            CaptureFormat::Pcap { .. } => self.step_pcap(rest, offset, eof),
+            CaptureFormat::PcapNg => self.step_pcapng(rest, offset, eof),
+        }
+    }
+
+    #[inline]
+    fn step_pcap<'b>(&mut self, rest: &'b [u8], offset: u64, eof: bool) -> Step<'b> {
+        let State::Pcap {
+            big_endian,
+            nanos,
+            modified,
+            linktype,
+        } = self.state
+        else {
+            return Step::End;
+        };
+        let parsed = if modified {
+            parse_pcap_frame_modified(rest)
+        } else if big_endian {
+            parse_pcap_frame_be(rest)
+        } else {
+            parse_pcap_frame(rest)
+        };
+        match parsed {
+            Ok((after, block)) => {
+                let frac = if nanos {
+                    block.ts_usec.min(999_999_999)
+                } else {
+                    block.ts_usec.min(999_999) * 1000
+                };
+                Step::Packet(
+                    RawPacket {
+                        ts: Timestamp::from_parts(i64::from(block.ts_sec), frac),
+                        linktype,
+                        data: block.data,
+                        orig_len: block.origlen.max(block.caplen),
+                    },
+                    rest.len() - after.len(),
+                )
+            }
+            Err(e) => self.on_error(e, rest, offset, eof),
+        }
+    }
+
+    fn step_pcapng<'b>(&mut self, rest: &'b [u8], offset: u64, eof: bool) -> Step<'b> {
+        let State::PcapNg { big_endian, .. } = self.state else {
+            return Step::End;
+        };
+        // pcap-parser 0.17 underflows on block lengths below 12 (found by fuzzing): every
+        // pcapng block is at least 12 bytes and a multiple of 4, so check first.
+        if rest.len() >= 8 {
+            let raw = [rest[4], rest[5], rest[6], rest[7]];
+            let is_shb = rest[..4] == PCAPNG_SHB_MAGIC;
+            let len_le = u32::from_le_bytes(raw);
+            let len_be = u32::from_be_bytes(raw);
+            let bad = |l: u32| l < 12 || l % 4 != 0;
+            let malformed = if is_shb {
+                bad(len_le) && bad(len_be)
+            } else if big_endian {
+                bad(len_be)
+            } else {
+                bad(len_le)
+            };
+            if malformed {
+                return self.stop(CaptureNotice::Malformed {
+                    offset,
+                    detail: "pcapng block length below 12 or not a multiple of 4".into(),
+                });
+            }
+        }
+        let parsed = if rest.len() >= 4 && rest[..4] == PCAPNG_SHB_MAGIC {
+            parse_sectionheaderblock(rest).map(|(r, b)| (r, Block::SectionHeader(b)))
+        } else if big_endian {
+            parse_block_be(rest)
+        } else {
+            parse_block_le(rest)
+        };
+        let (after, block) = match parsed {
+            Ok(ok) => ok,
+            Err(e) => return self.on_error(e, rest, offset, eof),
+        };
+        let consumed = rest.len() - after.len();
+        if consumed == 0 {
+            return self.stop(CaptureNotice::Malformed {
+                offset,
+                detail: "zero-length block".into(),
+            });
+        }
+        let State::PcapNg {
+            ref mut interfaces,
+            ref mut last_ts,
+            ..
+        } = self.state
+        else {
+            return Step::End;
+        };
+        match block {
+            Block::SectionHeader(shb) => {
+                self.state = State::PcapNg {
+                    big_endian: shb.big_endian(),
+                    interfaces: Vec::new(),
+                    last_ts: *last_ts,
+                };
+            }
+            Block::InterfaceDescription(idb) => {
+                let linktype = idb.linktype.0 as u32;
+                interfaces.push(Interface {
+                    linktype,
+                    units_per_sec: tsresol_units_per_sec(idb.if_tsresol).unwrap_or(1_000_000),
+                    offset_secs: idb.if_tsoffset,
+                });
+                if !self.linktypes.contains(&linktype) {
+                    self.linktypes.push(linktype);
+                }
+            }
+            Block::EnhancedPacket(epb) => {
+                let Some(iface) = interfaces.get(epb.if_id as usize).copied() else {
+                    self.unknown_interface(offset, epb.if_id);
+                    return Step::Skipped(consumed);
+                };
+                let raw = (u64::from(epb.ts_high) << 32) | u64::from(epb.ts_low);
+                let units = iface.units_per_sec.max(1);
+                let secs = (raw / units) as i64;
+                let frac_nanos =
+                    ((u128::from(raw % units) * 1_000_000_000) / u128::from(units)) as u32;
+                let ts = Timestamp::from_parts(secs.saturating_add(iface.offset_secs), frac_nanos);
+                *last_ts = ts;
+                let caplen = (epb.caplen as usize).min(epb.data.len());
+                return Step::Packet(
+                    RawPacket {
+                        ts,
+                        linktype: iface.linktype,
+                        data: &epb.data[..caplen],
+                        orig_len: epb.origlen.max(caplen as u32),
+                    },
+                    consumed,
+                );
+            }
+            Block::SimplePacket(spb) => {
+                let Some(iface) = interfaces.first().copied() else {
+                    self.unknown_interface(offset, 0);
+                    return Step::Skipped(consumed);
+                };
+                let caplen = (spb.origlen as usize).min(spb.data.len());
+                return Step::Packet(
+                    RawPacket {
+                        ts: *last_ts,
+                        linktype: iface.linktype,
+                        data: &spb.data[..caplen],
+                        orig_len: spb.origlen.max(caplen as u32),
+                    },
+                    consumed,
+                );
+            }
+            _ => {}
+        }
+        Step::Skipped(consumed)
+    }
+}
+
+impl<'a> CaptureReader<'a> {
+    /// Recognises the format from the first bytes and reads the file header.
+    pub fn new(input: &'a [u8]) -> Result<Self, CaptureError> {
+        match Parser::header(input, true)? {
+            Some((parser, pos)) => Ok(CaptureReader { input, pos, parser }),
+            None => Err(CaptureError::BadHeader),
+        }
+    }
+
     /// The container format.
     pub fn format(&self) -> CaptureFormat {
-        self.format
+        self.parser.format
     }
 
     /// Problems met so far (truncation, malformed records, unknown interfaces).
     pub fn notices(&self) -> &[CaptureNotice] {
-        &self.notices
-    }
-
-    /// Packets naming an undescribed interface beyond the first [`UNKNOWN_INTERFACE_LISTED`]:
-    /// skipped like them, counted but not listed in [`Self::notices`].
-    pub fn unknown_interface_unlisted(&self) -> u64 {
-        self.unknown_interface
-            .saturating_sub(UNKNOWN_INTERFACE_LISTED)
+        &self.parser.notices
     }
 
     /// Link types seen so far (one per pcap file, one per pcapng interface).
     pub fn linktypes(&self) -> &[u32] {
-        &self.linktypes
+        &self.parser.linktypes
+    }
+
+    /// Packets naming an undescribed interface beyond the first [`UNKNOWN_INTERFACE_LISTED`]:
+    /// skipped like them, counted but not listed in the notices.
+    pub fn unknown_interface_unlisted(&self) -> u64 {
+        self.parser.unknown_interface_unlisted()
     }
 
     /// Bytes consumed so far (for progress reporting).
@@ -291,218 +621,222 @@ impl<'a> CaptureReader<'a> {
     pub fn is_empty(&self) -> bool {
         self.input.is_empty()
     }
-
-    fn stop_on_error(&mut self, err: nom::Err<PcapError<&[u8]>>) {
-        let offset = self.pos as u64;
-        let notice = match err {
-            nom::Err::Incomplete(_) => CaptureNotice::Truncated {
-                offset,
-                present: (self.input.len() - self.pos) as u64,
-            },
-            nom::Err::Error(e) | nom::Err::Failure(e) => match e {
-                PcapError::Incomplete(_) | PcapError::UnexpectedEof | PcapError::Eof => {
-                    CaptureNotice::Truncated {
-                        offset,
-                        present: (self.input.len() - self.pos) as u64,
-                    }
-                }
-                other => CaptureNotice::Malformed {
-                    offset,
-                    detail: format!("{other:?}").chars().take(80).collect(),
-                },
-            },
-        };
-        self.notices.push(notice);
-        self.done = true;
-    }
-
-    fn next_pcap(&mut self) -> Option<RawPacket<'a>> {
-        let State::Pcap {
-            big_endian,
-            nanos,
-            modified,
-            linktype,
-        } = self.state
-        else {
-            return None;
-        };
-        let rest = &self.input[self.pos..];
-        let parsed = if modified {
-            parse_pcap_frame_modified(rest)
-        } else if big_endian {
-            parse_pcap_frame_be(rest)
-        } else {
-            parse_pcap_frame(rest)
-        };
-        match parsed {
-            Ok((after, block)) => {
-                self.pos = self.input.len() - after.len();
-                let frac = if nanos {
-                    block.ts_usec.min(999_999_999)
-                } else {
-                    block.ts_usec.min(999_999) * 1000
-                };
-                Some(RawPacket {
-                    ts: Timestamp::from_parts(i64::from(block.ts_sec), frac),
-                    linktype,
-                    data: block.data,
-                    orig_len: block.origlen.max(block.caplen),
-                })
-            }
-            Err(e) => {
-                self.stop_on_error(e);
-                None
-            }
-        }
-    }
-
-    fn next_pcapng(&mut self) -> Option<RawPacket<'a>> {
-        loop {
-            let State::PcapNg {
-                big_endian,
-                ref mut interfaces,
-                ref mut last_ts,
-            } = self.state
-            else {
-                return None;
-            };
-            let rest = &self.input[self.pos..];
-            if rest.is_empty() {
-                self.done = true;
-                return None;
-            }
-            let block_offset = self.pos as u64;
-            // pcap-parser 0.17 underflows on block lengths below 12 (found by fuzzing): every
-            // pcapng block is at least 12 bytes and a multiple of 4, so check first.
-            if rest.len() >= 8 {
-                let raw = [rest[4], rest[5], rest[6], rest[7]];
-                let is_shb = rest[..4] == PCAPNG_SHB_MAGIC;
-                let len_le = u32::from_le_bytes(raw);
-                let len_be = u32::from_be_bytes(raw);
-                let bad = |l: u32| l < 12 || l % 4 != 0;
-                let malformed = if is_shb {
-                    bad(len_le) && bad(len_be)
-                } else if big_endian {
-                    bad(len_be)
-                } else {
-                    bad(len_le)
-                };
-                if malformed {
-                    self.notices.push(CaptureNotice::Malformed {
-                        offset: block_offset,
-                        detail: "pcapng block length below 12 or not a multiple of 4".into(),
-                    });
-                    self.done = true;
-                    return None;
-                }
-            }
-            let parsed = if rest.len() >= 4 && rest[..4] == PCAPNG_SHB_MAGIC {
-                parse_sectionheaderblock(rest).map(|(r, b)| (r, Block::SectionHeader(b)))
-            } else if big_endian {
-                parse_block_be(rest)
-            } else {
-                parse_block_le(rest)
-            };
-            let (after, block) = match parsed {
-                Ok(ok) => ok,
-                Err(e) => {
-                    self.stop_on_error(e);
-                    return None;
-                }
-            };
-            let consumed = rest.len() - after.len();
-            if consumed == 0 {
-                self.notices.push(CaptureNotice::Malformed {
-                    offset: block_offset,
-                    detail: "zero-length block".into(),
-                });
-                self.done = true;
-                return None;
-            }
-            self.pos += consumed;
-            match block {
-                Block::SectionHeader(shb) => {
-                    self.state = State::PcapNg {
-                        big_endian: shb.big_endian(),
-                        interfaces: Vec::new(),
-                        last_ts: *last_ts,
-                    };
-                }
-                Block::InterfaceDescription(idb) => {
-                    let linktype = idb.linktype.0 as u32;
-                    interfaces.push(Interface {
-                        linktype,
-                        units_per_sec: tsresol_units_per_sec(idb.if_tsresol).unwrap_or(1_000_000),
-                        offset_secs: idb.if_tsoffset,
-                    });
-                    if !self.linktypes.contains(&linktype) {
-                        self.linktypes.push(linktype);
-                    }
-                }
-                Block::EnhancedPacket(epb) => {
-                    let Some(iface) = interfaces.get(epb.if_id as usize).copied() else {
-                        self.unknown_interface += 1;
-                        if self.unknown_interface <= UNKNOWN_INTERFACE_LISTED {
-                            self.notices.push(CaptureNotice::UnknownInterface {
-                                offset: block_offset,
-                                if_id: epb.if_id,
-                            });
-                        }
-                        continue;
-                    };
-                    let raw = (u64::from(epb.ts_high) << 32) | u64::from(epb.ts_low);
-                    let units = iface.units_per_sec.max(1);
-                    let secs = (raw / units) as i64;
-                    let frac_nanos =
-                        ((u128::from(raw % units) * 1_000_000_000) / u128::from(units)) as u32;
-                    let ts =
-                        Timestamp::from_parts(secs.saturating_add(iface.offset_secs), frac_nanos);
-                    *last_ts = ts;
-                    let caplen = (epb.caplen as usize).min(epb.data.len());
-                    return Some(RawPacket {
-                        ts,
-                        linktype: iface.linktype,
-                        data: &epb.data[..caplen],
-                        orig_len: epb.origlen.max(caplen as u32),
-                    });
-                }
-                Block::SimplePacket(spb) => {
-                    let Some(iface) = interfaces.first().copied() else {
-                        self.unknown_interface += 1;
-                        if self.unknown_interface <= UNKNOWN_INTERFACE_LISTED {
-                            self.notices.push(CaptureNotice::UnknownInterface {
-                                offset: block_offset,
-                                if_id: 0,
-                            });
-                        }
-                        continue;
-                    };
-                    let caplen = (spb.origlen as usize).min(spb.data.len());
-                    return Some(RawPacket {
-                        ts: *last_ts,
-                        linktype: iface.linktype,
-                        data: &spb.data[..caplen],
-                        orig_len: spb.origlen.max(caplen as u32),
-                    });
-                }
-                _ => {}
-            }
-        }
-    }
 }
 
 impl<'a> Iterator for CaptureReader<'a> {
     type Item = RawPacket<'a>;
 
     fn next(&mut self) -> Option<RawPacket<'a>> {
-        if self.done || self.pos >= self.input.len() {
-            self.done = true;
-            return None;
+        loop {
+            let rest = &self.input[self.pos..];
+            match self.parser.step(rest, self.pos as u64, true) {
+                Step::Packet(p, consumed) => {
+                    self.pos += consumed;
+                    return Some(p);
+                }
+                Step::Skipped(consumed) => self.pos += consumed,
+                Step::NeedMore(_) | Step::End => return None,
+            }
         }
-        match self.format {
-            CaptureFormat::Pcap { .. } => self.next_pcap(),
-            CaptureFormat::PcapNg => self.next_pcapng(),
+    }
+}
+
+/// Largest record (or pcapng section header) [`StreamReader`] buffers: a record declaring
+/// more is reported as malformed and reading stops, so memory stays bounded whatever a
+/// capture declares.
+pub const MAX_RECORD: usize = 256 << 20;
+
+/// Bytes [`StreamReader`] asks of its source per read.
+const CHUNK: usize = 1 << 20;
+
+/// Why a [`StreamReader`] could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StreamError {
+    /// Reading failed.
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    /// The bytes are not a capture.
+    #[error("{0}")]
+    Capture(#[from] CaptureError),
+}
+
+/// Reader over any byte source ([`Read`]): a pipe, standard input, a file, with memory
+/// bounded by the largest record. Packets borrow the reader's buffer until the next call.
+///
+/// Reading is sequential with ordinary `read` calls, so a file truncated while it is read
+/// (log rotation, tcpdump rewriting it) simply ends early: the cut is reported as a notice,
+/// never a fault (a memory map would raise SIGBUS).
+pub struct StreamReader<R> {
+    src: R,
+    buf: Vec<u8>,
+    /// Unconsumed bytes are `buf[start..end]`.
+    start: usize,
+    end: usize,
+    /// Input offset of `buf[start]`.
+    offset: u64,
+    eof: bool,
+    parser: Parser,
+}
+
+impl<R: Read> StreamReader<R> {
+    /// Reads the file header from `src`.
+    pub fn new(src: R) -> Result<Self, StreamError> {
+        let mut reader = StreamReader {
+            src,
+            buf: vec![0; CHUNK],
+            start: 0,
+            end: 0,
+            offset: 0,
+            eof: false,
+            parser: Parser {
+                state: State::Pcap {
+                    big_endian: false,
+                    nanos: false,
+                    modified: false,
+                    linktype: 0,
+                },
+                format: CaptureFormat::PcapNg,
+                notices: Vec::new(),
+                unknown_interface: 0,
+                done: true,
+                linktypes: Vec::new(),
+            },
+        };
+        let mut want = 1;
+        loop {
+            if let Some(e) = reader.fill(want) {
+                return Err(StreamError::Io(e));
+            }
+            let have = &reader.buf[..reader.end];
+            match Parser::header(have, reader.eof)? {
+                Some((parser, len)) => {
+                    reader.parser = parser;
+                    reader.start = len;
+                    reader.offset = len as u64;
+                    return Ok(reader);
+                }
+                None if reader.end >= MAX_RECORD => return Err(CaptureError::BadHeader.into()),
+                None => want = reader.end + 1,
+            }
         }
+    }
+
+    /// Makes at least `need` unconsumed bytes available, unless the source ends first.
+    /// Returns a read error (then the source counts as ended).
+    fn fill(&mut self, need: usize) -> Option<std::io::Error> {
+        if self.start > 0
+            && (self.start + need > self.buf.len() || self.buf.len() - self.end < CHUNK / 2)
+        {
+            self.buf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+        }
+        if need > self.buf.len() {
+            self.buf.resize(need.next_multiple_of(CHUNK), 0);
+        }
+        while self.end - self.start < need && !self.eof {
+            match self.src.read(&mut self.buf[self.end..]) {
+                Ok(0) => self.eof = true,
+                Ok(n) => self.end += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    self.eof = true;
+                    return Some(e);
+                }
+            }
+        }
+        None
+    }
+
+    /// The next packet, or `None` at the end (see [`StreamReader::notices`] for why).
+    #[inline]
+    pub fn next_packet(&mut self) -> Option<RawPacket<'_>> {
+        loop {
+            let rest = &self.buf[self.start..self.end];
+            let base = self.buf.as_ptr() as usize;
+            // The packet's bytes as a range of `buf`, so the borrow ends before `buf` is
+            // touched again (refilling moves the bytes).
+            let found = match self.parser.step(rest, self.offset, self.eof) {
+                Step::Packet(p, consumed) => {
+                    let at = p.data.as_ptr() as usize - base;
+                    Some((
+                        p.ts,
+                        p.linktype,
+                        p.orig_len,
+                        at..at + p.data.len(),
+                        consumed,
+                    ))
+                }
+                Step::Skipped(consumed) => {
+                    self.start += consumed;
+                    self.offset += consumed as u64;
+                    None
+                }
+                Step::NeedMore(need) => {
+                    if need > MAX_RECORD {
+                        let offset = self.offset;
+                        self.parser.stop(CaptureNotice::Malformed {
+                            offset,
+                            detail: format!(
+                                "record declares {need} bytes, more than the {} MiB limit",
+                                MAX_RECORD >> 20
+                            ),
+                        });
+                        return None;
+                    }
+                    if let Some(e) = self.fill(need) {
+                        let offset = self.offset + (self.end - self.start) as u64;
+                        self.parser.notices.push(CaptureNotice::ReadError {
+                            offset,
+                            detail: e.to_string(),
+                        });
+                    }
+                    None
+                }
+                Step::End => return None,
+            };
+            if let Some((ts, linktype, orig_len, range, consumed)) = found {
+                self.start += consumed;
+                self.offset += consumed as u64;
+                return Some(RawPacket {
+                    ts,
+                    linktype,
+                    data: &self.buf[range],
+                    orig_len,
+                });
+            }
+        }
+    }
+
+    /// The container format.
+    pub fn format(&self) -> CaptureFormat {
+        self.parser.format
+    }
+
+    /// Problems met so far (truncation, malformed records, unknown interfaces, read errors).
+    pub fn notices(&self) -> &[CaptureNotice] {
+        &self.parser.notices
+    }
+
+    /// Adds a problem found by the caller (the file shrank while it was read).
+    pub fn push_notice(&mut self, notice: CaptureNotice) {
+        self.parser.notices.push(notice);
+    }
+
+    /// Link types seen so far (one per pcap file, one per pcapng interface).
+    pub fn linktypes(&self) -> &[u32] {
+        &self.parser.linktypes
+    }
+
+    /// Packets naming an undescribed interface beyond the first [`UNKNOWN_INTERFACE_LISTED`]:
+    /// skipped like them, counted but not listed in the notices.
+    pub fn unknown_interface_unlisted(&self) -> u64 {
+        self.parser.unknown_interface_unlisted()
+    }
+
+    /// Input bytes consumed so far.
+    pub fn position(&self) -> u64 {
+        self.offset
     }
 }
 

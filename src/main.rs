@@ -1,10 +1,14 @@
 //! The `wsscope` command line: wires library modules together, nothing more.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::cell::Cell;
 use std::io::{self, IsTerminal, Write};
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::rc::Rc;
 use wsscope::analyzer::AnalyzerConfig;
 use wsscope::budget::MemoryBudget;
+use wsscope::escape::for_terminal;
 use wsscope::finding::Code;
 use wsscope::report::{flow_report, FlowsReport, PayloadMode, SCHEMA_VERSION};
 use wsscope::run::{fail_on_matches, parse_fail_on, run, RunOutcome};
@@ -28,7 +32,11 @@ struct Cli {
 enum Command {
     /// Analyse captures: per-session summary, transcript, JSON report, CI gate.
     ///
-    /// Exit status: 0 ok, 1 a --fail-on item matched, 2 usage or input error.
+    /// Exit status: 0 ok; 1 a --fail-on item matched; 2 usage or input error, or standard
+    /// output closed before everything was written (`| head`). With --fail-on the analysis
+    /// still runs to the end when standard output closes early, and a match exits 1 (the
+    /// closed output is still reported on stderr). A --json file is replaced only when the run
+    /// exits 0 or 1.
     Analyze(AnalyzeArgs),
     /// List every TCP connection: endpoints, bytes, how it began and ended, retransmissions,
     /// gaps and whether it carried WebSocket, HTTP or something else.
@@ -40,6 +48,9 @@ enum Command {
     /// List the interfaces `live -i` can capture on.
     Interfaces,
     /// Open the interactive terminal UI: session list, message timeline, detail pane.
+    ///
+    /// `q`, Ctrl-C, SIGINT, SIGTERM and SIGHUP quit (terminal restored, exit 0); a lost
+    /// terminal (hang-up, EOF or I/O error on the tty) ends it with exit status 2.
     Tui(TuiArgs),
     /// Print the JSON Schema of the report (`report`), of NDJSON lines (`events`) or of
     /// `flows --json` (`flows`).
@@ -115,7 +126,9 @@ struct AnalyzeArgs {
 /// Report and CI-gate options shared by `analyze` and `live`.
 #[derive(Args)]
 struct OutputArgs {
-    /// Write the JSON report to PATH (`-` for standard output).
+    /// Write the JSON report to PATH (`-` for standard output). The report is written to a
+    /// temporary file beside PATH and renamed over it only when the run succeeds (exit 0 or
+    /// 1); PATH may not be one of the captures.
     #[arg(long, value_name = "PATH|-")]
     json: Option<String>,
     /// Stream events to standard output, one JSON object per line.
@@ -214,7 +227,8 @@ struct TuiArgs {
 struct FlowsArgs {
     #[command(flatten)]
     common: CommonArgs,
-    /// Write the flow list as JSON to PATH (`-` for standard output).
+    /// Write the flow list as JSON to PATH (`-` for standard output); replaced only when
+    /// every capture was read, and never one of the captures.
     #[arg(long, value_name = "PATH|-")]
     json: Option<String>,
 }
@@ -235,13 +249,137 @@ fn config(common: &CommonArgs, keep_bytes: usize) -> AnalyzerConfig {
     }
 }
 
-fn open_output(path: &str) -> Result<Box<dyn Write>, String> {
-    if path == "-" {
-        return Ok(Box::new(io::BufWriter::new(io::stdout())));
+/// A report file being written. A regular file (or a new one) is written to a temporary file
+/// in the same directory and renamed over PATH by [`PendingOutput::commit`] only when the run
+/// succeeded, so a failed or interrupted run never leaves PATH truncated or replaced by an
+/// empty report. Anything else (`/dev/stdout`, a FIFO, `>(jq)`) is written in place.
+struct PendingOutput {
+    /// (temporary file, destination) while the rename is pending.
+    rename: Option<(PathBuf, PathBuf)>,
+}
+
+impl PendingOutput {
+    fn commit(mut self) -> Result<(), String> {
+        let Some((tmp, dest)) = self.rename.take() else {
+            return Ok(());
+        };
+        let synced = std::fs::File::open(&tmp).and_then(|f| f.sync_all());
+        synced
+            .and_then(|()| std::fs::rename(&tmp, &dest))
+            .map_err(|e| {
+                let _ = std::fs::remove_file(&tmp);
+                format!("{}: cannot write: {e}", dest.display())
+            })
     }
-    std::fs::File::create(path)
-        .map(|f| Box::new(io::BufWriter::new(f)) as Box<dyn Write>)
-        .map_err(|e| format!("{path}: cannot write: {e}"))
+}
+
+impl Drop for PendingOutput {
+    fn drop(&mut self) {
+        if let Some((tmp, _)) = self.rename.take() {
+            let _ = std::fs::remove_file(tmp);
+        }
+    }
+}
+
+/// The identity of a file (device and inode on Unix), to tell whether two paths name it.
+#[cfg(unix)]
+fn file_id(meta: &std::fs::Metadata) -> (u64, u64) {
+    use std::os::unix::fs::MetadataExt;
+    (meta.dev(), meta.ino())
+}
+
+/// Refuses an output path that names one of the input captures (under any spelling: hard
+/// link, symlink, `./x`), before anything is opened for writing.
+fn refuse_input_as_output(path: &str, inputs: &[String]) -> Result<(), String> {
+    let Ok(out) = std::fs::metadata(path) else {
+        return Ok(());
+    };
+    for input in inputs.iter().filter(|i| i.as_str() != "-") {
+        let Ok(meta) = std::fs::metadata(input) else {
+            continue;
+        };
+        #[cfg(unix)]
+        let same = file_id(&meta) == file_id(&out);
+        #[cfg(not(unix))]
+        let same = std::fs::canonicalize(input).ok() == std::fs::canonicalize(path).ok();
+        if same && meta.is_file() {
+            return Err(format!(
+                "{path}: is the input capture {input}; refusing to overwrite it (give the output another path)"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Opens an output: standard output for `-`, else a [`PendingOutput`] for PATH.
+fn open_output(
+    path: &str,
+    inputs: &[String],
+) -> Result<(Box<dyn Write>, Option<PendingOutput>), String> {
+    if path == "-" {
+        return Ok((Box::new(io::BufWriter::new(io::stdout())), None));
+    }
+    refuse_input_as_output(path, inputs)?;
+    let cannot = |e: io::Error| format!("{path}: cannot write: {e}");
+    let existing = std::fs::metadata(path);
+    if let Ok(meta) = &existing {
+        if meta.is_dir() {
+            return Err(format!("{path}: is a directory"));
+        }
+        if !meta.is_file() {
+            // A device, FIFO or socket: write through it as given.
+            let f = std::fs::OpenOptions::new()
+                .write(true)
+                .open(path)
+                .map_err(cannot)?;
+            return Ok((Box::new(io::BufWriter::new(f)), None));
+        }
+    }
+    // Through a symlink, replace the file it points to, not the link.
+    let dest = match existing {
+        Ok(_) => std::fs::canonicalize(path).map_err(cannot)?,
+        Err(_) => PathBuf::from(path),
+    };
+    let dir = match dest.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let name = dest
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "report".into());
+    let mut attempt = 0u32;
+    loop {
+        let tmp = dir.join(format!(
+            ".{name}.wsscope-{}-{attempt}.tmp",
+            std::process::id()
+        ));
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)
+        {
+            Ok(f) => {
+                let pending = PendingOutput {
+                    rename: Some((tmp, dest)),
+                };
+                return Ok((Box::new(io::BufWriter::new(f)), Some(pending)));
+            }
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && attempt < 100 => attempt += 1,
+            Err(e) => return Err(cannot(e)),
+        }
+    }
+}
+
+/// Replaces the destination of `pending` when the run ended with `code` 0 or 1; on exit 2
+/// the temporary file is removed and the destination left as it was.
+fn finish_output(pending: Option<PendingOutput>, code: u8) -> ExitCode {
+    if let (Some(p), 0 | 1) = (pending, code) {
+        if let Err(e) = p.commit() {
+            return usage_error(&e);
+        }
+    }
+    ExitCode::from(code)
 }
 
 fn progress_bar(enabled: bool) -> Option<indicatif::ProgressBar> {
@@ -258,9 +396,66 @@ fn progress_bar(enabled: bool) -> Option<indicatif::ProgressBar> {
     Some(bar)
 }
 
+/// Prints one `wsscope: error:` line; file names and other input-derived text in `msg` are
+/// escaped like everything written to a terminal (no raw control characters).
+fn error_line(msg: &str) {
+    eprintln!("wsscope: error: {}", for_terminal(msg));
+}
+
 fn usage_error(msg: &str) -> ExitCode {
-    eprintln!("wsscope: error: {msg}");
+    error_line(msg);
     ExitCode::from(2)
+}
+
+/// The line printed when standard output went away before everything was written.
+const STDOUT_CLOSED: &str =
+    "standard output was closed before all output was written (broken pipe); output is incomplete";
+
+/// Wraps a sink writing to standard output. When standard output closes (`| head`), the sink
+/// is dropped and `closed` set; with `keep_going` (a --fail-on gate or a --json file still
+/// needs the rest of the analysis) the run continues without it, else it stops.
+struct StdoutSink {
+    inner: Box<dyn Sink>,
+    closed: Rc<Cell<bool>>,
+    keep_going: bool,
+}
+
+impl StdoutSink {
+    fn guard(&mut self, f: impl FnOnce(&mut dyn Sink) -> io::Result<()>) -> io::Result<()> {
+        if self.closed.get() {
+            return Ok(());
+        }
+        match f(self.inner.as_mut()) {
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {
+                self.closed.set(true);
+                if self.keep_going {
+                    Ok(())
+                } else {
+                    Err(e)
+                }
+            }
+            r => r,
+        }
+    }
+}
+
+impl Sink for StdoutSink {
+    fn begin_capture(&mut self, path: &str) -> io::Result<()> {
+        self.guard(|s| s.begin_capture(path))
+    }
+    fn event(&mut self, ev: &wsscope::analyzer::Event<'_>) -> io::Result<()> {
+        self.guard(|s| s.event(ev))
+    }
+    fn end_capture(&mut self, capture: &wsscope::report::CaptureReport) -> io::Result<()> {
+        self.guard(|s| s.end_capture(capture))
+    }
+    fn finish(
+        &mut self,
+        summary: &wsscope::report::Summary,
+        captures: &[wsscope::report::CaptureReport],
+    ) -> io::Result<()> {
+        self.guard(|s| s.finish(summary, captures))
+    }
 }
 
 fn execute(
@@ -282,11 +477,11 @@ fn execute(
     match result {
         Ok(outcome) => {
             for e in &outcome.errors {
-                eprintln!("wsscope: error: {e}");
+                error_line(&e.to_string());
             }
             Ok(outcome)
         }
-        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Err(ExitCode::SUCCESS),
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Err(usage_error(STDOUT_CLOSED)),
         Err(e) => Err(usage_error(&format!("writing output: {e}"))),
     }
 }
@@ -336,36 +531,75 @@ fn analyze(args: AnalyzeArgs) -> ExitCode {
         Ok(o) => o,
         Err(e) => return usage_error(&e),
     };
+    if args.messages && args.output.stdout_taken() {
+        let taken = if args.output.ndjson {
+            "--ndjson"
+        } else {
+            "--json -"
+        };
+        return usage_error(&format!(
+            "--messages prints the transcript to standard output, which {taken} already uses; \
+             drop --messages (the JSON output carries every message) or give --json a file path"
+        ));
+    }
+    if args.messages && args.quiet {
+        return usage_error("--messages prints the transcript, --quiet prints no text; give one");
+    }
     let cfg = config(&args.common, keep);
+    let mut pending = None;
+    let json_out = match &args.output.json {
+        Some(path) => match open_output(path, &args.common.captures) {
+            Ok((out, p)) => {
+                pending = p;
+                Some(out)
+            }
+            Err(e) => return usage_error(&e),
+        },
+        None => None,
+    };
+    // With a gate or a report file, a closed standard output does not stop the analysis.
+    let keep_going = !fail_on.is_empty() || pending.is_some();
+    let closed = Rc::new(Cell::new(false));
+    let on_stdout = |inner: Box<dyn Sink>| -> Box<dyn Sink> {
+        Box::new(StdoutSink {
+            inner,
+            closed: Rc::clone(&closed),
+            keep_going,
+        })
+    };
     let mut tee = Tee::new();
     if !args.quiet && !args.output.stdout_taken() {
-        tee.push(Box::new(TextSink::new(
+        tee.push(on_stdout(Box::new(TextSink::new(
             Box::new(io::BufWriter::new(io::stdout())),
             args.messages,
             args.output.preview_bytes,
-        )));
+        ))));
     }
-    if let Some(path) = &args.output.json {
-        match open_output(path) {
-            Ok(out) => tee.push(Box::new(
-                JsonReportSink::new(out, mode).with_budget(cfg.budget.clone()),
-            )),
-            Err(e) => return usage_error(&e),
+    if let Some(out) = json_out {
+        let sink = Box::new(JsonReportSink::new(out, mode).with_budget(cfg.budget.clone()));
+        if pending.is_some() || args.output.json.as_deref() != Some("-") {
+            tee.push(sink);
+        } else {
+            tee.push(on_stdout(sink));
         }
     }
     if args.output.ndjson {
-        tee.push(Box::new(NdjsonSink::new(
+        tee.push(on_stdout(Box::new(NdjsonSink::new(
             Box::new(io::BufWriter::new(io::stdout())),
             mode,
             false,
-        )));
+        ))));
     }
     let outcome = match execute(&args.common, &cfg, &mut tee) {
         Ok(o) => o,
         Err(code) => return code,
     };
+    drop(tee);
+    if closed.get() {
+        error_line(STDOUT_CLOSED);
+    }
     if !outcome.errors.is_empty() {
-        return ExitCode::from(2);
+        return finish_output(pending, 2);
     }
     if fail_on_matches(&fail_on, &outcome.tally) {
         let codes: Vec<String> = outcome
@@ -375,9 +609,9 @@ fn analyze(args: AnalyzeArgs) -> ExitCode {
             .map(|(c, n)| format!("{} x{n}", c.as_str()))
             .collect();
         eprintln!("wsscope: --fail-on matched ({})", codes.join(", "));
-        return ExitCode::from(1);
+        return finish_output(pending, 1);
     }
-    ExitCode::SUCCESS
+    finish_output(pending, if closed.get() { 2 } else { 0 })
 }
 
 struct FlowsSink {
@@ -411,16 +645,29 @@ fn flows(args: FlowsArgs) -> ExitCode {
         capture: String::new(),
         flows: Vec::new(),
     };
+    let json_out = match args
+        .json
+        .as_deref()
+        .map(|p| open_output(p, &args.common.captures))
+    {
+        Some(Ok(o)) => Some(o),
+        Some(Err(e)) => return usage_error(&e),
+        None => None,
+    };
     let outcome = match execute(&args.common, &cfg, &mut sink) {
         Ok(o) => o,
         Err(code) => return code,
     };
+    if outcome.captures.is_empty() && !outcome.errors.is_empty() {
+        return ExitCode::from(2);
+    }
     let mut flows = sink.flows;
     flows.sort_by(|a, b| (&a.capture, &a.first_ts, a.id).cmp(&(&b.capture, &b.first_ts, b.id)));
-    let written = match &args.json {
-        Some(path) => open_output(path)
-            .map_err(io::Error::other)
-            .and_then(|mut out| {
+    let mut pending = None;
+    let written = match json_out {
+        Some((mut out, p)) => {
+            pending = p;
+            (|| {
                 let doc = FlowsReport {
                     schema_version: SCHEMA_VERSION,
                     flows,
@@ -429,14 +676,15 @@ fn flows(args: FlowsArgs) -> ExitCode {
                 out.write_all(wsscope::escape::json_terminal_safe(text).as_bytes())?;
                 out.write_all(b"\n")?;
                 out.flush()
-            }),
+            })()
+        }
         None => print_flows(&flows),
     };
     match written {
-        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => usage_error(STDOUT_CLOSED),
         Err(e) => usage_error(&e.to_string()),
-        Ok(()) if !outcome.errors.is_empty() => ExitCode::from(2),
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) if !outcome.errors.is_empty() => finish_output(pending, 2),
+        Ok(()) => finish_output(pending, 0),
     }
 }
 
@@ -554,12 +802,15 @@ fn live_tui(opts: wsscope::live::LiveOptions, cfg: AnalyzerConfig) -> ExitCode {
         let _ = status_tx.send(o.stats);
         out(wsscope::tui::LoadMsg::Done);
     });
-    let ui = wsscope::tui::run_with(loader);
+    let ui = wsscope::tui::run_with(loader, Arc::clone(&stop));
+    // Quit, a signal or a lost terminal: stop the capture and wait for it to flush (the -w
+    // file) before exiting.
     stop.store(true, Ordering::SeqCst);
+    let stats = status_rx.recv_timeout(std::time::Duration::from_secs(5));
     if let Err(e) = ui {
         return usage_error(&e.to_string());
     }
-    if let Ok(s) = status_rx.recv_timeout(std::time::Duration::from_secs(5)) {
+    if let Ok(s) = stats {
         eprintln!(
             "wsscope: {} packets captured; libpcap received {}, dropped {} (kernel), {} (interface)",
             s.captured, s.received, s.dropped, s.if_dropped
@@ -626,11 +877,15 @@ fn live(args: LiveArgs) -> ExitCode {
             args.output.preview_bytes,
         )));
     }
+    let mut pending = None;
     if let Some(path) = &args.output.json {
-        match open_output(path) {
-            Ok(out) => tee.push(Box::new(
-                JsonReportSink::new(out, mode).with_budget(cfg.budget.clone()),
-            )),
+        match open_output(path, &[]) {
+            Ok((out, p)) => {
+                pending = p;
+                tee.push(Box::new(
+                    JsonReportSink::new(out, mode).with_budget(cfg.budget.clone()),
+                ));
+            }
             Err(e) => return usage_error(&e),
         }
     }
@@ -647,10 +902,11 @@ fn live(args: LiveArgs) -> ExitCode {
     };
     let mut ready = |iface: &str| {
         eprintln!(
-            "wsscope: capturing on {iface}{}{}; Ctrl-C to stop",
+            "wsscope: capturing on {}{}{}; Ctrl-C to stop",
+            for_terminal(iface),
             opts.filter
                 .as_ref()
-                .map(|f| format!(" (filter '{f}')"))
+                .map(|f| format!(" (filter '{}')", for_terminal(f)))
                 .unwrap_or_default(),
             opts.user
                 .as_ref()
@@ -659,14 +915,21 @@ fn live(args: LiveArgs) -> ExitCode {
         );
     };
     let outcome = wsscope::live::run(capture, &cfg, &mut tee, stop, &mut ready);
+    drop(tee);
     let s = outcome.stats;
     eprintln!(
         "wsscope: {} packets captured; libpcap received {}, dropped {} (kernel), {} (interface)",
         s.captured, s.received, s.dropped, s.if_dropped
     );
+    // The report of a live capture is its only record: it replaces PATH even when the capture
+    // stopped early.
+    if let Some(p) = pending {
+        if let Err(e) = p.commit() {
+            return usage_error(&e);
+        }
+    }
     if let Some(e) = &outcome.error {
-        eprintln!("wsscope: error: capture stopped early: {e}");
-        return ExitCode::from(2);
+        return usage_error(&format!("capture stopped early: {e}"));
     }
     if fail_on_matches(&fail_on, &outcome.tally) {
         eprintln!("wsscope: --fail-on matched");
@@ -678,13 +941,17 @@ fn live(args: LiveArgs) -> ExitCode {
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
+        Err(e) if e.use_stderr() => {
+            // Plain text, each line escaped: a hostile argument (a file name) never reaches
+            // the terminal raw.
+            for line in e.render().to_string().lines() {
+                eprintln!("{}", for_terminal(line));
+            }
+            return ExitCode::from(2);
+        }
         Err(e) => {
             let _ = e.print();
-            return if e.use_stderr() {
-                ExitCode::from(2)
-            } else {
-                ExitCode::SUCCESS
-            };
+            return ExitCode::SUCCESS;
         }
     };
     match cli.command {
@@ -694,7 +961,17 @@ fn main() -> ExitCode {
         Command::Interfaces => interfaces(),
         Command::Tui(args) => {
             let cfg = config(&args.common, 64 << 10);
-            match wsscope::tui::run(&args.common.captures, &cfg) {
+            // SIGINT/SIGTERM/SIGHUP end the UI like `q`: terminal restored, exit 0.
+            let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let handler_stop = std::sync::Arc::clone(&stop);
+            if let Err(e) = ctrlc::set_handler(move || {
+                handler_stop.store(true, std::sync::atomic::Ordering::SeqCst)
+            }) {
+                return usage_error(&format!(
+                    "cannot install the SIGINT/SIGTERM/SIGHUP handler: {e}"
+                ));
+            }
+            match wsscope::tui::run(&args.common.captures, &cfg, stop) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => usage_error(&e.to_string()),
             }

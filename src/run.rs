@@ -1,14 +1,14 @@
-//! Running an analysis over capture files: open and map each file, read it with
-//! [`CaptureReader`], drive the [`Analyzer`], feed a [`Sink`], report progress.
+//! Running an analysis over capture files: open each file (or pipe), read it with
+//! [`StreamReader`], drive the [`Analyzer`], feed a [`Sink`], report progress.
 //! This is the only layer (with `main`) that touches files.
 
 use crate::analyzer::{Analyzer, AnalyzerConfig, AnalyzerStats, Event};
-use crate::capture::{CaptureError, CaptureReader};
+use crate::capture::{CaptureError, CaptureNotice, StreamError, StreamReader};
 use crate::finding::{Code, Finding, Severity};
 use crate::report::CaptureReport;
 use crate::sink::{Sink, Tally};
 use std::fs::File;
-use std::io;
+use std::io::{self, Read};
 use std::path::Path;
 
 /// A capture file that could not be analysed at all.
@@ -76,6 +76,59 @@ pub fn map_file(path: &Path) -> Result<memmap2::Mmap, InputError> {
     unsafe { memmap2::Mmap::map(&file) }.map_err(|source| InputError::Io { path: name, source })
 }
 
+/// An opened input: a regular file (with its size when opened), or a stream (standard input
+/// for `-`, a pipe, `<(...)`, a device) read sequentially.
+pub struct Input {
+    /// The source.
+    pub reader: Box<dyn Read>,
+    /// The file, to notice it shrinking while read (regular files only).
+    file: Option<File>,
+    /// Size when opened (regular files only).
+    pub size: Option<u64>,
+}
+
+/// Opens a capture for sequential reading: `-` is standard input; directories and empty
+/// regular files are errors. Nothing is memory-mapped, so a file truncated while it is read
+/// ends the capture early (reported) instead of faulting.
+pub fn open_input(path: &str) -> Result<Input, InputError> {
+    if path == "-" {
+        return Ok(Input {
+            reader: Box::new(io::stdin()),
+            file: None,
+            size: None,
+        });
+    }
+    let io_err = |source| InputError::Io {
+        path: path.to_string(),
+        source,
+    };
+    let file = File::open(path).map_err(io_err)?;
+    let meta = file.metadata().map_err(io_err)?;
+    if meta.is_dir() {
+        return Err(InputError::Directory(path.to_string()));
+    }
+    if !meta.is_file() {
+        // A FIFO, `<(...)` (/dev/fd/N) or a device: stream it.
+        return Ok(Input {
+            reader: Box::new(file),
+            file: None,
+            size: None,
+        });
+    }
+    if meta.len() == 0 {
+        return Err(InputError::Capture {
+            path: path.to_string(),
+            source: CaptureError::Empty,
+        });
+    }
+    let reader = file.try_clone().map_err(io_err)?;
+    Ok(Input {
+        reader: Box::new(reader),
+        file: Some(file),
+        size: Some(meta.len()),
+    })
+}
+
 /// Analyses `paths` in order, feeding `sink`. I/O errors of the sink stop the run.
 pub fn run(
     paths: &[String],
@@ -86,17 +139,24 @@ pub fn run(
     let mut outcome = RunOutcome::default();
     let mut last_session = 0;
     for path in paths {
-        let map = match map_file(Path::new(path)) {
-            Ok(m) => m,
+        let input = match open_input(path) {
+            Ok(i) => i,
             Err(e) => {
                 outcome.errors.push(e);
                 continue;
             }
         };
-        let mut reader = match CaptureReader::new(&map) {
+        let mut reader = match StreamReader::new(input.reader) {
             Ok(r) => r,
-            Err(source) => {
+            Err(StreamError::Capture(source)) => {
                 outcome.errors.push(InputError::Capture {
+                    path: path.clone(),
+                    source,
+                });
+                continue;
+            }
+            Err(StreamError::Io(source)) => {
+                outcome.errors.push(InputError::Io {
                     path: path.clone(),
                     source,
                 });
@@ -106,10 +166,8 @@ pub fn run(
         sink.begin_capture(path)?;
         let mut analyzer = Analyzer::new(cfg.clone(), last_session);
         let sink_error: std::cell::RefCell<Option<io::Error>> = std::cell::RefCell::new(None);
-        let total = reader.len() as u64;
+        let mut total = input.size.unwrap_or(0);
         let mut n: u64 = 0;
-        let mut released = 0usize;
-        let _ = map.advise(memmap2::Advice::Sequential);
         let tally = &mut outcome.tally;
         let mut deliver = |ev: Event<'_>| {
             tally.count(&ev);
@@ -119,24 +177,29 @@ pub fn run(
                 }
             }
         };
-        while let Some(packet) = reader.next() {
+        while let Some(packet) = reader.next_packet() {
             analyzer.packet(&packet, &mut deliver);
             n += 1;
-            let pos = reader.position();
             if n % 8192 == 0 {
-                progress(pos as u64, total);
+                let pos = reader.position();
+                total = total.max(pos);
+                progress(pos, total);
             }
-            // By position, not packet count: the reader may have skipped many records
-            // (packets on undescribed interfaces) to reach this packet.
-            released = release_consumed(&map, released, pos);
             if sink_error.borrow().is_some() {
                 break;
+            }
+        }
+        if let (Some(file), Some(from)) = (&input.file, input.size) {
+            let to = file.metadata().map(|m| m.len()).unwrap_or(from);
+            if to < from {
+                reader.push_notice(CaptureNotice::Shrank { from, to });
             }
         }
         analyzer.finish(&mut deliver);
         if let Some(e) = sink_error.into_inner() {
             return Err(e);
         }
+        let total = total.max(reader.position());
         progress(total, total);
         last_session = analyzer.last_session_id();
         let stats = analyzer.stats();
@@ -195,6 +258,11 @@ pub fn run(
         outcome.captures.push(capture);
         outcome.stats.push(stats);
     }
+    // When no input could be read there is nothing to summarise: the error lines say it all
+    // (no "0 capture(s)" summary, no empty report).
+    if outcome.captures.is_empty() && !outcome.errors.is_empty() {
+        return Ok(outcome);
+    }
     let summary = outcome.tally.summary.clone();
     sink.finish(&summary, &outcome.captures)?;
     Ok(outcome)
@@ -239,27 +307,6 @@ fn deliver_capture_finding(tally: &mut Tally, sink: &mut dyn Sink, f: &Finding) 
     };
     tally.count(&ev);
     sink.event(&ev)
-}
-
-/// Bytes consumed between two releases of mapped pages.
-const RELEASE_EVERY: usize = 16 << 20;
-
-/// Drops already-read pages of the map from memory, so resident memory stays flat however
-/// large the file. Nothing refers to them any more: every layer copies what it keeps.
-fn release_consumed(map: &memmap2::Mmap, released: usize, pos: usize) -> usize {
-    const PAGE: usize = 4096;
-    let upto = pos / PAGE * PAGE;
-    if upto < released + RELEASE_EVERY {
-        return released;
-    }
-    #[cfg(unix)]
-    {
-        // SAFETY: the mapping is read-only and file-backed; MADV_DONTNEED only drops the cached
-        // pages (they would be read again from the file if touched), and no slice into
-        // [0, upto) is alive: packets are processed one at a time and copied when kept.
-        let _ = unsafe { map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, 0, upto) };
-    }
-    upto
 }
 
 /// The report entry of one capture (file or live interface) from the analyzer's counters.

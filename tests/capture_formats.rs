@@ -200,3 +200,141 @@ fn fuzz_regressions_are_handled_without_panic() {
         }
     }
 }
+
+/// Yields at most `step` bytes per `read`, like a pipe delivering small writes.
+struct Trickle<'a> {
+    bytes: &'a [u8],
+    step: usize,
+}
+
+impl std::io::Read for Trickle<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.step.min(buf.len()).min(self.bytes.len());
+        buf[..n].copy_from_slice(&self.bytes[..n]);
+        self.bytes = &self.bytes[n..];
+        Ok(n)
+    }
+}
+
+type Seen = (Vec<(i64, u32, Vec<u8>, u32)>, Vec<String>);
+
+fn read_in_memory(bytes: &[u8]) -> Option<Seen> {
+    let mut r = wsscope::capture::CaptureReader::new(bytes).ok()?;
+    let packets = r
+        .by_ref()
+        .map(|p| (p.ts.0, p.linktype, p.data.to_vec(), p.orig_len))
+        .collect();
+    Some((packets, r.notices().iter().map(|n| n.to_string()).collect()))
+}
+
+fn read_streamed(bytes: &[u8], step: usize) -> Option<Seen> {
+    let mut r = wsscope::capture::StreamReader::new(Trickle { bytes, step }).ok()?;
+    let mut packets = Vec::new();
+    while let Some(p) = r.next_packet() {
+        packets.push((p.ts.0, p.linktype, p.data.to_vec(), p.orig_len));
+    }
+    Some((packets, r.notices().iter().map(|n| n.to_string()).collect()))
+}
+
+/// Reading from a pipe (any `Read`, in pieces of any size) yields exactly the packets and
+/// notices of reading the same bytes from memory: every container, cut anywhere.
+#[test]
+fn streamed_reading_matches_in_memory_reading() {
+    let packets = session_on(Conversation::default_v4());
+    let mut inputs: Vec<Vec<u8>> = CaptureFormat::all()
+        .into_iter()
+        .map(|f| capture_bytes(f, linktype::ETHERNET, &packets))
+        .collect();
+    for entry in
+        std::fs::read_dir(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures"))
+            .expect("fixtures")
+            .flatten()
+    {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.ends_with(".pcap") || name.ends_with(".pcapng") {
+            inputs.push(std::fs::read(entry.path()).expect("fixture"));
+        }
+    }
+    let whole = inputs.clone();
+    for bytes in &whole {
+        for cut in [1, 3, 4, 23, 24, 25, 40, bytes.len() / 2, bytes.len() - 1] {
+            inputs.push(bytes[..cut.min(bytes.len())].to_vec());
+        }
+    }
+    for (i, bytes) in inputs.iter().enumerate() {
+        let want = read_in_memory(bytes);
+        for step in [1, 7, 4096, usize::MAX] {
+            assert_eq!(read_streamed(bytes, step), want, "input {i}, step {step}");
+        }
+    }
+}
+
+/// A record declaring an absurd length is refused before it is buffered: memory stays bounded
+/// by the reader's record limit, not by what the capture claims.
+#[test]
+fn streamed_record_larger_than_the_limit_stops_reading() {
+    let packets = session_on(Conversation::default_v4());
+    let mut bytes = capture_bytes(
+        CaptureFormat::Pcap {
+            big_endian: false,
+            nanos: false,
+        },
+        linktype::ETHERNET,
+        &packets,
+    );
+    bytes.extend_from_slice(&[0; 8]);
+    bytes.extend_from_slice(&u32::MAX.to_le_bytes());
+    bytes.extend_from_slice(&u32::MAX.to_le_bytes());
+    let (got, notices) = read_streamed(&bytes, 4096).expect("header");
+    assert_eq!(got.len(), packets.len());
+    assert_eq!(notices.len(), 1, "{notices:?}");
+}
+
+/// A capture truncated while it is being read (log rotation, tcpdump rewriting it) ends the
+/// capture early with `capture-truncated`: no SIGBUS, what was read is reported. The file is
+/// cut from the progress callback, at a fixed point of the reading, so the test is
+/// deterministic.
+#[test]
+fn capture_truncated_while_being_read_is_reported_not_fatal() {
+    let mut session = Session::new(Link::ethernet()).upgrade(
+        &UpgradeRequest::new(SAMPLE_KEY),
+        &UpgradeResponse::accepting(SAMPLE_KEY),
+    );
+    for i in 0..30_000 {
+        session = session.client_text(&format!("message {i} {}", "x".repeat(100)));
+    }
+    let bytes = session.pcap_bytes();
+    assert!(bytes.len() > 4 << 20, "{}", bytes.len());
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("rotated.pcap");
+    std::fs::write(&path, &bytes).expect("write");
+    let paths = vec![path.to_string_lossy().into_owned()];
+    let mut cut = false;
+    let mut progress = |done: u64, _total: u64| {
+        if !cut && done > 0 {
+            cut = true;
+            // Cut in the middle of a record, well past the bytes read so far.
+            let f = std::fs::OpenOptions::new()
+                .write(true)
+                .open(&path)
+                .expect("open");
+            f.set_len(bytes.len() as u64 / 2 + 3).expect("truncate");
+        }
+    };
+    let mut sink = wsscope::sink::json::JsonReportSink::new(
+        Box::new(std::io::sink()),
+        wsscope::report::PayloadMode::None,
+    );
+    let cfg = wsscope::analyzer::AnalyzerConfig::default();
+    let outcome = wsscope::run::run(&paths, &cfg, &mut sink, &mut progress).expect("run completes");
+    assert!(cut, "the progress callback ran");
+    assert!(outcome.errors.is_empty());
+    let truncated = outcome.tally.codes.get(&Code::CaptureTruncated).copied();
+    assert!(truncated.unwrap_or(0) >= 1, "{:?}", outcome.tally.codes);
+    let messages = outcome.tally.summary.messages;
+    assert!(messages > 8_000 && messages < 30_000, "{messages}");
+    assert!(outcome.captures[0]
+        .warnings
+        .iter()
+        .any(|w| w.contains("shrank")));
+}

@@ -358,3 +358,328 @@ fn readme_documents_every_finding_code() {
         );
     }
 }
+
+/// Runs `wsscope ARGS` with standard output connected to a socket whose other end is already
+/// closed: every write fails with a broken pipe, as under `| head` once head has exited.
+fn wsscope_stdout_closed(args: &[&str]) -> std::process::Output {
+    use std::os::fd::OwnedFd;
+    use std::os::unix::net::UnixStream;
+    let (ours, theirs) = UnixStream::pair().expect("socket pair");
+    drop(ours);
+    std::process::Command::new(env!("CARGO_BIN_EXE_wsscope"))
+        .args(args)
+        .current_dir(root())
+        .stdout(std::process::Stdio::from(OwnedFd::from(theirs)))
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .expect("run wsscope")
+}
+
+#[test]
+fn json_output_naming_an_input_is_refused_and_the_capture_kept() {
+    let capture = std::fs::read(root().join("fixtures/node_ping.pcap")).expect("fixture");
+    let (dir, path) = temp_file("in.pcap", &capture);
+    let link = dir.path().join("other-name.pcap");
+    std::fs::hard_link(&path, &link).expect("hard link");
+    let spelled = dir.path().join(".").join("in.pcap");
+    for output in [&path, &link, &spelled] {
+        for cmd in ["analyze", "flows"] {
+            let out = wsscope([
+                cmd.as_ref(),
+                "--json".as_ref(),
+                output.as_os_str(),
+                path.as_os_str(),
+            ]);
+            assert_eq!(out.status.code(), Some(2), "{cmd} {output:?}");
+            let lines = stderr_lines(&out);
+            assert_eq!(lines.len(), 1, "{lines:?}");
+            assert!(lines[0].contains("refusing"), "{lines:?}");
+            assert!(out.stdout.is_empty());
+            assert_eq!(std::fs::read(&path).expect("capture"), capture);
+        }
+    }
+}
+
+#[test]
+fn failed_run_keeps_the_previous_report_and_a_good_one_replaces_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let report = dir.path().join("report.json");
+    std::fs::write(&report, "previous report\n").expect("write");
+    for cmd in ["analyze", "flows"] {
+        let out = wsscope([
+            cmd.as_ref(),
+            "--json".as_ref(),
+            report.as_os_str(),
+            "no-such.pcap".as_ref(),
+        ]);
+        assert_eq!(out.status.code(), Some(2));
+        assert_eq!(
+            std::fs::read_to_string(&report).expect("report"),
+            "previous report\n",
+            "{cmd}"
+        );
+        // A bad file among good ones is still a failed run: the report is not replaced.
+        let out = wsscope([
+            cmd.as_ref(),
+            "--json".as_ref(),
+            report.as_os_str(),
+            "fixtures/node_ping.pcap".as_ref(),
+            "Cargo.toml".as_ref(),
+        ]);
+        assert_eq!(out.status.code(), Some(2));
+        assert_eq!(
+            std::fs::read_to_string(&report).expect("report"),
+            "previous report\n"
+        );
+    }
+    // --fail-on matching (exit 1) is a successful run: the report is what CI inspects.
+    let out = wsscope([
+        "analyze".as_ref(),
+        "--fail-on".as_ref(),
+        "info".as_ref(),
+        "--json".as_ref(),
+        report.as_os_str(),
+        "fixtures/node_ping.pcap".as_ref(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let doc: Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).expect("report")).expect("json");
+    assert_eq!(doc["sessions"].as_array().map(Vec::len), Some(1));
+    // Nothing but the report is left in the directory (no temporary files).
+    let names: Vec<_> = std::fs::read_dir(dir.path())
+        .expect("dir")
+        .map(|e| e.expect("entry").file_name())
+        .collect();
+    assert_eq!(names, vec![std::ffi::OsString::from("report.json")]);
+}
+
+#[test]
+fn json_output_to_a_device_is_written_in_place() {
+    let out = wsscope(["analyze", "--json", "/dev/null", "fixtures/node_ping.pcap"]);
+    assert_eq!(out.status.code(), Some(0), "{:?}", stderr_lines(&out));
+    use std::os::unix::fs::FileTypeExt;
+    let null = std::fs::metadata("/dev/null").expect("null");
+    assert!(null.file_type().is_char_device());
+}
+
+#[test]
+fn fail_on_is_evaluated_when_stdout_closes_early() {
+    // node_ping has an info finding (origin-missing): the gate matches, exit 1 wins.
+    for extra in [
+        &[][..],
+        &["--messages"][..],
+        &["--ndjson"][..],
+        &["--json", "-"][..],
+    ] {
+        let mut args = vec!["analyze", "--fail-on", "info"];
+        args.extend_from_slice(extra);
+        args.push("fixtures/node_ping.pcap");
+        let out = wsscope_stdout_closed(&args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let lines = stderr_lines(&out);
+        assert_eq!(lines.len(), 2, "{lines:?}");
+        assert!(lines[0].contains("broken pipe"), "{lines:?}");
+        assert!(lines[1].contains("--fail-on matched"), "{lines:?}");
+    }
+    // No match: the closed output is the error.
+    let out = wsscope_stdout_closed(&["analyze", "--fail-on", "error", "fixtures/node_ping.pcap"]);
+    assert_eq!(out.status.code(), Some(2));
+    let lines = stderr_lines(&out);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(lines[0].contains("broken pipe"), "{lines:?}");
+}
+
+#[test]
+fn closed_stdout_is_an_error_without_fail_on() {
+    for args in [
+        &["analyze", "fixtures/node_ping.pcap"][..],
+        &["analyze", "--ndjson", "fixtures/node_ping.pcap"][..],
+        &["flows", "fixtures/node_ping.pcap"][..],
+    ] {
+        let out = wsscope_stdout_closed(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let lines = stderr_lines(&out);
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert!(lines[0].contains("broken pipe"), "{lines:?}");
+    }
+}
+
+#[test]
+fn messages_with_json_on_stdout_is_an_error() {
+    for args in [
+        &[
+            "analyze",
+            "--messages",
+            "--ndjson",
+            "fixtures/node_ping.pcap",
+        ][..],
+        &[
+            "analyze",
+            "--messages",
+            "--json",
+            "-",
+            "fixtures/node_ping.pcap",
+        ][..],
+        &["analyze", "--messages", "-q", "fixtures/node_ping.pcap"][..],
+    ] {
+        let out = wsscope(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(out.stdout.is_empty(), "{args:?}");
+        let lines = stderr_lines(&out);
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert!(lines[0].contains("--messages"), "{lines:?}");
+    }
+}
+
+#[test]
+fn missing_input_prints_no_summary_or_empty_report() {
+    for args in [
+        &["analyze", "no/such/file.pcap"][..],
+        &["analyze", "--json", "-", "no/such/file.pcap"][..],
+        &["analyze", "--ndjson", "no/such/file.pcap"][..],
+        &["flows", "no/such/file.pcap"][..],
+        &["flows", "--json", "-", "no/such/file.pcap"][..],
+    ] {
+        let out = wsscope(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "", "{args:?}");
+        assert_eq!(stderr_lines(&out).len(), 1, "{args:?}");
+    }
+}
+
+#[test]
+fn control_characters_in_file_names_are_escaped_on_stderr() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let evil = "x\u{1b}]0;pwned\u{7}\u{1b}[2J\u{202e}.pcap";
+    let empty = dir.path().join(evil);
+    std::fs::write(&empty, b"").expect("write");
+    let garbage = dir.path().join(format!("g{evil}"));
+    std::fs::write(&garbage, b"not a capture at all").expect("write");
+    let missing = dir.path().join(format!("m{evil}"));
+    let cut = dir.path().join(format!("c{evil}"));
+    let full = std::fs::read(root().join("fixtures/node_ping.pcap")).expect("fixture");
+    std::fs::write(&cut, &full[..full.len() - 30]).expect("write");
+    let runs: Vec<Vec<&std::ffi::OsStr>> = vec![
+        vec![
+            "analyze".as_ref(),
+            empty.as_os_str(),
+            garbage.as_os_str(),
+            missing.as_os_str(),
+        ],
+        vec![
+            "analyze".as_ref(),
+            "--json".as_ref(),
+            cut.as_os_str(),
+            cut.as_os_str(),
+        ],
+        vec![
+            "analyze".as_ref(),
+            "--json".as_ref(),
+            dir.path()
+                .join("no/dir/r.json\u{1b}[1m")
+                .into_os_string()
+                .leak(),
+            cut.as_os_str(),
+        ],
+        vec!["flows".as_ref(), missing.as_os_str()],
+        vec!["tui".as_ref(), missing.as_os_str()],
+    ];
+    for args in runs {
+        let out = wsscope(&args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!err.is_empty(), "{args:?}");
+        assert!(
+            !err.chars()
+                .any(|c| wsscope::escape::is_unsafe_char(c) && c != '\n'),
+            "{args:?}: {err:?}"
+        );
+        assert!(err.contains("\\u{1b}"), "{args:?}: {err:?}");
+    }
+}
+
+/// The report of `capture` read from a regular file, with `path` as the capture's name.
+fn report_with_path(out: &std::process::Output) -> Value {
+    assert_eq!(out.status.code(), Some(0), "{:?}", stderr_lines(out));
+    let mut v: Value = serde_json::from_slice(&out.stdout).expect("json");
+    for s in v["sessions"].as_array_mut().expect("sessions") {
+        s["capture"] = Value::Null;
+    }
+    v["captures"][0]["path"] = Value::Null;
+    v["tool"] = Value::Null;
+    v
+}
+
+#[test]
+fn capture_from_standard_input_and_a_fifo_is_streamed() {
+    use std::io::Write as _;
+    let file = "fixtures/node_ping.pcap";
+    let bytes = std::fs::read(root().join(file)).expect("fixture");
+    let want = report_with_path(&wsscope(["analyze", "--json", "-", file]));
+    // Standard input: `-`.
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_wsscope"))
+        .args(["analyze", "--json", "-", "-"])
+        .current_dir(root())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let writer = {
+        let bytes = bytes.clone();
+        std::thread::spawn(move || {
+            for chunk in bytes.chunks(100) {
+                stdin.write_all(chunk).expect("write");
+            }
+        })
+    };
+    let out = child.wait_with_output().expect("wait");
+    writer.join().expect("writer");
+    assert_eq!(report_with_path(&out), want);
+    // A FIFO, as `<(...)` gives.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fifo = dir.path().join("capture.fifo");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo");
+    assert!(made.success());
+    let writer = {
+        let fifo = fifo.clone();
+        let bytes = bytes.clone();
+        std::thread::spawn(move || std::fs::write(fifo, bytes).expect("write fifo"))
+    };
+    let out = wsscope([
+        "analyze".as_ref(),
+        "--json".as_ref(),
+        "-".as_ref(),
+        fifo.as_os_str(),
+    ]);
+    writer.join().expect("writer");
+    assert_eq!(report_with_path(&out), want);
+    // And through a shell's process substitution, when bash is there.
+    if std::path::Path::new("/bin/bash").exists() {
+        let out = std::process::Command::new("/bin/bash")
+            .arg("-c")
+            .arg(format!(
+                "exec '{}' flows --json - <(cat {file})",
+                env!("CARGO_BIN_EXE_wsscope")
+            ))
+            .current_dir(root())
+            .output()
+            .expect("bash");
+        assert_eq!(out.status.code(), Some(0), "{:?}", stderr_lines(&out));
+        let flows: Value = serde_json::from_slice(&out.stdout).expect("json");
+        assert_eq!(flows["flows"].as_array().map(Vec::len), Some(1));
+    }
+    // An empty pipe is an empty capture: one line, exit 2.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_wsscope"))
+        .args(["analyze", "-"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    let lines = stderr_lines(&out);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(lines[0].contains("empty"), "{lines:?}");
+}

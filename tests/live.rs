@@ -365,3 +365,101 @@ fn live_capture_joins_a_session_already_open() {
         .expect("session_end");
     assert_eq!(end["close"]["code"], 1000);
 }
+
+fn tmux(socket: &str, args: &[&str]) -> std::process::Output {
+    Command::new("tmux")
+        .arg("-L")
+        .arg(socket)
+        .args(args)
+        .output()
+        .expect("run tmux")
+}
+
+fn pane_text(socket: &str) -> String {
+    let out = tmux(socket, &["capture-pane", "-p", "-t", "wsscope"]);
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Polls `cond` every 100 ms for at most 20 s.
+fn eventually(mut cond: impl FnMut() -> bool) -> bool {
+    let t = std::time::Instant::now();
+    while t.elapsed() < Duration::from_secs(20) {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    false
+}
+
+fn alive(pid: &str) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+        let state = s.rsplit(')').next().unwrap_or("").trim_start();
+        !state.starts_with('Z') && !state.starts_with('X')
+    })
+}
+
+/// The live terminal UI left without a terminal (tmux pane killed, as an ssh drop does) stops
+/// the capture, flushes the -w file and exits, with SIGHUP delivered or ignored (nohup); the
+/// process must not stay behind as root spinning on the dead tty.
+#[test]
+fn live_tui_ends_when_its_pane_is_killed() {
+    if Command::new("tmux").arg("-V").output().is_err() {
+        eprintln!("notice: tmux not installed; skipping");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (i, prefix) in ["", "trap '' HUP;"].into_iter().enumerate() {
+        let saved = dir.path().join(format!("saved{i}.pcap"));
+        let socket = format!("wsscope-live-{}-{i}", std::process::id());
+        let cmd = format!(
+            "{prefix} exec {} live -i lo -f 'tcp port 9' -w {}",
+            env!("CARGO_BIN_EXE_wsscope"),
+            saved.display()
+        );
+        let out = tmux(
+            &socket,
+            &[
+                "new-session",
+                "-d",
+                "-s",
+                "wsscope",
+                "-x",
+                "100",
+                "-y",
+                "30",
+                &cmd,
+            ],
+        );
+        assert!(out.status.success(), "{out:?}");
+        let out = tmux(
+            &socket,
+            &["display-message", "-p", "-t", "wsscope", "#{pane_pid}"],
+        );
+        let pid = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        let result = std::panic::catch_unwind(|| {
+            assert!(
+                eventually(|| pane_text(&socket).contains("Sessions")),
+                "UI did not come up: {}",
+                pane_text(&socket)
+            );
+            assert!(tmux(&socket, &["kill-pane", "-t", "wsscope"])
+                .status
+                .success());
+            assert!(
+                eventually(|| !alive(&pid)),
+                "live UI ({prefix}) still running after its pane was killed"
+            );
+            // The savefile was flushed and closed: a complete pcap header at least.
+            let bytes = std::fs::read(&saved).expect("savefile");
+            assert!(bytes.len() >= 24, "{}", bytes.len());
+        });
+        let _ = tmux(&socket, &["kill-server"]);
+        if alive(&pid) {
+            let _ = Command::new("kill").args(["-9", &pid]).status();
+        }
+        if let Err(e) = result {
+            std::panic::resume_unwind(e);
+        }
+    }
+}

@@ -434,3 +434,149 @@ fn header_shows_file_progress_and_live_reading() {
     app.loaded = true;
     assert!(!first_line(&app).contains("reading"));
 }
+
+/// True while process `pid` exists and is not a zombie.
+fn alive(pid: &str) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| {
+            let state = s.rsplit(')').next().unwrap_or("").trim_start();
+            !state.starts_with('Z') && !state.starts_with('X')
+        })
+        .unwrap_or(false)
+}
+
+/// Waits (bounded) for process `pid` to end; true when it did.
+fn ended(pid: &str) -> bool {
+    let t = Instant::now();
+    while t.elapsed() < Duration::from_secs(20) {
+        if !alive(pid) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    false
+}
+
+/// Starts `wsscope tui node_ping.pcap` in tmux session `wsscope` (the pane's process is
+/// wsscope itself, with SIGHUP ignored when `ignore_hup`, as under nohup) and returns its pid
+/// once the UI is up.
+fn tui_in_tmux(socket: &str, prefix: &str) -> String {
+    let cmd = format!(
+        "{prefix} exec {} tui {}",
+        env!("CARGO_BIN_EXE_wsscope"),
+        fixture("node_ping.pcap")
+    );
+    let out = tmux(
+        socket,
+        &[
+            "new-session",
+            "-d",
+            "-s",
+            "wsscope",
+            "-x",
+            "80",
+            "-y",
+            "24",
+            &cmd,
+        ],
+    );
+    assert!(out.status.success(), "{out:?}");
+    let s = wait_for(socket, "Timeline #1");
+    assert!(s.contains("Timeline #1"), "{s}");
+    let out = tmux(
+        socket,
+        &["display-message", "-p", "-t", "wsscope", "#{pane_pid}"],
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// The terminal going away (tmux pane killed, ssh dropped) ends the UI: the process must not
+/// stay behind spinning on the dead tty. Checked with SIGHUP delivered and with SIGHUP ignored
+/// (nohup), where only the tty's hang-up tells.
+#[test]
+fn killed_pane_ends_the_process_in_tmux() {
+    if !have_tmux() {
+        return;
+    }
+    for (i, prefix) in ["", "trap '' HUP;"].into_iter().enumerate() {
+        let socket = format!("wsscope-test-{}-hup{i}", std::process::id());
+        let pid = tui_in_tmux(&socket, prefix);
+        let result = std::panic::catch_unwind(|| {
+            assert!(alive(&pid), "{pid}");
+            assert!(tmux(&socket, &["kill-pane", "-t", "wsscope"])
+                .status
+                .success());
+            assert!(
+                ended(&pid),
+                "wsscope ({prefix}) still running after its pane was killed"
+            );
+        });
+        let _ = tmux(&socket, &["kill-server"]);
+        if alive(&pid) {
+            let _ = Command::new("kill").args(["-9", &pid]).status();
+        }
+        if let Err(e) = result {
+            std::panic::resume_unwind(e);
+        }
+    }
+}
+
+/// SIGTERM and SIGHUP end the UI like `q`: terminal restored, exit status 0.
+#[test]
+fn sigterm_and_sighup_quit_and_restore_in_tmux() {
+    if !have_tmux() {
+        return;
+    }
+    for sig in ["TERM", "HUP"] {
+        let socket = format!("wsscope-test-{}-sig{sig}", std::process::id());
+        let cmd = format!(
+            "{} tui {}; echo wsscope-exit-$?; sleep 5",
+            env!("CARGO_BIN_EXE_wsscope"),
+            fixture("node_ping.pcap")
+        );
+        let out = tmux(
+            &socket,
+            &[
+                "new-session",
+                "-d",
+                "-s",
+                "wsscope",
+                "-x",
+                "80",
+                "-y",
+                "24",
+                &cmd,
+            ],
+        );
+        assert!(out.status.success(), "{out:?}");
+        let result = std::panic::catch_unwind(|| {
+            let s = wait_for(&socket, "Timeline #1");
+            assert!(s.contains("Timeline #1"), "{s}");
+            // The pane runs a shell; wsscope is its only child.
+            let out = tmux(
+                &socket,
+                &["display-message", "-p", "-t", "wsscope", "#{pane_pid}"],
+            );
+            let shell = String::from_utf8_lossy(&out.stdout).trim().to_string();
+            let children = std::fs::read_to_string(format!("/proc/{shell}/task/{shell}/children"))
+                .expect("children");
+            let pid = children.split_whitespace().next().expect("wsscope pid");
+            let sent = Command::new("kill")
+                .args([&format!("-{sig}"), pid])
+                .status()
+                .expect("kill");
+            assert!(sent.success());
+            let s = wait_for(&socket, "wsscope-exit-");
+            assert!(s.contains("wsscope-exit-0"), "{sig}: {s}");
+            let out = tmux(
+                &socket,
+                &["display-message", "-p", "-t", "wsscope", "#{alternate_on}"],
+            );
+            assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "0", "{sig}");
+        });
+        let _ = tmux(&socket, &["kill-server"]);
+        if let Err(e) = result {
+            std::panic::resume_unwind(e);
+        }
+    }
+}

@@ -13,11 +13,11 @@ pub use render::render;
 pub use state::App;
 
 use crate::analyzer::AnalyzerConfig;
-use crate::capture::CaptureReader;
+use crate::capture::StreamReader;
 pub use state::{Collector, LoadMsg};
 use std::io::{self, IsTerminal, Write};
-use std::path::Path;
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 /// Loads `paths` synchronously into a fresh [`App`] (tests, scripting).
@@ -56,12 +56,14 @@ fn load(paths: &[String], cfg: &AnalyzerConfig, out: &mut dyn FnMut(LoadMsg)) {
     out(LoadMsg::Done);
 }
 
-/// Checks that every capture can be opened before the screen is taken over.
+/// Checks that every capture can be opened before the screen is taken over. Pipes and
+/// standard input are not read here (that would consume them): their errors show in the UI.
 fn check_inputs(paths: &[String]) -> io::Result<()> {
     for p in paths {
-        let map =
-            crate::run::map_file(Path::new(p)).map_err(|e| io::Error::other(e.to_string()))?;
-        CaptureReader::new(&map).map_err(|e| io::Error::other(format!("{p}: {e}")))?;
+        let input = crate::run::open_input(p).map_err(|e| io::Error::other(e.to_string()))?;
+        if input.size.is_some() {
+            StreamReader::new(input.reader).map_err(|e| io::Error::other(format!("{p}: {e}")))?;
+        }
     }
     Ok(())
 }
@@ -89,17 +91,22 @@ impl Drop for TerminalGuard {
 /// Work run on the background thread that feeds the UI: reading files, or a live capture.
 pub type Loader = Box<dyn FnOnce(&mut dyn FnMut(LoadMsg)) + Send>;
 
-/// Opens the full-screen UI on `paths`.
-pub fn run(paths: &[String], cfg: &AnalyzerConfig) -> io::Result<()> {
+/// Opens the full-screen UI on `paths`; see [`run_with`] for `stop`.
+pub fn run(paths: &[String], cfg: &AnalyzerConfig, stop: Arc<AtomicBool>) -> io::Result<()> {
     check_inputs(paths)?;
     let loader_paths = paths.to_vec();
     let loader_cfg = cfg.clone();
-    run_with(Box::new(move |out| load(&loader_paths, &loader_cfg, out)))
+    run_with(
+        Box::new(move |out| load(&loader_paths, &loader_cfg, out)),
+        stop,
+    )
 }
 
 /// Opens the full-screen UI fed by `loader` on a background thread; returns when the user
-/// quits (the loader may still be running: the caller stops it).
-pub fn run_with(loader: Loader) -> io::Result<()> {
+/// quits, when `stop` is set (the caller's SIGINT/SIGTERM/SIGHUP handler), or with an error
+/// when the terminal goes away (hang-up, end of file or I/O error on the tty: ssh dropped, tmux
+/// pane killed). The loader may still be running: the caller stops it.
+pub fn run_with(loader: Loader, stop: Arc<AtomicBool>) -> io::Result<()> {
     if !io::stdout().is_terminal() {
         return Err(io::Error::other(
             "wsscope tui needs a terminal; use `wsscope analyze` for text output",
@@ -129,15 +136,91 @@ pub fn run_with(loader: Loader) -> io::Result<()> {
     let backend = ratatui::backend::CrosstermBackend::new(io::stdout());
     let mut terminal = ratatui::Terminal::new(backend)?;
     terminal.clear()?;
-    let result = event_loop(&mut terminal, &rx);
+    let ui_returned = Arc::new(AtomicBool::new(false));
+    spawn_watchdog(Arc::clone(&stop), Arc::clone(&ui_returned));
+    let result = event_loop(&mut terminal, &rx, &stop);
+    ui_returned.store(true, Ordering::SeqCst);
     drop(terminal);
     let _ = io::stdout().flush();
     result
 }
 
+/// How long the UI thread has to come back on its own once the terminal is gone or `stop` is
+/// set, before the watchdog restores the terminal and ends the process itself.
+const WATCHDOG_GRACE: Duration = Duration::from_secs(3);
+
+/// Backstop for a UI thread that cannot notice the end: a terminal can hang up between the
+/// check in [`event_loop`] and crossterm's read, and crossterm then retries the failing read
+/// forever. Every 100 ms: if `stop` is set or standard output stopped being a terminal and the
+/// UI has not returned within [`WATCHDOG_GRACE`], set `stop` (the loader ends its capture),
+/// restore the terminal and exit with status 2.
+fn spawn_watchdog(stop: Arc<AtomicBool>, ui_returned: Arc<AtomicBool>) {
+    let _ = std::thread::Builder::new()
+        .name("wsscope-tui-watchdog".into())
+        .spawn(move || {
+            let mut since: Option<Instant> = None;
+            while !ui_returned.load(Ordering::SeqCst) {
+                std::thread::sleep(Duration::from_millis(100));
+                let ended = stop.load(Ordering::SeqCst) || !io::stdout().is_terminal();
+                match since {
+                    None if ended => since = Some(Instant::now()),
+                    Some(t) if t.elapsed() >= WATCHDOG_GRACE => {
+                        if ui_returned.load(Ordering::SeqCst) {
+                            return;
+                        }
+                        stop.store(true, Ordering::SeqCst);
+                        // Give a live capture's loader a moment to flush its -w file.
+                        std::thread::sleep(Duration::from_millis(500));
+                        restore_terminal();
+                        std::process::exit(2);
+                    }
+                    _ => {}
+                }
+            }
+        });
+}
+
+/// Waits up to `timeout` for input on the terminal. `Err` when the terminal is gone: a
+/// hang-up, an error or an invalid descriptor (crossterm would spin on the failing read).
+#[cfg(unix)]
+fn wait_for_input(timeout: Duration) -> io::Result<bool> {
+    use std::os::fd::AsRawFd;
+    let stdin = io::stdin();
+    // crossterm reads standard input when it is the terminal, else /dev/tty (not checked here).
+    if !stdin.is_terminal() {
+        return crossterm::event::poll(timeout);
+    }
+    let mut pfd = libc::pollfd {
+        fd: stdin.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    let ms = i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX);
+    // SAFETY: one valid pollfd for the duration of the call.
+    let n = unsafe { libc::poll(&mut pfd, 1, ms) };
+    if n < 0 {
+        let e = io::Error::last_os_error();
+        return if e.kind() == io::ErrorKind::Interrupted {
+            Ok(false)
+        } else {
+            Err(e)
+        };
+    }
+    if pfd.revents & (libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0 {
+        return Err(io::Error::other("the terminal was closed (hang-up)"));
+    }
+    Ok(n > 0)
+}
+
+#[cfg(not(unix))]
+fn wait_for_input(timeout: Duration) -> io::Result<bool> {
+    crossterm::event::poll(timeout)
+}
+
 fn event_loop<B: ratatui::backend::Backend>(
     terminal: &mut ratatui::Terminal<B>,
     rx: &mpsc::Receiver<LoadMsg>,
+    stop: &AtomicBool,
 ) -> io::Result<()> {
     use crossterm::event::{self, Event};
     let mut app = App::new();
@@ -168,7 +251,16 @@ fn event_loop<B: ratatui::backend::Backend>(
             })?;
             dirty = false;
         }
-        if event::poll(Duration::from_millis(50))? {
+        if stop.load(Ordering::SeqCst) {
+            return Ok(());
+        }
+        // Our own wait first: it sees a hang-up, which crossterm's read loop would not.
+        // Then crossterm without waiting (key input, and SIGWINCH resizes).
+        let _ = wait_for_input(Duration::from_millis(50))?;
+        if !io::stdout().is_terminal() {
+            return Err(io::Error::other("the terminal was closed"));
+        }
+        if event::poll(Duration::ZERO)? {
             let action = match event::read()? {
                 Event::Key(k) => key_action(&app, k),
                 Event::Mouse(m) => mouse_action(m),
