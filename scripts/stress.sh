@@ -17,14 +17,16 @@
 #   idle-flood    100,000 connections that go quiet after a permessage-deflate upgrade or an
 #                 HTTP request line, around a session of compressed messages
 #   snaplen64     20,000 messages each way of an ordinary session, captured with snaplen 64
+#   resync-junk   4 MiB that never look like a frame header, in 1-4 byte segments (1.7 M
+#                 packets) after 16 frame headers lost in capture gaps
 #
-# For each: capture size, packets, seconds, peak RSS, findings by code and messages decoded
+# For each: capture size, packets, seconds, MB/s, peak RSS, findings by code and messages decoded
 # (from the NDJSON summary of `wsscope analyze --ndjson --payload none`). Captures are written
 # under $STRESS_DIR (default target/stress) and removed afterwards unless STRESS_KEEP=1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-KINDS=${STRESS_KINDS:-"syn-flood frag-flood huge-frame deflate-bomb overlap-wrap hole-flood idle-flood snaplen64"}
+KINDS=${STRESS_KINDS:-"syn-flood frag-flood huge-frame deflate-bomb overlap-wrap hole-flood idle-flood snaplen64 resync-junk"}
 TARGET=${CARGO_TARGET_DIR:-target}
 DIR=${STRESS_DIR:-$TARGET/stress}
 TIME=/usr/bin/time
@@ -58,7 +60,7 @@ python3 - "$DIR" "${rows[@]}" <<'EOF'
 import json, os, re, sys
 
 out, kinds = sys.argv[1], sys.argv[2:]
-header = ("capture", "size MB", "packets", "seconds", "peak RSS MiB", "messages", "findings by code")
+header = ("capture", "size MB", "packets", "seconds", "MB/s", "peak RSS MiB", "messages", "findings by code")
 lines = []
 for kind in kinds:
     gen = json.load(open(os.path.join(out, kind + ".gen.json")))
@@ -77,7 +79,8 @@ for kind in kinds:
         sys.exit(f"{kind}: analyzed {cap['packets']} packets, generated {gen['packets']}")
     codes = ", ".join(f"{c} {n}" for c, n in sorted(s["findings_by_code"].items())) or "none"
     messages = f"{s['messages']}/{gen['messages']}"
-    lines.append((kind, f"{size / 1e6:.1f}", str(cap["packets"]), f"{secs:.2f}",
+    rate = f"{size / 1e6 / secs:.0f}" if secs > 0 else "-"
+    lines.append((kind, f"{size / 1e6:.1f}", str(cap["packets"]), f"{secs:.2f}", rate,
                   f"{rss_kb / 1024:.1f}", messages, codes))
 widths = [max(len(r[i]) for r in [header] + lines) for i in range(len(header))]
 def row(r):

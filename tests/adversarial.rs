@@ -423,6 +423,30 @@ fn data_behind_a_hole_is_buffered_up_to_the_limit_then_the_gap_is_declared() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Resynchronisation through bytes that never look like a header
+// ---------------------------------------------------------------------------------------------
+
+/// Frame headers lost in gaps, each followed by 64 KiB+ that never look like a header, in
+/// segments of 1 to 4 bytes: each part is skipped exactly (the search once restarted from the
+/// first byte of its window at every segment, about 1 MB/s) and the next message decodes.
+#[test]
+fn bytes_that_never_look_like_a_header_after_a_gap_are_skipped_exactly() {
+    let episodes = 3;
+    let junk = 3 * 100_000;
+    let (c, _, expected) = generate_and_run(&config(), 262_144, |emit| {
+        adversarial::resync_junk(junk, episodes, emit)
+    });
+    c.assert_codes(&[Code::TcpGap, Code::ResyncSkippedBytes]);
+    assert_eq!(c.count(Code::TcpGap), episodes);
+    assert_eq!(c.count(Code::ResyncSkippedBytes), episodes);
+    for d in &c.details[&Code::ResyncSkippedBytes] {
+        assert!(d.contains("100000"), "{d}");
+    }
+    let seen = c.assert_probe_decoded(&expected.probes[0]);
+    assert_eq!(seen.clean, Some(true));
+}
+
+// ---------------------------------------------------------------------------------------------
 // Snaplen 64
 // ---------------------------------------------------------------------------------------------
 

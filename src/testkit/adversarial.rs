@@ -24,6 +24,8 @@
 //! * [`idle_flood`]: connections that open and go quiet, half of them after a
 //!   permessage-deflate upgrade, half after the first line of an HTTP request, around a probe
 //!   session exchanging compressed messages.
+//! * [`resync_junk`]: frame headers lost in capture gaps, each followed by bytes that never
+//!   look like a header, in segments of 1 to 4 bytes, around a probe session.
 //! * [`plain_session`]: an ordinary session (written with a tiny snaplen by the caller).
 
 use std::io;
@@ -969,6 +971,78 @@ where
         out.put_all(conv.into_packets())?;
     }
     finish_flood(out, probe, (sent, probe_messages), connections, exchange)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Resynchronisation through bytes that never look like a header
+// ---------------------------------------------------------------------------------------------
+
+/// `len` bytes none of which can start a frame header (their opcode nibble is reserved),
+/// otherwise random.
+pub fn never_a_header(seed: u64, len: usize) -> Vec<u8> {
+    const RESERVED: [u8; 10] = [3, 4, 5, 6, 7, 11, 12, 13, 14, 15];
+    filler(seed, len)
+        .into_iter()
+        .map(|b| (b & 0xf0) | RESERVED[usize::from(b) % 10])
+        .collect()
+}
+
+/// Segments a [`resync_junk`] part travels in before the client acknowledges them.
+const JUNK_BATCH: usize = 256;
+
+/// A probe session that exchanges a text each way, then loses the header of a server frame
+/// (a capture gap) whose payload never looks like a header and arrives in segments of 1, 2, 3
+/// and 4 bytes, `episodes` times; `junk_bytes` (counted in [`Expected::flood`]) is split
+/// evenly over the episodes. After each, the decoder must skip exactly that payload
+/// (`resync-skipped-bytes`) and decode the next text.
+pub fn resync_junk<F>(junk_bytes: u64, episodes: u64, emit: F) -> io::Result<Expected>
+where
+    F: FnMut(&Packet) -> io::Result<()>,
+{
+    let mut out = Out::new(emit);
+    let mut probe = Probe::open(Conversation::default_v4(), 7, None);
+    out.put_all(probe.take())?;
+    let episodes = episodes.max(1);
+    let mut sizes = (1..=4usize).cycle();
+    for e in 0..episodes {
+        probe.exchange(probe_text("c", e, 40), probe_text("s", e, 40));
+        out.put_all(probe.take())?;
+        let part = junk_bytes / episodes + u64::from(e < junk_bytes % episodes);
+        let header = frame_header_only(true, OP_BINARY, None, part);
+        probe.conv.skip(Dir::ServerToClient, header.len() as u64);
+        let mut left = part;
+        let mut chunk = 0u64;
+        while left > 0 {
+            // At most JUNK_BATCH segments of at most 4 bytes at a time.
+            let n = left.min(4 * JUNK_BATCH as u64);
+            let junk = never_a_header(e << 32 | chunk, n as usize);
+            chunk += 1;
+            left -= n;
+            let mut segs: Vec<&[u8]> = Vec::with_capacity(JUNK_BATCH);
+            let mut rest = &junk[..];
+            while !rest.is_empty() {
+                let k = sizes.next().unwrap_or(1).min(rest.len());
+                let (seg, after) = rest.split_at(k);
+                segs.push(seg);
+                rest = after;
+                if segs.len() == JUNK_BATCH {
+                    probe.conv.send_segments(Dir::ServerToClient, &segs);
+                    segs.clear();
+                }
+            }
+            probe.conv.send_segments(Dir::ServerToClient, &segs);
+            out.put_all(probe.take())?;
+        }
+    }
+    probe.exchange(probe_text("c", episodes, 40), probe_text("s", episodes, 40));
+    probe.close();
+    out.put_all(probe.take())?;
+    Ok(Expected {
+        packets: out.packets,
+        flood: junk_bytes,
+        probes: vec![probe.expect],
+        ..Expected::default()
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
