@@ -46,7 +46,10 @@ impl Inflater {
     }
 
     /// Inflates a piece of a compressed message; calls `sink` with output until `limit` bytes
-    /// were produced for this message (the rest is counted in the return value but not shown).
+    /// were produced for this message. Past `limit` the output is counted, not shown: with
+    /// context takeover inflation goes on into a discard buffer, so that the window stays in
+    /// step for the next messages (the CPU this costs is bounded by the wire bytes: deflate
+    /// inflates at most 1032 bytes per input byte); without it, inflation stops there.
     pub fn feed<F>(&mut self, input: &[u8], limit: u64, sink: &mut F) -> Result<(), InflateError>
     where
         F: FnMut(&[u8]),
@@ -54,17 +57,18 @@ impl Inflater {
         self.run(input, FlushDecompress::None, limit, sink)
     }
 
-    /// Ends the current message: inflates the implicit tail, resets when required.
-    pub fn finish_message<F>(&mut self, limit: u64, sink: &mut F) -> Result<(), InflateError>
+    /// Ends the current message: inflates the implicit tail, resets when required. Returns the
+    /// bytes produced for the message (those past `limit` included).
+    pub fn finish_message<F>(&mut self, limit: u64, sink: &mut F) -> Result<u64, InflateError>
     where
         F: FnMut(&[u8]),
     {
         let result = self.run(&TAIL, FlushDecompress::Sync, limit, sink);
-        self.produced = 0;
+        let produced = std::mem::take(&mut self.produced);
         if self.no_context_takeover || result.is_err() {
             self.inner.reset(false);
         }
-        result
+        result.map(|()| produced)
     }
 
     /// Drops the current message and the window (after a gap or failure).
@@ -78,6 +82,12 @@ impl Inflater {
         self.produced
     }
 
+    /// The window carries over to the next message (context takeover), so output past the
+    /// cap is still inflated.
+    pub fn keeps_window(&self) -> bool {
+        !self.no_context_takeover
+    }
+
     fn run<F>(
         &mut self,
         mut input: &[u8],
@@ -89,24 +99,28 @@ impl Inflater {
         F: FnMut(&[u8]),
     {
         loop {
-            if self.produced >= limit {
-                // Over the cap: stop inflating; the caller reports the message as too large.
+            if self.produced >= limit && self.no_context_takeover {
+                // Over the cap and no window to keep: stop; the caller reports the message as
+                // too large.
                 return Ok(());
             }
             let before_in = self.inner.total_in();
             let before_out = self.inner.total_out();
-            let status = self
-                .inner
-                .decompress(input, &mut self.out, flush)
-                .map_err(|e| InflateError::Corrupt(e.to_string()))?;
+            let result = self.inner.decompress(input, &mut self.out, flush);
+            // A failing call may still have produced output (everything before the corrupt
+            // point): it counts, so that what a corrupt message inflates to does not depend on
+            // how its input was cut.
             let consumed = (self.inner.total_in() - before_in) as usize;
             let written = (self.inner.total_out() - before_out) as usize;
             input = &input[consumed..];
             if written > 0 {
-                let room = (limit - self.produced).min(written as u64) as usize;
-                sink(&self.out[..room]);
+                let room = limit.saturating_sub(self.produced).min(written as u64) as usize;
+                if room > 0 {
+                    sink(&self.out[..room]);
+                }
                 self.produced += written as u64;
             }
+            let status = result.map_err(|e| InflateError::Corrupt(e.to_string()))?;
             match status {
                 Status::StreamEnd => {
                     // A final block (BFINAL) ends the stream; the next message starts a new one.

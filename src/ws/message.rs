@@ -480,12 +480,19 @@ impl MessageAssembler {
                     }
                     if inf.produced() >= max && !b.too_large {
                         b.too_large = true;
-                        b.len = inf.produced();
+                        let what = if inf.keeps_window() {
+                            "the rest is inflated (to keep the compression context) and counted, not kept"
+                        } else {
+                            "inflation stopped"
+                        };
                         out(violation(
                             Code::MessageTooLarge,
                             ts,
-                            format!("inflated {} message passed --max-message-size ({max} bytes); inflation stopped", b.kind.as_str()),
+                            format!("inflated {} message passed --max-message-size ({max} bytes); {what}", b.kind.as_str()),
                         ));
+                    }
+                    if b.too_large {
+                        b.len = inf.produced();
                     }
                 } else {
                     let room = max.saturating_sub(b.len).min(data.len() as u64) as usize;
@@ -567,17 +574,15 @@ impl MessageAssembler {
     {
         let max = self.cfg.max_message_size;
         let keep = self.cfg.keep_bytes;
-        if b.compressed && b.inflate_error.is_none() && !b.incomplete && !b.too_large {
+        if b.compressed && b.inflate_error.is_none() && !b.incomplete {
             if let Some(inf) = self.inflater.as_mut() {
-                if let Err(e) =
-                    inf.finish_message(max, &mut |chunk| accept_bytes(&mut b, chunk, keep))
-                {
-                    b.inflate_error = Some(format!("{e:?}"));
+                // Also past the cap: the tail completes the window (or resets it).
+                match inf.finish_message(max, &mut |chunk| accept_bytes(&mut b, chunk, keep)) {
+                    Ok(produced) if b.too_large => b.len = produced,
+                    Ok(_) => {}
+                    Err(e) => b.inflate_error = Some(format!("{e:?}")),
                 }
             }
-        } else if b.compressed && b.too_large {
-            // The window is incomplete after an aborted inflation.
-            self.lose_context();
         }
         if b.compressed && b.incomplete {
             self.lose_context();
