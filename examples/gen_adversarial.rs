@@ -18,6 +18,8 @@
 //! * `idle-flood`: connections [100,000] that open and go quiet (half after a
 //!   permessage-deflate upgrade, half after an HTTP request line) around a deflate session.
 //! * `snaplen64`: messages each way [20,000] of an ordinary session, written with snaplen 64.
+//! * `deflate-idle-flood`: connections [20,000] that exchange one permessage-deflate message
+//!   each way and go quiet, around a deflate session.
 //! * `resync-junk`: bytes [4,194,304] that never look like a frame header, in 1-4 byte
 //!   segments after 16 frame headers lost in capture gaps, around one WebSocket session.
 //!
@@ -31,7 +33,7 @@ use wsscope::testkit::{Packet, PcapOptions, PcapWriter};
 
 fn usage() -> ! {
     eprintln!(
-        "usage: gen_adversarial --kind syn-flood|frag-flood|huge-frame|deflate-bomb|overlap-wrap|hole-flood|idle-flood|snaplen64|resync-junk --out FILE [--count N]"
+        "usage: gen_adversarial --kind syn-flood|frag-flood|huge-frame|deflate-bomb|overlap-wrap|hole-flood|idle-flood|snaplen64|deflate-idle-flood|resync-junk --out FILE [--count N]"
     );
     std::process::exit(2)
 }
@@ -54,6 +56,9 @@ fn generate(kind: &str, count: Option<u64>, w: impl Write) -> io::Result<(Expect
         "hole-flood" => adversarial::hole_flood(count.unwrap_or(64), 5 << 20, emit)?,
         "idle-flood" => adversarial::idle_flood(count.unwrap_or(100_000), 100, emit)?,
         "snaplen64" => adversarial::plain_session(count.unwrap_or(20_000), emit)?,
+        "deflate-idle-flood" => {
+            adversarial::compressed_idle_flood(count.unwrap_or(20_000), 100, emit)?
+        }
         "resync-junk" => adversarial::resync_junk(count.unwrap_or(4 << 20), 16, emit)?,
         _ => usage(),
     };

@@ -17,6 +17,8 @@
 #   idle-flood    100,000 connections that go quiet after a permessage-deflate upgrade or an
 #                 HTTP request line, around a session of compressed messages
 #   snaplen64     20,000 messages each way of an ordinary session, captured with snaplen 64
+#   deflate-idle-flood  20,000 connections that exchange one permessage-deflate message each
+#                 way and go quiet (an inflater per direction each), around a deflate session
 #   resync-junk   4 MiB that never look like a frame header, in 1-4 byte segments (1.7 M
 #                 packets) after 16 frame headers lost in capture gaps
 #
@@ -26,7 +28,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-KINDS=${STRESS_KINDS:-"syn-flood frag-flood huge-frame deflate-bomb overlap-wrap hole-flood idle-flood snaplen64 resync-junk"}
+KINDS=${STRESS_KINDS:-"syn-flood frag-flood huge-frame deflate-bomb overlap-wrap hole-flood idle-flood snaplen64 deflate-idle-flood resync-junk"}
 TARGET=${CARGO_TARGET_DIR:-target}
 DIR=${STRESS_DIR:-$TARGET/stress}
 TIME=/usr/bin/time

@@ -24,6 +24,8 @@
 //! * [`idle_flood`]: connections that open and go quiet, half of them after a
 //!   permessage-deflate upgrade, half after the first line of an HTTP request, around a probe
 //!   session exchanging compressed messages.
+//! * [`compressed_idle_flood`]: connections that exchange one permessage-deflate message each
+//!   way and go quiet, around a probe session of compressed messages.
 //! * [`resync_junk`]: frame headers lost in capture gaps, each followed by bytes that never
 //!   look like a header, in segments of 1 to 4 bytes, around a probe session.
 //! * [`plain_session`]: an ordinary session (written with a tiny snaplen by the caller).
@@ -72,12 +74,14 @@ pub struct Expected {
     pub probe_fragments: u64,
     /// The real sessions.
     pub probes: Vec<ProbeExpect>,
+    /// Messages the flood connections themselves carry ([`compressed_idle_flood`]).
+    pub flood_messages: u64,
 }
 
 impl Expected {
-    /// Every message of every probe session.
+    /// Every message of every probe session, and those of the flood connections.
     pub fn messages(&self) -> u64 {
-        self.probes.iter().map(|p| p.messages).sum()
+        self.probes.iter().map(|p| p.messages).sum::<u64>() + self.flood_messages
     }
 }
 
@@ -537,6 +541,7 @@ where
         bogus_datagrams: datagram,
         probe_fragments,
         probes: vec![a.expect, b.expect],
+        ..Expected::default()
     })
 }
 
@@ -971,6 +976,56 @@ where
         out.put_all(conv.into_packets())?;
     }
     finish_flood(out, probe, (sent, probe_messages), connections, exchange)
+}
+
+/// `connections` connections that complete a permessage-deflate upgrade (context takeover),
+/// exchange one compressed text each way and go quiet, around a probe session exchanging
+/// `probe_messages` compressed texts each way. Each open connection holds what a compressed
+/// session keeps between messages (an inflater per direction): the flood multiplies it.
+pub fn compressed_idle_flood<F>(
+    connections: u64,
+    probe_messages: u64,
+    emit: F,
+) -> io::Result<Expected>
+where
+    F: FnMut(&Packet) -> io::Result<()>,
+{
+    const EXT: &str = "permessage-deflate";
+    let mut out = Out::new(emit);
+    let mut probe = Probe::open(Conversation::default_v4(), 21, Some(EXT));
+    out.put_all(probe.take())?;
+    let every = (connections / (probe_messages + 1)).max(1);
+    let mut sent = 0;
+    let server = SocketAddr::from(([10, 0, 4, 1], 443));
+    let exchange = |probe: &mut Probe<'_>, i: u64| {
+        let c = probe_text("c", i, 100);
+        let s = probe_text("s", i, 300);
+        let m = probe.next_mask();
+        let cz = deflate_message(c.as_bytes(), &mut new_deflate_compressor(6));
+        let f = FrameSpec::new(1, cz, Some(m)).with_rsv(true, false, false);
+        probe.conv.client_send(&f.encode());
+        let sz = deflate_message(s.as_bytes(), &mut new_deflate_compressor(6));
+        let f = FrameSpec::new(1, sz, None).with_rsv(true, false, false);
+        probe.conv.server_send(&f.encode());
+        probe.expect.c2s.push(c);
+        probe.expect.s2c.push(s);
+        probe.expect.messages += 2;
+    };
+    for i in 0..connections {
+        if i > 0 && i % every == 0 && sent < probe_messages {
+            exchange(&mut probe, sent);
+            sent += 1;
+            out.put_all(probe.take())?;
+        }
+        let n = i as u32;
+        let conv = Conversation::new(flood_client(13, i), server).with_isns(n, !n);
+        let mut p = Probe::open(conv, 200 + i, Some(EXT));
+        exchange(&mut p, i);
+        out.put_all(p.conv.into_packets())?;
+    }
+    let mut e = finish_flood(out, probe, (sent, probe_messages), connections, exchange)?;
+    e.flood_messages = 2 * connections;
+    Ok(e)
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -4,10 +4,19 @@
 //! direction and is reset after every message only when that direction negotiated
 //! `*_no_context_takeover`.
 
+use std::cell::RefCell;
+
 use flate2::{Decompress, FlushDecompress, Status};
 
 const TAIL: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
 const CHUNK: usize = 32 * 1024;
+
+thread_local! {
+    /// Output buffer shared by every inflater of the thread: output only passes through it
+    /// (to the sink), so it need not live with each inflater. One per inflater cost 32 KiB for
+    /// every direction that ever sent a compressed message.
+    static OUT: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
 
 /// Why inflation stopped.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -16,10 +25,10 @@ pub enum InflateError {
     Corrupt(String),
 }
 
-/// Streaming inflater for one direction.
+/// Streaming inflater for one direction: the zlib-rs state and its window (about 20 KiB
+/// resident; zlib-rs allocates a 32 KiB window whatever the negotiated window bits).
 pub struct Inflater {
     inner: Decompress,
-    out: Vec<u8>,
     no_context_takeover: bool,
     /// Bytes produced for the current message.
     produced: u64,
@@ -39,7 +48,6 @@ impl Inflater {
     pub fn new(no_context_takeover: bool) -> Self {
         Inflater {
             inner: Decompress::new(false),
-            out: vec![0; CHUNK],
             no_context_takeover,
             produced: 0,
         }
@@ -90,6 +98,29 @@ impl Inflater {
 
     fn run<F>(
         &mut self,
+        input: &[u8],
+        flush: FlushDecompress,
+        limit: u64,
+        sink: &mut F,
+    ) -> Result<(), InflateError>
+    where
+        F: FnMut(&[u8]),
+    {
+        OUT.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut out) => {
+                if out.len() < CHUNK {
+                    out.resize(CHUNK, 0);
+                }
+                self.run_into(&mut out, input, flush, limit, sink)
+            }
+            // Not reached (inflaters do not nest); a private buffer keeps it correct anyway.
+            Err(_) => self.run_into(&mut vec![0; CHUNK], input, flush, limit, sink),
+        })
+    }
+
+    fn run_into<F>(
+        &mut self,
+        out: &mut [u8],
         mut input: &[u8],
         flush: FlushDecompress,
         limit: u64,
@@ -106,7 +137,7 @@ impl Inflater {
             }
             let before_in = self.inner.total_in();
             let before_out = self.inner.total_out();
-            let result = self.inner.decompress(input, &mut self.out, flush);
+            let result = self.inner.decompress(input, out, flush);
             // A failing call may still have produced output (everything before the corrupt
             // point): it counts, so that what a corrupt message inflates to does not depend on
             // how its input was cut.
@@ -116,7 +147,7 @@ impl Inflater {
             if written > 0 {
                 let room = limit.saturating_sub(self.produced).min(written as u64) as usize;
                 if room > 0 {
-                    sink(&self.out[..room]);
+                    sink(&out[..room]);
                 }
                 self.produced += written as u64;
             }
@@ -130,7 +161,7 @@ impl Inflater {
                     }
                 }
                 Status::Ok | Status::BufError => {
-                    if input.is_empty() && written < self.out.len() {
+                    if input.is_empty() && written < out.len() {
                         return Ok(());
                     }
                     if consumed == 0 && written == 0 {
