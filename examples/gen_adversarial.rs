@@ -11,6 +11,8 @@
 //!   WebSocket session carried in fragments.
 //! * `huge-frame`: payload bytes [268,435,456] streamed after a 2^63-1 frame header.
 //! * `deflate-bomb`: permessage-deflate messages inflating to 1 GiB each [16].
+//! * `deflate-bomb-takeover`: the same with context takeover [16]: inflation goes on past the
+//!   cap to keep the window in step.
 //! * `overlap-wrap`: messages each way [20,000], sequence numbers wrapping, segments reordered
 //!   and retransmitted, a third of the retransmissions inconsistent.
 //! * `hole-flood`: sessions [64] each buffering 4 MiB of out-of-order data behind a lost
@@ -33,7 +35,7 @@ use wsscope::testkit::{Packet, PcapOptions, PcapWriter};
 
 fn usage() -> ! {
     eprintln!(
-        "usage: gen_adversarial --kind syn-flood|frag-flood|huge-frame|deflate-bomb|overlap-wrap|hole-flood|idle-flood|snaplen64|deflate-idle-flood|resync-junk --out FILE [--count N]"
+        "usage: gen_adversarial --kind syn-flood|frag-flood|huge-frame|deflate-bomb|deflate-bomb-takeover|overlap-wrap|hole-flood|idle-flood|snaplen64|deflate-idle-flood|resync-junk --out FILE [--count N]"
     );
     std::process::exit(2)
 }
@@ -52,6 +54,12 @@ fn generate(kind: &str, count: Option<u64>, w: impl Write) -> io::Result<(Expect
         "frag-flood" => adversarial::frag_flood(count.unwrap_or(100_000), 200, emit)?,
         "huge-frame" => adversarial::huge_frame(count.unwrap_or(256 << 20), 100, emit)?,
         "deflate-bomb" => adversarial::deflate_bomb(count.unwrap_or(16), 1 << 30, emit)?,
+        "deflate-bomb-takeover" => adversarial::deflate_bomb_with(
+            "permessage-deflate",
+            count.unwrap_or(16),
+            1 << 30,
+            emit,
+        )?,
         "overlap-wrap" => adversarial::overlap_wrap(count.unwrap_or(20_000), emit)?,
         "hole-flood" => adversarial::hole_flood(count.unwrap_or(64), 5 << 20, emit)?,
         "idle-flood" => adversarial::idle_flood(count.unwrap_or(100_000), 100, emit)?,

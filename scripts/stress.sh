@@ -11,6 +11,8 @@
 #                 shredded datagrams) around an IPv4 and an IPv6 session carried in fragments
 #   huge-frame    a 2^63-1 byte frame header followed by 256 MiB of its payload
 #   deflate-bomb  16 permessage-deflate messages of ~1 MB that inflate to 1 GiB each
+#   deflate-bomb-takeover  the same with context takeover: past the cap the rest is inflated
+#                 into a discard buffer so that the next messages still inflate
 #   overlap-wrap  20,000 messages each way, sequence numbers wrapping, out-of-order segments,
 #                 identical and inconsistent retransmissions
 #   hole-flood    64 sessions each buffering 4 MiB of out-of-order data behind a lost byte
@@ -28,7 +30,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-KINDS=${STRESS_KINDS:-"syn-flood frag-flood huge-frame deflate-bomb overlap-wrap hole-flood idle-flood snaplen64 deflate-idle-flood resync-junk"}
+KINDS=${STRESS_KINDS:-"syn-flood frag-flood huge-frame deflate-bomb deflate-bomb-takeover overlap-wrap hole-flood idle-flood snaplen64 deflate-idle-flood resync-junk"}
 TARGET=${CARGO_TARGET_DIR:-target}
 DIR=${STRESS_DIR:-$TARGET/stress}
 TIME=/usr/bin/time

@@ -369,6 +369,29 @@ fn deflate_bombs_stop_at_the_cap_and_next_messages_inflate() {
     assert!(c.max_kept_payload <= 4096);
 }
 
+/// The same bombs with context takeover: past the cap the rest is inflated into a discard
+/// buffer, so the window stays in step, the bombs report their true size, and the compressed
+/// messages after them inflate (they used to fail with decompression-failed, every one).
+#[test]
+fn deflate_bombs_with_context_takeover_do_not_blind_the_direction() {
+    let mut cfg = config();
+    cfg.session.max_message_size = 1 << 20;
+    let (c, _, expected) = generate_and_run(&cfg, 262_144, |emit| {
+        adversarial::deflate_bomb_with("permessage-deflate", 3, 3 << 20, emit)
+    });
+    c.assert_codes(&[Code::MessageTooLarge]);
+    assert_eq!(c.count(Code::MessageTooLarge), 3);
+    let seen = c.assert_probe_decoded(&expected.probes[0]);
+    assert_eq!(seen.clean, Some(true));
+    let bombs: Vec<u64> = seen
+        .shapes
+        .iter()
+        .filter(|s| s.1 == MessageKind::Binary)
+        .map(|s| s.2)
+        .collect();
+    assert_eq!(bombs, [3 << 20; 3]);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Inconsistent overlapping retransmissions across a sequence wrap
 // ---------------------------------------------------------------------------------------------

@@ -671,8 +671,22 @@ pub fn deflate_bomb<F>(bombs: u64, inflated: u64, emit: F) -> io::Result<Expecte
 where
     F: FnMut(&Packet) -> io::Result<()>,
 {
+    deflate_bomb_with(BOMB_EXTENSION, bombs, inflated, emit)
+}
+
+/// [`deflate_bomb`] with another extension offer and answer, e.g. plain `permessage-deflate`
+/// (context takeover: the inflater must keep its window in step past the cap).
+pub fn deflate_bomb_with<F>(
+    extension: &'static str,
+    bombs: u64,
+    inflated: u64,
+    emit: F,
+) -> io::Result<Expected>
+where
+    F: FnMut(&Packet) -> io::Result<()>,
+{
     let mut out = Out::new(emit);
-    let mut probe = Probe::open(Conversation::default_v4(), 4, Some(BOMB_EXTENSION));
+    let mut probe = Probe::open(Conversation::default_v4(), 4, Some(extension));
     out.put_all(probe.take())?;
     let bomb = deflate_bomb_payload(inflated);
     for i in 0..bombs {
