@@ -11,6 +11,8 @@
 //!   WebSocket session carried in fragments.
 //! * `huge-frame`: payload bytes [268,435,456] streamed after a 2^63-1 frame header.
 //! * `deflate-bomb`: permessage-deflate messages inflating to 1 GiB each [16].
+//! * `deflate-bomb-takeover`: the same with context takeover [16]: inflation goes on past the
+//!   cap to keep the window in step.
 //! * `overlap-wrap`: messages each way [20,000], sequence numbers wrapping, segments reordered
 //!   and retransmitted, a third of the retransmissions inconsistent.
 //! * `hole-flood`: sessions [64] each buffering 4 MiB of out-of-order data behind a lost
@@ -22,6 +24,10 @@
 //! * `payload-flood`: compressed messages of 1 MiB [1,000] on one session (1 GiB inflated).
 //! * `undescribed-iface`: pcapng packets naming an undescribed interface [1,000,000] around
 //!   an ordinary session (the only kind written as pcapng).
+//! * `deflate-idle-flood`: connections [20,000] that exchange one permessage-deflate message
+//!   each way and go quiet, around a deflate session.
+//! * `resync-junk`: bytes [4,194,304] that never look like a frame header, in 1-4 byte
+//!   segments after 16 frame headers lost in capture gaps, around one WebSocket session.
 //!
 //! The last line on stdout is one JSON object: packets, flood size, probe messages expected.
 
@@ -33,7 +39,7 @@ use wsscope::testkit::{Packet, PcapOptions, PcapWriter};
 
 fn usage() -> ! {
     eprintln!(
-        "usage: gen_adversarial --kind syn-flood|frag-flood|huge-frame|deflate-bomb|overlap-wrap|hole-flood|idle-flood|snaplen64|finding-flood|payload-flood|undescribed-iface|slow-heads --out FILE [--count N]"
+        "usage: gen_adversarial --kind syn-flood|frag-flood|huge-frame|deflate-bomb|overlap-wrap|hole-flood|idle-flood|snaplen64|finding-flood|payload-flood|undescribed-iface|slow-heads|deflate-bomb-takeover|deflate-idle-flood|resync-junk --out FILE [--count N]"
     );
     std::process::exit(2)
 }
@@ -57,12 +63,22 @@ fn generate(kind: &str, count: Option<u64>, w: impl Write) -> io::Result<(Expect
         "frag-flood" => adversarial::frag_flood(count.unwrap_or(100_000), 200, emit)?,
         "huge-frame" => adversarial::huge_frame(count.unwrap_or(256 << 20), 100, emit)?,
         "deflate-bomb" => adversarial::deflate_bomb(count.unwrap_or(16), 1 << 30, emit)?,
+        "deflate-bomb-takeover" => adversarial::deflate_bomb_with(
+            "permessage-deflate",
+            count.unwrap_or(16),
+            1 << 30,
+            emit,
+        )?,
         "overlap-wrap" => adversarial::overlap_wrap(count.unwrap_or(20_000), emit)?,
         "hole-flood" => adversarial::hole_flood(count.unwrap_or(64), 5 << 20, emit)?,
         "idle-flood" => adversarial::idle_flood(count.unwrap_or(100_000), 100, emit)?,
         "snaplen64" => adversarial::plain_session(count.unwrap_or(20_000), emit)?,
         "finding-flood" => adversarial::finding_flood(count.unwrap_or(3_000_000), emit)?,
         "payload-flood" => adversarial::payload_flood(1, count.unwrap_or(1_000), 1 << 20, emit)?,
+        "deflate-idle-flood" => {
+            adversarial::compressed_idle_flood(count.unwrap_or(20_000), 100, emit)?
+        }
+        "resync-junk" => adversarial::resync_junk(count.unwrap_or(4 << 20), 16, emit)?,
         _ => usage(),
     };
     pcap.flush()?;

@@ -11,6 +11,8 @@
 #                 shredded datagrams) around an IPv4 and an IPv6 session carried in fragments
 #   huge-frame    a 2^63-1 byte frame header followed by 256 MiB of its payload
 #   deflate-bomb  16 permessage-deflate messages of ~1 MB that inflate to 1 GiB each
+#   deflate-bomb-takeover  the same with context takeover: past the cap the rest is inflated
+#                 into a discard buffer so that the next messages still inflate
 #   overlap-wrap  20,000 messages each way, sequence numbers wrapping, out-of-order segments,
 #                 identical and inconsistent retransmissions
 #   hole-flood    64 sessions each buffering 4 MiB of out-of-order data behind a lost byte
@@ -21,6 +23,10 @@
 #   payload-flood 1,000 permessage-deflate messages of 1 MiB on one session (1 GiB inflated)
 #   undescribed-iface  1,000,000 pcapng packets naming an undescribed interface + a session
 #   slow-heads    20 sessions whose upgrade request has a 60 KB head sent in 1-byte segments
+#   deflate-idle-flood  20,000 connections that exchange one permessage-deflate message each
+#                 way and go quiet (an inflater per direction each), around a deflate session
+#   resync-junk   4 MiB that never look like a frame header, in 1-4 byte segments (1.7 M
+#                 packets) after 16 frame headers lost in capture gaps
 #
 # For each: capture size, packets, seconds, MB/s of capture, peak RSS, findings by code and messages decoded
 # (from the NDJSON summary of `wsscope analyze --ndjson --payload none`). Some kinds are also
@@ -31,7 +37,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-KINDS=${STRESS_KINDS:-"syn-flood frag-flood huge-frame deflate-bomb overlap-wrap hole-flood idle-flood snaplen64 finding-flood payload-flood undescribed-iface slow-heads"}
+KINDS=${STRESS_KINDS:-"syn-flood frag-flood huge-frame deflate-bomb overlap-wrap hole-flood idle-flood snaplen64 finding-flood payload-flood undescribed-iface slow-heads deflate-bomb-takeover deflate-idle-flood resync-junk"}
 
 # Extra runs per kind: "name=arguments" items separated by ';' (TUI runs examples/tui_load).
 declare -A MODES=(

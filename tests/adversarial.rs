@@ -381,6 +381,29 @@ fn deflate_bombs_stop_at_the_cap_and_next_messages_inflate() {
     assert!(c.max_kept_payload <= 4096);
 }
 
+/// The same bombs with context takeover: past the cap the rest is inflated into a discard
+/// buffer, so the window stays in step, the bombs report their true size, and the compressed
+/// messages after them inflate (they used to fail with decompression-failed, every one).
+#[test]
+fn deflate_bombs_with_context_takeover_do_not_blind_the_direction() {
+    let mut cfg = config();
+    cfg.session.max_message_size = 1 << 20;
+    let (c, _, expected) = generate_and_run(&cfg, 262_144, |emit| {
+        adversarial::deflate_bomb_with("permessage-deflate", 3, 3 << 20, emit)
+    });
+    c.assert_codes(&[Code::MessageTooLarge]);
+    assert_eq!(c.count(Code::MessageTooLarge), 3);
+    let seen = c.assert_probe_decoded(&expected.probes[0]);
+    assert_eq!(seen.clean, Some(true));
+    let bombs: Vec<u64> = seen
+        .shapes
+        .iter()
+        .filter(|s| s.1 == MessageKind::Binary)
+        .map(|s| s.2)
+        .collect();
+    assert_eq!(bombs, [3 << 20; 3]);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Inconsistent overlapping retransmissions across a sequence wrap
 // ---------------------------------------------------------------------------------------------
@@ -432,6 +455,30 @@ fn data_behind_a_hole_is_buffered_up_to_the_limit_then_the_gap_is_declared() {
             .unwrap();
         assert_eq!((frame.2, frame.3), (5 << 20, true));
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Resynchronisation through bytes that never look like a header
+// ---------------------------------------------------------------------------------------------
+
+/// Frame headers lost in gaps, each followed by 64 KiB+ that never look like a header, in
+/// segments of 1 to 4 bytes: each part is skipped exactly (the search once restarted from the
+/// first byte of its window at every segment, about 1 MB/s) and the next message decodes.
+#[test]
+fn bytes_that_never_look_like_a_header_after_a_gap_are_skipped_exactly() {
+    let episodes = 3;
+    let junk = 3 * 100_000;
+    let (c, _, expected) = generate_and_run(&config(), 262_144, |emit| {
+        adversarial::resync_junk(junk, episodes, emit)
+    });
+    c.assert_codes(&[Code::TcpGap, Code::ResyncSkippedBytes]);
+    assert_eq!(c.count(Code::TcpGap), episodes);
+    assert_eq!(c.count(Code::ResyncSkippedBytes), episodes);
+    for d in &c.details[&Code::ResyncSkippedBytes] {
+        assert!(d.contains("100000"), "{d}");
+    }
+    let seen = c.assert_probe_decoded(&expected.probes[0]);
+    assert_eq!(seen.clean, Some(true));
 }
 
 // ---------------------------------------------------------------------------------------------

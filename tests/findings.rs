@@ -657,6 +657,106 @@ fn message_too_large_deflate_bomb_is_reported_and_next_message_inflates() {
     assert_eq!(o.texts(S2C), ["reply"]);
 }
 
+/// An ordinary deflate session with context takeover: server texts of 2 to 60 kB sharing one
+/// compressor, with the cap lowered to 20,000 bytes as advised for untrusted captures.
+fn takeover_session_with_messages_past_the_cap() -> (Outcome, Vec<String>) {
+    let mut c = deflate_session("permessage-deflate");
+    let mut z = new_deflate_compressor(6);
+    let mut sent = Vec::new();
+    for i in 0..24usize {
+        let len = if i % 8 == 3 { 60_000 } else { 2_000 + i * 37 };
+        let words = ["alpha", "beta", "gamma", "delta", "epsilon"];
+        let mut t = format!("message {i}:");
+        let mut k = i;
+        while t.len() < len {
+            k = k.wrapping_mul(31).wrapping_add(7);
+            t.push(' ');
+            t.push_str(words[k % words.len()]);
+            t.push_str(&(k % 1000).to_string());
+        }
+        t.truncate(len);
+        let f = FrameSpec::new(1, deflate_message(t.as_bytes(), &mut z), None)
+            .with_rsv(true, false, false);
+        c.server_send(&f.encode());
+        sent.push(t);
+    }
+    c.client_send(&ctext("ask"));
+    clean_close(&mut c);
+    let mut cfg = config();
+    cfg.session.max_message_size = 20_000;
+    cfg.session.keep_bytes = 1 << 20;
+    (analyze_packets_with(cfg, &c.into_packets()), sent)
+}
+
+/// Regression: a message past --max-message-size stopped inflation mid-stream, so with context
+/// takeover every later compressed message of that direction failed with
+/// decompression-failed. The window is now kept in step past the cap.
+#[test]
+fn message_too_large_with_context_takeover_does_not_blind_the_direction() {
+    let (o, sent) = takeover_session_with_messages_past_the_cap();
+    o.assert_codes(&[Code::MessageTooLarge]);
+    assert_eq!(o.all(Code::MessageTooLarge).len(), 3);
+    let s = o.in_dir(S2C);
+    assert_eq!(s.len(), sent.len() + 1, "the texts and the close");
+    for (m, t) in s.iter().zip(&sent) {
+        assert!(m.compressed);
+        if t.len() > 20_000 {
+            // The true inflated size, the first 20,000 bytes kept.
+            assert_eq!(m.len, t.len() as u64);
+            assert_eq!(m.payload, &t.as_bytes()[..20_000]);
+        } else {
+            assert_eq!(m.payload, t.as_bytes());
+        }
+    }
+}
+
+/// `text` compressed, then a stored block whose lengths do not match: inflates `text`, then
+/// fails.
+fn corrupt_after_text(text: &[u8]) -> Vec<u8> {
+    let mut z = new_deflate_compressor(6);
+    let mut data = deflate_message(text, &mut z);
+    data.extend_from_slice(&[0x05, 0x00, 0x00, 0x00]);
+    data
+}
+
+/// Regression: the output of the decompress() call that failed was dropped, so a corrupt
+/// message's inflated length depended on how TCP cut it.
+#[test]
+fn corrupt_compressed_message_reports_the_same_whatever_the_segmentation() {
+    let text: Vec<u8> = (0..3000u32).map(|i| b'a' + (i * 7 % 26) as u8).collect();
+    let frame = FrameSpec::new(2, corrupt_after_text(&text), None)
+        .with_rsv(true, false, false)
+        .encode();
+    let mut results = Vec::new();
+    for piece in [frame.len(), 1, 7, 100] {
+        let mut c = deflate_session("permessage-deflate; server_no_context_takeover");
+        let segs: Vec<&[u8]> = frame.chunks(piece).collect();
+        c.server_send_segments(&segs);
+        c.server_send(&stext("after"));
+        c.client_send(&ctext("ask"));
+        clean_close(&mut c);
+        let mut cfg = config();
+        cfg.session.keep_bytes = 1 << 20;
+        let o = analyze_packets_with(cfg, &c.into_packets());
+        o.assert_codes(&[Code::DecompressionFailed]);
+        assert_eq!(o.texts(S2C), ["after"]);
+        let m = o.in_dir(S2C)[0];
+        let detail = o.finding(Code::DecompressionFailed).detail.clone();
+        results.push((piece, m.len, m.payload.clone(), detail));
+    }
+    let (_, len, payload, detail) = &results[0];
+    assert_eq!(*len, text.len() as u64, "{detail}");
+    assert_eq!(payload, &text);
+    for r in &results[1..] {
+        assert_eq!(
+            (&r.1, &r.2, &r.3),
+            (len, payload, detail),
+            "pieces of {} bytes",
+            r.0
+        );
+    }
+}
+
 #[test]
 fn message_too_large_uncompressed_is_counted_and_next_message_decoded() {
     let big = vec![b'x'; 5000];

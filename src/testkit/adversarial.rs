@@ -24,6 +24,10 @@
 //! * [`idle_flood`]: connections that open and go quiet, half of them after a
 //!   permessage-deflate upgrade, half after the first line of an HTTP request, around a probe
 //!   session exchanging compressed messages.
+//! * [`compressed_idle_flood`]: connections that exchange one permessage-deflate message each
+//!   way and go quiet, around a probe session of compressed messages.
+//! * [`resync_junk`]: frame headers lost in capture gaps, each followed by bytes that never
+//!   look like a header, in segments of 1 to 4 bytes, around a probe session.
 //! * [`plain_session`]: an ordinary session (written with a tiny snaplen by the caller).
 //! * [`slow_heads`]: upgrade requests with a big head sent in 1-byte segments.
 //! * [`finding_flood`]: one session whose client sends a flood of unmasked frames, each a
@@ -77,12 +81,14 @@ pub struct Expected {
     pub probe_fragments: u64,
     /// The real sessions.
     pub probes: Vec<ProbeExpect>,
+    /// Messages the flood connections themselves carry ([`compressed_idle_flood`]).
+    pub flood_messages: u64,
 }
 
 impl Expected {
-    /// Every message of every probe session.
+    /// Every message of every probe session, and those of the flood connections.
     pub fn messages(&self) -> u64 {
-        self.probes.iter().map(|p| p.messages).sum()
+        self.probes.iter().map(|p| p.messages).sum::<u64>() + self.flood_messages
     }
 }
 
@@ -542,6 +548,7 @@ where
         bogus_datagrams: datagram,
         probe_fragments,
         probes: vec![a.expect, b.expect],
+        ..Expected::default()
     })
 }
 
@@ -671,8 +678,22 @@ pub fn deflate_bomb<F>(bombs: u64, inflated: u64, emit: F) -> io::Result<Expecte
 where
     F: FnMut(&Packet) -> io::Result<()>,
 {
+    deflate_bomb_with(BOMB_EXTENSION, bombs, inflated, emit)
+}
+
+/// [`deflate_bomb`] with another extension offer and answer, e.g. plain `permessage-deflate`
+/// (context takeover: the inflater must keep its window in step past the cap).
+pub fn deflate_bomb_with<F>(
+    extension: &'static str,
+    bombs: u64,
+    inflated: u64,
+    emit: F,
+) -> io::Result<Expected>
+where
+    F: FnMut(&Packet) -> io::Result<()>,
+{
     let mut out = Out::new(emit);
-    let mut probe = Probe::open(Conversation::default_v4(), 4, Some(BOMB_EXTENSION));
+    let mut probe = Probe::open(Conversation::default_v4(), 4, Some(extension));
     out.put_all(probe.take())?;
     let bomb = deflate_bomb_payload(inflated);
     for i in 0..bombs {
@@ -976,6 +997,128 @@ where
         out.put_all(conv.into_packets())?;
     }
     finish_flood(out, probe, (sent, probe_messages), connections, exchange)
+}
+
+/// `connections` connections that complete a permessage-deflate upgrade (context takeover),
+/// exchange one compressed text each way and go quiet, around a probe session exchanging
+/// `probe_messages` compressed texts each way. Each open connection holds what a compressed
+/// session keeps between messages (an inflater per direction): the flood multiplies it.
+pub fn compressed_idle_flood<F>(
+    connections: u64,
+    probe_messages: u64,
+    emit: F,
+) -> io::Result<Expected>
+where
+    F: FnMut(&Packet) -> io::Result<()>,
+{
+    const EXT: &str = "permessage-deflate";
+    let mut out = Out::new(emit);
+    let mut probe = Probe::open(Conversation::default_v4(), 21, Some(EXT));
+    out.put_all(probe.take())?;
+    let every = (connections / (probe_messages + 1)).max(1);
+    let mut sent = 0;
+    let server = SocketAddr::from(([10, 0, 4, 1], 443));
+    let exchange = |probe: &mut Probe<'_>, i: u64| {
+        let c = probe_text("c", i, 100);
+        let s = probe_text("s", i, 300);
+        let m = probe.next_mask();
+        let cz = deflate_message(c.as_bytes(), &mut new_deflate_compressor(6));
+        let f = FrameSpec::new(1, cz, Some(m)).with_rsv(true, false, false);
+        probe.conv.client_send(&f.encode());
+        let sz = deflate_message(s.as_bytes(), &mut new_deflate_compressor(6));
+        let f = FrameSpec::new(1, sz, None).with_rsv(true, false, false);
+        probe.conv.server_send(&f.encode());
+        probe.expect.c2s.push(c);
+        probe.expect.s2c.push(s);
+        probe.expect.messages += 2;
+    };
+    for i in 0..connections {
+        if i > 0 && i % every == 0 && sent < probe_messages {
+            exchange(&mut probe, sent);
+            sent += 1;
+            out.put_all(probe.take())?;
+        }
+        let n = i as u32;
+        let conv = Conversation::new(flood_client(13, i), server).with_isns(n, !n);
+        let mut p = Probe::open(conv, 200 + i, Some(EXT));
+        exchange(&mut p, i);
+        out.put_all(p.conv.into_packets())?;
+    }
+    let mut e = finish_flood(out, probe, (sent, probe_messages), connections, exchange)?;
+    e.flood_messages = 2 * connections;
+    Ok(e)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Resynchronisation through bytes that never look like a header
+// ---------------------------------------------------------------------------------------------
+
+/// `len` bytes none of which can start a frame header (their opcode nibble is reserved),
+/// otherwise random.
+pub fn never_a_header(seed: u64, len: usize) -> Vec<u8> {
+    const RESERVED: [u8; 10] = [3, 4, 5, 6, 7, 11, 12, 13, 14, 15];
+    filler(seed, len)
+        .into_iter()
+        .map(|b| (b & 0xf0) | RESERVED[usize::from(b) % 10])
+        .collect()
+}
+
+/// Segments a [`resync_junk`] part travels in before the client acknowledges them.
+const JUNK_BATCH: usize = 256;
+
+/// A probe session that exchanges a text each way, then loses the header of a server frame
+/// (a capture gap) whose payload never looks like a header and arrives in segments of 1, 2, 3
+/// and 4 bytes, `episodes` times; `junk_bytes` (counted in [`Expected::flood`]) is split
+/// evenly over the episodes. After each, the decoder must skip exactly that payload
+/// (`resync-skipped-bytes`) and decode the next text.
+pub fn resync_junk<F>(junk_bytes: u64, episodes: u64, emit: F) -> io::Result<Expected>
+where
+    F: FnMut(&Packet) -> io::Result<()>,
+{
+    let mut out = Out::new(emit);
+    let mut probe = Probe::open(Conversation::default_v4(), 7, None);
+    out.put_all(probe.take())?;
+    let episodes = episodes.max(1);
+    let mut sizes = (1..=4usize).cycle();
+    for e in 0..episodes {
+        probe.exchange(probe_text("c", e, 40), probe_text("s", e, 40));
+        out.put_all(probe.take())?;
+        let part = junk_bytes / episodes + u64::from(e < junk_bytes % episodes);
+        let header = frame_header_only(true, OP_BINARY, None, part);
+        probe.conv.skip(Dir::ServerToClient, header.len() as u64);
+        let mut left = part;
+        let mut chunk = 0u64;
+        while left > 0 {
+            // At most JUNK_BATCH segments of at most 4 bytes at a time.
+            let n = left.min(4 * JUNK_BATCH as u64);
+            let junk = never_a_header(e << 32 | chunk, n as usize);
+            chunk += 1;
+            left -= n;
+            let mut segs: Vec<&[u8]> = Vec::with_capacity(JUNK_BATCH);
+            let mut rest = &junk[..];
+            while !rest.is_empty() {
+                let k = sizes.next().unwrap_or(1).min(rest.len());
+                let (seg, after) = rest.split_at(k);
+                segs.push(seg);
+                rest = after;
+                if segs.len() == JUNK_BATCH {
+                    probe.conv.send_segments(Dir::ServerToClient, &segs);
+                    segs.clear();
+                }
+            }
+            probe.conv.send_segments(Dir::ServerToClient, &segs);
+            out.put_all(probe.take())?;
+        }
+    }
+    probe.exchange(probe_text("c", episodes, 40), probe_text("s", episodes, 40));
+    probe.close();
+    out.put_all(probe.take())?;
+    Ok(Expected {
+        packets: out.packets,
+        flood: junk_bytes,
+        probes: vec![probe.expect],
+        ..Expected::default()
+    })
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -135,9 +135,18 @@ pub struct FrameDecoder {
     hdr: Vec<u8>,
     hdr_ts: Timestamp,
     scratch: Vec<u8>,
+    /// Bytes held since sync was lost; the search window is `resync[base..]`.
     resync: Vec<u8>,
+    /// Start of the window in `resync` (bytes before it were decoded or skipped).
+    base: usize,
+    /// Next position of `resync` to examine: those between `base` and `scan` were rejected.
+    scan: usize,
     resync_ts: Timestamp,
     skipped: u64,
+    /// Candidate positions examined while looking for a header (to test that the search is
+    /// linear).
+    #[cfg(test)]
+    examined: u64,
 }
 
 impl FrameDecoder {
@@ -150,8 +159,12 @@ impl FrameDecoder {
             hdr_ts: Timestamp(0),
             scratch: Vec::new(),
             resync: Vec::new(),
+            base: 0,
+            scan: 0,
             resync_ts: Timestamp(0),
             skipped: 0,
+            #[cfg(test)]
+            examined: 0,
         }
     }
 
@@ -173,30 +186,55 @@ impl FrameDecoder {
         F: FnMut(DecodeEvent<'_>),
     {
         while !data.is_empty() {
+            if !matches!(self.state, State::Resync) {
+                let used = self.run(ts, data, out);
+                data = &data[used..];
+                continue;
+            }
+            let held = self.resync.len() - self.base;
+            if held == 0 {
+                self.resync_ts = ts;
+            }
+            let room = RESYNC_WINDOW.saturating_sub(held).max(1);
+            let take = room.min(data.len());
+            self.resync.extend_from_slice(&data[..take]);
+            data = &data[take..];
+            self.settle(ts, false, out);
+        }
+    }
+
+    /// Decodes frames from `data` until it is used up or sync is lost (state `Resync`);
+    /// returns how many bytes were used.
+    fn run<F>(&mut self, ts: Timestamp, data: &[u8], out: &mut F) -> usize
+    where
+        F: FnMut(DecodeEvent<'_>),
+    {
+        let mut rest = data;
+        while !rest.is_empty() {
             match self.state {
                 State::Header => {
                     if self.hdr.is_empty() {
                         self.hdr_ts = ts;
                         // Fast path: the whole header is in this piece.
-                        if let Some(h) = FrameHeader::parse(data) {
-                            data = &data[h.header_len..];
+                        if let Some(h) = FrameHeader::parse(rest) {
+                            rest = &rest[h.header_len..];
                             self.start_frame(h, ts, out);
                             continue;
                         }
                     }
                     let need = 14 - self.hdr.len();
-                    let take = need.min(data.len());
+                    let take = need.min(rest.len());
                     let before = self.hdr.len();
-                    self.hdr.extend_from_slice(&data[..take]);
+                    self.hdr.extend_from_slice(&rest[..take]);
                     match FrameHeader::parse(&self.hdr) {
                         Some(h) => {
                             let used = h.header_len - before;
-                            data = &data[used..];
+                            rest = &rest[used..];
                             self.hdr.clear();
                             let hts = self.hdr_ts;
                             self.start_frame(h, hts, out);
                         }
-                        None => data = &data[take..],
+                        None => rest = &rest[take..],
                     }
                 }
                 State::Payload {
@@ -204,9 +242,9 @@ impl FrameDecoder {
                     mask,
                     ref mut mask_offset,
                 } => {
-                    let n = (*remaining).min(data.len() as u64) as usize;
-                    let (chunk, rest) = data.split_at(n);
-                    data = rest;
+                    let n = (*remaining).min(rest.len() as u64) as usize;
+                    let (chunk, after) = rest.split_at(n);
+                    rest = after;
                     *remaining -= n as u64;
                     let done = *remaining == 0;
                     match mask {
@@ -227,18 +265,10 @@ impl FrameDecoder {
                         out(DecodeEvent::FrameEnd { ts });
                     }
                 }
-                State::Resync => {
-                    if self.resync.is_empty() {
-                        self.resync_ts = ts;
-                    }
-                    let room = RESYNC_WINDOW.saturating_sub(self.resync.len()).max(1);
-                    let take = room.min(data.len());
-                    self.resync.extend_from_slice(&data[..take]);
-                    data = &data[take..];
-                    self.try_resync(ts, false, out);
-                }
+                State::Resync => break,
             }
         }
+        data.len() - rest.len()
     }
 
     /// Reports `len` stream bytes missing from the capture.
@@ -275,7 +305,7 @@ impl FrameDecoder {
         F: FnMut(DecodeEvent<'_>),
     {
         if matches!(self.state, State::Resync) {
-            self.try_resync(ts, true, out);
+            self.settle(ts, true, out);
         }
         match self.state {
             State::Payload { remaining, .. } => {
@@ -287,11 +317,13 @@ impl FrameDecoder {
                 self.hdr.clear();
             }
             State::Resync => {
-                let skipped = self.skipped + self.resync.len() as u64;
+                let skipped = self.skipped + (self.resync.len() - self.base) as u64;
                 if skipped > 0 {
                     out(DecodeEvent::Resynced { skipped, ts });
                 }
                 self.resync.clear();
+                self.base = 0;
+                self.scan = 0;
                 self.skipped = 0;
             }
             State::Header => {}
@@ -327,87 +359,151 @@ impl FrameDecoder {
         }
     }
 
-    /// Looks for a plausible header in the resync buffer. With `at_end`, accepts an
-    /// unconfirmed candidate because no more bytes will come.
-    fn try_resync<F>(&mut self, ts: Timestamp, at_end: bool, out: &mut F)
+    /// Looks for a frame boundary in the bytes held since sync was lost and decodes from the
+    /// one it finds. Decoding may lose sync again within the held bytes; the search then goes
+    /// on from there, in this loop (no recursion). The search resumes where it stopped last
+    /// time (`scan`): a position rejected once stays rejected however many bytes follow, so
+    /// each byte is examined a bounded number of times. With `at_end`, accepts an unconfirmed
+    /// candidate because no more bytes will come.
+    fn settle<F>(&mut self, ts: Timestamp, at_end: bool, out: &mut F)
     where
         F: FnMut(DecodeEvent<'_>),
     {
-        let buf = std::mem::take(&mut self.resync);
-        let full = buf.len() >= RESYNC_WINDOW;
-        let mut found = None;
-        let mut undecided = false;
-        for start in 0..buf.len() {
-            if let [b0, b1, ..] = buf[start..] {
+        let mut buf = std::mem::take(&mut self.resync);
+        let mut ev_ts = ts;
+        loop {
+            match self.search(&buf, at_end) {
+                Search::Found(start) => {
+                    let skipped = self.skipped + (start - self.base) as u64;
+                    self.skipped = 0;
+                    self.state = State::Header;
+                    self.hdr.clear();
+                    if skipped > 0 {
+                        out(DecodeEvent::Resynced { skipped, ts: ev_ts });
+                    }
+                    let rts = self.resync_ts;
+                    let used = self.run(rts, &buf[start..], out);
+                    self.base = start + used;
+                    self.scan = self.base;
+                    if self.base == buf.len() {
+                        break;
+                    }
+                    // Sync lost again within the held bytes: search the rest of them.
+                    ev_ts = rts;
+                }
+                Search::Undecided => break,
+                Search::Nothing => {
+                    // Nothing plausible in the whole window: drop it and keep looking.
+                    let held = buf.len() - self.base;
+                    let keep = if at_end { 0 } else { held.min(13) };
+                    self.skipped += (held - keep) as u64;
+                    self.base = buf.len() - keep;
+                    self.scan = self.base;
+                    break;
+                }
+            }
+        }
+        // Bytes before the window are done with; moving the window to the front costs no more
+        // than the bytes dropped, so it stays linear.
+        if self.base == buf.len() {
+            buf.clear();
+            self.base = 0;
+            self.scan = 0;
+        } else if self.base >= buf.len() - self.base {
+            buf.drain(..self.base);
+            self.scan -= self.base;
+            self.base = 0;
+        }
+        self.resync = buf;
+    }
+
+    /// Examines candidate header positions of the window `buf[base..]` from `scan` on.
+    fn search(&mut self, buf: &[u8], at_end: bool) -> Search {
+        let win = &buf[self.base..];
+        // Decide now: no more bytes will come, or the window is full.
+        let decide = at_end || win.len() >= RESYNC_WINDOW;
+        let mut start = self.scan - self.base;
+        while start < win.len() {
+            #[cfg(test)]
+            {
+                self.examined += 1;
+            }
+            let here = &win[start..];
+            if let [b0, b1, ..] = *here {
                 if !self.expect.plausible_prefix(b0, b1) {
+                    start += 1;
                     continue;
                 }
             }
-            let Some(h) = FrameHeader::parse(&buf[start..]) else {
-                // A promising header cut short: wait for more bytes unless none will come.
-                if !at_end && !full {
-                    undecided = true;
-                    break;
+            match self.candidate(here, decide) {
+                Verdict::Reject => start += 1,
+                Verdict::Accept => {
+                    self.scan = self.base + start;
+                    return Search::Found(self.base + start);
                 }
-                continue;
-            };
-            if !self.expect.plausible(&h) {
-                continue;
-            }
-            let next = start as u64 + h.header_len as u64 + h.payload_len;
-            if next as usize + 2 <= buf.len() {
-                match FrameHeader::parse(&buf[next as usize..]) {
-                    Some(n) if self.expect.plausible(&n) => {
-                        found = Some(start);
-                        break;
-                    }
-                    None if at_end || full => {
-                        found = Some(start);
-                        break;
-                    }
-                    None => {
-                        undecided = true;
-                        break;
-                    }
-                    Some(_) => continue,
+                Verdict::Wait => {
+                    self.scan = self.base + start;
+                    return Search::Undecided;
                 }
-            } else if next as usize == buf.len() || at_end || full {
-                found = Some(start);
-                break;
-            } else {
-                // The candidate's frame runs past what we hold: wait for more bytes.
-                undecided = true;
-                break;
             }
         }
-        match found {
-            Some(start) => {
-                let skipped = self.skipped + start as u64;
-                self.skipped = 0;
-                self.state = State::Header;
-                self.hdr.clear();
-                if skipped > 0 {
-                    out(DecodeEvent::Resynced { skipped, ts });
-                }
-                let rest = buf[start..].to_vec();
-                let rts = self.resync_ts;
-                self.feed(rts, &rest, out);
+        self.scan = buf.len();
+        Search::Nothing
+    }
+
+    /// Whether a frame starts at `here[0]`: a plausible header, confirmed by a plausible header
+    /// right after its payload when that is within reach. A rejection never depends on bytes
+    /// not held yet.
+    fn candidate(&self, here: &[u8], decide: bool) -> Verdict {
+        let wait = if decide {
+            Verdict::Accept
+        } else {
+            Verdict::Wait
+        };
+        let Some(h) = FrameHeader::parse(here) else {
+            // A promising header cut short: wait for more bytes unless none will come.
+            return if decide {
+                Verdict::Reject
+            } else {
+                Verdict::Wait
+            };
+        };
+        if !self.expect.plausible(&h) {
+            return Verdict::Reject;
+        }
+        // `payload_len` < 2^40 (plausible), so this does not overflow.
+        let next = h.header_len as u64 + h.payload_len;
+        let held = here.len() as u64;
+        if next + 2 <= held {
+            match FrameHeader::parse(&here[next as usize..]) {
+                Some(n) if self.expect.plausible(&n) => Verdict::Accept,
+                Some(_) => Verdict::Reject,
+                None => wait,
             }
-            None if undecided && !full => {
-                self.resync = buf;
-            }
-            None => {
-                // Nothing plausible in the whole window: drop it and keep looking.
-                let keep = buf.len().min(13);
-                self.skipped += (buf.len() - keep) as u64;
-                self.resync = buf[buf.len() - keep..].to_vec();
-                if at_end {
-                    self.skipped += self.resync.len() as u64;
-                    self.resync.clear();
-                }
-            }
+        } else if next == held {
+            Verdict::Accept
+        } else {
+            // The candidate's frame runs past what we hold.
+            wait
         }
     }
+}
+
+/// Outcome of a search of the resync window.
+enum Search {
+    /// A frame starts at this index of the buffer.
+    Found(usize),
+    /// A candidate needs more bytes to be judged.
+    Undecided,
+    /// No position of the window can start a frame.
+    Nothing,
+}
+
+/// Judgement of one candidate position.
+enum Verdict {
+    Accept,
+    Reject,
+    Wait,
 }
 
 #[cfg(test)]
@@ -531,5 +627,99 @@ mod tests {
         let evs = collect(&mut d, &[&h, &[0u8; 1000]]);
         assert_eq!(evs[0], Ev::Header(2, 1 << 62));
         assert_eq!(d.scratch.capacity(), 0);
+    }
+
+    /// Feeds `bytes` in pieces of 1, 2, 3, 4, 1, ... bytes.
+    fn feed_in_small_pieces(d: &mut FrameDecoder, bytes: &[u8], evs: &mut Vec<Ev>) {
+        let mut at = 0;
+        for k in 0.. {
+            if at == bytes.len() {
+                break;
+            }
+            let n = (1 + k % 4).min(bytes.len() - at);
+            d.feed(Timestamp(0), &bytes[at..at + n], &mut |e| evs.push(own(e)));
+            at += n;
+        }
+    }
+
+    #[test]
+    fn resync_examines_each_byte_a_bounded_number_of_times() {
+        // 256 KiB that never look like a header, in 1-4 byte pieces after a gap, then a frame:
+        // the search used to start over from the first byte of its window at every piece.
+        let junk = crate::testkit::adversarial::never_a_header(9, 256 * 1024);
+        let mut d = FrameDecoder::new(SERVER);
+        let mut evs = collect(&mut d, &[&[0x81, 0x01, b'a']]);
+        d.gap(Timestamp(0), 3, &mut |e| evs.push(own(e)));
+        feed_in_small_pieces(&mut d, &junk, &mut evs);
+        feed_in_small_pieces(
+            &mut d,
+            &[0x81, 0x02, b'h', b'i', 0x81, 0x01, b'!'],
+            &mut evs,
+        );
+        d.finish(Timestamp(0), &mut |e| evs.push(own(e)));
+        assert!(
+            d.examined <= 2 * junk.len() as u64,
+            "{} positions examined for {} bytes",
+            d.examined,
+            junk.len()
+        );
+        assert_eq!(
+            evs,
+            vec![
+                Ev::Header(1, 1),
+                Ev::Payload(b"a".to_vec()),
+                Ev::End,
+                Ev::Resynced(junk.len() as u64),
+                Ev::Header(1, 2),
+                Ev::Payload(b"hi".to_vec()),
+                Ev::End,
+                Ev::Header(1, 1),
+                Ev::Payload(b"!".to_vec()),
+                Ev::End,
+            ]
+        );
+    }
+
+    /// A plausible binary frame whose payload is made of frames that regain sync and lose it
+    /// again at once (two empty frames, then a header with the 64-bit length's top bit set),
+    /// and whose end is not followed by a plausible header: the search rejects the outer frame
+    /// late and finds thousands of nested restarts in one go.
+    fn nested_restarts(triples: usize) -> Vec<u8> {
+        let triple = [0x82u8, 0, 0x82, 0, 0x82, 0x7f, 0x80, 0, 0, 0, 0, 0, 0, 0];
+        let inner = triple.repeat(triples);
+        let mut v = vec![0x82, 0x7e];
+        v.extend_from_slice(&(inner.len() as u16).to_be_bytes());
+        v.extend_from_slice(&inner);
+        v.extend_from_slice(&[0xf3, 0x00]);
+        v
+    }
+
+    #[test]
+    fn resync_on_nested_restarts_runs_on_a_small_stack() {
+        // 64 KiB of them used to recurse ~4,680 levels deep and overflow a 512 KiB stack.
+        let bytes = nested_restarts(4680);
+        let evs = std::thread::Builder::new()
+            .stack_size(512 * 1024)
+            .spawn(move || {
+                let mut d = FrameDecoder::new(SERVER);
+                let mut evs = Vec::new();
+                d.gap(Timestamp(0), 3, &mut |e| evs.push(own(e)));
+                // The outer frame's last byte comes with the two after it, so that it is not
+                // accepted for ending exactly where the bytes held end.
+                let (head, tail) = bytes.split_at(bytes.len() - 3);
+                feed_in_small_pieces(&mut d, head, &mut evs);
+                d.feed(Timestamp(0), tail, &mut |e| evs.push(own(e)));
+                d.finish(Timestamp(0), &mut |e| evs.push(own(e)));
+                evs
+            })
+            .expect("spawn")
+            .join()
+            .expect("decoder thread");
+        // The outer header (4 bytes) is skipped, then every triple decodes as two empty
+        // frames and a header that loses sync; the final two bytes are skipped at the end.
+        assert_eq!(evs[0], Ev::Resynced(4));
+        let headers = evs.iter().filter(|e| matches!(e, Ev::Header(..))).count();
+        assert_eq!(headers, 3 * 4680);
+        assert_eq!(evs.last(), Some(&Ev::Resynced(2)));
     }
 }

@@ -4,10 +4,19 @@
 //! direction and is reset after every message only when that direction negotiated
 //! `*_no_context_takeover`.
 
+use std::cell::RefCell;
+
 use flate2::{Decompress, FlushDecompress, Status};
 
 const TAIL: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
 const CHUNK: usize = 32 * 1024;
+
+thread_local! {
+    /// Output buffer shared by every inflater of the thread: output only passes through it
+    /// (to the sink), so it need not live with each inflater. One per inflater cost 32 KiB for
+    /// every direction that ever sent a compressed message.
+    static OUT: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
 
 /// Why inflation stopped.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -16,10 +25,10 @@ pub enum InflateError {
     Corrupt(String),
 }
 
-/// Streaming inflater for one direction.
+/// Streaming inflater for one direction: the zlib-rs state and its window (about 20 KiB
+/// resident; zlib-rs allocates a 32 KiB window whatever the negotiated window bits).
 pub struct Inflater {
     inner: Decompress,
-    out: Vec<u8>,
     no_context_takeover: bool,
     /// Bytes produced for the current message.
     produced: u64,
@@ -39,14 +48,16 @@ impl Inflater {
     pub fn new(no_context_takeover: bool) -> Self {
         Inflater {
             inner: Decompress::new(false),
-            out: vec![0; CHUNK],
             no_context_takeover,
             produced: 0,
         }
     }
 
     /// Inflates a piece of a compressed message; calls `sink` with output until `limit` bytes
-    /// were produced for this message (the rest is counted in the return value but not shown).
+    /// were produced for this message. Past `limit` the output is counted, not shown: with
+    /// context takeover inflation goes on into a discard buffer, so that the window stays in
+    /// step for the next messages (the CPU this costs is bounded by the wire bytes: deflate
+    /// inflates at most 1032 bytes per input byte); without it, inflation stops there.
     pub fn feed<F>(&mut self, input: &[u8], limit: u64, sink: &mut F) -> Result<(), InflateError>
     where
         F: FnMut(&[u8]),
@@ -54,17 +65,18 @@ impl Inflater {
         self.run(input, FlushDecompress::None, limit, sink)
     }
 
-    /// Ends the current message: inflates the implicit tail, resets when required.
-    pub fn finish_message<F>(&mut self, limit: u64, sink: &mut F) -> Result<(), InflateError>
+    /// Ends the current message: inflates the implicit tail, resets when required. Returns the
+    /// bytes produced for the message (those past `limit` included).
+    pub fn finish_message<F>(&mut self, limit: u64, sink: &mut F) -> Result<u64, InflateError>
     where
         F: FnMut(&[u8]),
     {
         let result = self.run(&TAIL, FlushDecompress::Sync, limit, sink);
-        self.produced = 0;
+        let produced = std::mem::take(&mut self.produced);
         if self.no_context_takeover || result.is_err() {
             self.inner.reset(false);
         }
-        result
+        result.map(|()| produced)
     }
 
     /// Drops the current message and the window (after a gap or failure).
@@ -78,8 +90,37 @@ impl Inflater {
         self.produced
     }
 
+    /// The window carries over to the next message (context takeover), so output past the
+    /// cap is still inflated.
+    pub fn keeps_window(&self) -> bool {
+        !self.no_context_takeover
+    }
+
     fn run<F>(
         &mut self,
+        input: &[u8],
+        flush: FlushDecompress,
+        limit: u64,
+        sink: &mut F,
+    ) -> Result<(), InflateError>
+    where
+        F: FnMut(&[u8]),
+    {
+        OUT.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut out) => {
+                if out.len() < CHUNK {
+                    out.resize(CHUNK, 0);
+                }
+                self.run_into(&mut out, input, flush, limit, sink)
+            }
+            // Not reached (inflaters do not nest); a private buffer keeps it correct anyway.
+            Err(_) => self.run_into(&mut vec![0; CHUNK], input, flush, limit, sink),
+        })
+    }
+
+    fn run_into<F>(
+        &mut self,
+        out: &mut [u8],
         mut input: &[u8],
         flush: FlushDecompress,
         limit: u64,
@@ -89,24 +130,28 @@ impl Inflater {
         F: FnMut(&[u8]),
     {
         loop {
-            if self.produced >= limit {
-                // Over the cap: stop inflating; the caller reports the message as too large.
+            if self.produced >= limit && self.no_context_takeover {
+                // Over the cap and no window to keep: stop; the caller reports the message as
+                // too large.
                 return Ok(());
             }
             let before_in = self.inner.total_in();
             let before_out = self.inner.total_out();
-            let status = self
-                .inner
-                .decompress(input, &mut self.out, flush)
-                .map_err(|e| InflateError::Corrupt(e.to_string()))?;
+            let result = self.inner.decompress(input, out, flush);
+            // A failing call may still have produced output (everything before the corrupt
+            // point): it counts, so that what a corrupt message inflates to does not depend on
+            // how its input was cut.
             let consumed = (self.inner.total_in() - before_in) as usize;
             let written = (self.inner.total_out() - before_out) as usize;
             input = &input[consumed..];
             if written > 0 {
-                let room = (limit - self.produced).min(written as u64) as usize;
-                sink(&self.out[..room]);
+                let room = limit.saturating_sub(self.produced).min(written as u64) as usize;
+                if room > 0 {
+                    sink(&out[..room]);
+                }
                 self.produced += written as u64;
             }
+            let status = result.map_err(|e| InflateError::Corrupt(e.to_string()))?;
             match status {
                 Status::StreamEnd => {
                     // A final block (BFINAL) ends the stream; the next message starts a new one.
@@ -116,7 +161,7 @@ impl Inflater {
                     }
                 }
                 Status::Ok | Status::BufError => {
-                    if input.is_empty() && written < self.out.len() {
+                    if input.is_empty() && written < out.len() {
                         return Ok(());
                     }
                     if consumed == 0 && written == 0 {

@@ -158,8 +158,9 @@ pub struct MessageAssembler {
     control: Option<Building>,
     route: Route,
     frame_fin: bool,
-    /// Created on the first compressed frame, not at the upgrade: an inflater costs ~75 KiB
-    /// (window, state, output buffer), and most negotiated sessions of a flood never use it.
+    /// Created on the first compressed frame, not at the upgrade: an inflater costs about
+    /// 20 KiB resident (state and window), and most negotiated sessions of a flood never use
+    /// it. Dropped once this side sent its close frame.
     inflater: Option<Inflater>,
     /// The inflater's window is unusable (a gap or failure broke it).
     context_lost: bool,
@@ -536,12 +537,19 @@ impl MessageAssembler {
                     }
                     if inf.produced() >= max && !b.too_large {
                         b.too_large = true;
-                        b.len = inf.produced();
+                        let what = if inf.keeps_window() {
+                            "the rest is inflated (to keep the compression context) and counted, not kept"
+                        } else {
+                            "inflation stopped"
+                        };
                         out(violation(
                             Code::MessageTooLarge,
                             ts,
-                            format!("inflated {} message passed --max-message-size ({max} bytes); inflation stopped", b.kind.as_str()),
+                            format!("inflated {} message passed --max-message-size ({max} bytes); {what}", b.kind.as_str()),
                         ));
+                    }
+                    if b.too_large {
+                        b.len = inf.produced();
                     }
                 } else {
                     let room = max.saturating_sub(b.len).min(data.len() as u64) as usize;
@@ -628,17 +636,15 @@ impl MessageAssembler {
     {
         let max = self.cfg.max_message_size;
         let keep = self.cfg.keep_bytes;
-        if b.compressed && b.inflate_error.is_none() && !b.incomplete && !b.too_large {
+        if b.compressed && b.inflate_error.is_none() && !b.incomplete {
             if let Some(inf) = self.inflater.as_mut() {
-                if let Err(e) =
-                    inf.finish_message(max, &mut |chunk| accept_bytes(&mut b, chunk, keep))
-                {
-                    b.inflate_error = Some(format!("{e:?}"));
+                // Also past the cap: the tail completes the window (or resets it).
+                match inf.finish_message(max, &mut |chunk| accept_bytes(&mut b, chunk, keep)) {
+                    Ok(produced) if b.too_large => b.len = produced,
+                    Ok(_) => {}
+                    Err(e) => b.inflate_error = Some(format!("{e:?}")),
                 }
             }
-        } else if b.compressed && b.too_large {
-            // The window is incomplete after an aborted inflation.
-            self.lose_context();
         }
         if b.compressed && b.incomplete {
             self.lose_context();
@@ -705,6 +711,11 @@ impl MessageAssembler {
         if b.kind.is_control_kind() {
             b.len = b.len.max(b.payload.len() as u64);
         }
+        if b.kind == MessageKind::Close && self.data.is_none() {
+            // This side sends no more messages: its inflater (about 20 KiB) goes now rather
+            // than when the connection ends.
+            self.inflater = None;
+        }
         out(Assembled::Message(Message {
             dir: self.cfg.dir,
             ts: b.ts,
@@ -748,9 +759,10 @@ mod tests {
 
     /// Regression: an inflater (~75 KiB: window, state, output buffer) was allocated per
     /// direction at the upgrade, so 20,000 sessions that negotiated permessage-deflate and sent
-    /// nothing held 3 GB. It now waits for the first compressed frame.
+    /// nothing held 3 GB. It now waits for the first compressed frame, and goes with the
+    /// close frame of its direction.
     #[test]
-    fn inflater_is_created_on_the_first_compressed_frame() {
+    fn inflater_is_created_on_the_first_compressed_frame_and_released_at_close() {
         let mut a = MessageAssembler::new(AssemblerConfig {
             dir: Dir::ServerToClient,
             deflate: Some(false),
@@ -775,6 +787,10 @@ mod tests {
         feed(&mut a, &hello);
         assert!(a.inflater.is_some());
         feed(&mut a, &[0xc1, 0x05, 0xf2, 0x00, 0x11, 0x00, 0x00]);
+        assert!(a.inflater.is_some());
+        // Its close frame ends what this side sends: the inflater is released.
+        feed(&mut a, &[0x88, 0x02, 0x03, 0xe8]);
+        assert!(a.inflater.is_none());
         let texts: Vec<Vec<u8>> = out
             .into_iter()
             .filter_map(|m| match m {
@@ -782,6 +798,6 @@ mod tests {
                 Assembled::Violation { .. } => None,
             })
             .collect();
-        assert_eq!(texts, [&b"plain"[..], b"Hello", b"Hello"]);
+        assert_eq!(texts, [&b"plain"[..], b"Hello", b"Hello", b"\x03\xe8"]);
     }
 }
