@@ -40,6 +40,8 @@ pub struct Segment<'a> {
     pub ack: u32,
     /// Flags.
     pub flags: TcpFlags,
+    /// Receive window as written in the header (unscaled).
+    pub window: u16,
     /// Captured payload.
     pub payload: &'a [u8],
     /// Payload bytes on the wire after `payload` that the capture did not keep (snaplen).
@@ -324,6 +326,7 @@ where
             fin: header.fin(),
             rst: header.rst(),
         },
+        window: header.window_size(),
         payload,
         missing,
     };

@@ -813,8 +813,10 @@ fn late_copy_of_bytes_declared_missing_is_not_an_inconsistent_overlap() {
     let offset = c.stream_offset(wsscope::testkit::Dir::ServerToClient);
     c.server_send_segments(&[&frame[..1000]]);
     c.skip(wsscope::testkit::Dir::ServerToClient, 500);
-    // Acknowledged by the client: the 500 bytes are declared missing.
     c.server_send_segments(&[&frame[1500..]]);
+    // Acknowledged by the client and still missing two seconds later: declared missing.
+    c.advance_time(2 * SEC);
+    c.ack(wsscope::testkit::Dir::ClientToServer);
     // The capture sees them late (a retransmission whose first copy it missed).
     c.raw_segment(
         wsscope::testkit::Dir::ServerToClient,
@@ -833,6 +835,8 @@ fn late_copy_of_bytes_declared_missing_is_not_an_inconsistent_overlap() {
     c.server_send_segments(&[&frame[..1000]]);
     c.skip(wsscope::testkit::Dir::ServerToClient, 500);
     c.server_send_segments(&[&frame[1500..]]);
+    c.advance_time(2 * SEC);
+    c.ack(wsscope::testkit::Dir::ClientToServer);
     let mut forged = frame[1500..1600].to_vec();
     forged[10] ^= 1;
     c.raw_segment(
@@ -843,6 +847,113 @@ fn late_copy_of_bytes_declared_missing_is_not_an_inconsistent_overlap() {
     clean_close(&mut c);
     let o = analyze_packets(&c.into_packets());
     o.expect(Code::TcpOverlapInconsistent, Some(S2C));
+}
+
+/// Regression (issue 9, item 6): TCP keep-alive probes, one garbage byte (BSD, Windows) or none
+/// (Linux) at SND.NXT - 1 once everything was acknowledged, were reported as
+/// `tcp-overlap-inconsistent` ("possible evasion attempt"), failing `--fail-on warning` on a
+/// clean session.
+#[test]
+fn tcp_keepalive_probes_are_not_inconsistent_overlaps() {
+    use wsscope::testkit::Dir as K;
+    let mut c = upgraded();
+    let hello = ctext("hello");
+    let world = stext("world");
+    c.client_send(&hello);
+    c.server_send(&world);
+    for (dir, last) in [
+        (K::ClientToServer, hello[hello.len() - 1]),
+        (K::ServerToClient, b'd'),
+    ] {
+        let off = c.stream_offset(dir);
+        for _ in 0..3 {
+            c.advance_time(45 * SEC);
+            c.raw_segment_flags(dir, off - 1, &[!last], TcpFlags::ACK);
+            c.ack(dir.reverse());
+            c.raw_segment_flags(dir, off - 1, &[], TcpFlags::ACK);
+            c.ack(dir.reverse());
+        }
+    }
+    c.client_send(&ctext("again"));
+    c.server_send(&stext("reply"));
+    clean_close(&mut c);
+    let o = analyze_packets(&c.into_packets());
+    o.assert_codes(&[]);
+    assert_eq!(o.texts(C2S), ["hello", "again"]);
+    assert_eq!(o.texts(S2C), ["world", "reply"]);
+    assert_eq!(o.flows[0].summary.retransmissions, [0, 0]);
+}
+
+/// Zero-window probes: one byte sent while the receiver advertises a zero window. A probe the
+/// receiver refuses (its ACK does not move) is replaced by the data sent once the window opens,
+/// even when its byte differs; one it acknowledges is part of the stream, delivered once.
+#[test]
+fn zero_window_probes_are_not_flagged_or_delivered_twice() {
+    use wsscope::testkit::Dir as K;
+    let mut c = upgraded();
+    c.client_send(&ctext("hello"));
+    let next = ctext("next");
+    let off = c.stream_offset(K::ClientToServer);
+    let mut closed = c.segment_template(K::ServerToClient);
+    closed.window = 0;
+    c.emit(K::ServerToClient, &closed);
+    for _ in 0..3 {
+        c.advance_time(SEC);
+        c.raw_segment_flags(K::ClientToServer, off, b"X", TcpFlags::ACK);
+        c.emit(K::ServerToClient, &closed);
+    }
+    // The window opens; the real frame follows.
+    c.ack(K::ServerToClient);
+    c.client_send(&next);
+    // Again, but the server takes the probe (it acknowledges the byte).
+    let later = ctext("later");
+    let off = c.stream_offset(K::ClientToServer);
+    let mut closed = c.segment_template(K::ServerToClient);
+    closed.window = 0;
+    c.emit(K::ServerToClient, &closed);
+    c.raw_segment_flags(K::ClientToServer, off, &later[..1], TcpFlags::ACK);
+    let mut took = c.segment_template(K::ServerToClient);
+    took.ack = c.seq_at(K::ClientToServer, off + 1);
+    took.window = 0;
+    c.emit(K::ServerToClient, &took);
+    c.raw_segment_flags(K::ClientToServer, off, &later[..1], TcpFlags::ACK);
+    c.skip(K::ClientToServer, 1);
+    c.client_send(&later[1..]);
+    c.server_send(&stext("reply"));
+    clean_close(&mut c);
+    let o = analyze_packets(&c.into_packets());
+    o.assert_codes(&[]);
+    assert_eq!(o.texts(C2S), ["hello", "next", "later"]);
+    assert_eq!(o.texts(S2C), ["reply"]);
+}
+
+/// Regression (issue 9, item 6): captures merged from two interfaces can show an ACK before the
+/// data it acknowledges. The data was then declared missing (`tcp-gap`, message incomplete)
+/// though the capture holds it; a hole is now declared only once it stayed open a second.
+#[test]
+fn ack_captured_before_the_data_it_acknowledges_is_not_a_gap() {
+    let frame = FrameSpec::binary(&[b'm'; 3000], None).encode();
+    let mut c = upgraded();
+    c.client_send(&ctext("hello"));
+    let at = c.packets().len();
+    c.server_send_segments(&[&frame[..1000], &frame[1000..2000], &frame[2000..]]);
+    c.client_send(&ctext("bye"));
+    clean_close(&mut c);
+    let mut packets = c.into_packets();
+    // Seen by the capture (two interfaces, one clock ahead): the third segment, the client's
+    // ACK of all three, its next message and the server's ACK of it, then the first two.
+    let times: Vec<i64> = packets.iter().map(|p| p.ts_nanos).collect();
+    packets[at..at + 6].rotate_left(2);
+    for (p, t) in packets.iter_mut().zip(times) {
+        p.ts_nanos = t;
+    }
+    let o = analyze_packets(&packets);
+    o.assert_codes(&[]);
+    let s = o.in_dir(S2C);
+    assert_eq!(s[0].len, 3000);
+    assert!(!s[0].incomplete, "{s:#?}");
+    assert_eq!(o.texts(C2S), ["hello", "bye"]);
+    assert_eq!(o.flows[0].summary.gaps, [0, 0]);
 }
 
 #[test]

@@ -260,6 +260,8 @@ struct Flow {
     fin_sent: [bool; 2],
     fin_delivered: [bool; 2],
     rst: [bool; 2],
+    /// Receive window each direction advertised in its last segment.
+    window: [Option<u16>; 2],
     bypassed: bool,
     has_payload: bool,
     /// Out-of-order bytes its two reassemblers held after the last segment.
@@ -407,6 +409,7 @@ impl FlowTable {
                     fin_sent: [false; 2],
                     fin_delivered: [false; 2],
                     rst: [false; 2],
+                    window: [None; 2],
                     bypassed: false,
                     has_payload: false,
                     buffered: 0,
@@ -542,14 +545,26 @@ impl FlowTable {
             } else {
                 seg.seq
             };
-            flow.streams[d].push(seg.ts, seq, seg.payload, seg.missing, &mut |out| {
+            let mut forward = |out: StreamOutput<'_>| {
                 if bypass {
                     return;
                 }
                 if Self::forward(id, dir, out, sink) == Verdict::Bypass {
                     bypass = true;
                 }
-            });
+            };
+            // One byte sent into a zero window: a zero-window probe, which the receiver takes
+            // only if its window opened (then it acknowledges it).
+            let probe = flow.window[dir.reverse().index()] == Some(0)
+                && seg.payload.len() == 1
+                && seg.missing == 0
+                && !seg.flags.syn
+                && !seg.flags.fin;
+            if probe {
+                flow.streams[d].push_probe(seg.ts, seq, seg.payload, &mut forward);
+            } else {
+                flow.streams[d].push(seg.ts, seq, seg.payload, seg.missing, &mut forward);
+            }
             if bypass {
                 Self::bypass(flow);
             }
@@ -558,6 +573,7 @@ impl FlowTable {
             let seq = seg.seq;
             flow.streams[d].push(seg.ts, seq, &[], 0, &mut |_| {});
         }
+        flow.window[d] = Some(seg.window);
         if seg.flags.ack && !flow.bypassed {
             let rev = dir.reverse();
             flow.streams[rev.index()].acked(seg.ts, seg.ack, &mut |out| {
@@ -572,6 +588,23 @@ impl FlowTable {
                 seg.seq
             };
             flow.streams[d].push_fin(seq, seg.payload.len() + seg.missing as usize);
+        }
+        if flow.fin_sent.iter().all(|&f| f)
+            && flow.streams.iter().all(|s| s.fin_acked())
+            && !flow.bypassed
+        {
+            // Both sides closed and acknowledged each other's FIN: the connection is over, and
+            // whatever is still missing will not come.
+            for (i, stream) in flow.streams.iter_mut().enumerate() {
+                let sdir = if i == 0 {
+                    Dir::ClientToServer
+                } else {
+                    Dir::ServerToClient
+                };
+                stream.flush(seg.ts, &mut |out| {
+                    Self::forward(id, sdir, out, sink);
+                });
+            }
         }
         for fdir in [dir, dir.reverse()] {
             let f = fdir.index();
