@@ -134,6 +134,8 @@ codes! {
     TcpGap = "tcp-gap", Warning, "Bytes of the stream are missing from the capture (packet loss in capture, or snaplen).";
     /// A retransmission carried different bytes.
     TcpOverlapInconsistent = "tcp-overlap-inconsistent", Warning, "A TCP retransmission carried different bytes than the first copy (possible evasion attempt).";
+    /// A segment a receiving host would drop.
+    TcpSegmentIgnored = "tcp-segment-ignored", Warning, "A TCP segment a receiving host drops (data without ACK, data inside a RST, a RST outside the receive window, an IPv4 total length shorter than the header) was not used; the detail says why (possible evasion attempt).";
     /// Bytes skipped to find the next frame header after a gap.
     ResyncSkippedBytes = "resync-skipped-bytes", Warning, "After a gap inside a frame header, bytes were skipped to find the next frame.";
     /// TCP closed or reset without a close handshake.

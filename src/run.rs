@@ -197,6 +197,17 @@ fn limit_findings(path: &str, stats: &AnalyzerStats) -> Vec<Finding> {
             ),
         ));
     }
+    if d.bad_ip_length > 0 {
+        found.push(Finding::new(
+            Code::TcpSegmentIgnored,
+            None,
+            stats.last_ts,
+            format!(
+                "{path}: {} IPv4 packets with a total length shorter than its header were ignored (a receiving host drops them; possible evasion attempt)",
+                d.bad_ip_length
+            ),
+        ));
+    }
     let frag = &d.fragments;
     if frag.evicted + frag.shredded > 0 {
         let limits = crate::ipfrag::DefragLimits::default();

@@ -956,6 +956,108 @@ fn ack_captured_before_the_data_it_acknowledges_is_not_a_gap() {
     assert_eq!(o.flows[0].summary.gaps, [0, 0]);
 }
 
+/// Regression (issue 9, item 6): segments a receiving host drops were decoded instead of the
+/// data that follows them. A data segment without ACK: RFC 9293 3.10.7.4 drops it in every
+/// synchronized state.
+#[test]
+fn tcp_segment_ignored_data_without_ack_is_not_decoded() {
+    use wsscope::testkit::Dir as K;
+    let mut c = upgraded();
+    let off = c.stream_offset(K::ClientToServer);
+    c.raw_segment_flags(
+        K::ClientToServer,
+        off,
+        &ctext("forged"),
+        TcpFlags {
+            psh: true,
+            ..TcpFlags::NONE
+        },
+    );
+    c.client_send(&ctext("real"));
+    c.server_send(&stext("reply"));
+    clean_close(&mut c);
+    let o = analyze_packets(&c.into_packets());
+    let f = o.expect(Code::TcpSegmentIgnored, Some(C2S));
+    assert!(f.detail.contains("no ACK flag"), "{}", f.detail);
+    o.assert_codes(&[Code::TcpSegmentIgnored]);
+    assert_eq!(o.texts(C2S), ["real"]);
+    assert_eq!(o.texts(S2C), ["reply"]);
+    assert!(o.ends[0].clean);
+}
+
+/// Data inside a RST is not stream data: the reset ends the connection, its bytes are not
+/// decoded.
+#[test]
+fn tcp_segment_ignored_data_inside_a_rst_is_not_decoded() {
+    use wsscope::testkit::Dir as K;
+    let mut c = upgraded();
+    c.client_send(&ctext("hello"));
+    let off = c.stream_offset(K::ClientToServer);
+    c.raw_segment_flags(K::ClientToServer, off, &ctext("forged"), TcpFlags::RST_ACK);
+    let o = analyze_packets(&c.into_packets());
+    let f = o.expect(Code::TcpSegmentIgnored, Some(C2S));
+    assert!(f.detail.contains("RST carried"), "{}", f.detail);
+    o.assert_codes(&[Code::TcpSegmentIgnored, Code::AbruptClose]);
+    assert_eq!(o.texts(C2S), ["hello"]);
+    assert_eq!(o.ends[0].tcp_end, Some(CloseReason::Rst));
+}
+
+/// A RST far outside the receive window does not end the connection (RFC 9293 3.10.7.4); an
+/// in-window one still does (see `abrupt_close_by_rst_is_reported_after_messages_decoded`).
+#[test]
+fn tcp_segment_ignored_rst_outside_the_window_does_not_end_the_session() {
+    use wsscope::testkit::Dir as K;
+    let mut c = upgraded();
+    c.client_send(&ctext("hello"));
+    for (dir, far) in [
+        (K::ClientToServer, 0x7000_0000u64),
+        (K::ServerToClient, 0xf000_0000),
+    ] {
+        let off = c.stream_offset(dir);
+        c.raw_segment_flags(dir, off + far, &[], TcpFlags::RST_ACK);
+    }
+    c.client_send(&ctext("after"));
+    c.server_send(&stext("reply"));
+    clean_close(&mut c);
+    let o = analyze_packets(&c.into_packets());
+    let f = o.expect(Code::TcpSegmentIgnored, Some(C2S));
+    assert!(
+        f.detail.contains("outside the receive window"),
+        "{}",
+        f.detail
+    );
+    o.expect(Code::TcpSegmentIgnored, Some(S2C));
+    o.assert_codes(&[Code::TcpSegmentIgnored]);
+    assert_eq!(o.sessions.len(), 1);
+    assert_eq!(o.texts(C2S), ["hello", "after"]);
+    assert_eq!(o.texts(S2C), ["reply"]);
+    assert!(o.ends[0].clean);
+    assert_eq!(o.ends[0].tcp_end, Some(CloseReason::Fin));
+}
+
+/// An IPv4 packet whose total length is shorter than its own header is dropped by a host's IP
+/// layer; its TCP payload must not be decoded.
+#[test]
+fn tcp_segment_ignored_ipv4_total_length_below_header_length() {
+    use wsscope::testkit::Dir as K;
+    let mut c = upgraded();
+    let mut t = c.segment_template(K::ClientToServer);
+    t.payload = ctext("forged");
+    t.flags = TcpFlags::PSH_ACK;
+    let mut ip = t.ip_packet();
+    ip[2..4].copy_from_slice(&16u16.to_be_bytes());
+    c.emit_ip(&ip, false);
+    c.client_send(&ctext("real"));
+    c.server_send(&stext("reply"));
+    clean_close(&mut c);
+    let (o, _) = run_file_with(&config(), &pcap(&c.into_packets()));
+    let f = o.expect(Code::TcpSegmentIgnored, None);
+    assert!(f.detail.contains("shorter than its header"), "{}", f.detail);
+    o.assert_codes(&[Code::TcpSegmentIgnored]);
+    assert_eq!(o.texts(C2S), ["real"]);
+    assert_eq!(o.texts(S2C), ["reply"]);
+}
+
 #[test]
 fn identical_retransmission_is_not_a_finding() {
     let frame = ctext("original");

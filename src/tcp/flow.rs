@@ -190,6 +190,18 @@ pub enum TcpEvent<'a> {
         /// Span of differing bytes.
         len: u64,
     },
+    /// A segment a receiving host would drop was not used (data without ACK, data in a RST,
+    /// a RST outside the receive window).
+    Ignored {
+        /// Flow id.
+        flow: FlowId,
+        /// Direction of the segment.
+        dir: Dir,
+        /// Timestamp.
+        ts: Timestamp,
+        /// Why, for the report.
+        reason: String,
+    },
     /// A side finished sending (after all its data was delivered).
     Fin {
         /// Flow id.
@@ -534,9 +546,52 @@ impl FlowTable {
         if seg.flags.syn {
             flow.streams[d].set_isn(seg.seq);
         }
-        let has_data = !seg.payload.is_empty() || seg.missing > 0;
+        let mut has_data = !seg.payload.is_empty() || seg.missing > 0;
         if has_data {
             flow.has_payload = true;
+        }
+        let len = seg.payload.len() as u64 + u64::from(seg.missing);
+        if !seg.flags.ack && !seg.flags.syn && !seg.flags.rst && (has_data || seg.flags.fin) {
+            // RFC 9293 3.10.7.4: in every synchronized state a segment without ACK is dropped.
+            flow.window[d] = Some(seg.window);
+            let what = if has_data {
+                format!("{len} bytes of data")
+            } else {
+                "a FIN".to_string()
+            };
+            sink(TcpEvent::Ignored {
+                flow: id,
+                dir,
+                ts: seg.ts,
+                reason: format!(
+                    "segment with {what} but no ACK flag: a receiver drops it (RFC 9293 3.10.7.4)"
+                ),
+            });
+            return false;
+        }
+        if seg.flags.rst && has_data {
+            // Data in a reset is a diagnostic at most (RFC 9293 3.5.3), never stream data.
+            has_data = false;
+            sink(TcpEvent::Ignored {
+                flow: id,
+                dir,
+                ts: seg.ts,
+                reason: format!("RST carried {len} bytes of data: not stream data, not used"),
+            });
+        }
+        if seg.flags.rst && !Self::rst_acceptable(flow, d, seg) {
+            let s = &flow.streams[d];
+            sink(TcpEvent::Ignored {
+                flow: id,
+                dir,
+                ts: seg.ts,
+                reason: format!(
+                    "RST at stream offset {} outside the receive window (next expected offset {}): a receiver ignores it (RFC 9293 3.10.7.4), the connection goes on",
+                    s.unwrap_seq(seg.seq) as i64,
+                    s.next_offset()
+                ),
+            });
+            return false;
         }
         if has_data && !flow.bypassed {
             let mut bypass = false;
@@ -643,6 +698,28 @@ impl FlowTable {
             return true;
         }
         flow.fin_delivered.iter().all(|&x| x)
+    }
+
+    /// Whether the receiver would accept a RST from direction `d` (RFC 9293 3.10.7.4): its
+    /// sequence number must fall in the receive window. RFC 5961 narrows that to an exact match
+    /// (an in-window RST only draws a challenge ACK) but older stacks still reset on any
+    /// in-window RST, and a passive analyzer cannot see which the receiver runs, so any
+    /// in-window RST ends the connection. Without the sender's sequence space known (no SYN or
+    /// data seen from it: a RST answering a SYN) it is accepted. The window is the receiver's
+    /// last advertised one, scaled by the most a window scale option allows (the option is not
+    /// read): only RSTs far from the stream are refused.
+    fn rst_acceptable(flow: &Flow, d: usize, seg: &Segment<'_>) -> bool {
+        let s = &flow.streams[d];
+        if !s.has_base() {
+            return true;
+        }
+        let at = s.unwrap_seq(seg.seq);
+        let next = s.next_offset();
+        let acked = s.acked_offset().unwrap_or(next);
+        let window = u64::from(flow.window[1 - d].unwrap_or(u16::MAX)) << 14;
+        let lo = next.min(acked);
+        let hi = next.max(acked) + window.max(1);
+        (lo..hi).contains(&at) || at == next || at == acked
     }
 
     fn forward<F>(flow: FlowId, dir: Dir, out: StreamOutput<'_>, sink: &mut F) -> Verdict

@@ -126,6 +126,8 @@ pub struct StreamReassembler {
     fin: Option<u64>,
     /// Highest offset the peer acknowledged.
     acked: u64,
+    /// An acknowledgment was seen.
+    acked_seen: bool,
     /// Capture time since which a hole below `acked` has been open.
     hole_since: Option<Timestamp>,
     stats: StreamStats,
@@ -144,6 +146,7 @@ impl StreamReassembler {
             history_from: 0,
             fin: None,
             acked: 0,
+            acked_seen: false,
             hole_since: None,
             stats: StreamStats::default(),
         }
@@ -268,7 +271,12 @@ impl StreamReassembler {
             return;
         }
         let acked = self.unwrap_seq(ack);
+        if acked > self.next.saturating_add(1 << 31) {
+            // Before offset 0 (a capture that began mid-stream): says nothing about the stream.
+            return;
+        }
         self.acked = self.acked.max(acked);
+        self.acked_seen = true;
         if self.acked <= self.next {
             self.hole_since = None;
             return;
@@ -278,6 +286,11 @@ impl StreamReassembler {
             self.drain(out);
         }
         self.expire(ts, out);
+    }
+
+    /// Highest offset the peer acknowledged, if it acknowledged anything.
+    pub fn acked_offset(&self) -> Option<u64> {
+        self.acked_seen.then_some(self.acked)
     }
 
     /// True when the FIN was acknowledged by the peer (the ACK covers its sequence number).
