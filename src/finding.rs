@@ -150,6 +150,8 @@ codes! {
     CaptureTruncated = "capture-truncated", Warning, "The capture file ends inside a record (or a record is malformed); everything before it was analysed.";
     /// The flow table was full and connections were dropped.
     FlowEvicted = "flow-evicted", Warning, "The flow table was full; the least active connections were closed early.";
+    /// IP fragments overlapped with different bytes.
+    IpFragmentOverlapInconsistent = "ip-fragment-overlap-inconsistent", Warning, "Overlapping IP fragments carried different bytes for the same offsets; the first copy was used (possible evasion attempt).";
     /// The fragment table dropped incomplete datagrams.
     FragmentsDropped = "fragments-dropped", Warning, "The IP fragment table was full (or a datagram came in too many pieces); incomplete datagrams were dropped and the TCP segments they carried are lost.";
     /// Packets were cut by the snaplen.

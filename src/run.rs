@@ -209,6 +209,17 @@ fn limit_findings(path: &str, stats: &AnalyzerStats) -> Vec<Finding> {
         ));
     }
     let frag = &d.fragments;
+    if frag.overlaps_inconsistent > 0 {
+        found.push(Finding::new(
+            Code::IpFragmentOverlapInconsistent,
+            None,
+            stats.last_ts,
+            format!(
+                "{path}: {} IP fragments overlapped bytes already received with different values; the first copy was used (receivers differ: possible evasion attempt)",
+                frag.overlaps_inconsistent
+            ),
+        ));
+    }
     if frag.evicted + frag.shredded > 0 {
         let limits = crate::ipfrag::DefragLimits::default();
         found.push(Finding::new(

@@ -11,8 +11,9 @@ use wsscope::analyzer::AnalyzerConfig;
 use wsscope::finding::Code;
 use wsscope::tcp::CloseReason;
 use wsscope::testkit::{
-    deflate_message, fragment_ipv4, new_deflate_compressor, pcap_bytes, Conversation, FrameSpec,
-    LengthForm, Packet, PcapOptions, TcpFlags, TcpSegmentSpec, UpgradeRequest, UpgradeResponse,
+    deflate_message, fragment_ipv4, fragment_ipv6, new_deflate_compressor, pcap_bytes,
+    Conversation, FrameSpec, LengthForm, Packet, PcapOptions, TcpFlags, TcpSegmentSpec,
+    UpgradeRequest, UpgradeResponse,
 };
 use wsscope::ws::message::MessageKind;
 
@@ -1330,6 +1331,59 @@ fn fragments_dropped_when_the_fragment_table_is_full_and_session_still_decoded()
     assert_eq!(o.texts(C2S), ["hello"]);
     assert_eq!(o.texts(S2C), ["world"]);
     assert!(o.ends[0].clean);
+}
+
+/// Regression (issue 9, item 6): overlapping IP fragments with different bytes were silently
+/// resolved (first copy wins); receivers differ on which copy they keep, so it is flagged as TCP
+/// overlaps are. IPv4 and IPv6.
+#[test]
+fn ip_fragment_overlap_inconsistent_is_reported_first_copy_kept() {
+    use wsscope::testkit::Dir as K;
+    for v6 in [false, true] {
+        let mut c = if v6 {
+            Conversation::default_v6()
+        } else {
+            Conversation::default_v4()
+        };
+        c.handshake();
+        c.client_send(&request().to_bytes());
+        c.server_send(&response().to_bytes());
+        let frame = ctext("fragmented message");
+        let mut t = c.segment_template(K::ClientToServer);
+        t.flags = TcpFlags::PSH_ACK;
+        t.payload = frame.clone();
+        let ip = t.ip_packet();
+        let (frags, header) = if v6 {
+            (fragment_ipv6(&ip, 16), 48)
+        } else {
+            (fragment_ipv4(&ip, 16), 20)
+        };
+        assert!(frags.len() > 2);
+        let mut forged = frags[1].clone();
+        for b in &mut forged[header..] {
+            *b ^= 0x55;
+        }
+        c.emit_ip(&frags[0], v6);
+        c.emit_ip(&frags[1], v6);
+        c.emit_ip(&forged, v6);
+        for f in &frags[2..] {
+            c.emit_ip(f, v6);
+        }
+        c.skip(K::ClientToServer, frame.len() as u64);
+        c.ack(K::ServerToClient);
+        c.server_send(&stext("reply"));
+        clean_close(&mut c);
+        let (o, _) = run_file_with(&config(), &pcap(&c.into_packets()));
+        let f = o.expect(Code::IpFragmentOverlapInconsistent, None);
+        assert!(
+            f.detail.contains("1 IP fragments overlapped"),
+            "{}",
+            f.detail
+        );
+        o.assert_codes(&[Code::IpFragmentOverlapInconsistent]);
+        assert_eq!(o.texts(C2S), ["fragmented message"], "v6: {v6}");
+        assert_eq!(o.texts(S2C), ["reply"]);
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
