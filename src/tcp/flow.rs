@@ -553,7 +553,6 @@ impl FlowTable {
         let len = seg.payload.len() as u64 + u64::from(seg.missing);
         if !seg.flags.ack && !seg.flags.syn && !seg.flags.rst && (has_data || seg.flags.fin) {
             // RFC 9293 3.10.7.4: in every synchronized state a segment without ACK is dropped.
-            flow.window[d] = Some(seg.window);
             let what = if has_data {
                 format!("{len} bytes of data")
             } else {

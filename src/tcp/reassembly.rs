@@ -128,8 +128,9 @@ pub struct StreamReassembler {
     acked: u64,
     /// An acknowledgment was seen.
     acked_seen: bool,
-    /// Capture time since which a hole below `acked` has been open.
-    hole_since: Option<Timestamp>,
+    /// Where the stream stood (`next`) when a hole below `acked` was seen open, and since when:
+    /// the hole is declared once the stream made no progress for the reorder tolerance.
+    hole_since: Option<(u64, Timestamp)>,
     stats: StreamStats,
 }
 
@@ -310,8 +311,8 @@ impl StreamReassembler {
         }
     }
 
-    /// Declares the holes below the acknowledged point once they stayed open for
-    /// [`ReassemblyLimits::reorder_nanos`]: the receiver got those bytes and nobody will
+    /// Declares the holes below the acknowledged point once the stream made no progress for
+    /// [`ReassemblyLimits::reorder_nanos`] with them open: the receiver got those bytes and nobody will
     /// retransmit them, so the capture lost them (or shows them later than that, reordered).
     fn expire<F>(&mut self, ts: Timestamp, out: &mut F)
     where
@@ -321,7 +322,12 @@ impl StreamReassembler {
             self.hole_since = None;
             return;
         }
-        let since = *self.hole_since.get_or_insert(ts);
+        let (at, since) = *self.hole_since.get_or_insert((self.next, ts));
+        if at != self.next {
+            // The stream moved on since: this is a later hole, its clock starts now.
+            self.hole_since = Some((self.next, ts));
+            return;
+        }
         if ts.nanos_since(since) < self.limits.reorder_nanos {
             return;
         }
@@ -825,5 +831,35 @@ mod tests {
         assert_eq!(log.len(), 2, "{log:?}");
         ack(&mut r, 3_000_000_000, 12, &mut log);
         assert_eq!(log[2..], [Out::Gap(6, 3), Out::Data(9, b"jk".to_vec())]);
+    }
+
+    /// A merged capture with a steady skew shows every segment a little after the ACK that
+    /// covers it, for as long as the transfer lasts: holes keep opening and closing, the stream
+    /// keeps moving, nothing is missing.
+    #[test]
+    fn a_hole_that_keeps_moving_is_not_a_gap() {
+        let mut r = StreamReassembler::new(ReassemblyLimits::default());
+        r.set_isn(0);
+        let mut log = Vec::new();
+        let seg = |j: u32| vec![j as u8; 10];
+        let mut push = |r: &mut StreamReassembler, t: i64, j: u32, log: &mut Vec<Out>| {
+            r.push(Timestamp(t), 1 + 10 * j, &seg(j), 0, &mut |o| {
+                log.push(own(o))
+            });
+        };
+        // Segment 2k - 2 arrives after segment 2k + 1 and the ACK of it: a hole is open below
+        // the ACK at every moment. 100 ms per step, 10 s in all.
+        push(&mut r, 0, 1, &mut log);
+        ack(&mut r, 0, 1 + 10 * 2, &mut log);
+        let mut t = 0;
+        for k in 1..100u32 {
+            t = i64::from(k) * 100_000_000;
+            push(&mut r, t, 2 * k + 1, &mut log);
+            ack(&mut r, t, 1 + 10 * (2 * k + 2), &mut log);
+            push(&mut r, t, 2 * k - 2, &mut log);
+        }
+        push(&mut r, t, 198, &mut log);
+        assert_eq!(r.stats().gaps, 0, "{:?}", &log[..3]);
+        assert_eq!(r.next_offset(), 2000);
     }
 }
