@@ -213,7 +213,21 @@ impl StreamReassembler {
         if total == 0 {
             return;
         }
-        let start = self.unwrap_seq(seq);
+        let mut start = self.unwrap_seq(seq);
+        let (mut payload, mut total) = (payload, total);
+        if start > self.next.saturating_add(1 << 31) {
+            // Starts before offset 0 (at the SYN's sequence number: a keep-alive on a
+            // direction that has sent nothing yet). Only what lies at or after offset 0 counts.
+            let before = (1u64 << 32) - (start & 0xffff_ffff);
+            if before >= total {
+                return;
+            }
+            let cut = (before as usize).min(payload.len());
+            payload = &payload[cut..];
+            total -= before;
+            start = 0;
+        }
+        let missing = (total - payload.len() as u64) as u32;
         let end = start + total;
         if end <= self.next {
             if total == 1 && end == self.next && self.acked >= self.next {
@@ -831,6 +845,23 @@ mod tests {
         assert_eq!(log.len(), 2, "{log:?}");
         ack(&mut r, 3_000_000_000, 12, &mut log);
         assert_eq!(log[2..], [Out::Gap(6, 3), Out::Data(9, b"jk".to_vec())]);
+    }
+
+    /// Regression (issue 9): a one-byte keep-alive on a direction that had sent no data yet sits
+    /// at the SYN's sequence number, before offset 0; it was buffered 4 GiB ahead and flushed
+    /// as a 4 GiB gap.
+    #[test]
+    fn keepalive_before_any_data_is_ignored() {
+        let mut r = StreamReassembler::new(ReassemblyLimits::default());
+        r.set_isn(1000);
+        let mut log = Vec::new();
+        ack(&mut r, 0, 1001, &mut log);
+        run(&mut r, 1000, b"\0", &mut log);
+        r.flush(Timestamp(0), &mut |o| log.push(own(o)));
+        assert!(log.is_empty(), "{log:?}");
+        // A segment that starts before offset 0 keeps its part from offset 0 on.
+        run(&mut r, 999, b"xyab", &mut log);
+        assert_eq!(log, vec![Out::Data(0, b"ab".to_vec())]);
     }
 
     /// A merged capture with a steady skew shows every segment a little after the ACK that
