@@ -553,22 +553,24 @@ impl FlowTable {
         let len = seg.payload.len() as u64 + u64::from(seg.missing);
         if !seg.flags.ack && !seg.flags.syn && !seg.flags.rst && (has_data || seg.flags.fin) {
             // RFC 9293 3.10.7.4: in every synchronized state a segment without ACK is dropped.
-            let what = if has_data {
-                format!("{len} bytes of data")
-            } else {
-                "a FIN".to_string()
-            };
-            sink(TcpEvent::Ignored {
-                flow: id,
-                dir,
-                ts: seg.ts,
-                reason: format!(
-                    "segment with {what} but no ACK flag: a receiver drops it (RFC 9293 3.10.7.4)"
-                ),
-            });
+            if !flow.bypassed {
+                let what = if has_data {
+                    format!("{len} bytes of data")
+                } else {
+                    "a FIN".to_string()
+                };
+                sink(TcpEvent::Ignored {
+                    flow: id,
+                    dir,
+                    ts: seg.ts,
+                    reason: format!(
+                        "segment with {what} but no ACK flag: a receiver drops it (RFC 9293 3.10.7.4)"
+                    ),
+                });
+            }
             return false;
         }
-        if seg.flags.rst && has_data {
+        if seg.flags.rst && has_data && !flow.bypassed {
             // Data in a reset is a diagnostic at most (RFC 9293 3.5.3), never stream data.
             has_data = false;
             sink(TcpEvent::Ignored {
@@ -578,7 +580,8 @@ impl FlowTable {
                 reason: format!("RST carried {len} bytes of data: not stream data, not used"),
             });
         }
-        if seg.flags.rst && !Self::rst_acceptable(flow, d, seg) {
+        // A bypassed flow no longer follows sequence numbers: its RSTs are taken as they come.
+        if seg.flags.rst && !flow.bypassed && !Self::rst_acceptable(flow, d, seg) {
             let s = &flow.streams[d];
             sink(TcpEvent::Ignored {
                 flow: id,
