@@ -873,7 +873,7 @@ mod tests {
         r.set_isn(0);
         let mut log = Vec::new();
         let seg = |j: u32| vec![j as u8; 10];
-        let mut push = |r: &mut StreamReassembler, t: i64, j: u32, log: &mut Vec<Out>| {
+        let push = |r: &mut StreamReassembler, t: i64, j: u32, log: &mut Vec<Out>| {
             r.push(Timestamp(t), 1 + 10 * j, &seg(j), 0, &mut |o| {
                 log.push(own(o))
             });
