@@ -1059,6 +1059,34 @@ fn tcp_segment_ignored_ipv4_total_length_below_header_length() {
     assert_eq!(o.texts(S2C), ["reply"]);
 }
 
+/// Regression (issue 9, item 6): two different copies of a segment held behind a hole (not
+/// delivered yet) were not compared, and a longer second copy replaced the first. Holes now
+/// stay open longer (an ACK before its data is no gap), so this matters more: the first copy
+/// wins and the difference is reported.
+#[test]
+fn inconsistent_copies_behind_a_hole_are_reported_first_copy_kept() {
+    use wsscope::testkit::Dir as K;
+    let payload: Vec<u8> = (0..300u32).map(|i| b'a' + (i % 26) as u8).collect();
+    let frame = FrameSpec::text(std::str::from_utf8(&payload).unwrap(), None).encode();
+    let mut c = upgraded();
+    let off = c.stream_offset(K::ServerToClient);
+    let mut forged = frame[100..].to_vec();
+    forged[50] = b'!';
+    c.raw_segment(K::ServerToClient, off + 100, &frame[100..]);
+    c.raw_segment(K::ServerToClient, off + 100, &forged);
+    c.server_send_segments(&[&frame[..100]]);
+    c.skip(K::ServerToClient, frame.len() as u64 - 100);
+    c.client_send(&ctext("ask"));
+    clean_close(&mut c);
+    let o = analyze_packets(&c.into_packets());
+    o.expect(Code::TcpOverlapInconsistent, Some(S2C));
+    o.assert_codes(&[Code::TcpOverlapInconsistent]);
+    let s = o.in_dir(S2C);
+    assert_eq!(s[0].payload, payload);
+    assert!(!s[0].incomplete);
+    assert_eq!(o.texts(C2S), ["ask"]);
+}
+
 #[test]
 fn identical_retransmission_is_not_a_finding() {
     let frame = ctext("original");

@@ -91,6 +91,9 @@ struct Pending {
     /// A zero-window probe: delivered only once acknowledged, dropped when a later segment
     /// covers it.
     probe: bool,
+    /// A later copy of this segment (same start, not yet delivered) disagreed: first and last
+    /// differing offsets and the copy's timestamp, reported when the segment is delivered.
+    conflict: Option<(u64, u64, Timestamp)>,
 }
 
 /// Counters for one direction.
@@ -443,14 +446,46 @@ impl StreamReassembler {
                 continue;
             }
             self.deliver_from(seg.ts, start, &seg.data, seg.missing, out);
+            if let Some((first, last, ts)) = seg.conflict {
+                self.stats.overlaps += 1;
+                out(StreamOutput::Overlap {
+                    offset: first,
+                    len: last - first + 1,
+                    ts,
+                });
+            }
         }
     }
 
     fn buffer(&mut self, ts: Timestamp, start: u64, payload: &[u8], missing: u64, probe: bool) {
-        if let Some(existing) = self.pending.get(&start) {
-            if existing.data.len() as u64 + existing.missing >= payload.len() as u64 + missing
-                && (probe || !existing.probe)
-            {
+        if let Some(existing) = self.pending.get_mut(&start) {
+            let covered = existing.data.len() as u64 + existing.missing;
+            let total = payload.len() as u64 + missing;
+            if !existing.probe && !probe {
+                // Two copies of data not delivered yet: the first copy wins here too, and a
+                // difference is reported once the segment is delivered.
+                let common = existing.data.len().min(payload.len());
+                let differ = |i: &usize| existing.data[*i] != payload[*i];
+                if let Some(first) = (0..common).find(differ) {
+                    let last = (0..common).rev().find(differ).unwrap_or(first);
+                    let (f, l) = (start + first as u64, start + last as u64);
+                    existing.conflict = Some(match existing.conflict {
+                        Some((f0, l0, t0)) => (f0.min(f), l0.max(l), t0),
+                        None => (f, l, ts),
+                    });
+                }
+                self.stats.retransmissions += 1;
+                if total > covered {
+                    let have = existing.data.len();
+                    if payload.len() > have {
+                        existing.data.extend_from_slice(&payload[have..]);
+                        self.pending_bytes += payload.len() - have;
+                    }
+                    existing.missing = total - existing.data.len() as u64;
+                }
+                return;
+            }
+            if covered >= total && (probe || !existing.probe) {
                 self.stats.retransmissions += 1;
                 return;
             }
@@ -464,6 +499,7 @@ impl StreamReassembler {
                 data: payload.to_vec(),
                 missing,
                 probe,
+                conflict: None,
             },
         );
     }
@@ -845,6 +881,26 @@ mod tests {
         assert_eq!(log.len(), 2, "{log:?}");
         ack(&mut r, 3_000_000_000, 12, &mut log);
         assert_eq!(log[2..], [Out::Gap(6, 3), Out::Data(9, b"jk".to_vec())]);
+    }
+
+    /// Regression (issue 9): two different copies of a segment still held out of order were not
+    /// compared (the longer one simply replaced the other). The first copy wins, the rest of a
+    /// longer copy is kept, and the difference is reported when the segment is delivered.
+    #[test]
+    fn different_copies_of_a_held_segment_are_an_overlap_and_the_first_wins() {
+        let mut r = StreamReassembler::new(ReassemblyLimits::default());
+        r.set_isn(0);
+        let mut log = Vec::new();
+        run(&mut r, 4, b"def", &mut log);
+        run(&mut r, 4, b"dXf", &mut log);
+        run(&mut r, 4, b"deYgh", &mut log);
+        run(&mut r, 4, b"defgh", &mut log);
+        assert!(log.is_empty(), "{log:?}");
+        run(&mut r, 1, b"abc", &mut log);
+        assert_eq!(joined(&log), b"abcdefgh");
+        assert_eq!(log.last(), Some(&Out::Overlap(4, 2)));
+        assert_eq!(r.stats().overlaps, 1);
+        assert_eq!(r.buffered_bytes(), 0);
     }
 
     /// Regression (issue 9): a one-byte keep-alive on a direction that had sent no data yet sits
