@@ -8,7 +8,8 @@
 //!   (when it would, the hole before the first pending segment is declared a gap).
 //! - Bytes arriving for offsets below `next` are duplicates. When they fall inside the recent
 //!   history window they are compared with what was delivered, and a difference is reported as
-//!   an inconsistent overlap (the first copy wins, as in most receivers).
+//!   an inconsistent overlap (the first copy wins, as in most receivers). Two copies of a
+//!   segment still held out of order are compared the same way (reported on delivery).
 //! - Keep-alive probes (at most one byte at `next - 1`, sent once the peer acknowledged
 //!   everything) are old data the receiver discards: they are neither compared nor counted.
 //! - A zero-window probe ([`StreamReassembler::push_probe`]) is held at `next`, not delivered:
