@@ -241,6 +241,16 @@ where
                 c.on_overlap(dir, ts, offset, len, pending);
             }
         }
+        TcpEvent::Ignored {
+            flow,
+            dir,
+            ts,
+            reason,
+        } => {
+            if let Some(c) = conns.get_mut(&flow) {
+                c.on_ignored(dir, ts, reason, pending);
+            }
+        }
         TcpEvent::Fin { flow, dir, .. } => {
             if let Some(c) = conns.get_mut(&flow) {
                 c.on_fin(dir);

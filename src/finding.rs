@@ -137,6 +137,8 @@ codes! {
     TcpGap = "tcp-gap", Warning, "Bytes of the stream are missing from the capture (packet loss in capture, or snaplen).";
     /// A retransmission carried different bytes.
     TcpOverlapInconsistent = "tcp-overlap-inconsistent", Warning, "A TCP retransmission carried different bytes than the first copy (possible evasion attempt).";
+    /// A segment a receiving host would drop.
+    TcpSegmentIgnored = "tcp-segment-ignored", Warning, "A TCP segment a receiving host drops (data without ACK, data inside a RST, a RST outside the receive window, an IPv4 total length shorter than the header) was not used; the detail says why (possible evasion attempt).";
     /// Bytes skipped to find the next frame header after a gap.
     ResyncSkippedBytes = "resync-skipped-bytes", Warning, "After a gap inside a frame header, bytes were skipped to find the next frame.";
     /// TCP closed or reset without a close handshake.
@@ -155,6 +157,8 @@ codes! {
     CaptureTruncated = "capture-truncated", Warning, "The capture file ends inside a record (or a record is malformed); everything before it was analysed.";
     /// The flow table was full and connections were dropped.
     FlowEvicted = "flow-evicted", Warning, "The flow table was full; the least active connections were closed early.";
+    /// IP fragments overlapped with different bytes.
+    IpFragmentOverlapInconsistent = "ip-fragment-overlap-inconsistent", Warning, "Overlapping IP fragments carried different bytes for the same offsets; the first copy was used (possible evasion attempt).";
     /// The fragment table dropped incomplete datagrams.
     FragmentsDropped = "fragments-dropped", Warning, "The IP fragment table was full (or a datagram came in too many pieces); incomplete datagrams were dropped and the TCP segments they carried are lost.";
     /// Packets were cut by the snaplen.

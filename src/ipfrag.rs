@@ -10,7 +10,10 @@
 //! disjoint fragments are an attack on the CPU, not something a sender does).
 //!
 //! Overlapping fragments: the first copy of a byte wins, as in the TCP reassembler (and as
-//! Linux treats a fragment contained in one it already has).
+//! Linux treats a fragment contained in one it already has). Overlaps that disagree with the
+//! first copy are counted ([`DefragStats::overlaps_inconsistent`]): receivers differ on which
+//! copy they keep (RFC 5722 makes IPv6 receivers drop the whole datagram), so the bytes the
+//! analyzer shows may not be the ones the host used.
 
 use crate::timestamp::Timestamp;
 use std::collections::HashMap;
@@ -75,6 +78,8 @@ pub struct DefragStats {
     pub evicted: u64,
     /// Of those, dropped because they were in more than [`DefragLimits::max_pieces`] pieces.
     pub shredded: u64,
+    /// Fragments that overlapped bytes already received with different values.
+    pub overlaps_inconsistent: u64,
     /// Largest number of datagrams in progress at once.
     pub peak_datagrams: usize,
     /// Largest number of bytes held at once (buffer capacity of all datagrams in progress).
@@ -162,7 +167,9 @@ impl Defragmenter {
             entry.data.resize(end, 0);
             self.bytes += entry.data.capacity() - before;
         }
-        copy_uncovered(&mut entry.data, &entry.ranges, offset, payload);
+        if copy_uncovered(&mut entry.data, &entry.ranges, offset, payload) {
+            self.stats.overlaps_inconsistent += 1;
+        }
         if !more_fragments {
             entry.total = Some(end);
         }
@@ -238,9 +245,11 @@ impl Defragmenter {
 }
 
 /// Copies the bytes of `payload` (which starts at `offset`) that no earlier fragment supplied.
-fn copy_uncovered(data: &mut [u8], ranges: &[(u32, u32)], offset: usize, payload: &[u8]) {
+/// Returns true when a byte an earlier fragment supplied differs in `payload`.
+fn copy_uncovered(data: &mut [u8], ranges: &[(u32, u32)], offset: usize, payload: &[u8]) -> bool {
     let end = offset + payload.len();
     let mut pos = offset;
+    let mut differs = false;
     let first = ranges.partition_point(|r| (r.1 as usize) <= offset);
     for &(rs, re) in &ranges[first..] {
         let (rs, re) = (rs as usize, re as usize);
@@ -250,12 +259,17 @@ fn copy_uncovered(data: &mut [u8], ranges: &[(u32, u32)], offset: usize, payload
         if rs > pos {
             data[pos..rs].copy_from_slice(&payload[pos - offset..rs - offset]);
         }
+        let (cs, ce) = (rs.max(offset), re.min(end));
+        if cs < ce && data[cs..ce] != payload[cs - offset..ce - offset] {
+            differs = true;
+        }
         pos = pos.max(re);
         if pos >= end {
-            return;
+            return differs;
         }
     }
     data[pos..end].copy_from_slice(&payload[pos - offset..]);
+    differs
 }
 
 /// Adds `[start, end)` to sorted, disjoint, non-adjacent `ranges`, merging what it touches.
@@ -413,6 +427,11 @@ mod tests {
             .add(key(9), Timestamp(2), 32, false, &a[..8])
             .expect("complete");
         assert_eq!(&whole[..], b"bbbbbbbbaaaaaaaaaaaaaaaabbbbbbbbaaaaaaaa");
+        assert_eq!(d.stats().overlaps_inconsistent, 1);
+        // An overlap with the same bytes is a plain duplicate.
+        assert!(d.add(key(10), Timestamp(0), 8, true, &a[..16]).is_none());
+        assert!(d.add(key(10), Timestamp(0), 0, true, &a[..]).is_none());
+        assert_eq!(d.stats().overlaps_inconsistent, 1);
     }
 
     #[test]

@@ -40,6 +40,8 @@ pub struct Segment<'a> {
     pub ack: u32,
     /// Flags.
     pub flags: TcpFlags,
+    /// Receive window as written in the header (unscaled).
+    pub window: u16,
     /// Captured payload.
     pub payload: &'a [u8],
     /// Payload bytes on the wire after `payload` that the capture did not keep (snaplen).
@@ -82,6 +84,9 @@ pub struct DecodeStats {
     pub truncated: u64,
     /// Payload bytes of those segments that were not captured.
     pub truncated_bytes: u64,
+    /// IPv4 packets whose total length is shorter than their header (a host drops them); also
+    /// counted in `malformed`.
+    pub bad_ip_length: u64,
     /// Fragment reassembly counters.
     pub fragments: DefragStats,
 }
@@ -185,6 +190,18 @@ impl PacketDecoder {
     {
         let ip = ip_payload(packet.linktype, packet.data)?;
         let (slice, _ext_err) = LaxIpSlice::from_slice(ip).map_err(|_| Skip::Malformed)?;
+        if let LaxIpSlice::Ipv4(v4) = &slice {
+            // A host's IP layer drops such a packet (RFC 1122 3.2.1.2 is silent, every stack
+            // checks): an evasion trick, since a lax reader would still find TCP inside. Zero
+            // is what TCP segmentation offload leaves in captures of outgoing super-packets:
+            // read those by their captured length.
+            let h = v4.header();
+            let total = usize::from(h.total_len());
+            if total != 0 && total < usize::from(h.ihl()) * 4 {
+                self.stats.bad_ip_length += 1;
+                return Err(Skip::Malformed);
+            }
+        }
         let src = slice.source_addr();
         let dst = slice.destination_addr();
         let payload = slice.payload();
@@ -324,6 +341,7 @@ where
             fin: header.fin(),
             rst: header.rst(),
         },
+        window: header.window_size(),
         payload,
         missing,
     };

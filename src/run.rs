@@ -284,7 +284,29 @@ fn limit_findings(path: &str, stats: &AnalyzerStats) -> Vec<Finding> {
             ),
         ));
     }
+    if d.bad_ip_length > 0 {
+        found.push(Finding::new(
+            Code::TcpSegmentIgnored,
+            None,
+            stats.last_ts,
+            format!(
+                "{path}: {} IPv4 packets with a total length shorter than its header were ignored (a receiving host drops them; possible evasion attempt)",
+                d.bad_ip_length
+            ),
+        ));
+    }
     let frag = &d.fragments;
+    if frag.overlaps_inconsistent > 0 {
+        found.push(Finding::new(
+            Code::IpFragmentOverlapInconsistent,
+            None,
+            stats.last_ts,
+            format!(
+                "{path}: {} IP fragments overlapped bytes already received with different values; the first copy was used (receivers differ: possible evasion attempt)",
+                frag.overlaps_inconsistent
+            ),
+        ));
+    }
     if frag.evicted + frag.shredded > 0 {
         let limits = crate::ipfrag::DefragLimits::default();
         found.push(Finding::new(

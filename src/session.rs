@@ -476,6 +476,25 @@ impl Connection {
         });
     }
 
+    /// A segment a receiver would drop was not used.
+    pub fn on_ignored(
+        &mut self,
+        dir: Dir,
+        ts: Timestamp,
+        reason: String,
+        out: &mut Vec<SessionEvent>,
+    ) {
+        let dir = self.orient(dir);
+        let session = match &self.phase {
+            Phase::WebSocket(ws) => Some(ws.session),
+            _ => None,
+        };
+        out.push(SessionEvent::Finding {
+            session,
+            finding: Finding::new(Code::TcpSegmentIgnored, Some(dir), Some(ts), reason),
+        });
+    }
+
     /// A FIN from `dir`.
     pub fn on_fin(&mut self, dir: Dir) {
         let dir = self.orient(dir);

@@ -11,8 +11,9 @@ use wsscope::analyzer::AnalyzerConfig;
 use wsscope::finding::Code;
 use wsscope::tcp::CloseReason;
 use wsscope::testkit::{
-    deflate_message, fragment_ipv4, new_deflate_compressor, pcap_bytes, Conversation, FrameSpec,
-    LengthForm, Packet, PcapOptions, TcpFlags, TcpSegmentSpec, UpgradeRequest, UpgradeResponse,
+    deflate_message, fragment_ipv4, fragment_ipv6, new_deflate_compressor, pcap_bytes,
+    Conversation, FrameSpec, LengthForm, Packet, PcapOptions, TcpFlags, TcpSegmentSpec,
+    UpgradeRequest, UpgradeResponse,
 };
 use wsscope::ws::message::MessageKind;
 
@@ -913,8 +914,10 @@ fn late_copy_of_bytes_declared_missing_is_not_an_inconsistent_overlap() {
     let offset = c.stream_offset(wsscope::testkit::Dir::ServerToClient);
     c.server_send_segments(&[&frame[..1000]]);
     c.skip(wsscope::testkit::Dir::ServerToClient, 500);
-    // Acknowledged by the client: the 500 bytes are declared missing.
     c.server_send_segments(&[&frame[1500..]]);
+    // Acknowledged by the client and still missing two seconds later: declared missing.
+    c.advance_time(2 * SEC);
+    c.ack(wsscope::testkit::Dir::ClientToServer);
     // The capture sees them late (a retransmission whose first copy it missed).
     c.raw_segment(
         wsscope::testkit::Dir::ServerToClient,
@@ -933,6 +936,8 @@ fn late_copy_of_bytes_declared_missing_is_not_an_inconsistent_overlap() {
     c.server_send_segments(&[&frame[..1000]]);
     c.skip(wsscope::testkit::Dir::ServerToClient, 500);
     c.server_send_segments(&[&frame[1500..]]);
+    c.advance_time(2 * SEC);
+    c.ack(wsscope::testkit::Dir::ClientToServer);
     let mut forged = frame[1500..1600].to_vec();
     forged[10] ^= 1;
     c.raw_segment(
@@ -943,6 +948,243 @@ fn late_copy_of_bytes_declared_missing_is_not_an_inconsistent_overlap() {
     clean_close(&mut c);
     let o = analyze_packets(&c.into_packets());
     o.expect(Code::TcpOverlapInconsistent, Some(S2C));
+}
+
+/// Regression (issue 9, item 6): TCP keep-alive probes, one garbage byte (BSD, Windows) or none
+/// (Linux) at SND.NXT - 1 once everything was acknowledged, were reported as
+/// `tcp-overlap-inconsistent` ("possible evasion attempt"), failing `--fail-on warning` on a
+/// clean session.
+#[test]
+fn tcp_keepalive_probes_are_not_inconsistent_overlaps() {
+    use wsscope::testkit::Dir as K;
+    let mut c = upgraded();
+    let hello = ctext("hello");
+    let world = stext("world");
+    c.client_send(&hello);
+    c.server_send(&world);
+    for (dir, last) in [
+        (K::ClientToServer, hello[hello.len() - 1]),
+        (K::ServerToClient, b'd'),
+    ] {
+        let off = c.stream_offset(dir);
+        for _ in 0..3 {
+            c.advance_time(45 * SEC);
+            c.raw_segment_flags(dir, off - 1, &[!last], TcpFlags::ACK);
+            c.ack(dir.reverse());
+            c.raw_segment_flags(dir, off - 1, &[], TcpFlags::ACK);
+            c.ack(dir.reverse());
+        }
+    }
+    c.client_send(&ctext("again"));
+    c.server_send(&stext("reply"));
+    clean_close(&mut c);
+    let o = analyze_packets(&c.into_packets());
+    o.assert_codes(&[]);
+    assert_eq!(o.texts(C2S), ["hello", "again"]);
+    assert_eq!(o.texts(S2C), ["world", "reply"]);
+    assert_eq!(o.flows[0].summary.retransmissions, [0, 0]);
+}
+
+/// Zero-window probes: one byte sent while the receiver advertises a zero window. A probe the
+/// receiver refuses (its ACK does not move) is replaced by the data sent once the window opens,
+/// even when its byte differs; one it acknowledges is part of the stream, delivered once.
+#[test]
+fn zero_window_probes_are_not_flagged_or_delivered_twice() {
+    use wsscope::testkit::Dir as K;
+    let mut c = upgraded();
+    c.client_send(&ctext("hello"));
+    let next = ctext("next");
+    let off = c.stream_offset(K::ClientToServer);
+    let mut closed = c.segment_template(K::ServerToClient);
+    closed.window = 0;
+    c.emit(K::ServerToClient, &closed);
+    for _ in 0..3 {
+        c.advance_time(SEC);
+        c.raw_segment_flags(K::ClientToServer, off, b"X", TcpFlags::ACK);
+        c.emit(K::ServerToClient, &closed);
+    }
+    // The window opens; the real frame follows.
+    c.ack(K::ServerToClient);
+    c.client_send(&next);
+    // Again, but the server takes the probe (it acknowledges the byte).
+    let later = ctext("later");
+    let off = c.stream_offset(K::ClientToServer);
+    let mut closed = c.segment_template(K::ServerToClient);
+    closed.window = 0;
+    c.emit(K::ServerToClient, &closed);
+    c.raw_segment_flags(K::ClientToServer, off, &later[..1], TcpFlags::ACK);
+    let mut took = c.segment_template(K::ServerToClient);
+    took.ack = c.seq_at(K::ClientToServer, off + 1);
+    took.window = 0;
+    c.emit(K::ServerToClient, &took);
+    c.raw_segment_flags(K::ClientToServer, off, &later[..1], TcpFlags::ACK);
+    c.skip(K::ClientToServer, 1);
+    c.client_send(&later[1..]);
+    c.server_send(&stext("reply"));
+    clean_close(&mut c);
+    let o = analyze_packets(&c.into_packets());
+    o.assert_codes(&[]);
+    assert_eq!(o.texts(C2S), ["hello", "next", "later"]);
+    assert_eq!(o.texts(S2C), ["reply"]);
+}
+
+/// Regression (issue 9, item 6): captures merged from two interfaces can show an ACK before the
+/// data it acknowledges. The data was then declared missing (`tcp-gap`, message incomplete)
+/// though the capture holds it; a hole is now declared only once it stayed open a second.
+#[test]
+fn ack_captured_before_the_data_it_acknowledges_is_not_a_gap() {
+    let frame = FrameSpec::binary(&[b'm'; 3000], None).encode();
+    let mut c = upgraded();
+    c.client_send(&ctext("hello"));
+    let at = c.packets().len();
+    c.server_send_segments(&[&frame[..1000], &frame[1000..2000], &frame[2000..]]);
+    c.client_send(&ctext("bye"));
+    clean_close(&mut c);
+    let mut packets = c.into_packets();
+    // Seen by the capture (two interfaces, one clock ahead): the third segment, the client's
+    // ACK of all three, its next message and the server's ACK of it, then the first two.
+    let times: Vec<i64> = packets.iter().map(|p| p.ts_nanos).collect();
+    packets[at..at + 6].rotate_left(2);
+    for (p, t) in packets.iter_mut().zip(times) {
+        p.ts_nanos = t;
+    }
+    let o = analyze_packets(&packets);
+    o.assert_codes(&[]);
+    let s = o.in_dir(S2C);
+    assert_eq!(s[0].len, 3000);
+    assert!(!s[0].incomplete, "{s:#?}");
+    assert_eq!(o.texts(C2S), ["hello", "bye"]);
+    assert_eq!(o.flows[0].summary.gaps, [0, 0]);
+}
+
+/// Regression (issue 9, item 6): segments a receiving host drops were decoded instead of the
+/// data that follows them. A data segment without ACK: RFC 9293 3.10.7.4 drops it in every
+/// synchronized state.
+#[test]
+fn tcp_segment_ignored_data_without_ack_is_not_decoded() {
+    use wsscope::testkit::Dir as K;
+    let mut c = upgraded();
+    let off = c.stream_offset(K::ClientToServer);
+    c.raw_segment_flags(
+        K::ClientToServer,
+        off,
+        &ctext("forged"),
+        TcpFlags {
+            psh: true,
+            ..TcpFlags::NONE
+        },
+    );
+    c.client_send(&ctext("real"));
+    c.server_send(&stext("reply"));
+    clean_close(&mut c);
+    let o = analyze_packets(&c.into_packets());
+    let f = o.expect(Code::TcpSegmentIgnored, Some(C2S));
+    assert!(f.detail.contains("no ACK flag"), "{}", f.detail);
+    o.assert_codes(&[Code::TcpSegmentIgnored]);
+    assert_eq!(o.texts(C2S), ["real"]);
+    assert_eq!(o.texts(S2C), ["reply"]);
+    assert!(o.ends[0].clean);
+}
+
+/// Data inside a RST is not stream data: the reset ends the connection, its bytes are not
+/// decoded.
+#[test]
+fn tcp_segment_ignored_data_inside_a_rst_is_not_decoded() {
+    use wsscope::testkit::Dir as K;
+    let mut c = upgraded();
+    c.client_send(&ctext("hello"));
+    let off = c.stream_offset(K::ClientToServer);
+    c.raw_segment_flags(K::ClientToServer, off, &ctext("forged"), TcpFlags::RST_ACK);
+    let o = analyze_packets(&c.into_packets());
+    let f = o.expect(Code::TcpSegmentIgnored, Some(C2S));
+    assert!(f.detail.contains("RST carried"), "{}", f.detail);
+    o.assert_codes(&[Code::TcpSegmentIgnored, Code::AbruptClose]);
+    assert_eq!(o.texts(C2S), ["hello"]);
+    assert_eq!(o.ends[0].tcp_end, Some(CloseReason::Rst));
+}
+
+/// A RST far outside the receive window does not end the connection (RFC 9293 3.10.7.4); an
+/// in-window one still does (see `abrupt_close_by_rst_is_reported_after_messages_decoded`).
+#[test]
+fn tcp_segment_ignored_rst_outside_the_window_does_not_end_the_session() {
+    use wsscope::testkit::Dir as K;
+    let mut c = upgraded();
+    c.client_send(&ctext("hello"));
+    for (dir, far) in [
+        (K::ClientToServer, 0x7000_0000u64),
+        (K::ServerToClient, 0xf000_0000),
+    ] {
+        let off = c.stream_offset(dir);
+        c.raw_segment_flags(dir, off + far, &[], TcpFlags::RST_ACK);
+    }
+    c.client_send(&ctext("after"));
+    c.server_send(&stext("reply"));
+    clean_close(&mut c);
+    let o = analyze_packets(&c.into_packets());
+    let f = o.expect(Code::TcpSegmentIgnored, Some(C2S));
+    assert!(
+        f.detail.contains("outside the receive window"),
+        "{}",
+        f.detail
+    );
+    o.expect(Code::TcpSegmentIgnored, Some(S2C));
+    o.assert_codes(&[Code::TcpSegmentIgnored]);
+    assert_eq!(o.sessions.len(), 1);
+    assert_eq!(o.texts(C2S), ["hello", "after"]);
+    assert_eq!(o.texts(S2C), ["reply"]);
+    assert!(o.ends[0].clean);
+    assert_eq!(o.ends[0].tcp_end, Some(CloseReason::Fin));
+}
+
+/// An IPv4 packet whose total length is shorter than its own header is dropped by a host's IP
+/// layer; its TCP payload must not be decoded.
+#[test]
+fn tcp_segment_ignored_ipv4_total_length_below_header_length() {
+    use wsscope::testkit::Dir as K;
+    let mut c = upgraded();
+    let mut t = c.segment_template(K::ClientToServer);
+    t.payload = ctext("forged");
+    t.flags = TcpFlags::PSH_ACK;
+    let mut ip = t.ip_packet();
+    ip[2..4].copy_from_slice(&16u16.to_be_bytes());
+    c.emit_ip(&ip, false);
+    c.client_send(&ctext("real"));
+    c.server_send(&stext("reply"));
+    clean_close(&mut c);
+    let (o, _) = run_file_with(&config(), &pcap(&c.into_packets()));
+    let f = o.expect(Code::TcpSegmentIgnored, None);
+    assert!(f.detail.contains("shorter than its header"), "{}", f.detail);
+    o.assert_codes(&[Code::TcpSegmentIgnored]);
+    assert_eq!(o.texts(C2S), ["real"]);
+    assert_eq!(o.texts(S2C), ["reply"]);
+}
+
+/// Regression (issue 9, item 6): two different copies of a segment held behind a hole (not
+/// delivered yet) were not compared, and a longer second copy replaced the first. Holes now
+/// stay open longer (an ACK before its data is no gap), so this matters more: the first copy
+/// wins and the difference is reported.
+#[test]
+fn inconsistent_copies_behind_a_hole_are_reported_first_copy_kept() {
+    use wsscope::testkit::Dir as K;
+    let payload: Vec<u8> = (0..300u32).map(|i| b'a' + (i % 26) as u8).collect();
+    let frame = FrameSpec::text(std::str::from_utf8(&payload).unwrap(), None).encode();
+    let mut c = upgraded();
+    let off = c.stream_offset(K::ServerToClient);
+    let mut forged = frame[100..].to_vec();
+    forged[50] = b'!';
+    c.raw_segment(K::ServerToClient, off + 100, &frame[100..]);
+    c.raw_segment(K::ServerToClient, off + 100, &forged);
+    c.server_send_segments(&[&frame[..100]]);
+    c.skip(K::ServerToClient, frame.len() as u64 - 100);
+    c.client_send(&ctext("ask"));
+    clean_close(&mut c);
+    let o = analyze_packets(&c.into_packets());
+    o.expect(Code::TcpOverlapInconsistent, Some(S2C));
+    o.assert_codes(&[Code::TcpOverlapInconsistent]);
+    let s = o.in_dir(S2C);
+    assert_eq!(s[0].payload, payload);
+    assert!(!s[0].incomplete);
+    assert_eq!(o.texts(C2S), ["ask"]);
 }
 
 #[test]
@@ -1246,6 +1488,59 @@ fn fragments_dropped_when_the_fragment_table_is_full_and_session_still_decoded()
     assert_eq!(o.texts(C2S), ["hello"]);
     assert_eq!(o.texts(S2C), ["world"]);
     assert!(o.ends[0].clean);
+}
+
+/// Regression (issue 9, item 6): overlapping IP fragments with different bytes were silently
+/// resolved (first copy wins); receivers differ on which copy they keep, so it is flagged as TCP
+/// overlaps are. IPv4 and IPv6.
+#[test]
+fn ip_fragment_overlap_inconsistent_is_reported_first_copy_kept() {
+    use wsscope::testkit::Dir as K;
+    for v6 in [false, true] {
+        let mut c = if v6 {
+            Conversation::default_v6()
+        } else {
+            Conversation::default_v4()
+        };
+        c.handshake();
+        c.client_send(&request().to_bytes());
+        c.server_send(&response().to_bytes());
+        let frame = ctext("fragmented message");
+        let mut t = c.segment_template(K::ClientToServer);
+        t.flags = TcpFlags::PSH_ACK;
+        t.payload = frame.clone();
+        let ip = t.ip_packet();
+        let (frags, header) = if v6 {
+            (fragment_ipv6(&ip, 16), 48)
+        } else {
+            (fragment_ipv4(&ip, 16), 20)
+        };
+        assert!(frags.len() > 2);
+        let mut forged = frags[1].clone();
+        for b in &mut forged[header..] {
+            *b ^= 0x55;
+        }
+        c.emit_ip(&frags[0], v6);
+        c.emit_ip(&frags[1], v6);
+        c.emit_ip(&forged, v6);
+        for f in &frags[2..] {
+            c.emit_ip(f, v6);
+        }
+        c.skip(K::ClientToServer, frame.len() as u64);
+        c.ack(K::ServerToClient);
+        c.server_send(&stext("reply"));
+        clean_close(&mut c);
+        let (o, _) = run_file_with(&config(), &pcap(&c.into_packets()));
+        let f = o.expect(Code::IpFragmentOverlapInconsistent, None);
+        assert!(
+            f.detail.contains("1 IP fragments overlapped"),
+            "{}",
+            f.detail
+        );
+        o.assert_codes(&[Code::IpFragmentOverlapInconsistent]);
+        assert_eq!(o.texts(C2S), ["fragmented message"], "v6: {v6}");
+        assert_eq!(o.texts(S2C), ["reply"]);
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,6 +1,8 @@
 //! The reassembly law: however the TCP segments of one WebSocket session are cut, reordered
-//! (within a window) or duplicated, the analyzer decodes exactly the same messages, and reports
-//! no gap (nor anything else) for a capture that lost nothing.
+//! (within a window) or duplicated, and wherever the peer's ACKs fall (before the data they
+//! acknowledge included, as in captures merged from two interfaces), the analyzer decodes
+//! exactly the same messages, and reports no gap (nor anything else) for a capture that lost
+//! nothing.
 
 mod support;
 
@@ -145,7 +147,8 @@ fn build(msgs: &[MsgSpec], deflate: bool) -> Scenario {
     Scenario { sends, expected }
 }
 
-/// One TCP segment: direction, stream offset, bytes.
+/// One TCP segment: direction, stream offset, bytes. No bytes: a pure ACK from `Dir` of the
+/// peer's stream up to the offset.
 type Seg = (Dir, u64, Vec<u8>);
 
 /// A small deterministic generator for the cut, reorder and duplication choices.
@@ -222,6 +225,25 @@ fn duplicate(segs: Vec<Seg>, rng: &mut Rng) -> Vec<Seg> {
     out
 }
 
+/// Puts before every data segment an ACK from its receiver of everything its sender sent so far,
+/// this segment included: the ACK is captured before the data it acknowledges, and after
+/// reordering it also covers segments still to come.
+fn acks_first(segs: Vec<Seg>) -> Vec<Seg> {
+    let mut ends = [0u64; 2];
+    let mut out = Vec::with_capacity(segs.len() * 2);
+    for (dir, offset, bytes) in segs {
+        let e = &mut ends[dir.index()];
+        *e = (*e).max(offset + bytes.len() as u64);
+        let peer = match dir {
+            Dir::ClientToServer => Dir::ServerToClient,
+            Dir::ServerToClient => Dir::ClientToServer,
+        };
+        out.push((peer, *e, Vec::new()));
+        out.push((dir, offset, bytes));
+    }
+    out
+}
+
 /// A capture of `segs` after a TCP handshake with the given ISNs, closed by FINs.
 fn capture(segs: &[Seg], isns: (u32, u32)) -> Vec<Packet> {
     let mut c = Conversation::default_v4()
@@ -230,6 +252,12 @@ fn capture(segs: &[Seg], isns: (u32, u32)) -> Vec<Packet> {
     c.handshake();
     let mut ends = [0u64; 2];
     for (dir, offset, bytes) in segs {
+        if bytes.is_empty() {
+            let mut t = c.segment_template(kit(*dir));
+            t.ack = c.seq_at(kit(*dir).reverse(), *offset);
+            c.emit(kit(*dir), &t);
+            continue;
+        }
         c.raw_segment(kit(*dir), *offset, bytes);
         let e = &mut ends[dir.index()];
         *e = (*e).max(offset + bytes.len() as u64);
@@ -272,6 +300,10 @@ fn check_law(msgs: &[MsgSpec], deflate: bool, isns: (u32, u32), seed: u64) {
         (
             "reordered+duplicated",
             reorder(duplicate(natural(&sc.sends), &mut rng), &mut rng, window),
+        ),
+        (
+            "reordered, ACKs before their data",
+            acks_first(reorder(cut.clone(), &mut rng, window)),
         ),
     ];
     for (name, segs) in variants {

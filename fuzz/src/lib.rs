@@ -202,6 +202,7 @@ pub fn reassembler(data: &[u8]) {
         max_buffered_bytes: [16, 64, 256, 4096][usize::from(lim & 3)],
         max_buffered_segments: [1, 2, 8, 1024][usize::from((lim >> 2) & 3)],
         history_bytes: [0, 7, 64, 16 << 10][usize::from((lim >> 4) & 3)],
+        reorder_nanos: if lim & 0x80 != 0 { 0 } else { 1_000_000_000 },
     };
     let mut r = StreamReassembler::new(limits);
     let use_isn = lim & 0x40 != 0;

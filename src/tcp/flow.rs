@@ -190,6 +190,18 @@ pub enum TcpEvent<'a> {
         /// Span of differing bytes.
         len: u64,
     },
+    /// A segment a receiving host would drop was not used (data without ACK, data in a RST,
+    /// a RST outside the receive window).
+    Ignored {
+        /// Flow id.
+        flow: FlowId,
+        /// Direction of the segment.
+        dir: Dir,
+        /// Timestamp.
+        ts: Timestamp,
+        /// Why, for the report.
+        reason: String,
+    },
     /// A side finished sending (after all its data was delivered).
     Fin {
         /// Flow id.
@@ -260,6 +272,8 @@ struct Flow {
     fin_sent: [bool; 2],
     fin_delivered: [bool; 2],
     rst: [bool; 2],
+    /// Receive window each direction advertised in its last segment.
+    window: [Option<u16>; 2],
     bypassed: bool,
     has_payload: bool,
     /// Out-of-order bytes its two reassemblers held after the last segment.
@@ -407,6 +421,7 @@ impl FlowTable {
                     fin_sent: [false; 2],
                     fin_delivered: [false; 2],
                     rst: [false; 2],
+                    window: [None; 2],
                     bypassed: false,
                     has_payload: false,
                     buffered: 0,
@@ -531,9 +546,54 @@ impl FlowTable {
         if seg.flags.syn {
             flow.streams[d].set_isn(seg.seq);
         }
-        let has_data = !seg.payload.is_empty() || seg.missing > 0;
+        let mut has_data = !seg.payload.is_empty() || seg.missing > 0;
         if has_data {
             flow.has_payload = true;
+        }
+        let len = seg.payload.len() as u64 + u64::from(seg.missing);
+        if !seg.flags.ack && !seg.flags.syn && !seg.flags.rst && (has_data || seg.flags.fin) {
+            // RFC 9293 3.10.7.4: in every synchronized state a segment without ACK is dropped.
+            if !flow.bypassed {
+                let what = if has_data {
+                    format!("{len} bytes of data")
+                } else {
+                    "a FIN".to_string()
+                };
+                sink(TcpEvent::Ignored {
+                    flow: id,
+                    dir,
+                    ts: seg.ts,
+                    reason: format!(
+                        "segment with {what} but no ACK flag: a receiver drops it (RFC 9293 3.10.7.4)"
+                    ),
+                });
+            }
+            return false;
+        }
+        if seg.flags.rst && has_data && !flow.bypassed {
+            // Data in a reset is a diagnostic at most (RFC 9293 3.5.3), never stream data.
+            has_data = false;
+            sink(TcpEvent::Ignored {
+                flow: id,
+                dir,
+                ts: seg.ts,
+                reason: format!("RST carried {len} bytes of data: not stream data, not used"),
+            });
+        }
+        // A bypassed flow no longer follows sequence numbers: its RSTs are taken as they come.
+        if seg.flags.rst && !flow.bypassed && !Self::rst_acceptable(flow, d, seg) {
+            let s = &flow.streams[d];
+            sink(TcpEvent::Ignored {
+                flow: id,
+                dir,
+                ts: seg.ts,
+                reason: format!(
+                    "RST at stream offset {} outside the receive window (next expected offset {}): a receiver ignores it (RFC 9293 3.10.7.4), the connection goes on",
+                    s.unwrap_seq(seg.seq) as i64,
+                    s.next_offset()
+                ),
+            });
+            return false;
         }
         if has_data && !flow.bypassed {
             let mut bypass = false;
@@ -542,14 +602,26 @@ impl FlowTable {
             } else {
                 seg.seq
             };
-            flow.streams[d].push(seg.ts, seq, seg.payload, seg.missing, &mut |out| {
+            let mut forward = |out: StreamOutput<'_>| {
                 if bypass {
                     return;
                 }
                 if Self::forward(id, dir, out, sink) == Verdict::Bypass {
                     bypass = true;
                 }
-            });
+            };
+            // One byte sent into a zero window: a zero-window probe, which the receiver takes
+            // only if its window opened (then it acknowledges it).
+            let probe = flow.window[dir.reverse().index()] == Some(0)
+                && seg.payload.len() == 1
+                && seg.missing == 0
+                && !seg.flags.syn
+                && !seg.flags.fin;
+            if probe {
+                flow.streams[d].push_probe(seg.ts, seq, seg.payload, &mut forward);
+            } else {
+                flow.streams[d].push(seg.ts, seq, seg.payload, seg.missing, &mut forward);
+            }
             if bypass {
                 Self::bypass(flow);
             }
@@ -558,6 +630,7 @@ impl FlowTable {
             let seq = seg.seq;
             flow.streams[d].push(seg.ts, seq, &[], 0, &mut |_| {});
         }
+        flow.window[d] = Some(seg.window);
         if seg.flags.ack && !flow.bypassed {
             let rev = dir.reverse();
             flow.streams[rev.index()].acked(seg.ts, seg.ack, &mut |out| {
@@ -572,6 +645,23 @@ impl FlowTable {
                 seg.seq
             };
             flow.streams[d].push_fin(seq, seg.payload.len() + seg.missing as usize);
+        }
+        if flow.fin_sent.iter().all(|&f| f)
+            && flow.streams.iter().all(|s| s.fin_acked())
+            && !flow.bypassed
+        {
+            // Both sides closed and acknowledged each other's FIN: the connection is over, and
+            // whatever is still missing will not come.
+            for (i, stream) in flow.streams.iter_mut().enumerate() {
+                let sdir = if i == 0 {
+                    Dir::ClientToServer
+                } else {
+                    Dir::ServerToClient
+                };
+                stream.flush(seg.ts, &mut |out| {
+                    Self::forward(id, sdir, out, sink);
+                });
+            }
         }
         for fdir in [dir, dir.reverse()] {
             let f = fdir.index();
@@ -610,6 +700,28 @@ impl FlowTable {
             return true;
         }
         flow.fin_delivered.iter().all(|&x| x)
+    }
+
+    /// Whether the receiver would accept a RST from direction `d` (RFC 9293 3.10.7.4): its
+    /// sequence number must fall in the receive window. RFC 5961 narrows that to an exact match
+    /// (an in-window RST only draws a challenge ACK) but older stacks still reset on any
+    /// in-window RST, and a passive analyzer cannot see which the receiver runs, so any
+    /// in-window RST ends the connection. Without the sender's sequence space known (no SYN or
+    /// data seen from it: a RST answering a SYN) it is accepted. The window is the receiver's
+    /// last advertised one, scaled by the most a window scale option allows (the option is not
+    /// read): only RSTs far from the stream are refused.
+    fn rst_acceptable(flow: &Flow, d: usize, seg: &Segment<'_>) -> bool {
+        let s = &flow.streams[d];
+        if !s.has_base() {
+            return true;
+        }
+        let at = s.unwrap_seq(seg.seq);
+        let next = s.next_offset();
+        let acked = s.acked_offset().unwrap_or(next);
+        let window = u64::from(flow.window[1 - d].unwrap_or(u16::MAX)) << 14;
+        let lo = next.min(acked);
+        let hi = next.max(acked) + window.max(1);
+        (lo..hi).contains(&at) || at == next || at == acked
     }
 
     fn forward<F>(flow: FlowId, dir: Dir, out: StreamOutput<'_>, sink: &mut F) -> Verdict

@@ -8,7 +8,16 @@
 //!   (when it would, the hole before the first pending segment is declared a gap).
 //! - Bytes arriving for offsets below `next` are duplicates. When they fall inside the recent
 //!   history window they are compared with what was delivered, and a difference is reported as
-//!   an inconsistent overlap (the first copy wins, as in most receivers).
+//!   an inconsistent overlap (the first copy wins, as in most receivers). Two copies of a
+//!   segment still held out of order are compared the same way (reported on delivery).
+//! - Keep-alive probes (at most one byte at `next - 1`, sent once the peer acknowledged
+//!   everything) are old data the receiver discards: they are neither compared nor counted.
+//! - A zero-window probe ([`StreamReassembler::push_probe`]) is held at `next`, not delivered:
+//!   the receiver keeps it only if it acknowledges it; a later segment covering it replaces it.
+//! - A hole is declared a gap only when the data is really missing: the peer acknowledged past
+//!   it and the hole stayed open for [`ReassemblyLimits::reorder_nanos`] of capture time (a
+//!   merged capture may show an ACK before the data it acknowledges), the buffer limits were
+//!   reached, or the stream ends ([`StreamReassembler::flush`]).
 //!
 //! Sequence numbers are unwrapped to 64-bit offsets relative to the initial sequence number,
 //! choosing the value nearest to `next`, so 32-bit wraparound is invisible above this layer.
@@ -25,6 +34,10 @@ pub struct ReassemblyLimits {
     pub max_buffered_segments: usize,
     /// Delivered bytes remembered to check retransmissions for consistency.
     pub history_bytes: usize,
+    /// Capture time a hole the peer acknowledged past may stay open before it is declared a
+    /// gap: captures merged from several interfaces (or clocks) can show an ACK before the
+    /// data it acknowledges.
+    pub reorder_nanos: i64,
 }
 
 impl Default for ReassemblyLimits {
@@ -33,6 +46,7 @@ impl Default for ReassemblyLimits {
             max_buffered_bytes: 4 << 20,
             max_buffered_segments: 1024,
             history_bytes: 8 << 10,
+            reorder_nanos: 1_000_000_000,
         }
     }
 }
@@ -75,6 +89,12 @@ struct Pending {
     data: Vec<u8>,
     /// Bytes after `data` that the capture cut off (snaplen).
     missing: u64,
+    /// A zero-window probe: delivered only once acknowledged, dropped when a later segment
+    /// covers it.
+    probe: bool,
+    /// A later copy of this segment (same start, not yet delivered) disagreed: first and last
+    /// differing offsets and the copy's timestamp, reported when the segment is delivered.
+    conflict: Option<(u64, u64, Timestamp)>,
 }
 
 /// Counters for one direction.
@@ -108,6 +128,13 @@ pub struct StreamReassembler {
     /// smaller ring could not hold when it grew).
     history_from: u64,
     fin: Option<u64>,
+    /// Highest offset the peer acknowledged.
+    acked: u64,
+    /// An acknowledgment was seen.
+    acked_seen: bool,
+    /// Where the stream stood (`next`) when a hole below `acked` was seen open, and since when:
+    /// the hole is declared once the stream made no progress for the reorder tolerance.
+    hole_since: Option<(u64, Timestamp)>,
     stats: StreamStats,
 }
 
@@ -123,6 +150,9 @@ impl StreamReassembler {
             history: Vec::new(),
             history_from: 0,
             fin: None,
+            acked: 0,
+            acked_seen: false,
+            hole_since: None,
             stats: StreamStats::default(),
         }
     }
@@ -187,20 +217,57 @@ impl StreamReassembler {
         if total == 0 {
             return;
         }
-        let start = self.unwrap_seq(seq);
+        let mut start = self.unwrap_seq(seq);
+        let (mut payload, mut total) = (payload, total);
+        if start > self.next.saturating_add(1 << 31) {
+            // Starts before offset 0 (at the SYN's sequence number: a keep-alive on a
+            // direction that has sent nothing yet). Only what lies at or after offset 0 counts.
+            let before = (1u64 << 32) - (start & 0xffff_ffff);
+            if before >= total {
+                return;
+            }
+            let cut = (before as usize).min(payload.len());
+            payload = &payload[cut..];
+            total -= before;
+            start = 0;
+        }
+        let missing = (total - payload.len() as u64) as u32;
         let end = start + total;
         if end <= self.next {
+            if total == 1 && end == self.next && self.acked >= self.next {
+                // A keep-alive probe: SND.NXT - 1 with one byte (often garbage) after the
+                // peer acknowledged everything. The receiver discards it; so do we.
+                return;
+            }
             self.stats.retransmissions += 1;
             self.check_overlap(ts, start, payload, out);
+            self.expire(ts, out);
             return;
         }
         if start <= self.next {
             self.deliver_from(ts, start, payload, u64::from(missing), out);
             self.drain(out);
         } else {
-            self.buffer(ts, start, payload, u64::from(missing));
+            self.buffer(ts, start, payload, u64::from(missing), false);
             self.enforce_limits(ts, out);
         }
+        self.expire(ts, out);
+    }
+
+    /// Feeds a zero-window probe: one byte sent while the receiver advertised a zero window.
+    /// A probe at the next offset is held, not delivered: the receiver keeps it only if it
+    /// acknowledges it ([`Self::acked`]), and the data sent once the window opens replaces it.
+    /// Anything else is an ordinary segment.
+    pub fn push_probe<F>(&mut self, ts: Timestamp, seq: u32, payload: &[u8], out: &mut F)
+    where
+        F: FnMut(StreamOutput<'_>),
+    {
+        if self.base.is_some() && payload.len() == 1 && self.unwrap_seq(seq) == self.next {
+            let start = self.next;
+            self.buffer(ts, start, payload, 0, true);
+            return;
+        }
+        self.push(ts, seq, payload, 0, out);
     }
 
     /// Records the FIN at the offset just past `seq + payload_len`.
@@ -223,9 +290,67 @@ impl StreamReassembler {
             return;
         }
         let acked = self.unwrap_seq(ack);
-        if acked <= self.next {
+        if acked > self.next.saturating_add(1 << 31) {
+            // Before offset 0 (a capture that began mid-stream): says nothing about the stream.
             return;
         }
+        self.acked = self.acked.max(acked);
+        self.acked_seen = true;
+        if self.acked <= self.next {
+            self.hole_since = None;
+            return;
+        }
+        if matches!(self.pending.first_key_value(), Some((&k, p)) if p.probe && k == self.next) {
+            // The receiver took the zero-window probe.
+            self.drain(out);
+        }
+        self.expire(ts, out);
+    }
+
+    /// Highest offset the peer acknowledged, if it acknowledged anything.
+    pub fn acked_offset(&self) -> Option<u64> {
+        self.acked_seen.then_some(self.acked)
+    }
+
+    /// True when the FIN was acknowledged by the peer (the ACK covers its sequence number).
+    pub fn fin_acked(&self) -> bool {
+        matches!(self.fin, Some(f) if self.acked > f)
+    }
+
+    /// Whether the peer acknowledged bytes the capture has not shown yet, with captured data
+    /// (or the FIN) above them.
+    fn hole_acked(&self) -> bool {
+        if self.acked <= self.next {
+            return false;
+        }
+        match self.pending.first_key_value() {
+            Some((&first, _)) => first <= self.acked,
+            None => matches!(self.fin, Some(f) if self.acked > f && f > self.next),
+        }
+    }
+
+    /// Declares the holes below the acknowledged point once the stream made no progress for
+    /// [`ReassemblyLimits::reorder_nanos`] with them open: the receiver got those bytes and nobody will
+    /// retransmit them, so the capture lost them (or shows them later than that, reordered).
+    fn expire<F>(&mut self, ts: Timestamp, out: &mut F)
+    where
+        F: FnMut(StreamOutput<'_>),
+    {
+        if !self.hole_acked() {
+            self.hole_since = None;
+            return;
+        }
+        let (at, since) = *self.hole_since.get_or_insert((self.next, ts));
+        if at != self.next {
+            // The stream moved on since: this is a later hole, its clock starts now.
+            self.hole_since = Some((self.next, ts));
+            return;
+        }
+        if ts.nanos_since(since) < self.limits.reorder_nanos {
+            return;
+        }
+        self.hole_since = None;
+        let acked = self.acked;
         while let Some((&first, _)) = self.pending.iter().next() {
             if first > acked {
                 break;
@@ -263,6 +388,7 @@ impl StreamReassembler {
 
     /// Drops buffered data and stops remembering history (the flow is no longer analysed).
     pub fn release(&mut self) {
+        self.hole_since = None;
         self.pending.clear();
         self.pending_bytes = 0;
         self.history = Vec::new();
@@ -314,16 +440,53 @@ impl StreamReassembler {
             let end = start + seg.data.len() as u64 + seg.missing;
             if end <= self.next {
                 self.stats.retransmissions += 1;
-                self.check_overlap(seg.ts, start, &seg.data, out);
+                if !seg.probe {
+                    // A probe the receiver did not take was replaced by the data sent later.
+                    self.check_overlap(seg.ts, start, &seg.data, out);
+                }
                 continue;
             }
             self.deliver_from(seg.ts, start, &seg.data, seg.missing, out);
+            if let Some((first, last, ts)) = seg.conflict {
+                self.stats.overlaps += 1;
+                out(StreamOutput::Overlap {
+                    offset: first,
+                    len: last - first + 1,
+                    ts,
+                });
+            }
         }
     }
 
-    fn buffer(&mut self, ts: Timestamp, start: u64, payload: &[u8], missing: u64) {
-        if let Some(existing) = self.pending.get(&start) {
-            if existing.data.len() as u64 + existing.missing >= payload.len() as u64 + missing {
+    fn buffer(&mut self, ts: Timestamp, start: u64, payload: &[u8], missing: u64, probe: bool) {
+        if let Some(existing) = self.pending.get_mut(&start) {
+            let covered = existing.data.len() as u64 + existing.missing;
+            let total = payload.len() as u64 + missing;
+            if !existing.probe && !probe {
+                // Two copies of data not delivered yet: the first copy wins here too, and a
+                // difference is reported once the segment is delivered.
+                let common = existing.data.len().min(payload.len());
+                let differ = |i: &usize| existing.data[*i] != payload[*i];
+                if let Some(first) = (0..common).find(differ) {
+                    let last = (0..common).rev().find(differ).unwrap_or(first);
+                    let (f, l) = (start + first as u64, start + last as u64);
+                    existing.conflict = Some(match existing.conflict {
+                        Some((f0, l0, t0)) => (f0.min(f), l0.max(l), t0),
+                        None => (f, l, ts),
+                    });
+                }
+                self.stats.retransmissions += 1;
+                if total > covered {
+                    let have = existing.data.len();
+                    if payload.len() > have {
+                        existing.data.extend_from_slice(&payload[have..]);
+                        self.pending_bytes += payload.len() - have;
+                    }
+                    existing.missing = total - existing.data.len() as u64;
+                }
+                return;
+            }
+            if covered >= total && (probe || !existing.probe) {
                 self.stats.retransmissions += 1;
                 return;
             }
@@ -336,6 +499,8 @@ impl StreamReassembler {
                 ts,
                 data: payload.to_vec(),
                 missing,
+                probe,
+                conflict: None,
             },
         );
     }
@@ -543,6 +708,7 @@ mod tests {
             max_buffered_bytes: 10,
             max_buffered_segments: 100,
             history_bytes: 0,
+            ..ReassemblyLimits::default()
         };
         let mut r = StreamReassembler::new(limits);
         r.set_isn(0);
@@ -574,6 +740,7 @@ mod tests {
     fn overlap_detection_window_survives_growth_and_gaps() {
         let limits = ReassemblyLimits {
             history_bytes: 1000,
+            reorder_nanos: 0,
             ..ReassemblyLimits::default()
         };
         let mut r = StreamReassembler::new(limits);
@@ -640,5 +807,147 @@ mod tests {
                 Out::Data(8, b"z".to_vec())
             ]
         );
+    }
+
+    fn ack(r: &mut StreamReassembler, t: i64, ack: u32, log: &mut Vec<Out>) {
+        r.acked(Timestamp(t), ack, &mut |o| log.push(own(o)));
+    }
+
+    /// Regression (issue 9): a keep-alive (one garbage byte at SND.NXT - 1 once everything was
+    /// acknowledged) was reported as an inconsistent overlap. The same byte before the ACK is
+    /// still a retransmission that disagrees.
+    #[test]
+    fn keepalive_after_the_ack_is_ignored_but_not_before() {
+        let mut r = StreamReassembler::new(ReassemblyLimits::default());
+        r.set_isn(0);
+        let mut log = Vec::new();
+        run(&mut r, 1, b"hello", &mut log);
+        run(&mut r, 5, b"\0", &mut log);
+        assert_eq!(log.last(), Some(&Out::Overlap(4, 1)));
+        ack(&mut r, 0, 6, &mut log);
+        let mut log = Vec::new();
+        run(&mut r, 5, b"\0", &mut log);
+        run(&mut r, 5, b"", &mut log);
+        assert!(log.is_empty(), "{log:?}");
+        assert_eq!(r.stats().retransmissions, 1);
+        assert_eq!(r.stats().overlaps, 1);
+    }
+
+    /// A zero-window probe is held: replaced by the data sent once the window opens, delivered
+    /// once acknowledged, never delivered twice.
+    #[test]
+    fn zero_window_probe_is_held_until_acknowledged_or_replaced() {
+        let mut r = StreamReassembler::new(ReassemblyLimits::default());
+        r.set_isn(0);
+        let mut log = Vec::new();
+        run(&mut r, 1, b"ab", &mut log);
+        let probe = |r: &mut StreamReassembler, log: &mut Vec<Out>, seq: u32, b: &[u8]| {
+            r.push_probe(Timestamp(0), seq, b, &mut |o| log.push(own(o)));
+        };
+        probe(&mut r, &mut log, 3, b"X");
+        probe(&mut r, &mut log, 3, b"X");
+        ack(&mut r, 0, 3, &mut log);
+        run(&mut r, 3, b"cd", &mut log);
+        assert_eq!(joined(&log), b"abcd");
+        assert_eq!(r.stats().overlaps, 0);
+        // Acknowledged: the receiver took it.
+        probe(&mut r, &mut log, 5, b"e");
+        assert_eq!(joined(&log), b"abcd");
+        ack(&mut r, 0, 6, &mut log);
+        assert_eq!(joined(&log), b"abcde");
+        run(&mut r, 5, b"ef", &mut log);
+        assert_eq!(joined(&log), b"abcdef");
+        // Still held at the end of the stream: delivered.
+        probe(&mut r, &mut log, 7, b"g");
+        r.flush(Timestamp(0), &mut |o| log.push(own(o)));
+        assert_eq!(joined(&log), b"abcdefg");
+    }
+
+    /// Regression (issue 9): an ACK captured before the data it acknowledges turned that data
+    /// into a gap. The hole is declared only once it stayed open for `reorder_nanos`.
+    #[test]
+    fn ack_before_the_data_it_acknowledges_is_not_a_gap() {
+        let mut r = StreamReassembler::new(ReassemblyLimits::default());
+        r.set_isn(0);
+        let mut log = Vec::new();
+        run(&mut r, 4, b"def", &mut log);
+        ack(&mut r, 0, 7, &mut log);
+        ack(&mut r, 999_999_999, 7, &mut log);
+        run(&mut r, 1, b"abc", &mut log);
+        assert_eq!(joined(&log), b"abcdef");
+        assert_eq!(r.stats().gaps, 0);
+        // Really missing: declared once the reorder tolerance passed.
+        run(&mut r, 10, b"jk", &mut log);
+        ack(&mut r, 2_000_000_000, 12, &mut log);
+        assert_eq!(log.len(), 2, "{log:?}");
+        ack(&mut r, 3_000_000_000, 12, &mut log);
+        assert_eq!(log[2..], [Out::Gap(6, 3), Out::Data(9, b"jk".to_vec())]);
+    }
+
+    /// Regression (issue 9): two different copies of a segment still held out of order were not
+    /// compared (the longer one simply replaced the other). The first copy wins, the rest of a
+    /// longer copy is kept, and the difference is reported when the segment is delivered.
+    #[test]
+    fn different_copies_of_a_held_segment_are_an_overlap_and_the_first_wins() {
+        let mut r = StreamReassembler::new(ReassemblyLimits::default());
+        r.set_isn(0);
+        let mut log = Vec::new();
+        run(&mut r, 4, b"def", &mut log);
+        run(&mut r, 4, b"dXf", &mut log);
+        run(&mut r, 4, b"deYgh", &mut log);
+        run(&mut r, 4, b"defgh", &mut log);
+        assert!(log.is_empty(), "{log:?}");
+        run(&mut r, 1, b"abc", &mut log);
+        assert_eq!(joined(&log), b"abcdefgh");
+        assert_eq!(log.last(), Some(&Out::Overlap(4, 2)));
+        assert_eq!(r.stats().overlaps, 1);
+        assert_eq!(r.buffered_bytes(), 0);
+    }
+
+    /// Regression (issue 9): a one-byte keep-alive on a direction that had sent no data yet sits
+    /// at the SYN's sequence number, before offset 0; it was buffered 4 GiB ahead and flushed
+    /// as a 4 GiB gap.
+    #[test]
+    fn keepalive_before_any_data_is_ignored() {
+        let mut r = StreamReassembler::new(ReassemblyLimits::default());
+        r.set_isn(1000);
+        let mut log = Vec::new();
+        ack(&mut r, 0, 1001, &mut log);
+        run(&mut r, 1000, b"\0", &mut log);
+        r.flush(Timestamp(0), &mut |o| log.push(own(o)));
+        assert!(log.is_empty(), "{log:?}");
+        // A segment that starts before offset 0 keeps its part from offset 0 on.
+        run(&mut r, 999, b"xyab", &mut log);
+        assert_eq!(log, vec![Out::Data(0, b"ab".to_vec())]);
+    }
+
+    /// A merged capture with a steady skew shows every segment a little after the ACK that
+    /// covers it, for as long as the transfer lasts: holes keep opening and closing, the stream
+    /// keeps moving, nothing is missing.
+    #[test]
+    fn a_hole_that_keeps_moving_is_not_a_gap() {
+        let mut r = StreamReassembler::new(ReassemblyLimits::default());
+        r.set_isn(0);
+        let mut log = Vec::new();
+        let seg = |j: u32| vec![j as u8; 10];
+        let push = |r: &mut StreamReassembler, t: i64, j: u32, log: &mut Vec<Out>| {
+            r.push(Timestamp(t), 1 + 10 * j, &seg(j), 0, &mut |o| {
+                log.push(own(o))
+            });
+        };
+        // Segment 2k - 2 arrives after segment 2k + 1 and the ACK of it: a hole is open below
+        // the ACK at every moment. 100 ms per step, 10 s in all.
+        push(&mut r, 0, 1, &mut log);
+        ack(&mut r, 0, 1 + 10 * 2, &mut log);
+        let mut t = 0;
+        for k in 1..100u32 {
+            t = i64::from(k) * 100_000_000;
+            push(&mut r, t, 2 * k + 1, &mut log);
+            ack(&mut r, t, 1 + 10 * (2 * k + 2), &mut log);
+            push(&mut r, t, 2 * k - 2, &mut log);
+        }
+        push(&mut r, t, 198, &mut log);
+        assert_eq!(r.stats().gaps, 0, "{:?}", &log[..3]);
+        assert_eq!(r.next_offset(), 2000);
     }
 }
