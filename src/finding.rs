@@ -148,7 +148,7 @@ codes! {
     /// A session went quiet for about a proxy's idle timeout and then died.
     IdleTimeoutSuspected = "idle-timeout-suspected", Warning, "The session was silent for 55-65 s (or a multiple) before it ended: typical of a proxy idle timeout such as nginx's 60 s proxy_read_timeout.";
     /// An HTTP head of the upgrade exceeded a parsing limit; what was skipped is named.
-    HttpLimitExceeded = "http-limit-exceeded", Warning, "An upgrade request exceeded a parsing limit (128 headers, a 64 KiB head); the detail names what was not read. The session is still reported and decoded.";
+    HttpLimitExceeded = "http-limit-exceeded", Warning, "An upgrade request exceeded a parsing limit (128 headers, a 64 KiB head); the detail names what was not read. The session is still reported and decoded. Also given when more than 256 pipelined requests await a response on one connection, which is then not examined any further.";
     /// The HTTP parser rejected the upgrade request; it was read leniently.
     HandshakeUnparsed = "handshake-unparsed", Warning, "The upgrade request is not valid HTTP (e.g. a request target that is not UTF-8); it was read leniently and the session is still reported and decoded.";
     /// Traffic decoded as WebSocket without a captured handshake.

@@ -199,6 +199,9 @@ impl Classification {
 
 /// Bytes held per direction while waiting for the other side during the HTTP phase.
 const MAX_HTTP_BUFFER: usize = 1 << 20;
+/// Requests awaiting a response on one connection (pipelined); past it the connection is
+/// not examined any further (`http-limit-exceeded`).
+const MAX_PENDING_REQUESTS: usize = 256;
 /// Unanswered pings remembered per direction.
 const MAX_PENDING_PINGS: usize = 64;
 
@@ -678,6 +681,22 @@ impl Connection {
                 && self.oversized.is_none()
                 && !self.upgrade_pending()
             {
+                if self.requests.len() >= MAX_PENDING_REQUESTS {
+                    out.push(SessionEvent::Finding {
+                        session: None,
+                        finding: Finding::new(
+                            Code::HttpLimitExceeded,
+                            Some(Dir::ClientToServer),
+                            Some(ts),
+                            format!(
+                                "more than {MAX_PENDING_REQUESTS} pipelined requests awaiting a \
+                                 response: the connection was not examined any further"
+                            ),
+                        ),
+                    });
+                    self.give_up(ts, out);
+                    return;
+                }
                 if self.exchanges == 0 && self.requests.is_empty() {
                     match http_request_start(&self.bufs[c]) {
                         Some(false) => {
@@ -701,6 +720,7 @@ impl Connection {
                         self.scanned[c] = 0;
                         self.scan_stats.1 += 1;
                         if !self.request_read(req, notes, false, next_id, ts) {
+                            self.give_up(ts, out);
                             return;
                         }
                         progressed = true;
@@ -1557,6 +1577,57 @@ mod tests {
             "the upgrade was read"
         );
         assert!(matches!(c.phase, Phase::WebSocket(_)));
+    }
+
+    #[test]
+    fn a_request_with_a_chunked_body_ends_the_examination_even_with_decode_as() {
+        // The body's length is not followed: its bytes must not be read as anything else
+        // (with --decode-as they were decoded as WebSocket frames).
+        let cfg = SessionConfig {
+            decode_as_ports: vec![80],
+            ..SessionConfig::default()
+        };
+        let mut c = connection();
+        let mut out = Vec::new();
+        let mut next_id = 0;
+        let req =
+            b"POST /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n\x81\x85abcd12345";
+        c.on_data(
+            &cfg,
+            &mut next_id,
+            Dir::ClientToServer,
+            Timestamp(1),
+            req,
+            &mut out,
+        );
+        assert!(matches!(c.phase, Phase::Done));
+        assert!(
+            !out.iter().any(|e| matches!(e, SessionEvent::Start(_))),
+            "no session from a request body"
+        );
+    }
+
+    #[test]
+    fn unanswered_pipelined_requests_are_bounded_with_a_finding() {
+        let mut c = connection();
+        let mut out = Vec::new();
+        let req = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n".repeat(10_000);
+        feed(&mut c, Dir::ClientToServer, &req, 1400, &mut out);
+        assert!(c.requests.len() <= MAX_PENDING_REQUESTS);
+        let limits: Vec<_> = out
+            .iter()
+            .filter_map(|e| match e {
+                SessionEvent::Finding { finding, .. }
+                    if finding.code == Code::HttpLimitExceeded =>
+                {
+                    Some(finding.detail.clone())
+                }
+                _ => None,
+            })
+            .collect();
+        assert_eq!(limits.len(), 1, "{limits:?}");
+        assert!(limits[0].contains("awaiting a response"), "{}", limits[0]);
+        assert!(matches!(c.phase, Phase::Done));
     }
 
     #[test]
