@@ -9,12 +9,11 @@ use crate::report::CaptureReport;
 use crate::sink::{Sink, Tally};
 use std::fs::File;
 use std::io::{self, Read};
-use std::path::Path;
 
 /// A capture file that could not be analysed at all.
 #[derive(Debug, thiserror::Error)]
 pub enum InputError {
-    /// Opening or mapping failed.
+    /// Opening or reading failed.
     #[error("{path}: {source}")]
     Io {
         /// The path.
@@ -50,31 +49,6 @@ pub struct RunOutcome {
 
 /// Progress callback: (bytes done, bytes total) of the current file.
 pub type Progress<'a> = &'a mut dyn FnMut(u64, u64);
-
-/// Memory-maps a capture file (empty files and directories are errors).
-pub fn map_file(path: &Path) -> Result<memmap2::Mmap, InputError> {
-    let name = path.display().to_string();
-    let meta = std::fs::metadata(path).map_err(|source| InputError::Io {
-        path: name.clone(),
-        source,
-    })?;
-    if meta.is_dir() {
-        return Err(InputError::Directory(name));
-    }
-    if meta.len() == 0 {
-        return Err(InputError::Capture {
-            path: name,
-            source: CaptureError::Empty,
-        });
-    }
-    let file = File::open(path).map_err(|source| InputError::Io {
-        path: name.clone(),
-        source,
-    })?;
-    // SAFETY: the map is read-only; a capture file truncated by another process while mapped
-    // would fault, which is the accepted trade-off of every mmap-based reader.
-    unsafe { memmap2::Mmap::map(&file) }.map_err(|source| InputError::Io { path: name, source })
-}
 
 /// An opened input: a regular file (with its size when opened), or a stream (standard input
 /// for `-`, a pipe, `<(...)`, a device) read sequentially.
