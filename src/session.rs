@@ -454,6 +454,14 @@ impl Connection {
         }
     }
 
+    /// The WebSocket session being decoded, if any.
+    fn ws_session(&self) -> Option<SessionId> {
+        match &self.phase {
+            Phase::WebSocket(ws) => Some(ws.session),
+            _ => None,
+        }
+    }
+
     /// A retransmission disagreed with the first copy.
     pub fn on_overlap(
         &mut self,
@@ -464,10 +472,7 @@ impl Connection {
         out: &mut Vec<SessionEvent>,
     ) {
         let dir = self.orient(dir);
-        let session = match &self.phase {
-            Phase::WebSocket(ws) => Some(ws.session),
-            _ => None,
-        };
+        let session = self.ws_session();
         out.push(SessionEvent::Finding {
             session,
             finding: Finding::new(
@@ -488,10 +493,7 @@ impl Connection {
         out: &mut Vec<SessionEvent>,
     ) {
         let dir = self.orient(dir);
-        let session = match &self.phase {
-            Phase::WebSocket(ws) => Some(ws.session),
-            _ => None,
-        };
+        let session = self.ws_session();
         out.push(SessionEvent::Finding {
             session,
             finding: Finding::new(Code::TcpSegmentIgnored, Some(dir), Some(ts), reason),

@@ -29,21 +29,8 @@ pub struct TextSink {
     open: HashMap<u64, Open>,
 }
 
-/// Human-readable byte count.
-pub fn human_bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = n as f64;
-    let mut u = 0;
-    while v >= 1024.0 && u + 1 < UNITS.len() {
-        v /= 1024.0;
-        u += 1;
-    }
-    if u == 0 {
-        format!("{n} B")
-    } else {
-        format!("{v:.1} {}", UNITS[u])
-    }
-}
+/// Human-readable byte count (`1.0 GiB`).
+pub use crate::budget::human as human_bytes;
 
 /// Mostly printable bytes are shown as escaped text, anything else as hex of the first 32 bytes.
 fn binary_preview(bytes: &[u8]) -> String {

@@ -652,16 +652,7 @@ impl FlowTable {
         {
             // Both sides closed and acknowledged each other's FIN: the connection is over, and
             // whatever is still missing will not come.
-            for (i, stream) in flow.streams.iter_mut().enumerate() {
-                let sdir = if i == 0 {
-                    Dir::ClientToServer
-                } else {
-                    Dir::ServerToClient
-                };
-                stream.flush(seg.ts, &mut |out| {
-                    Self::forward(id, sdir, out, sink);
-                });
-            }
+            Self::flush_streams(id, &mut flow.streams, seg.ts, sink);
         }
         for fdir in [dir, dir.reverse()] {
             let f = fdir.index();
@@ -681,16 +672,7 @@ impl FlowTable {
             flow.rst[d] = true;
             if !flow.bypassed {
                 // Whatever was still buffered is delivered before the reset.
-                for (i, stream) in flow.streams.iter_mut().enumerate() {
-                    let sdir = if i == 0 {
-                        Dir::ClientToServer
-                    } else {
-                        Dir::ServerToClient
-                    };
-                    stream.flush(seg.ts, &mut |out| {
-                        Self::forward(id, sdir, out, sink);
-                    });
-                }
+                Self::flush_streams(id, &mut flow.streams, seg.ts, sink);
             }
             sink(TcpEvent::Rst {
                 flow: id,
@@ -722,6 +704,25 @@ impl FlowTable {
         let lo = next.min(acked);
         let hi = next.max(acked) + window.max(1);
         (lo..hi).contains(&at) || at == next || at == acked
+    }
+
+    /// Delivers what both directions still hold (holes before it declared as gaps).
+    fn flush_streams<F>(
+        id: FlowId,
+        streams: &mut [StreamReassembler; 2],
+        ts: Timestamp,
+        sink: &mut F,
+    ) where
+        F: FnMut(TcpEvent<'_>) -> Verdict,
+    {
+        for (stream, dir) in streams
+            .iter_mut()
+            .zip([Dir::ClientToServer, Dir::ServerToClient])
+        {
+            stream.flush(ts, &mut |out| {
+                Self::forward(id, dir, out, sink);
+            });
+        }
     }
 
     fn forward<F>(flow: FlowId, dir: Dir, out: StreamOutput<'_>, sink: &mut F) -> Verdict
