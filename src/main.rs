@@ -42,8 +42,8 @@ enum Command {
     /// gaps and whether it carried WebSocket, HTTP or something else.
     Flows(FlowsArgs),
     /// Sniff an interface and analyse WebSocket traffic as it flows (needs the `live` build
-    /// feature and capture permission). Ctrl-C or SIGTERM ends the capture and flushes every
-    /// open session and the final report; exit status as for `analyze`.
+    /// feature and capture permission). Ctrl-C, SIGTERM or SIGHUP ends the capture and flushes
+    /// every open session and the final report; exit status as for `analyze`.
     Live(LiveArgs),
     /// List the interfaces `live -i` can capture on.
     Interfaces,
@@ -76,13 +76,15 @@ enum PayloadArg {
     None,
     /// The first --preview-bytes bytes.
     Preview,
-    /// The whole payload (up to --max-message-size).
+    /// The whole payload (up to --max-message-size; all payloads held by the report within
+    /// --max-memory).
     Full,
 }
 
 #[derive(Args)]
 struct CommonArgs {
-    /// Capture files (pcap or pcapng).
+    /// Capture files (pcap or pcapng); `-` reads standard input, and pipes (`<(...)`, a FIFO)
+    /// are streamed.
     #[arg(required = true, value_name = "CAPTURE")]
     captures: Vec<String>,
     /// Decode traffic to this server port as WebSocket even without a captured handshake or
@@ -113,7 +115,8 @@ struct CommonArgs {
 struct AnalyzeArgs {
     #[command(flatten)]
     common: CommonArgs,
-    /// Print every message (transcript) under its session.
+    /// Print every message (transcript) under its session; an error with --ndjson, --json -
+    /// or -q (standard output is taken or silenced).
     #[arg(long)]
     messages: bool,
     #[command(flatten)]
