@@ -8,6 +8,7 @@
 //! findings. The account is passed down to every layer that uses it; none of them knows the
 //! others.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -30,7 +31,16 @@ struct Inner {
     peak: AtomicU64,
     /// Set when `drops` may be non-empty (spares the lock on every message).
     dropped: AtomicBool,
-    drops: Mutex<Vec<(u64, Dropped)>>,
+    drops: Mutex<Drops>,
+}
+
+/// Drops recorded since the last [`MemoryBudget::take_drops`], per session in order of first
+/// record (with an index, so one refused charge that degrades thousands of sessions stays
+/// linear).
+#[derive(Debug, Default)]
+struct Drops {
+    order: Vec<(u64, Dropped)>,
+    index: HashMap<u64, usize>,
 }
 
 /// A shared byte account with a limit; cloning shares it.
@@ -51,7 +61,7 @@ impl MemoryBudget {
             used: AtomicU64::new(0),
             peak: AtomicU64::new(0),
             dropped: AtomicBool::new(false),
-            drops: Mutex::new(Vec::new()),
+            drops: Mutex::new(Drops::default()),
         }))
     }
 
@@ -104,12 +114,18 @@ impl MemoryBudget {
     /// Records payload dropped from `session` because a charge was refused.
     pub fn record_drop(&self, session: u64, dropped: Dropped) {
         if let Ok(mut drops) = self.0.drops.lock() {
-            match drops.iter_mut().find(|(s, _)| *s == session) {
-                Some((_, d)) => {
-                    d.messages += dropped.messages;
-                    d.bytes += dropped.bytes;
+            let drops = &mut *drops;
+            match drops.index.get(&session) {
+                Some(&i) => {
+                    if let Some((_, d)) = drops.order.get_mut(i) {
+                        d.messages += dropped.messages;
+                        d.bytes += dropped.bytes;
+                    }
                 }
-                None => drops.push((session, dropped)),
+                None => {
+                    drops.index.insert(session, drops.order.len());
+                    drops.order.push((session, dropped));
+                }
             }
             self.0.dropped.store(true, Ordering::Release);
         }
@@ -122,7 +138,10 @@ impl MemoryBudget {
             return Vec::new();
         }
         match self.0.drops.lock() {
-            Ok(mut drops) if !drops.is_empty() => std::mem::take(&mut *drops),
+            Ok(mut drops) if !drops.order.is_empty() => {
+                drops.index.clear();
+                std::mem::take(&mut drops.order)
+            }
             _ => Vec::new(),
         }
     }
