@@ -291,6 +291,25 @@ fn tmux(socket: &str, args: &[&str]) -> std::process::Output {
         .expect("run tmux")
 }
 
+/// Starts `cmd` in a detached tmux session named `wsscope` of `cols` x `rows`.
+fn start_tmux(socket: &str, cmd: &str, cols: &str, rows: &str) {
+    let out = tmux(
+        socket,
+        &[
+            "new-session",
+            "-d",
+            "-s",
+            "wsscope",
+            "-x",
+            cols,
+            "-y",
+            rows,
+            cmd,
+        ],
+    );
+    assert!(out.status.success(), "{out:?}");
+}
+
 fn wait_for(socket: &str, what: &str) -> String {
     let t = Instant::now();
     loop {
@@ -322,21 +341,7 @@ fn ctrl_c_quits_and_restores_in_tmux() {
         env!("CARGO_BIN_EXE_wsscope"),
         fixture("node_ping.pcap")
     );
-    let out = tmux(
-        &socket,
-        &[
-            "new-session",
-            "-d",
-            "-s",
-            "wsscope",
-            "-x",
-            "80",
-            "-y",
-            "24",
-            &cmd,
-        ],
-    );
-    assert!(out.status.success(), "{out:?}");
+    start_tmux(&socket, &cmd, "80", "24");
     let result = std::panic::catch_unwind(|| {
         let s = wait_for(&socket, "Timeline #1");
         assert!(s.contains("Timeline #1"), "{s}");
@@ -368,21 +373,7 @@ fn end_to_end_in_tmux() {
         env!("CARGO_BIN_EXE_wsscope"),
         fixture("node_ping.pcap")
     );
-    let out = tmux(
-        &socket,
-        &[
-            "new-session",
-            "-d",
-            "-s",
-            "wsscope",
-            "-x",
-            "100",
-            "-y",
-            "30",
-            &cmd,
-        ],
-    );
-    assert!(out.status.success(), "{out:?}");
+    start_tmux(&socket, &cmd, "100", "30");
     let result = std::panic::catch_unwind(|| {
         let s = wait_for(&socket, "Timeline #1");
         assert!(s.contains("127.0.0.1:38230"), "{s}");
@@ -466,21 +457,7 @@ fn tui_in_tmux(socket: &str, prefix: &str) -> String {
         env!("CARGO_BIN_EXE_wsscope"),
         fixture("node_ping.pcap")
     );
-    let out = tmux(
-        socket,
-        &[
-            "new-session",
-            "-d",
-            "-s",
-            "wsscope",
-            "-x",
-            "80",
-            "-y",
-            "24",
-            &cmd,
-        ],
-    );
-    assert!(out.status.success(), "{out:?}");
+    start_tmux(socket, &cmd, "80", "24");
     let s = wait_for(socket, "Timeline #1");
     assert!(s.contains("Timeline #1"), "{s}");
     let out = tmux(
@@ -534,21 +511,7 @@ fn sigterm_and_sighup_quit_and_restore_in_tmux() {
             env!("CARGO_BIN_EXE_wsscope"),
             fixture("node_ping.pcap")
         );
-        let out = tmux(
-            &socket,
-            &[
-                "new-session",
-                "-d",
-                "-s",
-                "wsscope",
-                "-x",
-                "80",
-                "-y",
-                "24",
-                &cmd,
-            ],
-        );
-        assert!(out.status.success(), "{out:?}");
+        start_tmux(&socket, &cmd, "80", "24");
         let result = std::panic::catch_unwind(|| {
             let s = wait_for(&socket, "Timeline #1");
             assert!(s.contains("Timeline #1"), "{s}");
