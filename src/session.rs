@@ -202,6 +202,8 @@ const MAX_HTTP_BUFFER: usize = 1 << 20;
 /// Requests awaiting a response on one connection (pipelined); past it the connection is
 /// not examined any further (`http-limit-exceeded`).
 const MAX_PENDING_REQUESTS: usize = 256;
+/// Characters of a queued request's method kept (only `HEAD` changes how a response is read).
+const MAX_METHOD_KEPT: usize = 16;
 /// Unanswered pings remembered per direction.
 const MAX_PENDING_PINGS: usize = 64;
 
@@ -259,8 +261,10 @@ pub struct Connection {
     phase: Phase,
     bufs: [Vec<u8>; 2],
     skip: [u64; 2],
-    /// Requests awaiting a response, in order (method, upgrade attempt).
-    requests: VecDeque<(String, Option<PendingUpgrade>)>,
+    /// Requests awaiting a response, in order (method, at most [`MAX_METHOD_KEPT`] characters of
+    /// it; upgrade attempt, boxed: at most one is queued, behind up to
+    /// [`MAX_PENDING_REQUESTS`] plain ones).
+    requests: VecDeque<(String, Option<Box<PendingUpgrade>>)>,
     exchanges: u32,
     classification: Classification,
     tcp_closer: Option<Dir>,
@@ -555,7 +559,7 @@ impl Connection {
             }
             Phase::Http => {
                 // Upgrade requests never answered.
-                while let Some((_, pending)) = self.requests.pop_front() {
+                while let Some((_, pending)) = self.next_request() {
                     if let Some(p) = pending.filter(|p| !p.maybe) {
                         self.start_without_response(p, ts, out);
                     }
@@ -565,8 +569,15 @@ impl Connection {
         }
     }
 
+    /// The oldest request awaiting a response.
+    fn next_request(&mut self) -> Option<(String, Option<PendingUpgrade>)> {
+        self.requests
+            .pop_front()
+            .map(|(method, pending)| (method, pending.map(|p| *p)))
+    }
+
     fn give_up(&mut self, ts: Timestamp, out: &mut Vec<SessionEvent>) {
-        while let Some((_, pending)) = self.requests.pop_front() {
+        while let Some((_, pending)) = self.next_request() {
             if let Some(p) = pending.filter(|p| !p.maybe) {
                 self.start_without_response(p, ts, out);
             }
@@ -783,7 +794,7 @@ impl Connection {
                     if (100..200).contains(&resp.status) && resp.status != 101 {
                         continue;
                     }
-                    let Some((method, pending)) = self.requests.pop_front() else {
+                    let Some((method, pending)) = self.next_request() else {
                         return;
                     };
                     self.exchanges = self.exchanges.saturating_add(1);
@@ -913,7 +924,11 @@ impl Connection {
                 maybe: !asks,
             }
         });
-        self.requests.push_back((req.method.clone(), pending));
+        let method = match req.method.char_indices().nth(MAX_METHOD_KEPT) {
+            Some((cut, _)) => req.method[..cut].to_string(),
+            None => req.method.clone(),
+        };
+        self.requests.push_back((method, pending.map(Box::new)));
         true
     }
 
@@ -954,7 +969,7 @@ impl Connection {
             self.give_up(ts, out);
             return;
         };
-        let Some((_, pending)) = self.requests.pop_front() else {
+        let Some((_, pending)) = self.next_request() else {
             return;
         };
         let finding = Finding::new(
@@ -1630,6 +1645,23 @@ mod tests {
         assert_eq!(limits.len(), 1, "{limits:?}");
         assert!(limits[0].contains("awaiting a response"), "{}", limits[0]);
         assert!(matches!(c.phase, Phase::Done));
+    }
+
+    #[test]
+    fn queued_requests_keep_a_bounded_method() {
+        // A method token may fill a 64 KiB head; 256 of them queued held 16 MiB.
+        let mut c = connection();
+        let mut out = Vec::new();
+        let method = "X".repeat(60_000);
+        // The first request line is checked to look like HTTP; the later ones are not.
+        let req = format!(
+            "GET / HTTP/1.1\r\nHost: a\r\n\r\n{}",
+            format!("{method} / HTTP/1.1\r\nHost: a\r\n\r\n").repeat(19)
+        );
+        feed(&mut c, Dir::ClientToServer, req.as_bytes(), 1400, &mut out);
+        assert_eq!(c.requests.len(), 20);
+        let held: usize = c.requests.iter().map(|(m, _)| m.capacity()).sum();
+        assert!(held <= 20 * 16, "{held} bytes of methods held");
     }
 
     #[test]
