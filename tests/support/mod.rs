@@ -223,47 +223,10 @@ pub fn analyze_packets_with(cfg: AnalyzerConfig, packets: &[Packet]) -> Outcome 
     analyze_with(cfg, &pcap(packets))
 }
 
-/// Collects the events of [`wsscope::run::run`] (which adds the capture-level findings).
-#[derive(Default)]
-struct Collector(Outcome);
-
-impl Sink for Collector {
-    fn event(&mut self, ev: &Event<'_>) -> io::Result<()> {
-        let ev = match ev {
-            Event::SessionStart(s) => Event::SessionStart(s),
-            Event::Message(m) => Event::Message(m),
-            Event::Finding { session, finding } => Event::Finding {
-                session: *session,
-                finding,
-            },
-            Event::SessionEnd(e) => Event::SessionEnd(e),
-            Event::Flow(f) => Event::Flow(f),
-        };
-        collect(&mut self.0, ev);
-        Ok(())
-    }
-
-    fn finish(&mut self, _summary: &Summary, _captures: &[CaptureReport]) -> io::Result<()> {
-        Ok(())
-    }
-}
-
 /// Writes `bytes` to a temporary file and analyses it with the file driver
 /// ([`wsscope::run::run`]), which also reports capture-level findings.
 pub fn run_file_with(cfg: &AnalyzerConfig, bytes: &[u8]) -> (Outcome, Vec<CaptureReport>) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("capture.pcap");
-    std::fs::write(&path, bytes).expect("write capture");
-    let mut sink = Collector::default();
-    let outcome = wsscope::run::run(
-        &[path.display().to_string()],
-        cfg,
-        &mut sink,
-        &mut |_, _| {},
-    )
-    .expect("run");
-    assert!(outcome.errors.is_empty(), "errors: {:?}", outcome.errors);
-    (sink.0, outcome.captures)
+    run_file_into(cfg, bytes, wsscope::sink::Tee::new())
 }
 
 /// Like [`run_file_with`], with `extra` fed the same events first (an output that holds
@@ -273,11 +236,19 @@ pub fn run_file_with_output(
     bytes: &[u8],
     extra: Box<dyn Sink>,
 ) -> (Outcome, Vec<CaptureReport>) {
+    let mut tee = wsscope::sink::Tee::new();
+    tee.push(extra);
+    run_file_into(cfg, bytes, tee)
+}
+
+fn run_file_into(
+    cfg: &AnalyzerConfig,
+    bytes: &[u8],
+    tee: wsscope::sink::Tee,
+) -> (Outcome, Vec<CaptureReport>) {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("capture.pcap");
     std::fs::write(&path, bytes).expect("write capture");
-    let mut tee = wsscope::sink::Tee::new();
-    tee.push(extra);
     let mut out = Outcome::default();
     let mut grab = Grab(&mut out, tee);
     let outcome = wsscope::run::run(
