@@ -59,13 +59,6 @@ pub struct MsgInfo {
     pub rtt_nanos: Option<i64>,
 }
 
-impl MsgInfo {
-    /// Payload bytes kept (in memory or in the spill file).
-    pub fn kept_len(&self) -> usize {
-        self.spilled.map_or(self.payload.len(), |s| s.len as usize)
-    }
-}
-
 /// One session as the UI keeps it.
 #[derive(Clone, Debug)]
 pub struct SessionInfo {
