@@ -913,7 +913,7 @@ fn live(args: LiveArgs) -> ExitCode {
                 .unwrap_or_default(),
             opts.user
                 .as_ref()
-                .map(|u| format!(" as {}", u.name))
+                .map(|u| format!(" as {}", for_terminal(&u.name)))
                 .unwrap_or_default()
         );
     };
