@@ -132,7 +132,7 @@ fn memchr_nl(buf: &[u8]) -> Option<usize> {
 }
 
 /// True for the headers a WebSocket handshake check reads.
-fn websocket_header(name: &str) -> bool {
+pub fn websocket_header(name: &str) -> bool {
     let n = name.to_ascii_lowercase();
     n.starts_with("sec-websocket-")
         || matches!(n.as_str(), "host" | "upgrade" | "connection" | "origin")

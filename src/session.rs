@@ -13,7 +13,8 @@ use crate::handshake::{
 };
 use crate::http::{
     find_head_end, lenient_request, parse_request, parse_response, request_body, response_body,
-    BodyLength, HeadParse, RequestHead, ResponseHead, MAX_HEADERS, MAX_HEAD_BYTES,
+    websocket_header, BodyLength, HeadParse, RequestHead, ResponseHead, MAX_HEADERS,
+    MAX_HEAD_BYTES,
 };
 use crate::tcp::flow::Began;
 use crate::tcp::{CloseReason, Dir, FlowId, FlowSummary};
@@ -256,8 +257,13 @@ pub struct Connection {
     phase: Phase,
     bufs: [Vec<u8>; 2],
     skip: [u64; 2],
-    /// Requests awaiting a response, in order (method, upgrade attempt).
-    requests: VecDeque<(String, Option<PendingUpgrade>)>,
+    /// Requests awaiting a response, in order (method, upgrade attempt, and for a request
+    /// that did not ask for WebSocket its handshake headers, reported if a 101 answers it).
+    requests: VecDeque<(
+        String,
+        Option<PendingUpgrade>,
+        Option<Box<(RequestHead, Timestamp)>>,
+    )>,
     exchanges: u32,
     classification: Classification,
     tcp_closer: Option<Dir>,
@@ -276,6 +282,9 @@ pub struct Connection {
     resumed: bool,
     /// The server's answer to a pending upgrade went missing (timestamp and length of the gap).
     lost_response: Option<(Timestamp, u64)>,
+    /// A 101 answered a request that did not ask for WebSocket: the session waits for the
+    /// bytes after it to show whether WebSocket framing follows.
+    switched: Option<Box<(PendingUpgrade, ResponseHead, Timestamp)>>,
 }
 
 /// True for a silence of 55-65 s or within 5 s of a multiple of 60 s up to 10 minutes: the
@@ -343,6 +352,7 @@ impl Connection {
             oversized: None,
             resumed: false,
             lost_response: None,
+            switched: None,
         }
     }
 
@@ -427,7 +437,7 @@ impl Connection {
             Phase::Http => {
                 let nothing_read = self.exchanges == 0 && self.requests.is_empty();
                 let response_lost = dir == Dir::ServerToClient
-                    && matches!(self.requests.front(), Some((_, Some(p))) if !p.maybe);
+                    && matches!(self.requests.front(), Some((_, Some(p), _)) if !p.maybe);
                 // Only a gap at a head boundary: a head cut in the middle (a snaplen capture
                 // cuts every segment) is not followed any further.
                 let d = dir.index();
@@ -549,8 +559,13 @@ impl Connection {
                 self.end_ws(*ws, ts, Some(reason), out);
             }
             Phase::Http => {
+                self.report_switched(
+                    ts,
+                    "the connection ended before WebSocket framing could be recognised",
+                    out,
+                );
                 // Upgrade requests never answered.
-                while let Some((_, pending)) = self.requests.pop_front() {
+                while let Some((_, pending, _)) = self.requests.pop_front() {
                     if let Some(p) = pending.filter(|p| !p.maybe) {
                         self.start_without_response(p, ts, out);
                     }
@@ -561,7 +576,8 @@ impl Connection {
     }
 
     fn give_up(&mut self, ts: Timestamp, out: &mut Vec<SessionEvent>) {
-        while let Some((_, pending)) = self.requests.pop_front() {
+        self.report_switched(ts, "the bytes after it were not examined", out);
+        while let Some((_, pending, _)) = self.requests.pop_front() {
             if let Some(p) = pending.filter(|p| !p.maybe) {
                 self.start_without_response(p, ts, out);
             }
@@ -648,6 +664,10 @@ impl Connection {
             }
             if self.lost_response.is_some() {
                 self.after_lost_response(cfg, next_id, ts, out);
+                return;
+            }
+            if self.switched.is_some() {
+                self.after_switch(cfg, next_id, ts, out);
                 return;
             }
             let mut progressed = false;
@@ -761,12 +781,40 @@ impl Connection {
                     if (100..200).contains(&resp.status) && resp.status != 101 {
                         continue;
                     }
-                    let Some((method, pending)) = self.requests.pop_front() else {
+                    let Some((method, pending, plain)) = self.requests.pop_front() else {
                         return;
                     };
                     self.exchanges = self.exchanges.saturating_add(1);
                     if resp.status == 101 {
-                        self.upgrade(cfg, pending, resp, ts, out);
+                        match pending {
+                            Some(p) => self.upgrade(cfg, Some(p), resp, ts, out),
+                            None => {
+                                *next_id += 1;
+                                let (request, req_ts) = match plain {
+                                    Some(b) => *b,
+                                    None => (
+                                        RequestHead {
+                                            method,
+                                            target: String::new(),
+                                            version_minor: 1,
+                                            headers: Vec::new(),
+                                            head_len: 0,
+                                        },
+                                        ts,
+                                    ),
+                                };
+                                let p = PendingUpgrade {
+                                    session: *next_id,
+                                    request,
+                                    ts: req_ts,
+                                    notes: Vec::new(),
+                                    unchecked: true,
+                                    maybe: false,
+                                };
+                                self.switched = Some(Box::new((p, resp, ts)));
+                                self.after_switch(cfg, next_id, ts, out);
+                            }
+                        }
                         return;
                     }
                     if let Some(p) = pending.filter(|p| !p.maybe) {
@@ -891,8 +939,130 @@ impl Connection {
                 maybe: !asks,
             }
         });
-        self.requests.push_back((req.method.clone(), pending));
+        // A request that did not ask for WebSocket keeps its handshake headers only: reported
+        // if a 101 answers it anyway.
+        let plain = pending.is_none().then(|| {
+            Box::new((
+                RequestHead {
+                    headers: req
+                        .headers
+                        .iter()
+                        .filter(|(n, _)| websocket_header(n))
+                        .take(MAX_HEADERS)
+                        .cloned()
+                        .collect(),
+                    ..req.clone()
+                },
+                ts,
+            ))
+        });
+        self.requests
+            .push_back((req.method.clone(), pending, plain));
         true
+    }
+
+    /// A 101 answered a request that did not ask for WebSocket (another protocol such as
+    /// h2c, or none): the session is reported, and decoded when WebSocket framing follows
+    /// (or `--decode-as` names the port).
+    fn after_switch(
+        &mut self,
+        cfg: &SessionConfig,
+        next_id: &mut SessionId,
+        ts: Timestamp,
+        out: &mut Vec<SessionEvent>,
+    ) {
+        let forced = cfg.decode_as_ports.contains(&self.server.port());
+        let client = self.frames_visible(Dir::ClientToServer);
+        let server = self.frames_visible(Dir::ServerToClient);
+        let seen = [client, server];
+        let framing = !seen.contains(&Some(false)) && seen.contains(&Some(true));
+        // Another protocol named (h2c's server SETTINGS frame looks like a WebSocket frame):
+        // both sides must show framing.
+        let other = self
+            .switched
+            .as_ref()
+            .is_some_and(|b| crate::http::header(&b.0.request.headers, "upgrade").is_some());
+        let how = if forced {
+            format!(
+                "decoded as WebSocket because of --decode-as {}",
+                self.server.port()
+            )
+        } else if framing && (!other || !seen.contains(&None)) {
+            "WebSocket framing follows, so it was decoded as WebSocket".to_string()
+        } else if !seen.contains(&Some(false)) {
+            // Too few bytes to tell yet (bounded by the HTTP buffer limit).
+            return;
+        } else {
+            self.report_switched(
+                ts,
+                "what follows is not WebSocket framing and was not examined",
+                out,
+            );
+            self.give_up(ts, out);
+            return;
+        };
+        let Some(b) = self.switched.take() else {
+            return;
+        };
+        let (p, resp, resp_ts) = *b;
+        let finding = Finding::new(
+            Code::UpgradeHeaderMissing,
+            Some(Dir::ClientToServer),
+            Some(p.ts),
+            format!(
+                "the server answered 101 {} to a request that did not ask for WebSocket                  ({}); {how}",
+                resp.reason,
+                Self::asked_for(&p.request)
+            ),
+        );
+        self.fallback(cfg, next_id, resp_ts, Some(p), Some(resp), finding, out);
+    }
+
+    /// What a request's Upgrade header asked for, for a finding.
+    fn asked_for(req: &RequestHead) -> String {
+        match crate::http::header(&req.headers, "upgrade") {
+            Some(v) => format!("its Upgrade header is '{v}'"),
+            None => "it has no Upgrade header".to_string(),
+        }
+    }
+
+    /// Reports the session of a 101 that did not switch to WebSocket (see [`Self::after_switch`]).
+    fn report_switched(&mut self, ts: Timestamp, what: &str, out: &mut Vec<SessionEvent>) {
+        let Some(b) = self.switched.take() else {
+            return;
+        };
+        let (p, resp, resp_ts) = *b;
+        let detail = format!(
+            "the server answered 101 {} to a request that did not ask for WebSocket ({}): the \
+             connection switched to another protocol; {what}",
+            resp.reason,
+            Self::asked_for(&p.request)
+        );
+        out.push(self.start_event(
+            p.session,
+            p.ts,
+            Some(Handshake {
+                request: p.request.clone(),
+                response: Some(resp),
+                negotiated: Negotiated::default(),
+                request_ts: p.ts,
+                response_ts: Some(resp_ts),
+            }),
+        ));
+        out.push(SessionEvent::Finding {
+            session: Some(p.session),
+            finding: Finding::new(
+                Code::UpgradeHeaderMissing,
+                Some(Dir::ClientToServer),
+                Some(p.ts),
+                detail,
+            ),
+        });
+        out.push(SessionEvent::End(SessionEnd::without_upgrade(
+            p.session,
+            ts,
+            self.tcp_closer,
+        )));
     }
 
     /// The answer to an upgrade request went missing: WebSocket framing after it (or
@@ -932,7 +1102,7 @@ impl Connection {
             self.give_up(ts, out);
             return;
         };
-        let Some((_, pending)) = self.requests.pop_front() else {
+        let Some((_, pending, _)) = self.requests.pop_front() else {
             return;
         };
         let finding = Finding::new(
@@ -1051,7 +1221,7 @@ impl Connection {
     }
 
     fn upgrade_pending(&self) -> bool {
-        self.requests.iter().any(|(_, p)| p.is_some())
+        self.requests.iter().any(|(_, p, _)| p.is_some())
     }
 
     fn skip_body(&mut self, dir: Dir, n: u64) {

@@ -1751,6 +1751,62 @@ fn upgrade_after_40_keep_alive_exchanges_is_still_decoded() {
     o.assert_codes(&[]);
 }
 
+/// A request that does not ask for WebSocket (`upgrade`: its Upgrade header), answered by a
+/// 101, then `then`.
+fn switch_without_websocket(
+    upgrade: Option<&str>,
+    then: impl FnOnce(&mut Conversation<'_>),
+) -> Outcome {
+    let mut c = Conversation::default_v4();
+    c.handshake();
+    let mut req = String::from("GET /plain HTTP/1.1\r\nHost: example.com\r\n");
+    if let Some(u) = upgrade {
+        req.push_str(&format!("Connection: Upgrade\r\nUpgrade: {u}\r\n"));
+    }
+    req.push_str("\r\n");
+    c.client_send(req.as_bytes());
+    c.server_send(b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n\r\n");
+    then(&mut c);
+    analyze_packets(&c.into_packets())
+}
+
+#[test]
+fn a_101_to_a_request_not_asking_for_websocket_is_reported_and_its_frames_decoded() {
+    let o = switch_without_websocket(None, |c| twelve_messages(c));
+    assert_twelve_decoded(&o);
+    let f = o.expect(Code::UpgradeHeaderMissing, Some(C2S));
+    assert!(
+        f.detail.contains("did not ask for WebSocket"),
+        "{}",
+        f.detail
+    );
+    assert!(
+        f.detail.contains("WebSocket framing follows"),
+        "{}",
+        f.detail
+    );
+    let hs = o.sessions[0].handshake.as_ref().expect("handshake");
+    assert_eq!(hs.request.target, "/plain");
+    assert_eq!(hs.response.as_ref().map(|r| r.status), Some(101));
+}
+
+#[test]
+fn a_101_to_an_h2c_upgrade_is_reported_as_a_session_that_left_websocket() {
+    let o = switch_without_websocket(Some("h2c"), |c| {
+        c.client_send(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00");
+        c.server_send(b"\x00\x00\x00\x04\x00\x00\x00\x00\x00");
+        c.close();
+    });
+    assert_eq!(o.sessions.len(), 1, "{:#?}", o.findings);
+    assert!(o.messages.is_empty(), "{:#?}", o.messages);
+    let f = o.expect(Code::UpgradeHeaderMissing, Some(C2S));
+    assert!(f.detail.contains("'h2c'"), "{}", f.detail);
+    assert!(f.detail.contains("not WebSocket framing"), "{}", f.detail);
+    o.assert_codes(&[Code::UpgradeHeaderMissing]);
+    assert_eq!(o.ends.len(), 1);
+    assert!(!o.ends[0].upgraded);
+}
+
 /// Upgrade, client "hello", then a server frame declaring 1000 payload bytes of which 300 are
 /// sent before the connection ends with `end` (or the capture ends, for `None`).
 fn frame_cut_by(end: Option<wsscope::testkit::TcpFlags>) -> Outcome {
