@@ -12,8 +12,8 @@ use crate::handshake::{
     check_request, check_response, is_upgrade_request, negotiated_from_response, Negotiated,
 };
 use crate::http::{
-    find_head_end, lenient_request, parse_request, parse_response, request_body, response_body,
-    websocket_header, BodyLength, HeadParse, RequestHead, ResponseHead, MAX_HEADERS,
+    find_head_end, lenient_request, lenient_response, parse_request, parse_response, request_body,
+    response_body, websocket_header, BodyLength, HeadParse, RequestHead, ResponseHead, MAX_HEADERS,
     MAX_HEAD_BYTES,
 };
 use crate::tcp::flow::Began;
@@ -231,6 +231,8 @@ struct PendingUpgrade {
     ts: Timestamp,
     /// Findings about how the request was read (a limit exceeded, read leniently).
     notes: Vec<(Code, String)>,
+    /// Findings about how the response was read (when it was not read strictly).
+    resp_notes: Vec<(Code, String, Timestamp)>,
     /// The head was cut at [`MAX_HEAD_BYTES`]: headers are missing, so it is not checked.
     unchecked: bool,
     /// Not known to ask for WebSocket (its Upgrade header may be in the part not read): a
@@ -285,6 +287,9 @@ pub struct Connection {
     /// A 101 answered a request that did not ask for WebSocket: the session waits for the
     /// bytes after it to show whether WebSocket framing follows.
     switched: Option<Box<(PendingUpgrade, ResponseHead, Timestamp)>>,
+    /// A response head over [`MAX_HEAD_BYTES`] whose rest is being skipped (what its first
+    /// 64 KiB held, bytes dropped so far, when it began).
+    oversized_resp: Option<(ResponseHead, u64, Timestamp)>,
 }
 
 /// True for a silence of 55-65 s or within 5 s of a multiple of 60 s up to 10 minutes: the
@@ -353,6 +358,7 @@ impl Connection {
             resumed: false,
             lost_response: None,
             switched: None,
+            oversized_resp: None,
         }
     }
 
@@ -760,30 +766,27 @@ impl Connection {
                     }
                 }
                 if !self.requests.is_empty() {
-                    let Some(end) = self.head_end(s) else {
-                        if self.bufs[s].len() >= MAX_HEAD_BYTES {
-                            self.give_up(ts, out);
-                            return;
-                        }
-                        return;
-                    };
-                    self.scan_stats.1 += 1;
-                    let resp = match parse_response(&self.bufs[s][..end]) {
-                        HeadParse::Complete(resp) => resp,
-                        _ => {
+                    let (resp, resp_notes) = match self.next_response(ts) {
+                        Ok(Some(r)) => r,
+                        Ok(None) => return,
+                        Err(()) => {
                             self.give_up(ts, out);
                             return;
                         }
                     };
                     progressed = true;
-                    self.bufs[s].drain(..end);
-                    self.scanned[s] = 0;
                     if (100..200).contains(&resp.status) && resp.status != 101 {
                         continue;
                     }
-                    let Some((method, pending, plain)) = self.requests.pop_front() else {
+                    let Some((method, mut pending, plain)) = self.requests.pop_front() else {
                         return;
                     };
+                    if let Some(p) = &mut pending {
+                        p.resp_notes = resp_notes
+                            .iter()
+                            .map(|(c, d)| (*c, d.clone(), ts))
+                            .collect();
+                    }
                     self.exchanges = self.exchanges.saturating_add(1);
                     if resp.status == 101 {
                         match pending {
@@ -808,6 +811,10 @@ impl Connection {
                                     request,
                                     ts: req_ts,
                                     notes: Vec::new(),
+                                    resp_notes: resp_notes
+                                        .iter()
+                                        .map(|(c, d)| (*c, d.clone(), ts))
+                                        .collect(),
                                     unchecked: true,
                                     maybe: false,
                                 };
@@ -880,6 +887,83 @@ impl Connection {
         Some((req, vec![note]))
     }
 
+    /// The next response head from the server: strictly parsed, or read leniently with a note
+    /// saying why; a head over [`MAX_HEAD_BYTES`] is read from its first 64 KiB and the rest
+    /// skipped. `Ok(None)`: more bytes needed; `Err`: not an HTTP response.
+    #[allow(clippy::type_complexity)]
+    fn next_response(
+        &mut self,
+        ts: Timestamp,
+    ) -> Result<Option<(ResponseHead, Vec<(Code, String)>)>, ()> {
+        let s = Dir::ServerToClient.index();
+        if let Some((head, dropped, o_ts)) = self.oversized_resp.take() {
+            let Some(end) = self.head_end(s) else {
+                let keep = 2.min(self.bufs[s].len());
+                let drop = self.bufs[s].len() - keep;
+                self.bufs[s].drain(..drop);
+                self.scanned[s] = 0;
+                self.oversized_resp = Some((head, dropped + drop as u64, o_ts));
+                return Ok(None);
+            };
+            self.bufs[s].drain(..end);
+            self.scanned[s] = 0;
+            let total = dropped + end as u64;
+            let note = (
+                Code::HttpLimitExceeded,
+                format!(
+                    "response head is {total} bytes, over the 64 KiB limit: the lines after the \
+                     first 64 KiB were not read"
+                ),
+            );
+            return Ok(Some((head, vec![note])));
+        }
+        let Some(end) = self.head_end(s) else {
+            if self.bufs[s].len() < MAX_HEAD_BYTES {
+                return Ok(None);
+            }
+            let (head, _) = lenient_response(&self.bufs[s]).ok_or(())?;
+            // Keep the last bytes: the empty line may straddle the cut.
+            let drop = self.bufs[s].len() - 2;
+            self.bufs[s].drain(..drop);
+            self.scanned[s] = 0;
+            self.oversized_resp = Some((head, drop as u64, ts));
+            return Ok(None);
+        };
+        self.scan_stats.1 += 1;
+        let head = &self.bufs[s][..end];
+        let read = match parse_response(head) {
+            HeadParse::Complete(resp) => (resp, Vec::new()),
+            HeadParse::Partial | HeadParse::Invalid(_) => {
+                let why = match parse_response(head) {
+                    HeadParse::Invalid(why) => why,
+                    _ => "incomplete head".to_string(),
+                };
+                let (resp, seen) = lenient_response(head).ok_or(())?;
+                let note = if seen > MAX_HEADERS {
+                    (
+                        Code::HttpLimitExceeded,
+                        format!(
+                            "response has {seen} headers, over the limit of {MAX_HEADERS}: only \
+                             the first {MAX_HEADERS} and the WebSocket handshake headers were kept"
+                        ),
+                    )
+                } else {
+                    (
+                        Code::HandshakeUnparsed,
+                        format!(
+                            "the HTTP parser rejected the response head ({why}); it was read \
+                             line by line instead (bytes that are not UTF-8 are shown as U+FFFD)"
+                        ),
+                    )
+                };
+                (resp, vec![note])
+            }
+        };
+        self.bufs[s].drain(..end);
+        self.scanned[s] = 0;
+        Ok(Some(read))
+    }
+
     /// Skips the rest of an oversized request head. `Ok(true)` when it ended (and the request
     /// was queued), `Err` when the connection cannot be followed.
     fn finish_oversized(&mut self, next_id: &mut SessionId) -> Result<bool, ()> {
@@ -935,6 +1019,7 @@ impl Connection {
                 request: req.clone(),
                 ts,
                 notes,
+                resp_notes: Vec::new(),
                 unchecked,
                 maybe: !asks,
             }
@@ -1216,6 +1301,12 @@ impl Connection {
             out.push(SessionEvent::Finding {
                 session: Some(p.session),
                 finding: Finding::new(*code, Some(Dir::ClientToServer), Some(p.ts), detail.clone()),
+            });
+        }
+        for (code, detail, ts) in &p.resp_notes {
+            out.push(SessionEvent::Finding {
+                session: Some(p.session),
+                finding: Finding::new(*code, Some(Dir::ServerToClient), Some(*ts), detail.clone()),
             });
         }
     }

@@ -1807,6 +1807,78 @@ fn a_101_to_an_h2c_upgrade_is_reported_as_a_session_that_left_websocket() {
     assert!(!o.ends[0].upgraded);
 }
 
+/// The upgrade with `resp` given as raw bytes, then twelve messages.
+fn raw_response_then_twelve(resp: &[u8]) -> Outcome {
+    let mut c = Conversation::default_v4();
+    c.handshake();
+    c.client_send(&request().to_bytes());
+    c.server_send(resp);
+    twelve_messages(&mut c);
+    analyze_packets(&c.into_packets())
+}
+
+#[test]
+fn a_101_with_over_128_headers_is_http_limit_exceeded_and_session_still_decoded() {
+    let mut resp = response();
+    resp.extra_headers = (0..200)
+        .map(|i| (format!("X-H{i}"), "v".to_string()))
+        .collect();
+    let o = raw_response_then_twelve(&resp.to_bytes());
+    assert_twelve_decoded(&o);
+    let f = o.expect(Code::HttpLimitExceeded, Some(S2C));
+    assert!(
+        f.detail.contains("response has 203 headers"),
+        "{}",
+        f.detail
+    );
+    o.assert_codes(&[Code::HttpLimitExceeded]);
+    assert!(
+        o.sessions[0]
+            .handshake
+            .as_ref()
+            .expect("handshake")
+            .negotiated
+            .accept_valid
+    );
+}
+
+#[test]
+fn a_101_head_over_64_kib_is_http_limit_exceeded_and_session_still_decoded() {
+    let mut resp = response();
+    resp.extra_headers = vec![("Set-Cookie".into(), "a".repeat(70_000))];
+    let o = raw_response_then_twelve(&resp.to_bytes());
+    assert_twelve_decoded(&o);
+    let f = o.expect(Code::HttpLimitExceeded, Some(S2C));
+    assert!(f.detail.contains("response head is"), "{}", f.detail);
+    assert!(f.detail.contains("64 KiB"), "{}", f.detail);
+    let hs = o.sessions[0].handshake.as_ref().expect("handshake");
+    assert_eq!(hs.response.as_ref().map(|r| r.status), Some(101));
+}
+
+#[test]
+fn a_lower_case_status_line_is_handshake_unparsed_and_session_still_decoded() {
+    let mut resp = response();
+    resp.http_version = "http/1.1".into();
+    let o = raw_response_then_twelve(&resp.to_bytes());
+    assert_twelve_decoded(&o);
+    let f = o.expect(Code::HandshakeUnparsed, Some(S2C));
+    assert!(f.detail.contains("response"), "{}", f.detail);
+    o.assert_codes(&[Code::HandshakeUnparsed]);
+}
+
+#[test]
+fn a_101_with_control_bytes_in_its_reason_is_read_leniently() {
+    let mut bytes = response().to_bytes();
+    let at = bytes
+        .iter()
+        .position(|&b| b == b'\r')
+        .expect("status line end");
+    bytes.splice(at..at, [b' ', 0xff, 0x01, b'x']);
+    let o = raw_response_then_twelve(&bytes);
+    assert_twelve_decoded(&o);
+    o.expect(Code::HandshakeUnparsed, Some(S2C));
+}
+
 /// Upgrade, client "hello", then a server frame declaring 1000 payload bytes of which 300 are
 /// sent before the connection ends with `end` (or the capture ends, for `None`).
 fn frame_cut_by(end: Option<wsscope::testkit::TcpFlags>) -> Outcome {
