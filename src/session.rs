@@ -200,6 +200,8 @@ impl Classification {
 
 /// Bytes held per direction while waiting for the other side during the HTTP phase.
 const MAX_HTTP_BUFFER: usize = 1 << 20;
+/// Requests awaiting a response (pipelined); further requests wait in the client's buffer.
+const MAX_PENDING_REQUESTS: usize = 64;
 /// Unanswered pings remembered per direction.
 const MAX_PENDING_PINGS: usize = 64;
 
@@ -407,6 +409,22 @@ impl Connection {
                     return;
                 }
                 if self.bufs[d].len() + data.len() > MAX_HTTP_BUFFER {
+                    if dir == Dir::ClientToServer && self.requests.len() >= MAX_PENDING_REQUESTS {
+                        out.push(SessionEvent::Finding {
+                            session: None,
+                            finding: Finding::new(
+                                Code::HttpLimitExceeded,
+                                Some(dir),
+                                Some(ts),
+                                format!(
+                                    "{MAX_PENDING_REQUESTS} pipelined requests await a response \
+                                     and the client sent over 1 MiB more: the connection \
+                                     {} -> {} is no longer examined",
+                                    self.client, self.server
+                                ),
+                            ),
+                        });
+                    }
                     self.give_up(ts, out);
                     return;
                 }
@@ -703,6 +721,7 @@ impl Connection {
                 && self.skip[c] == 0
                 && self.oversized.is_none()
                 && !self.upgrade_pending()
+                && self.requests.len() < MAX_PENDING_REQUESTS
             {
                 if self.exchanges == 0 && self.requests.is_empty() {
                     match http_request_start(&self.bufs[c]) {

@@ -1879,6 +1879,40 @@ fn a_101_with_control_bytes_in_its_reason_is_read_leniently() {
     o.expect(Code::HandshakeUnparsed, Some(S2C));
 }
 
+#[test]
+fn over_64_unanswered_pipelined_requests_are_bounded_with_a_finding() {
+    let mut c = Conversation::default_v4();
+    c.handshake();
+    let pad = "p".repeat(600);
+    for i in 0..2000 {
+        c.client_send(format!("GET /r{i} HTTP/1.1\r\nHost: a\r\nX-Pad: {pad}\r\n\r\n").as_bytes());
+    }
+    let o = analyze_packets(&c.into_packets());
+    let f = o.expect(Code::HttpLimitExceeded, Some(C2S));
+    assert!(f.detail.contains("64 pipelined requests"), "{}", f.detail);
+    assert!(f.detail.contains("no longer examined"), "{}", f.detail);
+    assert_eq!(f.session, None);
+    assert!(o.sessions.is_empty());
+}
+
+#[test]
+fn an_upgrade_behind_70_pipelined_requests_is_still_decoded() {
+    let mut c = Conversation::default_v4();
+    c.handshake();
+    for _ in 0..70 {
+        c.client_send(b"GET /poll HTTP/1.1\r\nHost: example.com\r\n\r\n");
+    }
+    c.client_send(&request().to_bytes());
+    for _ in 0..70 {
+        c.server_send(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+    }
+    c.server_send(&response().to_bytes());
+    twelve_messages(&mut c);
+    let o = analyze_packets(&c.into_packets());
+    assert_twelve_decoded(&o);
+    o.assert_codes(&[]);
+}
+
 /// Upgrade, client "hello", then a server frame declaring 1000 payload bytes of which 300 are
 /// sent before the connection ends with `end` (or the capture ends, for `None`).
 fn frame_cut_by(end: Option<wsscope::testkit::TcpFlags>) -> Outcome {
