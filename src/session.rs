@@ -292,6 +292,11 @@ pub struct Connection {
     /// A response head over [`MAX_HEAD_BYTES`] whose rest is being skipped (what its first
     /// 64 KiB held, bytes dropped so far, when it began).
     oversized_resp: Option<(ResponseHead, u64, Timestamp)>,
+    /// Per direction: the stream resumed inside a head after a gap; its end is searched for.
+    tail: [bool; 2],
+    /// Per direction: the WebSocket decoder starts unsynchronised (bytes went missing just
+    /// before, or the end of a cut head was not found).
+    unsynced: [bool; 2],
 }
 
 /// True for a silence of 55-65 s or within 5 s of a multiple of 60 s up to 10 minutes: the
@@ -361,6 +366,8 @@ impl Connection {
             lost_response: None,
             switched: None,
             oversized_resp: None,
+            tail: [false; 2],
+            unsynced: [false; 2],
         }
     }
 
@@ -434,8 +441,19 @@ impl Connection {
         }
     }
 
-    /// `len` bytes missing in direction `dir`.
-    pub fn on_gap(&mut self, dir: Dir, ts: Timestamp, len: u64, out: &mut Vec<SessionEvent>) {
+    /// `len` bytes missing in direction `dir` (`cut`: cut off a captured segment by the
+    /// snaplen).
+    #[allow(clippy::too_many_arguments)]
+    pub fn on_gap(
+        &mut self,
+        cfg: &SessionConfig,
+        next_id: &mut SessionId,
+        dir: Dir,
+        ts: Timestamp,
+        len: u64,
+        cut: bool,
+        out: &mut Vec<SessionEvent>,
+    ) {
         let dir = self.orient(dir);
         match &mut self.phase {
             Phase::WebSocket(ws) => {
@@ -465,7 +483,25 @@ impl Connection {
                 // Only a gap at a head boundary: a head cut in the middle (a snaplen capture
                 // cuts every segment) is not followed any further.
                 let d = dir.index();
+                if self.bufs[d].is_empty() && self.skip[d] >= len {
+                    // Inside a body that is skipped anyway.
+                    self.skip[d] -= len;
+                    return;
+                }
                 let at_boundary = self.bufs[d].is_empty() && self.skip[d] == 0;
+                if !at_boundary
+                    && self.skip[d] == 0
+                    && !cut
+                    && self.oversized.is_none()
+                    && self.oversized_resp.is_none()
+                {
+                    // A segment lost inside a head (a snaplen capture cuts every segment:
+                    // that is not followed).
+                    if self.gap_in_head(cfg, next_id, dir, ts, len, out) {
+                        self.advance_http(cfg, next_id, ts, out);
+                        return;
+                    }
+                }
                 if !nothing_read && !response_lost || self.oversized.is_some() || !at_boundary {
                     // Without the bytes the HTTP exchange cannot be followed.
                     self.give_up(ts, out);
@@ -717,7 +753,25 @@ impl Connection {
                     self.bufs[c].drain(..blank);
                 }
             }
+            if self.tail[c] && !self.bufs[c].is_empty() {
+                match self.head_end(c) {
+                    Some(end) => {
+                        // The end of the cut request head: what follows is in step again.
+                        self.bufs[c].drain(..end);
+                        self.scanned[c] = 0;
+                        self.tail[c] = false;
+                        progressed = true;
+                    }
+                    None if self.bufs[c].len() >= MAX_HEAD_BYTES => {
+                        // Its end was in the gap: read the rest as a stream resuming anywhere.
+                        self.tail[c] = false;
+                        self.unsynced[c] = true;
+                    }
+                    None => {}
+                }
+            }
             if !self.bufs[c].is_empty()
+                && !self.tail[c]
                 && self.skip[c] == 0
                 && self.oversized.is_none()
                 && !self.upgrade_pending()
@@ -1065,6 +1119,106 @@ impl Connection {
         true
     }
 
+    /// Bytes went missing inside the head being read in `dir` (the buffer holds its first
+    /// part). What was read is kept: the request is queued (its check skipped), a 101 starts
+    /// the session (decoders resynchronise over the rest of the head), another answer is a
+    /// refusal. Returns false when nothing can be followed.
+    fn gap_in_head(
+        &mut self,
+        cfg: &SessionConfig,
+        next_id: &mut SessionId,
+        dir: Dir,
+        ts: Timestamp,
+        len: u64,
+        out: &mut Vec<SessionEvent>,
+    ) -> bool {
+        let d = dir.index();
+        if dir == Dir::ClientToServer {
+            if self.upgrade_pending() || self.tail[d] {
+                // Frames sent before the 101, or the rest of a cut head: what follows is read
+                // as a stream that resumes anywhere.
+                self.bufs[d].clear();
+                self.scanned[d] = 0;
+                self.tail[d] = false;
+                self.unsynced[d] = true;
+                return true;
+            }
+            let Some((req, _)) = lenient_request(&self.bufs[d]) else {
+                return false;
+            };
+            let asks = is_upgrade_request(&req);
+            *next_id += 1;
+            let note = (
+                Code::HandshakeNotSeen,
+                format!(
+                    "{len} bytes inside the request head are missing from the capture: the header \
+                     lines after the gap were not read, and the request was not checked"
+                ),
+            );
+            let pending = PendingUpgrade {
+                session: *next_id,
+                request: req.clone(),
+                ts,
+                notes: vec![note],
+                resp_notes: Vec::new(),
+                unchecked: true,
+                maybe: !asks,
+            };
+            self.classification = Classification::Http;
+            self.requests.push_back((req.method, Some(pending), None));
+            self.bufs[d].clear();
+            self.scanned[d] = 0;
+            // The rest of the head comes first: its end is searched for.
+            self.tail[d] = true;
+            return true;
+        }
+        if self.requests.is_empty() || self.tail[d] {
+            return false;
+        }
+        let Some((resp, _)) = lenient_response(&self.bufs[d]) else {
+            if matches!(self.requests.front(), Some((_, Some(p), _)) if !p.maybe) {
+                // The status line itself is cut: as if the whole answer was lost.
+                self.bufs[d].clear();
+                self.scanned[d] = 0;
+                self.resumed = true;
+                self.unsynced[d] = true;
+                self.lost_response = Some((ts, len));
+                return true;
+            }
+            return false;
+        };
+        let Some((_, Some(mut p), _)) = self.requests.pop_front() else {
+            return false;
+        };
+        self.bufs[d].clear();
+        self.scanned[d] = 0;
+        self.exchanges = self.exchanges.saturating_add(1);
+        let what = format!(
+            "{len} bytes inside the {} response head are missing from the capture: the header \
+             lines after the gap were not read",
+            resp.status
+        );
+        if resp.status != 101 {
+            p.resp_notes.push((Code::HandshakeNotSeen, what, ts));
+            self.refused(p, resp, ts, out);
+            // The rest of this exchange cannot be delimited.
+            self.give_up(ts, out);
+            return true;
+        }
+        self.unsynced[d] = true;
+        let finding = Finding::new(
+            Code::HandshakeNotSeen,
+            Some(Dir::ServerToClient),
+            Some(ts),
+            format!(
+                "{what}; the server's frames were found after it by their framing; extensions \
+                 unknown beyond the lines read"
+            ),
+        );
+        self.fallback(cfg, next_id, ts, Some(p), Some(resp), finding, out);
+        true
+    }
+
     /// A 101 answered a request that did not ask for WebSocket (another protocol such as
     /// h2c, or none): the session is reported, and decoded when WebSocket framing follows
     /// (or `--decode-as` names the port).
@@ -1300,7 +1454,7 @@ impl Connection {
             cfg,
             id,
             negotiated.as_ref(),
-            [false, resp.is_some()],
+            [false, resp.is_some() && !self.unsynced[1]],
             ts,
         ));
         for d in [Dir::ClientToServer, Dir::ServerToClient] {
@@ -1601,7 +1755,9 @@ impl Connection {
         ));
         Self::notes(&p, out);
         Self::handshake_findings(id, &p, problems, ts, out);
-        let mut ws = Box::new(Self::new_ws(cfg, id, Some(&negotiated), [true, true], ts));
+        // A cut head whose end was not found yet: the client's bytes resume anywhere.
+        let synced = [!self.unsynced[0] && !self.tail[0], !self.unsynced[1]];
+        let mut ws = Box::new(Self::new_ws(cfg, id, Some(&negotiated), synced, ts));
         // Client bytes sent after its request (before or after the 101) and server bytes after
         // the 101 head belong to the WebSocket streams.
         let c2s = std::mem::take(&mut self.bufs[0]);

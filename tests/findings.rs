@@ -1913,6 +1913,73 @@ fn an_upgrade_behind_70_pipelined_requests_is_still_decoded() {
     o.assert_codes(&[]);
 }
 
+#[test]
+fn a_segment_lost_inside_the_request_head_keeps_the_session() {
+    let req = request().to_bytes();
+    let mut c = Conversation::default_v4();
+    c.handshake();
+    c.client_send(&req[..40]);
+    c.skip(kit(C2S), 30);
+    c.client_send(&req[70..]);
+    c.server_send(&response().to_bytes());
+    twelve_messages(&mut c);
+    let o = analyze_packets(&c.into_packets());
+    assert_twelve_decoded(&o);
+    let f = o.expect(Code::HandshakeNotSeen, Some(C2S));
+    assert!(
+        f.detail.contains("30 bytes inside the request head"),
+        "{}",
+        f.detail
+    );
+    let hs = o.sessions[0].handshake.as_ref().expect("handshake");
+    assert_eq!(hs.request.target, "/");
+    assert_eq!(hs.response.as_ref().map(|r| r.status), Some(101));
+    // The gap is declared when the reassembler gives up waiting, after the 101: the rest of
+    // the head reaches the client's decoder, which skips it to the first frame.
+    o.assert_codes(&[Code::HandshakeNotSeen, Code::ResyncSkippedBytes]);
+}
+
+#[test]
+fn a_segment_lost_inside_the_101_head_keeps_the_session() {
+    let resp = response().to_bytes();
+    let mut c = Conversation::default_v4();
+    c.handshake();
+    c.client_send(&request().to_bytes());
+    c.server_send(&resp[..40]);
+    c.skip(kit(S2C), 20);
+    c.server_send(&resp[60..]);
+    twelve_messages(&mut c);
+    let o = analyze_packets(&c.into_packets());
+    assert_twelve_decoded(&o);
+    let f = o.expect(Code::HandshakeNotSeen, Some(S2C));
+    assert!(
+        f.detail.contains("20 bytes inside the 101 response head"),
+        "{}",
+        f.detail
+    );
+}
+
+#[test]
+fn a_segment_lost_inside_a_refusal_head_reports_the_refused_upgrade() {
+    let mut c = Conversation::default_v4();
+    c.handshake();
+    c.client_send(&request().to_bytes());
+    let refusal = b"HTTP/1.1 403 Forbidden\r\nServer: x\r\nContent-Length: 0\r\n\r\n";
+    c.server_send(&refusal[..30]);
+    c.skip(kit(S2C), 10);
+    c.server_send(&refusal[40..]);
+    c.close();
+    let o = analyze_packets(&c.into_packets());
+    assert_eq!(o.sessions.len(), 1, "{:#?}", o.findings);
+    o.expect(Code::UpgradeRejected, Some(S2C));
+    let f = o.expect(Code::HandshakeNotSeen, Some(S2C));
+    assert!(
+        f.detail.contains("inside the 403 response head"),
+        "{}",
+        f.detail
+    );
+}
+
 /// Upgrade, client "hello", then a server frame declaring 1000 payload bytes of which 300 are
 /// sent before the connection ends with `end` (or the capture ends, for `None`).
 fn frame_cut_by(end: Option<wsscope::testkit::TcpFlags>) -> Outcome {
