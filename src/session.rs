@@ -251,6 +251,22 @@ struct Oversized {
     ts: Timestamp,
 }
 
+/// Longest chunk-size line (with extensions) of a chunked body.
+const MAX_CHUNK_LINE: usize = 1024;
+
+/// Where a chunked body (RFC 9112 7.1) being skipped is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Chunk {
+    /// Reading a chunk-size line.
+    Size,
+    /// This many chunk-data bytes left.
+    Data(u64),
+    /// The CRLF after chunk data.
+    DataEnd,
+    /// Trailer lines after the last chunk (bytes read so far).
+    Trailer(usize),
+}
+
 /// Analysis state of one TCP connection.
 pub struct Connection {
     flow: FlowId,
@@ -294,6 +310,8 @@ pub struct Connection {
     oversized_resp: Option<(ResponseHead, u64, Timestamp)>,
     /// Per direction: the stream resumed inside a head after a gap; its end is searched for.
     tail: [bool; 2],
+    /// Per direction: where a chunked body being skipped is.
+    chunked: [Option<Chunk>; 2],
     /// Per direction: the WebSocket decoder starts unsynchronised (bytes went missing just
     /// before, or the end of a cut head was not found).
     unsynced: [bool; 2],
@@ -367,6 +385,7 @@ impl Connection {
             switched: None,
             oversized_resp: None,
             tail: [false; 2],
+            chunked: [None, None],
             unsynced: [false; 2],
         }
     }
@@ -488,9 +507,17 @@ impl Connection {
                     self.skip[d] -= len;
                     return;
                 }
-                let at_boundary = self.bufs[d].is_empty() && self.skip[d] == 0;
+                if let Some(Chunk::Data(n)) = self.chunked[d] {
+                    if self.bufs[d].is_empty() && n >= len {
+                        self.chunked[d] = Some(Chunk::Data(n - len));
+                        return;
+                    }
+                }
+                let at_boundary =
+                    self.bufs[d].is_empty() && self.skip[d] == 0 && self.chunked[d].is_none();
                 if !at_boundary
                     && self.skip[d] == 0
+                    && self.chunked[d].is_none()
                     && !cut
                     && self.oversized.is_none()
                     && self.oversized_resp.is_none()
@@ -733,6 +760,16 @@ impl Connection {
             let mut progressed = false;
             // Requests from the client.
             let c = Dir::ClientToServer.index();
+            if self.chunked[c].is_some() {
+                match self.skip_chunked(c) {
+                    Ok(true) => progressed = true,
+                    Ok(false) => {}
+                    Err(()) => {
+                        self.give_up(ts, out);
+                        return;
+                    }
+                }
+            }
             if self.oversized.is_some() && self.skip[c] == 0 {
                 match self.finish_oversized(next_id) {
                     Ok(true) => progressed = true,
@@ -743,7 +780,11 @@ impl Connection {
                     }
                 }
             }
-            if self.oversized.is_none() && self.skip[c] == 0 && self.scanned[c] == 0 {
+            if self.oversized.is_none()
+                && self.skip[c] == 0
+                && self.scanned[c] == 0
+                && self.chunked[c].is_none()
+            {
                 // Empty lines before a request line are ignored (RFC 9112 2.2).
                 let blank = self.bufs[c]
                     .iter()
@@ -772,6 +813,7 @@ impl Connection {
             }
             if !self.bufs[c].is_empty()
                 && !self.tail[c]
+                && self.chunked[c].is_none()
                 && self.skip[c] == 0
                 && self.oversized.is_none()
                 && !self.upgrade_pending()
@@ -826,7 +868,17 @@ impl Connection {
             }
             // Responses from the server.
             let s = Dir::ServerToClient.index();
-            if !self.bufs[s].is_empty() && self.skip[s] == 0 {
+            if self.chunked[s].is_some() {
+                match self.skip_chunked(s) {
+                    Ok(true) => progressed = true,
+                    Ok(false) => {}
+                    Err(()) => {
+                        self.give_up(ts, out);
+                        return;
+                    }
+                }
+            }
+            if !self.bufs[s].is_empty() && self.skip[s] == 0 && self.chunked[s].is_none() {
                 let nothing_asked = self.requests.is_empty() && self.exchanges == 0;
                 if nothing_asked {
                     match http_response_start(&self.bufs[s]) {
@@ -902,7 +954,8 @@ impl Connection {
                     }
                     match response_body(&method, resp.status, &resp.headers) {
                         BodyLength::Fixed(n) => self.skip_body(Dir::ServerToClient, n),
-                        _ => {
+                        BodyLength::Chunked => self.chunked[s] = Some(Chunk::Size),
+                        BodyLength::UntilClose => {
                             self.give_up(ts, out);
                             return;
                         }
@@ -913,6 +966,80 @@ impl Connection {
                 return;
             }
         }
+    }
+
+    /// Skips as much of the chunked body in `bufs[d]` as is there. `Ok(true)`: the body ended
+    /// (or none is being skipped); `Ok(false)`: more bytes needed; `Err`: not chunked coding
+    /// (a size line over [`MAX_CHUNK_LINE`] or not hex, trailers over [`MAX_HEAD_BYTES`]).
+    fn skip_chunked(&mut self, d: usize) -> Result<bool, ()> {
+        while let Some(state) = self.chunked[d] {
+            let buf = &self.bufs[d];
+            let next = match state {
+                Chunk::Data(n) => {
+                    let take = n.min(buf.len() as u64);
+                    self.bufs[d].drain(..take as usize);
+                    if take == n {
+                        Chunk::DataEnd
+                    } else {
+                        self.chunked[d] = Some(Chunk::Data(n - take));
+                        return Ok(false);
+                    }
+                }
+                Chunk::DataEnd => match buf.iter().take(2).position(|&b| b == b'\n') {
+                    Some(0) | Some(1) if buf[0] == b'\n' || buf[0] == b'\r' => {
+                        let end = if buf[0] == b'\n' { 1 } else { 2 };
+                        self.bufs[d].drain(..end);
+                        Chunk::Size
+                    }
+                    None if buf.is_empty() || buf == b"\r" => return Ok(false),
+                    _ => return Err(()),
+                },
+                Chunk::Size | Chunk::Trailer(_) => {
+                    let from = self.scanned[d].min(buf.len());
+                    let Some(i) = buf[from..].iter().position(|&b| b == b'\n') else {
+                        let limit = match state {
+                            Chunk::Trailer(seen) => MAX_HEAD_BYTES.saturating_sub(seen),
+                            _ => MAX_CHUNK_LINE,
+                        };
+                        if buf.len() > limit {
+                            return Err(());
+                        }
+                        self.scanned[d] = buf.len();
+                        return Ok(false);
+                    };
+                    let nl = from + i;
+                    let line = &buf[..nl];
+                    let line = line.strip_suffix(b"\r").unwrap_or(line);
+                    let next = match state {
+                        Chunk::Size => {
+                            let size = line.split(|&b| b == b';').next().unwrap_or_default();
+                            let size = std::str::from_utf8(size).map_err(|_| ())?.trim();
+                            if size.is_empty() || size.len() > 16 {
+                                return Err(());
+                            }
+                            match u64::from_str_radix(size, 16).map_err(|_| ())? {
+                                0 => Chunk::Trailer(0),
+                                n => Chunk::Data(n),
+                            }
+                        }
+                        Chunk::Trailer(_) if line.is_empty() => {
+                            self.bufs[d].drain(..nl + 1);
+                            self.scanned[d] = 0;
+                            self.chunked[d] = None;
+                            return Ok(true);
+                        }
+                        Chunk::Trailer(seen) if seen + nl + 1 > MAX_HEAD_BYTES => return Err(()),
+                        Chunk::Trailer(seen) => Chunk::Trailer(seen + nl + 1),
+                        _ => return Err(()),
+                    };
+                    self.bufs[d].drain(..nl + 1);
+                    self.scanned[d] = 0;
+                    next
+                }
+            };
+            self.chunked[d] = Some(next);
+        }
+        Ok(true)
     }
 
     /// True when the stream may start anywhere (captured mid-stream, or after lost bytes).
@@ -1082,7 +1209,8 @@ impl Connection {
         self.classification = Classification::Http;
         match request_body(&req.headers) {
             BodyLength::Fixed(n) => self.skip_body(Dir::ClientToServer, n),
-            _ => return false,
+            BodyLength::Chunked => self.chunked[Dir::ClientToServer.index()] = Some(Chunk::Size),
+            BodyLength::UntilClose => return false,
         }
         let asks = is_upgrade_request(&req);
         let pending = (asks || unchecked).then(|| {
@@ -1993,6 +2121,42 @@ mod tests {
             "the upgrade was read"
         );
         assert!(matches!(c.phase, Phase::WebSocket(_)));
+    }
+
+    #[test]
+    fn chunked_bodies_are_skipped_in_1_byte_segments_and_bad_ones_give_up() {
+        let post = b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n\
+                     5\r\nhello\r\n1;a=b\r\nx\r\n0\r\nT: 1\r\n\r\n";
+        let (req, resp) = big_upgrade(300);
+        let mut c = connection();
+        let mut out = Vec::new();
+        feed(&mut c, Dir::ClientToServer, post, 1, &mut out);
+        feed(&mut c, Dir::ClientToServer, &req, 1, &mut out);
+        feed(
+            &mut c,
+            Dir::ServerToClient,
+            b"HTTP/1.1 204 No Content\r\n\r\n",
+            1,
+            &mut out,
+        );
+        feed(&mut c, Dir::ServerToClient, &resp, 1, &mut out);
+        assert!(matches!(c.phase, Phase::WebSocket(_)));
+        for bad in [&b"zz\r\n"[..], &[b'1'; 2000][..], b"5\r\nhelloXY"] {
+            let mut c = connection();
+            feed(
+                &mut c,
+                Dir::ClientToServer,
+                b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n",
+                7,
+                &mut out,
+            );
+            feed(&mut c, Dir::ClientToServer, bad, 3, &mut out);
+            assert!(
+                c.is_done(),
+                "{:?}",
+                String::from_utf8_lossy(&bad[..bad.len().min(20)])
+            );
+        }
     }
 
     #[test]

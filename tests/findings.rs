@@ -1980,6 +1980,51 @@ fn a_segment_lost_inside_a_refusal_head_reports_the_refused_upgrade() {
     );
 }
 
+#[test]
+fn an_upgrade_after_chunked_bodies_on_a_keep_alive_connection_is_decoded() {
+    let mut c = Conversation::default_v4();
+    c.handshake();
+    c.client_send(
+        b"POST /form HTTP/1.1\r\nHost: example.com\r\nTransfer-Encoding: chunked\r\n\r\n",
+    );
+    c.client_send(b"5;ext=1\r\nhello\r\n");
+    c.client_send(b"A\r\n0123456789\r\n0\r\nX-Trailer: t\r\n\r\n");
+    c.server_send(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n3\r\nabc\r\n");
+    c.server_send(b"0\r\n\r\n");
+    c.client_send(b"GET /page HTTP/1.1\r\nHost: example.com\r\n\r\n");
+    c.server_send(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10\r\n");
+    c.server_send(b"0123456789abcdef\r\n0\r\n\r\n");
+    c.client_send(&request().to_bytes());
+    c.server_send(&response().to_bytes());
+    twelve_messages(&mut c);
+    let o = analyze_packets(&c.into_packets());
+    assert_twelve_decoded(&o);
+    o.assert_codes(&[]);
+}
+
+#[test]
+fn a_segment_lost_inside_a_body_before_the_upgrade_is_skipped_with_it() {
+    let mut c = Conversation::default_v4();
+    c.handshake();
+    c.client_send(b"POST /a HTTP/1.1\r\nHost: example.com\r\nContent-Length: 300\r\n\r\n");
+    c.client_send(&[b'x'; 100]);
+    c.skip(kit(C2S), 100);
+    c.client_send(&[b'x'; 100]);
+    c.server_send(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1f4\r\n");
+    c.server_send(&[b'y'; 100]);
+    c.skip(kit(S2C), 300);
+    c.server_send(&[b'y'; 100]);
+    c.server_send(b"\r\n0\r\n\r\n");
+    c.client_send(&request().to_bytes());
+    c.server_send(&response().to_bytes());
+    twelve_messages(&mut c);
+    let o = analyze_packets(&c.into_packets());
+    assert_twelve_decoded(&o);
+    // The client's hole is declared only once the reassembler stops waiting for it, so the
+    // client's first frames reach the analyzer together with its request, after the 101.
+    o.assert_codes(&[Code::HandshakeNote]);
+}
+
 /// Upgrade, client "hello", then a server frame declaring 1000 payload bytes of which 300 are
 /// sent before the connection ends with `end` (or the capture ends, for `None`).
 fn frame_cut_by(end: Option<wsscope::testkit::TcpFlags>) -> Outcome {
