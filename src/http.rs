@@ -145,8 +145,8 @@ pub fn websocket_header(name: &str) -> bool {
 /// (at most [`MAX_HEADERS`] more). Returns the head and the number of header lines seen, or
 /// `None` when the first line is not `METHOD TARGET HTTP/1.x`.
 pub fn lenient_request(buf: &[u8]) -> Option<(RequestHead, usize)> {
-    let mut lines = buf.split(|&b| b == b'\n');
-    let first = lines.next()?;
+    let first_end = buf.iter().position(|&b| b == b'\n').unwrap_or(buf.len());
+    let first = &buf[..first_end];
     let first = text(first.strip_suffix(b"\r").unwrap_or(first));
     let mut parts = first.split(' ').filter(|p| !p.is_empty());
     let (method, target, version) = (parts.next()?, parts.next()?, parts.next()?);
@@ -157,32 +157,7 @@ pub fn lenient_request(buf: &[u8]) -> Option<(RequestHead, usize)> {
     if parts.next().is_some() {
         return None;
     }
-    // The last piece has no newline after it: incomplete, not read.
-    let complete = buf
-        .iter()
-        .filter(|&&b| b == b'\n')
-        .count()
-        .saturating_sub(1);
-    let mut headers = Vec::new();
-    let mut extra = 0;
-    let mut seen = 0;
-    for line in lines.take(complete) {
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        if line.is_empty() {
-            break;
-        }
-        let Some(colon) = line.iter().position(|&b| b == b':') else {
-            continue;
-        };
-        seen += 1;
-        let name = text(&line[..colon]).trim().to_string();
-        if headers.len() < MAX_HEADERS {
-            headers.push((name, text(&line[colon + 1..]).trim().to_string()));
-        } else if extra < MAX_HEADERS && websocket_header(&name) {
-            extra += 1;
-            headers.push((name, text(&line[colon + 1..]).trim().to_string()));
-        }
-    }
+    let (headers, seen) = lenient_headers(buf.get(first_end + 1..).unwrap_or_default());
     Some((
         RequestHead {
             method: method.to_string(),

@@ -242,6 +242,14 @@ struct PendingUpgrade {
     maybe: bool,
 }
 
+/// A request awaiting its response: its method, the upgrade it attempts, and for a request
+/// that did not ask for WebSocket its handshake headers and timestamp.
+type Queued = (
+    String,
+    Option<PendingUpgrade>,
+    Option<Box<(RequestHead, Timestamp)>>,
+);
+
 /// A request head over [`MAX_HEAD_BYTES`] whose rest is being skipped.
 struct Oversized {
     /// What the first [`MAX_HEAD_BYTES`] held.
@@ -279,11 +287,7 @@ pub struct Connection {
     skip: [u64; 2],
     /// Requests awaiting a response, in order (method, upgrade attempt, and for a request
     /// that did not ask for WebSocket its handshake headers, reported if a 101 answers it).
-    requests: VecDeque<(
-        String,
-        Option<PendingUpgrade>,
-        Option<Box<(RequestHead, Timestamp)>>,
-    )>,
+    requests: VecDeque<Queued>,
     exchanges: u32,
     classification: Classification,
     tcp_closer: Option<Dir>,
@@ -915,7 +919,7 @@ impl Connection {
                     self.exchanges = self.exchanges.saturating_add(1);
                     if resp.status == 101 {
                         match pending {
-                            Some(p) => self.upgrade(cfg, Some(p), resp, ts, out),
+                            Some(p) => self.upgrade(cfg, p, resp, ts, out),
                             None => {
                                 *next_id += 1;
                                 let (request, req_ts) = match plain {
@@ -1848,16 +1852,11 @@ impl Connection {
     fn upgrade(
         &mut self,
         cfg: &SessionConfig,
-        pending: Option<PendingUpgrade>,
+        p: PendingUpgrade,
         resp: ResponseHead,
         ts: Timestamp,
         out: &mut Vec<SessionEvent>,
     ) {
-        let Some(p) = pending else {
-            // 101 to a request that did not ask for WebSocket: report it as a session anyway.
-            self.phase = Phase::Done;
-            return;
-        };
         let (negotiated, mut problems) = check_response(&p.request, &resp);
         if p.unchecked {
             // Headers the response is checked against may be in the part not read.

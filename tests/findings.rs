@@ -1772,7 +1772,7 @@ fn switch_without_websocket(
 
 #[test]
 fn a_101_to_a_request_not_asking_for_websocket_is_reported_and_its_frames_decoded() {
-    let o = switch_without_websocket(None, |c| twelve_messages(c));
+    let o = switch_without_websocket(None, twelve_messages);
     assert_twelve_decoded(&o);
     let f = o.expect(Code::UpgradeHeaderMissing, Some(C2S));
     assert!(
