@@ -1276,6 +1276,15 @@ impl Connection {
                 return true;
             }
             let Some((req, _)) = lenient_request(&self.bufs[d]) else {
+                if self.exchanges == 0 && self.requests.is_empty() {
+                    // The request line itself is cut: read on as if the request was not
+                    // captured (the server's 101 and the framing tell the rest).
+                    self.bufs[d].clear();
+                    self.scanned[d] = 0;
+                    self.resumed = true;
+                    self.tail[d] = true;
+                    return true;
+                }
                 return false;
             };
             let asks = is_upgrade_request(&req);

@@ -1940,6 +1940,22 @@ fn a_segment_lost_inside_the_request_head_keeps_the_session() {
 }
 
 #[test]
+fn a_segment_lost_inside_the_request_line_keeps_the_session() {
+    let req = request().to_bytes();
+    let mut c = Conversation::default_v4();
+    c.handshake();
+    c.client_send(&req[..6]);
+    c.skip(kit(C2S), 30);
+    c.client_send(&req[36..]);
+    c.server_send(&response().to_bytes());
+    twelve_messages(&mut c);
+    let o = analyze_packets(&c.into_packets());
+    assert_twelve_decoded(&o);
+    let f = o.expect(Code::HandshakeNotSeen, Some(C2S));
+    assert!(f.detail.contains("101"), "{}", f.detail);
+}
+
+#[test]
 fn a_segment_lost_inside_the_101_head_keeps_the_session() {
     let resp = response().to_bytes();
     let mut c = Conversation::default_v4();
