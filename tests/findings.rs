@@ -1791,6 +1791,21 @@ fn a_101_to_a_request_not_asking_for_websocket_is_reported_and_its_frames_decode
 }
 
 #[test]
+fn a_101_to_an_h2c_upgrade_is_decoded_as_websocket_with_decode_as() {
+    let mut c = Conversation::default_v4();
+    c.handshake();
+    c.client_send(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n");
+    c.server_send(b"HTTP/1.1 101 Switching Protocols\r\n\r\n");
+    twelve_messages(&mut c);
+    let mut cfg = config();
+    cfg.session.decode_as_ports = vec![80];
+    let o = analyze_packets_with(cfg, &c.into_packets());
+    assert_twelve_decoded(&o);
+    let f = o.expect(Code::UpgradeHeaderMissing, Some(C2S));
+    assert!(f.detail.contains("--decode-as 80"), "{}", f.detail);
+}
+
+#[test]
 fn a_101_to_an_h2c_upgrade_is_reported_as_a_session_that_left_websocket() {
     let o = switch_without_websocket(Some("h2c"), |c| {
         c.client_send(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00");
