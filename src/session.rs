@@ -975,30 +975,43 @@ impl Connection {
     /// Skips as much of the chunked body in `bufs[d]` as is there. `Ok(true)`: the body ended
     /// (or none is being skipped); `Ok(false)`: more bytes needed; `Err`: not chunked coding
     /// (a size line over [`MAX_CHUNK_LINE`] or not hex, trailers over [`MAX_HEAD_BYTES`]).
+    /// The buffer is drained once, however many chunks it holds.
     fn skip_chunked(&mut self, d: usize) -> Result<bool, ()> {
+        let mut pos = 0;
+        let result = self.skip_chunks_from(d, &mut pos);
+        self.bufs[d].drain(..pos);
+        result
+    }
+
+    /// [`Self::skip_chunked`] from `pos`, which it advances past what it consumed.
+    fn skip_chunks_from(&mut self, d: usize, pos: &mut usize) -> Result<bool, ()> {
         while let Some(state) = self.chunked[d] {
-            let buf = &self.bufs[d];
+            let buf = &self.bufs[d][*pos..];
             let next = match state {
                 Chunk::Data(n) => {
                     let take = n.min(buf.len() as u64);
-                    self.bufs[d].drain(..take as usize);
-                    if take == n {
-                        Chunk::DataEnd
-                    } else {
+                    *pos += take as usize;
+                    if take < n {
                         self.chunked[d] = Some(Chunk::Data(n - take));
                         return Ok(false);
                     }
+                    Chunk::DataEnd
                 }
-                Chunk::DataEnd => match buf.iter().take(2).position(|&b| b == b'\n') {
-                    Some(0) | Some(1) if buf[0] == b'\n' || buf[0] == b'\r' => {
-                        let end = if buf[0] == b'\n' { 1 } else { 2 };
-                        self.bufs[d].drain(..end);
+                Chunk::DataEnd => match buf {
+                    [b'\n', ..] => {
+                        *pos += 1;
                         Chunk::Size
                     }
-                    None if buf.is_empty() || buf == b"\r" => return Ok(false),
+                    [b'\r', b'\n', ..] => {
+                        *pos += 2;
+                        Chunk::Size
+                    }
+                    [] | [b'\r'] => return Ok(false),
                     _ => return Err(()),
                 },
                 Chunk::Size | Chunk::Trailer(_) => {
+                    // `scanned` counts from `pos`: a line waiting for its end is re-examined
+                    // only from where the last search stopped.
                     let from = self.scanned[d].min(buf.len());
                     let Some(i) = buf[from..].iter().position(|&b| b == b'\n') else {
                         let limit = match state {
@@ -1027,7 +1040,7 @@ impl Connection {
                             }
                         }
                         Chunk::Trailer(_) if line.is_empty() => {
-                            self.bufs[d].drain(..nl + 1);
+                            *pos += nl + 1;
                             self.scanned[d] = 0;
                             self.chunked[d] = None;
                             return Ok(true);
@@ -1036,7 +1049,7 @@ impl Connection {
                         Chunk::Trailer(seen) => Chunk::Trailer(seen + nl + 1),
                         _ => return Err(()),
                     };
-                    self.bufs[d].drain(..nl + 1);
+                    *pos += nl + 1;
                     self.scanned[d] = 0;
                     next
                 }
