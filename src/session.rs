@@ -216,6 +216,9 @@ struct WsState {
     messages: [u64; 2],
     payload_bytes: [u64; 2],
     index: u64,
+    /// The rest of a request head cut by a gap, held until its end is found (bytes so far,
+    /// how far they were searched); the client's frames start after it.
+    client_tail: Option<(Vec<u8>, usize)>,
 }
 
 enum Phase {
@@ -490,6 +493,10 @@ impl Connection {
                     ),
                 });
                 let d = dir.index();
+                if dir == Dir::ClientToServer {
+                    // The end of a cut head is not looked for across another gap.
+                    ws.client_tail = None;
+                }
                 let assembler = &mut ws.assemblers[d];
                 let mut assembled = Vec::new();
                 ws.decoders[d].gap(ts, len, &mut |ev| {
@@ -503,8 +510,6 @@ impl Connection {
                 let nothing_read = self.exchanges == 0 && self.requests.is_empty();
                 let response_lost = dir == Dir::ServerToClient
                     && matches!(self.requests.front(), Some((_, Some(p), _)) if !p.maybe);
-                // Only a gap at a head boundary: a head cut in the middle (a snaplen capture
-                // cuts every segment) is not followed any further.
                 let d = dir.index();
                 if self.bufs[d].is_empty() && self.skip[d] >= len {
                     // Inside a body that is skipped anyway.
@@ -788,6 +793,7 @@ impl Connection {
                 && self.skip[c] == 0
                 && self.scanned[c] == 0
                 && self.chunked[c].is_none()
+                && !self.tail[c]
             {
                 // Empty lines before a request line are ignored (RFC 9112 2.2).
                 let blank = self.bufs[c]
@@ -799,7 +805,13 @@ impl Connection {
                 }
             }
             if self.tail[c] && !self.bufs[c].is_empty() {
-                match self.head_end(c) {
+                // The gap may end just before the empty line that ends the head.
+                let at_end = match self.bufs[c].as_slice() {
+                    [b'\n', ..] => Some(1),
+                    [b'\r', b'\n', ..] => Some(2),
+                    _ => None,
+                };
+                match at_end.or_else(|| self.head_end(c)) {
                     Some(end) => {
                         // The end of the cut request head: what follows is in step again.
                         self.bufs[c].drain(..end);
@@ -1611,6 +1623,9 @@ impl Connection {
             [false, resp.is_some() && !self.unsynced[1]],
             ts,
         ));
+        if self.tail[0] {
+            ws.client_tail = Some((Vec::new(), 0));
+        }
         for d in [Dir::ClientToServer, Dir::ServerToClient] {
             let buffered = std::mem::take(&mut self.bufs[d.index()]);
             if !buffered.is_empty() {
@@ -1805,6 +1820,7 @@ impl Connection {
             messages: [0, 0],
             payload_bytes: [0, 0],
             index: 0,
+            client_tail: None,
         }
     }
 
@@ -1907,6 +1923,9 @@ impl Connection {
         // A cut head whose end was not found yet: the client's bytes resume anywhere.
         let synced = [!self.unsynced[0] && !self.tail[0], !self.unsynced[1]];
         let mut ws = Box::new(Self::new_ws(cfg, id, Some(&negotiated), synced, ts));
+        if self.tail[0] {
+            ws.client_tail = Some((Vec::new(), 0));
+        }
         // Client bytes sent after its request (before or after the 101) and server bytes after
         // the 101 head belong to the WebSocket streams.
         let c2s = std::mem::take(&mut self.bufs[0]);
@@ -1940,6 +1959,28 @@ impl Connection {
         data: &[u8],
         out: &mut Vec<SessionEvent>,
     ) {
+        let rest;
+        let mut data = data;
+        if dir == Dir::ClientToServer {
+            if let Some((tail, scanned)) = &mut ws.client_tail {
+                // The rest of a cut request head: its end (possibly right at the start, the
+                // gap having taken the line before it) is where the frames begin.
+                tail.extend_from_slice(data);
+                let end = match tail.as_slice() {
+                    [b'\n', ..] => Some(1),
+                    [b'\r', b'\n', ..] => Some(2),
+                    _ => find_head_end(tail, *scanned),
+                };
+                *scanned = tail.len();
+                match end {
+                    Some(end) => rest = tail.split_off(end),
+                    None if tail.len() >= MAX_HEAD_BYTES => rest = std::mem::take(tail),
+                    None => return,
+                }
+                ws.client_tail = None;
+                data = &rest;
+            }
+        }
         let d = dir.index();
         let mut assembled = Vec::new();
         let assembler = &mut ws.assemblers[d];
