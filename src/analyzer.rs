@@ -221,10 +221,15 @@ where
             }
         }
         TcpEvent::Gap {
-            flow, dir, ts, len, ..
+            flow,
+            dir,
+            ts,
+            len,
+            cut,
+            ..
         } => {
             if let Some(c) = conns.get_mut(&flow) {
-                c.on_gap(dir, ts, len, pending);
+                c.on_gap(&cfg.session, next_session, dir, ts, len, cut, pending);
                 if c.is_done() {
                     verdict = Verdict::Bypass;
                 }

@@ -86,7 +86,7 @@ codes! {
     /// The upgrade request method is not GET.
     MethodNotGet = "method-not-get", Error, "The upgrade request method is not GET (or the request is not HTTP/1.1 or later).";
     /// Upgrade: websocket missing from request or response.
-    UpgradeHeaderMissing = "upgrade-header-missing", Error, "The request or the 101 response lacks `Upgrade: websocket`.";
+    UpgradeHeaderMissing = "upgrade-header-missing", Error, "The request or the 101 response lacks `Upgrade: websocket` (also: a 101 answering a request that did not ask for WebSocket, e.g. h2c).";
     /// Connection: Upgrade missing from request or response.
     ConnectionHeaderMissing = "connection-header-missing", Error, "The request or the 101 response lacks `Connection: Upgrade`.";
     /// Host header missing.
@@ -148,9 +148,9 @@ codes! {
     /// A session went quiet for about a proxy's idle timeout and then died.
     IdleTimeoutSuspected = "idle-timeout-suspected", Warning, "The session was silent for 55-65 s (or a multiple) before it ended: typical of a proxy idle timeout such as nginx's 60 s proxy_read_timeout.";
     /// An HTTP head of the upgrade exceeded a parsing limit; what was skipped is named.
-    HttpLimitExceeded = "http-limit-exceeded", Warning, "An upgrade request exceeded a parsing limit (128 headers, a 64 KiB head); the detail names what was not read. The session is still reported and decoded. Also given when more than 256 pipelined requests await a response on one connection, which is then not examined any further.";
+    HttpLimitExceeded = "http-limit-exceeded", Warning, "An upgrade request or its response exceeded a parsing limit (128 headers, a 64 KiB head); the detail names what was not read. The session is still reported and decoded.";
     /// The HTTP parser rejected the upgrade request; it was read leniently.
-    HandshakeUnparsed = "handshake-unparsed", Warning, "The upgrade request is not valid HTTP (e.g. a request target that is not UTF-8); it was read leniently and the session is still reported and decoded.";
+    HandshakeUnparsed = "handshake-unparsed", Warning, "The upgrade request or its response is not valid HTTP (e.g. a request target that is not UTF-8, a lower-case status line); it was read leniently and the session is still reported and decoded.";
     /// Traffic decoded as WebSocket without a captured handshake.
     HandshakeNotSeen = "handshake-not-seen", Warning, "WebSocket frames were decoded on a connection whose upgrade handshake was not (fully) captured: joined mid-stream, or the request or the 101 is missing from the capture; extensions are unknown unless the 101 was seen.";
     /// The capture file ends inside a record or has a malformed record.

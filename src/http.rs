@@ -132,7 +132,7 @@ fn memchr_nl(buf: &[u8]) -> Option<usize> {
 }
 
 /// True for the headers a WebSocket handshake check reads.
-fn websocket_header(name: &str) -> bool {
+pub fn websocket_header(name: &str) -> bool {
     let n = name.to_ascii_lowercase();
     n.starts_with("sec-websocket-")
         || matches!(n.as_str(), "host" | "upgrade" | "connection" | "origin")
@@ -145,8 +145,8 @@ fn websocket_header(name: &str) -> bool {
 /// (at most [`MAX_HEADERS`] more). Returns the head and the number of header lines seen, or
 /// `None` when the first line is not `METHOD TARGET HTTP/1.x`.
 pub fn lenient_request(buf: &[u8]) -> Option<(RequestHead, usize)> {
-    let mut lines = buf.split(|&b| b == b'\n');
-    let first = lines.next()?;
+    let first_end = buf.iter().position(|&b| b == b'\n').unwrap_or(buf.len());
+    let first = &buf[..first_end];
     let first = text(first.strip_suffix(b"\r").unwrap_or(first));
     let mut parts = first.split(' ').filter(|p| !p.is_empty());
     let (method, target, version) = (parts.next()?, parts.next()?, parts.next()?);
@@ -157,16 +157,70 @@ pub fn lenient_request(buf: &[u8]) -> Option<(RequestHead, usize)> {
     if parts.next().is_some() {
         return None;
     }
-    // The last piece has no newline after it: incomplete, not read.
-    let complete = buf
-        .iter()
-        .filter(|&&b| b == b'\n')
-        .count()
-        .saturating_sub(1);
+    let (headers, seen) = lenient_headers(buf.get(first_end + 1..).unwrap_or_default());
+    Some((
+        RequestHead {
+            method: method.to_string(),
+            target: target.to_string(),
+            version_minor,
+            headers,
+            head_len: buf.len(),
+        },
+        seen,
+    ))
+}
+
+/// A response head read line by line without the strict parser, like [`lenient_request`]:
+/// for heads httparse rejects (over [`MAX_HEADERS`] headers, a lower-case or odd status line,
+/// bytes that are not text) or that were cut at [`MAX_HEAD_BYTES`]. The status line must be
+/// `HTTP/1.x` (any case) followed by a 3-digit status; the reason is the rest of the line.
+/// Returns the head and the number of header lines seen, or `None` when the first line is not
+/// a status line.
+pub fn lenient_response(buf: &[u8]) -> Option<(ResponseHead, usize)> {
+    let first_end = buf.iter().position(|&b| b == b'\n')?;
+    let first = &buf[..first_end];
+    let first = text(first.strip_suffix(b"\r").unwrap_or(first));
+    let first = first.trim_start();
+    let (version, rest) = first.split_once([' ', '\t'])?;
+    let minor = version
+        .get(..7)
+        .filter(|p| p.eq_ignore_ascii_case("HTTP/1."))
+        .and_then(|_| version.get(7..))?;
+    let version_minor = match minor.as_bytes() {
+        [d] if d.is_ascii_digit() => d - b'0',
+        _ => return None,
+    };
+    let rest = rest.trim_start();
+    let code = rest
+        .get(..3)
+        .filter(|c| c.bytes().all(|b| b.is_ascii_digit()))?;
+    let status = code.parse().ok()?;
+    let reason = rest[3..].trim().to_string();
+    let (headers, seen) = lenient_headers(&buf[first_end + 1..]);
+    Some((
+        ResponseHead {
+            version_minor,
+            status,
+            reason,
+            headers,
+            head_len: buf.len(),
+        },
+        seen,
+    ))
+}
+
+/// The header lines of a head (after its first line), read leniently: the complete lines up
+/// to the empty line; the first [`MAX_HEADERS`] kept plus the WebSocket handshake headers after
+/// them (at most [`MAX_HEADERS`] more). Returns them and how many header lines were seen.
+fn lenient_headers(buf: &[u8]) -> (Vec<(String, String)>, usize) {
     let mut headers = Vec::new();
     let mut extra = 0;
     let mut seen = 0;
-    for line in lines.take(complete) {
+    let mut rest = buf;
+    // The last piece has no newline after it: incomplete, not read.
+    while let Some(nl) = rest.iter().position(|&b| b == b'\n') {
+        let line = &rest[..nl];
+        rest = &rest[nl + 1..];
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         if line.is_empty() {
             break;
@@ -183,16 +237,7 @@ pub fn lenient_request(buf: &[u8]) -> Option<(RequestHead, usize)> {
             headers.push((name, text(&line[colon + 1..]).trim().to_string()));
         }
     }
-    Some((
-        RequestHead {
-            method: method.to_string(),
-            target: target.to_string(),
-            version_minor,
-            headers,
-            head_len: buf.len(),
-        },
-        seen,
-    ))
+    (headers, seen)
 }
 
 /// All values of a header (case-insensitive name), in order.

@@ -87,8 +87,9 @@ struct CommonArgs {
     /// are streamed.
     #[arg(required = true, value_name = "CAPTURE")]
     captures: Vec<String>,
-    /// Decode traffic to this server port as WebSocket even without a captured handshake or
-    /// when the server's 101 is missing from the capture (repeatable).
+    /// Decode traffic to this server port as WebSocket even without a captured handshake, when
+    /// the server's 101 is missing from the capture, or when a 101 answered a request that did
+    /// not ask for WebSocket (repeatable).
     #[arg(long = "decode-as", value_name = "PORT")]
     decode_as: Vec<u16>,
     /// Do not look for WebSocket framing on connections captured mid-stream.
@@ -207,8 +208,9 @@ struct LiveArgs {
     no_tui: bool,
     #[command(flatten)]
     output: OutputArgs,
-    /// Decode traffic to this server port as WebSocket even without a captured handshake or
-    /// when the server's 101 is missing from the capture.
+    /// Decode traffic to this server port as WebSocket even without a captured handshake, when
+    /// the server's 101 is missing from the capture, or when a 101 answered a request that did
+    /// not ask for WebSocket.
     #[arg(long = "decode-as", value_name = "PORT")]
     decode_as: Vec<u16>,
     /// Largest message decoded in full, after inflation (bytes).

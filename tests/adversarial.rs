@@ -866,3 +866,18 @@ fn big_heads_in_1_byte_segments_are_all_read() {
         c.assert_probe_decoded(probe);
     }
 }
+
+/// Larger snaplens keep the request line (and some headers) but cut the heads: a gap inside a
+/// head is followed only when a whole segment was lost, not when the snaplen cut every
+/// segment, so the capture gives one clear finding instead of a flood (issue 9 item 4).
+#[test]
+fn snaplen_cut_heads_give_one_clear_finding() {
+    for snaplen in [80, 120, 160, 200] {
+        let (c, _, _) = generate_and_run(&config(), snaplen, |emit| {
+            adversarial::plain_session(30, emit)
+        });
+        c.assert_codes(&[Code::SnaplenTruncated]);
+        assert_eq!(c.events.values().sum::<u64>(), 1, "snaplen {snaplen}");
+        assert!(c.sessions.is_empty(), "snaplen {snaplen}");
+    }
+}

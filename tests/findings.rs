@@ -1751,6 +1751,326 @@ fn upgrade_after_40_keep_alive_exchanges_is_still_decoded() {
     o.assert_codes(&[]);
 }
 
+/// A request that does not ask for WebSocket (`upgrade`: its Upgrade header), answered by a
+/// 101, then `then`.
+fn switch_without_websocket(
+    upgrade: Option<&str>,
+    then: impl FnOnce(&mut Conversation<'_>),
+) -> Outcome {
+    let mut c = Conversation::default_v4();
+    c.handshake();
+    let mut req = String::from("GET /plain HTTP/1.1\r\nHost: example.com\r\n");
+    if let Some(u) = upgrade {
+        req.push_str(&format!("Connection: Upgrade\r\nUpgrade: {u}\r\n"));
+    }
+    req.push_str("\r\n");
+    c.client_send(req.as_bytes());
+    c.server_send(b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n\r\n");
+    then(&mut c);
+    analyze_packets(&c.into_packets())
+}
+
+#[test]
+fn a_101_to_a_request_not_asking_for_websocket_is_reported_and_its_frames_decoded() {
+    let o = switch_without_websocket(None, twelve_messages);
+    assert_twelve_decoded(&o);
+    let f = o.expect(Code::UpgradeHeaderMissing, Some(C2S));
+    assert!(
+        f.detail.contains("did not ask for WebSocket"),
+        "{}",
+        f.detail
+    );
+    assert!(
+        f.detail.contains("WebSocket framing follows"),
+        "{}",
+        f.detail
+    );
+    let hs = o.sessions[0].handshake.as_ref().expect("handshake");
+    assert_eq!(hs.request.target, "/plain");
+    assert_eq!(hs.response.as_ref().map(|r| r.status), Some(101));
+}
+
+#[test]
+fn a_101_to_an_h2c_upgrade_is_decoded_as_websocket_with_decode_as() {
+    let mut c = Conversation::default_v4();
+    c.handshake();
+    c.client_send(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n");
+    c.server_send(b"HTTP/1.1 101 Switching Protocols\r\n\r\n");
+    twelve_messages(&mut c);
+    let mut cfg = config();
+    cfg.session.decode_as_ports = vec![80];
+    let o = analyze_packets_with(cfg, &c.into_packets());
+    assert_twelve_decoded(&o);
+    let f = o.expect(Code::UpgradeHeaderMissing, Some(C2S));
+    assert!(f.detail.contains("--decode-as 80"), "{}", f.detail);
+}
+
+#[test]
+fn a_101_to_an_h2c_upgrade_is_reported_as_a_session_that_left_websocket() {
+    let o = switch_without_websocket(Some("h2c"), |c| {
+        c.client_send(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00");
+        c.server_send(b"\x00\x00\x00\x04\x00\x00\x00\x00\x00");
+        c.close();
+    });
+    assert_eq!(o.sessions.len(), 1, "{:#?}", o.findings);
+    assert!(o.messages.is_empty(), "{:#?}", o.messages);
+    let f = o.expect(Code::UpgradeHeaderMissing, Some(C2S));
+    assert!(f.detail.contains("'h2c'"), "{}", f.detail);
+    assert!(f.detail.contains("not WebSocket framing"), "{}", f.detail);
+    o.assert_codes(&[Code::UpgradeHeaderMissing]);
+    assert_eq!(o.ends.len(), 1);
+    assert!(!o.ends[0].upgraded);
+}
+
+/// The upgrade with `resp` given as raw bytes, then twelve messages.
+fn raw_response_then_twelve(resp: &[u8]) -> Outcome {
+    let mut c = Conversation::default_v4();
+    c.handshake();
+    c.client_send(&request().to_bytes());
+    c.server_send(resp);
+    twelve_messages(&mut c);
+    analyze_packets(&c.into_packets())
+}
+
+#[test]
+fn a_101_with_over_128_headers_is_http_limit_exceeded_and_session_still_decoded() {
+    let mut resp = response();
+    resp.extra_headers = (0..200)
+        .map(|i| (format!("X-H{i}"), "v".to_string()))
+        .collect();
+    let o = raw_response_then_twelve(&resp.to_bytes());
+    assert_twelve_decoded(&o);
+    let f = o.expect(Code::HttpLimitExceeded, Some(S2C));
+    assert!(
+        f.detail.contains("response has 203 headers"),
+        "{}",
+        f.detail
+    );
+    o.assert_codes(&[Code::HttpLimitExceeded]);
+    assert!(
+        o.sessions[0]
+            .handshake
+            .as_ref()
+            .expect("handshake")
+            .negotiated
+            .accept_valid
+    );
+}
+
+#[test]
+fn a_101_head_over_64_kib_is_http_limit_exceeded_and_session_still_decoded() {
+    let mut resp = response();
+    resp.extra_headers = vec![("Set-Cookie".into(), "a".repeat(70_000))];
+    let o = raw_response_then_twelve(&resp.to_bytes());
+    assert_twelve_decoded(&o);
+    let f = o.expect(Code::HttpLimitExceeded, Some(S2C));
+    assert!(f.detail.contains("response head is"), "{}", f.detail);
+    assert!(f.detail.contains("64 KiB"), "{}", f.detail);
+    let hs = o.sessions[0].handshake.as_ref().expect("handshake");
+    assert_eq!(hs.response.as_ref().map(|r| r.status), Some(101));
+}
+
+#[test]
+fn a_lower_case_status_line_is_handshake_unparsed_and_session_still_decoded() {
+    let mut resp = response();
+    resp.http_version = "http/1.1".into();
+    let o = raw_response_then_twelve(&resp.to_bytes());
+    assert_twelve_decoded(&o);
+    let f = o.expect(Code::HandshakeUnparsed, Some(S2C));
+    assert!(f.detail.contains("response"), "{}", f.detail);
+    o.assert_codes(&[Code::HandshakeUnparsed]);
+}
+
+#[test]
+fn a_101_with_control_bytes_in_its_reason_is_read_leniently() {
+    let mut bytes = response().to_bytes();
+    let at = bytes
+        .iter()
+        .position(|&b| b == b'\r')
+        .expect("status line end");
+    bytes.splice(at..at, [b' ', 0xff, 0x01, b'x']);
+    let o = raw_response_then_twelve(&bytes);
+    assert_twelve_decoded(&o);
+    o.expect(Code::HandshakeUnparsed, Some(S2C));
+}
+
+#[test]
+fn over_64_unanswered_pipelined_requests_are_bounded_with_a_finding() {
+    let mut c = Conversation::default_v4();
+    c.handshake();
+    let pad = "p".repeat(600);
+    for i in 0..2000 {
+        c.client_send(format!("GET /r{i} HTTP/1.1\r\nHost: a\r\nX-Pad: {pad}\r\n\r\n").as_bytes());
+    }
+    let o = analyze_packets(&c.into_packets());
+    let f = o.expect(Code::HttpLimitExceeded, Some(C2S));
+    assert!(f.detail.contains("64 pipelined requests"), "{}", f.detail);
+    assert!(f.detail.contains("no longer examined"), "{}", f.detail);
+    assert_eq!(f.session, None);
+    assert!(o.sessions.is_empty());
+}
+
+#[test]
+fn an_upgrade_behind_70_pipelined_requests_is_still_decoded() {
+    let mut c = Conversation::default_v4();
+    c.handshake();
+    for _ in 0..70 {
+        c.client_send(b"GET /poll HTTP/1.1\r\nHost: example.com\r\n\r\n");
+    }
+    c.client_send(&request().to_bytes());
+    for _ in 0..70 {
+        c.server_send(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+    }
+    c.server_send(&response().to_bytes());
+    twelve_messages(&mut c);
+    let o = analyze_packets(&c.into_packets());
+    assert_twelve_decoded(&o);
+    o.assert_codes(&[]);
+}
+
+#[test]
+fn a_segment_lost_inside_the_request_head_keeps_the_session() {
+    let req = request().to_bytes();
+    let mut c = Conversation::default_v4();
+    c.handshake();
+    c.client_send(&req[..40]);
+    c.skip(kit(C2S), 30);
+    c.client_send(&req[70..]);
+    c.server_send(&response().to_bytes());
+    twelve_messages(&mut c);
+    let o = analyze_packets(&c.into_packets());
+    assert_twelve_decoded(&o);
+    let f = o.expect(Code::HandshakeNotSeen, Some(C2S));
+    assert!(
+        f.detail.contains("30 bytes inside the request head"),
+        "{}",
+        f.detail
+    );
+    let hs = o.sessions[0].handshake.as_ref().expect("handshake");
+    assert_eq!(hs.request.target, "/");
+    assert_eq!(hs.response.as_ref().map(|r| r.status), Some(101));
+    // The rest of the head (after the gap) is not mistaken for frames.
+    o.assert_codes(&[Code::HandshakeNotSeen]);
+}
+
+#[test]
+fn a_segment_lost_just_before_the_empty_line_ending_the_request_head() {
+    let req = request().to_bytes();
+    let mut c = Conversation::default_v4();
+    c.handshake();
+    c.client_send(&req[..40]);
+    c.skip(kit(C2S), (req.len() - 42) as u64);
+    c.client_send(&req[req.len() - 2..]);
+    c.server_send(&response().to_bytes());
+    twelve_messages(&mut c);
+    let o = analyze_packets(&c.into_packets());
+    assert_twelve_decoded(&o);
+    // Nothing of the client's stream was skipped as junk.
+    o.assert_codes(&[Code::HandshakeNotSeen]);
+}
+
+#[test]
+fn a_segment_lost_inside_the_request_line_keeps_the_session() {
+    let req = request().to_bytes();
+    let mut c = Conversation::default_v4();
+    c.handshake();
+    c.client_send(&req[..6]);
+    c.skip(kit(C2S), 30);
+    c.client_send(&req[36..]);
+    c.server_send(&response().to_bytes());
+    twelve_messages(&mut c);
+    let o = analyze_packets(&c.into_packets());
+    assert_twelve_decoded(&o);
+    let f = o.expect(Code::HandshakeNotSeen, Some(C2S));
+    assert!(f.detail.contains("101"), "{}", f.detail);
+}
+
+#[test]
+fn a_segment_lost_inside_the_101_head_keeps_the_session() {
+    let resp = response().to_bytes();
+    let mut c = Conversation::default_v4();
+    c.handshake();
+    c.client_send(&request().to_bytes());
+    c.server_send(&resp[..40]);
+    c.skip(kit(S2C), 20);
+    c.server_send(&resp[60..]);
+    twelve_messages(&mut c);
+    let o = analyze_packets(&c.into_packets());
+    assert_twelve_decoded(&o);
+    let f = o.expect(Code::HandshakeNotSeen, Some(S2C));
+    assert!(
+        f.detail.contains("20 bytes inside the 101 response head"),
+        "{}",
+        f.detail
+    );
+}
+
+#[test]
+fn a_segment_lost_inside_a_refusal_head_reports_the_refused_upgrade() {
+    let mut c = Conversation::default_v4();
+    c.handshake();
+    c.client_send(&request().to_bytes());
+    let refusal = b"HTTP/1.1 403 Forbidden\r\nServer: x\r\nContent-Length: 0\r\n\r\n";
+    c.server_send(&refusal[..30]);
+    c.skip(kit(S2C), 10);
+    c.server_send(&refusal[40..]);
+    c.close();
+    let o = analyze_packets(&c.into_packets());
+    assert_eq!(o.sessions.len(), 1, "{:#?}", o.findings);
+    o.expect(Code::UpgradeRejected, Some(S2C));
+    let f = o.expect(Code::HandshakeNotSeen, Some(S2C));
+    assert!(
+        f.detail.contains("inside the 403 response head"),
+        "{}",
+        f.detail
+    );
+}
+
+#[test]
+fn an_upgrade_after_chunked_bodies_on_a_keep_alive_connection_is_decoded() {
+    let mut c = Conversation::default_v4();
+    c.handshake();
+    c.client_send(
+        b"POST /form HTTP/1.1\r\nHost: example.com\r\nTransfer-Encoding: chunked\r\n\r\n",
+    );
+    c.client_send(b"5;ext=1\r\nhello\r\n");
+    c.client_send(b"A\r\n0123456789\r\n0\r\nX-Trailer: t\r\n\r\n");
+    c.server_send(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n3\r\nabc\r\n");
+    c.server_send(b"0\r\n\r\n");
+    c.client_send(b"GET /page HTTP/1.1\r\nHost: example.com\r\n\r\n");
+    c.server_send(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10\r\n");
+    c.server_send(b"0123456789abcdef\r\n0\r\n\r\n");
+    c.client_send(&request().to_bytes());
+    c.server_send(&response().to_bytes());
+    twelve_messages(&mut c);
+    let o = analyze_packets(&c.into_packets());
+    assert_twelve_decoded(&o);
+    o.assert_codes(&[]);
+}
+
+#[test]
+fn a_segment_lost_inside_a_body_before_the_upgrade_is_skipped_with_it() {
+    let mut c = Conversation::default_v4();
+    c.handshake();
+    c.client_send(b"POST /a HTTP/1.1\r\nHost: example.com\r\nContent-Length: 300\r\n\r\n");
+    c.client_send(&[b'x'; 100]);
+    c.skip(kit(C2S), 100);
+    c.client_send(&[b'x'; 100]);
+    c.server_send(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1f4\r\n");
+    c.server_send(&[b'y'; 100]);
+    c.skip(kit(S2C), 300);
+    c.server_send(&[b'y'; 100]);
+    c.server_send(b"\r\n0\r\n\r\n");
+    c.client_send(&request().to_bytes());
+    c.server_send(&response().to_bytes());
+    twelve_messages(&mut c);
+    let o = analyze_packets(&c.into_packets());
+    assert_twelve_decoded(&o);
+    // The client's hole is declared only once the reassembler stops waiting for it, so the
+    // client's first frames reach the analyzer together with its request, after the 101.
+    o.assert_codes(&[Code::HandshakeNote]);
+}
+
 /// Upgrade, client "hello", then a server frame declaring 1000 payload bytes of which 300 are
 /// sent before the connection ends with `end` (or the capture ends, for `None`).
 fn frame_cut_by(end: Option<wsscope::testkit::TcpFlags>) -> Outcome {

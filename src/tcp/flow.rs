@@ -176,6 +176,8 @@ pub enum TcpEvent<'a> {
         offset: u64,
         /// Exact length.
         len: u64,
+        /// Cut off the end of a captured segment by the snaplen.
+        cut: bool,
     },
     /// A retransmission disagreed with the bytes first delivered.
     Overlap {
@@ -737,12 +739,18 @@ impl FlowTable {
                 offset,
                 bytes,
             }),
-            StreamOutput::Gap { offset, len, ts } => sink(TcpEvent::Gap {
+            StreamOutput::Gap {
+                offset,
+                len,
+                ts,
+                cut,
+            } => sink(TcpEvent::Gap {
                 flow,
                 dir,
                 ts,
                 offset,
                 len,
+                cut,
             }),
             StreamOutput::Overlap { offset, len, ts } => sink(TcpEvent::Overlap {
                 flow,

@@ -71,6 +71,9 @@ pub enum StreamOutput<'a> {
         len: u64,
         /// Timestamp of the packet that made the hole known.
         ts: Timestamp,
+        /// The bytes were cut off the end of a captured segment (snaplen), not lost with a
+        /// whole segment.
+        cut: bool,
     },
     /// A retransmission carried different bytes than the first copy for `len` bytes at `offset`.
     Overlap {
@@ -356,14 +359,14 @@ impl StreamReassembler {
                 break;
             }
             if first > self.next {
-                self.emit_gap(ts, first - self.next, out);
+                self.emit_gap(ts, first - self.next, false, out);
             }
             self.drain(out);
         }
         if let Some(fin) = self.fin {
             // The FIN occupies one sequence number: an ACK past it acknowledges everything.
             if acked > fin && fin > self.next && self.pending.is_empty() {
-                self.emit_gap(ts, fin - self.next, out);
+                self.emit_gap(ts, fin - self.next, false, out);
             }
         }
     }
@@ -375,13 +378,13 @@ impl StreamReassembler {
     {
         while let Some((&first, _)) = self.pending.iter().next() {
             if first > self.next {
-                self.emit_gap(ts, first - self.next, out);
+                self.emit_gap(ts, first - self.next, false, out);
             }
             self.drain(out);
         }
         if let Some(fin) = self.fin {
             if fin > self.next {
-                self.emit_gap(ts, fin - self.next, out);
+                self.emit_gap(ts, fin - self.next, false, out);
             }
         }
     }
@@ -422,7 +425,7 @@ impl StreamReassembler {
         }
         let end = start + payload.len() as u64 + missing;
         if end > self.next {
-            self.emit_gap(ts, end - self.next, out);
+            self.emit_gap(ts, end - self.next, missing > 0, out);
         }
     }
 
@@ -516,13 +519,13 @@ impl StreamReassembler {
                 break;
             };
             if first > self.next {
-                self.emit_gap(ts, first - self.next, out);
+                self.emit_gap(ts, first - self.next, false, out);
             }
             self.drain(out);
         }
     }
 
-    fn emit_gap<F>(&mut self, ts: Timestamp, len: u64, out: &mut F)
+    fn emit_gap<F>(&mut self, ts: Timestamp, len: u64, cut: bool, out: &mut F)
     where
         F: FnMut(StreamOutput<'_>),
     {
@@ -532,6 +535,7 @@ impl StreamReassembler {
             offset: self.next,
             len,
             ts,
+            cut,
         });
         self.next += len;
         self.history_from = self.next;
