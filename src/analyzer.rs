@@ -350,6 +350,10 @@ fn drain<F>(pending: &mut Vec<SessionEvent>, post: &mut Post, sink: &mut F)
 where
     F: FnMut(Event<'_>),
 {
+    if pending.is_empty() {
+        // Most segments produce no session event: skip setting up the drain.
+        return;
+    }
     for ev in pending.drain(..) {
         match &ev {
             SessionEvent::Start(s) => {

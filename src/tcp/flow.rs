@@ -15,7 +15,8 @@ use super::Dir;
 use crate::packet::Segment;
 use crate::timestamp::Timestamp;
 use foldhash::{HashMap, HashMapExt};
-use std::net::SocketAddr;
+use std::hash::{Hash, Hasher};
+use std::net::{IpAddr, SocketAddr};
 
 /// Identifies a connection for its whole life (unique within one [`FlowTable`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -240,10 +241,36 @@ pub enum Verdict {
     Bypass,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct FlowKey {
     lo: SocketAddr,
     hi: SocketAddr,
+}
+
+/// Hashes addresses and ports only, packed into as few words as possible: it runs for every
+/// packet, and the derived hash feeds every field of both `SocketAddr`s (discriminants, IPv6
+/// flow info and scope id) one small write at a time. Keys that are equal hash equally, which
+/// is all `Eq` needs.
+impl Hash for FlowKey {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        match (self.lo, self.hi) {
+            (SocketAddr::V4(a), SocketAddr::V4(b)) => {
+                let ports = u64::from(a.port()) << 16 | u64::from(b.port());
+                state.write_u64(u64::from(a.ip().to_bits()) << 32 | u64::from(b.ip().to_bits()));
+                state.write_u64(ports);
+            }
+            (a, b) => {
+                for addr in [a, b] {
+                    let ip = match addr.ip() {
+                        IpAddr::V4(ip) => u128::from(ip.to_bits()),
+                        IpAddr::V6(ip) => ip.to_bits(),
+                    };
+                    state.write_u128(ip);
+                    state.write_u16(addr.port());
+                }
+            }
+        }
+    }
 }
 
 impl FlowKey {
@@ -377,78 +404,96 @@ impl FlowTable {
     {
         self.maybe_sweep(seg.ts, sink);
         let key = FlowKey::of(seg.src, seg.dst);
-        let starts_new = match self.flows.get(&key) {
-            None => true,
+        // The common case, a segment of a tracked connection, costs one lookup.
+        if let Some(flow) = self.flows.get_mut(&key) {
             // A fresh SYN on a 4-tuple whose previous connection ended: port reuse.
-            Some(f) => {
-                seg.flags.syn
-                    && !seg.flags.ack
-                    && (f.rst.iter().any(|&r| r) || f.fin_delivered.iter().all(|&x| x))
-            }
-        };
-        if starts_new {
-            let carries_something = seg.flags.syn || !seg.payload.is_empty() || seg.missing > 0;
-            if !carries_something && !self.flows.contains_key(&key) {
-                // A bare ACK/FIN/RST of a connection already closed (or never seen): nothing to
-                // analyse, and tracking it would only count a ghost connection.
-                self.stats.stray_segments += 1;
+            let reused = seg.flags.syn
+                && !seg.flags.ack
+                && (flow.rst.iter().any(|&r| r) || flow.fin_delivered.iter().all(|&x| x));
+            if !reused {
+                let finished = Self::handle(flow, seg, sink);
+                Self::account(&mut self.buffered, &mut self.stats, flow);
+                if finished {
+                    self.close_finished(&key, seg.ts, sink);
+                }
                 return;
             }
-            if let Some(old) = self.remove(&key) {
-                Self::close_flow(old, seg.ts, CloseReason::Fin, sink);
-            }
-            if self.flows.len() >= self.limits.max_flows {
-                self.evict(seg.ts, sink);
-            }
-            let id = FlowId(self.next_id);
-            self.next_id += 1;
-            self.stats.flows += 1;
-            self.flows.insert(
-                key,
-                Box::new(Flow {
-                    id,
-                    client: None,
-                    server: None,
-                    roles_inferred: false,
-                    began: Began::Midstream,
-                    streams: [
-                        StreamReassembler::new(self.limits.reassembly),
-                        StreamReassembler::new(self.limits.reassembly),
-                    ],
-                    early_isn: Vec::new(),
-                    first_ts: seg.ts,
-                    last_ts: seg.ts,
-                    packets: [0; 2],
-                    wire_bytes: [0; 2],
-                    fin_sent: [false; 2],
-                    fin_delivered: [false; 2],
-                    rst: [false; 2],
-                    window: [None; 2],
-                    bypassed: false,
-                    has_payload: false,
-                    buffered: 0,
-                }),
-            );
-            self.stats.peak_flows = self.stats.peak_flows.max(self.flows.len());
         }
+        // A new connection, or a new one on a reused 4-tuple.
+        let carries_something = seg.flags.syn || !seg.payload.is_empty() || seg.missing > 0;
+        if !carries_something && !self.flows.contains_key(&key) {
+            // A bare ACK/FIN/RST of a connection already closed (or never seen): nothing to
+            // analyse, and tracking it would only count a ghost connection.
+            self.stats.stray_segments += 1;
+            return;
+        }
+        if let Some(old) = self.remove(&key) {
+            Self::close_flow(old, seg.ts, CloseReason::Fin, sink);
+        }
+        if self.flows.len() >= self.limits.max_flows {
+            self.evict(seg.ts, sink);
+        }
+        let id = FlowId(self.next_id);
+        self.next_id += 1;
+        self.stats.flows += 1;
+        self.flows.insert(
+            key,
+            Box::new(Flow {
+                id,
+                client: None,
+                server: None,
+                roles_inferred: false,
+                began: Began::Midstream,
+                streams: [
+                    StreamReassembler::new(self.limits.reassembly),
+                    StreamReassembler::new(self.limits.reassembly),
+                ],
+                early_isn: Vec::new(),
+                first_ts: seg.ts,
+                last_ts: seg.ts,
+                packets: [0; 2],
+                wire_bytes: [0; 2],
+                fin_sent: [false; 2],
+                fin_delivered: [false; 2],
+                rst: [false; 2],
+                window: [None; 2],
+                bypassed: false,
+                has_payload: false,
+                buffered: 0,
+            }),
+        );
+        self.stats.peak_flows = self.stats.peak_flows.max(self.flows.len());
         let Some(flow) = self.flows.get_mut(&key) else {
             return;
         };
         let finished = Self::handle(flow, seg, sink);
-        let now = flow.streams[0].buffered_bytes() + flow.streams[1].buffered_bytes();
-        self.buffered = self.buffered - flow.buffered + now;
-        flow.buffered = now;
-        self.stats.peak_flow_buffered_bytes = self.stats.peak_flow_buffered_bytes.max(now);
-        self.stats.peak_buffered_bytes = self.stats.peak_buffered_bytes.max(self.buffered);
+        Self::account(&mut self.buffered, &mut self.stats, flow);
         if finished {
-            if let Some(flow) = self.remove(&key) {
-                let reason = if flow.rst.iter().any(|&r| r) {
-                    CloseReason::Rst
-                } else {
-                    CloseReason::Fin
-                };
-                Self::close_flow(flow, seg.ts, reason, sink);
-            }
+            self.close_finished(&key, seg.ts, sink);
+        }
+    }
+
+    /// Takes a flow's out-of-order bytes after a segment into the table's total and peaks.
+    fn account(buffered: &mut usize, stats: &mut FlowTableStats, flow: &mut Flow) {
+        let now = flow.streams[0].buffered_bytes() + flow.streams[1].buffered_bytes();
+        *buffered = *buffered - flow.buffered + now;
+        flow.buffered = now;
+        stats.peak_flow_buffered_bytes = stats.peak_flow_buffered_bytes.max(now);
+        stats.peak_buffered_bytes = stats.peak_buffered_bytes.max(*buffered);
+    }
+
+    /// Removes and closes a flow whose connection is over (FIN both ways or RST).
+    fn close_finished<F>(&mut self, key: &FlowKey, ts: Timestamp, sink: &mut F)
+    where
+        F: FnMut(TcpEvent<'_>) -> Verdict,
+    {
+        if let Some(flow) = self.remove(key) {
+            let reason = if flow.rst.iter().any(|&r| r) {
+                CloseReason::Rst
+            } else {
+                CloseReason::Fin
+            };
+            Self::close_flow(flow, ts, reason, sink);
         }
     }
 

@@ -547,6 +547,15 @@ impl StreamReassembler {
         if cap == 0 {
             return;
         }
+        let len = self.history.len();
+        if len == cap {
+            // Fast path (the ring is at its full size): bytes that fit before its end.
+            let pos = (self.next % len as u64) as usize;
+            if bytes.len() <= len - pos {
+                self.history[pos..pos + bytes.len()].copy_from_slice(bytes);
+                return;
+            }
+        }
         // Worth keeping after this write: everything since the last gap, up to the cap.
         let want = (self.next - self.history_from)
             .saturating_add(bytes.len() as u64)

@@ -64,12 +64,11 @@ pub struct Expectations {
 }
 
 impl Expectations {
-    /// The first two header bytes alone could start a frame in this direction.
-    fn plausible_prefix(&self, b0: u8, b1: u8) -> bool {
+    /// The first header byte alone could start a frame in this direction (whatever follows).
+    /// Implied by [`Self::plausible_prefix`].
+    fn plausible_first(&self, b0: u8) -> bool {
         let opcode = Opcode::from_u4(b0);
         let rsv = b0 & 0x70;
-        let len7 = b1 & 0x7f;
-        let masked = b1 & 0x80 != 0;
         let opcode_ok = matches!(
             opcode,
             Opcode::Continuation
@@ -83,8 +82,15 @@ impl Expectations {
             || (rsv == 0x40
                 && self.rsv1_allowed
                 && matches!(opcode, Opcode::Text | Opcode::Binary));
-        let control_ok = !opcode.is_control() || (b0 & 0x80 != 0 && len7 <= 125);
-        opcode_ok && rsv_ok && control_ok && masked == self.masked
+        opcode_ok && rsv_ok && (!opcode.is_control() || b0 & 0x80 != 0)
+    }
+
+    /// The first two header bytes alone could start a frame in this direction.
+    fn plausible_prefix(&self, b0: u8, b1: u8) -> bool {
+        let control = Opcode::from_u4(b0).is_control();
+        self.plausible_first(b0)
+            && (!control || b1 & 0x7f <= 125)
+            && (b1 & 0x80 != 0) == self.masked
     }
 
     /// A complete header could start a frame in this direction.
@@ -429,11 +435,21 @@ impl FrameDecoder {
                 self.examined += 1;
             }
             let here = &win[start..];
-            if let [b0, b1, ..] = *here {
-                if !self.expect.plausible_prefix(b0, b1) {
-                    start += 1;
-                    continue;
+            let hopeless = match *here {
+                [b0, b1, ..] => !self.expect.plausible_prefix(b0, b1),
+                // The last byte held: when it cannot start a header whatever follows, it is
+                // done with now, instead of being parsed, waited on and examined again with
+                // the next bytes (once per segment when they come in tiny segments).
+                [b0] if !decide && !self.expect.plausible_first(b0) => {
+                    // Undecided as when waiting on it: the window is only given up when full.
+                    self.scan = buf.len();
+                    return Search::Undecided;
                 }
+                _ => false,
+            };
+            if hopeless {
+                start += 1;
+                continue;
             }
             match self.candidate(here, decide) {
                 Verdict::Reject => start += 1,
@@ -678,6 +694,51 @@ mod tests {
                 Ev::End,
             ]
         );
+    }
+
+    #[test]
+    fn a_first_byte_rejected_alone_is_rejected_whatever_follows() {
+        // The search rejects the last byte it holds on that byte alone: that must never reject
+        // a position the two-byte check would let through, or the output would depend on
+        // segmentation.
+        for masked in [false, true] {
+            for rsv1_allowed in [false, true] {
+                let e = Expectations {
+                    masked,
+                    rsv1_allowed,
+                };
+                for b0 in 0..=255u8 {
+                    let any = (0..=255u8).any(|b1| e.plausible_prefix(b0, b1));
+                    assert_eq!(e.plausible_first(b0), any, "b0 {b0:#04x} {e:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn junk_in_one_byte_pieces_is_examined_once_per_byte() {
+        // Each one-byte piece used to be parsed as a header cut short and waited on, then
+        // examined again with the next piece.
+        let junk = crate::testkit::adversarial::never_a_header(5, 64 * 1024);
+        let mut d = FrameDecoder::new(SERVER);
+        let mut evs = collect(&mut d, &[&[0x81, 0x01, b'a']]);
+        d.gap(Timestamp(0), 3, &mut |e| evs.push(own(e)));
+        for b in junk.chunks(1) {
+            d.feed(Timestamp(0), b, &mut |e| evs.push(own(e)));
+        }
+        d.feed(Timestamp(0), &[0x81, 0x02, b'h', b'i'], &mut |e| {
+            evs.push(own(e))
+        });
+        d.finish(Timestamp(0), &mut |e| evs.push(own(e)));
+        // Plus the few bytes kept (and examined again) when a full window is given up.
+        assert!(
+            d.examined <= junk.len() as u64 + 64,
+            "{} positions examined for {} bytes",
+            d.examined,
+            junk.len()
+        );
+        assert_eq!(evs[3], Ev::Resynced(junk.len() as u64));
+        assert_eq!(evs[4], Ev::Header(1, 2));
     }
 
     /// A plausible binary frame whose payload is made of frames that regain sync and lose it
