@@ -92,7 +92,7 @@ impl Analyzer {
         let budget = cfg.budget.clone();
         Analyzer {
             decoder: PacketDecoder::new(),
-            table: FlowTable::new(cfg.flows),
+            table: FlowTable::new(cfg.flows).with_budget(cfg.budget.clone()),
             cfg,
             conns: HashMap::new(),
             next_session: last_session_id,
@@ -249,6 +249,17 @@ where
         } => {
             if let Some(c) = conns.get_mut(&flow) {
                 c.on_ignored(dir, ts, reason, pending);
+            }
+        }
+        TcpEvent::MemoryRelief {
+            flow,
+            dir,
+            ts,
+            held,
+            limit,
+        } => {
+            if let Some(c) = conns.get_mut(&flow) {
+                c.on_memory_relief(dir, ts, held, limit, pending);
             }
         }
         TcpEvent::Fin { flow, dir, .. } => {

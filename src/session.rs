@@ -495,6 +495,36 @@ impl Connection {
         });
     }
 
+    /// The memory budget was reached: direction `dir` gave up the `held` bytes it kept out of
+    /// order (the gap and the data follow).
+    pub fn on_memory_relief(
+        &mut self,
+        dir: Dir,
+        ts: Timestamp,
+        held: u64,
+        limit: u64,
+        out: &mut Vec<SessionEvent>,
+    ) {
+        let dir = self.orient(dir);
+        let session = match &self.phase {
+            Phase::WebSocket(ws) => Some(ws.session),
+            _ => None,
+        };
+        out.push(SessionEvent::Finding {
+            session,
+            finding: Finding::new(
+                Code::MemoryBudgetExceeded,
+                Some(dir),
+                Some(ts),
+                format!(
+                    "memory budget reached (--max-memory {}): {} held out of order were delivered at once, the hole in front of them reported as a gap",
+                    crate::budget::human(limit),
+                    crate::budget::human(held)
+                ),
+            ),
+        });
+    }
+
     /// A FIN from `dir`.
     pub fn on_fin(&mut self, dir: Dir) {
         let dir = self.orient(dir);

@@ -467,6 +467,43 @@ fn data_behind_a_hole_is_buffered_up_to_the_limit_then_the_gap_is_declared() {
     }
 }
 
+/// Eight sessions hold MiBs behind a lost byte under a 16 MiB memory budget: the flow table
+/// never holds more than the budget (the least active sessions give up their held data first,
+/// the hole declared at once, with memory-budget-exceeded), the charge never passes the limit,
+/// and every session still decodes with its frame in sync after the hole. Before the budget
+/// covered reassembly, the table held 32 MiB.
+#[test]
+fn data_behind_holes_stays_within_the_memory_budget() {
+    let mut cfg = config();
+    let limit = 16u64 << 20;
+    cfg.budget = wsscope::budget::MemoryBudget::new(limit);
+    let (c, stats, expected) = generate_and_run(&cfg, 262_144, |emit| {
+        adversarial::hole_flood(8, 5 << 20, emit)
+    });
+    let f = &stats.flows;
+    // The segment that passes the budget is buffered before the charge is settled.
+    assert!(f.peak_buffered_bytes as u64 <= limit + (64 << 10), "{f:?}");
+    assert!(cfg.budget.peak() <= limit, "{}", cfg.budget.peak());
+    assert!(cfg.budget.peak() > limit / 2, "{}", cfg.budget.peak());
+    assert_eq!(cfg.budget.used(), 0, "everything charged is given back");
+    c.assert_codes(&[Code::TcpGap, Code::MemoryBudgetExceeded]);
+    assert_eq!(c.count(Code::TcpGap), 8);
+    let relieved = c.count(Code::MemoryBudgetExceeded);
+    assert!((1..=8).contains(&relieved), "{relieved}");
+    for d in &c.details[&Code::MemoryBudgetExceeded] {
+        assert!(d.contains("--max-memory 16.0 MiB") && d.contains("held out of order"), "{d}");
+    }
+    for p in &expected.probes {
+        let seen = c.assert_probe_decoded(p);
+        let frame = seen
+            .shapes
+            .iter()
+            .find(|s| s.1 == MessageKind::Binary)
+            .unwrap();
+        assert_eq!((frame.2, frame.3), (5 << 20, true));
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Resynchronisation through bytes that never look like a header
 // ---------------------------------------------------------------------------------------------
