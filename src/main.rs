@@ -240,6 +240,7 @@ fn config(common: &CommonArgs, keep_bytes: usize) -> AnalyzerConfig {
             keep_bytes,
             decode_as_ports: common.decode_as.clone(),
             detect_midstream: !common.no_midstream,
+            budget: None,
         },
         flows: FlowLimits {
             max_flows: common.max_flows.max(1),
@@ -839,6 +840,7 @@ fn live(args: LiveArgs) -> ExitCode {
             keep_bytes: keep,
             decode_as_ports: args.decode_as.clone(),
             detect_midstream: true,
+            budget: None,
         },
         flows: FlowLimits::default(),
         budget: MemoryBudget::new(args.max_memory),

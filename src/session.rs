@@ -38,6 +38,9 @@ pub struct SessionConfig {
     pub decode_as_ports: Vec<u16>,
     /// Detect WebSocket framing on connections captured mid-stream.
     pub detect_midstream: bool,
+    /// The memory budget message assembly and inflaters are charged to (the analyzer sets it
+    /// to its own, [`crate::analyzer::AnalyzerConfig::budget`]).
+    pub budget: Option<crate::budget::MemoryBudget>,
 }
 
 impl Default for SessionConfig {
@@ -47,6 +50,7 @@ impl Default for SessionConfig {
             keep_bytes: 1024,
             decode_as_ports: Vec::new(),
             detect_midstream: true,
+            budget: None,
         }
     }
 }
@@ -1231,7 +1235,8 @@ impl Connection {
                 max_message_size: cfg.max_message_size,
                 keep_bytes: cfg.keep_bytes,
                 handshake_seen,
-            });
+            })
+            .with_budget(cfg.budget.clone());
             (decoder, assembler)
         };
         let (dc, ac) = make(Dir::ClientToServer);
