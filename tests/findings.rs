@@ -1427,6 +1427,35 @@ fn payload_budget_exceeded_is_reported_once_with_what_was_dropped() {
     assert_eq!(o.texts(C2S).len(), 2, "the analysis itself is unaffected");
 }
 
+/// The analysis's own buffers are charged to the budget too: a 300 KiB message kept whole
+/// (as with --payload full) under a 64 KiB budget keeps what fits, is counted in full, and
+/// the drop is reported in its direction; the session goes on.
+#[test]
+fn memory_budget_exceeded_while_a_message_is_assembled() {
+    let mut c = upgraded();
+    let big: Vec<u8> = (0..300 << 10).map(|i| (i % 251) as u8).collect();
+    c.server_send(&FrameSpec::binary(&big, None).encode());
+    c.client_send(&ctext("after"));
+    clean_close(&mut c);
+    let mut cfg = config();
+    cfg.budget = wsscope::budget::MemoryBudget::new(64 << 10);
+    let (o, _) = run_file_with(&cfg, &pcap(&c.into_packets()));
+    let f = o.expect(Code::MemoryBudgetExceeded, Some(S2C));
+    assert!(
+        f.detail.contains("--max-memory 64.0 KiB") && f.detail.contains("binary message kept"),
+        "{}",
+        f.detail
+    );
+    o.assert_codes(&[Code::MemoryBudgetExceeded]);
+    let (kind, payload) = &o.data(S2C)[0];
+    assert_eq!(*kind, MessageKind::Binary);
+    assert!(payload.len() < big.len() && payload[..] == big[..payload.len()]);
+    assert_eq!(o.in_dir(S2C)[0].len, big.len() as u64);
+    assert_eq!(o.texts(C2S), ["after"]);
+    assert_eq!(cfg.budget.used(), 0);
+    assert!(cfg.budget.peak() <= 64 << 10);
+}
+
 #[test]
 fn snaplen_truncated_is_reported_and_the_cut_message_is_incomplete() {
     let mut c = upgraded();

@@ -529,7 +529,7 @@ impl FlowTable {
             self.charged = want;
             return true;
         }
-        if budget.try_charge((want - self.charged) as u64) {
+        if budget.try_charge_analysis((want - self.charged) as u64) {
             self.charged = want;
             return true;
         }

@@ -7,10 +7,11 @@
 //!
 //! With a memory budget ([`MessageAssembler::with_budget`]), what a message being assembled
 //! keeps past its first [`FREE_PAYLOAD_BYTES`] is charged to it (in growing steps, so a big
-//! message charges a few times), and so is the inflater ([`INFLATER_BYTES`]). A refused charge
-//! degrades the message: it keeps counting (length, UTF-8, findings) without keeping more
-//! payload, or a compressed direction goes without an inflater; both are reported as
-//! `memory-budget-exceeded`.
+//! message charges a few times). A refused charge degrades the message: it keeps counting
+//! (length, UTF-8, findings) without keeping more payload, reported as
+//! `memory-budget-exceeded`. The inflater is charged too ([`INFLATER_BYTES`]) but never
+//! refused: without it a direction with context takeover could not be inflated again, and
+//! the flow table bounds how many there are.
 
 use super::decoder::DecodeEvent;
 use super::deflate::{Inflater, INFLATER_BYTES};
@@ -155,8 +156,6 @@ struct Building {
     charged: usize,
     /// Payload bytes not kept because the budget refused (they would have been kept).
     budget_dropped: u64,
-    /// Compressed, but the budget refused an inflater: counted, not inflated.
-    no_inflater: bool,
 }
 
 impl Building {
@@ -182,7 +181,7 @@ impl Building {
             // Then whatever is left of the budget (whole pages), so a big piece keeps what fits.
             let left = (budget.limit().saturating_sub(budget.used()) as usize) & !4095;
             for amount in [step, short, left.min(short)] {
-                if amount > 0 && budget.try_charge(amount as u64) {
+                if amount > 0 && budget.try_charge_analysis(amount as u64) {
                     self.charged += amount;
                     self.payload
                         .reserve_exact((have + amount).saturating_sub(self.payload.len()));
@@ -230,9 +229,6 @@ pub struct MessageAssembler {
     budget: Option<MemoryBudget>,
     /// The inflater is charged ([`INFLATER_BYTES`]).
     inflater_charged: bool,
-    /// The budget refused an inflater while the direction uses context takeover: the window
-    /// is lost, later messages cannot be inflated either.
-    inflater_refused: bool,
 }
 
 impl Drop for MessageAssembler {
@@ -283,7 +279,6 @@ impl MessageAssembler {
             header_cut: false,
             budget: None,
             inflater_charged: false,
-            inflater_refused: false,
         }
     }
 
@@ -303,21 +298,13 @@ impl MessageAssembler {
         }
     }
 
-    /// Creates the inflater if the budget allows; false when it refused.
-    fn make_inflater(&mut self) -> bool {
-        if self.inflater_refused {
-            return false;
-        }
+    /// Creates the inflater, charged to the budget (never refused).
+    fn make_inflater(&mut self) {
         if let Some(b) = &self.budget {
-            if !b.try_charge(INFLATER_BYTES) {
-                // With context takeover the window is lost for good.
-                self.inflater_refused = self.cfg.deflate != Some(true);
-                return false;
-            }
+            b.charge(INFLATER_BYTES);
             self.inflater_charged = true;
         }
         self.inflater = Some(Inflater::new(self.cfg.deflate.unwrap_or(false)));
-        true
     }
 
     /// True once this side sent a close frame.
@@ -568,7 +555,6 @@ impl MessageAssembler {
                 cut: None,
                 charged: 0,
                 budget_dropped: 0,
-                no_inflater: false,
             });
             self.route = Route::Control;
             return;
@@ -609,7 +595,9 @@ impl MessageAssembler {
                 let compressed = h.rsv1 && (deflate || !self.cfg.handshake_seen);
                 // Negotiated: that direction's takeover mode. Handshake not seen: assume
                 // permessage-deflate with context takeover.
-                let no_inflater = compressed && self.inflater.is_none() && !self.make_inflater();
+                if compressed && self.inflater.is_none() {
+                    self.make_inflater();
+                }
                 self.data = Some(Building {
                     kind,
                     ts,
@@ -629,7 +617,6 @@ impl MessageAssembler {
                     cut: None,
                     charged: 0,
                     budget_dropped: 0,
-                    no_inflater,
                 });
                 self.route = Route::Data;
             }
@@ -647,7 +634,7 @@ impl MessageAssembler {
                 let budget = self.budget.as_ref();
                 let Some(b) = self.data.as_mut() else { return };
                 if b.compressed {
-                    if b.inflate_error.is_some() || b.incomplete || b.no_inflater {
+                    if b.inflate_error.is_some() || b.incomplete {
                         return;
                     }
                     let Some(inf) = self.inflater.as_mut() else {
@@ -762,7 +749,7 @@ impl MessageAssembler {
         let max = self.cfg.max_message_size;
         let keep = self.cfg.keep_bytes;
         let budget = self.budget.as_ref();
-        if b.compressed && b.inflate_error.is_none() && !b.incomplete && !b.no_inflater {
+        if b.compressed && b.inflate_error.is_none() && !b.incomplete {
             if let Some(inf) = self.inflater.as_mut() {
                 // Also past the cap: the tail completes the window (or resets it).
                 match inf.finish_message(max, &mut |chunk| {
@@ -786,18 +773,6 @@ impl MessageAssembler {
                         b.kind.as_str(),
                         crate::budget::human(b.payload.len() as u64),
                         crate::budget::human(b.budget_dropped)
-                    ),
-                ));
-            }
-            if b.no_inflater {
-                out(violation(
-                    Code::MemoryBudgetExceeded,
-                    b.ts,
-                    format!(
-                        "memory budget reached (--max-memory {}): no inflater for this direction, compressed {} message of {} bytes counted, not inflated",
-                        crate::budget::human(budget.limit()),
-                        b.kind.as_str(),
-                        b.wire_len
                     ),
                 ));
             }
@@ -1038,11 +1013,10 @@ mod tests {
         assert!(matches!(&out[..], [Assembled::Message(m)] if m.payload.len() == 1024));
     }
 
-    /// An inflater is charged while it lives; refused, the compressed messages of a direction
-    /// with context takeover are counted, not inflated, each with memory-budget-exceeded
-    /// (not decompression-failed).
+    /// An inflater is charged while it lives, even past the budget (it is never refused: the
+    /// messages still inflate), and given back with its assembler.
     #[test]
-    fn inflater_is_charged_and_a_refused_one_is_reported() {
+    fn inflater_is_charged_never_refused() {
         let hello = [0xc1, 0x07, 0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00];
         let (mut a, budget) = budgeted(Some(false), 64, 1 << 20);
         feed_all(&mut a, &hello);
@@ -1050,26 +1024,9 @@ mod tests {
         drop(a);
         assert_eq!(budget.used(), 0, "given back with the assembler");
 
-        let (mut a, budget) = budgeted(Some(false), 64, INFLATER_BYTES - 1);
-        let mut out = feed_all(&mut a, &hello);
-        out.extend(feed_all(&mut a, &hello));
-        assert_eq!(budget.peak(), 0);
-        let codes: Vec<Code> = out
-            .iter()
-            .filter_map(|o| match o {
-                Assembled::Violation { code, .. } => Some(*code),
-                Assembled::Message(_) => None,
-            })
-            .collect();
-        assert_eq!(codes, [Code::MemoryBudgetExceeded; 2]);
-        let msgs: Vec<&Message> = out
-            .iter()
-            .filter_map(|o| match o {
-                Assembled::Message(m) => Some(m),
-                Assembled::Violation { .. } => None,
-            })
-            .collect();
-        assert_eq!(msgs.len(), 2);
-        assert!(msgs.iter().all(|m| m.compressed && m.wire_len == 7 && m.payload.is_empty()));
+        let (mut a, budget) = budgeted(Some(false), 64, 1024);
+        let out = feed_all(&mut a, &hello);
+        assert_eq!(budget.used(), INFLATER_BYTES);
+        assert!(matches!(&out[..], [Assembled::Message(m)] if m.payload == b"Hello"));
     }
 }
