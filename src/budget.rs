@@ -97,7 +97,11 @@ impl MemoryBudget {
     /// Charges `n` bytes that cannot be refused (an inflater): the account may pass the limit,
     /// and then every other charge is refused until enough is given back.
     pub fn charge(&self, n: u64) {
-        let next = self.0.used.fetch_add(n, Ordering::Relaxed).saturating_add(n);
+        let next = self
+            .0
+            .used
+            .fetch_add(n, Ordering::Relaxed)
+            .saturating_add(n);
         self.0.peak.fetch_max(next, Ordering::Relaxed);
     }
 
@@ -218,7 +222,11 @@ mod tests {
         assert!(b.clone().try_charge(38), "clones share the account");
         assert_eq!(b.peak(), 100);
         b.charge(20);
-        assert_eq!((b.used(), b.peak()), (108, 108), "an inflater is never refused");
+        assert_eq!(
+            (b.used(), b.peak()),
+            (108, 108),
+            "an inflater is never refused"
+        );
         assert!(!b.try_charge_analysis(1));
     }
 

@@ -491,7 +491,10 @@ fn data_behind_holes_stays_within_the_memory_budget() {
     let relieved = c.count(Code::MemoryBudgetExceeded);
     assert!((1..=8).contains(&relieved), "{relieved}");
     for d in &c.details[&Code::MemoryBudgetExceeded] {
-        assert!(d.contains("--max-memory 16.0 MiB") && d.contains("held out of order"), "{d}");
+        assert!(
+            d.contains("--max-memory 16.0 MiB") && d.contains("held out of order"),
+            "{d}"
+        );
     }
     for p in &expected.probes {
         let seen = c.assert_probe_decoded(p);

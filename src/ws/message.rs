@@ -15,9 +15,9 @@
 
 use super::decoder::DecodeEvent;
 use super::deflate::{Inflater, INFLATER_BYTES};
-use crate::budget::MemoryBudget;
 use super::frame::{FrameHeader, Opcode};
 use super::utf8::Utf8Validator;
+use crate::budget::MemoryBudget;
 use crate::finding::Code;
 use crate::tcp::Dir;
 use crate::timestamp::Timestamp;
@@ -640,9 +640,8 @@ impl MessageAssembler {
                     let Some(inf) = self.inflater.as_mut() else {
                         return;
                     };
-                    let result = inf.feed(data, max, &mut |chunk| {
-                        accept_bytes(b, chunk, keep, budget)
-                    });
+                    let result =
+                        inf.feed(data, max, &mut |chunk| accept_bytes(b, chunk, keep, budget));
                     if let Err(e) = result {
                         b.inflate_error = Some(format!("{e:?}"));
                     }
@@ -752,9 +751,9 @@ impl MessageAssembler {
         if b.compressed && b.inflate_error.is_none() && !b.incomplete {
             if let Some(inf) = self.inflater.as_mut() {
                 // Also past the cap: the tail completes the window (or resets it).
-                match inf.finish_message(max, &mut |chunk| {
-                    accept_bytes(&mut b, chunk, keep, budget)
-                }) {
+                match inf
+                    .finish_message(max, &mut |chunk| accept_bytes(&mut b, chunk, keep, budget))
+                {
                     Ok(produced) if b.too_large => b.len = produced,
                     Ok(_) => {}
                     Err(e) => b.inflate_error = Some(format!("{e:?}")),
@@ -933,7 +932,11 @@ mod tests {
         assert_eq!(texts, [&b"plain"[..], b"Hello", b"Hello", b"\x03\xe8"]);
     }
 
-    fn budgeted(deflate: Option<bool>, keep: usize, limit: u64) -> (MessageAssembler, MemoryBudget) {
+    fn budgeted(
+        deflate: Option<bool>,
+        keep: usize,
+        limit: u64,
+    ) -> (MessageAssembler, MemoryBudget) {
         let budget = MemoryBudget::new(limit);
         let a = MessageAssembler::new(AssemblerConfig {
             dir: Dir::ServerToClient,
@@ -955,7 +958,9 @@ mod tests {
 
     fn feed_with(d: &mut FrameDecoder, a: &mut MessageAssembler, bytes: &[u8]) -> Vec<Assembled> {
         let mut out = Vec::new();
-        d.feed(Timestamp(0), bytes, &mut |ev| a.handle(ev, &mut |m| out.push(m)));
+        d.feed(Timestamp(0), bytes, &mut |ev| {
+            a.handle(ev, &mut |m| out.push(m))
+        });
         out
     }
 
@@ -981,7 +986,11 @@ mod tests {
         let mut d = decoder();
         let mut out = feed_with(&mut d, &mut a, &frame[..2 << 20]);
         assert!(out.is_empty());
-        assert!(budget.used() > 0 && budget.used() <= 1 << 20, "{}", budget.used());
+        assert!(
+            budget.used() > 0 && budget.used() <= 1 << 20,
+            "{}",
+            budget.used()
+        );
         out.extend(feed_with(&mut d, &mut a, &frame[2 << 20..]));
         assert!(budget.peak() <= 1 << 20, "{}", budget.peak());
         assert_eq!(budget.used(), 0, "given back at emit");
@@ -997,7 +1006,10 @@ mod tests {
         assert_eq!(m.len, 3 << 20);
         assert!(!m.payload_complete());
         let kept = m.payload.len();
-        assert!(kept > FREE_PAYLOAD_BYTES && kept <= FREE_PAYLOAD_BYTES + (1 << 20), "{kept}");
+        assert!(
+            kept > FREE_PAYLOAD_BYTES && kept <= FREE_PAYLOAD_BYTES + (1 << 20),
+            "{kept}"
+        );
         assert_eq!(m.payload[..], frame[10..10 + kept]);
         assert_eq!(codes.len(), 1, "{codes:?}");
         assert_eq!(codes[0].0, Code::MemoryBudgetExceeded);
