@@ -1456,6 +1456,73 @@ fn memory_budget_exceeded_while_a_message_is_assembled() {
     assert!(cfg.budget.peak() <= 64 << 10);
 }
 
+/// A connection holding 3 MiB behind a lost byte, gone quiet, and a later one holding 2 MiB
+/// behind a byte that is only reordered, under a 4.5 MiB budget: the quiet one (least recently
+/// active) gives up its data, the busy one keeps holding until its byte arrives and loses
+/// nothing.
+#[test]
+fn memory_budget_relieves_the_least_active_connection_first() {
+    let server = std::net::SocketAddr::from(([10, 0, 0, 2], 80));
+    let open = |last: u8, start: i64| {
+        let mut c = Conversation::new(
+            std::net::SocketAddr::from(([10, 0, 0, last], 40000)),
+            server,
+        )
+        .with_mss(8192)
+        .with_start_time(start);
+        c.handshake();
+        c.client_send(&request().to_bytes());
+        c.server_send(&response().to_bytes());
+        c.with_auto_ack(false)
+    };
+    let frame = |len: usize| FrameSpec::binary(&vec![7u8; len], None).encode();
+    let mut quiet = open(1, 1_700_000_000_000_000_000);
+    let big = frame(3 << 20);
+    quiet.send(wsscope::testkit::Dir::ServerToClient, &big[..1000]);
+    quiet.skip(wsscope::testkit::Dir::ServerToClient, 1);
+    quiet.send(wsscope::testkit::Dir::ServerToClient, &big[1001..]);
+    let mut busy = open(2, quiet.now() + 1_000_000);
+    let other = frame(2 << 20);
+    let at = busy.stream_offset(wsscope::testkit::Dir::ServerToClient) + 1000;
+    busy.send(wsscope::testkit::Dir::ServerToClient, &other[..1000]);
+    busy.skip(wsscope::testkit::Dir::ServerToClient, 1);
+    busy.send(wsscope::testkit::Dir::ServerToClient, &other[1001..]);
+    busy.raw_segment(
+        wsscope::testkit::Dir::ServerToClient,
+        at,
+        &other[1000..1001],
+    );
+    let mut packets = quiet.into_packets();
+    packets.extend(busy.into_packets());
+    let mut cfg = config();
+    cfg.session.keep_bytes = 1024;
+    cfg.budget = wsscope::budget::MemoryBudget::new(9 << 19);
+    let (o, _) = run_file_with(&cfg, &pcap(&packets));
+    o.assert_codes(&[Code::MemoryBudgetExceeded, Code::TcpGap]);
+    let relieved = o.all(Code::MemoryBudgetExceeded);
+    let gaps = o.all(Code::TcpGap);
+    assert_eq!((relieved.len(), gaps.len()), (1, 1), "{:#?}", o.findings);
+    assert_eq!(relieved[0].session, gaps[0].session);
+    assert!(
+        relieved[0].detail.contains("held out of order"),
+        "{}",
+        relieved[0].detail
+    );
+    let quiet_session = o
+        .sessions
+        .iter()
+        .find(|s| s.client.ip().to_string() == "10.0.0.1");
+    assert_eq!(relieved[0].session, quiet_session.map(|s| s.id));
+    // The busy connection's frame arrived whole.
+    let busy_frame = o
+        .messages
+        .iter()
+        .find(|m| m.len == 2 << 20)
+        .expect("busy frame");
+    assert!(!busy_frame.incomplete);
+    assert!(cfg.budget.peak() <= 9 << 19);
+}
+
 #[test]
 fn snaplen_truncated_is_reported_and_the_cut_message_is_incomplete() {
     let mut c = upgraded();
