@@ -16,6 +16,7 @@
 #   overlap-wrap  20,000 messages each way, sequence numbers wrapping, out-of-order segments,
 #                 identical and inconsistent retransmissions
 #   hole-flood    64 sessions each buffering 4 MiB of out-of-order data behind a lost byte
+#                 (also run with --max-memory 64M: the least active give their data up early)
 #   idle-flood    100,000 connections that go quiet after a permessage-deflate upgrade or an
 #                 HTTP request line, around a session of compressed messages
 #   snaplen64     20,000 messages each way of an ordinary session, captured with snaplen 64
@@ -44,6 +45,7 @@ declare -A MODES=(
   [finding-flood]="text=analyze"
   [payload-flood]="json-full=analyze -q --json /dev/null --payload full;json-full-256M=analyze -q --json /dev/null --payload full --max-memory 256M;tui=TUI;tui-256M=TUI --max-memory 256M"
   [undescribed-iface]="text=analyze"
+  [hole-flood]="ndjson-64M=analyze --ndjson --payload none --max-memory 64M"
 )
 TARGET=${CARGO_TARGET_DIR:-target}
 DIR=${STRESS_DIR:-$TARGET/stress}

@@ -24,7 +24,9 @@ pub struct AnalyzerConfig {
     /// Flow table limits.
     pub flows: FlowLimits,
     /// The memory budget shared with the outputs (`--max-memory`); payload they drop for it is
-    /// reported here as `payload-budget-exceeded`.
+    /// reported here as `payload-budget-exceeded`. The analysis charges its own buffers to it
+    /// too: out-of-order TCP data, messages being assembled, inflaters
+    /// (`memory-budget-exceeded` when it gives something up).
     pub budget: MemoryBudget,
 }
 
@@ -88,11 +90,12 @@ pub struct Analyzer {
 
 impl Analyzer {
     /// A fresh pipeline; session ids continue after `last_session_id`.
-    pub fn new(cfg: AnalyzerConfig, last_session_id: SessionId) -> Self {
+    pub fn new(mut cfg: AnalyzerConfig, last_session_id: SessionId) -> Self {
         let budget = cfg.budget.clone();
+        cfg.session.budget = Some(budget.clone());
         Analyzer {
             decoder: PacketDecoder::new(),
-            table: FlowTable::new(cfg.flows),
+            table: FlowTable::new(cfg.flows).with_budget(cfg.budget.clone()),
             cfg,
             conns: HashMap::new(),
             next_session: last_session_id,
@@ -254,6 +257,17 @@ where
         } => {
             if let Some(c) = conns.get_mut(&flow) {
                 c.on_ignored(dir, ts, reason, pending);
+            }
+        }
+        TcpEvent::MemoryRelief {
+            flow,
+            dir,
+            ts,
+            held,
+            limit,
+        } => {
+            if let Some(c) = conns.get_mut(&flow) {
+                c.on_memory_relief(dir, ts, held, limit, pending);
             }
         }
         TcpEvent::Fin { flow, dir, .. } => {

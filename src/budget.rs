@@ -1,12 +1,18 @@
-//! The global memory budget (`--max-memory`): one shared account of the payload bytes the
-//! outputs hold (the JSON report's payloads, the terminal UI's message previews).
+//! The global memory budget (`--max-memory`): one shared account of the bytes the analysis
+//! buffers (out-of-order TCP data, messages being assembled, inflaters) and the payload bytes
+//! the outputs hold (the JSON report's payloads, the terminal UI's message previews).
 //!
-//! Whoever holds bytes charges them with [`MemoryBudget::try_charge`] and gives them back with
-//! [`MemoryBudget::release`]. A holder refused a charge degrades a session (drops payload it
-//! holds or would hold) and says so with [`MemoryBudget::record_drop`]; the analyzer collects
-//! those records ([`MemoryBudget::take_drops`]) and reports them as `payload-budget-exceeded`
-//! findings. The account is passed down to every layer that uses it; none of them knows the
-//! others.
+//! The outputs charge what they hold with [`MemoryBudget::try_charge`], which leaves the last
+//! eighth of the limit ([`MemoryBudget::held_limit`]) to the analysis: retained payloads can
+//! be dropped later, what the analysis is refused is lost. The analysis charges with
+//! [`MemoryBudget::try_charge_analysis`] (the whole limit) or, for inflaters, which are never
+//! refused (refusing one would blind a direction for good), [`MemoryBudget::charge`].
+//! Everything is given back with [`MemoryBudget::release`]. An output refused a charge
+//! degrades a session (drops payload it holds or would hold) and says so with
+//! [`MemoryBudget::record_drop`]; the analyzer collects those records
+//! ([`MemoryBudget::take_drops`]) and reports them as `payload-budget-exceeded` findings. The
+//! analysis reports what it gives up itself (`memory-budget-exceeded`). The account is passed
+//! down to every layer that uses it; none of them knows the others.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -80,12 +86,40 @@ impl MemoryBudget {
         self.0.peak.load(Ordering::Relaxed)
     }
 
-    /// Charges `n` bytes if they fit under the limit; false (nothing charged) otherwise.
+    /// What the outputs' payloads may bring the account to: the limit less an eighth kept
+    /// for the analysis's own buffers.
+    pub fn held_limit(&self) -> u64 {
+        self.0.limit - self.0.limit / 8
+    }
+
+    /// Charges `n` bytes of payload an output holds if the account stays within
+    /// [`Self::held_limit`]; false (nothing charged) otherwise.
     pub fn try_charge(&self, n: u64) -> bool {
+        self.charge_within(n, self.held_limit())
+    }
+
+    /// Charges `n` bytes the analysis buffers if they fit under the limit; false (nothing
+    /// charged) otherwise.
+    pub fn try_charge_analysis(&self, n: u64) -> bool {
+        self.charge_within(n, self.0.limit)
+    }
+
+    /// Charges `n` bytes that cannot be refused (an inflater): the account may pass the limit,
+    /// and then every other charge is refused until enough is given back.
+    pub fn charge(&self, n: u64) {
+        let next = self
+            .0
+            .used
+            .fetch_add(n, Ordering::Relaxed)
+            .saturating_add(n);
+        self.0.peak.fetch_max(next, Ordering::Relaxed);
+    }
+
+    fn charge_within(&self, n: u64, limit: u64) -> bool {
         let used = &self.0.used;
         let mut cur = used.load(Ordering::Relaxed);
         loop {
-            let Some(next) = cur.checked_add(n).filter(|&v| v <= self.0.limit) else {
+            let Some(next) = cur.checked_add(n).filter(|&v| v <= limit) else {
                 return false;
             };
             match used.compare_exchange_weak(cur, next, Ordering::Relaxed, Ordering::Relaxed) {
@@ -195,14 +229,24 @@ mod tests {
     #[test]
     fn charges_up_to_the_limit_and_releases() {
         let b = MemoryBudget::new(100);
+        assert_eq!(b.held_limit(), 88);
         assert!(b.try_charge(60));
-        assert!(!b.try_charge(41));
-        assert!(b.try_charge(40));
+        assert!(!b.try_charge(29), "outputs leave an eighth to the analysis");
+        assert!(b.try_charge(28));
+        assert!(!b.try_charge_analysis(13));
+        assert!(b.try_charge_analysis(12));
         assert_eq!(b.used(), 100);
         b.release(50);
         assert_eq!(b.used(), 50);
-        assert!(b.clone().try_charge(50), "clones share the account");
+        assert!(b.clone().try_charge(38), "clones share the account");
         assert_eq!(b.peak(), 100);
+        b.charge(20);
+        assert_eq!(
+            (b.used(), b.peak()),
+            (108, 108),
+            "an inflater is never refused"
+        );
+        assert!(!b.try_charge_analysis(1));
     }
 
     #[test]

@@ -165,6 +165,8 @@ codes! {
     SnaplenTruncated = "snaplen-truncated", Warning, "Packets were cut by the capture's snaplen: their TCP payload is missing (a cut handshake cannot be followed). Capture with a larger snaplen (tcpdump -s 0).";
     /// The memory budget was reached and payload of this session was not kept.
     PayloadBudgetExceeded = "payload-budget-exceeded", Warning, "The memory budget (--max-memory) was reached: payloads of the least active sessions were dropped from the report or the terminal UI (the detail says how many messages and bytes); lengths, counts and findings are complete.";
+    /// The memory budget was reached and the analysis gave up data it was holding.
+    MemoryBudgetExceeded = "memory-budget-exceeded", Warning, "The memory budget (--max-memory) was reached while the analysis held data: out-of-order TCP data was given up (the hole in front of it reported as a gap at once), or a message being assembled kept no more payload (its length, UTF-8 check and findings are complete); the detail says which and how much.";
 }
 
 /// One finding.

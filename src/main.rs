@@ -102,9 +102,11 @@ struct CommonArgs {
     /// Most TCP connections tracked at once; the least active are evicted beyond it.
     #[arg(long, value_name = "N", default_value_t = 100_000)]
     max_flows: usize,
-    /// Memory budget for the payloads the JSON report and the terminal UI hold (bytes, or
-    /// with K, M, G). When reached, the least active sessions' payloads are dropped and
-    /// reported as payload-budget-exceeded; nothing else is lost.
+    /// Memory budget (bytes, or with K, M, G) for the analysis's buffers (out-of-order TCP
+    /// data, messages being assembled, inflaters) and the payloads the JSON report and the
+    /// terminal UI hold (at most 7/8 of it). When reached, the least active sessions give up
+    /// out-of-order data (gap declared) or payload, reported as memory-budget-exceeded or
+    /// payload-budget-exceeded; lengths, counts and findings are kept.
     #[arg(long, value_name = "SIZE", default_value = "1G", value_parser = wsscope::budget::parse_size)]
     max_memory: u64,
     /// Never show a progress bar.
@@ -216,8 +218,8 @@ struct LiveArgs {
     /// Largest message decoded in full, after inflation (bytes).
     #[arg(long, value_name = "BYTES", default_value_t = 64 << 20)]
     max_message_size: u64,
-    /// Memory budget for the payloads the JSON report and the terminal UI hold (as for
-    /// `analyze`).
+    /// Memory budget for the analysis's buffers and the payloads the terminal UI holds (as
+    /// for `analyze`).
     #[arg(long, value_name = "SIZE", default_value = "1G", value_parser = wsscope::budget::parse_size)]
     max_memory: u64,
 }
@@ -245,6 +247,7 @@ fn config(common: &CommonArgs, keep_bytes: usize) -> AnalyzerConfig {
             keep_bytes,
             decode_as_ports: common.decode_as.clone(),
             detect_midstream: !common.no_midstream,
+            budget: None,
         },
         flows: FlowLimits {
             max_flows: common.max_flows.max(1),
@@ -844,6 +847,7 @@ fn live(args: LiveArgs) -> ExitCode {
             keep_bytes: keep,
             decode_as_ports: args.decode_as.clone(),
             detect_midstream: true,
+            budget: None,
         },
         flows: FlowLimits::default(),
         budget: MemoryBudget::new(args.max_memory),

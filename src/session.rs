@@ -39,6 +39,9 @@ pub struct SessionConfig {
     pub decode_as_ports: Vec<u16>,
     /// Detect WebSocket framing on connections captured mid-stream.
     pub detect_midstream: bool,
+    /// The memory budget message assembly and inflaters are charged to (the analyzer sets it
+    /// to its own, [`crate::analyzer::AnalyzerConfig::budget`]).
+    pub budget: Option<crate::budget::MemoryBudget>,
 }
 
 impl Default for SessionConfig {
@@ -48,6 +51,7 @@ impl Default for SessionConfig {
             keep_bytes: 1024,
             decode_as_ports: Vec::new(),
             detect_midstream: true,
+            budget: None,
         }
     }
 }
@@ -600,6 +604,36 @@ impl Connection {
         out.push(SessionEvent::Finding {
             session,
             finding: Finding::new(Code::TcpSegmentIgnored, Some(dir), Some(ts), reason),
+        });
+    }
+
+    /// The memory budget was reached: direction `dir` gave up the `held` bytes it kept out of
+    /// order (the gap and the data follow).
+    pub fn on_memory_relief(
+        &mut self,
+        dir: Dir,
+        ts: Timestamp,
+        held: u64,
+        limit: u64,
+        out: &mut Vec<SessionEvent>,
+    ) {
+        let dir = self.orient(dir);
+        let session = match &self.phase {
+            Phase::WebSocket(ws) => Some(ws.session),
+            _ => None,
+        };
+        out.push(SessionEvent::Finding {
+            session,
+            finding: Finding::new(
+                Code::MemoryBudgetExceeded,
+                Some(dir),
+                Some(ts),
+                format!(
+                    "memory budget reached (--max-memory {}): {} held out of order were delivered at once, the hole in front of them reported as a gap",
+                    crate::budget::human(limit),
+                    crate::budget::human(held)
+                ),
+            ),
         });
     }
 
@@ -1806,7 +1840,8 @@ impl Connection {
                 max_message_size: cfg.max_message_size,
                 keep_bytes: cfg.keep_bytes,
                 handshake_seen,
-            });
+            })
+            .with_budget(cfg.budget.clone());
             (decoder, assembler)
         };
         let (dc, ac) = make(Dir::ClientToServer);

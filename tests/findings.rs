@@ -1427,6 +1427,102 @@ fn payload_budget_exceeded_is_reported_once_with_what_was_dropped() {
     assert_eq!(o.texts(C2S).len(), 2, "the analysis itself is unaffected");
 }
 
+/// The analysis's own buffers are charged to the budget too: a 300 KiB message kept whole
+/// (as with --payload full) under a 64 KiB budget keeps what fits, is counted in full, and
+/// the drop is reported in its direction; the session goes on.
+#[test]
+fn memory_budget_exceeded_while_a_message_is_assembled() {
+    let mut c = upgraded();
+    let big: Vec<u8> = (0..300 << 10).map(|i| (i % 251) as u8).collect();
+    c.server_send(&FrameSpec::binary(&big, None).encode());
+    c.client_send(&ctext("after"));
+    clean_close(&mut c);
+    let mut cfg = config();
+    cfg.budget = wsscope::budget::MemoryBudget::new(64 << 10);
+    let (o, _) = run_file_with(&cfg, &pcap(&c.into_packets()));
+    let f = o.expect(Code::MemoryBudgetExceeded, Some(S2C));
+    assert!(
+        f.detail.contains("--max-memory 64.0 KiB") && f.detail.contains("binary message kept"),
+        "{}",
+        f.detail
+    );
+    o.assert_codes(&[Code::MemoryBudgetExceeded]);
+    let (kind, payload) = &o.data(S2C)[0];
+    assert_eq!(*kind, MessageKind::Binary);
+    assert!(payload.len() < big.len() && payload[..] == big[..payload.len()]);
+    assert_eq!(o.in_dir(S2C)[0].len, big.len() as u64);
+    assert_eq!(o.texts(C2S), ["after"]);
+    assert_eq!(cfg.budget.used(), 0);
+    assert!(cfg.budget.peak() <= 64 << 10);
+}
+
+/// A connection holding 3 MiB behind a lost byte, gone quiet, and a later one holding 2 MiB
+/// behind a byte that is only reordered, under a 4.5 MiB budget: the quiet one (least recently
+/// active) gives up its data, the busy one keeps holding until its byte arrives and loses
+/// nothing.
+#[test]
+fn memory_budget_relieves_the_least_active_connection_first() {
+    let server = std::net::SocketAddr::from(([10, 0, 0, 2], 80));
+    let open = |last: u8, start: i64| {
+        let mut c = Conversation::new(
+            std::net::SocketAddr::from(([10, 0, 0, last], 40000)),
+            server,
+        )
+        .with_mss(8192)
+        .with_start_time(start);
+        c.handshake();
+        c.client_send(&request().to_bytes());
+        c.server_send(&response().to_bytes());
+        c.with_auto_ack(false)
+    };
+    let frame = |len: usize| FrameSpec::binary(&vec![7u8; len], None).encode();
+    let mut quiet = open(1, 1_700_000_000_000_000_000);
+    let big = frame(3 << 20);
+    quiet.send(wsscope::testkit::Dir::ServerToClient, &big[..1000]);
+    quiet.skip(wsscope::testkit::Dir::ServerToClient, 1);
+    quiet.send(wsscope::testkit::Dir::ServerToClient, &big[1001..]);
+    let mut busy = open(2, quiet.now() + 1_000_000);
+    let other = frame(2 << 20);
+    let at = busy.stream_offset(wsscope::testkit::Dir::ServerToClient) + 1000;
+    busy.send(wsscope::testkit::Dir::ServerToClient, &other[..1000]);
+    busy.skip(wsscope::testkit::Dir::ServerToClient, 1);
+    busy.send(wsscope::testkit::Dir::ServerToClient, &other[1001..]);
+    busy.raw_segment(
+        wsscope::testkit::Dir::ServerToClient,
+        at,
+        &other[1000..1001],
+    );
+    let mut packets = quiet.into_packets();
+    packets.extend(busy.into_packets());
+    let mut cfg = config();
+    cfg.session.keep_bytes = 1024;
+    cfg.budget = wsscope::budget::MemoryBudget::new(9 << 19);
+    let (o, _) = run_file_with(&cfg, &pcap(&packets));
+    o.assert_codes(&[Code::MemoryBudgetExceeded, Code::TcpGap]);
+    let relieved = o.all(Code::MemoryBudgetExceeded);
+    let gaps = o.all(Code::TcpGap);
+    assert_eq!((relieved.len(), gaps.len()), (1, 1), "{:#?}", o.findings);
+    assert_eq!(relieved[0].session, gaps[0].session);
+    assert!(
+        relieved[0].detail.contains("held out of order"),
+        "{}",
+        relieved[0].detail
+    );
+    let quiet_session = o
+        .sessions
+        .iter()
+        .find(|s| s.client.ip().to_string() == "10.0.0.1");
+    assert_eq!(relieved[0].session, quiet_session.map(|s| s.id));
+    // The busy connection's frame arrived whole.
+    let busy_frame = o
+        .messages
+        .iter()
+        .find(|m| m.len == 2 << 20)
+        .expect("busy frame");
+    assert!(!busy_frame.incomplete);
+    assert!(cfg.budget.peak() <= 9 << 19);
+}
+
 #[test]
 fn snaplen_truncated_is_reported_and_the_cut_message_is_incomplete() {
     let mut c = upgraded();

@@ -9,9 +9,15 @@
 //!
 //! The table is bounded ([`FlowLimits::max_flows`]): when full, the least recently active flows
 //! (half-open ones first) are closed with [`CloseReason::Evicted`] and counted.
+//!
+//! The out-of-order bytes its reassemblers hold are charged to the memory budget
+//! ([`FlowTable::with_budget`]) in [`BUDGET_STEP`] steps. When a charge is refused, the least
+//! recently active flows holding data give it up: the holes in front of it are declared gaps
+//! now ([`TcpEvent::MemoryRelief`] says so first), as when a direction reaches its own limit.
 
 use super::reassembly::{ReassemblyLimits, StreamOutput, StreamReassembler};
 use super::Dir;
+use crate::budget::MemoryBudget;
 use crate::packet::Segment;
 use crate::timestamp::Timestamp;
 use foldhash::{HashMap, HashMapExt};
@@ -205,6 +211,21 @@ pub enum TcpEvent<'a> {
         /// Why, for the report.
         reason: String,
     },
+    /// The memory budget was reached: this direction gave up the data it held out of order
+    /// (`held` bytes); the gaps and data that follow are the holes declared early and the
+    /// data delivered.
+    MemoryRelief {
+        /// Flow id.
+        flow: FlowId,
+        /// Direction.
+        dir: Dir,
+        /// Timestamp.
+        ts: Timestamp,
+        /// Out-of-order bytes the direction held.
+        held: u64,
+        /// The budget's limit.
+        limit: u64,
+    },
     /// A side finished sending (after all its data was delivered).
     Fin {
         /// Flow id.
@@ -339,8 +360,20 @@ pub struct FlowTable {
     last_sweep: Timestamp,
     /// Sum of `Flow::buffered` over the table.
     buffered: usize,
+    /// The memory budget `buffered` is charged to, and how much is charged (a multiple of
+    /// [`BUDGET_STEP`] at least `buffered`, except while the budget refuses).
+    budget: Option<MemoryBudget>,
+    charged: usize,
     stats: FlowTableStats,
 }
+
+/// Granularity of the out-of-order bytes' charge to the memory budget: the per-segment cost is
+/// one comparison while the held bytes stay within the charged step.
+pub const BUDGET_STEP: usize = 64 << 10;
+
+/// Below this many bytes held by the whole table, a refused charge relieves the flow that
+/// asked (no scan of the table).
+const RELIEF_SCAN_MIN: usize = 4 << 20;
 
 fn looks_like_http_request(payload: &[u8]) -> bool {
     const METHODS: [&[u8]; 9] = [
@@ -366,8 +399,17 @@ impl FlowTable {
             next_id: 1,
             last_sweep: Timestamp(i64::MIN),
             buffered: 0,
+            budget: None,
+            charged: 0,
             stats: FlowTableStats::default(),
         }
+    }
+
+    /// Charges the out-of-order bytes held to `budget`; when it refuses, the least recently
+    /// active flows holding data give it up (holes declared now, [`TcpEvent::MemoryRelief`]).
+    pub fn with_budget(mut self, budget: MemoryBudget) -> Self {
+        self.budget = Some(budget);
+        self
     }
 
     /// Counters so far.
@@ -495,6 +537,112 @@ impl FlowTable {
             };
             Self::close_flow(flow, ts, reason, sink);
         }
+        if self.buffered > self.charged || self.buffered + 2 * BUDGET_STEP <= self.charged {
+            self.settle(seg.ts, &key, sink);
+        }
+    }
+
+    /// Brings the budget charge in step with the bytes held: gives back what is no longer
+    /// held, charges what is newly held, and when the budget refuses, relieves flows: the
+    /// least recently active ones when the table holds much, then the flow at `key`.
+    fn settle<F>(&mut self, ts: Timestamp, key: &FlowKey, sink: &mut F)
+    where
+        F: FnMut(TcpEvent<'_>) -> Verdict,
+    {
+        let Some(budget) = self.budget.clone() else {
+            return;
+        };
+        if self.fit(&budget) {
+            return;
+        }
+        if self.buffered >= RELIEF_SCAN_MIN {
+            self.relieve_least_active(ts, budget.limit(), sink);
+            if self.fit(&budget) {
+                return;
+            }
+        }
+        self.relieve(key, ts, budget.limit(), sink);
+        // When this still does not fit, others hold the budget: the next segment that finds
+        // more held than charged relieves its own flow.
+        self.fit(&budget);
+    }
+
+    /// Charges or gives back the difference between the bytes held (rounded up to a step) and
+    /// the charge; false when the budget refused.
+    fn fit(&mut self, budget: &MemoryBudget) -> bool {
+        let want = self.buffered.next_multiple_of(BUDGET_STEP);
+        if want <= self.charged {
+            budget.release((self.charged - want) as u64);
+            self.charged = want;
+            return true;
+        }
+        if budget.try_charge_analysis((want - self.charged) as u64) {
+            self.charged = want;
+            return true;
+        }
+        false
+    }
+
+    /// Relieves the least recently active flows holding data, about a quarter of what the
+    /// table holds (so that one scan of the table is paid for by many bytes).
+    fn relieve_least_active<F>(&mut self, ts: Timestamp, limit: u64, sink: &mut F)
+    where
+        F: FnMut(TcpEvent<'_>) -> Verdict,
+    {
+        let mut order: Vec<(Timestamp, FlowId, FlowKey, usize)> = self
+            .flows
+            .iter()
+            .filter(|(_, f)| f.buffered > 0)
+            .map(|(k, f)| (f.last_ts, f.id, *k, f.buffered))
+            .collect();
+        order.sort_unstable_by_key(|&(last, id, _, _)| (last, id));
+        let target = self.buffered / 4;
+        let mut freed = 0;
+        for (_, _, k, held) in order {
+            if freed >= target {
+                break;
+            }
+            freed += held;
+            self.relieve(&k, ts, limit, sink);
+        }
+    }
+
+    /// Makes the flow at `key` give up what it holds out of order: the holes in front of it
+    /// are declared gaps now and the data delivered, after a [`TcpEvent::MemoryRelief`].
+    fn relieve<F>(&mut self, key: &FlowKey, ts: Timestamp, limit: u64, sink: &mut F)
+    where
+        F: FnMut(TcpEvent<'_>) -> Verdict,
+    {
+        let Some(flow) = self.flows.get_mut(key) else {
+            return;
+        };
+        let id = flow.id;
+        for d in [Dir::ClientToServer, Dir::ServerToClient] {
+            let i = d.index();
+            let held = flow.streams[i].buffered_bytes();
+            if held == 0 || flow.bypassed {
+                continue;
+            }
+            sink(TcpEvent::MemoryRelief {
+                flow: id,
+                dir: d,
+                ts,
+                held: held as u64,
+                limit,
+            });
+            let mut bypass = false;
+            flow.streams[i].give_up_holes(ts, &mut |out| {
+                if !bypass && Self::forward(id, d, out, sink) == Verdict::Bypass {
+                    bypass = true;
+                }
+            });
+            if bypass {
+                Self::bypass(flow);
+            }
+        }
+        let now = flow.streams[0].buffered_bytes() + flow.streams[1].buffered_bytes();
+        self.buffered = self.buffered - flow.buffered + now;
+        flow.buffered = now;
     }
 
     /// Closes every open connection (end of capture).
@@ -504,6 +652,10 @@ impl FlowTable {
     {
         let mut flows: Vec<Box<Flow>> = self.flows.drain().map(|(_, f)| f).collect();
         self.buffered = 0;
+        if let Some(b) = &self.budget {
+            b.release(self.charged as u64);
+            self.charged = 0;
+        }
         flows.sort_by_key(|f| f.id);
         for flow in flows {
             Self::close_flow(flow, ts, CloseReason::EndOfCapture, sink);

@@ -389,6 +389,24 @@ impl StreamReassembler {
         }
     }
 
+    /// Stops holding data out of order (the memory budget was reached): every hole before a
+    /// held segment is declared a gap now, as when [`ReassemblyLimits::max_buffered_bytes`] is
+    /// reached, and the held data is delivered. Returns the bytes that were held.
+    pub fn give_up_holes<F>(&mut self, ts: Timestamp, out: &mut F) -> usize
+    where
+        F: FnMut(StreamOutput<'_>),
+    {
+        let held = self.pending_bytes;
+        self.hole_since = None;
+        while let Some((&first, _)) = self.pending.iter().next() {
+            if first > self.next {
+                self.emit_gap(ts, first - self.next, out);
+            }
+            self.drain(out);
+        }
+        held
+    }
+
     /// Drops buffered data and stops remembering history (the flow is no longer analysed).
     pub fn release(&mut self) {
         self.hole_since = None;
@@ -656,6 +674,35 @@ mod tests {
                 _ => Vec::new(),
             })
             .collect()
+    }
+
+    /// The memory budget's relief: every hole before held data is declared at once and the
+    /// data delivered; nothing stays held.
+    #[test]
+    fn giving_up_holes_declares_them_and_delivers_what_was_held() {
+        let mut r = StreamReassembler::new(ReassemblyLimits::default());
+        r.set_isn(99);
+        let mut log = Vec::new();
+        run(&mut r, 100, b"ab", &mut log);
+        run(&mut r, 105, b"fg", &mut log);
+        run(&mut r, 110, b"kl", &mut log);
+        assert_eq!(r.buffered_bytes(), 4);
+        let held = r.give_up_holes(Timestamp(1), &mut |o| log.push(own(o)));
+        assert_eq!(held, 4);
+        assert_eq!(r.buffered_bytes(), 0);
+        assert_eq!(
+            log,
+            vec![
+                Out::Data(0, b"ab".to_vec()),
+                Out::Gap(2, 3),
+                Out::Data(5, b"fg".to_vec()),
+                Out::Gap(7, 3),
+                Out::Data(10, b"kl".to_vec()),
+            ]
+        );
+        // The stream goes on in order after it.
+        run(&mut r, 112, b"m", &mut log);
+        assert_eq!(log.last(), Some(&Out::Data(12, b"m".to_vec())));
     }
 
     #[test]

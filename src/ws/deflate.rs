@@ -25,6 +25,11 @@ pub enum InflateError {
     Corrupt(String),
 }
 
+/// What an inflater is charged to the memory budget: what it keeps resident (zlib-rs allocates
+/// its state and a 32 KiB window; `deflate-idle-flood` in scripts/stress.sh measures 40 KiB per
+/// connection with an inflater each way).
+pub const INFLATER_BYTES: u64 = 20 << 10;
+
 /// Streaming inflater for one direction: the zlib-rs state and its window (about 20 KiB
 /// resident; zlib-rs allocates a 32 KiB window whatever the negotiated window bits).
 pub struct Inflater {

@@ -4,11 +4,20 @@
 //! opcodes, control frame size and fragmentation, continuation order, minimal lengths, close
 //! payloads, UTF-8 of text) and RFC 7692 (RSV1 on the first frame only; join, then inflate).
 //! Payloads stream through: only the first `keep_bytes` of each message are retained.
+//!
+//! With a memory budget ([`MessageAssembler::with_budget`]), what a message being assembled
+//! keeps past its first [`FREE_PAYLOAD_BYTES`] is charged to it (in growing steps, so a big
+//! message charges a few times). A refused charge degrades the message: it keeps counting
+//! (length, UTF-8, findings) without keeping more payload, reported as
+//! `memory-budget-exceeded`. The inflater is charged too ([`INFLATER_BYTES`]) but never
+//! refused: without it a direction with context takeover could not be inflated again, and
+//! the flow table bounds how many there are.
 
 use super::decoder::DecodeEvent;
-use super::deflate::Inflater;
+use super::deflate::{Inflater, INFLATER_BYTES};
 use super::frame::{FrameHeader, Opcode};
 use super::utf8::Utf8Validator;
+use crate::budget::MemoryBudget;
 use crate::finding::Code;
 use crate::tcp::Dir;
 use crate::timestamp::Timestamp;
@@ -123,6 +132,10 @@ pub struct AssemblerConfig {
     pub handshake_seen: bool,
 }
 
+/// Payload bytes a message keeps before what it keeps is charged to the memory budget (the
+/// default retention of 1 KiB stays within it, so ordinary runs never touch the budget here).
+pub const FREE_PAYLOAD_BYTES: usize = 4 << 10;
+
 #[derive(Debug)]
 struct Building {
     kind: MessageKind,
@@ -139,6 +152,48 @@ struct Building {
     /// The stream ended inside this message's last frame: (bytes that never arrived, the
     /// frame's declared payload length).
     cut: Option<(u64, u64)>,
+    /// Bytes charged to the memory budget for `payload` (beyond [`FREE_PAYLOAD_BYTES`]).
+    charged: usize,
+    /// Payload bytes not kept because the budget refused (they would have been kept).
+    budget_dropped: u64,
+}
+
+impl Building {
+    /// How many of `n` more payload bytes (to be kept, at most `cap` in all) fit within the
+    /// memory budget; charges them (at least 64 KiB, half of what is charged so far, so the
+    /// charge grows geometrically). What does not fit is counted as dropped.
+    fn admit(&mut self, n: usize, cap: usize, budget: Option<&MemoryBudget>) -> usize {
+        let have = FREE_PAYLOAD_BYTES + self.charged;
+        let need = self.payload.len() + n;
+        if need <= have {
+            return n;
+        }
+        let Some(budget) = budget else {
+            return n;
+        };
+        if self.budget_dropped == 0 {
+            let short = need - have;
+            let step = short
+                .max(self.charged / 2)
+                .max(64 << 10)
+                .min(cap.saturating_sub(have))
+                .max(short);
+            // Then whatever is left of the budget (whole pages), so a big piece keeps what fits.
+            let left = (budget.limit().saturating_sub(budget.used()) as usize) & !4095;
+            for amount in [step, short, left.min(short)] {
+                if amount > 0 && budget.try_charge_analysis(amount as u64) {
+                    self.charged += amount;
+                    self.payload
+                        .reserve_exact((have + amount).saturating_sub(self.payload.len()));
+                    break;
+                }
+            }
+        }
+        let have = FREE_PAYLOAD_BYTES + self.charged;
+        let room = have.saturating_sub(self.payload.len()).min(n);
+        self.budget_dropped += (n - room) as u64;
+        room
+    }
 }
 
 /// Where the current frame's payload goes.
@@ -170,6 +225,28 @@ pub struct MessageAssembler {
     frame_len: u64,
     /// The stream ended inside a frame header.
     header_cut: bool,
+    /// The memory budget kept payload and the inflater are charged to.
+    budget: Option<MemoryBudget>,
+    /// The inflater is charged ([`INFLATER_BYTES`]).
+    inflater_charged: bool,
+}
+
+impl Drop for MessageAssembler {
+    fn drop(&mut self) {
+        if let Some(budget) = &self.budget {
+            let held = [self.data.as_ref(), self.control.as_ref()]
+                .into_iter()
+                .flatten()
+                .map(|b| b.charged as u64)
+                .sum::<u64>();
+            let inflater = if self.inflater_charged {
+                INFLATER_BYTES
+            } else {
+                0
+            };
+            budget.release(held + inflater);
+        }
+    }
 }
 
 fn violation(code: Code, ts: Timestamp, detail: impl Into<String>) -> Assembled {
@@ -200,7 +277,34 @@ impl MessageAssembler {
             reported_after_close: false,
             frame_len: 0,
             header_cut: false,
+            budget: None,
+            inflater_charged: false,
         }
+    }
+
+    /// Charges kept payload and the inflater to `budget` (see the module doc).
+    pub fn with_budget(mut self, budget: Option<MemoryBudget>) -> Self {
+        self.budget = budget;
+        self
+    }
+
+    /// Drops the inflater, giving its charge back.
+    fn drop_inflater(&mut self) {
+        self.inflater = None;
+        if std::mem::take(&mut self.inflater_charged) {
+            if let Some(b) = &self.budget {
+                b.release(INFLATER_BYTES);
+            }
+        }
+    }
+
+    /// Creates the inflater, charged to the budget (never refused).
+    fn make_inflater(&mut self) {
+        if let Some(b) = &self.budget {
+            b.charge(INFLATER_BYTES);
+            self.inflater_charged = true;
+        }
+        self.inflater = Some(Inflater::new(self.cfg.deflate.unwrap_or(false)));
     }
 
     /// True once this side sent a close frame.
@@ -449,6 +553,8 @@ impl MessageAssembler {
                 too_large: false,
                 inflate_error: None,
                 cut: None,
+                charged: 0,
+                budget_dropped: 0,
             });
             self.route = Route::Control;
             return;
@@ -487,10 +593,10 @@ impl MessageAssembler {
                     MessageKind::Binary
                 };
                 let compressed = h.rsv1 && (deflate || !self.cfg.handshake_seen);
+                // Negotiated: that direction's takeover mode. Handshake not seen: assume
+                // permessage-deflate with context takeover.
                 if compressed && self.inflater.is_none() {
-                    // Negotiated: that direction's takeover mode. Handshake not seen: assume
-                    // permessage-deflate with context takeover.
-                    self.inflater = Some(Inflater::new(self.cfg.deflate.unwrap_or(false)));
+                    self.make_inflater();
                 }
                 self.data = Some(Building {
                     kind,
@@ -509,6 +615,8 @@ impl MessageAssembler {
                         None
                     },
                     cut: None,
+                    charged: 0,
+                    budget_dropped: 0,
                 });
                 self.route = Route::Data;
             }
@@ -523,6 +631,7 @@ impl MessageAssembler {
             Route::Data => {
                 let max = self.cfg.max_message_size;
                 let keep = self.cfg.keep_bytes;
+                let budget = self.budget.as_ref();
                 let Some(b) = self.data.as_mut() else { return };
                 if b.compressed {
                     if b.inflate_error.is_some() || b.incomplete {
@@ -531,7 +640,8 @@ impl MessageAssembler {
                     let Some(inf) = self.inflater.as_mut() else {
                         return;
                     };
-                    let result = inf.feed(data, max, &mut |chunk| accept_bytes(b, chunk, keep));
+                    let result =
+                        inf.feed(data, max, &mut |chunk| accept_bytes(b, chunk, keep, budget));
                     if let Err(e) = result {
                         b.inflate_error = Some(format!("{e:?}"));
                     }
@@ -554,7 +664,7 @@ impl MessageAssembler {
                 } else {
                     let room = max.saturating_sub(b.len).min(data.len() as u64) as usize;
                     if room > 0 {
-                        accept_bytes(b, &data[..room], keep);
+                        accept_bytes(b, &data[..room], keep, budget);
                     }
                     b.len += (data.len() - room) as u64;
                     // Also when the message reached the cap exactly at the end of an earlier
@@ -578,6 +688,7 @@ impl MessageAssembler {
                         .min(self.cfg.max_message_size)
                         .max(125) as usize;
                     let room = cap.saturating_sub(c.payload.len()).min(data.len());
+                    let room = c.admit(room, cap, self.budget.as_ref());
                     c.payload.extend_from_slice(&data[..room]);
                 }
             }
@@ -636,14 +747,33 @@ impl MessageAssembler {
     {
         let max = self.cfg.max_message_size;
         let keep = self.cfg.keep_bytes;
+        let budget = self.budget.as_ref();
         if b.compressed && b.inflate_error.is_none() && !b.incomplete {
             if let Some(inf) = self.inflater.as_mut() {
                 // Also past the cap: the tail completes the window (or resets it).
-                match inf.finish_message(max, &mut |chunk| accept_bytes(&mut b, chunk, keep)) {
+                match inf
+                    .finish_message(max, &mut |chunk| accept_bytes(&mut b, chunk, keep, budget))
+                {
                     Ok(produced) if b.too_large => b.len = produced,
                     Ok(_) => {}
                     Err(e) => b.inflate_error = Some(format!("{e:?}")),
                 }
+            }
+        }
+        if let Some(budget) = &self.budget {
+            budget.release(std::mem::take(&mut b.charged) as u64);
+            if b.budget_dropped > 0 {
+                out(violation(
+                    Code::MemoryBudgetExceeded,
+                    b.ts,
+                    format!(
+                        "memory budget reached (--max-memory {}): {} message kept {} of its payload, {} more not kept (size, UTF-8 check and findings are complete)",
+                        crate::budget::human(budget.limit()),
+                        b.kind.as_str(),
+                        crate::budget::human(b.payload.len() as u64),
+                        crate::budget::human(b.budget_dropped)
+                    ),
+                ));
             }
         }
         if b.compressed && b.incomplete {
@@ -714,7 +844,7 @@ impl MessageAssembler {
         if b.kind == MessageKind::Close && self.data.is_none() {
             // This side sends no more messages: its inflater (about 20 KiB) goes now rather
             // than when the connection ends.
-            self.inflater = None;
+            self.drop_inflater();
         }
         out(Assembled::Message(Message {
             dir: self.cfg.dir,
@@ -743,12 +873,13 @@ impl MessageKind {
     }
 }
 
-fn accept_bytes(b: &mut Building, chunk: &[u8], keep: usize) {
+fn accept_bytes(b: &mut Building, chunk: &[u8], keep: usize, budget: Option<&MemoryBudget>) {
     if let Some(v) = b.utf8.as_mut() {
         v.feed(chunk);
     }
     b.len += chunk.len() as u64;
     let room = keep.saturating_sub(b.payload.len()).min(chunk.len());
+    let room = b.admit(room, keep, budget);
     b.payload.extend_from_slice(&chunk[..room]);
 }
 
@@ -799,5 +930,115 @@ mod tests {
             })
             .collect();
         assert_eq!(texts, [&b"plain"[..], b"Hello", b"Hello", b"\x03\xe8"]);
+    }
+
+    fn budgeted(
+        deflate: Option<bool>,
+        keep: usize,
+        limit: u64,
+    ) -> (MessageAssembler, MemoryBudget) {
+        let budget = MemoryBudget::new(limit);
+        let a = MessageAssembler::new(AssemblerConfig {
+            dir: Dir::ServerToClient,
+            deflate,
+            max_message_size: 64 << 20,
+            keep_bytes: keep,
+            handshake_seen: true,
+        })
+        .with_budget(Some(budget.clone()));
+        (a, budget)
+    }
+
+    fn decoder() -> FrameDecoder {
+        FrameDecoder::new(Expectations {
+            masked: false,
+            rsv1_allowed: true,
+        })
+    }
+
+    fn feed_with(d: &mut FrameDecoder, a: &mut MessageAssembler, bytes: &[u8]) -> Vec<Assembled> {
+        let mut out = Vec::new();
+        d.feed(Timestamp(0), bytes, &mut |ev| {
+            a.handle(ev, &mut |m| out.push(m))
+        });
+        out
+    }
+
+    fn feed_all(a: &mut MessageAssembler, bytes: &[u8]) -> Vec<Assembled> {
+        feed_with(&mut decoder(), a, bytes)
+    }
+
+    fn binary_frame(len: usize) -> Vec<u8> {
+        let mut f = vec![0x82, 127];
+        f.extend_from_slice(&(len as u64).to_be_bytes());
+        f.extend((0..len).map(|i| i as u8));
+        f
+    }
+
+    /// A message being assembled (kept whole, as with --payload full) charges what it keeps
+    /// past the free allowance; past the budget it keeps counting without keeping, says so
+    /// with memory-budget-exceeded, and gives the charge back when it is emitted.
+    #[test]
+    fn message_being_assembled_keeps_no_more_payload_than_the_budget_allows() {
+        let (mut a, budget) = budgeted(None, 64 << 20, 1 << 20);
+        let frame = binary_frame(3 << 20);
+        // Two pieces: the charge is taken while the message is in progress.
+        let mut d = decoder();
+        let mut out = feed_with(&mut d, &mut a, &frame[..2 << 20]);
+        assert!(out.is_empty());
+        assert!(
+            budget.used() > 0 && budget.used() <= 1 << 20,
+            "{}",
+            budget.used()
+        );
+        out.extend(feed_with(&mut d, &mut a, &frame[2 << 20..]));
+        assert!(budget.peak() <= 1 << 20, "{}", budget.peak());
+        assert_eq!(budget.used(), 0, "given back at emit");
+        let (mut msgs, mut codes) = (Vec::new(), Vec::new());
+        for o in out {
+            match o {
+                Assembled::Message(m) => msgs.push(m),
+                Assembled::Violation { code, detail, .. } => codes.push((code, detail)),
+            }
+        }
+        assert_eq!(msgs.len(), 1);
+        let m = &msgs[0];
+        assert_eq!(m.len, 3 << 20);
+        assert!(!m.payload_complete());
+        let kept = m.payload.len();
+        assert!(
+            kept > FREE_PAYLOAD_BYTES && kept <= FREE_PAYLOAD_BYTES + (1 << 20),
+            "{kept}"
+        );
+        assert_eq!(m.payload[..], frame[10..10 + kept]);
+        assert_eq!(codes.len(), 1, "{codes:?}");
+        assert_eq!(codes[0].0, Code::MemoryBudgetExceeded);
+        assert!(codes[0].1.contains("binary message kept"), "{}", codes[0].1);
+    }
+
+    /// Messages within the free allowance never touch the budget (the default retention).
+    #[test]
+    fn small_messages_are_not_charged() {
+        let (mut a, budget) = budgeted(None, 1024, 0);
+        let out = feed_all(&mut a, &binary_frame(100 << 10));
+        assert_eq!(budget.peak(), 0);
+        assert!(matches!(&out[..], [Assembled::Message(m)] if m.payload.len() == 1024));
+    }
+
+    /// An inflater is charged while it lives, even past the budget (it is never refused: the
+    /// messages still inflate), and given back with its assembler.
+    #[test]
+    fn inflater_is_charged_never_refused() {
+        let hello = [0xc1, 0x07, 0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00];
+        let (mut a, budget) = budgeted(Some(false), 64, 1 << 20);
+        feed_all(&mut a, &hello);
+        assert_eq!(budget.used(), INFLATER_BYTES);
+        drop(a);
+        assert_eq!(budget.used(), 0, "given back with the assembler");
+
+        let (mut a, budget) = budgeted(Some(false), 64, 1024);
+        let out = feed_all(&mut a, &hello);
+        assert_eq!(budget.used(), INFLATER_BYTES);
+        assert!(matches!(&out[..], [Assembled::Message(m)] if m.payload == b"Hello"));
     }
 }
