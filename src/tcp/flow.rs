@@ -458,6 +458,7 @@ impl FlowTable {
                 if finished {
                     self.close_finished(&key, seg.ts, sink);
                 }
+                self.settle_if_moved(seg.ts, &key, sink);
                 return;
             }
         }
@@ -513,6 +514,7 @@ impl FlowTable {
         if finished {
             self.close_finished(&key, seg.ts, sink);
         }
+        self.settle_if_moved(seg.ts, &key, sink);
     }
 
     /// Takes a flow's out-of-order bytes after a segment into the table's total and peaks.
@@ -537,8 +539,16 @@ impl FlowTable {
             };
             Self::close_flow(flow, ts, reason, sink);
         }
+    }
+
+    /// After a segment: brings the memory-budget charge in step when the bytes held moved
+    /// by a budget step or more (one comparison otherwise).
+    fn settle_if_moved<F>(&mut self, ts: Timestamp, key: &FlowKey, sink: &mut F)
+    where
+        F: FnMut(TcpEvent<'_>) -> Verdict,
+    {
         if self.buffered > self.charged || self.buffered + 2 * BUDGET_STEP <= self.charged {
-            self.settle(seg.ts, &key, sink);
+            self.settle(ts, key, sink);
         }
     }
 

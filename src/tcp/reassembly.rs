@@ -400,7 +400,7 @@ impl StreamReassembler {
         self.hole_since = None;
         while let Some((&first, _)) = self.pending.iter().next() {
             if first > self.next {
-                self.emit_gap(ts, first - self.next, out);
+                self.emit_gap(ts, first - self.next, false, out);
             }
             self.drain(out);
         }
