@@ -578,16 +578,23 @@ impl Connection {
         len: u64,
         out: &mut Vec<SessionEvent>,
     ) {
-        let dir = self.orient(dir);
-        let session = self.ws_session();
+        let detail = format!("retransmitted bytes at stream offset {offset} ({len} bytes) differ from the first copy; the first copy was used");
+        self.tcp_finding(Code::TcpOverlapInconsistent, dir, ts, detail, out);
+    }
+
+    /// A finding about the TCP stream in `dir` (flow orientation), attached to the WebSocket
+    /// session when there is one.
+    fn tcp_finding(
+        &self,
+        code: Code,
+        dir: Dir,
+        ts: Timestamp,
+        detail: String,
+        out: &mut Vec<SessionEvent>,
+    ) {
         out.push(SessionEvent::Finding {
-            session,
-            finding: Finding::new(
-                Code::TcpOverlapInconsistent,
-                Some(dir),
-                Some(ts),
-                format!("retransmitted bytes at stream offset {offset} ({len} bytes) differ from the first copy; the first copy was used"),
-            ),
+            session: self.ws_session(),
+            finding: Finding::new(code, Some(self.orient(dir)), Some(ts), detail),
         });
     }
 
@@ -599,12 +606,7 @@ impl Connection {
         reason: String,
         out: &mut Vec<SessionEvent>,
     ) {
-        let dir = self.orient(dir);
-        let session = self.ws_session();
-        out.push(SessionEvent::Finding {
-            session,
-            finding: Finding::new(Code::TcpSegmentIgnored, Some(dir), Some(ts), reason),
-        });
+        self.tcp_finding(Code::TcpSegmentIgnored, dir, ts, reason, out);
     }
 
     /// The memory budget was reached: direction `dir` gave up the `held` bytes it kept out of
@@ -617,24 +619,12 @@ impl Connection {
         limit: u64,
         out: &mut Vec<SessionEvent>,
     ) {
-        let dir = self.orient(dir);
-        let session = match &self.phase {
-            Phase::WebSocket(ws) => Some(ws.session),
-            _ => None,
-        };
-        out.push(SessionEvent::Finding {
-            session,
-            finding: Finding::new(
-                Code::MemoryBudgetExceeded,
-                Some(dir),
-                Some(ts),
-                format!(
-                    "memory budget reached (--max-memory {}): {} held out of order were delivered at once, the hole in front of them reported as a gap",
-                    crate::budget::human(limit),
-                    crate::budget::human(held)
-                ),
-            ),
-        });
+        let detail = format!(
+            "memory budget reached (--max-memory {}): {} held out of order were delivered at once, the hole in front of them reported as a gap",
+            crate::budget::human(limit),
+            crate::budget::human(held)
+        );
+        self.tcp_finding(Code::MemoryBudgetExceeded, dir, ts, detail, out);
     }
 
     /// A FIN from `dir`.
