@@ -324,7 +324,8 @@ impl Parser {
     }
 
     /// Bytes the record starting at `rest` declares (header included), as far as its first
-    /// bytes tell; at least one more than `rest` holds when they do not tell yet.
+    /// bytes tell; one more than `rest` holds when they do not tell yet. A declared length
+    /// that `rest` already holds means the record contradicts itself (see [`Self::on_error`]).
     fn declared_len(&self, rest: &[u8]) -> usize {
         let word = |at: usize, be: bool| -> Option<usize> {
             let b: [u8; 4] = rest.get(at..at + 4)?.try_into().ok()?;
@@ -341,7 +342,7 @@ impl Parser {
                 ..
             } => {
                 let head = if modified { 24 } else { 16 };
-                word(8, big_endian).map(|caplen| head + caplen)
+                word(8, big_endian).map(|caplen| caplen.saturating_add(head))
             }
             State::PcapNg { big_endian, .. } => {
                 if rest.len() >= 4 && rest[..4] == PCAPNG_SHB_MAGIC {
@@ -356,7 +357,7 @@ impl Parser {
                 }
             }
         };
-        declared.unwrap_or(rest.len() + 1).max(rest.len() + 1)
+        declared.unwrap_or(rest.len() + 1)
     }
 
     /// Records a problem that ends reading.
@@ -384,8 +385,15 @@ impl Parser {
         if incomplete {
             let need = self.declared_len(rest);
             // Only ask for more when the record really extends past what is here; a record
-            // that is complete by its length but still "incomplete" is cut for good.
-            if !eof && need > rest.len() {
+            // whose contents need more than its own declared length is malformed (asking for
+            // more would buffer the rest of a stream for nothing).
+            if need <= rest.len() {
+                return self.stop(CaptureNotice::Malformed {
+                    offset,
+                    detail: format!("its contents run past its declared length of {need} bytes"),
+                });
+            }
+            if !eof {
                 return Step::NeedMore(need);
             }
             return self.stop(CaptureNotice::Truncated {
@@ -731,10 +739,14 @@ impl<R: Read> StreamReader<R> {
             self.end -= self.start;
             self.start = 0;
         }
-        if need > self.buf.len() {
-            self.buf.resize(need.next_multiple_of(CHUNK), 0);
-        }
         while self.end - self.start < need && !self.eof {
+            if self.end == self.buf.len() {
+                // Grow only as bytes arrive (doubling up to what the record declares): a
+                // record that declares 256 MiB costs memory only if its bytes are there.
+                let want = (self.start + need).next_multiple_of(CHUNK);
+                let grown = (self.buf.len() * 2).min(want).max(self.buf.len() + CHUNK);
+                self.buf.resize(grown, 0);
+            }
             match self.src.read(&mut self.buf[self.end..]) {
                 Ok(0) => self.eof = true,
                 Ok(n) => self.end += n,
@@ -837,6 +849,11 @@ impl<R: Read> StreamReader<R> {
     /// Input bytes consumed so far.
     pub fn position(&self) -> u64 {
         self.offset
+    }
+
+    /// Bytes the reader's buffer occupies now (it grows only with bytes actually read).
+    pub fn buffer_capacity(&self) -> usize {
+        self.buf.len()
     }
 }
 

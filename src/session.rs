@@ -1460,7 +1460,7 @@ impl Connection {
             Some(Dir::ClientToServer),
             Some(p.ts),
             format!(
-                "the server answered 101 {} to a request that did not ask for WebSocket                  ({}); {how}",
+                "the server answered 101 {} to a request that did not ask for WebSocket ({}); {how}",
                 resp.reason,
                 Self::asked_for(&p.request)
             ),

@@ -290,6 +290,71 @@ fn streamed_record_larger_than_the_limit_stops_reading() {
     assert_eq!(notices.len(), 1, "{notices:?}");
 }
 
+/// A pcapng packet block whose packet runs past the block's own declared length is malformed
+/// (said so, in both readers), not "incomplete": the streamed reader used to buffer the rest of
+/// the stream waiting for bytes the record never declared.
+#[test]
+fn packet_block_overrunning_its_declared_length_is_malformed() {
+    let packets = session_on(Conversation::default_v4());
+    let mut bytes = capture_bytes(
+        CaptureFormat::PcapNg {
+            big_endian: false,
+            tsresol: 6,
+        },
+        linktype::ETHERNET,
+        &packets,
+    );
+    // Enhanced Packet Block of 32 bytes (no room for data) claiming 1000 captured bytes.
+    for word in [6u32, 32, 0, 0, 0, 1000, 1000, 32] {
+        bytes.extend_from_slice(&word.to_le_bytes());
+    }
+    bytes.extend_from_slice(&vec![0u8; 3 << 20]);
+    let want = read_in_memory(&bytes).expect("header");
+    assert_eq!(want.0.len(), packets.len());
+    assert!(
+        want.1.len() == 1 && want.1[0].contains("declared length of 32 bytes"),
+        "{:?}",
+        want.1
+    );
+    for step in [1, 4096, usize::MAX] {
+        assert_eq!(
+            read_streamed(&bytes, step).as_ref(),
+            Some(&want),
+            "step {step}"
+        );
+    }
+}
+
+/// A record that declares far more than the stream then delivers costs memory for what
+/// arrives, not for what it declares (a 40-byte pipe once made the reader allocate 200 MiB).
+#[test]
+fn streamed_buffer_grows_with_the_bytes_read_not_the_declared_length() {
+    let mut bytes = capture_bytes(
+        CaptureFormat::Pcap {
+            big_endian: false,
+            nanos: false,
+        },
+        linktype::ETHERNET,
+        &[],
+    );
+    for word in [0u32, 0, 200 << 20, 200 << 20] {
+        bytes.extend_from_slice(&word.to_le_bytes());
+    }
+    bytes.extend_from_slice(&[0u8; 16]);
+    let mut r = wsscope::capture::StreamReader::new(Trickle {
+        bytes: &bytes,
+        step: 4096,
+    })
+    .expect("header");
+    assert!(r.next_packet().is_none());
+    assert_eq!(r.notices().len(), 1, "{:?}", r.notices());
+    assert!(
+        r.buffer_capacity() <= 2 << 20,
+        "buffer grew to {} bytes",
+        r.buffer_capacity()
+    );
+}
+
 /// A capture truncated while it is being read (log rotation, tcpdump rewriting it) ends the
 /// capture early with `capture-truncated`: no SIGBUS, what was read is reported. The file is
 /// cut from the progress callback, at a fixed point of the reading, so the test is

@@ -1872,7 +1872,7 @@ fn a_101_to_a_request_not_asking_for_websocket_is_reported_and_its_frames_decode
     assert_twelve_decoded(&o);
     let f = o.expect(Code::UpgradeHeaderMissing, Some(C2S));
     assert!(
-        f.detail.contains("did not ask for WebSocket"),
+        f.detail.contains("did not ask for WebSocket ("),
         "{}",
         f.detail
     );
