@@ -290,7 +290,7 @@ pub struct Connection {
     began: Began,
     roles_inferred: bool,
     phase: Phase,
-    bufs: [Vec<u8>; 2],
+    bufs: [HttpBuf; 2],
     skip: [u64; 2],
     /// Requests awaiting a response, in order (method, upgrade attempt, and for a request
     /// that did not ask for WebSocket its handshake headers, reported if a 101 answers it).
@@ -380,7 +380,7 @@ impl Connection {
             began,
             roles_inferred,
             phase: Phase::Http,
-            bufs: [Vec::new(), Vec::new()],
+            bufs: [HttpBuf::default(), HttpBuf::default()],
             skip: [0, 0],
             requests: VecDeque::new(),
             exchanges: 0,
@@ -705,7 +705,7 @@ impl Connection {
             }
         }
         self.phase = Phase::Done;
-        self.bufs = [Vec::new(), Vec::new()];
+        self.bufs = [HttpBuf::default(), HttpBuf::default()];
     }
 
     /// The session-start event for session `id` of this connection.
@@ -1728,7 +1728,7 @@ impl Connection {
         let midstream = self.midstream_like() && cfg.detect_midstream;
         if !(forced || (midstream && looks_ws)) {
             self.phase = Phase::Done;
-            self.bufs = [Vec::new(), Vec::new()];
+            self.bufs = [HttpBuf::default(), HttpBuf::default()];
             return;
         }
         if let Some(resp) = self.leading_101() {
@@ -2152,9 +2152,79 @@ impl Connection {
     }
 }
 
+/// The bytes of one direction waiting in the HTTP phase. Consuming from the front is O(1)
+/// (a start offset; the storage is compacted once the consumed part outweighs the rest), so
+/// reading thousands of pipelined heads and bodies out of one buffer stays linear.
+#[derive(Default)]
+struct HttpBuf {
+    data: Vec<u8>,
+    start: usize,
+    /// Bytes moved by compaction (tests hold it linear).
+    #[cfg(test)]
+    moved: usize,
+}
+
+impl HttpBuf {
+    /// Drops the first `range.end` bytes.
+    fn drain(&mut self, range: std::ops::RangeTo<usize>) {
+        self.start += range.end.min(self.data.len() - self.start);
+        if self.start == self.data.len() {
+            self.clear();
+        } else if self.start > self.data.len() - self.start {
+            #[cfg(test)]
+            {
+                self.moved += self.data.len() - self.start;
+            }
+            self.data.drain(..self.start);
+            self.start = 0;
+        }
+    }
+
+    fn extend_from_slice(&mut self, bytes: &[u8]) {
+        self.data.extend_from_slice(bytes);
+    }
+
+    fn clear(&mut self) {
+        self.data.clear();
+        self.start = 0;
+    }
+
+    fn as_slice(&self) -> &[u8] {
+        &self.data[self.start..]
+    }
+}
+
+impl std::ops::Deref for HttpBuf {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        self.as_slice()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Reading many small heads out of one full HTTP buffer moves each byte a bounded number
+    /// of times (a `Vec::drain` per head moved the whole rest every time: quadratic).
+    #[test]
+    fn consuming_an_http_buffer_head_by_head_is_linear() {
+        let mut buf = HttpBuf::default();
+        let item = b"GET / HTTP/1.1\r\n\r\n";
+        for _ in 0..(MAX_HTTP_BUFFER / item.len()) {
+            buf.extend_from_slice(item);
+        }
+        let total = buf.len();
+        let mut seen = 0;
+        while !buf.is_empty() {
+            assert_eq!(&buf[..item.len()], item);
+            buf.drain(..item.len());
+            seen += item.len();
+        }
+        assert_eq!(seen, total);
+        assert!(buf.moved <= total, "moved {} bytes for {total}", buf.moved);
+    }
 
     fn connection() -> Connection {
         Connection::new(
