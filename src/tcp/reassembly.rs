@@ -465,9 +465,11 @@ impl StreamReassembler {
                     // A probe the receiver did not take was replaced by the data sent later.
                     self.check_overlap(seg.ts, start, &seg.data, out);
                 }
-                continue;
+            } else {
+                self.deliver_from(seg.ts, start, &seg.data, seg.missing, out);
             }
-            self.deliver_from(seg.ts, start, &seg.data, seg.missing, out);
+            // Two held copies that disagreed are reported whether or not the data was still
+            // needed when it came to be delivered.
             if let Some((first, last, ts)) = seg.conflict {
                 self.stats.overlaps += 1;
                 out(StreamOutput::Overlap {
@@ -960,6 +962,22 @@ mod tests {
         run(&mut r, 1, b"abc", &mut log);
         assert_eq!(joined(&log), b"abcdefgh");
         assert_eq!(log.last(), Some(&Out::Overlap(4, 2)));
+        assert_eq!(r.stats().overlaps, 1);
+        assert_eq!(r.buffered_bytes(), 0);
+    }
+
+    /// Two held copies that disagree are reported even when a later segment already covered
+    /// them by the time they are drained (the disagreement was dropped with the stale copy).
+    #[test]
+    fn held_copies_that_disagree_are_reported_even_when_covered_before_delivery() {
+        let mut r = StreamReassembler::new(ReassemblyLimits::default());
+        r.set_isn(0);
+        let mut log = Vec::new();
+        run(&mut r, 4, b"def", &mut log);
+        run(&mut r, 4, b"dXf", &mut log);
+        run(&mut r, 1, b"abcdefgh", &mut log);
+        assert_eq!(joined(&log), b"abcdefgh");
+        assert!(log.iter().any(|o| matches!(o, Out::Overlap(..))), "{log:?}");
         assert_eq!(r.stats().overlaps, 1);
         assert_eq!(r.buffered_bytes(), 0);
     }
