@@ -1,6 +1,6 @@
 //! Criterion benchmarks of the hot paths: unmasking, frame header parsing, the streaming frame
 //! decoder, TCP reassembly, permessage-deflate inflation, the NDJSON message line and the whole
-//! pipeline over in-memory captures built with `wsscope::testkit` (via
+//! pipeline over in-memory captures built with `wsscope_testkit` (via
 //! `examples/gen_capture.rs`).
 //!
 //! `cargo bench --bench hot_paths` (a few minutes); `cargo bench --bench hot_paths -- mask`
@@ -10,22 +10,22 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use wsscope::analyzer::{Analyzer, AnalyzerConfig, Event};
-use wsscope::capture::CaptureReader;
-use wsscope::escape::json_terminal_safe;
-use wsscope::report::{message_report, MessageEvent, NdjsonEvent, PayloadMode};
-use wsscope::session::SessionMessage;
-use wsscope::sink::json_line::MessageLineWriter;
-use wsscope::tcp::reassembly::{ReassemblyLimits, StreamOutput, StreamReassembler};
-use wsscope::tcp::Dir;
-use wsscope::testkit::adversarial::filler;
-use wsscope::testkit::new_deflate_compressor;
-use wsscope::testkit::ws::{deflate_message, FrameSpec};
-use wsscope::timestamp::Timestamp;
-use wsscope::ws::decoder::{DecodeEvent, Expectations, FrameDecoder};
-use wsscope::ws::deflate::Inflater;
-use wsscope::ws::frame::{apply_mask, apply_mask_simple, FrameHeader};
-use wsscope::ws::message::{Message, MessageKind};
+use wsscope_core::analyzer::{Analyzer, AnalyzerConfig, Event};
+use wsscope_core::capture::CaptureReader;
+use wsscope_core::escape::json_terminal_safe;
+use wsscope_core::report::{message_report, MessageEvent, NdjsonEvent, PayloadMode};
+use wsscope_core::session::SessionMessage;
+use wsscope_core::sink::json_line::MessageLineWriter;
+use wsscope_core::tcp::reassembly::{ReassemblyLimits, StreamOutput, StreamReassembler};
+use wsscope_core::tcp::Dir;
+use wsscope_core::timestamp::Timestamp;
+use wsscope_core::ws::decoder::{DecodeEvent, Expectations, FrameDecoder};
+use wsscope_core::ws::deflate::Inflater;
+use wsscope_core::ws::frame::{apply_mask, apply_mask_simple, FrameHeader};
+use wsscope_core::ws::message::{Message, MessageKind};
+use wsscope_testkit::adversarial::filler;
+use wsscope_testkit::new_deflate_compressor;
+use wsscope_testkit::ws::{deflate_message, FrameSpec};
 
 #[allow(dead_code)]
 #[path = "../examples/gen_capture.rs"]

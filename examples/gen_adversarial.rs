@@ -1,5 +1,5 @@
 //! Writes one adversarial capture (classic pcap, Ethernet, ns timestamps) with
-//! `wsscope::testkit::adversarial`, for `scripts/stress.sh`.
+//! `wsscope_testkit::adversarial`, for `scripts/stress.sh`.
 //!
 //! ```text
 //! cargo run --release --example gen_adversarial -- --kind KIND --out FILE [--count N]
@@ -34,8 +34,8 @@
 use std::io::{self, BufWriter, Write};
 use std::time::Instant;
 
-use wsscope::testkit::adversarial::{self, Expected};
-use wsscope::testkit::{Packet, PcapOptions, PcapWriter};
+use wsscope_testkit::adversarial::{self, Expected};
+use wsscope_testkit::{Packet, PcapOptions, PcapWriter};
 
 fn usage() -> ! {
     eprintln!(

@@ -1,5 +1,5 @@
 //! Streams a large synthetic WebSocket capture (classic pcap, Ethernet, ns timestamps) for
-//! benchmarking, built with `wsscope::testkit`.
+//! benchmarking, built with `wsscope_testkit`.
 //!
 //! ```text
 //! cargo run --release --example gen_capture -- --out FILE --size-mb N \
@@ -27,13 +27,11 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use base64::Engine as _;
-use wsscope::testkit::conversation::DEFAULT_START_NANOS;
-use wsscope::testkit::ws::{
+use wsscope_testkit::conversation::DEFAULT_START_NANOS;
+use wsscope_testkit::ws::{
     deflate_frame, fragment_message, FrameSpec, UpgradeRequest, UpgradeResponse, OP_BINARY, OP_TEXT,
 };
-use wsscope::testkit::{
-    new_deflate_compressor, Conversation, Dir, Packet, PcapOptions, PcapWriter,
-};
+use wsscope_testkit::{new_deflate_compressor, Conversation, Dir, Packet, PcapOptions, PcapWriter};
 
 /// Traffic shape.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

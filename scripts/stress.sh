@@ -33,14 +33,14 @@
 # (from the NDJSON summary of `wsscope analyze --ndjson --payload none`). Some kinds are also
 # run in the modes that used to hold what they fed (second table): the text output, `--json
 # --payload full` (default budget and --max-memory 256M) and the terminal UI's loader
-# (examples/tui_load.rs, which builds the UI state without a terminal). Captures are written
+# (`wsscope tui --measure-load`, which builds the UI state without a terminal). Captures are written
 # under $STRESS_DIR (default target/stress) and removed afterwards unless STRESS_KEEP=1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 KINDS=${STRESS_KINDS:-"syn-flood frag-flood huge-frame deflate-bomb overlap-wrap hole-flood idle-flood snaplen64 finding-flood payload-flood undescribed-iface slow-heads deflate-bomb-takeover deflate-idle-flood resync-junk"}
 
-# Extra runs per kind: "name=arguments" items separated by ';' (TUI runs examples/tui_load).
+# Extra runs per kind: "name=arguments" items separated by ';' (TUI runs `wsscope tui --measure-load`).
 declare -A MODES=(
   [finding-flood]="text=analyze"
   [payload-flood]="json-full=analyze -q --json /dev/null --payload full;json-full-256M=analyze -q --json /dev/null --payload full --max-memory 256M;tui=TUI;tui-256M=TUI --max-memory 256M"
@@ -56,10 +56,9 @@ if [ ! -x "$TIME" ]; then
 fi
 
 echo "== build (release)" >&2
-cargo build --release --quiet --bin wsscope --example gen_adversarial --example tui_load
+cargo build --release --quiet --bin wsscope --example gen_adversarial
 BIN=$TARGET/release/wsscope
 GEN=$TARGET/release/examples/gen_adversarial
-TUI=$TARGET/release/examples/tui_load
 mkdir -p "$DIR"
 rm -f "$DIR/modes.list"
 
@@ -79,7 +78,7 @@ for kind in $KINDS; do
     read -ra margs <<< "${m#*=}"
     echo "== $kind: $name" >&2
     if [ "${margs[0]}" = TUI ]; then
-      "$TIME" -v -o "$DIR/$kind.mode.$name.time" "$TUI" "${margs[@]:1}" "$pcap" > /dev/null
+      "$TIME" -v -o "$DIR/$kind.mode.$name.time" "$BIN" tui --measure-load "${margs[@]:1}" "$pcap" > /dev/null
     else
       "$TIME" -v -o "$DIR/$kind.mode.$name.time" "$BIN" "${margs[@]}" "$pcap" > /dev/null
     fi
@@ -143,7 +142,7 @@ if os.path.exists(modes):
     for entry in open(modes).read().splitlines():
         kind, name, cmd = entry.split(" ", 2)
         secs, rss_kb = measured(os.path.join(out, f"{kind}.mode.{name}.time"))
-        cmd = cmd.replace("TUI", "tui_load", 1) if cmd.startswith("TUI") else "wsscope " + cmd
+        cmd = cmd.replace("TUI", "wsscope tui --measure-load", 1) if cmd.startswith("TUI") else "wsscope " + cmd
         lines.append((kind, name, cmd, f"{secs:.2f}", f"{rss_kb / 1024:.1f}"))
     widths = [max(len(r[i]) for r in [header] + lines) for i in range(len(header))]
     print(row(header))

@@ -2,16 +2,16 @@
 //! another, joined by a bounded channel. Stops on `-c`, `--duration`, SIGINT or SIGTERM, and
 //! then flushes every open session and the final report like an offline run.
 
-use crate::analyzer::{Analyzer, AnalyzerConfig, Event};
-use crate::capture::RawPacket;
-use crate::report::CaptureReport;
-use crate::sink::{Sink, Tally};
-use crate::timestamp::Timestamp;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use wsscope_core::analyzer::{Analyzer, AnalyzerConfig, Event};
+use wsscope_core::capture::RawPacket;
+use wsscope_core::report::CaptureReport;
+use wsscope_core::sink::{Sink, Tally};
+use wsscope_core::timestamp::Timestamp;
 
 /// Live capture settings.
 #[derive(Clone, Debug)]
@@ -358,7 +358,8 @@ fn analyse(
     if let Some(e) = &outcome.error {
         warnings.push(format!("capture stopped early: {e}"));
     }
-    outcome.capture = crate::run::capture_report(name, "live", vec![linktype], &stats, warnings);
+    outcome.capture =
+        wsscope_core::run::capture_report(name, "live", vec![linktype], &stats, warnings);
     outcome
         .tally
         .add_capture(&outcome.capture, stats.flows.evicted);

@@ -1,23 +1,29 @@
 //! The `wsscope` command line: wires library modules together, nothing more.
 
+#[cfg(feature = "live")]
+mod live;
+#[cfg(feature = "live")]
+mod privdrop;
+mod tui;
+
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::cell::Cell;
 use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::rc::Rc;
-use wsscope::analyzer::AnalyzerConfig;
-use wsscope::budget::MemoryBudget;
-use wsscope::escape::for_terminal;
-use wsscope::finding::Code;
-use wsscope::report::{flow_report, FlowsReport, PayloadMode, SCHEMA_VERSION};
-use wsscope::run::{fail_on_matches, parse_fail_on, run, RunOutcome};
-use wsscope::session::SessionConfig;
-use wsscope::sink::json::JsonReportSink;
-use wsscope::sink::ndjson::NdjsonSink;
-use wsscope::sink::text::{human_bytes, TextSink};
-use wsscope::sink::{Sink, Tee};
-use wsscope::tcp::FlowLimits;
+use wsscope_core::analyzer::AnalyzerConfig;
+use wsscope_core::budget::MemoryBudget;
+use wsscope_core::escape::for_terminal;
+use wsscope_core::finding::Code;
+use wsscope_core::report::{flow_report, FlowsReport, PayloadMode, SCHEMA_VERSION};
+use wsscope_core::run::{fail_on_matches, parse_fail_on, run, RunOutcome};
+use wsscope_core::session::SessionConfig;
+use wsscope_core::sink::json::JsonReportSink;
+use wsscope_core::sink::ndjson::NdjsonSink;
+use wsscope_core::sink::text::{human_bytes, TextSink};
+use wsscope_core::sink::{Sink, Tee};
+use wsscope_core::tcp::FlowLimits;
 
 /// Passive WebSocket protocol analyzer: reads pcap/pcapng captures, reassembles TCP, verifies
 /// the upgrade handshake and decodes every frame into messages.
@@ -107,7 +113,7 @@ struct CommonArgs {
     /// terminal UI hold (at most 7/8 of it). When reached, the least active sessions give up
     /// out-of-order data (gap declared) or payload, reported as memory-budget-exceeded or
     /// payload-budget-exceeded; lengths, counts and findings are kept.
-    #[arg(long, value_name = "SIZE", default_value = "1G", value_parser = wsscope::budget::parse_size)]
+    #[arg(long, value_name = "SIZE", default_value = "1G", value_parser = wsscope_core::budget::parse_size)]
     max_memory: u64,
     /// Never show a progress bar.
     #[arg(long)]
@@ -220,7 +226,7 @@ struct LiveArgs {
     max_message_size: u64,
     /// Memory budget for the analysis's buffers and the payloads the terminal UI holds (as
     /// for `analyze`).
-    #[arg(long, value_name = "SIZE", default_value = "1G", value_parser = wsscope::budget::parse_size)]
+    #[arg(long, value_name = "SIZE", default_value = "1G", value_parser = wsscope_core::budget::parse_size)]
     max_memory: u64,
 }
 
@@ -228,6 +234,10 @@ struct LiveArgs {
 struct TuiArgs {
     #[command(flatten)]
     common: CommonArgs,
+    /// Build the UI's state without a terminal and print what it holds as JSON (sessions,
+    /// messages, payload bytes kept in memory), for `scripts/stress.sh` to measure.
+    #[arg(long, hide = true)]
+    measure_load: bool,
 }
 
 #[derive(Args)]
@@ -451,16 +461,16 @@ impl Sink for StdoutSink {
     fn begin_capture(&mut self, path: &str) -> io::Result<()> {
         self.guard(|s| s.begin_capture(path))
     }
-    fn event(&mut self, ev: &wsscope::analyzer::Event<'_>) -> io::Result<()> {
+    fn event(&mut self, ev: &wsscope_core::analyzer::Event<'_>) -> io::Result<()> {
         self.guard(|s| s.event(ev))
     }
-    fn end_capture(&mut self, capture: &wsscope::report::CaptureReport) -> io::Result<()> {
+    fn end_capture(&mut self, capture: &wsscope_core::report::CaptureReport) -> io::Result<()> {
         self.guard(|s| s.end_capture(capture))
     }
     fn finish(
         &mut self,
-        summary: &wsscope::report::Summary,
-        captures: &[wsscope::report::CaptureReport],
+        summary: &wsscope_core::report::Summary,
+        captures: &[wsscope_core::report::CaptureReport],
     ) -> io::Result<()> {
         self.guard(|s| s.finish(summary, captures))
     }
@@ -497,7 +507,7 @@ fn execute(
 /// Output settings shared by `analyze` and `live`: the parsed `--fail-on` list, the payload
 /// mode and how many payload bytes each message keeps.
 struct OutputSettings {
-    fail_on: Vec<wsscope::run::FailOn>,
+    fail_on: Vec<wsscope_core::run::FailOn>,
     mode: PayloadMode,
     keep: usize,
 }
@@ -624,7 +634,7 @@ fn analyze(args: AnalyzeArgs) -> ExitCode {
 
 struct FlowsSink {
     capture: String,
-    flows: Vec<wsscope::report::FlowReport>,
+    flows: Vec<wsscope_core::report::FlowReport>,
 }
 
 impl Sink for FlowsSink {
@@ -632,16 +642,16 @@ impl Sink for FlowsSink {
         self.capture = path.to_string();
         Ok(())
     }
-    fn event(&mut self, ev: &wsscope::analyzer::Event<'_>) -> io::Result<()> {
-        if let wsscope::analyzer::Event::Flow(r) = ev {
+    fn event(&mut self, ev: &wsscope_core::analyzer::Event<'_>) -> io::Result<()> {
+        if let wsscope_core::analyzer::Event::Flow(r) = ev {
             self.flows.push(flow_report(r, &self.capture));
         }
         Ok(())
     }
     fn finish(
         &mut self,
-        _: &wsscope::report::Summary,
-        _: &[wsscope::report::CaptureReport],
+        _: &wsscope_core::report::Summary,
+        _: &[wsscope_core::report::CaptureReport],
     ) -> io::Result<()> {
         Ok(())
     }
@@ -681,7 +691,7 @@ fn flows(args: FlowsArgs) -> ExitCode {
                     flows,
                 };
                 let text = serde_json::to_string_pretty(&doc).map_err(io::Error::other)?;
-                out.write_all(wsscope::escape::json_terminal_safe(text).as_bytes())?;
+                out.write_all(wsscope_core::escape::json_terminal_safe(text).as_bytes())?;
                 out.write_all(b"\n")?;
                 out.flush()
             })()
@@ -696,7 +706,7 @@ fn flows(args: FlowsArgs) -> ExitCode {
     }
 }
 
-fn print_flows(flows: &[wsscope::report::FlowReport]) -> io::Result<()> {
+fn print_flows(flows: &[wsscope_core::report::FlowReport]) -> io::Result<()> {
     let mut out = io::BufWriter::new(io::stdout());
     writeln!(
         out,
@@ -704,7 +714,7 @@ fn print_flows(flows: &[wsscope::report::FlowReport]) -> io::Result<()> {
         "FLOW", "CLIENT", "SERVER", "CLASS", "C->S", "S->C", "BEGAN", "ENDED", "RETX", "GAPS"
     )?;
     for f in flows {
-        let endpoint = |e: &wsscope::report::Endpoint| {
+        let endpoint = |e: &wsscope_core::report::Endpoint| {
             if e.ip.contains(':') {
                 format!("[{}]:{}", e.ip, e.port)
             } else {
@@ -749,7 +759,7 @@ fn interfaces() -> ExitCode {
 
 #[cfg(feature = "live")]
 fn interfaces() -> ExitCode {
-    match wsscope::live::interfaces() {
+    match crate::live::interfaces() {
         Ok(list) => {
             for i in list {
                 let desc = i.description.unwrap_or_default();
@@ -762,11 +772,11 @@ fn interfaces() -> ExitCode {
 }
 
 /// `--user`: the account exists, is not root, and this process may switch to it. Checked
-/// before anything is opened; the switch itself happens in `wsscope::live::open`.
+/// before anything is opened; the switch itself happens in `crate::live::open`.
 #[cfg(feature = "live")]
-fn resolve_user(spec: &str) -> Result<wsscope::privdrop::User, wsscope::privdrop::PrivDropError> {
-    let user = wsscope::privdrop::lookup(spec)?;
-    wsscope::privdrop::check_permitted()?;
+fn resolve_user(spec: &str) -> Result<crate::privdrop::User, crate::privdrop::PrivDropError> {
+    let user = crate::privdrop::lookup(spec)?;
+    crate::privdrop::check_permitted()?;
     Ok(user)
 }
 
@@ -779,11 +789,11 @@ type StopFlag = std::sync::Arc<std::sync::atomic::AtomicBool>;
 /// single thread (capabilities are per thread on Linux).
 #[cfg(feature = "live")]
 fn open_capture(
-    opts: &wsscope::live::LiveOptions,
-) -> Result<(wsscope::live::OpenCapture, StopFlag), ExitCode> {
+    opts: &crate::live::LiveOptions,
+) -> Result<(crate::live::OpenCapture, StopFlag), ExitCode> {
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::Arc;
-    let capture = wsscope::live::open(opts).map_err(|e| usage_error(&e.to_string()))?;
+    let capture = crate::live::open(opts).map_err(|e| usage_error(&e.to_string()))?;
     let stop = Arc::new(AtomicBool::new(false));
     let handler_stop = Arc::clone(&stop);
     ctrlc::set_handler(move || handler_stop.store(true, Ordering::SeqCst))
@@ -793,7 +803,7 @@ fn open_capture(
 
 /// Live capture shown in the terminal UI; quitting the UI stops the capture.
 #[cfg(feature = "live")]
-fn live_tui(opts: wsscope::live::LiveOptions, cfg: AnalyzerConfig) -> ExitCode {
+fn live_tui(opts: crate::live::LiveOptions, cfg: AnalyzerConfig) -> ExitCode {
     use std::sync::atomic::Ordering;
     use std::sync::{mpsc, Arc};
     // Open the interface (and drop privileges) before taking over the screen, so errors are
@@ -802,15 +812,15 @@ fn live_tui(opts: wsscope::live::LiveOptions, cfg: AnalyzerConfig) -> ExitCode {
         Ok(c) => c,
         Err(code) => return code,
     };
-    let (status_tx, status_rx) = mpsc::channel::<wsscope::live::CaptureStats>();
+    let (status_tx, status_rx) = mpsc::channel::<crate::live::CaptureStats>();
     let loader_stop = Arc::clone(&stop);
-    let loader: wsscope::tui::Loader = Box::new(move |out| {
-        let mut sink = wsscope::tui::Collector::new(&mut *out, Some(cfg.budget.clone()));
-        let o = wsscope::live::run(capture, &cfg, &mut sink, loader_stop, &mut |_| {});
+    let loader: crate::tui::Loader = Box::new(move |out| {
+        let mut sink = crate::tui::Collector::new(&mut *out, Some(cfg.budget.clone()));
+        let o = crate::live::run(capture, &cfg, &mut sink, loader_stop, &mut |_| {});
         let _ = status_tx.send(o.stats);
-        out(wsscope::tui::LoadMsg::Done);
+        out(crate::tui::LoadMsg::Done);
     });
-    let ui = wsscope::tui::run_with(loader, Arc::clone(&stop));
+    let ui = crate::tui::run_with(loader, Arc::clone(&stop));
     // Quit, a signal or a lost terminal: stop the capture and wait for it to flush (the -w
     // file) before exiting.
     stop.store(true, Ordering::SeqCst);
@@ -853,7 +863,7 @@ fn live(args: LiveArgs) -> ExitCode {
         budget: MemoryBudget::new(args.max_memory),
     };
     let stdout_taken = args.output.stdout_taken();
-    let opts = wsscope::live::LiveOptions {
+    let opts = crate::live::LiveOptions {
         interface: args.interface.clone(),
         filter: args.filter.clone(),
         snaplen: args.snaplen,
@@ -923,7 +933,7 @@ fn live(args: LiveArgs) -> ExitCode {
                 .unwrap_or_default()
         );
     };
-    let outcome = wsscope::live::run(capture, &cfg, &mut tee, stop, &mut ready);
+    let outcome = crate::live::run(capture, &cfg, &mut tee, stop, &mut ready);
     drop(tee);
     let s = outcome.stats;
     eprintln!(
@@ -970,6 +980,21 @@ fn main() -> ExitCode {
         Command::Interfaces => interfaces(),
         Command::Tui(args) => {
             let cfg = config(&args.common, 64 << 10);
+            if args.measure_load {
+                let app = crate::tui::load_blocking(&args.common.captures, &cfg);
+                let messages: usize = app.sessions.iter().map(|s| s.messages.len()).sum();
+                let kept: usize = app
+                    .sessions
+                    .iter()
+                    .flat_map(|s| s.messages.iter())
+                    .map(|m| m.payload.len())
+                    .sum();
+                println!(
+                    "{{\"sessions\": {}, \"messages\": {messages}, \"payload_kept\": {kept}}}",
+                    app.sessions.len()
+                );
+                return ExitCode::SUCCESS;
+            }
             // SIGINT/SIGTERM/SIGHUP end the UI like `q`: terminal restored, exit 0.
             let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
             let handler_stop = std::sync::Arc::clone(&stop);
@@ -980,16 +1005,16 @@ fn main() -> ExitCode {
                     "cannot install the SIGINT/SIGTERM/SIGHUP handler: {e}"
                 ));
             }
-            match wsscope::tui::run(&args.common.captures, &cfg, stop) {
+            match crate::tui::run(&args.common.captures, &cfg, stop) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => usage_error(&e.to_string()),
             }
         }
         Command::Schema { kind } => {
             let text = match kind {
-                SchemaKind::Report => wsscope::report::report_schema(),
-                SchemaKind::Events => wsscope::report::events_schema(),
-                SchemaKind::Flows => wsscope::report::flows_schema(),
+                SchemaKind::Report => wsscope_core::report::report_schema(),
+                SchemaKind::Events => wsscope_core::report::events_schema(),
+                SchemaKind::Flows => wsscope_core::report::flows_schema(),
             };
             println!("{text}");
             ExitCode::SUCCESS

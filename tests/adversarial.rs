@@ -1,5 +1,5 @@
-//! Adversarial captures through the real file pipeline ([`wsscope::run::run`]): floods and
-//! hostile encodings built by `wsscope::testkit::adversarial`, written to a temporary pcap.
+//! Adversarial captures through the real file pipeline ([`wsscope_core::run::run`]): floods and
+//! hostile encodings built by `wsscope_testkit::adversarial`, written to a temporary pcap.
 //! Each test checks that nothing panics, that the right findings are reported, that the real
 //! WebSocket session hidden in the flood is decoded message for message, and that the state
 //! the limit protects never grew past it (peak counters of the flow and fragment tables).
@@ -11,16 +11,16 @@ use std::collections::{BTreeMap, HashMap};
 use std::io::{self, BufWriter};
 use std::path::{Path, PathBuf};
 
-use wsscope::analyzer::{AnalyzerConfig, AnalyzerStats, Event};
-use wsscope::finding::Code;
-use wsscope::ipfrag::{DefragLimits, MAX_DATAGRAM};
-use wsscope::report::{CaptureReport, Summary};
-use wsscope::session::SessionConfig;
-use wsscope::sink::Sink;
-use wsscope::tcp::{Dir, FlowLimits, ReassemblyLimits};
-use wsscope::testkit::adversarial::{self, Expected, ProbeExpect};
-use wsscope::testkit::{Packet, PcapOptions, PcapWriter};
-use wsscope::ws::message::MessageKind;
+use wsscope_core::analyzer::{AnalyzerConfig, AnalyzerStats, Event};
+use wsscope_core::finding::Code;
+use wsscope_core::ipfrag::{DefragLimits, MAX_DATAGRAM};
+use wsscope_core::report::{CaptureReport, Summary};
+use wsscope_core::session::SessionConfig;
+use wsscope_core::sink::Sink;
+use wsscope_core::tcp::{Dir, FlowLimits, ReassemblyLimits};
+use wsscope_core::ws::message::MessageKind;
+use wsscope_testkit::adversarial::{self, Expected, ProbeExpect};
+use wsscope_testkit::{Packet, PcapOptions, PcapWriter};
 
 /// What one session showed.
 #[derive(Debug, Default)]
@@ -146,7 +146,7 @@ where
 /// Runs the file pipeline on `path`.
 fn run(cfg: &AnalyzerConfig, path: &Path) -> (Counter, AnalyzerStats, CaptureReport) {
     let mut sink = Counter::default();
-    let mut outcome = wsscope::run::run(
+    let mut outcome = wsscope_core::run::run(
         &[path.display().to_string()],
         cfg,
         &mut sink,
@@ -476,7 +476,7 @@ fn data_behind_a_hole_is_buffered_up_to_the_limit_then_the_gap_is_declared() {
 fn data_behind_holes_stays_within_the_memory_budget() {
     let mut cfg = config();
     let limit = 16u64 << 20;
-    cfg.budget = wsscope::budget::MemoryBudget::new(limit);
+    cfg.budget = wsscope_core::budget::MemoryBudget::new(limit);
     let (c, stats, expected) = generate_and_run(&cfg, 262_144, |emit| {
         adversarial::hole_flood(8, 5 << 20, emit)
     });
@@ -621,9 +621,13 @@ impl Shared {
 }
 
 /// Runs `path` through `sink`, returning the run's outcome.
-fn run_into(cfg: &AnalyzerConfig, path: &Path, sink: &mut dyn Sink) -> wsscope::run::RunOutcome {
-    let outcome =
-        wsscope::run::run(&[path.display().to_string()], cfg, sink, &mut |_, _| {}).expect("run");
+fn run_into(
+    cfg: &AnalyzerConfig,
+    path: &Path,
+    sink: &mut dyn Sink,
+) -> wsscope_core::run::RunOutcome {
+    let outcome = wsscope_core::run::run(&[path.display().to_string()], cfg, sink, &mut |_, _| {})
+        .expect("run");
     assert!(outcome.errors.is_empty(), "{:?}", outcome.errors);
     outcome
 }
@@ -633,7 +637,7 @@ fn run_into(cfg: &AnalyzerConfig, path: &Path, sink: &mut dyn Sink) -> wsscope::
 /// sums up the rest, in every output; totals and `--fail-on` still see all 100,000.
 #[test]
 fn repeated_findings_of_a_session_are_listed_100_times_then_summed_up() {
-    use wsscope::finding::REPEATS_LISTED;
+    use wsscope_core::finding::REPEATS_LISTED;
     let frames = 100_000;
     let dir = tempfile::tempdir().expect("tempdir");
     let (path, expected) = write_capture(dir.path(), 262_144, |emit| {
@@ -650,7 +654,7 @@ fn repeated_findings_of_a_session_are_listed_100_times_then_summed_up() {
 
     // Text: the session block lists 101 findings, the last one the sum.
     let text = Shared::default();
-    let mut sink = wsscope::sink::text::TextSink::new(Box::new(text.clone()), false, 64);
+    let mut sink = wsscope_core::sink::text::TextSink::new(Box::new(text.clone()), false, 64);
     let outcome = run_into(&cfg, &path, &mut sink);
     let out = text.text();
     let lines: Vec<&str> = out
@@ -664,8 +668,8 @@ fn repeated_findings_of_a_session_are_listed_100_times_then_summed_up() {
         lines[lines.len() - 1]
     );
     assert!(out.contains("findings: 100000 error"), "{out}");
-    let gate = wsscope::run::parse_fail_on("unmasked-client-frame").expect("fail-on");
-    assert!(wsscope::run::fail_on_matches(&gate, &outcome.tally));
+    let gate = wsscope_core::run::parse_fail_on("unmasked-client-frame").expect("fail-on");
+    assert!(wsscope_core::run::fail_on_matches(&gate, &outcome.tally));
     assert_eq!(
         outcome.tally.summary.findings_by_code["unmasked-client-frame"],
         frames
@@ -673,12 +677,12 @@ fn repeated_findings_of_a_session_are_listed_100_times_then_summed_up() {
 
     // JSON report: 101 findings in the session and in the top-level list, counts in full.
     let json = Shared::default();
-    let mut sink = wsscope::sink::json::JsonReportSink::new(
+    let mut sink = wsscope_core::sink::json::JsonReportSink::new(
         Box::new(json.clone()),
-        wsscope::report::PayloadMode::None,
+        wsscope_core::report::PayloadMode::None,
     );
     run_into(&cfg, &path, &mut sink);
-    let report: wsscope::report::Report = serde_json::from_str(&json.text()).expect("report");
+    let report: wsscope_core::report::Report = serde_json::from_str(&json.text()).expect("report");
     assert_eq!(report.sessions.len(), 1);
     let findings = &report.sessions[0].findings;
     assert_eq!(findings.len() as u64, REPEATS_LISTED + 1);
@@ -692,9 +696,9 @@ fn repeated_findings_of_a_session_are_listed_100_times_then_summed_up() {
 
     // NDJSON: 101 finding lines, the last with its count.
     let nd = Shared::default();
-    let mut sink = wsscope::sink::ndjson::NdjsonSink::new(
+    let mut sink = wsscope_core::sink::ndjson::NdjsonSink::new(
         Box::new(nd.clone()),
-        wsscope::report::PayloadMode::None,
+        wsscope_core::report::PayloadMode::None,
         false,
     );
     run_into(&cfg, &path, &mut sink);
@@ -744,14 +748,14 @@ fn packets_on_an_undescribed_interface_are_listed_100_times_then_counted() {
 fn json_full_report(
     path: &Path,
     budget: u64,
-) -> (wsscope::report::Report, wsscope::run::RunOutcome) {
+) -> (wsscope_core::report::Report, wsscope_core::run::RunOutcome) {
     let mut cfg = config();
     cfg.session.keep_bytes = 1 << 20;
-    cfg.budget = wsscope::budget::MemoryBudget::new(budget);
+    cfg.budget = wsscope_core::budget::MemoryBudget::new(budget);
     let json = Shared::default();
-    let mut sink = wsscope::sink::json::JsonReportSink::new(
+    let mut sink = wsscope_core::sink::json::JsonReportSink::new(
         Box::new(json.clone()),
-        wsscope::report::PayloadMode::Full,
+        wsscope_core::report::PayloadMode::Full,
     )
     .with_budget(cfg.budget.clone());
     let outcome = run_into(&cfg, path, &mut sink);
@@ -759,7 +763,7 @@ fn json_full_report(
     (report, outcome)
 }
 
-fn held(m: &wsscope::report::MessageReport) -> u64 {
+fn held(m: &wsscope_core::report::MessageReport) -> u64 {
     (m.text.as_ref().map_or(0, String::len) + m.data_b64.as_ref().map_or(0, String::len)) as u64
 }
 
@@ -779,7 +783,7 @@ fn json_full_payloads_stay_within_the_memory_budget() {
     assert_eq!(s.messages.len() as u64, expected.messages());
     let total: u64 = s.messages.iter().map(held).sum();
     // The outputs leave the last eighth of the budget to the analysis's own buffers.
-    let room = wsscope::budget::MemoryBudget::new(1 << 20).held_limit();
+    let room = wsscope_core::budget::MemoryBudget::new(1 << 20).held_limit();
     assert!(total <= room, "{total}");
     assert!(total > room - 100_000, "the budget is used: {total}");
     let binaries: Vec<_> = s.messages.iter().filter(|m| m.len == 64 << 10).collect();
@@ -831,7 +835,7 @@ fn memory_budget_degrades_the_least_active_session_first() {
         .iter()
         .all(|m| held(m) == 0 && (m.len == 0 || m.truncated)));
     assert!(new.messages.iter().all(|m| !m.truncated && held(m) > 0));
-    let codes = |s: &wsscope::report::SessionReport| -> Vec<String> {
+    let codes = |s: &wsscope_core::report::SessionReport| -> Vec<String> {
         s.findings.iter().map(|f| f.code.clone()).collect()
     };
     assert_eq!(codes(old), vec!["payload-budget-exceeded".to_string()]);
@@ -841,54 +845,6 @@ fn memory_budget_degrades_the_least_active_session_first() {
         "{}",
         old.findings[0].detail
     );
-}
-
-/// Regression (the terminal UI kept up to 64 KiB of every message: a 1.6 MB compressed capture
-/// took 1.23 GiB): the UI keeps the first 256 bytes of a message in memory and the rest of its
-/// 64 KiB in the spill file, read back when the message is shown; what it keeps in memory is
-/// charged to the budget, and past it messages keep nothing in memory and the session says so.
-#[test]
-fn terminal_ui_keeps_references_to_spilled_payloads_within_the_memory_budget() {
-    use wsscope::tui::state::INLINE_PREVIEW;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let (path, expected) = write_capture(dir.path(), 262_144, |emit| {
-        adversarial::payload_flood(1, 200, 64 << 10, emit)
-    });
-    let mut cfg = config();
-    cfg.session.keep_bytes = 64 << 10;
-    let paths = [path.display().to_string()];
-    let app = wsscope::tui::load_blocking(&paths, &cfg);
-    assert_eq!(app.sessions.len(), 1);
-    let s = &app.sessions[0];
-    assert_eq!(s.messages.len() as u64, expected.messages());
-    let in_memory: usize = s.messages.iter().map(|m| m.payload.len()).sum();
-    assert!(
-        in_memory <= s.messages.len() * INLINE_PREVIEW,
-        "{in_memory}"
-    );
-    let binaries: Vec<_> = s.messages.iter().filter(|m| m.len == 64 << 10).collect();
-    assert_eq!(binaries.len(), 200);
-    for m in &binaries {
-        let p = app.payload(m);
-        assert_eq!(p.len(), 64 << 10);
-        assert!(p.starts_with(b"payload flood 0123456789 payload flood"));
-        assert_eq!(&p[..INLINE_PREVIEW], &m.payload[..]);
-    }
-    assert!(s.findings.is_empty(), "{:?}", s.findings);
-
-    // A budget of 8 KiB: the inflater (charged, never refused) takes it all, so the previews
-    // keep nothing in memory.
-    cfg.budget = wsscope::budget::MemoryBudget::new(8 << 10);
-    let app = wsscope::tui::load_blocking(&paths, &cfg);
-    let s = &app.sessions[0];
-    let in_memory: usize = s.messages.iter().map(|m| m.payload.len()).sum();
-    assert!(in_memory <= 8 << 10, "{in_memory}");
-    let f: Vec<_> = s
-        .findings
-        .iter()
-        .filter(|f| f.code == Code::PayloadBudgetExceeded)
-        .collect();
-    assert_eq!(f.len(), 1, "{:?}", s.findings);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -6,11 +6,11 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use wsscope::analyzer::{Analyzer, AnalyzerConfig, Event};
-use wsscope::capture::CaptureReader;
-use wsscope::report::PayloadMode;
-use wsscope::sink::ndjson::NdjsonSink;
-use wsscope::sink::Sink;
+use wsscope_core::analyzer::{Analyzer, AnalyzerConfig, Event};
+use wsscope_core::capture::CaptureReader;
+use wsscope_core::report::PayloadMode;
+use wsscope_core::sink::ndjson::NdjsonSink;
+use wsscope_core::sink::Sink;
 
 #[allow(dead_code)]
 #[path = "../examples/gen_capture.rs"]

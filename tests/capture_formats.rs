@@ -5,15 +5,15 @@
 mod support;
 
 use support::*;
-use wsscope::capture::linktype;
-use wsscope::finding::Code;
-use wsscope::tcp::Dir;
-use wsscope::testkit::capture::{
+use wsscope_core::capture::linktype;
+use wsscope_core::finding::Code;
+use wsscope_core::tcp::Dir;
+use wsscope_core::ws::message::MessageKind;
+use wsscope_testkit::capture::{
     capture_bytes, CaptureFormat, PcapNgWriter, PcapOptions, PcapWriter,
 };
-use wsscope::testkit::ws::SAMPLE_KEY;
-use wsscope::testkit::{Conversation, Link, Packet, Session, UpgradeRequest, UpgradeResponse};
-use wsscope::ws::message::MessageKind;
+use wsscope_testkit::ws::SAMPLE_KEY;
+use wsscope_testkit::{Conversation, Link, Packet, Session, UpgradeRequest, UpgradeResponse};
 
 fn session_on(conv: Conversation<'static>) -> Vec<Packet> {
     Session::from_conversation(conv)
@@ -155,8 +155,8 @@ fn mid_stream_session_with_client_on_the_lower_port_is_oriented_by_masking() {
     let client: std::net::SocketAddr = "10.0.0.1:1025".parse().expect("addr");
     let server: std::net::SocketAddr = "10.0.0.2:50000".parse().expect("addr");
     let mut conv = Conversation::new(client, server);
-    conv.client_send(&wsscope::testkit::FrameSpec::text("late hello", Some([1, 2, 3, 4])).encode());
-    conv.server_send(&wsscope::testkit::FrameSpec::text("late reply", None).encode());
+    conv.client_send(&wsscope_testkit::FrameSpec::text("late hello", Some([1, 2, 3, 4])).encode());
+    conv.server_send(&wsscope_testkit::FrameSpec::text("late reply", None).encode());
     let o = analyze_packets(&conv.into_packets());
     assert!(o.has(Code::HandshakeNotSeen));
     assert_eq!(o.sessions[0].client, client);
@@ -185,18 +185,18 @@ fn fuzz_regressions_are_handled_without_panic() {
     };
     for entry in entries.flatten() {
         let bytes = std::fs::read(entry.path()).expect("read regression");
-        if let Ok(reader) = wsscope::capture::CaptureReader::new(&bytes) {
+        if let Ok(reader) = wsscope_core::capture::CaptureReader::new(&bytes) {
             let n = reader.count();
             let _ = n;
         }
         for lt in [0u32, 1, 101, 108, 113, 276] {
-            let raw = wsscope::capture::RawPacket {
-                ts: wsscope::timestamp::Timestamp(0),
+            let raw = wsscope_core::capture::RawPacket {
+                ts: wsscope_core::timestamp::Timestamp(0),
                 linktype: lt,
                 data: &bytes,
                 orig_len: bytes.len() as u32,
             };
-            let _ = wsscope::packet::PacketDecoder::new().decode(&raw, |_| {});
+            let _ = wsscope_core::packet::PacketDecoder::new().decode(&raw, |_| {});
         }
     }
 }
@@ -219,7 +219,7 @@ impl std::io::Read for Trickle<'_> {
 type Seen = (Vec<(i64, u32, Vec<u8>, u32)>, Vec<String>);
 
 fn read_in_memory(bytes: &[u8]) -> Option<Seen> {
-    let mut r = wsscope::capture::CaptureReader::new(bytes).ok()?;
+    let mut r = wsscope_core::capture::CaptureReader::new(bytes).ok()?;
     let packets = r
         .by_ref()
         .map(|p| (p.ts.0, p.linktype, p.data.to_vec(), p.orig_len))
@@ -228,7 +228,7 @@ fn read_in_memory(bytes: &[u8]) -> Option<Seen> {
 }
 
 fn read_streamed(bytes: &[u8], step: usize) -> Option<Seen> {
-    let mut r = wsscope::capture::StreamReader::new(Trickle { bytes, step }).ok()?;
+    let mut r = wsscope_core::capture::StreamReader::new(Trickle { bytes, step }).ok()?;
     let mut packets = Vec::new();
     while let Some(p) = r.next_packet() {
         packets.push((p.ts.0, p.linktype, p.data.to_vec(), p.orig_len));
@@ -341,7 +341,7 @@ fn streamed_buffer_grows_with_the_bytes_read_not_the_declared_length() {
         bytes.extend_from_slice(&word.to_le_bytes());
     }
     bytes.extend_from_slice(&[0u8; 16]);
-    let mut r = wsscope::capture::StreamReader::new(Trickle {
+    let mut r = wsscope_core::capture::StreamReader::new(Trickle {
         bytes: &bytes,
         step: 4096,
     })
@@ -386,12 +386,13 @@ fn capture_truncated_while_being_read_is_reported_not_fatal() {
             f.set_len(bytes.len() as u64 / 2 + 3).expect("truncate");
         }
     };
-    let mut sink = wsscope::sink::json::JsonReportSink::new(
+    let mut sink = wsscope_core::sink::json::JsonReportSink::new(
         Box::new(std::io::sink()),
-        wsscope::report::PayloadMode::None,
+        wsscope_core::report::PayloadMode::None,
     );
-    let cfg = wsscope::analyzer::AnalyzerConfig::default();
-    let outcome = wsscope::run::run(&paths, &cfg, &mut sink, &mut progress).expect("run completes");
+    let cfg = wsscope_core::analyzer::AnalyzerConfig::default();
+    let outcome =
+        wsscope_core::run::run(&paths, &cfg, &mut sink, &mut progress).expect("run completes");
     assert!(cut, "the progress callback ran");
     assert!(outcome.errors.is_empty());
     let truncated = outcome.tally.codes.get(&Code::CaptureTruncated).copied();

@@ -5,8 +5,8 @@ mod common;
 use common::{root, wsscope};
 use serde_json::Value;
 use std::path::PathBuf;
-use wsscope::testkit::ws::SAMPLE_KEY;
-use wsscope::testkit::{Link, Session, UpgradeRequest, UpgradeResponse};
+use wsscope_testkit::ws::SAMPLE_KEY;
+use wsscope_testkit::{Link, Session, UpgradeRequest, UpgradeResponse};
 
 fn temp_file(name: &str, bytes: &[u8]) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -342,7 +342,7 @@ fn checked_in_schemas_match_the_types() {
 fn codes_lists_every_finding_code() {
     let out = wsscope(["codes"]);
     let text = String::from_utf8_lossy(&out.stdout);
-    for code in wsscope::finding::Code::ALL {
+    for code in wsscope_core::finding::Code::ALL {
         assert!(text.contains(code.as_str()));
     }
 }
@@ -350,7 +350,7 @@ fn codes_lists_every_finding_code() {
 #[test]
 fn readme_documents_every_finding_code() {
     let readme = std::fs::read_to_string(root().join("README.md")).expect("README");
-    for code in wsscope::finding::Code::ALL {
+    for code in wsscope_core::finding::Code::ALL {
         assert!(
             readme.contains(&format!("`{}`", code.as_str())),
             "README lacks {}",
@@ -590,7 +590,7 @@ fn control_characters_in_file_names_are_escaped_on_stderr() {
         assert!(!err.is_empty(), "{args:?}");
         assert!(
             !err.chars()
-                .any(|c| wsscope::escape::is_unsafe_char(c) && c != '\n'),
+                .any(|c| wsscope_core::escape::is_unsafe_char(c) && c != '\n'),
             "{args:?}: {err:?}"
         );
         assert!(err.contains("\\u{1b}"), "{args:?}: {err:?}");

@@ -7,15 +7,15 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use sha1::{Digest, Sha1};
 use support::*;
-use wsscope::analyzer::AnalyzerConfig;
-use wsscope::finding::Code;
-use wsscope::tcp::CloseReason;
-use wsscope::testkit::{
+use wsscope_core::analyzer::AnalyzerConfig;
+use wsscope_core::finding::Code;
+use wsscope_core::tcp::CloseReason;
+use wsscope_core::ws::message::MessageKind;
+use wsscope_testkit::{
     deflate_message, fragment_ipv4, fragment_ipv6, new_deflate_compressor, pcap_bytes,
     Conversation, FrameSpec, LengthForm, Packet, PcapOptions, TcpFlags, TcpSegmentSpec,
     UpgradeRequest, UpgradeResponse,
 };
-use wsscope::ws::message::MessageKind;
 
 const SEC: i64 = 1_000_000_000;
 
@@ -278,7 +278,7 @@ fn origin_missing_is_an_info_note_and_session_still_decoded() {
     req.origin = None;
     let o = handshake_then_messages(&req, &response());
     let f = o.expect(Code::OriginMissing, Some(C2S));
-    assert_eq!(f.severity, wsscope::finding::Severity::Info);
+    assert_eq!(f.severity, wsscope_core::finding::Severity::Info);
     o.assert_codes(&[Code::OriginMissing]);
     assert_session_decoded(&o);
 }
@@ -809,7 +809,7 @@ fn tcp_gap_inside_payload_marks_message_incomplete_and_keeps_sync() {
     let mut c = upgraded();
     c.server_send(&stext("before"));
     c.server_send_segments(&[&frame[..1000]]);
-    c.skip(wsscope::testkit::Dir::ServerToClient, 500);
+    c.skip(wsscope_testkit::Dir::ServerToClient, 500);
     c.server_send_segments(&[&frame[1500..]]);
     c.server_send(&stext("after"));
     c.client_send(&ctext("ask"));
@@ -837,7 +837,7 @@ fn gap_over_a_header_gives_resync_skipped_bytes_and_later_messages_decoded() {
     let mut c = upgraded();
     c.server_send(&one);
     // The header and the first 50 payload bytes of the second frame are not captured.
-    c.skip(wsscope::testkit::Dir::ServerToClient, 54);
+    c.skip(wsscope_testkit::Dir::ServerToClient, 54);
     c.server_send_segments(&[&lost[54..]]);
     c.server_send(&stext("three"));
     c.server_send(&stext("four"));
@@ -859,7 +859,7 @@ fn lost_segment_then_clean_close() -> Outcome {
     let frame = FrameSpec::binary(&[b'z'; 2000], None).encode();
     let mut c = upgraded();
     c.server_send_segments(&[&frame[..1000]]);
-    c.skip(wsscope::testkit::Dir::ServerToClient, 500);
+    c.skip(wsscope_testkit::Dir::ServerToClient, 500);
     c.server_send_segments(&[&frame[1500..]]);
     c.server_send(&stext("after"));
     c.client_send(&ctext("ask"));
@@ -888,12 +888,12 @@ fn lost_segment_then_clean_close_ends_with_fin_and_clean_session() {
 fn tcp_overlap_inconsistent_is_reported_first_copy_kept_and_next_message_decoded() {
     let frame = ctext("original");
     let mut c = upgraded();
-    let offset = c.stream_offset(wsscope::testkit::Dir::ClientToServer);
+    let offset = c.stream_offset(wsscope_testkit::Dir::ClientToServer);
     c.client_send(&frame);
     let mut forged = frame.clone();
     let n = forged.len();
     forged[n - 3] ^= 0x20;
-    c.raw_segment(wsscope::testkit::Dir::ClientToServer, offset, &forged);
+    c.raw_segment(wsscope_testkit::Dir::ClientToServer, offset, &forged);
     c.client_send(&ctext("next"));
     c.server_send(&stext("reply"));
     clean_close(&mut c);
@@ -911,16 +911,16 @@ fn tcp_overlap_inconsistent_is_reported_first_copy_kept_and_next_message_decoded
 fn late_copy_of_bytes_declared_missing_is_not_an_inconsistent_overlap() {
     let frame = FrameSpec::binary(&[b'q'; 3000], None).encode();
     let mut c = upgraded();
-    let offset = c.stream_offset(wsscope::testkit::Dir::ServerToClient);
+    let offset = c.stream_offset(wsscope_testkit::Dir::ServerToClient);
     c.server_send_segments(&[&frame[..1000]]);
-    c.skip(wsscope::testkit::Dir::ServerToClient, 500);
+    c.skip(wsscope_testkit::Dir::ServerToClient, 500);
     c.server_send_segments(&[&frame[1500..]]);
     // Acknowledged by the client and still missing two seconds later: declared missing.
     c.advance_time(2 * SEC);
-    c.ack(wsscope::testkit::Dir::ClientToServer);
+    c.ack(wsscope_testkit::Dir::ClientToServer);
     // The capture sees them late (a retransmission whose first copy it missed).
     c.raw_segment(
-        wsscope::testkit::Dir::ServerToClient,
+        wsscope_testkit::Dir::ServerToClient,
         offset + 1000,
         &frame[1000..1500],
     );
@@ -932,19 +932,15 @@ fn late_copy_of_bytes_declared_missing_is_not_an_inconsistent_overlap() {
     assert_eq!(o.texts(S2C), ["after"]);
     // A real disagreement right after the gap is still caught.
     let mut c = upgraded();
-    let offset = c.stream_offset(wsscope::testkit::Dir::ServerToClient);
+    let offset = c.stream_offset(wsscope_testkit::Dir::ServerToClient);
     c.server_send_segments(&[&frame[..1000]]);
-    c.skip(wsscope::testkit::Dir::ServerToClient, 500);
+    c.skip(wsscope_testkit::Dir::ServerToClient, 500);
     c.server_send_segments(&[&frame[1500..]]);
     c.advance_time(2 * SEC);
-    c.ack(wsscope::testkit::Dir::ClientToServer);
+    c.ack(wsscope_testkit::Dir::ClientToServer);
     let mut forged = frame[1500..1600].to_vec();
     forged[10] ^= 1;
-    c.raw_segment(
-        wsscope::testkit::Dir::ServerToClient,
-        offset + 1500,
-        &forged,
-    );
+    c.raw_segment(wsscope_testkit::Dir::ServerToClient, offset + 1500, &forged);
     clean_close(&mut c);
     let o = analyze_packets(&c.into_packets());
     o.expect(Code::TcpOverlapInconsistent, Some(S2C));
@@ -956,7 +952,7 @@ fn late_copy_of_bytes_declared_missing_is_not_an_inconsistent_overlap() {
 /// clean session.
 #[test]
 fn tcp_keepalive_probes_are_not_inconsistent_overlaps() {
-    use wsscope::testkit::Dir as K;
+    use wsscope_testkit::Dir as K;
     let mut c = upgraded();
     let hello = ctext("hello");
     let world = stext("world");
@@ -990,7 +986,7 @@ fn tcp_keepalive_probes_are_not_inconsistent_overlaps() {
 /// even when its byte differs; one it acknowledges is part of the stream, delivered once.
 #[test]
 fn zero_window_probes_are_not_flagged_or_delivered_twice() {
-    use wsscope::testkit::Dir as K;
+    use wsscope_testkit::Dir as K;
     let mut c = upgraded();
     c.client_send(&ctext("hello"));
     let next = ctext("next");
@@ -1062,7 +1058,7 @@ fn ack_captured_before_the_data_it_acknowledges_is_not_a_gap() {
 /// synchronized state.
 #[test]
 fn tcp_segment_ignored_data_without_ack_is_not_decoded() {
-    use wsscope::testkit::Dir as K;
+    use wsscope_testkit::Dir as K;
     let mut c = upgraded();
     let off = c.stream_offset(K::ClientToServer);
     c.raw_segment_flags(
@@ -1090,7 +1086,7 @@ fn tcp_segment_ignored_data_without_ack_is_not_decoded() {
 /// decoded.
 #[test]
 fn tcp_segment_ignored_data_inside_a_rst_is_not_decoded() {
-    use wsscope::testkit::Dir as K;
+    use wsscope_testkit::Dir as K;
     let mut c = upgraded();
     c.client_send(&ctext("hello"));
     let off = c.stream_offset(K::ClientToServer);
@@ -1107,7 +1103,7 @@ fn tcp_segment_ignored_data_inside_a_rst_is_not_decoded() {
 /// in-window one still does (see `abrupt_close_by_rst_is_reported_after_messages_decoded`).
 #[test]
 fn tcp_segment_ignored_rst_outside_the_window_does_not_end_the_session() {
-    use wsscope::testkit::Dir as K;
+    use wsscope_testkit::Dir as K;
     let mut c = upgraded();
     c.client_send(&ctext("hello"));
     for (dir, far) in [
@@ -1140,7 +1136,7 @@ fn tcp_segment_ignored_rst_outside_the_window_does_not_end_the_session() {
 /// layer; its TCP payload must not be decoded.
 #[test]
 fn tcp_segment_ignored_ipv4_total_length_below_header_length() {
-    use wsscope::testkit::Dir as K;
+    use wsscope_testkit::Dir as K;
     let mut c = upgraded();
     let mut t = c.segment_template(K::ClientToServer);
     t.payload = ctext("forged");
@@ -1165,7 +1161,7 @@ fn tcp_segment_ignored_ipv4_total_length_below_header_length() {
 /// wins and the difference is reported.
 #[test]
 fn inconsistent_copies_behind_a_hole_are_reported_first_copy_kept() {
-    use wsscope::testkit::Dir as K;
+    use wsscope_testkit::Dir as K;
     let payload: Vec<u8> = (0..300u32).map(|i| b'a' + (i % 26) as u8).collect();
     let frame = FrameSpec::text(std::str::from_utf8(&payload).unwrap(), None).encode();
     let mut c = upgraded();
@@ -1191,9 +1187,9 @@ fn inconsistent_copies_behind_a_hole_are_reported_first_copy_kept() {
 fn identical_retransmission_is_not_a_finding() {
     let frame = ctext("original");
     let mut c = upgraded();
-    let offset = c.stream_offset(wsscope::testkit::Dir::ClientToServer);
+    let offset = c.stream_offset(wsscope_testkit::Dir::ClientToServer);
     c.client_send(&frame);
-    c.raw_segment(wsscope::testkit::Dir::ClientToServer, offset, &frame);
+    c.raw_segment(wsscope_testkit::Dir::ClientToServer, offset, &frame);
     clean_close(&mut c);
     let o = analyze_packets(&c.into_packets());
     o.assert_codes(&[]);
@@ -1209,7 +1205,7 @@ fn abrupt_close_by_rst_is_reported_after_messages_decoded() {
     let mut c = upgraded();
     c.client_send(&ctext("hello"));
     c.server_send(&stext("world"));
-    c.rst(wsscope::testkit::Dir::ServerToClient);
+    c.rst(wsscope_testkit::Dir::ServerToClient);
     let o = analyze_packets(&c.into_packets());
     let f = o.expect(Code::AbruptClose, Some(S2C));
     assert!(f.detail.contains("RST"), "{}", f.detail);
@@ -1225,8 +1221,8 @@ fn abrupt_close_by_fin_is_reported_after_messages_decoded() {
     let mut c = upgraded();
     c.client_send(&ctext("hello"));
     c.server_send(&stext("world"));
-    c.fin(wsscope::testkit::Dir::ClientToServer);
-    c.fin(wsscope::testkit::Dir::ServerToClient);
+    c.fin(wsscope_testkit::Dir::ClientToServer);
+    c.fin(wsscope_testkit::Dir::ServerToClient);
     let o = analyze_packets(&c.into_packets());
     let f = o.expect(Code::AbruptClose, Some(C2S));
     assert!(f.detail.contains("FIN"), "{}", f.detail);
@@ -1257,8 +1253,8 @@ fn silence_then_fin(silence: i64) -> Outcome {
     c.client_send(&ctext("hello"));
     c.server_send(&stext("world"));
     c.advance_time(silence);
-    c.fin(wsscope::testkit::Dir::ServerToClient);
-    c.fin(wsscope::testkit::Dir::ClientToServer);
+    c.fin(wsscope_testkit::Dir::ServerToClient);
+    c.fin(wsscope_testkit::Dir::ClientToServer);
     analyze_packets(&c.into_packets())
 }
 
@@ -1368,11 +1364,11 @@ fn flow_evicted_when_table_is_full_and_websocket_session_still_decoded() {
             std::net::SocketAddr::from(([10, 0, 1, 2], 443)),
         )
         .with_start_time(packets.last().map_or(0, |p: &Packet| p.ts_nanos) + 1000);
-        let mut t = syn.segment_template(wsscope::testkit::Dir::ClientToServer);
+        let mut t = syn.segment_template(wsscope_testkit::Dir::ClientToServer);
         t.seq = 1000;
         t.ack = 0;
-        t.flags = wsscope::testkit::TcpFlags::SYN;
-        syn.emit(wsscope::testkit::Dir::ClientToServer, &t);
+        t.flags = wsscope_testkit::TcpFlags::SYN;
+        syn.emit(wsscope_testkit::Dir::ClientToServer, &t);
         packets.extend(syn.into_packets());
     }
     ws.advance_time(1_000_000);
@@ -1408,10 +1404,10 @@ fn payload_budget_exceeded_is_reported_once_with_what_was_dropped() {
     c.client_send(&ctext(&"c".repeat(80)));
     clean_close(&mut c);
     let mut cfg = config();
-    cfg.budget = wsscope::budget::MemoryBudget::new(100);
-    let json = wsscope::sink::json::JsonReportSink::new(
+    cfg.budget = wsscope_core::budget::MemoryBudget::new(100);
+    let json = wsscope_core::sink::json::JsonReportSink::new(
         Box::new(std::io::sink()),
-        wsscope::report::PayloadMode::Full,
+        wsscope_core::report::PayloadMode::Full,
     )
     .with_budget(cfg.budget.clone());
     let (o, _) = run_file_with_output(&cfg, &pcap(&c.into_packets()), Box::new(json));
@@ -1438,7 +1434,7 @@ fn memory_budget_exceeded_while_a_message_is_assembled() {
     c.client_send(&ctext("after"));
     clean_close(&mut c);
     let mut cfg = config();
-    cfg.budget = wsscope::budget::MemoryBudget::new(64 << 10);
+    cfg.budget = wsscope_core::budget::MemoryBudget::new(64 << 10);
     let (o, _) = run_file_with(&cfg, &pcap(&c.into_packets()));
     let f = o.expect(Code::MemoryBudgetExceeded, Some(S2C));
     assert!(
@@ -1478,25 +1474,21 @@ fn memory_budget_relieves_the_least_active_connection_first() {
     let frame = |len: usize| FrameSpec::binary(&vec![7u8; len], None).encode();
     let mut quiet = open(1, 1_700_000_000_000_000_000);
     let big = frame(3 << 20);
-    quiet.send(wsscope::testkit::Dir::ServerToClient, &big[..1000]);
-    quiet.skip(wsscope::testkit::Dir::ServerToClient, 1);
-    quiet.send(wsscope::testkit::Dir::ServerToClient, &big[1001..]);
+    quiet.send(wsscope_testkit::Dir::ServerToClient, &big[..1000]);
+    quiet.skip(wsscope_testkit::Dir::ServerToClient, 1);
+    quiet.send(wsscope_testkit::Dir::ServerToClient, &big[1001..]);
     let mut busy = open(2, quiet.now() + 1_000_000);
     let other = frame(2 << 20);
-    let at = busy.stream_offset(wsscope::testkit::Dir::ServerToClient) + 1000;
-    busy.send(wsscope::testkit::Dir::ServerToClient, &other[..1000]);
-    busy.skip(wsscope::testkit::Dir::ServerToClient, 1);
-    busy.send(wsscope::testkit::Dir::ServerToClient, &other[1001..]);
-    busy.raw_segment(
-        wsscope::testkit::Dir::ServerToClient,
-        at,
-        &other[1000..1001],
-    );
+    let at = busy.stream_offset(wsscope_testkit::Dir::ServerToClient) + 1000;
+    busy.send(wsscope_testkit::Dir::ServerToClient, &other[..1000]);
+    busy.skip(wsscope_testkit::Dir::ServerToClient, 1);
+    busy.send(wsscope_testkit::Dir::ServerToClient, &other[1001..]);
+    busy.raw_segment(wsscope_testkit::Dir::ServerToClient, at, &other[1000..1001]);
     let mut packets = quiet.into_packets();
     packets.extend(busy.into_packets());
     let mut cfg = config();
     cfg.session.keep_bytes = 1024;
-    cfg.budget = wsscope::budget::MemoryBudget::new(9 << 19);
+    cfg.budget = wsscope_core::budget::MemoryBudget::new(9 << 19);
     let (o, _) = run_file_with(&cfg, &pcap(&packets));
     o.assert_codes(&[Code::MemoryBudgetExceeded, Code::TcpGap]);
     let relieved = o.all(Code::MemoryBudgetExceeded);
@@ -1591,7 +1583,7 @@ fn fragments_dropped_when_the_fragment_table_is_full_and_session_still_decoded()
 /// overlaps are. IPv4 and IPv6.
 #[test]
 fn ip_fragment_overlap_inconsistent_is_reported_first_copy_kept() {
-    use wsscope::testkit::Dir as K;
+    use wsscope_testkit::Dir as K;
     for v6 in [false, true] {
         let mut c = if v6 {
             Conversation::default_v6()
@@ -2169,14 +2161,14 @@ fn a_segment_lost_inside_a_body_before_the_upgrade_is_skipped_with_it() {
 
 /// Upgrade, client "hello", then a server frame declaring 1000 payload bytes of which 300 are
 /// sent before the connection ends with `end` (or the capture ends, for `None`).
-fn frame_cut_by(end: Option<wsscope::testkit::TcpFlags>) -> Outcome {
+fn frame_cut_by(end: Option<wsscope_testkit::TcpFlags>) -> Outcome {
     let mut c = upgraded();
     c.client_send(&ctext("hello"));
     let mut frame = FrameSpec::binary(&[7u8; 1000], None).encode();
     frame.truncate(frame.len() - 700);
     c.server_send(&frame);
     match end {
-        Some(f) if f == wsscope::testkit::TcpFlags::RST_ACK => c.rst(kit(S2C)),
+        Some(f) if f == wsscope_testkit::TcpFlags::RST_ACK => c.rst(kit(S2C)),
         Some(_) => c.close(),
         None => {}
     }
@@ -2185,7 +2177,7 @@ fn frame_cut_by(end: Option<wsscope::testkit::TcpFlags>) -> Outcome {
 
 fn assert_cut_message(o: &Outcome, how: &str) {
     let f = o.expect(Code::MessageIncomplete, Some(S2C));
-    assert_eq!(f.severity, wsscope::finding::Severity::Warning);
+    assert_eq!(f.severity, wsscope_core::finding::Severity::Warning);
     assert!(f.detail.contains("700 of its 1000"), "{}", f.detail);
     assert!(f.detail.contains(how), "{}", f.detail);
     let m = o.last(S2C);
@@ -2199,14 +2191,14 @@ fn assert_cut_message(o: &Outcome, how: &str) {
 
 #[test]
 fn frame_cut_by_a_reset_is_message_incomplete_and_counts_only_bytes_sent() {
-    let o = frame_cut_by(Some(wsscope::testkit::TcpFlags::RST_ACK));
+    let o = frame_cut_by(Some(wsscope_testkit::TcpFlags::RST_ACK));
     assert_cut_message(&o, "reset (RST)");
     o.assert_codes(&[Code::MessageIncomplete, Code::AbruptClose]);
 }
 
 #[test]
 fn frame_cut_by_a_fin_is_message_incomplete() {
-    let o = frame_cut_by(Some(wsscope::testkit::TcpFlags::FIN_ACK));
+    let o = frame_cut_by(Some(wsscope_testkit::TcpFlags::FIN_ACK));
     assert_cut_message(&o, "close (FIN)");
 }
 

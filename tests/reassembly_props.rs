@@ -8,12 +8,12 @@ mod support;
 
 use proptest::prelude::*;
 use support::*;
-use wsscope::finding::Code;
-use wsscope::tcp::Dir;
-use wsscope::testkit::{
+use wsscope_core::finding::Code;
+use wsscope_core::tcp::Dir;
+use wsscope_core::ws::message::MessageKind;
+use wsscope_testkit::{
     self, deflate_message, new_deflate_compressor, Conversation, FrameSpec, Packet,
 };
-use wsscope::ws::message::MessageKind;
 
 #[derive(Clone, Copy, Debug)]
 enum Kind {
@@ -265,9 +265,9 @@ fn capture(segs: &[Seg], isns: (u32, u32)) -> Vec<Packet> {
     for dir in [C2S, S2C] {
         c.skip(kit(dir), ends[dir.index()]);
     }
-    c.fin(testkit::Dir::ClientToServer);
-    c.fin(testkit::Dir::ServerToClient);
-    c.ack(testkit::Dir::ClientToServer);
+    c.fin(wsscope_testkit::Dir::ClientToServer);
+    c.fin(wsscope_testkit::Dir::ServerToClient);
+    c.ack(wsscope_testkit::Dir::ClientToServer);
     c.into_packets()
 }
 

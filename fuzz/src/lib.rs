@@ -7,22 +7,22 @@ use std::hint::black_box;
 use std::io::{self, Write};
 use std::rc::Rc;
 
-use wsscope::escape::is_unsafe_char;
-use wsscope::sink::ndjson::NdjsonSink;
-use wsscope::sink::text::TextSink;
-use wsscope::sink::{Sink, Tee};
+use wsscope_core::escape::is_unsafe_char;
+use wsscope_core::sink::ndjson::NdjsonSink;
+use wsscope_core::sink::text::TextSink;
+use wsscope_core::sink::{Sink, Tee};
 
-use wsscope::analyzer::{Analyzer, AnalyzerConfig, Event};
-use wsscope::capture::{CaptureReader, RawPacket};
-use wsscope::handshake;
-use wsscope::http::{self, HeadParse, RequestHead};
-use wsscope::packet::PacketDecoder;
-use wsscope::report::PayloadMode;
-use wsscope::tcp::reassembly::{ReassemblyLimits, StreamOutput, StreamReassembler};
-use wsscope::tcp::Dir;
-use wsscope::timestamp::Timestamp;
-use wsscope::ws::decoder::{DecodeEvent, Expectations, FrameDecoder};
-use wsscope::ws::message::{Assembled, AssemblerConfig, MessageAssembler};
+use wsscope_core::analyzer::{Analyzer, AnalyzerConfig, Event};
+use wsscope_core::capture::{CaptureReader, RawPacket};
+use wsscope_core::handshake;
+use wsscope_core::http::{self, HeadParse, RequestHead};
+use wsscope_core::packet::PacketDecoder;
+use wsscope_core::report::PayloadMode;
+use wsscope_core::tcp::reassembly::{ReassemblyLimits, StreamOutput, StreamReassembler};
+use wsscope_core::tcp::Dir;
+use wsscope_core::timestamp::Timestamp;
+use wsscope_core::ws::decoder::{DecodeEvent, Expectations, FrameDecoder};
+use wsscope_core::ws::message::{Assembled, AssemblerConfig, MessageAssembler};
 
 pub mod seeds;
 
@@ -134,7 +134,7 @@ pub fn capture_reader(data: &[u8]) {
 
 const LINKTYPES: [u32; 6] = [0, 1, 101, 108, 113, 276];
 
-fn touch_segment(seg: &wsscope::packet::Segment<'_>) {
+fn touch_segment(seg: &wsscope_core::packet::Segment<'_>) {
     black_box((
         seg.src,
         seg.dst,

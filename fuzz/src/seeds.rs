@@ -1,11 +1,11 @@
 //! Input builders: the synthesized session behind the `pipeline` target, and seed inputs for
-//! every target built with `wsscope::testkit` (plus the shipped fixtures, passed in).
+//! every target built with `wsscope_testkit` (plus the shipped fixtures, passed in).
 
-use wsscope::capture::CaptureReader;
-use wsscope::testkit::ws::{
+use wsscope_core::capture::CaptureReader;
+use wsscope_testkit::ws::{
     deflate_frame, fragment_message, OP_BINARY, OP_PING, OP_TEXT, SAMPLE_KEY,
 };
-use wsscope::testkit::{
+use wsscope_testkit::{
     fragment_ipv4, new_deflate_compressor, CaptureFormat, Conversation, Dir, FrameSpec, Link,
     Session, UpgradeRequest, UpgradeResponse,
 };
@@ -177,7 +177,7 @@ fn ws_streams() -> Vec<(&'static str, bool, Vec<u8>, Vec<u8>)> {
             FrameSpec::new(OP_PING, vec![1; 4], M),
         ]),
         enc(&[FrameSpec::binary(&[0xcd; 126], None)
-            .with_length_form(wsscope::testkit::LengthForm::Force64)]),
+            .with_length_form(wsscope_testkit::LengthForm::Force64)]),
     ));
     let mut cc = new_deflate_compressor(6);
     let mut sc = new_deflate_compressor(6);
@@ -226,7 +226,7 @@ pub fn generate(fixtures: &[(String, Vec<u8>)]) -> Vec<Seed> {
     }
     captures.push((
         "ipfrag".into(),
-        wsscope::testkit::pcap_bytes(wsscope::testkit::PcapOptions::default(), &frag),
+        wsscope_testkit::pcap_bytes(wsscope_testkit::PcapOptions::default(), &frag),
     ));
     for (name, bytes) in fixtures {
         captures.push((format!("fixture-{name}"), bytes.clone()));
@@ -242,7 +242,7 @@ pub fn generate(fixtures: &[(String, Vec<u8>)]) -> Vec<Seed> {
             let mut run = Vec::new();
             for (i, pkt) in reader.take(12).enumerate() {
                 out.push(("packet_decoder", format!("{name}-{i}"), pkt.data.to_vec()));
-                if let Ok(ip) = wsscope::packet::ip_payload(pkt.linktype, pkt.data) {
+                if let Ok(ip) = wsscope_core::packet::ip_payload(pkt.linktype, pkt.data) {
                     if ip.len() < 0x8000 {
                         run.extend_from_slice(&(ip.len() as u16).to_le_bytes());
                         run.extend_from_slice(ip);
@@ -254,7 +254,7 @@ pub fn generate(fixtures: &[(String, Vec<u8>)]) -> Vec<Seed> {
     }
     // Explicit fragment run: a TCP segment split into IPv4 fragments.
     {
-        let spec = wsscope::testkit::TcpSegmentSpec::new(
+        let spec = wsscope_testkit::TcpSegmentSpec::new(
             "10.0.0.1:40000".parse().unwrap(),
             "10.0.0.2:80".parse().unwrap(),
         );
@@ -364,7 +364,7 @@ pub fn generate(fixtures: &[(String, Vec<u8>)]) -> Vec<Seed> {
         "rejected".into(),
         UpgradeResponse::rejecting(400, "Bad Request", b"nope").to_bytes(),
     ));
-    let accept = wsscope::handshake::accept_for(SAMPLE_KEY);
+    let accept = wsscope_core::handshake::accept_for(SAMPLE_KEY);
     out.push((
         "http_handshake",
         "diagnose-padding".into(),

@@ -317,9 +317,9 @@ fn clamp_add(cur: usize, delta: isize, len: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analyzer::AnalyzerConfig;
     use crate::tui::state::Filter;
     use crossterm::event::KeyEvent;
+    use wsscope_core::analyzer::AnalyzerConfig;
 
     fn app() -> App {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/node_ping.pcap");

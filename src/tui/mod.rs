@@ -12,13 +12,13 @@ pub use action::{apply, key_action, mouse_action, Action};
 pub use render::render;
 pub use state::App;
 
-use crate::analyzer::AnalyzerConfig;
-use crate::capture::StreamReader;
 pub use state::{Collector, LoadMsg};
 use std::io::{self, IsTerminal, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
+use wsscope_core::analyzer::AnalyzerConfig;
+use wsscope_core::capture::StreamReader;
 
 /// Loads `paths` synchronously into a fresh [`App`] (tests, scripting).
 pub fn load_blocking(paths: &[String], cfg: &AnalyzerConfig) -> App {
@@ -40,7 +40,7 @@ fn load(paths: &[String], cfg: &AnalyzerConfig, out: &mut dyn FnMut(LoadMsg)) {
         let mut progress = |done: u64, total: u64| {
             let _ = tx.send((done, total));
         };
-        crate::run::run(paths, cfg, &mut sink, &mut progress)
+        wsscope_core::run::run(paths, cfg, &mut sink, &mut progress)
     };
     if let Some(p) = rx.try_iter().last() {
         out(LoadMsg::Progress(p.0, p.1));
@@ -60,7 +60,8 @@ fn load(paths: &[String], cfg: &AnalyzerConfig, out: &mut dyn FnMut(LoadMsg)) {
 /// standard input are not read here (that would consume them): their errors show in the UI.
 fn check_inputs(paths: &[String]) -> io::Result<()> {
     for p in paths {
-        let input = crate::run::open_input(p).map_err(|e| io::Error::other(e.to_string()))?;
+        let input =
+            wsscope_core::run::open_input(p).map_err(|e| io::Error::other(e.to_string()))?;
         if input.size.is_some() {
             StreamReader::new(input.reader).map_err(|e| io::Error::other(format!("{p}: {e}")))?;
         }
@@ -277,3 +278,6 @@ fn event_loop<B: ratatui::backend::Backend>(
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

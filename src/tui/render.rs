@@ -1,18 +1,18 @@
 //! Drawing: a pure function of the [`App`] into a ratatui buffer. Every payload, header,
-//! path or reason string goes through [`crate::escape`] before it is drawn.
+//! path or reason string goes through [`wsscope_core::escape`] before it is drawn.
 
-use crate::escape::{bytes_for_terminal, for_terminal, json_terminal_safe};
-use crate::finding::{Finding, Severity};
-use crate::report::close_code_meaning;
-use crate::tcp::Dir;
-use crate::timestamp::Timestamp;
 use crate::tui::state::{App, Detail, MsgInfo, Pane, SessionInfo, TimeMode};
-use crate::ws::message::MessageKind;
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Sparkline, Widget, Wrap};
+use wsscope_core::escape::{bytes_for_terminal, for_terminal, json_terminal_safe};
+use wsscope_core::finding::{Finding, Severity};
+use wsscope_core::report::close_code_meaning;
+use wsscope_core::tcp::Dir;
+use wsscope_core::timestamp::Timestamp;
+use wsscope_core::ws::message::MessageKind;
 
 /// Screen regions.
 #[derive(Clone, Copy, Debug)]

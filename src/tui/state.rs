@@ -2,20 +2,20 @@
 //! search, filter and view flags. No terminal here: everything is plain data.
 
 use super::spill::{Spill, Spilled};
-use crate::analyzer::Event;
-use crate::finding::{Finding, Severity};
-use crate::report::{CaptureReport, Summary};
-use crate::session::{Handshake, SessionEnd, SessionId, SessionStart};
-use crate::sink::Sink;
-use crate::tcp::Dir;
-use crate::timestamp::Timestamp;
-use crate::ws::message::MessageKind;
 use ratatui::layout::Rect;
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use wsscope_core::analyzer::Event;
+use wsscope_core::finding::Finding;
+use wsscope_core::report::{CaptureReport, Summary};
+use wsscope_core::session::{Handshake, SessionEnd, SessionId, SessionStart};
+use wsscope_core::sink::Sink;
+use wsscope_core::tcp::Dir;
+use wsscope_core::timestamp::Timestamp;
+use wsscope_core::ws::message::MessageKind;
 
 /// Most payload bytes kept per message, whatever the analyzer retained.
 pub const MAX_PREVIEW: usize = 64 << 10;
@@ -95,11 +95,6 @@ impl SessionInfo {
         self.handshake
             .as_ref()
             .and_then(|h| h.negotiated.subprotocol.as_deref())
-    }
-
-    /// Worst finding severity.
-    pub fn worst(&self) -> Option<Severity> {
-        self.findings.iter().map(|f| f.severity).max()
     }
 
     /// Findings per severity `[info, warning, error]`.
@@ -249,7 +244,7 @@ pub struct Collector<F: FnMut(LoadMsg)> {
     /// The memory budget the payload bytes kept in memory are charged to (never released: the
     /// UI keeps every message until it exits). A message refused a charge keeps no payload in
     /// memory and the drop is recorded for a `payload-budget-exceeded` finding.
-    pub budget: Option<crate::budget::MemoryBudget>,
+    pub budget: Option<wsscope_core::budget::MemoryBudget>,
     /// Where payloads go (`None`: kept in memory).
     pub spill: Option<Arc<Spill>>,
     spill_sent: bool,
@@ -258,7 +253,7 @@ pub struct Collector<F: FnMut(LoadMsg)> {
 impl<F: FnMut(LoadMsg)> Collector<F> {
     /// Sends to `out`, charges `budget`, spills payloads to a temporary file when one can be
     /// created.
-    pub fn new(out: F, budget: Option<crate::budget::MemoryBudget>) -> Self {
+    pub fn new(out: F, budget: Option<wsscope_core::budget::MemoryBudget>) -> Self {
         Collector {
             out,
             budget,
@@ -311,7 +306,7 @@ impl<F: FnMut(LoadMsg)> Sink for Collector<F> {
                     if !b.try_charge(inline as u64) {
                         b.record_drop(
                             m.session,
-                            crate::budget::Dropped {
+                            wsscope_core::budget::Dropped {
                                 messages: 1,
                                 bytes: inline as u64,
                             },

@@ -1,21 +1,21 @@
 //! In-process analysis helpers shared by `tests/findings.rs` and `tests/reassembly_props.rs`:
-//! synthesize a capture with `wsscope::testkit`, run it through the analyzer, and collect what
+//! synthesize a capture with `wsscope_testkit`, run it through the analyzer, and collect what
 //! came out as owned, easy-to-assert values.
 
 #![allow(dead_code)]
 
 use std::io;
-use wsscope::analyzer::{Analyzer, AnalyzerConfig, Event, FlowRecord};
-use wsscope::capture::CaptureReader;
-use wsscope::finding::{Code, Severity};
-use wsscope::report::{CaptureReport, Summary};
-use wsscope::session::{SessionConfig, SessionEnd, SessionStart};
-use wsscope::sink::Sink;
-use wsscope::tcp::Dir;
-use wsscope::testkit::{
+use wsscope_core::analyzer::{Analyzer, AnalyzerConfig, Event, FlowRecord};
+use wsscope_core::capture::CaptureReader;
+use wsscope_core::finding::{Code, Severity};
+use wsscope_core::report::{CaptureReport, Summary};
+use wsscope_core::session::{SessionConfig, SessionEnd, SessionStart};
+use wsscope_core::sink::Sink;
+use wsscope_core::tcp::Dir;
+use wsscope_core::ws::message::MessageKind;
+use wsscope_testkit::{
     self, pcap_bytes, Conversation, FrameSpec, Packet, PcapOptions, UpgradeRequest, UpgradeResponse,
 };
-use wsscope::ws::message::MessageKind;
 
 /// Client to server (analyzer side).
 pub const C2S: Dir = Dir::ClientToServer;
@@ -224,9 +224,9 @@ pub fn analyze_packets_with(cfg: AnalyzerConfig, packets: &[Packet]) -> Outcome 
 }
 
 /// Writes `bytes` to a temporary file and analyses it with the file driver
-/// ([`wsscope::run::run`]), which also reports capture-level findings.
+/// ([`wsscope_core::run::run`]), which also reports capture-level findings.
 pub fn run_file_with(cfg: &AnalyzerConfig, bytes: &[u8]) -> (Outcome, Vec<CaptureReport>) {
-    run_file_into(cfg, bytes, wsscope::sink::Tee::new())
+    run_file_into(cfg, bytes, wsscope_core::sink::Tee::new())
 }
 
 /// Like [`run_file_with`], with `extra` fed the same events first (an output that holds
@@ -236,7 +236,7 @@ pub fn run_file_with_output(
     bytes: &[u8],
     extra: Box<dyn Sink>,
 ) -> (Outcome, Vec<CaptureReport>) {
-    let mut tee = wsscope::sink::Tee::new();
+    let mut tee = wsscope_core::sink::Tee::new();
     tee.push(extra);
     run_file_into(cfg, bytes, tee)
 }
@@ -244,14 +244,14 @@ pub fn run_file_with_output(
 fn run_file_into(
     cfg: &AnalyzerConfig,
     bytes: &[u8],
-    tee: wsscope::sink::Tee,
+    tee: wsscope_core::sink::Tee,
 ) -> (Outcome, Vec<CaptureReport>) {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("capture.pcap");
     std::fs::write(&path, bytes).expect("write capture");
     let mut out = Outcome::default();
     let mut grab = Grab(&mut out, tee);
-    let outcome = wsscope::run::run(
+    let outcome = wsscope_core::run::run(
         &[path.display().to_string()],
         cfg,
         &mut grab,
@@ -263,7 +263,7 @@ fn run_file_into(
 }
 
 /// Feeds a tee, then collects.
-struct Grab<'a>(&'a mut Outcome, wsscope::sink::Tee);
+struct Grab<'a>(&'a mut Outcome, wsscope_core::sink::Tee);
 
 impl Sink for Grab<'_> {
     fn event(&mut self, ev: &Event<'_>) -> io::Result<()> {
@@ -345,9 +345,9 @@ pub fn clean_close(c: &mut Conversation<'_>) {
 }
 
 /// The testkit's direction for an analyzer direction.
-pub fn kit(dir: Dir) -> testkit::Dir {
+pub fn kit(dir: Dir) -> wsscope_testkit::Dir {
     match dir {
-        Dir::ClientToServer => testkit::Dir::ClientToServer,
-        Dir::ServerToClient => testkit::Dir::ServerToClient,
+        Dir::ClientToServer => wsscope_testkit::Dir::ClientToServer,
+        Dir::ServerToClient => wsscope_testkit::Dir::ServerToClient,
     }
 }

@@ -1,4 +1,4 @@
-//! wsscope: a passive WebSocket protocol analyzer.
+//! wsscope-core: the sans-IO analysis pipeline of wsscope, a passive WebSocket protocol analyzer.
 //!
 //! ```text
 //! capture (pcap/pcapng bytes) -> packet (link/IP/TCP segments) -> tcp (reassembled streams)
@@ -17,18 +17,11 @@ pub mod finding;
 pub mod handshake;
 pub mod http;
 pub mod ipfrag;
-#[cfg(feature = "live")]
-pub mod live;
 pub mod packet;
-#[cfg(feature = "live")]
-pub mod privdrop;
 pub mod report;
 pub mod run;
 pub mod session;
 pub mod sink;
 pub mod tcp;
-#[doc(hidden)]
-pub mod testkit;
 pub mod timestamp;
-pub mod tui;
 pub mod ws;

@@ -601,8 +601,8 @@ mod tests {
 #[cfg(test)]
 mod streaming_tests {
     use super::*;
-    use crate::testkit::capture::{PcapOptions, PcapWriter};
-    use crate::testkit::ws::FrameSpec;
+    use crate::capture::{PcapOptions, PcapWriter};
+    use crate::ws::FrameSpec;
     use std::io::Write;
 
     /// Streams `total` bytes of WebSocket traffic through a sink into a pcap writer.

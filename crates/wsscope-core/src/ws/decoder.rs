@@ -662,7 +662,7 @@ mod tests {
     fn resync_examines_each_byte_a_bounded_number_of_times() {
         // 256 KiB that never look like a header, in 1-4 byte pieces after a gap, then a frame:
         // the search used to start over from the first byte of its window at every piece.
-        let junk = crate::testkit::adversarial::never_a_header(9, 256 * 1024);
+        let junk = wsscope_testkit::adversarial::never_a_header(9, 256 * 1024);
         let mut d = FrameDecoder::new(SERVER);
         let mut evs = collect(&mut d, &[&[0x81, 0x01, b'a']]);
         d.gap(Timestamp(0), 3, &mut |e| evs.push(own(e)));
@@ -719,7 +719,7 @@ mod tests {
     fn junk_in_one_byte_pieces_is_examined_once_per_byte() {
         // Each one-byte piece used to be parsed as a header cut short and waited on, then
         // examined again with the next piece.
-        let junk = crate::testkit::adversarial::never_a_header(5, 64 * 1024);
+        let junk = wsscope_testkit::adversarial::never_a_header(5, 64 * 1024);
         let mut d = FrameDecoder::new(SERVER);
         let mut evs = collect(&mut d, &[&[0x81, 0x01, b'a']]);
         d.gap(Timestamp(0), 3, &mut |e| evs.push(own(e)));

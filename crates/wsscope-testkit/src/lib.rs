@@ -3,7 +3,8 @@
 //! Everything here is an *independent* implementation of the encodings the
 //! analyzer parses (pcap, pcapng, link layers, IPv4/IPv6, TCP, WebSocket), so
 //! that tests exercising the analyzer with these captures are real tests.
-//! Nothing in this module uses the analyzer's own parsing code.
+//! This crate does not depend on `wsscope-core`, so the compiler checks that nothing here
+//! uses the analyzer's own parsing code.
 //!
 //! Layers:
 //! * [`capture`]: pcap / pcapng file writers (streaming, any `io::Write`).

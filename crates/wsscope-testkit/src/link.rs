@@ -157,7 +157,7 @@ impl Link {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testkit::tcp::{TcpFlags, TcpSegmentSpec};
+    use crate::tcp::{TcpFlags, TcpSegmentSpec};
     use etherparse::{EtherType, LinkSlice, NetSlice, SlicedPacket, TransportSlice};
 
     fn seg(v6: bool) -> TcpSegmentSpec {

@@ -203,7 +203,7 @@ pub fn fragment_ipv6_with_id(packet: &[u8], frag_payload_size: usize, id: u32) -
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testkit::tcp::{TcpFlags, TcpSegmentSpec};
+    use crate::tcp::{TcpFlags, TcpSegmentSpec};
     use etherparse::defrag::IpDefragPool;
     use etherparse::{Ipv4HeaderSlice, Ipv6FragmentHeader, NetSlice, SlicedPacket, TcpSlice};
 
