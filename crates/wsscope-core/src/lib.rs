@@ -17,6 +17,7 @@ pub mod finding;
 pub mod handshake;
 pub mod http;
 pub mod ipfrag;
+pub mod outcome;
 pub mod packet;
 pub mod report;
 pub mod run;

@@ -592,27 +592,7 @@ fn render_extension(e: &Extension) -> String {
 
 /// Meaning of a close code (RFC 6455 7.4.1 and the IANA registry).
 pub fn close_code_meaning(code: u16) -> &'static str {
-    match code {
-        1000 => "normal closure",
-        1001 => "going away",
-        1002 => "protocol error",
-        1003 => "unsupported data",
-        1004 => "reserved",
-        1005 => "no status received (must not be sent)",
-        1006 => "abnormal closure (must not be sent)",
-        1007 => "invalid frame payload data",
-        1008 => "policy violation",
-        1009 => "message too big",
-        1010 => "mandatory extension missing",
-        1011 => "internal server error",
-        1012 => "service restart",
-        1013 => "try again later",
-        1014 => "bad gateway",
-        1015 => "TLS handshake failure (must not be sent)",
-        3000..=3999 => "registered for libraries and frameworks",
-        4000..=4999 => "private use by applications",
-        _ => "not a valid close code",
-    }
+    crate::ws::close_code::CloseCode(code).meaning()
 }
 
 /// Builds the session header from a start event.

@@ -259,7 +259,7 @@ fn violation(code: Code, ts: Timestamp, detail: impl Into<String>) -> Assembled 
 
 /// Whether a close code may appear on the wire (RFC 6455 7.4).
 pub fn close_code_valid(code: u16) -> bool {
-    matches!(code, 1000..=1003 | 1007..=1014 | 3000..=4999)
+    super::close_code::CloseCode(code).is_valid()
 }
 
 impl MessageAssembler {
