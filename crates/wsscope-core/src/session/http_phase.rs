@@ -1,0 +1,1087 @@
+//! The HTTP phase.
+
+use super::ws_phase::WsState;
+use super::*;
+
+/// Bytes held per direction while waiting for the other side during the HTTP phase.
+pub(super) const MAX_HTTP_BUFFER: usize = 1 << 20;
+/// Requests awaiting a response (pipelined); further requests wait in the client's buffer.
+pub(super) const MAX_PENDING_REQUESTS: usize = 64;
+
+pub(super) struct PendingUpgrade {
+    pub(super) session: SessionId,
+    pub(super) request: RequestHead,
+    pub(super) ts: Timestamp,
+    /// Findings about how the request was read (a limit exceeded, read leniently).
+    pub(super) notes: Vec<(Code, String)>,
+    /// Findings about how the response was read (when it was not read strictly).
+    pub(super) resp_notes: Vec<(Code, String, Timestamp)>,
+    /// The head was cut at [`MAX_HEAD_BYTES`]: headers are missing, so it is not checked.
+    pub(super) unchecked: bool,
+    /// Not known to ask for WebSocket (its Upgrade header may be in the part not read): a
+    /// session only if the server answers 101.
+    pub(super) maybe: bool,
+}
+
+/// A request awaiting its response: its method, the upgrade it attempts, and for a request
+/// that did not ask for WebSocket its handshake headers and timestamp.
+pub(super) type Queued = (
+    String,
+    Option<PendingUpgrade>,
+    Option<Box<(RequestHead, Timestamp)>>,
+);
+
+/// A request head over [`MAX_HEAD_BYTES`] whose rest is being skipped.
+pub(super) struct Oversized {
+    /// What the first [`MAX_HEAD_BYTES`] held.
+    pub(super) request: RequestHead,
+    /// Bytes of the head dropped so far.
+    pub(super) dropped: u64,
+    pub(super) ts: Timestamp,
+}
+
+/// Whether the first bytes of a stream can still be an HTTP request line (`None`: too few
+/// bytes to tell).
+pub(super) fn http_request_start(data: &[u8]) -> Option<bool> {
+    let token_len = data
+        .iter()
+        .take(16)
+        .take_while(|b| b.is_ascii_alphabetic())
+        .count();
+    match data.get(token_len) {
+        Some(b' ') => Some(token_len >= 3),
+        Some(_) => Some(false),
+        None if token_len < 16 => None,
+        None => Some(false),
+    }
+}
+
+/// Whether the first bytes of a stream can still be an HTTP status line (`None`: too few).
+pub(super) fn http_response_start(data: &[u8]) -> Option<bool> {
+    if data.len() < 5 {
+        if b"HTTP/".starts_with(data) {
+            None
+        } else {
+            Some(false)
+        }
+    } else {
+        Some(data.starts_with(b"HTTP/"))
+    }
+}
+
+impl Connection {
+    /// In-order bytes from `dir` during the HTTP phase.
+    pub(super) fn http_data(
+        &mut self,
+        cfg: &SessionConfig,
+        next_id: &mut SessionId,
+        dir: Dir,
+        ts: Timestamp,
+        data: &[u8],
+        out: &mut Vec<SessionEvent>,
+    ) {
+        let mut data = data;
+        let d = dir.index();
+        if self.skip[d] > 0 {
+            let n = self.skip[d].min(data.len() as u64);
+            self.skip[d] -= n;
+            data = &data[n as usize..];
+        }
+        if data.is_empty() {
+            return;
+        }
+        if self.bufs[d].len() + data.len() > MAX_HTTP_BUFFER {
+            if dir == Dir::ClientToServer && self.requests.len() >= MAX_PENDING_REQUESTS {
+                out.push(SessionEvent::Finding {
+                    session: None,
+                    finding: Finding::new(
+                        Code::HttpLimitExceeded,
+                        Some(dir),
+                        Some(ts),
+                        format!(
+                            "{MAX_PENDING_REQUESTS} pipelined requests await a response \
+                             and the client sent over 1 MiB more: the connection \
+                             {} -> {} is no longer examined",
+                            self.client, self.server
+                        ),
+                    ),
+                });
+            }
+            self.give_up(ts, out);
+            return;
+        }
+        self.bufs[d].extend_from_slice(data);
+        self.advance_http(cfg, next_id, ts, out);
+    }
+
+    /// `len` bytes from `dir` missing during the HTTP phase (`cut`: by the snaplen).
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn http_gap(
+        &mut self,
+        cfg: &SessionConfig,
+        next_id: &mut SessionId,
+        dir: Dir,
+        ts: Timestamp,
+        len: u64,
+        cut: bool,
+        out: &mut Vec<SessionEvent>,
+    ) {
+        let nothing_read = self.exchanges == 0 && self.requests.is_empty();
+        let response_lost = dir == Dir::ServerToClient
+            && matches!(self.requests.front(), Some((_, Some(p), _)) if !p.maybe);
+        let d = dir.index();
+        if self.bufs[d].is_empty() && self.skip[d] >= len {
+            // Inside a body that is skipped anyway.
+            self.skip[d] -= len;
+            return;
+        }
+        if let Some(Chunk::Data(n)) = self.chunked[d] {
+            if self.bufs[d].is_empty() && n >= len {
+                self.chunked[d] = Some(Chunk::Data(n - len));
+                return;
+            }
+        }
+        let at_boundary = self.bufs[d].is_empty() && self.skip[d] == 0 && self.chunked[d].is_none();
+        if !at_boundary
+            && self.skip[d] == 0
+            && self.chunked[d].is_none()
+            && !cut
+            && self.oversized.is_none()
+            && self.oversized_resp.is_none()
+        {
+            // A segment lost inside a head (a snaplen capture cuts every segment:
+            // that is not followed).
+            if self.gap_in_head(cfg, next_id, dir, ts, len, out) {
+                self.advance_http(cfg, next_id, ts, out);
+                return;
+            }
+        }
+        if !nothing_read && !response_lost || self.oversized.is_some() || !at_boundary {
+            // Without the bytes the HTTP exchange cannot be followed.
+            self.give_up(ts, out);
+            return;
+        }
+        // The request (or the start of the stream) or the answer to an upgrade is
+        // missing: the framing that follows may still show a WebSocket session.
+        self.bufs[d].clear();
+        self.skip[d] = 0;
+        self.scanned[d] = 0;
+        self.resumed = true;
+        if response_lost {
+            self.lost_response = Some((ts, len));
+        }
+    }
+
+    /// The TCP connection ended during the HTTP phase.
+    pub(super) fn http_closed(&mut self, ts: Timestamp, out: &mut Vec<SessionEvent>) {
+        self.report_switched(
+            ts,
+            "the connection ended before WebSocket framing could be recognised",
+            out,
+        );
+        // Upgrade requests never answered.
+        while let Some((_, pending, _)) = self.requests.pop_front() {
+            if let Some(p) = pending.filter(|p| !p.maybe) {
+                self.start_without_response(p, ts, out);
+            }
+        }
+    }
+
+    pub(super) fn give_up(&mut self, ts: Timestamp, out: &mut Vec<SessionEvent>) {
+        self.report_switched(ts, "the bytes after it were not examined", out);
+        while let Some((_, pending, _)) = self.requests.pop_front() {
+            if let Some(p) = pending.filter(|p| !p.maybe) {
+                self.start_without_response(p, ts, out);
+            }
+        }
+        self.phase = Phase::Done;
+        self.bufs = [HttpBuf::default(), HttpBuf::default()];
+    }
+
+    pub(super) fn start_without_response(
+        &mut self,
+        p: PendingUpgrade,
+        ts: Timestamp,
+        out: &mut Vec<SessionEvent>,
+    ) {
+        let problems = if p.unchecked {
+            Vec::new()
+        } else {
+            check_request(&p.request)
+        };
+        out.push(self.start_event(
+            p.session,
+            p.ts,
+            Some(Handshake {
+                request: p.request.clone(),
+                response: None,
+                negotiated: Negotiated::default(),
+                request_ts: p.ts,
+                response_ts: None,
+            }),
+        ));
+        Self::notes(&p, out);
+        for pr in problems {
+            out.push(SessionEvent::Finding {
+                session: Some(p.session),
+                finding: Finding::new(pr.code, Some(Dir::ClientToServer), Some(p.ts), pr.detail),
+            });
+        }
+        out.push(SessionEvent::Finding {
+            session: Some(p.session),
+            finding: Finding::new(
+                Code::HandshakeNote,
+                Some(Dir::ServerToClient),
+                Some(ts),
+                "no response to the upgrade request was captured",
+            ),
+        });
+        out.push(SessionEvent::End(SessionEnd::without_upgrade(
+            p.session,
+            ts,
+            self.tcp_closer,
+        )));
+    }
+
+    /// Parses as many heads as the buffers allow.
+    pub(super) fn advance_http(
+        &mut self,
+        cfg: &SessionConfig,
+        next_id: &mut SessionId,
+        ts: Timestamp,
+        out: &mut Vec<SessionEvent>,
+    ) {
+        loop {
+            if !matches!(self.phase, Phase::Http) {
+                return;
+            }
+            if self.lost_response.is_some() {
+                self.after_lost_response(cfg, next_id, ts, out);
+                return;
+            }
+            if self.switched.is_some() {
+                self.after_switch(cfg, next_id, ts, out);
+                return;
+            }
+            let mut progressed = false;
+            // Requests from the client.
+            let c = Dir::ClientToServer.index();
+            if self.chunked[c].is_some() {
+                match self.skip_chunked(c) {
+                    Ok(true) => progressed = true,
+                    Ok(false) => {}
+                    Err(()) => {
+                        self.give_up(ts, out);
+                        return;
+                    }
+                }
+            }
+            if self.oversized.is_some() && self.skip[c] == 0 {
+                match self.finish_oversized(next_id) {
+                    Ok(true) => progressed = true,
+                    Ok(false) => {}
+                    Err(()) => {
+                        self.give_up(ts, out);
+                        return;
+                    }
+                }
+            }
+            if self.oversized.is_none()
+                && self.skip[c] == 0
+                && self.scanned[c] == 0
+                && self.chunked[c].is_none()
+                && !self.tail[c]
+            {
+                // Empty lines before a request line are ignored (RFC 9112 2.2).
+                let blank = self.bufs[c]
+                    .iter()
+                    .take_while(|&&b| b == b'\r' || b == b'\n')
+                    .count();
+                if blank > 0 && (self.exchanges > 0 || !self.requests.is_empty()) {
+                    self.bufs[c].drain(..blank);
+                }
+            }
+            if self.tail[c] && !self.bufs[c].is_empty() {
+                // The gap may end just before the empty line that ends the head.
+                let at_end = match self.bufs[c].as_slice() {
+                    [b'\n', ..] => Some(1),
+                    [b'\r', b'\n', ..] => Some(2),
+                    _ => None,
+                };
+                match at_end.or_else(|| self.head_end(c)) {
+                    Some(end) => {
+                        // The end of the cut request head: what follows is in step again.
+                        self.bufs[c].drain(..end);
+                        self.scanned[c] = 0;
+                        self.tail[c] = false;
+                        progressed = true;
+                    }
+                    None if self.bufs[c].len() >= MAX_HEAD_BYTES => {
+                        // Its end was in the gap: read the rest as a stream resuming anywhere.
+                        self.tail[c] = false;
+                        self.unsynced[c] = true;
+                    }
+                    None => {}
+                }
+            }
+            if !self.bufs[c].is_empty()
+                && !self.tail[c]
+                && self.chunked[c].is_none()
+                && self.skip[c] == 0
+                && self.oversized.is_none()
+                && !self.upgrade_pending()
+                && self.requests.len() < MAX_PENDING_REQUESTS
+            {
+                if self.exchanges == 0 && self.requests.is_empty() {
+                    match http_request_start(&self.bufs[c]) {
+                        Some(false) => {
+                            self.not_http(cfg, next_id, Dir::ClientToServer, ts, out);
+                            return;
+                        }
+                        None if !self.midstream_like() => return,
+                        // Mid-stream: a WebSocket frame can start with letters too.
+                        None if self.bufs[c].len() < 2 => return,
+                        None => {}
+                        Some(true) => {}
+                    }
+                }
+                match self.head_end(c) {
+                    Some(end) => {
+                        let Some((req, notes)) = Self::read_request(&self.bufs[c][..end]) else {
+                            self.give_up(ts, out);
+                            return;
+                        };
+                        self.bufs[c].drain(..end);
+                        self.scanned[c] = 0;
+                        self.scan_stats.1 += 1;
+                        if !self.request_read(req, notes, false, next_id, ts) {
+                            return;
+                        }
+                        progressed = true;
+                    }
+                    None if self.bufs[c].len() >= MAX_HEAD_BYTES => {
+                        let Some((request, _)) = lenient_request(&self.bufs[c]) else {
+                            self.give_up(ts, out);
+                            return;
+                        };
+                        // Keep the last bytes: the empty line may straddle the cut.
+                        let keep = 2;
+                        let drop = self.bufs[c].len() - keep;
+                        self.bufs[c].drain(..drop);
+                        self.scanned[c] = 0;
+                        self.oversized = Some(Oversized {
+                            request,
+                            dropped: drop as u64,
+                            ts,
+                        });
+                        progressed = true;
+                    }
+                    None => {}
+                }
+            }
+            // Responses from the server.
+            let s = Dir::ServerToClient.index();
+            if self.chunked[s].is_some() {
+                match self.skip_chunked(s) {
+                    Ok(true) => progressed = true,
+                    Ok(false) => {}
+                    Err(()) => {
+                        self.give_up(ts, out);
+                        return;
+                    }
+                }
+            }
+            if !self.bufs[s].is_empty() && self.skip[s] == 0 && self.chunked[s].is_none() {
+                let nothing_asked = self.requests.is_empty() && self.exchanges == 0;
+                if nothing_asked {
+                    match http_response_start(&self.bufs[s]) {
+                        Some(false) => {
+                            self.not_http(cfg, next_id, Dir::ServerToClient, ts, out);
+                            return;
+                        }
+                        None if self.bufs[s].len() < 2 || !self.midstream_like() => return,
+                        _ => {}
+                    }
+                }
+                if !self.requests.is_empty() {
+                    let (resp, resp_notes) = match self.next_response(ts) {
+                        Ok(Some(r)) => r,
+                        Ok(None) => return,
+                        Err(()) => {
+                            self.give_up(ts, out);
+                            return;
+                        }
+                    };
+                    progressed = true;
+                    if (100..200).contains(&resp.status) && resp.status != 101 {
+                        continue;
+                    }
+                    let Some((method, mut pending, plain)) = self.requests.pop_front() else {
+                        return;
+                    };
+                    if let Some(p) = &mut pending {
+                        p.resp_notes = resp_notes
+                            .iter()
+                            .map(|(c, d)| (*c, d.clone(), ts))
+                            .collect();
+                    }
+                    self.exchanges = self.exchanges.saturating_add(1);
+                    if resp.status == 101 {
+                        match pending {
+                            Some(p) => self.upgrade(cfg, p, resp, ts, out),
+                            None => {
+                                *next_id += 1;
+                                let (request, req_ts) = match plain {
+                                    Some(b) => *b,
+                                    None => (
+                                        RequestHead {
+                                            method,
+                                            target: String::new(),
+                                            version_minor: 1,
+                                            headers: Vec::new(),
+                                            head_len: 0,
+                                        },
+                                        ts,
+                                    ),
+                                };
+                                let p = PendingUpgrade {
+                                    session: *next_id,
+                                    request,
+                                    ts: req_ts,
+                                    notes: Vec::new(),
+                                    resp_notes: resp_notes
+                                        .iter()
+                                        .map(|(c, d)| (*c, d.clone(), ts))
+                                        .collect(),
+                                    unchecked: true,
+                                    maybe: false,
+                                };
+                                self.switched = Some(Box::new((p, resp, ts)));
+                                self.after_switch(cfg, next_id, ts, out);
+                            }
+                        }
+                        return;
+                    }
+                    if let Some(p) = pending.filter(|p| !p.maybe) {
+                        self.refused(p, resp.clone(), ts, out);
+                    }
+                    match response_body(&method, resp.status, &resp.headers) {
+                        BodyLength::Fixed(n) => self.skip_body(Dir::ServerToClient, n),
+                        BodyLength::Chunked => self.chunked[s] = Some(Chunk::Size),
+                        BodyLength::UntilClose => {
+                            self.give_up(ts, out);
+                            return;
+                        }
+                    }
+                }
+            }
+            if !progressed {
+                return;
+            }
+        }
+    }
+
+    /// Searches `bufs[d]` for the end of a head, from where the last search stopped.
+    pub(super) fn head_end(&mut self, d: usize) -> Option<usize> {
+        let from = self.scanned[d];
+        self.scan_stats.0 +=
+            (self.bufs[d].len() - from.saturating_sub(2).min(self.bufs[d].len())) as u64;
+        let end = find_head_end(&self.bufs[d], from);
+        if end.is_none() {
+            self.scanned[d] = self.bufs[d].len();
+        }
+        end
+    }
+
+    /// A complete request head: strictly parsed, or read leniently with a note saying why.
+    pub(super) fn read_request(head: &[u8]) -> Option<(RequestHead, Vec<(Code, String)>)> {
+        let why = match parse_request(head) {
+            HeadParse::Complete(req) => return Some((req, Vec::new())),
+            HeadParse::Partial => "incomplete head".to_string(),
+            HeadParse::Invalid(why) => why,
+        };
+        let (req, seen) = lenient_request(head)?;
+        let note = if seen > MAX_HEADERS {
+            (
+                Code::HttpLimitExceeded,
+                format!(
+                    "request has {seen} headers, over the limit of {MAX_HEADERS}: only the first \
+                     {MAX_HEADERS} and the WebSocket handshake headers were kept"
+                ),
+            )
+        } else {
+            (
+                Code::HandshakeUnparsed,
+                format!(
+                    "the HTTP parser rejected the request head ({why}); it was read line by \
+                     line instead (bytes that are not UTF-8 are shown as U+FFFD)"
+                ),
+            )
+        };
+        Some((req, vec![note]))
+    }
+
+    /// The next response head from the server: strictly parsed, or read leniently with a note
+    /// saying why; a head over [`MAX_HEAD_BYTES`] is read from its first 64 KiB and the rest
+    /// skipped. `Ok(None)`: more bytes needed; `Err`: not an HTTP response.
+    #[allow(clippy::type_complexity)]
+    pub(super) fn next_response(
+        &mut self,
+        ts: Timestamp,
+    ) -> Result<Option<(ResponseHead, Vec<(Code, String)>)>, ()> {
+        let s = Dir::ServerToClient.index();
+        if let Some((head, dropped, o_ts)) = self.oversized_resp.take() {
+            let Some(end) = self.head_end(s) else {
+                let keep = 2.min(self.bufs[s].len());
+                let drop = self.bufs[s].len() - keep;
+                self.bufs[s].drain(..drop);
+                self.scanned[s] = 0;
+                self.oversized_resp = Some((head, dropped + drop as u64, o_ts));
+                return Ok(None);
+            };
+            self.bufs[s].drain(..end);
+            self.scanned[s] = 0;
+            let total = dropped + end as u64;
+            let note = (
+                Code::HttpLimitExceeded,
+                format!(
+                    "response head is {total} bytes, over the 64 KiB limit: the lines after the \
+                     first 64 KiB were not read"
+                ),
+            );
+            return Ok(Some((head, vec![note])));
+        }
+        let Some(end) = self.head_end(s) else {
+            if self.bufs[s].len() < MAX_HEAD_BYTES {
+                return Ok(None);
+            }
+            let (head, _) = lenient_response(&self.bufs[s]).ok_or(())?;
+            // Keep the last bytes: the empty line may straddle the cut.
+            let drop = self.bufs[s].len() - 2;
+            self.bufs[s].drain(..drop);
+            self.scanned[s] = 0;
+            self.oversized_resp = Some((head, drop as u64, ts));
+            return Ok(None);
+        };
+        self.scan_stats.1 += 1;
+        let head = &self.bufs[s][..end];
+        let read = match parse_response(head) {
+            HeadParse::Complete(resp) => (resp, Vec::new()),
+            HeadParse::Partial | HeadParse::Invalid(_) => {
+                let why = match parse_response(head) {
+                    HeadParse::Invalid(why) => why,
+                    _ => "incomplete head".to_string(),
+                };
+                let (resp, seen) = lenient_response(head).ok_or(())?;
+                let note = if seen > MAX_HEADERS {
+                    (
+                        Code::HttpLimitExceeded,
+                        format!(
+                            "response has {seen} headers, over the limit of {MAX_HEADERS}: only \
+                             the first {MAX_HEADERS} and the WebSocket handshake headers were kept"
+                        ),
+                    )
+                } else {
+                    (
+                        Code::HandshakeUnparsed,
+                        format!(
+                            "the HTTP parser rejected the response head ({why}); it was read \
+                             line by line instead (bytes that are not UTF-8 are shown as U+FFFD)"
+                        ),
+                    )
+                };
+                (resp, vec![note])
+            }
+        };
+        self.bufs[s].drain(..end);
+        self.scanned[s] = 0;
+        Ok(Some(read))
+    }
+
+    /// Skips the rest of an oversized request head. `Ok(true)` when it ended (and the request
+    /// was queued), `Err` when the connection cannot be followed.
+    pub(super) fn finish_oversized(&mut self, next_id: &mut SessionId) -> Result<bool, ()> {
+        let c = Dir::ClientToServer.index();
+        let Some(end) = self.head_end(c) else {
+            let keep = 2.min(self.bufs[c].len());
+            let drop = self.bufs[c].len() - keep;
+            self.bufs[c].drain(..drop);
+            self.scanned[c] = 0;
+            if let Some(o) = &mut self.oversized {
+                o.dropped += drop as u64;
+            }
+            return Ok(false);
+        };
+        let Some(o) = self.oversized.take() else {
+            return Ok(false);
+        };
+        self.bufs[c].drain(..end);
+        self.scanned[c] = 0;
+        let total = o.dropped + end as u64;
+        let note = (
+            Code::HttpLimitExceeded,
+            format!(
+                "request head is {total} bytes, over the 64 KiB limit: the lines after the first \
+                 64 KiB were not read, and the request was not checked"
+            ),
+        );
+        if !self.request_read(o.request, vec![note], true, next_id, o.ts) {
+            return Err(());
+        }
+        Ok(true)
+    }
+
+    /// Queues a request whose head was read; false when the connection cannot be followed.
+    pub(super) fn request_read(
+        &mut self,
+        req: RequestHead,
+        notes: Vec<(Code, String)>,
+        unchecked: bool,
+        next_id: &mut SessionId,
+        ts: Timestamp,
+    ) -> bool {
+        self.classification = Classification::Http;
+        match request_body(&req.headers) {
+            BodyLength::Fixed(n) => self.skip_body(Dir::ClientToServer, n),
+            BodyLength::Chunked => self.chunked[Dir::ClientToServer.index()] = Some(Chunk::Size),
+            BodyLength::UntilClose => return false,
+        }
+        let asks = is_upgrade_request(&req);
+        let pending = (asks || unchecked).then(|| {
+            *next_id += 1;
+            PendingUpgrade {
+                session: *next_id,
+                request: req.clone(),
+                ts,
+                notes,
+                resp_notes: Vec::new(),
+                unchecked,
+                maybe: !asks,
+            }
+        });
+        // A request that did not ask for WebSocket keeps its handshake headers only: reported
+        // if a 101 answers it anyway.
+        let plain = pending.is_none().then(|| {
+            Box::new((
+                RequestHead {
+                    headers: req
+                        .headers
+                        .iter()
+                        .filter(|(n, _)| websocket_header(n))
+                        .take(MAX_HEADERS)
+                        .cloned()
+                        .collect(),
+                    ..req.clone()
+                },
+                ts,
+            ))
+        });
+        self.requests
+            .push_back((req.method.clone(), pending, plain));
+        true
+    }
+
+    /// Bytes went missing inside the head being read in `dir` (the buffer holds its first
+    /// part). What was read is kept: the request is queued (its check skipped), a 101 starts
+    /// the session (decoders resynchronise over the rest of the head), another answer is a
+    /// refusal. Returns false when nothing can be followed.
+    pub(super) fn gap_in_head(
+        &mut self,
+        cfg: &SessionConfig,
+        next_id: &mut SessionId,
+        dir: Dir,
+        ts: Timestamp,
+        len: u64,
+        out: &mut Vec<SessionEvent>,
+    ) -> bool {
+        let d = dir.index();
+        if dir == Dir::ClientToServer {
+            if self.upgrade_pending() || self.tail[d] {
+                // Frames sent before the 101, or the rest of a cut head: what follows is read
+                // as a stream that resumes anywhere.
+                self.bufs[d].clear();
+                self.scanned[d] = 0;
+                self.tail[d] = false;
+                self.unsynced[d] = true;
+                return true;
+            }
+            let Some((req, _)) = lenient_request(&self.bufs[d]) else {
+                if self.exchanges == 0 && self.requests.is_empty() {
+                    // The request line itself is cut: read on as if the request was not
+                    // captured (the server's 101 and the framing tell the rest).
+                    self.bufs[d].clear();
+                    self.scanned[d] = 0;
+                    self.resumed = true;
+                    self.tail[d] = true;
+                    return true;
+                }
+                return false;
+            };
+            let asks = is_upgrade_request(&req);
+            *next_id += 1;
+            let note = (
+                Code::HandshakeNotSeen,
+                format!(
+                    "{len} bytes inside the request head are missing from the capture: the header \
+                     lines after the gap were not read, and the request was not checked"
+                ),
+            );
+            let pending = PendingUpgrade {
+                session: *next_id,
+                request: req.clone(),
+                ts,
+                notes: vec![note],
+                resp_notes: Vec::new(),
+                unchecked: true,
+                maybe: !asks,
+            };
+            self.classification = Classification::Http;
+            self.requests.push_back((req.method, Some(pending), None));
+            self.bufs[d].clear();
+            self.scanned[d] = 0;
+            // The rest of the head comes first: its end is searched for.
+            self.tail[d] = true;
+            return true;
+        }
+        if self.requests.is_empty() || self.tail[d] {
+            return false;
+        }
+        let Some((resp, _)) = lenient_response(&self.bufs[d]) else {
+            if matches!(self.requests.front(), Some((_, Some(p), _)) if !p.maybe) {
+                // The status line itself is cut: as if the whole answer was lost.
+                self.bufs[d].clear();
+                self.scanned[d] = 0;
+                self.resumed = true;
+                self.unsynced[d] = true;
+                self.lost_response = Some((ts, len));
+                return true;
+            }
+            return false;
+        };
+        let Some((_, Some(mut p), _)) = self.requests.pop_front() else {
+            return false;
+        };
+        self.bufs[d].clear();
+        self.scanned[d] = 0;
+        self.exchanges = self.exchanges.saturating_add(1);
+        let what = format!(
+            "{len} bytes inside the {} response head are missing from the capture: the header \
+             lines after the gap were not read",
+            resp.status
+        );
+        if resp.status != 101 {
+            p.resp_notes.push((Code::HandshakeNotSeen, what, ts));
+            self.refused(p, resp, ts, out);
+            // The rest of this exchange cannot be delimited.
+            self.give_up(ts, out);
+            return true;
+        }
+        self.unsynced[d] = true;
+        let finding = Finding::new(
+            Code::HandshakeNotSeen,
+            Some(Dir::ServerToClient),
+            Some(ts),
+            format!(
+                "{what}; the server's frames were found after it by their framing; extensions \
+                 unknown beyond the lines read"
+            ),
+        );
+        self.fallback(cfg, next_id, ts, Some(p), Some(resp), finding, out);
+        true
+    }
+
+    /// The findings about how a request was read.
+    pub(super) fn notes(p: &PendingUpgrade, out: &mut Vec<SessionEvent>) {
+        for (code, detail) in &p.notes {
+            out.push(SessionEvent::Finding {
+                session: Some(p.session),
+                finding: Finding::new(*code, Some(Dir::ClientToServer), Some(p.ts), detail.clone()),
+            });
+        }
+        for (code, detail, ts) in &p.resp_notes {
+            out.push(SessionEvent::Finding {
+                session: Some(p.session),
+                finding: Finding::new(*code, Some(Dir::ServerToClient), Some(*ts), detail.clone()),
+            });
+        }
+    }
+
+    pub(super) fn upgrade_pending(&self) -> bool {
+        self.requests.iter().any(|(_, p, _)| p.is_some())
+    }
+
+    pub(super) fn skip_body(&mut self, dir: Dir, n: u64) {
+        let d = dir.index();
+        let have = self.bufs[d].len() as u64;
+        if n <= have {
+            self.bufs[d].drain(..n as usize);
+        } else {
+            self.bufs[d].clear();
+            self.skip[d] = n - have;
+        }
+        self.scanned[d] = 0;
+    }
+
+    pub(super) fn handshake_findings(
+        id: SessionId,
+        pending: &PendingUpgrade,
+        resp_problems: Vec<crate::handshake::Problem>,
+        resp_ts: Timestamp,
+        out: &mut Vec<SessionEvent>,
+    ) {
+        let req_ts = pending.ts;
+        let checked = if pending.unchecked {
+            Vec::new()
+        } else {
+            check_request(&pending.request)
+        };
+        for p in checked {
+            out.push(SessionEvent::Finding {
+                session: Some(id),
+                finding: Finding::new(p.code, Some(Dir::ClientToServer), Some(req_ts), p.detail),
+            });
+        }
+        for p in resp_problems {
+            out.push(SessionEvent::Finding {
+                session: Some(id),
+                finding: Finding::new(p.code, Some(Dir::ServerToClient), Some(resp_ts), p.detail),
+            });
+        }
+    }
+
+    pub(super) fn refused(
+        &mut self,
+        p: PendingUpgrade,
+        resp: ResponseHead,
+        ts: Timestamp,
+        out: &mut Vec<SessionEvent>,
+    ) {
+        let status = resp.status;
+        let reason = resp.reason.clone();
+        out.push(self.start_event(
+            p.session,
+            p.ts,
+            Some(Handshake {
+                request: p.request.clone(),
+                response: Some(resp),
+                negotiated: Negotiated::default(),
+                request_ts: p.ts,
+                response_ts: Some(ts),
+            }),
+        ));
+        Self::notes(&p, out);
+        Self::handshake_findings(p.session, &p, Vec::new(), ts, out);
+        out.push(SessionEvent::Finding {
+            session: Some(p.session),
+            finding: Finding::new(
+                Code::UpgradeRejected,
+                Some(Dir::ServerToClient),
+                Some(ts),
+                format!("server answered the upgrade with {status} {reason}"),
+            ),
+        });
+        out.push(SessionEvent::End(SessionEnd::without_upgrade(
+            p.session, ts, None,
+        )));
+    }
+
+    pub(super) fn upgrade(
+        &mut self,
+        cfg: &SessionConfig,
+        p: PendingUpgrade,
+        resp: ResponseHead,
+        ts: Timestamp,
+        out: &mut Vec<SessionEvent>,
+    ) {
+        let (negotiated, mut problems) = check_response(&p.request, &resp);
+        if p.unchecked {
+            // Headers the response is checked against may be in the part not read.
+            problems.retain(|pr| {
+                !matches!(
+                    pr.code,
+                    Code::AcceptMismatch | Code::SubprotocolNotOffered | Code::ExtensionNotOffered
+                )
+            });
+        }
+        self.classification = Classification::WebSocket;
+        let id = p.session;
+        out.push(self.start_event(
+            id,
+            p.ts,
+            Some(Handshake {
+                request: p.request.clone(),
+                response: Some(resp),
+                negotiated: negotiated.clone(),
+                request_ts: p.ts,
+                response_ts: Some(ts),
+            }),
+        ));
+        Self::notes(&p, out);
+        Self::handshake_findings(id, &p, problems, ts, out);
+        // A cut head whose end was not found yet: the client's bytes resume anywhere.
+        let synced = [!self.unsynced[0] && !self.tail[0], !self.unsynced[1]];
+        let mut ws = Box::new(WsState::new(cfg, id, Some(&negotiated), synced, ts));
+        if self.tail[0] {
+            ws.expect_client_tail();
+        }
+        // Client bytes sent after its request (before or after the 101) and server bytes after
+        // the 101 head belong to the WebSocket streams.
+        let c2s = std::mem::take(&mut self.bufs[0]);
+        let s2c = std::mem::take(&mut self.bufs[1]);
+        if !c2s.is_empty() {
+            out.push(SessionEvent::Finding {
+                session: Some(id),
+                finding: Finding::new(
+                    Code::HandshakeNote,
+                    Some(Dir::ClientToServer),
+                    Some(ts),
+                    format!(
+                        "the client sent {} bytes of frames before the 101 response arrived",
+                        c2s.len()
+                    ),
+                ),
+            });
+            ws.feed(Dir::ClientToServer, ts, &c2s, out);
+        }
+        if !s2c.is_empty() {
+            ws.feed(Dir::ServerToClient, ts, &s2c, out);
+        }
+        self.requests.clear();
+        self.phase = Phase::WebSocket(ws);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Reading many small heads out of one full HTTP buffer moves each byte a bounded number
+    /// of times (a `Vec::drain` per head moved the whole rest every time: quadratic).
+    #[test]
+    pub(super) fn consuming_an_http_buffer_head_by_head_is_linear() {
+        let mut buf = HttpBuf::default();
+        let item = b"GET / HTTP/1.1\r\n\r\n";
+        for _ in 0..(MAX_HTTP_BUFFER / item.len()) {
+            buf.extend_from_slice(item);
+        }
+        let total = buf.len();
+        let mut seen = 0;
+        while !buf.is_empty() {
+            assert_eq!(&buf[..item.len()], item);
+            buf.drain(..item.len());
+            seen += item.len();
+        }
+        assert_eq!(seen, total);
+        assert!(buf.moved <= total, "moved {} bytes for {total}", buf.moved);
+    }
+
+    pub(super) fn connection() -> Connection {
+        Connection::new(
+            FlowId(1),
+            SocketAddr::from(([10, 0, 0, 1], 40000)),
+            SocketAddr::from(([10, 0, 0, 2], 80)),
+            Began::Syn,
+            false,
+        )
+    }
+
+    /// An upgrade request of about `size` bytes (one long header), then its 101.
+    pub(super) fn big_upgrade(size: usize) -> (Vec<u8>, Vec<u8>) {
+        let key = "dGhlIHNhbXBsZSBub25jZQ==";
+        let filler = "a".repeat(size.saturating_sub(200));
+        let req = format!(
+            "GET /chat HTTP/1.1\r\nHost: example.com\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\nX-Filler: {filler}\r\n\r\n"
+        );
+        let resp = format!(
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Accept: {}\r\n\r\n",
+            crate::handshake::accept_for(key)
+        );
+        (req.into_bytes(), resp.into_bytes())
+    }
+
+    /// Feeds `bytes` from `dir` in segments of `seg` bytes.
+    pub(super) fn feed(
+        c: &mut Connection,
+        dir: Dir,
+        bytes: &[u8],
+        seg: usize,
+        out: &mut Vec<SessionEvent>,
+    ) {
+        let cfg = SessionConfig::default();
+        let mut next_id = 0;
+        for chunk in bytes.chunks(seg) {
+            c.on_data(&cfg, &mut next_id, dir, Timestamp(1), chunk, out);
+        }
+    }
+
+    #[test]
+    pub(super) fn a_60_kb_head_in_1_byte_segments_is_scanned_once_and_parsed_once() {
+        let (req, resp) = big_upgrade(60_000);
+        let mut c = connection();
+        let mut out = Vec::new();
+        feed(&mut c, Dir::ClientToServer, &req, 1, &mut out);
+        feed(&mut c, Dir::ServerToClient, &resp, 1, &mut out);
+        let (scanned, parsed) = c.scan_stats;
+        // Each byte is examined at most 3 times (2 bytes of overlap per search); re-parsing
+        // from the start on every segment examined 1.8 GB here.
+        let total = (req.len() + resp.len()) as u64;
+        assert!(scanned <= 3 * total, "{scanned} bytes scanned for {total}");
+        assert_eq!(parsed, 2, "one parse per head");
+        assert!(
+            out.iter()
+                .any(|e| matches!(e, SessionEvent::Start(s) if s.handshake.is_some())),
+            "the upgrade was read"
+        );
+        assert!(matches!(c.phase, Phase::WebSocket(_)));
+    }
+
+    #[test]
+    pub(super) fn chunked_bodies_are_skipped_in_1_byte_segments_and_bad_ones_give_up() {
+        let post = b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n\
+                     5\r\nhello\r\n1;a=b\r\nx\r\n0\r\nT: 1\r\n\r\n";
+        let (req, resp) = big_upgrade(300);
+        let mut c = connection();
+        let mut out = Vec::new();
+        feed(&mut c, Dir::ClientToServer, post, 1, &mut out);
+        feed(&mut c, Dir::ClientToServer, &req, 1, &mut out);
+        feed(
+            &mut c,
+            Dir::ServerToClient,
+            b"HTTP/1.1 204 No Content\r\n\r\n",
+            1,
+            &mut out,
+        );
+        feed(&mut c, Dir::ServerToClient, &resp, 1, &mut out);
+        assert!(matches!(c.phase, Phase::WebSocket(_)));
+        for bad in [&b"zz\r\n"[..], &[b'1'; 2000][..], b"5\r\nhelloXY"] {
+            let mut c = connection();
+            feed(
+                &mut c,
+                Dir::ClientToServer,
+                b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n",
+                7,
+                &mut out,
+            );
+            feed(&mut c, Dir::ClientToServer, bad, 3, &mut out);
+            assert!(
+                c.is_done(),
+                "{:?}",
+                String::from_utf8_lossy(&bad[..bad.len().min(20)])
+            );
+        }
+    }
+
+    #[test]
+    pub(super) fn the_end_of_a_head_is_found_across_segment_boundaries() {
+        for seg in 1..=5 {
+            let (req, resp) = big_upgrade(300);
+            let mut c = connection();
+            let mut out = Vec::new();
+            feed(&mut c, Dir::ClientToServer, &req, seg, &mut out);
+            feed(&mut c, Dir::ServerToClient, &resp, seg, &mut out);
+            assert!(matches!(c.phase, Phase::WebSocket(_)), "segments of {seg}");
+        }
+    }
+}

@@ -1,0 +1,375 @@
+//! Mid-stream.
+
+use super::http_phase::http_response_start;
+use super::ws_phase::WsState;
+use super::*;
+
+impl Connection {
+    /// True when the stream may start anywhere (captured mid-stream, or after lost bytes).
+    pub(super) fn midstream_like(&self) -> bool {
+        self.began == Began::Midstream || self.resumed
+    }
+
+    /// The first bytes of `dir` are not HTTP: WebSocket joined mid-stream, or other traffic.
+    pub(super) fn not_http(
+        &mut self,
+        cfg: &SessionConfig,
+        next_id: &mut SessionId,
+        dir: Dir,
+        ts: Timestamp,
+        out: &mut Vec<SessionEvent>,
+    ) {
+        let plausible_as = |bytes: &[u8], client: bool| {
+            let expect = Expectations {
+                masked: client,
+                rsv1_allowed: true,
+            };
+            FrameHeader::parse(bytes).is_some_and(|h| expect.plausible(&h))
+        };
+        let mut looks_ws = plausible_as(&self.bufs[dir.index()], dir == Dir::ClientToServer);
+        let reversed_looks_ws = plausible_as(&self.bufs[dir.index()], dir != Dir::ClientToServer);
+        let forced_reversed = cfg.decode_as_ports.contains(&self.client.port())
+            && !cfg.decode_as_ports.contains(&self.server.port());
+        if self.roles_inferred && ((!looks_ws && reversed_looks_ws) || forced_reversed) {
+            // Masked frames come from the client: the port-based guess was wrong.
+            self.swapped = !self.swapped;
+            std::mem::swap(&mut self.client, &mut self.server);
+            self.bufs.swap(0, 1);
+            self.skip.swap(0, 1);
+            self.scanned.swap(0, 1);
+            looks_ws = reversed_looks_ws;
+        }
+        let forced = cfg.decode_as_ports.contains(&self.server.port());
+        let midstream = self.midstream_like() && cfg.detect_midstream;
+        if !(forced || (midstream && looks_ws)) {
+            self.phase = Phase::Done;
+            self.bufs = [HttpBuf::default(), HttpBuf::default()];
+            return;
+        }
+        if let Some(resp) = self.leading_101() {
+            // The request was not captured, the server's 101 was: it tells what was
+            // negotiated, and the server's frames start right after it.
+            let why = if forced {
+                format!("--decode-as {}", self.server.port())
+            } else {
+                "WebSocket framing".to_string()
+            };
+            let finding = Finding::new(
+                Code::HandshakeNotSeen,
+                Some(Dir::ClientToServer),
+                Some(ts),
+                format!(
+                    "the upgrade request was not captured; the session was read from the \
+                     server's 101 response and the frames that follow ({why})"
+                ),
+            );
+            self.fallback(cfg, next_id, ts, None, Some(resp), finding, out);
+            return;
+        }
+        *next_id += 1;
+        let id = *next_id;
+        self.classification = Classification::WebSocket;
+        out.push(self.start_event(id, ts, None));
+        let why = if forced {
+            format!(
+                "decoded as WebSocket because of --decode-as {}",
+                self.server.port()
+            )
+        } else if self.began != Began::Midstream {
+            "the start of the connection (the upgrade handshake) is missing from the capture; framing detected heuristically".to_string()
+        } else {
+            "the connection was already open when the capture started; framing detected heuristically".to_string()
+        };
+        out.push(SessionEvent::Finding {
+            session: Some(id),
+            finding: Finding::new(
+                Code::HandshakeNotSeen,
+                None,
+                Some(ts),
+                format!("{why}; extensions unknown (RSV1 is assumed to mean permessage-deflate)"),
+            ),
+        });
+        let mut ws = Box::new(WsState::new(cfg, id, None, [false, false], ts));
+        for d in [Dir::ClientToServer, Dir::ServerToClient] {
+            let buffered = std::mem::take(&mut self.bufs[d.index()]);
+            if !buffered.is_empty() {
+                ws.feed(d, ts, &buffered, out);
+            }
+        }
+        self.phase = Phase::WebSocket(ws);
+    }
+
+    /// A complete 101 response at the start of the server's buffer, taken out of it.
+    pub(super) fn leading_101(&mut self) -> Option<ResponseHead> {
+        let s = Dir::ServerToClient.index();
+        if self.skip[s] != 0 || http_response_start(&self.bufs[s]) != Some(true) {
+            return None;
+        }
+        let end = self.head_end(s)?;
+        match parse_response(&self.bufs[s][..end]) {
+            HeadParse::Complete(resp) if resp.status == 101 => {
+                self.bufs[s].drain(..end);
+                self.scanned[s] = 0;
+                Some(resp)
+            }
+            _ => None,
+        }
+    }
+
+    /// The answer to an upgrade request went missing: WebSocket framing after it (or
+    /// `--decode-as`) shows the upgrade succeeded; an HTTP response shows the gap was elsewhere.
+    pub(super) fn after_lost_response(
+        &mut self,
+        cfg: &SessionConfig,
+        next_id: &mut SessionId,
+        ts: Timestamp,
+        out: &mut Vec<SessionEvent>,
+    ) {
+        let Some((gap_ts, len)) = self.lost_response else {
+            return;
+        };
+        let s = Dir::ServerToClient.index();
+        if http_response_start(&self.bufs[s]) == Some(true) {
+            self.lost_response = None;
+            self.advance_http(cfg, next_id, ts, out);
+            return;
+        }
+        let forced = cfg.decode_as_ports.contains(&self.server.port());
+        let client = self.frames_visible(Dir::ClientToServer);
+        let server = self.frames_visible(Dir::ServerToClient);
+        let how = if forced {
+            format!(
+                "decoded as WebSocket because of --decode-as {}",
+                self.server.port()
+            )
+        } else if client == Some(true) || server == Some(true) {
+            "WebSocket framing follows, so the upgrade was accepted".to_string()
+        } else if client.is_none() || server.is_none() {
+            // Too few bytes to tell, or the server's bytes resume inside a frame: wait for
+            // the other side (bounded by the HTTP buffer limit).
+            return;
+        } else {
+            self.lost_response = None;
+            self.give_up(ts, out);
+            return;
+        };
+        let Some((_, pending, _)) = self.requests.pop_front() else {
+            return;
+        };
+        let finding = Finding::new(
+            Code::HandshakeNotSeen,
+            Some(Dir::ServerToClient),
+            Some(gap_ts),
+            format!(
+                "the server's response to the upgrade request is missing from the capture \
+                 ({len} bytes lost); {how}; extensions unknown (RSV1 is assumed to mean \
+                 permessage-deflate)"
+            ),
+        );
+        self.fallback(cfg, next_id, ts, pending, None, finding, out);
+    }
+
+    /// Whether `bufs[dir]` starts with a plausible frame header for `dir` (`None`: too few
+    /// bytes, or nothing).
+    pub(super) fn frames_visible(&self, dir: Dir) -> Option<bool> {
+        let buf = &self.bufs[dir.index()];
+        if buf.is_empty() {
+            return None;
+        }
+        let expect = Expectations {
+            masked: dir == Dir::ClientToServer,
+            rsv1_allowed: true,
+        };
+        match FrameHeader::parse(buf) {
+            Some(h) => Some(expect.plausible(&h)),
+            None if buf.len() < 14 => None,
+            None => Some(false),
+        }
+    }
+
+    /// A 101 answered a request that did not ask for WebSocket (another protocol such as
+    /// h2c, or none): the session is reported, and decoded when WebSocket framing follows
+    /// (or `--decode-as` names the port).
+    pub(super) fn after_switch(
+        &mut self,
+        cfg: &SessionConfig,
+        next_id: &mut SessionId,
+        ts: Timestamp,
+        out: &mut Vec<SessionEvent>,
+    ) {
+        let forced = cfg.decode_as_ports.contains(&self.server.port());
+        let client = self.frames_visible(Dir::ClientToServer);
+        let server = self.frames_visible(Dir::ServerToClient);
+        let seen = [client, server];
+        let framing = !seen.contains(&Some(false)) && seen.contains(&Some(true));
+        // Another protocol named (h2c's server SETTINGS frame looks like a WebSocket frame):
+        // both sides must show framing.
+        let other = self
+            .switched
+            .as_ref()
+            .is_some_and(|b| crate::http::header(&b.0.request.headers, "upgrade").is_some());
+        let how = if forced {
+            format!(
+                "decoded as WebSocket because of --decode-as {}",
+                self.server.port()
+            )
+        } else if framing && (!other || !seen.contains(&None)) {
+            "WebSocket framing follows, so it was decoded as WebSocket".to_string()
+        } else if !seen.contains(&Some(false)) {
+            // Too few bytes to tell yet (bounded by the HTTP buffer limit).
+            return;
+        } else {
+            self.report_switched(
+                ts,
+                "what follows is not WebSocket framing and was not examined",
+                out,
+            );
+            self.give_up(ts, out);
+            return;
+        };
+        let Some(b) = self.switched.take() else {
+            return;
+        };
+        let (p, resp, resp_ts) = *b;
+        let finding = Finding::new(
+            Code::UpgradeHeaderMissing,
+            Some(Dir::ClientToServer),
+            Some(p.ts),
+            format!(
+                "the server answered 101 {} to a request that did not ask for WebSocket ({}); {how}",
+                resp.reason,
+                Self::asked_for(&p.request)
+            ),
+        );
+        self.fallback(cfg, next_id, resp_ts, Some(p), Some(resp), finding, out);
+    }
+
+    /// What a request's Upgrade header asked for, for a finding.
+    pub(super) fn asked_for(req: &RequestHead) -> String {
+        match crate::http::header(&req.headers, "upgrade") {
+            Some(v) => format!("its Upgrade header is '{v}'"),
+            None => "it has no Upgrade header".to_string(),
+        }
+    }
+
+    /// Reports the session of a 101 that did not switch to WebSocket (see [`Self::after_switch`]).
+    pub(super) fn report_switched(
+        &mut self,
+        ts: Timestamp,
+        what: &str,
+        out: &mut Vec<SessionEvent>,
+    ) {
+        let Some(b) = self.switched.take() else {
+            return;
+        };
+        let (p, resp, resp_ts) = *b;
+        let detail = format!(
+            "the server answered 101 {} to a request that did not ask for WebSocket ({}): the \
+             connection switched to another protocol; {what}",
+            resp.reason,
+            Self::asked_for(&p.request)
+        );
+        out.push(self.start_event(
+            p.session,
+            p.ts,
+            Some(Handshake {
+                request: p.request.clone(),
+                response: Some(resp),
+                negotiated: Negotiated::default(),
+                request_ts: p.ts,
+                response_ts: Some(resp_ts),
+            }),
+        ));
+        out.push(SessionEvent::Finding {
+            session: Some(p.session),
+            finding: Finding::new(
+                Code::UpgradeHeaderMissing,
+                Some(Dir::ClientToServer),
+                Some(p.ts),
+                detail,
+            ),
+        });
+        out.push(SessionEvent::End(SessionEnd::without_upgrade(
+            p.session,
+            ts,
+            self.tcp_closer,
+        )));
+    }
+
+    /// Reports a session whose handshake was seen only in part (`pending`: the request;
+    /// `resp`: the 101) with `finding` saying what is missing, and decodes what follows.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn fallback(
+        &mut self,
+        cfg: &SessionConfig,
+        next_id: &mut SessionId,
+        ts: Timestamp,
+        pending: Option<PendingUpgrade>,
+        resp: Option<ResponseHead>,
+        finding: Finding,
+        out: &mut Vec<SessionEvent>,
+    ) {
+        let id = match &pending {
+            Some(p) => p.session,
+            None => {
+                *next_id += 1;
+                *next_id
+            }
+        };
+        let negotiated = resp.as_ref().map(negotiated_from_response);
+        let (start_ts, handshake) = match &pending {
+            Some(p) => (
+                p.ts,
+                Some(Handshake {
+                    request: p.request.clone(),
+                    response: resp.clone(),
+                    negotiated: negotiated.clone().unwrap_or_default(),
+                    request_ts: p.ts,
+                    response_ts: resp.as_ref().map(|_| ts),
+                }),
+            ),
+            None => (ts, None),
+        };
+        self.classification = Classification::WebSocket;
+        out.push(self.start_event(id, start_ts, handshake));
+        if let Some(p) = &pending {
+            Self::notes(p, out);
+            if !p.unchecked {
+                for pr in check_request(&p.request) {
+                    out.push(SessionEvent::Finding {
+                        session: Some(id),
+                        finding: Finding::new(
+                            pr.code,
+                            Some(Dir::ClientToServer),
+                            Some(p.ts),
+                            pr.detail,
+                        ),
+                    });
+                }
+            }
+        }
+        out.push(SessionEvent::Finding {
+            session: Some(id),
+            finding,
+        });
+        let mut ws = Box::new(WsState::new(
+            cfg,
+            id,
+            negotiated.as_ref(),
+            [false, resp.is_some() && !self.unsynced[1]],
+            ts,
+        ));
+        if self.tail[0] {
+            ws.expect_client_tail();
+        }
+        for d in [Dir::ClientToServer, Dir::ServerToClient] {
+            let buffered = std::mem::take(&mut self.bufs[d.index()]);
+            if !buffered.is_empty() {
+                ws.feed(d, ts, &buffered, out);
+            }
+        }
+        self.requests.clear();
+        self.lost_response = None;
+        self.phase = Phase::WebSocket(ws);
+    }
+}

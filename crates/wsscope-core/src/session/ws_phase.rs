@@ -1,0 +1,246 @@
+//! The WebSocket phase of a session: bytes of each direction go through a frame decoder and
+//! a message assembler; completed messages are counted, numbered and delivered, pings paired
+//! with pongs ([`Heartbeat`]) and close frames kept ([`CloseHandshake`]).
+
+use super::close::CloseHandshake;
+use super::heartbeat::Heartbeat;
+use super::{SessionConfig, SessionEnd, SessionEvent, SessionId, SessionMessage};
+use crate::finding::Code;
+use crate::handshake::Negotiated;
+use crate::http::{find_head_end, MAX_HEAD_BYTES};
+use crate::tcp::{CloseReason, Dir};
+use crate::timestamp::Timestamp;
+use crate::ws::decoder::{DecodeEvent, Expectations, FrameDecoder};
+use crate::ws::message::{Assembled, AssemblerConfig, MessageAssembler, MessageKind};
+
+/// One WebSocket session being decoded.
+pub(super) struct WsState {
+    pub(super) session: SessionId,
+    decoders: [FrameDecoder; 2],
+    assemblers: [MessageAssembler; 2],
+    heartbeat: Heartbeat,
+    close: CloseHandshake,
+    last_activity: Timestamp,
+    messages: [u64; 2],
+    payload_bytes: [u64; 2],
+    index: u64,
+    /// The rest of a request head cut by a gap, held until its end is found (bytes so far,
+    /// how far they were searched); the client's frames start after it.
+    client_tail: Option<(Vec<u8>, usize)>,
+}
+
+impl WsState {
+    /// Session `id` starting at `ts`, with what the handshake `negotiated` (`None`: not
+    /// seen) and per direction whether its decoder starts at a frame boundary (`synced`).
+    pub(super) fn new(
+        cfg: &SessionConfig,
+        id: SessionId,
+        negotiated: Option<&Negotiated>,
+        synced: [bool; 2],
+        ts: Timestamp,
+    ) -> Self {
+        let deflate = negotiated.and_then(|n| n.deflate);
+        let handshake_seen = negotiated.is_some();
+        let make = |dir: Dir| {
+            let expect = Expectations {
+                masked: dir == Dir::ClientToServer,
+                rsv1_allowed: deflate.is_some() || !handshake_seen,
+            };
+            let decoder = if synced[dir.index()] {
+                FrameDecoder::new(expect)
+            } else {
+                FrameDecoder::new_unsynced(expect)
+            };
+            let nct = deflate.map(|p| match dir {
+                Dir::ClientToServer => p.client_no_context_takeover,
+                Dir::ServerToClient => p.server_no_context_takeover,
+            });
+            let assembler = MessageAssembler::new(AssemblerConfig {
+                dir,
+                deflate: nct,
+                max_message_size: cfg.max_message_size,
+                keep_bytes: cfg.keep_bytes,
+                handshake_seen,
+            })
+            .with_budget(cfg.budget.clone());
+            (decoder, assembler)
+        };
+        let (dc, ac) = make(Dir::ClientToServer);
+        let (ds, as_) = make(Dir::ServerToClient);
+        WsState {
+            session: id,
+            decoders: [dc, ds],
+            assemblers: [ac, as_],
+            heartbeat: Heartbeat::default(),
+            close: CloseHandshake::default(),
+            last_activity: ts,
+            messages: [0, 0],
+            payload_bytes: [0, 0],
+            index: 0,
+            client_tail: None,
+        }
+    }
+
+    /// The client's first bytes are the rest of a request head cut by a gap: its frames
+    /// start after the end of that head.
+    pub(super) fn expect_client_tail(&mut self) {
+        self.client_tail = Some((Vec::new(), 0));
+    }
+
+    /// In-order bytes from `dir`.
+    pub(super) fn feed(
+        &mut self,
+        dir: Dir,
+        ts: Timestamp,
+        data: &[u8],
+        out: &mut Vec<SessionEvent>,
+    ) {
+        let rest;
+        let mut data = data;
+        if dir == Dir::ClientToServer {
+            if let Some((tail, scanned)) = &mut self.client_tail {
+                // The rest of a cut request head: its end (possibly right at the start, the
+                // gap having taken the line before it) is where the frames begin.
+                tail.extend_from_slice(data);
+                let end = match tail.as_slice() {
+                    [b'\n', ..] => Some(1),
+                    [b'\r', b'\n', ..] => Some(2),
+                    _ => find_head_end(tail, *scanned),
+                };
+                *scanned = tail.len();
+                match end {
+                    Some(end) => rest = tail.split_off(end),
+                    None if tail.len() >= MAX_HEAD_BYTES => rest = std::mem::take(tail),
+                    None => return,
+                }
+                self.client_tail = None;
+                data = &rest;
+            }
+        }
+        let d = dir.index();
+        let mut assembled = Vec::new();
+        let assembler = &mut self.assemblers[d];
+        self.decoders[d].feed(ts, data, &mut |ev: DecodeEvent<'_>| {
+            assembler.handle(ev, &mut |a| assembled.push(a))
+        });
+        self.last_activity = ts;
+        for a in assembled {
+            self.deliver(dir, a, out);
+        }
+    }
+
+    /// `len` bytes from `dir` are missing from the capture.
+    pub(super) fn gap(&mut self, dir: Dir, ts: Timestamp, len: u64, out: &mut Vec<SessionEvent>) {
+        out.push(SessionEvent::finding(
+            Some(self.session),
+            Code::TcpGap,
+            Some(dir),
+            ts,
+            format!("{len} bytes missing from the capture"),
+        ));
+        let d = dir.index();
+        if dir == Dir::ClientToServer {
+            // The end of a cut head is not looked for across another gap.
+            self.client_tail = None;
+        }
+        let assembler = &mut self.assemblers[d];
+        let mut assembled = Vec::new();
+        self.decoders[d].gap(ts, len, &mut |ev| {
+            assembler.handle(ev, &mut |a| assembled.push(a))
+        });
+        for a in assembled {
+            self.deliver(dir, a, out);
+        }
+    }
+
+    /// The TCP connection ended (`reason`): what is being decoded is finished, the findings
+    /// about how the session closed are pushed, then its end.
+    pub(super) fn end(
+        mut self,
+        ts: Timestamp,
+        reason: CloseReason,
+        tcp_closer: Option<Dir>,
+        out: &mut Vec<SessionEvent>,
+    ) {
+        let how = match reason {
+            CloseReason::Rst => "a TCP reset (RST)",
+            CloseReason::Fin => "the TCP close (FIN)",
+            CloseReason::EndOfCapture => "the end of the capture",
+            CloseReason::Idle => "the idle timeout",
+            CloseReason::Evicted => "eviction from the flow table",
+        };
+        for dir in [Dir::ClientToServer, Dir::ServerToClient] {
+            let d = dir.index();
+            let mut assembled = Vec::new();
+            let assembler = &mut self.assemblers[d];
+            self.decoders[d].finish(ts, &mut |ev| {
+                assembler.handle(ev, &mut |a| assembled.push(a))
+            });
+            assembler.finish(ts, &mut |a| assembled.push(a));
+            for a in &mut assembled {
+                if let Assembled::Violation {
+                    code: Code::MessageIncomplete,
+                    detail,
+                    ..
+                } = a
+                {
+                    detail.push_str(&format!("; the stream ended with {how}"));
+                }
+            }
+            for a in assembled {
+                self.deliver(dir, a, out);
+            }
+        }
+        let end = self.close.end(
+            self.session,
+            ts,
+            Some(reason),
+            tcp_closer,
+            self.last_activity,
+            out,
+        );
+        out.push(SessionEvent::End(SessionEnd {
+            messages: self.messages,
+            payload_bytes: self.payload_bytes,
+            ..end
+        }));
+    }
+
+    /// A violation or a message assembled from `dir`'s frames.
+    fn deliver(&mut self, dir: Dir, a: Assembled, out: &mut Vec<SessionEvent>) {
+        match a {
+            Assembled::Violation { code, ts, detail } => out.push(SessionEvent::finding(
+                Some(self.session),
+                code,
+                Some(dir),
+                ts,
+                detail,
+            )),
+            Assembled::Message(m) => {
+                let d = dir.index();
+                let mut rtt = None;
+                match m.kind {
+                    MessageKind::Ping => self.heartbeat.on_ping(dir, &m.payload, m.ts),
+                    MessageKind::Pong => rtt = self.heartbeat.on_pong(dir, &m.payload, m.ts),
+                    MessageKind::Close => self.close.on_close(
+                        dir,
+                        m.close_code,
+                        m.close_reason.as_deref().unwrap_or_default(),
+                        m.ts,
+                    ),
+                    _ => {}
+                }
+                self.messages[d] += 1;
+                self.payload_bytes[d] += m.len;
+                self.index += 1;
+                self.last_activity = m.end_ts;
+                out.push(SessionEvent::Message(SessionMessage {
+                    session: self.session,
+                    index: self.index,
+                    message: m,
+                    rtt_nanos: rtt,
+                }));
+            }
+        }
+    }
+}
