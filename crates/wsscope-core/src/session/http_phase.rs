@@ -1,5 +1,6 @@
 //! The HTTP phase.
 
+use super::chunked::ChunkedBody;
 use super::ws_phase::WsState;
 use super::*;
 
@@ -70,6 +71,25 @@ pub(super) fn http_response_start(data: &[u8]) -> Option<bool> {
 }
 
 impl Connection {
+    /// Skips as much of the chunked body being read in `bufs[d]` as is there. `Ok(true)`:
+    /// the body ended (or none is being skipped); `Ok(false)`: more bytes needed; `Err`: not
+    /// chunked coding. The buffer is drained once, however many chunks it holds.
+    fn skip_chunked(&mut self, d: usize) -> Result<bool, ()> {
+        let Some(body) = &mut self.chunked[d] else {
+            return Ok(true);
+        };
+        let (used, result) = body.skip(&self.bufs[d]);
+        self.bufs[d].drain(..used);
+        match result {
+            Ok(true) => {
+                self.chunked[d] = None;
+                Ok(true)
+            }
+            Ok(false) => Ok(false),
+            Err(_) => Err(()),
+        }
+    }
+
     /// In-order bytes from `dir` during the HTTP phase.
     pub(super) fn http_data(
         &mut self,
@@ -135,9 +155,8 @@ impl Connection {
             self.skip[d] -= len;
             return;
         }
-        if let Some(Chunk::Data(n)) = self.chunked[d] {
-            if self.bufs[d].is_empty() && n >= len {
-                self.chunked[d] = Some(Chunk::Data(n - len));
+        if let Some(body) = &mut self.chunked[d] {
+            if self.bufs[d].is_empty() && body.absorb_gap(len) {
                 return;
             }
         }
@@ -467,7 +486,7 @@ impl Connection {
                     }
                     match response_body(&method, resp.status, &resp.headers) {
                         BodyLength::Fixed(n) => self.skip_body(Dir::ServerToClient, n),
-                        BodyLength::Chunked => self.chunked[s] = Some(Chunk::Size),
+                        BodyLength::Chunked => self.chunked[s] = Some(ChunkedBody::new()),
                         BodyLength::UntilClose => {
                             self.give_up(ts, out);
                             return;
@@ -643,7 +662,9 @@ impl Connection {
         self.classification = Classification::Http;
         match request_body(&req.headers) {
             BodyLength::Fixed(n) => self.skip_body(Dir::ClientToServer, n),
-            BodyLength::Chunked => self.chunked[Dir::ClientToServer.index()] = Some(Chunk::Size),
+            BodyLength::Chunked => {
+                self.chunked[Dir::ClientToServer.index()] = Some(ChunkedBody::new())
+            }
             BodyLength::UntilClose => return false,
         }
         let asks = is_upgrade_request(&req);

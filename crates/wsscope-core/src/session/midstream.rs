@@ -19,26 +19,7 @@ impl Connection {
         ts: Timestamp,
         out: &mut Vec<SessionEvent>,
     ) {
-        let plausible_as = |bytes: &[u8], client: bool| {
-            let expect = Expectations {
-                masked: client,
-                rsv1_allowed: true,
-            };
-            FrameHeader::parse(bytes).is_some_and(|h| expect.plausible(&h))
-        };
-        let mut looks_ws = plausible_as(&self.bufs[dir.index()], dir == Dir::ClientToServer);
-        let reversed_looks_ws = plausible_as(&self.bufs[dir.index()], dir != Dir::ClientToServer);
-        let forced_reversed = cfg.decode_as_ports.contains(&self.client.port())
-            && !cfg.decode_as_ports.contains(&self.server.port());
-        if self.roles_inferred && ((!looks_ws && reversed_looks_ws) || forced_reversed) {
-            // Masked frames come from the client: the port-based guess was wrong.
-            self.swapped = !self.swapped;
-            std::mem::swap(&mut self.client, &mut self.server);
-            self.bufs.swap(0, 1);
-            self.skip.swap(0, 1);
-            self.scanned.swap(0, 1);
-            looks_ws = reversed_looks_ws;
-        }
+        let looks_ws = self.correct_roles_from_framing(cfg, dir);
         let forced = cfg.decode_as_ports.contains(&self.server.port());
         let midstream = self.midstream_like() && cfg.detect_midstream;
         if !(forced || (midstream && looks_ws)) {

@@ -34,7 +34,7 @@ mod midstream;
 mod roles;
 mod ws_phase;
 
-use chunked::Chunk;
+use chunked::ChunkedBody;
 use http_buf::HttpBuf;
 use http_phase::{Oversized, PendingUpgrade, Queued};
 use ws_phase::WsState;
@@ -282,7 +282,7 @@ pub struct Connection {
     /// Per direction: the stream resumed inside a head after a gap; its end is searched for.
     tail: [bool; 2],
     /// Per direction: where a chunked body being skipped is.
-    chunked: [Option<Chunk>; 2],
+    chunked: [Option<ChunkedBody>; 2],
     /// Per direction: the WebSocket decoder starts unsynchronised (bytes went missing just
     /// before, or the end of a cut head was not found).
     unsynced: [bool; 2],
