@@ -24,6 +24,19 @@ pub(super) struct PendingUpgrade {
     pub(super) maybe: bool,
 }
 
+/// Bytes missing from one direction of the stream.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Gap {
+    /// The direction they are missing from.
+    pub(super) dir: Dir,
+    /// When the gap was noticed.
+    pub(super) ts: Timestamp,
+    /// How many bytes are missing.
+    pub(super) len: u64,
+    /// Cut off a captured segment by the snaplen (not lost in transit).
+    pub(super) cut: bool,
+}
+
 /// A request awaiting its response: its method, the upgrade it attempts, and for a request
 /// that did not ask for WebSocket its handshake headers and timestamp.
 pub(super) type Queued = (
@@ -71,12 +84,46 @@ pub(super) fn http_response_start(data: &[u8]) -> Option<bool> {
 }
 
 impl Connection {
+    /// The start of the session of upgrade request `p` that did not become WebSocket, with
+    /// the response and when it came, if one was captured.
+    pub(super) fn start_not_upgraded(
+        &mut self,
+        p: &PendingUpgrade,
+        response: Option<(ResponseHead, Timestamp)>,
+        out: &mut Vec<SessionEvent>,
+    ) {
+        let (response, response_ts) = response.unzip();
+        let handshake = Handshake {
+            request: p.request.clone(),
+            response,
+            negotiated: Negotiated::default(),
+            request_ts: p.ts,
+            response_ts,
+        };
+        self.start_session(p.session, p.ts, Some(handshake), out);
+    }
+
+    /// The end at `ts` of session `id`, which did not become WebSocket: held until the TCP
+    /// connection ends (or the next session starts).
+    pub(super) fn end_not_upgraded(
+        &mut self,
+        id: SessionId,
+        ts: Timestamp,
+        tcp_closer: Option<Dir>,
+        out: &mut Vec<SessionEvent>,
+    ) {
+        let end = SessionEnd::without_upgrade(id, ts, tcp_closer);
+        if let Some(earlier) = self.unfinished.replace(end) {
+            out.push(SessionEvent::End(earlier));
+        }
+    }
+
     /// Skips as much of the chunked body being read in `bufs[d]` as is there. `Ok(true)`:
-    /// the body ended (or none is being skipped); `Ok(false)`: more bytes needed; `Err`: not
+    /// the body ended; `Ok(false)`: more bytes needed, or no body being skipped; `Err`: not
     /// chunked coding. The buffer is drained once, however many chunks it holds.
     fn skip_chunked(&mut self, d: usize) -> Result<bool, ()> {
         let Some(body) = &mut self.chunked[d] else {
-            return Ok(true);
+            return Ok(false);
         };
         let (used, result) = body.skip(&self.bufs[d]);
         self.bufs[d].drain(..used);
@@ -93,11 +140,9 @@ impl Connection {
     /// In-order bytes from `dir` during the HTTP phase.
     pub(super) fn http_data(
         &mut self,
+        (dir, ts, data): (Dir, Timestamp, &[u8]),
         cfg: &SessionConfig,
         next_id: &mut SessionId,
-        dir: Dir,
-        ts: Timestamp,
-        data: &[u8],
         out: &mut Vec<SessionEvent>,
     ) {
         let mut data = data;
@@ -112,20 +157,18 @@ impl Connection {
         }
         if self.bufs[d].len() + data.len() > MAX_HTTP_BUFFER {
             if dir == Dir::ClientToServer && self.requests.len() >= MAX_PENDING_REQUESTS {
-                out.push(SessionEvent::Finding {
-                    session: None,
-                    finding: Finding::new(
-                        Code::HttpLimitExceeded,
-                        Some(dir),
-                        Some(ts),
-                        format!(
-                            "{MAX_PENDING_REQUESTS} pipelined requests await a response \
+                out.push(SessionEvent::finding(
+                    None,
+                    Code::HttpLimitExceeded,
+                    Some(dir),
+                    ts,
+                    format!(
+                        "{MAX_PENDING_REQUESTS} pipelined requests await a response \
                              and the client sent over 1 MiB more: the connection \
                              {} -> {} is no longer examined",
-                            self.client, self.server
-                        ),
+                        self.client, self.server
                     ),
-                });
+                ));
             }
             self.give_up(ts, out);
             return;
@@ -134,18 +177,15 @@ impl Connection {
         self.advance_http(cfg, next_id, ts, out);
     }
 
-    /// `len` bytes from `dir` missing during the HTTP phase (`cut`: by the snaplen).
-    #[allow(clippy::too_many_arguments)]
+    /// Bytes missing during the HTTP phase.
     pub(super) fn http_gap(
         &mut self,
         cfg: &SessionConfig,
         next_id: &mut SessionId,
-        dir: Dir,
-        ts: Timestamp,
-        len: u64,
-        cut: bool,
+        gap: Gap,
         out: &mut Vec<SessionEvent>,
     ) {
+        let Gap { dir, ts, len, cut } = gap;
         let nothing_read = self.exchanges == 0 && self.requests.is_empty();
         let response_lost = dir == Dir::ServerToClient
             && matches!(self.requests.front(), Some((_, Some(p), _)) if !p.maybe);
@@ -170,7 +210,7 @@ impl Connection {
         {
             // A segment lost inside a head (a snaplen capture cuts every segment:
             // that is not followed).
-            if self.gap_in_head(cfg, next_id, dir, ts, len, out) {
+            if self.gap_in_head(cfg, next_id, gap, out) {
                 self.advance_http(cfg, next_id, ts, out);
                 return;
             }
@@ -223,43 +263,17 @@ impl Connection {
         ts: Timestamp,
         out: &mut Vec<SessionEvent>,
     ) {
-        let problems = if p.unchecked {
-            Vec::new()
-        } else {
-            check_request(&p.request)
-        };
-        out.push(self.start_event(
-            p.session,
-            p.ts,
-            Some(Handshake {
-                request: p.request.clone(),
-                response: None,
-                negotiated: Negotiated::default(),
-                request_ts: p.ts,
-                response_ts: None,
-            }),
-        ));
+        self.start_not_upgraded(&p, None, out);
         Self::notes(&p, out);
-        for pr in problems {
-            out.push(SessionEvent::Finding {
-                session: Some(p.session),
-                finding: Finding::new(pr.code, Some(Dir::ClientToServer), Some(p.ts), pr.detail),
-            });
-        }
-        out.push(SessionEvent::Finding {
-            session: Some(p.session),
-            finding: Finding::new(
-                Code::HandshakeNote,
-                Some(Dir::ServerToClient),
-                Some(ts),
-                "no response to the upgrade request was captured",
-            ),
-        });
-        out.push(SessionEvent::End(SessionEnd::without_upgrade(
-            p.session,
+        Self::handshake_findings(p.session, &p, Vec::new(), ts, out);
+        out.push(SessionEvent::finding(
+            Some(p.session),
+            Code::HandshakeNote,
+            Some(Dir::ServerToClient),
             ts,
-            self.tcp_closer,
-        )));
+            "no response to the upgrade request was captured",
+        ));
+        self.end_not_upgraded(p.session, ts, self.tcp_closer, out);
     }
 
     /// Parses as many heads as the buffers allow.
@@ -285,24 +299,14 @@ impl Connection {
             let mut progressed = false;
             // Requests from the client.
             let c = Dir::ClientToServer.index();
-            if self.chunked[c].is_some() {
-                match self.skip_chunked(c) {
-                    Ok(true) => progressed = true,
-                    Ok(false) => {}
-                    Err(()) => {
-                        self.give_up(ts, out);
-                        return;
-                    }
-                }
+            match self.skip_chunked(c) {
+                Ok(ended) => progressed |= ended,
+                Err(()) => return self.give_up(ts, out),
             }
             if self.oversized.is_some() && self.skip[c] == 0 {
                 match self.finish_oversized(next_id) {
-                    Ok(true) => progressed = true,
-                    Ok(false) => {}
-                    Err(()) => {
-                        self.give_up(ts, out);
-                        return;
-                    }
+                    Ok(ended) => progressed |= ended,
+                    Err(()) => return self.give_up(ts, out),
                 }
             }
             if self.oversized.is_none()
@@ -400,15 +404,9 @@ impl Connection {
             }
             // Responses from the server.
             let s = Dir::ServerToClient.index();
-            if self.chunked[s].is_some() {
-                match self.skip_chunked(s) {
-                    Ok(true) => progressed = true,
-                    Ok(false) => {}
-                    Err(()) => {
-                        self.give_up(ts, out);
-                        return;
-                    }
-                }
+            match self.skip_chunked(s) {
+                Ok(ended) => progressed |= ended,
+                Err(()) => return self.give_up(ts, out),
             }
             if !self.bufs[s].is_empty() && self.skip[s] == 0 && self.chunked[s].is_none() {
                 let nothing_asked = self.requests.is_empty() && self.exchanges == 0;
@@ -706,15 +704,14 @@ impl Connection {
     /// part). What was read is kept: the request is queued (its check skipped), a 101 starts
     /// the session (decoders resynchronise over the rest of the head), another answer is a
     /// refusal. Returns false when nothing can be followed.
-    pub(super) fn gap_in_head(
+    fn gap_in_head(
         &mut self,
         cfg: &SessionConfig,
         next_id: &mut SessionId,
-        dir: Dir,
-        ts: Timestamp,
-        len: u64,
+        gap: Gap,
         out: &mut Vec<SessionEvent>,
     ) -> bool {
+        let Gap { dir, ts, len, .. } = gap;
         let d = dir.index();
         if dir == Dir::ClientToServer {
             if self.upgrade_pending() || self.tail[d] {
@@ -814,16 +811,22 @@ impl Connection {
     /// The findings about how a request was read.
     pub(super) fn notes(p: &PendingUpgrade, out: &mut Vec<SessionEvent>) {
         for (code, detail) in &p.notes {
-            out.push(SessionEvent::Finding {
-                session: Some(p.session),
-                finding: Finding::new(*code, Some(Dir::ClientToServer), Some(p.ts), detail.clone()),
-            });
+            out.push(SessionEvent::finding(
+                Some(p.session),
+                *code,
+                Some(Dir::ClientToServer),
+                p.ts,
+                detail.clone(),
+            ));
         }
         for (code, detail, ts) in &p.resp_notes {
-            out.push(SessionEvent::Finding {
-                session: Some(p.session),
-                finding: Finding::new(*code, Some(Dir::ServerToClient), Some(*ts), detail.clone()),
-            });
+            out.push(SessionEvent::finding(
+                Some(p.session),
+                *code,
+                Some(Dir::ServerToClient),
+                *ts,
+                detail.clone(),
+            ));
         }
     }
 
@@ -843,6 +846,8 @@ impl Connection {
         self.scanned[d] = 0;
     }
 
+    /// The findings of checking the request of `pending` (unless it was not read whole) and
+    /// `resp_problems` of its response at `resp_ts`, for session `id`.
     pub(super) fn handshake_findings(
         id: SessionId,
         pending: &PendingUpgrade,
@@ -850,23 +855,25 @@ impl Connection {
         resp_ts: Timestamp,
         out: &mut Vec<SessionEvent>,
     ) {
-        let req_ts = pending.ts;
         let checked = if pending.unchecked {
             Vec::new()
         } else {
             check_request(&pending.request)
         };
-        for p in checked {
-            out.push(SessionEvent::Finding {
-                session: Some(id),
-                finding: Finding::new(p.code, Some(Dir::ClientToServer), Some(req_ts), p.detail),
-            });
-        }
-        for p in resp_problems {
-            out.push(SessionEvent::Finding {
-                session: Some(id),
-                finding: Finding::new(p.code, Some(Dir::ServerToClient), Some(resp_ts), p.detail),
-            });
+        let request = checked
+            .into_iter()
+            .map(|p| (p, Dir::ClientToServer, pending.ts));
+        let response = resp_problems
+            .into_iter()
+            .map(|p| (p, Dir::ServerToClient, resp_ts));
+        for (p, dir, ts) in request.chain(response) {
+            out.push(SessionEvent::finding(
+                Some(id),
+                p.code,
+                Some(dir),
+                ts,
+                p.detail,
+            ));
         }
     }
 
@@ -879,31 +886,17 @@ impl Connection {
     ) {
         let status = resp.status;
         let reason = resp.reason.clone();
-        out.push(self.start_event(
-            p.session,
-            p.ts,
-            Some(Handshake {
-                request: p.request.clone(),
-                response: Some(resp),
-                negotiated: Negotiated::default(),
-                request_ts: p.ts,
-                response_ts: Some(ts),
-            }),
-        ));
+        self.start_not_upgraded(&p, Some((resp, ts)), out);
         Self::notes(&p, out);
         Self::handshake_findings(p.session, &p, Vec::new(), ts, out);
-        out.push(SessionEvent::Finding {
-            session: Some(p.session),
-            finding: Finding::new(
-                Code::UpgradeRejected,
-                Some(Dir::ServerToClient),
-                Some(ts),
-                format!("server answered the upgrade with {status} {reason}"),
-            ),
-        });
-        out.push(SessionEvent::End(SessionEnd::without_upgrade(
-            p.session, ts, None,
-        )));
+        out.push(SessionEvent::finding(
+            Some(p.session),
+            Code::UpgradeRejected,
+            Some(Dir::ServerToClient),
+            ts,
+            format!("server answered the upgrade with {status} {reason}"),
+        ));
+        self.end_not_upgraded(p.session, ts, None, out);
     }
 
     pub(super) fn upgrade(
@@ -926,17 +919,14 @@ impl Connection {
         }
         self.classification = Classification::WebSocket;
         let id = p.session;
-        out.push(self.start_event(
-            id,
-            p.ts,
-            Some(Handshake {
-                request: p.request.clone(),
-                response: Some(resp),
-                negotiated: negotiated.clone(),
-                request_ts: p.ts,
-                response_ts: Some(ts),
-            }),
-        ));
+        let handshake = Handshake {
+            request: p.request.clone(),
+            response: Some(resp),
+            negotiated: negotiated.clone(),
+            request_ts: p.ts,
+            response_ts: Some(ts),
+        };
+        self.start_session(id, p.ts, Some(handshake), out);
         Self::notes(&p, out);
         Self::handshake_findings(id, &p, problems, ts, out);
         // A cut head whose end was not found yet: the client's bytes resume anywhere.
@@ -950,18 +940,16 @@ impl Connection {
         let c2s = std::mem::take(&mut self.bufs[0]);
         let s2c = std::mem::take(&mut self.bufs[1]);
         if !c2s.is_empty() {
-            out.push(SessionEvent::Finding {
-                session: Some(id),
-                finding: Finding::new(
-                    Code::HandshakeNote,
-                    Some(Dir::ClientToServer),
-                    Some(ts),
-                    format!(
-                        "the client sent {} bytes of frames before the 101 response arrived",
-                        c2s.len()
-                    ),
+            out.push(SessionEvent::finding(
+                Some(id),
+                Code::HandshakeNote,
+                Some(Dir::ClientToServer),
+                ts,
+                format!(
+                    "the client sent {} bytes of frames before the 101 response arrived",
+                    c2s.len()
                 ),
-            });
+            ));
             ws.feed(Dir::ClientToServer, ts, &c2s, out);
         }
         if !s2c.is_empty() {

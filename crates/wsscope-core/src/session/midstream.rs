@@ -50,7 +50,7 @@ impl Connection {
         *next_id += 1;
         let id = *next_id;
         self.classification = Classification::WebSocket;
-        out.push(self.start_event(id, ts, None));
+        self.start_session(id, ts, None, out);
         let why = if forced {
             format!(
                 "decoded as WebSocket because of --decode-as {}",
@@ -61,15 +61,13 @@ impl Connection {
         } else {
             "the connection was already open when the capture started; framing detected heuristically".to_string()
         };
-        out.push(SessionEvent::Finding {
-            session: Some(id),
-            finding: Finding::new(
-                Code::HandshakeNotSeen,
-                None,
-                Some(ts),
-                format!("{why}; extensions unknown (RSV1 is assumed to mean permessage-deflate)"),
-            ),
-        });
+        out.push(SessionEvent::finding(
+            Some(id),
+            Code::HandshakeNotSeen,
+            None,
+            ts,
+            format!("{why}; extensions unknown (RSV1 is assumed to mean permessage-deflate)"),
+        ));
         let mut ws = Box::new(WsState::new(cfg, id, None, [false, false], ts));
         for d in [Dir::ClientToServer, Dir::ServerToClient] {
             let buffered = std::mem::take(&mut self.bufs[d.index()]);
@@ -250,31 +248,15 @@ impl Connection {
             resp.reason,
             Self::asked_for(&p.request)
         );
-        out.push(self.start_event(
-            p.session,
+        self.start_not_upgraded(&p, Some((resp, resp_ts)), out);
+        out.push(SessionEvent::finding(
+            Some(p.session),
+            Code::UpgradeHeaderMissing,
+            Some(Dir::ClientToServer),
             p.ts,
-            Some(Handshake {
-                request: p.request.clone(),
-                response: Some(resp),
-                negotiated: Negotiated::default(),
-                request_ts: p.ts,
-                response_ts: Some(resp_ts),
-            }),
+            detail,
         ));
-        out.push(SessionEvent::Finding {
-            session: Some(p.session),
-            finding: Finding::new(
-                Code::UpgradeHeaderMissing,
-                Some(Dir::ClientToServer),
-                Some(p.ts),
-                detail,
-            ),
-        });
-        out.push(SessionEvent::End(SessionEnd::without_upgrade(
-            p.session,
-            ts,
-            self.tcp_closer,
-        )));
+        self.end_not_upgraded(p.session, ts, self.tcp_closer, out);
     }
 
     /// Reports a session whose handshake was seen only in part (`pending`: the request;
@@ -312,22 +294,10 @@ impl Connection {
             None => (ts, None),
         };
         self.classification = Classification::WebSocket;
-        out.push(self.start_event(id, start_ts, handshake));
+        self.start_session(id, start_ts, handshake, out);
         if let Some(p) = &pending {
             Self::notes(p, out);
-            if !p.unchecked {
-                for pr in check_request(&p.request) {
-                    out.push(SessionEvent::Finding {
-                        session: Some(id),
-                        finding: Finding::new(
-                            pr.code,
-                            Some(Dir::ClientToServer),
-                            Some(p.ts),
-                            pr.detail,
-                        ),
-                    });
-                }
-            }
+            Self::handshake_findings(id, p, Vec::new(), ts, out);
         }
         out.push(SessionEvent::Finding {
             session: Some(id),

@@ -32,11 +32,13 @@ mod http_buf;
 mod http_phase;
 mod midstream;
 mod roles;
+#[cfg(test)]
+mod testing;
 mod ws_phase;
 
 use chunked::ChunkedBody;
 use http_buf::HttpBuf;
-use http_phase::{Oversized, PendingUpgrade, Queued};
+use http_phase::{Gap, Oversized, PendingUpgrade, Queued};
 use ws_phase::WsState;
 
 /// Session id, unique within one analysis run (numbered from 1).
@@ -286,6 +288,10 @@ pub struct Connection {
     /// Per direction: the WebSocket decoder starts unsynchronised (bytes went missing just
     /// before, or the end of a cut head was not found).
     unsynced: [bool; 2],
+    /// The end of the last session that did not become WebSocket (refused, unanswered, or
+    /// switched to another protocol), held until the TCP connection ends so that it says how
+    /// (or until the next session on the connection starts).
+    unfinished: Option<SessionEnd>,
 }
 
 impl Connection {
@@ -322,6 +328,7 @@ impl Connection {
             tail: [false; 2],
             chunked: [None, None],
             unsynced: [false; 2],
+            unfinished: None,
         }
     }
 
@@ -349,7 +356,7 @@ impl Connection {
         match &mut self.phase {
             Phase::WebSocket(ws) => ws.feed(dir, ts, data, out),
             Phase::Done => {}
-            Phase::Http => self.http_data(cfg, next_id, dir, ts, data, out),
+            Phase::Http => self.http_data((dir, ts, data), cfg, next_id, out),
         }
     }
 
@@ -369,7 +376,7 @@ impl Connection {
         let dir = self.orient(dir);
         match &mut self.phase {
             Phase::WebSocket(ws) => ws.gap(dir, ts, len, out),
-            Phase::Http => self.http_gap(cfg, next_id, dir, ts, len, cut, out),
+            Phase::Http => self.http_gap(cfg, next_id, Gap { dir, ts, len, cut }, out),
             Phase::Done => {}
         }
     }
@@ -405,10 +412,13 @@ impl Connection {
         detail: String,
         out: &mut Vec<SessionEvent>,
     ) {
-        out.push(SessionEvent::Finding {
-            session: self.ws_session(),
-            finding: Finding::new(code, Some(self.orient(dir)), Some(ts), detail),
-        });
+        out.push(SessionEvent::finding(
+            self.ws_session(),
+            code,
+            Some(self.orient(dir)),
+            ts,
+            detail,
+        ));
     }
 
     /// A segment a receiver would drop was not used.
@@ -459,22 +469,37 @@ impl Connection {
 
     /// The TCP connection is gone: finish everything and end the open session.
     pub fn on_closed(&mut self, ts: Timestamp, summary: &FlowSummary, out: &mut Vec<SessionEvent>) {
-        let reason = summary.ended;
+        self.closed(ts, summary.ended, out);
+    }
+
+    /// The TCP connection ended at `ts` for `reason`.
+    fn closed(&mut self, ts: Timestamp, reason: CloseReason, out: &mut Vec<SessionEvent>) {
         match std::mem::replace(&mut self.phase, Phase::Done) {
             Phase::WebSocket(ws) => ws.end(ts, reason, self.tcp_closer, out),
             Phase::Http => self.http_closed(ts, out),
             Phase::Done => {}
         }
+        if let Some(mut end) = self.unfinished.take() {
+            end.tcp_end = Some(reason);
+            end.tcp_closer = self.tcp_closer;
+            out.push(SessionEvent::End(end));
+        }
     }
 
-    /// The session-start event for session `id` of this connection.
-    fn start_event(
-        &self,
+    /// Pushes the start of session `id` of this connection. The end of the session before
+    /// it, if still waiting for the TCP connection's end, is pushed first: sessions of one
+    /// connection never overlap.
+    fn start_session(
+        &mut self,
         id: SessionId,
         ts: Timestamp,
         handshake: Option<Handshake>,
-    ) -> SessionEvent {
-        SessionEvent::Start(Box::new(SessionStart {
+        out: &mut Vec<SessionEvent>,
+    ) {
+        if let Some(end) = self.unfinished.take() {
+            out.push(SessionEvent::End(end));
+        }
+        out.push(SessionEvent::Start(Box::new(SessionStart {
             id,
             flow: self.flow,
             client: self.client,
@@ -483,6 +508,6 @@ impl Connection {
             handshake,
             tcp_began: self.began,
             roles_inferred: self.roles_inferred,
-        }))
+        })));
     }
 }
