@@ -1,4 +1,4 @@
-//! HttpBuf.
+//! The bytes of one direction held during the HTTP phase.
 
 /// The bytes of one direction waiting in the HTTP phase. Consuming from the front is O(1)
 /// (a start offset; the storage is compacted once the consumed part outweighs the rest), so
@@ -47,5 +47,31 @@ impl std::ops::Deref for HttpBuf {
 
     fn deref(&self) -> &[u8] {
         self.as_slice()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::http_phase::MAX_HTTP_BUFFER;
+    use super::*;
+
+    /// Reading many small heads out of one full HTTP buffer moves each byte a bounded number
+    /// of times (a `Vec::drain` per head moved the whole rest every time: quadratic).
+    #[test]
+    fn consuming_an_http_buffer_head_by_head_is_linear() {
+        let mut buf = HttpBuf::default();
+        let item = b"GET / HTTP/1.1\r\n\r\n";
+        for _ in 0..(MAX_HTTP_BUFFER / item.len()) {
+            buf.extend_from_slice(item);
+        }
+        let total = buf.len();
+        let mut seen = 0;
+        while !buf.is_empty() {
+            assert_eq!(&buf[..item.len()], item);
+            buf.drain(..item.len());
+            seen += item.len();
+        }
+        assert_eq!(seen, total);
+        assert!(buf.moved <= total, "moved {} bytes for {total}", buf.moved);
     }
 }

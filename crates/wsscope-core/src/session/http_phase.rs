@@ -1,4 +1,8 @@
-//! The HTTP phase.
+//! The HTTP phase of a connection: request heads read (strictly, or leniently with a note),
+//! queued and paired with the responses in order (pipelining, keep-alive, 1xx skipped),
+//! bodies skipped (length or chunked), limits on heads, headers and pipelining, and what an
+//! answer to an upgrade request does: a 101 starts the WebSocket phase, another status
+//! refuses the upgrade. A gap inside a head keeps what was read.
 
 use super::chunked::ChunkedBody;
 use super::ws_phase::WsState;
@@ -964,27 +968,7 @@ impl Connection {
 mod tests {
     use super::*;
 
-    /// Reading many small heads out of one full HTTP buffer moves each byte a bounded number
-    /// of times (a `Vec::drain` per head moved the whole rest every time: quadratic).
-    #[test]
-    pub(super) fn consuming_an_http_buffer_head_by_head_is_linear() {
-        let mut buf = HttpBuf::default();
-        let item = b"GET / HTTP/1.1\r\n\r\n";
-        for _ in 0..(MAX_HTTP_BUFFER / item.len()) {
-            buf.extend_from_slice(item);
-        }
-        let total = buf.len();
-        let mut seen = 0;
-        while !buf.is_empty() {
-            assert_eq!(&buf[..item.len()], item);
-            buf.drain(..item.len());
-            seen += item.len();
-        }
-        assert_eq!(seen, total);
-        assert!(buf.moved <= total, "moved {} bytes for {total}", buf.moved);
-    }
-
-    pub(super) fn connection() -> Connection {
+    fn connection() -> Connection {
         Connection::new(
             FlowId(1),
             SocketAddr::from(([10, 0, 0, 1], 40000)),
@@ -995,7 +979,7 @@ mod tests {
     }
 
     /// An upgrade request of about `size` bytes (one long header), then its 101.
-    pub(super) fn big_upgrade(size: usize) -> (Vec<u8>, Vec<u8>) {
+    fn big_upgrade(size: usize) -> (Vec<u8>, Vec<u8>) {
         let key = "dGhlIHNhbXBsZSBub25jZQ==";
         let filler = "a".repeat(size.saturating_sub(200));
         let req = format!(
@@ -1011,13 +995,7 @@ mod tests {
     }
 
     /// Feeds `bytes` from `dir` in segments of `seg` bytes.
-    pub(super) fn feed(
-        c: &mut Connection,
-        dir: Dir,
-        bytes: &[u8],
-        seg: usize,
-        out: &mut Vec<SessionEvent>,
-    ) {
+    fn feed(c: &mut Connection, dir: Dir, bytes: &[u8], seg: usize, out: &mut Vec<SessionEvent>) {
         let cfg = SessionConfig::default();
         let mut next_id = 0;
         for chunk in bytes.chunks(seg) {
@@ -1026,7 +1004,7 @@ mod tests {
     }
 
     #[test]
-    pub(super) fn a_60_kb_head_in_1_byte_segments_is_scanned_once_and_parsed_once() {
+    fn a_60_kb_head_in_1_byte_segments_is_scanned_once_and_parsed_once() {
         let (req, resp) = big_upgrade(60_000);
         let mut c = connection();
         let mut out = Vec::new();
@@ -1047,7 +1025,7 @@ mod tests {
     }
 
     #[test]
-    pub(super) fn chunked_bodies_are_skipped_in_1_byte_segments_and_bad_ones_give_up() {
+    fn chunked_bodies_are_skipped_in_1_byte_segments_and_bad_ones_give_up() {
         let post = b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n\
                      5\r\nhello\r\n1;a=b\r\nx\r\n0\r\nT: 1\r\n\r\n";
         let (req, resp) = big_upgrade(300);
@@ -1083,7 +1061,7 @@ mod tests {
     }
 
     #[test]
-    pub(super) fn the_end_of_a_head_is_found_across_segment_boundaries() {
+    fn the_end_of_a_head_is_found_across_segment_boundaries() {
         for seg in 1..=5 {
             let (req, resp) = big_upgrade(300);
             let mut c = connection();
@@ -1092,5 +1070,154 @@ mod tests {
             feed(&mut c, Dir::ServerToClient, &resp, seg, &mut out);
             assert!(matches!(c.phase, Phase::WebSocket(_)), "segments of {seg}");
         }
+    }
+
+    mod pairing {
+        use super::super::super::testing::*;
+        use crate::tcp::CloseReason;
+
+        #[test]
+        fn pipelined_requests_are_answered_in_order() {
+            let mut h = Harness::new();
+            let mut requests = b"GET /plain HTTP/1.1\r\nHost: a\r\n\r\n".to_vec();
+            requests.extend(upgrade_request("/first"));
+            requests.extend(upgrade_request("/second"));
+            h.send(C, &requests);
+            assert_eq!(h.take(), Vec::<String>::new(), "nothing before an answer");
+            // The first answer is the plain GET's (its body skipped), the second refuses the
+            // first upgrade, the third accepts the second.
+            let mut answers = response(200, "plain body");
+            answers.extend(response(403, "no"));
+            answers.extend(switching());
+            answers.extend(frame(0x1, b"hi", false));
+            h.send_in(S, &answers, 7);
+            assert_eq!(
+                h.take(),
+                [
+                    "start 1 GET /first -> 403",
+                    "finding 1 upgrade-rejected",
+                    "end 1 not upgraded",
+                    "start 2 GET /second -> 101",
+                    "message 2 #1 s2c text \"hi\"",
+                ]
+            );
+        }
+
+        #[test]
+        fn a_101_after_a_401_on_a_keep_alive_connection_starts_the_next_session() {
+            let mut h = Harness::new();
+            h.send(C, &upgrade_request("/chat"));
+            h.send(S, &response(401, "login first"));
+            assert_eq!(
+                h.take(),
+                ["start 1 GET /chat -> 401", "finding 1 upgrade-rejected"],
+                "the refused session's end waits for the TCP end"
+            );
+            h.send(C, &upgrade_request("/chat"));
+            h.send(S, &switching());
+            h.send(C, &frame(0x1, b"hello", true));
+            assert_eq!(
+                h.take(),
+                [
+                    "end 1 not upgraded",
+                    "start 2 GET /chat -> 101",
+                    "message 2 #1 c2s text \"hello\"",
+                ]
+            );
+            h.out.clear();
+            h.send(C, &upgrade_request("/again"));
+            h.send(S, &response(401, "login first"));
+            h.fin(S);
+            let ends = h.ends();
+            assert_eq!(ends.len(), 1, "{ends:?}");
+            assert!(ends[0].upgraded, "after a 101 the connection is WebSocket");
+        }
+
+        #[test]
+        fn a_refused_upgrade_ends_with_its_tcp_connection() {
+            for (reason, closer) in [(CloseReason::Fin, Some(S)), (CloseReason::Rst, Some(C))] {
+                let mut h = Harness::new();
+                h.send(C, &upgrade_request("/chat"));
+                h.send(S, &response(403, "forbidden"));
+                assert!(
+                    h.ends().is_empty(),
+                    "not ended while the connection is open"
+                );
+                match reason {
+                    CloseReason::Fin => h.conn.on_fin(S),
+                    _ => h.conn.on_rst(C),
+                }
+                h.close(reason);
+                let ends = h.ends();
+                assert_eq!(ends.len(), 1);
+                assert!(!ends[0].upgraded);
+                assert_eq!(ends[0].tcp_end, Some(reason));
+                assert_eq!(ends[0].tcp_closer, closer);
+                // The end keeps the time the upgrade was refused.
+                assert_eq!(ends[0].ts, Timestamp(2_000_000));
+            }
+        }
+
+        #[test]
+        fn an_unanswered_upgrade_ends_with_its_tcp_connection() {
+            let mut h = Harness::new();
+            h.send(C, &upgrade_request("/chat"));
+            h.close(CloseReason::EndOfCapture);
+            assert_eq!(
+                h.take(),
+                [
+                    "start 1 GET /chat -> none",
+                    "finding 1 handshake-note",
+                    "end 1 not upgraded",
+                ]
+            );
+            let mut h = Harness::new();
+            h.send(C, &upgrade_request("/chat"));
+            h.fin(C);
+            assert_eq!(h.ends()[0].tcp_end, Some(CloseReason::Fin));
+            assert_eq!(h.ends()[0].tcp_closer, Some(C));
+        }
+
+        #[test]
+        fn informational_responses_do_not_answer_a_request() {
+            let mut h = Harness::new();
+            h.send(C, &upgrade_request("/chat"));
+            h.send(S, b"HTTP/1.1 100 Continue\r\n\r\n");
+            assert_eq!(h.take(), Vec::<String>::new());
+            h.send(S, &switching());
+            assert_eq!(h.take(), ["start 1 GET /chat -> 101"]);
+        }
+
+        #[test]
+        fn a_gap_inside_a_skipped_body_keeps_the_exchange_in_step() {
+            let mut h = Harness::new();
+            h.send(C, b"POST /upload HTTP/1.1\r\nContent-Length: 1000\r\n\r\n");
+            h.send(C, &[b'x'; 100]);
+            h.gap(C, 800);
+            h.send(C, &[b'x'; 100]);
+            h.send(C, &upgrade_request("/chat"));
+            h.send(S, &response(200, ""));
+            h.send(S, &switching());
+            assert_eq!(h.take(), ["start 1 GET /chat -> 101"]);
+        }
+
+        #[test]
+        fn too_many_pipelined_requests_and_a_full_buffer_stop_the_examination() {
+            let mut h = Harness::new();
+            let one = b"GET /x HTTP/1.1\r\nHost: a\r\n\r\n";
+            let mut all = Vec::new();
+            while all.len() <= MAX_HTTP_BUFFER + MAX_PENDING_REQUESTS * one.len() {
+                all.extend_from_slice(one);
+            }
+            h.send_in(C, &all, 64 * 1024);
+            assert!(h.conn.is_done());
+            assert_eq!(h.take(), ["finding - http-limit-exceeded"]);
+            let mut h = Harness::new();
+            h.send_in(C, &all[..MAX_HTTP_BUFFER], 64 * 1024);
+            assert!(!h.conn.is_done(), "a full buffer alone is waited on");
+        }
+
+        use super::super::{MAX_HTTP_BUFFER, MAX_PENDING_REQUESTS};
+        use crate::timestamp::Timestamp;
     }
 }

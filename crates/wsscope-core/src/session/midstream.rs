@@ -1,4 +1,8 @@
-//! Mid-stream.
+//! WebSocket found without (all of) its handshake: a connection joined mid-stream (masked
+//! frames come from the client), bytes lost before or inside the handshake (the framing
+//! after the gap shows whether the upgrade succeeded), a 101 answering a request that did
+//! not ask for WebSocket (decoded only when WebSocket framing follows, or `--decode-as`),
+//! and first bytes that are neither HTTP nor frames (not examined).
 
 use super::http_phase::http_response_start;
 use super::ws_phase::WsState;
@@ -322,5 +326,118 @@ impl Connection {
         self.requests.clear();
         self.lost_response = None;
         self.phase = Phase::WebSocket(ws);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::*;
+    use super::super::SessionEvent;
+    use crate::tcp::flow::Began;
+
+    #[test]
+    fn masked_client_frames_mid_stream_start_a_session_without_handshake() {
+        let mut h = Harness::began(Began::Midstream, false);
+        h.send(C, &frame(0x1, b"hello", true));
+        h.send(S, &frame(0x1, b"world", false));
+        assert_eq!(
+            h.take(),
+            [
+                "start 1 (no handshake)",
+                "finding 1 handshake-not-seen",
+                "message 1 #1 c2s text \"hello\"",
+                "message 1 #2 s2c text \"world\"",
+            ]
+        );
+    }
+
+    #[test]
+    fn mid_stream_detection_can_be_turned_off() {
+        let mut h = Harness::began(Began::Midstream, false);
+        h.cfg.detect_midstream = false;
+        h.send(C, &frame(0x1, b"hello", true));
+        assert!(h.conn.is_done());
+        assert_eq!(h.take(), Vec::<String>::new());
+    }
+
+    #[test]
+    fn bytes_that_are_neither_http_nor_frames_are_not_examined() {
+        let mut h = Harness::began(Began::Midstream, false);
+        h.send(C, b"\x16\x03\x01\x02\x00 a TLS record");
+        assert!(h.conn.is_done());
+        assert_eq!(h.take(), Vec::<String>::new());
+        // From the SYN, frames without a handshake are not guessed at.
+        let mut h = Harness::new();
+        h.send(C, &frame(0x1, b"hello", true));
+        assert!(h.conn.is_done());
+    }
+
+    #[test]
+    fn a_101_without_its_request_gives_the_session_its_handshake() {
+        let mut h = Harness::began(Began::Midstream, false);
+        let mut bytes = switching();
+        bytes.extend(frame(0x1, b"hi", false));
+        h.send(S, &bytes);
+        assert_eq!(h.take(), Vec::<String>::new(), "the client's side decides");
+        h.send(C, &frame(0x1, b"hello", true));
+        let SessionEvent::Finding { finding, .. } = &h.out[1] else {
+            panic!("{:?}", h.take())
+        };
+        assert!(
+            finding.detail.contains("read from the server's 101"),
+            "{}",
+            finding.detail
+        );
+        assert_eq!(
+            h.take(),
+            [
+                "start 1 (no handshake)",
+                "finding 1 handshake-not-seen",
+                "message 1 #1 c2s text \"hello\"",
+                "message 1 #2 s2c text \"hi\"",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_lost_answer_to_an_upgrade_is_recognised_by_the_frames_after_it() {
+        let mut h = Harness::new();
+        h.send(C, &upgrade_request("/chat"));
+        h.gap(S, 129);
+        h.send(S, &frame(0x1, b"hi", false));
+        assert_eq!(
+            h.take(),
+            [
+                "start 1 GET /chat -> none",
+                "finding 1 handshake-not-seen",
+                "message 1 #1 s2c text \"hi\"",
+            ]
+        );
+        // An HTTP answer after the gap shows it was elsewhere: the exchange goes on.
+        let mut h = Harness::new();
+        h.send(C, &upgrade_request("/chat"));
+        h.gap(S, 10);
+        h.send(S, &response(403, ""));
+        assert_eq!(
+            h.take(),
+            ["start 1 GET /chat -> 403", "finding 1 upgrade-rejected"]
+        );
+    }
+
+    #[test]
+    fn a_101_to_a_plain_request_is_decoded_only_when_frames_follow() {
+        let mut h = Harness::new();
+        h.send(C, b"GET / HTTP/1.1\r\nHost: a\r\nUpgrade: h2c\r\n\r\n");
+        h.send(
+            S,
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\n\r\n",
+        );
+        assert_eq!(h.take(), Vec::<String>::new(), "too few bytes to tell");
+        h.send(C, b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+        assert!(h.conn.is_done());
+        assert_eq!(
+            h.take(),
+            ["start 1 GET / -> 101", "finding 1 upgrade-header-missing"]
+        );
     }
 }

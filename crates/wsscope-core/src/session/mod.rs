@@ -6,6 +6,15 @@
 //! (keep-alive requests after a non-101 answer are still examined); after a 101 it is
 //! WebSocket until it ends. Sans-IO: fed [`crate::tcp::TcpEvent`] contents, it appends
 //! [`SessionEvent`]s to a caller's vector.
+//!
+//! [`Connection`] dispatches to one state machine per file:
+//! - `http_phase`: request/response pairing (pipelining, keep-alive, bodies skipped, limits),
+//!   the upgrade accepted or refused; its buffers are `http_buf`, chunked bodies `chunked`;
+//! - `midstream`: WebSocket found without (all of) its handshake: joined mid-stream, bytes
+//!   lost, a 101 to a request that did not ask for WebSocket; not HTTP at all;
+//! - `roles`: the client/server roles, corrected from the frames' masking;
+//! - `ws_phase`: frames to messages, numbered and counted; `heartbeat` pairs pings and pongs;
+//! - `close`: the close handshake and how the session ended.
 
 use crate::finding::{Code, Finding};
 use crate::handshake::{

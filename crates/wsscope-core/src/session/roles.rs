@@ -44,3 +44,30 @@ impl Connection {
         looks_ws
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::*;
+    use super::super::SessionEvent;
+    use crate::tcp::flow::Began;
+
+    #[test]
+    fn masked_frames_from_the_guessed_server_swap_inferred_roles() {
+        let mut h = Harness::began(Began::Midstream, true);
+        // The flow table's "server" sends masked frames: it is the client.
+        h.send(S, &frame(0x1, b"from the client", true));
+        h.send(C, &frame(0x1, b"from the server", false));
+        assert_eq!(
+            h.take()[2..],
+            [
+                "message 1 #1 c2s text \"from the client\"",
+                "message 1 #2 s2c text \"from the server\"",
+            ]
+        );
+        // Roles decided from the SYN are kept: the frames are then not WebSocket.
+        let mut h = Harness::began(Began::Midstream, false);
+        h.send(S, &frame(0x1, b"masked", true));
+        assert!(h.conn.is_done());
+        assert!(!h.out.iter().any(|e| matches!(e, SessionEvent::Start(_))));
+    }
+}

@@ -113,7 +113,7 @@ impl Harness {
 }
 
 /// One event in a line: `start 1 GET /chat -> 101`, `start 2 (no handshake)`,
-/// `message 1 #1 c2s text "hi"`, `finding 1 upgrade-rejected`, `end 1 upgraded`.
+/// `message 1 #1 c2s text "hi"` (a close frame: its code), `finding 1 upgrade-rejected`, `end 1 upgraded`.
 pub(super) fn describe(e: &SessionEvent) -> String {
     let id = |s: Option<SessionId>| s.map_or("-".to_string(), |s| s.to_string());
     match e {
@@ -130,12 +130,15 @@ pub(super) fn describe(e: &SessionEvent) -> String {
             None => format!("start {} (no handshake)", s.id),
         },
         SessionEvent::Message(m) => format!(
-            "message {} #{} {} {} {:?}{}",
+            "message {} #{} {} {} {}{}",
             m.session,
             m.index,
             if m.message.dir == C { "c2s" } else { "s2c" },
             m.message.kind.as_str(),
-            String::from_utf8_lossy(&m.message.payload),
+            match m.message.close_code {
+                Some(code) => code.to_string(),
+                None => format!("{:?}", String::from_utf8_lossy(&m.message.payload)),
+            },
             m.rtt_nanos.map(|r| format!(" rtt {r}")).unwrap_or_default()
         ),
         SessionEvent::Finding { session, finding } => {
@@ -159,8 +162,8 @@ const KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
 /// An upgrade request for `target`.
 pub(super) fn upgrade_request(target: &str) -> Vec<u8> {
     format!(
-        "GET {target} HTTP/1.1\r\nHost: example.com\r\nUpgrade: websocket\r\n\
-         Connection: Upgrade\r\nSec-WebSocket-Key: {KEY}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        "GET {target} HTTP/1.1\r\nHost: example.com\r\nOrigin: https://example.com\r\n\
+         Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {KEY}\r\nSec-WebSocket-Version: 13\r\n\r\n"
     )
     .into_bytes()
 }

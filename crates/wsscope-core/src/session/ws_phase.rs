@@ -244,3 +244,135 @@ impl WsState {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::*;
+    use crate::finding::Code;
+    use crate::tcp::CloseReason;
+
+    /// A connection upgraded to WebSocket, its start taken.
+    fn upgraded() -> Harness {
+        let mut h = Harness::new();
+        h.send(C, &upgrade_request("/chat"));
+        h.send(S, &switching());
+        assert_eq!(h.take(), ["start 1 GET /chat -> 101"]);
+        h
+    }
+
+    #[test]
+    fn frames_in_any_segmentation_become_numbered_messages() {
+        for seg in [1, 2, 3, 100] {
+            let mut h = upgraded();
+            let mut bytes = frame(0x1, b"one", true);
+            bytes.extend(frame(0x2, b"two", true));
+            h.send_in(C, &bytes, seg);
+            h.send_in(S, &frame(0x1, b"three", false), seg);
+            assert_eq!(
+                h.take(),
+                [
+                    "message 1 #1 c2s text \"one\"",
+                    "message 1 #2 c2s binary \"two\"",
+                    "message 1 #3 s2c text \"three\"",
+                ],
+                "segments of {seg}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_pong_carries_the_round_trip_time_of_its_ping_and_an_unanswered_ping_none() {
+        let mut h = upgraded();
+        h.send(S, &frame(0x9, b"p1", false));
+        h.send(S, &frame(0x9, b"p2", false));
+        h.send(C, &frame(0xa, b"p2", true));
+        h.send(C, &frame(0xa, b"nobody asked", true));
+        h.send(C, &frame(0xa, b"p2", true));
+        assert_eq!(
+            h.take(),
+            [
+                "message 1 #1 s2c ping \"p1\"",
+                "message 1 #2 s2c ping \"p2\"",
+                // The harness advances 1 ms per segment.
+                "message 1 #3 c2s pong \"p2\" rtt 1000000",
+                "message 1 #4 c2s pong \"nobody asked\"",
+                "message 1 #5 c2s pong \"p2\"",
+            ]
+        );
+        h.fin(S);
+        let end = &h.ends()[0];
+        assert_eq!(end.messages, [3, 2]);
+    }
+
+    #[test]
+    fn close_initiated_by_the_server_and_answered_by_the_client_is_clean() {
+        let mut h = upgraded();
+        h.send(S, &close_frame(1001, false));
+        h.send(C, &close_frame(1001, true));
+        h.fin(S);
+        assert_eq!(
+            h.take(),
+            [
+                "message 1 #1 s2c close 1001",
+                "message 1 #2 c2s close 1001",
+                "end 1 upgraded",
+            ]
+        );
+        let mut h = upgraded();
+        h.send(S, &close_frame(1001, false));
+        h.send(C, &close_frame(1001, true));
+        h.fin(S);
+        let end = &h.ends()[0];
+        assert!(end.clean);
+        assert_eq!(end.initiator, Some(S));
+        assert_eq!(end.server_close.as_ref().and_then(|c| c.code), Some(1001));
+        assert_eq!(end.tcp_end, Some(CloseReason::Fin));
+    }
+
+    #[test]
+    fn a_close_code_that_must_not_be_sent_is_a_finding() {
+        let mut h = upgraded();
+        h.send(C, &close_frame(1005, true));
+        assert_eq!(h.codes(), [Code::InvalidCloseCode]);
+        let mut h = upgraded();
+        h.send(C, &close_frame(4000, true));
+        assert_eq!(h.codes(), [], "4000-4999 are for applications");
+    }
+
+    #[test]
+    fn the_end_of_the_stream_inside_a_message_says_how_it_ended() {
+        let mut h = upgraded();
+        let f = frame(0x1, b"cut short", false);
+        h.send(S, &f[..5]);
+        h.conn.on_rst(C);
+        h.close(CloseReason::Rst);
+        let details: Vec<String> = h
+            .out
+            .iter()
+            .filter_map(|e| match e {
+                super::SessionEvent::Finding { finding, .. } => Some(finding.detail.clone()),
+                _ => None,
+            })
+            .collect();
+        assert!(
+            details[0].ends_with("; the stream ended with a TCP reset (RST)"),
+            "{details:?}"
+        );
+        assert_eq!(h.codes(), [Code::MessageIncomplete, Code::AbruptClose]);
+    }
+
+    #[test]
+    fn a_gap_is_reported_and_decoding_resumes_at_the_next_frame() {
+        let mut h = upgraded();
+        h.send(S, &frame(0x1, b"before", false));
+        h.gap(S, 40);
+        h.send(S, &frame(0x1, b"after", false));
+        let lines = h.take();
+        assert_eq!(lines[0], "message 1 #1 s2c text \"before\"");
+        assert_eq!(lines[1], "finding 1 tcp-gap");
+        assert_eq!(
+            lines.last().map(String::as_str),
+            Some("message 1 #2 s2c text \"after\"")
+        );
+    }
+}
