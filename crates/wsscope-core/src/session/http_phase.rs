@@ -245,7 +245,7 @@ impl Connection {
         // Upgrade requests never answered.
         while let Some((_, pending, _)) = self.requests.pop_front() {
             if let Some(p) = pending.filter(|p| !p.maybe) {
-                self.start_without_response(p, ts, out);
+                self.not_upgraded(p, None, ts, out);
             }
         }
     }
@@ -254,30 +254,11 @@ impl Connection {
         self.report_switched(ts, "the bytes after it were not examined", out);
         while let Some((_, pending, _)) = self.requests.pop_front() {
             if let Some(p) = pending.filter(|p| !p.maybe) {
-                self.start_without_response(p, ts, out);
+                self.not_upgraded(p, None, ts, out);
             }
         }
         self.phase = Phase::Done;
         self.bufs = [HttpBuf::default(), HttpBuf::default()];
-    }
-
-    pub(super) fn start_without_response(
-        &mut self,
-        p: PendingUpgrade,
-        ts: Timestamp,
-        out: &mut Vec<SessionEvent>,
-    ) {
-        self.start_not_upgraded(&p, None, out);
-        Self::notes(&p, out);
-        Self::handshake_findings(p.session, &p, Vec::new(), ts, out);
-        out.push(SessionEvent::finding(
-            Some(p.session),
-            Code::HandshakeNote,
-            Some(Dir::ServerToClient),
-            ts,
-            "no response to the upgrade request was captured",
-        ));
-        self.end_not_upgraded(p.session, ts, self.tcp_closer, out);
     }
 
     /// Parses as many heads as the buffers allow.
@@ -484,7 +465,7 @@ impl Connection {
                         return;
                     }
                     if let Some(p) = pending.filter(|p| !p.maybe) {
-                        self.refused(p, resp.clone(), ts, out);
+                        self.not_upgraded(p, Some(resp.clone()), ts, out);
                     }
                     match response_body(&method, resp.status, &resp.headers) {
                         BodyLength::Fixed(n) => self.skip_body(Dir::ServerToClient, n),
@@ -793,7 +774,7 @@ impl Connection {
         );
         if resp.status != 101 {
             p.resp_notes.push((Code::HandshakeNotSeen, what, ts));
-            self.refused(p, resp, ts, out);
+            self.not_upgraded(p, Some(resp), ts, out);
             // The rest of this exchange cannot be delimited.
             self.give_up(ts, out);
             return true;
@@ -881,26 +862,38 @@ impl Connection {
         }
     }
 
-    pub(super) fn refused(
+    /// An upgrade request that did not become WebSocket: refused by `response`, or
+    /// unanswered when none was captured (the connection ended, or stopped being examined, at
+    /// `ts`).
+    pub(super) fn not_upgraded(
         &mut self,
         p: PendingUpgrade,
-        resp: ResponseHead,
+        response: Option<ResponseHead>,
         ts: Timestamp,
         out: &mut Vec<SessionEvent>,
     ) {
-        let status = resp.status;
-        let reason = resp.reason.clone();
-        self.start_not_upgraded(&p, Some((resp, ts)), out);
+        let (code, detail, closer) = match &response {
+            Some(resp) => (
+                Code::UpgradeRejected,
+                format!(
+                    "server answered the upgrade with {} {}",
+                    resp.status, resp.reason
+                ),
+                None,
+            ),
+            None => (
+                Code::HandshakeNote,
+                "no response to the upgrade request was captured".to_string(),
+                self.tcp_closer,
+            ),
+        };
+        self.start_not_upgraded(&p, response.map(|r| (r, ts)), out);
         Self::notes(&p, out);
         Self::handshake_findings(p.session, &p, Vec::new(), ts, out);
-        out.push(SessionEvent::finding(
-            Some(p.session),
-            Code::UpgradeRejected,
-            Some(Dir::ServerToClient),
-            ts,
-            format!("server answered the upgrade with {status} {reason}"),
-        ));
-        self.end_not_upgraded(p.session, ts, None, out);
+        let finding =
+            SessionEvent::finding(Some(p.session), code, Some(Dir::ServerToClient), ts, detail);
+        out.push(finding);
+        self.end_not_upgraded(p.session, ts, closer, out);
     }
 
     pub(super) fn upgrade(

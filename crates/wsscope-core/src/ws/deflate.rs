@@ -19,10 +19,15 @@ thread_local! {
 }
 
 /// Why inflation stopped.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum InflateError {
-    /// The DEFLATE data is corrupt (or was compressed against a window we did not see).
+    /// The DEFLATE data is corrupt (or was compressed against a window we did not see):
+    /// zlib's reason.
+    #[error("corrupt DEFLATE data ({0})")]
     Corrupt(String),
+    /// The inflater consumed no input and produced no output.
+    #[error("the inflater made no progress")]
+    Stalled,
 }
 
 /// What an inflater is charged to the memory budget: what it keeps resident (zlib-rs allocates
@@ -101,6 +106,8 @@ impl Inflater {
         !self.no_context_takeover
     }
 
+    /// Inflates `input` with `flush` into the thread's output buffer, passing output to
+    /// `sink` up to `limit` bytes for the message.
     fn run<F>(
         &mut self,
         input: &[u8],
@@ -111,70 +118,61 @@ impl Inflater {
     where
         F: FnMut(&[u8]),
     {
-        OUT.with(|cell| match cell.try_borrow_mut() {
-            Ok(mut out) => {
-                if out.len() < CHUNK {
-                    out.resize(CHUNK, 0);
-                }
-                self.run_into(&mut out, input, flush, limit, sink)
-            }
+        OUT.with(|cell| {
             // Not reached (inflaters do not nest); a private buffer keeps it correct anyway.
-            Err(_) => self.run_into(&mut vec![0; CHUNK], input, flush, limit, sink),
+            let mut private = Vec::new();
+            let mut shared = cell.try_borrow_mut();
+            let out: &mut Vec<u8> = match &mut shared {
+                Ok(out) => out,
+                Err(_) => &mut private,
+            };
+            if out.len() < CHUNK {
+                out.resize(CHUNK, 0);
+            }
+            let mut input = input;
+            loop {
+                if self.produced >= limit && self.no_context_takeover {
+                    // Over the cap and no window to keep: stop; the caller reports the
+                    // message as too large.
+                    return Ok(());
+                }
+                let before_in = self.inner.total_in();
+                let before_out = self.inner.total_out();
+                let result = self.inner.decompress(input, out, flush);
+                // A failing call may still have produced output (everything before the
+                // corrupt point): it counts, so that what a corrupt message inflates to does
+                // not depend on how its input was cut.
+                let consumed = (self.inner.total_in() - before_in) as usize;
+                let written = (self.inner.total_out() - before_out) as usize;
+                input = &input[consumed..];
+                if written > 0 {
+                    let room = limit.saturating_sub(self.produced).min(written as u64) as usize;
+                    if room > 0 {
+                        sink(&out[..room]);
+                    }
+                    self.produced += written as u64;
+                }
+                let status = result.map_err(|e| InflateError::Corrupt(e.to_string()))?;
+                match status {
+                    Status::StreamEnd => {
+                        // A final block (BFINAL) ends the stream; the next message starts a
+                        // new one.
+                        self.inner.reset(false);
+                        if input.is_empty() || input == TAIL {
+                            return Ok(());
+                        }
+                    }
+                    Status::Ok | Status::BufError => {
+                        if input.is_empty() && written < out.len() {
+                            return Ok(());
+                        }
+                        if consumed == 0 && written == 0 {
+                            return Err(InflateError::Stalled);
+                        }
+                    }
+                }
+            }
         })
-    }
-
-    fn run_into<F>(
-        &mut self,
-        out: &mut [u8],
-        mut input: &[u8],
-        flush: FlushDecompress,
-        limit: u64,
-        sink: &mut F,
-    ) -> Result<(), InflateError>
-    where
-        F: FnMut(&[u8]),
-    {
-        loop {
-            if self.produced >= limit && self.no_context_takeover {
-                // Over the cap and no window to keep: stop; the caller reports the message as
-                // too large.
-                return Ok(());
-            }
-            let before_in = self.inner.total_in();
-            let before_out = self.inner.total_out();
-            let result = self.inner.decompress(input, out, flush);
-            // A failing call may still have produced output (everything before the corrupt
-            // point): it counts, so that what a corrupt message inflates to does not depend on
-            // how its input was cut.
-            let consumed = (self.inner.total_in() - before_in) as usize;
-            let written = (self.inner.total_out() - before_out) as usize;
-            input = &input[consumed..];
-            if written > 0 {
-                let room = limit.saturating_sub(self.produced).min(written as u64) as usize;
-                if room > 0 {
-                    sink(&out[..room]);
-                }
-                self.produced += written as u64;
-            }
-            let status = result.map_err(|e| InflateError::Corrupt(e.to_string()))?;
-            match status {
-                Status::StreamEnd => {
-                    // A final block (BFINAL) ends the stream; the next message starts a new one.
-                    self.inner.reset(false);
-                    if input.is_empty() || input == TAIL {
-                        return Ok(());
-                    }
-                }
-                Status::Ok | Status::BufError => {
-                    if input.is_empty() && written < out.len() {
-                        return Ok(());
-                    }
-                    if consumed == 0 && written == 0 {
-                        return Err(InflateError::Corrupt("inflater made no progress".into()));
-                    }
-                }
-            }
-        }
     }
 }
 
@@ -243,8 +241,12 @@ mod tests {
     }
 
     #[test]
-    fn garbage_fails() {
+    fn garbage_fails_with_a_reason_for_people() {
         let mut inf = Inflater::new(false);
-        assert!(inflate_all(&mut inf, &[&[0xff, 0xff, 0xff, 0xff, 0x12]]).is_err());
+        let err = inflate_all(&mut inf, &[&[0xff, 0xff, 0xff, 0xff, 0x12]]).unwrap_err();
+        assert!(matches!(err, InflateError::Corrupt(_)), "{err:?}");
+        let text = err.to_string();
+        assert!(text.starts_with("corrupt DEFLATE data ("), "{text}");
+        assert!(!text.contains("Corrupt"), "{text}");
     }
 }

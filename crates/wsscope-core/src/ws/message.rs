@@ -14,7 +14,7 @@
 //! the flow table bounds how many there are.
 
 use super::decoder::DecodeEvent;
-use super::deflate::{Inflater, INFLATER_BYTES};
+use super::deflate::{InflateError, Inflater, INFLATER_BYTES};
 use super::frame::{FrameHeader, Opcode};
 use super::utf8::Utf8Validator;
 use crate::budget::MemoryBudget;
@@ -101,6 +101,20 @@ impl Message {
     }
 }
 
+/// Why a compressed message does not inflate.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum DecompressionError {
+    /// An earlier message of the direction was lost or did not inflate, and the direction
+    /// keeps its compression context: no later message can be inflated.
+    #[error(
+        "the compression context was lost earlier (gap or failure); later messages cannot be inflated"
+    )]
+    ContextLost,
+    /// The inflater failed on this message's data.
+    #[error(transparent)]
+    Inflate(#[from] InflateError),
+}
+
 /// What the assembler reports.
 #[derive(Debug)]
 pub enum Assembled {
@@ -148,7 +162,7 @@ struct Building {
     utf8: Option<Utf8Validator>,
     incomplete: bool,
     too_large: bool,
-    inflate_error: Option<String>,
+    inflate_error: Option<DecompressionError>,
     /// The stream ended inside this message's last frame: (bytes that never arrived, the
     /// frame's declared payload length).
     cut: Option<(u64, u64)>,
@@ -609,11 +623,8 @@ impl MessageAssembler {
                     utf8: (kind == MessageKind::Text).then(Utf8Validator::new),
                     incomplete: false,
                     too_large: false,
-                    inflate_error: if compressed && self.context_lost {
-                        Some("the compression context was lost earlier (gap or failure); later messages cannot be inflated".into())
-                    } else {
-                        None
-                    },
+                    inflate_error: (compressed && self.context_lost)
+                        .then_some(DecompressionError::ContextLost),
                     cut: None,
                     charged: 0,
                     budget_dropped: 0,
@@ -643,7 +654,7 @@ impl MessageAssembler {
                     let result =
                         inf.feed(data, max, &mut |chunk| accept_bytes(b, chunk, keep, budget));
                     if let Err(e) = result {
-                        b.inflate_error = Some(format!("{e:?}"));
+                        b.inflate_error = Some(e.into());
                     }
                     if inf.produced() >= max && !b.too_large {
                         b.too_large = true;
@@ -756,7 +767,7 @@ impl MessageAssembler {
                 {
                     Ok(produced) if b.too_large => b.len = produced,
                     Ok(_) => {}
-                    Err(e) => b.inflate_error = Some(format!("{e:?}")),
+                    Err(e) => b.inflate_error = Some(e.into()),
                 }
             }
         }
@@ -780,7 +791,7 @@ impl MessageAssembler {
             self.lose_context();
         }
         if let Some(err) = &b.inflate_error {
-            if !self.context_lost || !err.contains("context was lost") {
+            if !self.context_lost || *err != DecompressionError::ContextLost {
                 self.lose_context();
             }
             out(violation(
@@ -1040,5 +1051,45 @@ mod tests {
         let out = feed_all(&mut a, &hello);
         assert_eq!(budget.used(), INFLATER_BYTES);
         assert!(matches!(&out[..], [Assembled::Message(m)] if m.payload == b"Hello"));
+    }
+
+    /// A message that does not inflate is reported in words, not Rust Debug text; the next
+    /// message of a direction that keeps its context then says the context was lost.
+    #[test]
+    fn decompression_failures_read_as_text() {
+        let (mut a, _budget) = budgeted(Some(false), 64, 1 << 30);
+        let mut d = decoder();
+        let details = |out: Vec<Assembled>| -> Vec<String> {
+            out.into_iter()
+                .filter_map(|m| match m {
+                    Assembled::Violation {
+                        code: Code::DecompressionFailed,
+                        detail,
+                        ..
+                    } => Some(detail),
+                    _ => None,
+                })
+                .collect()
+        };
+        let corrupt = [0xc1, 0x05, 0xff, 0xff, 0xff, 0xff, 0x12];
+        let first = details(feed_with(&mut d, &mut a, &corrupt));
+        assert_eq!(first.len(), 1, "{first:?}");
+        assert!(
+            first[0].starts_with(
+                "text message (5 bytes compressed) does not inflate: corrupt DEFLATE data ("
+            ),
+            "{}",
+            first[0]
+        );
+        assert!(!first[0].contains("Corrupt(\""), "{}", first[0]);
+        let hello = [0xc1, 0x07, 0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00];
+        let second = details(feed_with(&mut d, &mut a, &hello));
+        assert_eq!(
+            second,
+            [
+                "text message (7 bytes compressed) does not inflate: the compression context was \
+              lost earlier (gap or failure); later messages cannot be inflated"
+            ]
+        );
     }
 }
