@@ -69,15 +69,7 @@ impl Expectations {
     fn plausible_first(&self, b0: u8) -> bool {
         let opcode = Opcode::from_u4(b0);
         let rsv = b0 & 0x70;
-        let opcode_ok = matches!(
-            opcode,
-            Opcode::Continuation
-                | Opcode::Text
-                | Opcode::Binary
-                | Opcode::Close
-                | Opcode::Ping
-                | Opcode::Pong
-        );
+        let opcode_ok = !matches!(opcode, Opcode::Reserved(_));
         let rsv_ok = rsv == 0
             || (rsv == 0x40
                 && self.rsv1_allowed
@@ -95,15 +87,7 @@ impl Expectations {
 
     /// A complete header could start a frame in this direction.
     pub fn plausible(&self, h: &FrameHeader) -> bool {
-        let opcode_ok = matches!(
-            h.opcode,
-            Opcode::Continuation
-                | Opcode::Text
-                | Opcode::Binary
-                | Opcode::Close
-                | Opcode::Ping
-                | Opcode::Pong
-        );
+        let opcode_ok = !matches!(h.opcode, Opcode::Reserved(_));
         let rsv_ok = !h.rsv2
             && !h.rsv3
             && (!h.rsv1
@@ -658,14 +642,21 @@ mod tests {
         }
     }
 
+    /// A decoder that read one frame and then lost sync (a gap), its events so far, and
+    /// `len` bytes (from `seed`) that never look like a frame header.
+    fn lost_sync_before_junk(seed: u64, len: usize) -> (FrameDecoder, Vec<Ev>, Vec<u8>) {
+        let junk = wsscope_testkit::adversarial::never_a_header(seed, len);
+        let mut d = FrameDecoder::new(SERVER);
+        let mut evs = collect(&mut d, &[&[0x81, 0x01, b'a']]);
+        d.gap(Timestamp(0), 3, &mut |e| evs.push(own(e)));
+        (d, evs, junk)
+    }
+
     #[test]
     fn resync_examines_each_byte_a_bounded_number_of_times() {
         // 256 KiB that never look like a header, in 1-4 byte pieces after a gap, then a frame:
         // the search used to start over from the first byte of its window at every piece.
-        let junk = wsscope_testkit::adversarial::never_a_header(9, 256 * 1024);
-        let mut d = FrameDecoder::new(SERVER);
-        let mut evs = collect(&mut d, &[&[0x81, 0x01, b'a']]);
-        d.gap(Timestamp(0), 3, &mut |e| evs.push(own(e)));
+        let (mut d, mut evs, junk) = lost_sync_before_junk(9, 256 * 1024);
         feed_in_small_pieces(&mut d, &junk, &mut evs);
         feed_in_small_pieces(
             &mut d,
@@ -719,10 +710,7 @@ mod tests {
     fn junk_in_one_byte_pieces_is_examined_once_per_byte() {
         // Each one-byte piece used to be parsed as a header cut short and waited on, then
         // examined again with the next piece.
-        let junk = wsscope_testkit::adversarial::never_a_header(5, 64 * 1024);
-        let mut d = FrameDecoder::new(SERVER);
-        let mut evs = collect(&mut d, &[&[0x81, 0x01, b'a']]);
-        d.gap(Timestamp(0), 3, &mut |e| evs.push(own(e)));
+        let (mut d, mut evs, junk) = lost_sync_before_junk(5, 64 * 1024);
         for b in junk.chunks(1) {
             d.feed(Timestamp(0), b, &mut |e| evs.push(own(e)));
         }
