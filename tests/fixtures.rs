@@ -200,6 +200,9 @@ fn refused_upgrade_403() {
     let s = &report["sessions"][0];
     assert_eq!(s["handshake"]["response"]["status"], 403);
     assert_eq!(s["close"]["state"], "refused");
+    // The refusal's end says how its TCP connection ended (it was shown as still open).
+    assert_eq!(s["close"]["tcp"], "fin");
+    assert_eq!(s["close"]["tcp_closer"], "s2c");
     assert!(codes(&s["findings"]).contains(&"upgrade-rejected".to_string()));
     assert_eq!(s["messages"].as_array().map(Vec::len), Some(0));
 }

@@ -143,7 +143,9 @@ pub struct SessionEnd {
     pub server_close: Option<CloseFrame>,
     /// Who sent the first close frame.
     pub initiator: Option<Dir>,
-    /// How the TCP connection ended (`None` if still open when the session ended).
+    /// How the TCP connection ended (`None` if still open when the session ended: a session
+    /// that did not upgrade waits for the TCP end, unless the next session on the connection
+    /// starts first).
     pub tcp_end: Option<CloseReason>,
     /// Which side sent the first FIN or the RST.
     pub tcp_closer: Option<Dir>,
