@@ -6,7 +6,19 @@
 
 use super::chunked::ChunkedBody;
 use super::ws_phase::WsState;
-use super::*;
+use super::{
+    Classification, Connection, Handshake, HttpBuf, Phase, SessionConfig, SessionEnd, SessionEvent,
+    SessionId,
+};
+use crate::finding::{Code, Finding};
+use crate::handshake::{check_request, check_response, is_upgrade_request, Negotiated};
+use crate::http::{
+    find_head_end, lenient_request, lenient_response, parse_request, parse_response, request_body,
+    response_body, websocket_header, BodyLength, HeadParse, RequestHead, ResponseHead, MAX_HEADERS,
+    MAX_HEAD_BYTES,
+};
+use crate::tcp::Dir;
+use crate::timestamp::Timestamp;
 
 /// Bytes held per direction while waiting for the other side during the HTTP phase.
 pub(super) const MAX_HTTP_BUFFER: usize = 1 << 20;
@@ -962,13 +974,7 @@ mod tests {
     use super::*;
 
     fn connection() -> Connection {
-        Connection::new(
-            FlowId(1),
-            SocketAddr::from(([10, 0, 0, 1], 40000)),
-            SocketAddr::from(([10, 0, 0, 2], 80)),
-            Began::Syn,
-            false,
-        )
+        super::super::testing::Harness::new().conn
     }
 
     /// An upgrade request of about `size` bytes (one long header), then its 101.

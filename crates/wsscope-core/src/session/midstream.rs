@@ -6,7 +6,18 @@
 
 use super::http_phase::http_response_start;
 use super::ws_phase::WsState;
-use super::*;
+use super::{
+    Classification, Connection, Handshake, HttpBuf, PendingUpgrade, Phase, SessionConfig,
+    SessionEvent, SessionId,
+};
+use crate::finding::{Code, Finding};
+use crate::handshake::negotiated_from_response;
+use crate::http::{parse_response, HeadParse, RequestHead, ResponseHead};
+use crate::tcp::flow::Began;
+use crate::tcp::Dir;
+use crate::timestamp::Timestamp;
+use crate::ws::decoder::Expectations;
+use crate::ws::frame::FrameHeader;
 
 impl Connection {
     /// True when the stream may start anywhere (captured mid-stream, or after lost bytes).

@@ -17,19 +17,11 @@
 //! - `close`: the close handshake and how the session ended.
 
 use crate::finding::{Code, Finding};
-use crate::handshake::{
-    check_request, check_response, is_upgrade_request, negotiated_from_response, Negotiated,
-};
-use crate::http::{
-    find_head_end, lenient_request, lenient_response, parse_request, parse_response, request_body,
-    response_body, websocket_header, BodyLength, HeadParse, RequestHead, ResponseHead, MAX_HEADERS,
-    MAX_HEAD_BYTES,
-};
+use crate::handshake::Negotiated;
+use crate::http::{RequestHead, ResponseHead};
 use crate::tcp::flow::Began;
 use crate::tcp::{CloseReason, Dir, FlowId, FlowSummary};
 use crate::timestamp::Timestamp;
-use crate::ws::decoder::Expectations;
-use crate::ws::frame::FrameHeader;
 use crate::ws::message::Message;
 use std::collections::VecDeque;
 use std::net::SocketAddr;

@@ -4,7 +4,10 @@
 //! every direction the flow table reports, [`Connection::correct_roles_from_framing`] decides
 //! and applies the swap.
 
-use super::*;
+use super::{Connection, SessionConfig};
+use crate::tcp::Dir;
+use crate::ws::decoder::Expectations;
+use crate::ws::frame::FrameHeader;
 
 impl Connection {
     /// Maps a direction as the flow table labels it to this connection's view.
