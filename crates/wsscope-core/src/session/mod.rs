@@ -9,7 +9,8 @@
 //!
 //! [`Connection`] dispatches to one state machine per file:
 //! - `http_phase`: request/response pairing (pipelining, keep-alive, bodies skipped, limits),
-//!   the upgrade accepted or refused; its buffers are `http_buf`, chunked bodies `chunked`;
+//!   its buffers are `http_buf`, chunked bodies `chunked`;
+//! - `upgrade`: the answer to an upgrade request: accepted (101), refused, or unanswered;
 //! - `midstream`: WebSocket found without (all of) its handshake: joined mid-stream, bytes
 //!   lost, a 101 to a request that did not ask for WebSocket; not HTTP at all;
 //! - `roles`: the client/server roles, corrected from the frames' masking;
@@ -35,11 +36,13 @@ mod midstream;
 mod roles;
 #[cfg(test)]
 mod testing;
+mod upgrade;
 mod ws_phase;
 
 use chunked::ChunkedBody;
 use http_buf::HttpBuf;
-use http_phase::{Gap, Oversized, PendingUpgrade, Queued};
+use http_phase::{Gap, Oversized, Queued};
+use upgrade::PendingUpgrade;
 use ws_phase::WsState;
 
 /// Session id, unique within one analysis run (numbered from 1).
