@@ -160,6 +160,9 @@ fn mid_stream_session_with_client_on_the_lower_port_is_oriented_by_masking() {
     let o = analyze_packets(&conv.into_packets());
     assert!(o.has(Code::HandshakeNotSeen));
     assert_eq!(o.sessions[0].client, client);
+    // The flow table owns the roles: its record names the same client.
+    let flow = &o.flows[0].summary;
+    assert_eq!((flow.client, flow.server), (client, server));
     let got: Vec<(Dir, Vec<u8>)> = o
         .messages
         .iter()

@@ -218,9 +218,7 @@ where
         } => {
             if let Some(c) = conns.get_mut(&flow) {
                 c.on_data(&cfg.session, next_session, dir, ts, bytes, pending);
-                if c.is_done() {
-                    verdict = Verdict::Bypass;
-                }
+                verdict = answer(c);
             }
         }
         TcpEvent::Gap {
@@ -233,9 +231,7 @@ where
         } => {
             if let Some(c) = conns.get_mut(&flow) {
                 c.on_gap(&cfg.session, next_session, dir, ts, len, cut, pending);
-                if c.is_done() {
-                    verdict = Verdict::Bypass;
-                }
+                verdict = answer(c);
             }
         }
         TcpEvent::Overlap {
@@ -297,6 +293,18 @@ where
     }
     drain(pending, post, sink);
     verdict
+}
+
+/// The answer to the flow table after a connection took stream bytes or a gap: bypass once
+/// nothing more is examined, or hand on its evidence about the roles (the table owns them).
+fn answer(c: &mut Connection) -> Verdict {
+    if c.is_done() {
+        return Verdict::Bypass;
+    }
+    match c.take_role_evidence() {
+        Some(dir) => Verdict::ClientIs(dir),
+        None => Verdict::Continue,
+    }
 }
 
 /// What the analyzer adds to the sessions' events on their way out: repeated findings held

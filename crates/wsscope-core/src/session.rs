@@ -299,9 +299,9 @@ pub struct Connection {
     classification: Classification,
     tcp_closer: Option<Dir>,
     fin: [bool; 2],
-    /// The flow table guessed the roles the wrong way round (seen from the frames' masking):
-    /// every direction it reports is reversed here.
-    swapped: bool,
+    /// Evidence about the roles not yet handed to the flow table (see
+    /// [`Connection::take_role_evidence`]).
+    role_evidence: Option<Dir>,
     /// How far each buffer was searched for the end of a head (the search resumes there).
     scanned: [usize; 2],
     /// Bytes examined by head-end searches and heads parsed (for the linear-time test).
@@ -387,7 +387,7 @@ impl Connection {
             classification: Classification::Other,
             tcp_closer: None,
             fin: [false; 2],
-            swapped: false,
+            role_evidence: None,
             scanned: [0, 0],
             scan_stats: (0, 0),
             oversized: None,
@@ -401,13 +401,12 @@ impl Connection {
         }
     }
 
-    /// Maps a direction as the flow table labels it to this connection's view.
-    fn orient(&self, dir: Dir) -> Dir {
-        if self.swapped {
-            dir.reverse()
-        } else {
-            dir
-        }
+    /// Evidence about which side is the client found since the last call, for the flow
+    /// table (which owns the roles, [`crate::tcp::Verdict::ClientIs`]): the sender of the
+    /// returned direction, as the table labelled it so far, is the client. This connection
+    /// already reads its own state and later events with the roles that evidence gives.
+    pub fn take_role_evidence(&mut self) -> Option<Dir> {
+        self.role_evidence.take()
     }
 
     /// What the connection carried so far.
@@ -430,7 +429,6 @@ impl Connection {
         data: &[u8],
         out: &mut Vec<SessionEvent>,
     ) {
-        let dir = self.orient(dir);
         match &mut self.phase {
             Phase::WebSocket(ws) => Self::feed_ws(ws, dir, ts, data, out),
             Phase::Done => {}
@@ -484,7 +482,6 @@ impl Connection {
         cut: bool,
         out: &mut Vec<SessionEvent>,
     ) {
-        let dir = self.orient(dir);
         match &mut self.phase {
             Phase::WebSocket(ws) => {
                 out.push(SessionEvent::Finding {
@@ -594,7 +591,7 @@ impl Connection {
     ) {
         out.push(SessionEvent::Finding {
             session: self.ws_session(),
-            finding: Finding::new(code, Some(self.orient(dir)), Some(ts), detail),
+            finding: Finding::new(code, Some(dir), Some(ts), detail),
         });
     }
 
@@ -629,7 +626,6 @@ impl Connection {
 
     /// A FIN from `dir`.
     pub fn on_fin(&mut self, dir: Dir) {
-        let dir = self.orient(dir);
         if self.tcp_closer.is_none() {
             self.tcp_closer = Some(dir);
         }
@@ -638,7 +634,6 @@ impl Connection {
 
     /// A RST from `dir`.
     pub fn on_rst(&mut self, dir: Dir) {
-        let dir = self.orient(dir);
         if self.tcp_closer.is_none() || !self.fin.iter().any(|&f| f) {
             self.tcp_closer = Some(dir);
         }
@@ -1711,25 +1706,32 @@ impl Connection {
             };
             FrameHeader::parse(bytes).is_some_and(|h| expect.plausible(&h))
         };
-        let mut looks_ws = plausible_as(&self.bufs[dir.index()], dir == Dir::ClientToServer);
+        let looks_ws = plausible_as(&self.bufs[dir.index()], dir == Dir::ClientToServer);
         let reversed_looks_ws = plausible_as(&self.bufs[dir.index()], dir != Dir::ClientToServer);
         let forced_reversed = cfg.decode_as_ports.contains(&self.client.port())
             && !cfg.decode_as_ports.contains(&self.server.port());
-        if self.roles_inferred && ((!looks_ws && reversed_looks_ws) || forced_reversed) {
-            // Masked frames come from the client: the port-based guess was wrong.
-            self.swapped = !self.swapped;
-            std::mem::swap(&mut self.client, &mut self.server);
-            self.bufs.swap(0, 1);
-            self.skip.swap(0, 1);
-            self.scanned.swap(0, 1);
-            looks_ws = reversed_looks_ws;
-        }
-        let forced = cfg.decode_as_ports.contains(&self.server.port());
+        // Masked frames come from the client: the flow table's inferred roles were wrong.
+        let reverse = self.roles_inferred && ((!looks_ws && reversed_looks_ws) || forced_reversed);
+        let (server, looks_ws) = if reverse {
+            (self.client, reversed_looks_ws)
+        } else {
+            (self.server, looks_ws)
+        };
+        let forced = cfg.decode_as_ports.contains(&server.port());
         let midstream = self.midstream_like() && cfg.detect_midstream;
         if !(forced || (midstream && looks_ws)) {
             self.phase = Phase::Done;
             self.bufs = [HttpBuf::default(), HttpBuf::default()];
             return;
+        }
+        if reverse {
+            // The flow table owns the roles: it is told, and reports every later event and
+            // its counters with them; what is buffered here is relabelled now.
+            self.role_evidence = Some(Dir::ServerToClient);
+            std::mem::swap(&mut self.client, &mut self.server);
+            self.bufs.swap(0, 1);
+            self.skip.swap(0, 1);
+            self.scanned.swap(0, 1);
         }
         if let Some(resp) = self.leading_101() {
             // The request was not captured, the server's 101 was: it tells what was
