@@ -158,6 +158,16 @@ pub struct SessionMessage {
     pub index: u64,
     /// The message.
     pub message: Message,
+    /// Number of the capture packet that delivered the message's first byte (the first byte
+    /// of its first frame's header), 1-based as Wireshark numbers frames. Bytes that waited in
+    /// the HTTP phase (frames right behind the 101, or read before framing was recognised
+    /// mid-stream) and bytes searched for a frame boundary after lost sync count as delivered
+    /// by the packet they were decoded with, as for the message's timestamp.
+    pub first_packet: u64,
+    /// Number of the capture packet that delivered its last byte (the last byte of its last
+    /// frame; for a message cut short by a gap or the end of the stream, the last byte
+    /// captured).
+    pub last_packet: u64,
     /// For a pong answering a ping: the ping's round-trip time in nanoseconds.
     pub rtt_nanos: Option<i64>,
 }
@@ -302,6 +312,8 @@ pub struct Connection {
     /// Evidence about the roles not yet handed to the flow table (see
     /// [`Connection::take_role_evidence`]).
     role_evidence: Option<Dir>,
+    /// Number of the packet that delivered the latest stream bytes.
+    packet: u64,
     /// How far each buffer was searched for the end of a head (the search resumes there).
     scanned: [usize; 2],
     /// Bytes examined by head-end searches and heads parsed (for the linear-time test).
@@ -388,6 +400,7 @@ impl Connection {
             tcp_closer: None,
             fin: [false; 2],
             role_evidence: None,
+            packet: 0,
             scanned: [0, 0],
             scan_stats: (0, 0),
             oversized: None,
@@ -419,18 +432,21 @@ impl Connection {
         matches!(self.phase, Phase::Done)
     }
 
-    /// In-order bytes in direction `dir`.
+    /// In-order bytes in direction `dir`, delivered by packet number `packet`.
+    #[allow(clippy::too_many_arguments)]
     pub fn on_data(
         &mut self,
         cfg: &SessionConfig,
         next_id: &mut SessionId,
         dir: Dir,
         ts: Timestamp,
+        packet: u64,
         data: &[u8],
         out: &mut Vec<SessionEvent>,
     ) {
+        self.packet = packet;
         match &mut self.phase {
-            Phase::WebSocket(ws) => Self::feed_ws(ws, dir, ts, data, out),
+            Phase::WebSocket(ws) => Self::feed_ws(ws, dir, (ts, packet), data, out),
             Phase::Done => {}
             Phase::Http => {
                 let mut data = data;
@@ -1650,7 +1666,7 @@ impl Connection {
         for d in [Dir::ClientToServer, Dir::ServerToClient] {
             let buffered = std::mem::take(&mut self.bufs[d.index()]);
             if !buffered.is_empty() {
-                Self::feed_ws(&mut ws, d, ts, &buffered, out);
+                Self::feed_ws(&mut ws, d, (ts, self.packet), &buffered, out);
             }
         }
         self.requests.clear();
@@ -1780,7 +1796,7 @@ impl Connection {
         for d in [Dir::ClientToServer, Dir::ServerToClient] {
             let buffered = std::mem::take(&mut self.bufs[d.index()]);
             if !buffered.is_empty() {
-                Self::feed_ws(&mut ws, d, ts, &buffered, out);
+                Self::feed_ws(&mut ws, d, (ts, self.packet), &buffered, out);
             }
         }
         self.phase = Phase::WebSocket(ws);
@@ -1972,10 +1988,10 @@ impl Connection {
                     ),
                 ),
             });
-            Self::feed_ws(&mut ws, Dir::ClientToServer, ts, &c2s, out);
+            Self::feed_ws(&mut ws, Dir::ClientToServer, (ts, self.packet), &c2s, out);
         }
         if !s2c.is_empty() {
-            Self::feed_ws(&mut ws, Dir::ServerToClient, ts, &s2c, out);
+            Self::feed_ws(&mut ws, Dir::ServerToClient, (ts, self.packet), &s2c, out);
         }
         self.requests.clear();
         self.phase = Phase::WebSocket(ws);
@@ -1984,7 +2000,7 @@ impl Connection {
     fn feed_ws(
         ws: &mut WsState,
         dir: Dir,
-        ts: Timestamp,
+        (ts, packet): (Timestamp, u64),
         data: &[u8],
         out: &mut Vec<SessionEvent>,
     ) {
@@ -2013,7 +2029,7 @@ impl Connection {
         let d = dir.index();
         let mut assembled = Vec::new();
         let assembler = &mut ws.assemblers[d];
-        ws.decoders[d].feed(ts, data, &mut |ev: DecodeEvent<'_>| {
+        ws.decoders[d].feed((ts, packet), data, &mut |ev: DecodeEvent<'_>| {
             assembler.handle(ev, &mut |a| assembled.push(a))
         });
         ws.last_activity = ts;
@@ -2024,11 +2040,16 @@ impl Connection {
 
     fn deliver(ws: &mut WsState, dir: Dir, a: Assembled, out: &mut Vec<SessionEvent>) {
         match a {
-            Assembled::Violation { code, ts, detail } => out.push(SessionEvent::Finding {
+            Assembled::Violation {
+                code,
+                ts,
+                packet,
+                detail,
+            } => out.push(SessionEvent::Finding {
                 session: Some(ws.session),
-                finding: Finding::new(code, Some(dir), Some(ts), detail),
+                finding: Finding::new(code, Some(dir), Some(ts), detail).at_packet(packet),
             }),
-            Assembled::Message(m) => {
+            Assembled::Message(m, packets) => {
                 let d = dir.index();
                 let mut rtt = None;
                 match m.kind {
@@ -2069,6 +2090,8 @@ impl Connection {
                     session: ws.session,
                     index: ws.index,
                     message: m,
+                    first_packet: packets.first,
+                    last_packet: packets.last,
                     rtt_nanos: rtt,
                 }));
             }
@@ -2259,7 +2282,7 @@ mod tests {
         let cfg = SessionConfig::default();
         let mut next_id = 0;
         for chunk in bytes.chunks(seg) {
-            c.on_data(&cfg, &mut next_id, dir, Timestamp(1), chunk, out);
+            c.on_data(&cfg, &mut next_id, dir, Timestamp(1), 1, chunk, out);
         }
     }
 

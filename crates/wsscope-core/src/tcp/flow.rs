@@ -171,6 +171,9 @@ pub enum TcpEvent<'a> {
         dir: Dir,
         /// Timestamp of the packet that carried them.
         ts: Timestamp,
+        /// Number of the packet that carried them ([`Segment::packet`]), kept like `ts` while
+        /// they were held out of order.
+        packet: u64,
         /// Stream offset of `bytes[0]`.
         offset: u64,
         /// The bytes.
@@ -197,8 +200,10 @@ pub enum TcpEvent<'a> {
         flow: FlowId,
         /// Direction.
         dir: Dir,
-        /// Timestamp.
+        /// Timestamp of the retransmission.
         ts: Timestamp,
+        /// Number of the packet that carried the retransmission.
+        packet: u64,
         /// Stream offset of the first differing byte.
         offset: u64,
         /// Span of differing bytes.
@@ -897,9 +902,10 @@ impl FlowTable {
                 }
             };
             if probe {
-                streams[d].push_probe(seg.ts, seq, seg.payload, &mut forward);
+                streams[d].push_probe((seg.ts, seg.packet), seq, seg.payload, &mut forward);
             } else {
-                streams[d].push(seg.ts, seq, seg.payload, seg.missing, &mut forward);
+                let at = (seg.ts, seg.packet);
+                streams[d].push(at, seq, seg.payload, seg.missing, &mut forward);
             }
             if bypass {
                 Self::bypass(flow);
@@ -907,7 +913,7 @@ impl FlowTable {
         } else if has_data {
             // Bypassed: keep the sequence bookkeeping cheap but honest.
             let seq = seg.seq;
-            flow.streams[d].push(seg.ts, seq, &[], 0, &mut |_| {});
+            flow.streams[d].push((seg.ts, seg.packet), seq, &[], 0, &mut |_| {});
         }
         flow.window[d] = Some(seg.window);
         if seg.flags.ack && !flow.bypassed {
@@ -1014,10 +1020,16 @@ impl FlowTable {
     {
         let dir = roles.dir(side);
         let verdict = match out {
-            StreamOutput::Data { offset, ts, bytes } => sink(TcpEvent::Data {
+            StreamOutput::Data {
+                offset,
+                ts,
+                packet,
+                bytes,
+            } => sink(TcpEvent::Data {
                 flow,
                 dir,
                 ts,
+                packet,
                 offset,
                 bytes,
             }),
@@ -1034,10 +1046,16 @@ impl FlowTable {
                 len,
                 cut,
             }),
-            StreamOutput::Overlap { offset, len, ts } => sink(TcpEvent::Overlap {
+            StreamOutput::Overlap {
+                offset,
+                len,
+                ts,
+                packet,
+            } => sink(TcpEvent::Overlap {
                 flow,
                 dir,
                 ts,
+                packet,
                 offset,
                 len,
             }),
@@ -1158,6 +1176,7 @@ mod tests {
     fn seg<'a>(src: &str, dst: &str, seq: u32, ack: u32, syn: bool, data: &'a [u8]) -> Segment<'a> {
         Segment {
             ts: Timestamp(0),
+            packet: 1,
             src: addr(src),
             dst: addr(dst),
             seq,
