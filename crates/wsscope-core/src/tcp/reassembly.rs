@@ -369,14 +369,8 @@ impl StreamReassembler {
         }
         self.hole_since = None;
         let acked = self.acked;
-        while let Some((&first, _)) = self.pending.iter().next() {
-            if first > acked {
-                break;
-            }
-            if first > self.next {
-                self.emit_gap(ts, first - self.next, false, out);
-            }
-            self.drain(out);
+        while matches!(self.pending.first_key_value(), Some((&first, _)) if first <= acked) {
+            self.skip_to_held(ts, out);
         }
         if let Some(fin) = self.fin {
             // The FIN occupies one sequence number: an ACK past it acknowledges everything.
@@ -391,12 +385,7 @@ impl StreamReassembler {
     where
         F: FnMut(StreamOutput<'_>),
     {
-        while let Some((&first, _)) = self.pending.iter().next() {
-            if first > self.next {
-                self.emit_gap(ts, first - self.next, false, out);
-            }
-            self.drain(out);
-        }
+        while self.skip_to_held(ts, out) {}
         if let Some(fin) = self.fin {
             if fin > self.next {
                 self.emit_gap(ts, fin - self.next, false, out);
@@ -413,13 +402,24 @@ impl StreamReassembler {
     {
         let held = self.pending_bytes;
         self.hole_since = None;
-        while let Some((&first, _)) = self.pending.iter().next() {
-            if first > self.next {
-                self.emit_gap(ts, first - self.next, false, out);
-            }
-            self.drain(out);
-        }
+        while self.skip_to_held(ts, out) {}
         held
+    }
+
+    /// Declares the hole in front of the first held segment a gap (when there is one) and
+    /// delivers what is then in order; false when nothing is held.
+    fn skip_to_held<F>(&mut self, ts: Timestamp, out: &mut F) -> bool
+    where
+        F: FnMut(StreamOutput<'_>),
+    {
+        let Some((&first, _)) = self.pending.first_key_value() else {
+            return false;
+        };
+        if first > self.next {
+            self.emit_gap(ts, first - self.next, false, out);
+        }
+        self.drain(out);
+        true
     }
 
     /// Drops buffered data and stops remembering history (the flow is no longer analysed).
@@ -557,17 +557,10 @@ impl StreamReassembler {
     where
         F: FnMut(StreamOutput<'_>),
     {
-        while self.pending_bytes > self.limits.max_buffered_bytes
-            || self.pending.len() > self.limits.max_buffered_segments
-        {
-            let Some((&first, _)) = self.pending.iter().next() else {
-                break;
-            };
-            if first > self.next {
-                self.emit_gap(ts, first - self.next, false, out);
-            }
-            self.drain(out);
-        }
+        while (self.pending_bytes > self.limits.max_buffered_bytes
+            || self.pending.len() > self.limits.max_buffered_segments)
+            && self.skip_to_held(ts, out)
+        {}
     }
 
     fn emit_gap<F>(&mut self, ts: Timestamp, len: u64, cut: bool, out: &mut F)
