@@ -308,14 +308,13 @@ where
     verdict
 }
 
-/// The answer to the flow table after a connection took stream bytes or a gap: bypass once
-/// nothing more is examined, or hand on its evidence about the roles (the table owns them).
+/// The answer to the flow table after a connection took stream bytes or a gap: its evidence
+/// about the roles first (the table owns them, and events already name the roles it gives),
+/// else bypass once nothing more is examined (then answered to the next event).
 fn answer(c: &mut Connection) -> Verdict {
-    if c.is_done() {
-        return Verdict::Bypass;
-    }
     match c.take_role_evidence() {
         Some(dir) => Verdict::ClientIs(dir),
+        None if c.is_done() => Verdict::Bypass,
         None => Verdict::Continue,
     }
 }

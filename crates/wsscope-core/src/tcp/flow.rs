@@ -710,7 +710,8 @@ impl FlowTable {
                 held: held as u64,
                 limit,
             });
-            let mut bypass = flow.roles.take(verdict) == Verdict::Bypass;
+            flow.roles.take(verdict);
+            let mut bypass = false;
             let Flow { roles, streams, .. } = &mut **flow;
             streams[i].give_up_holes(ts, &mut |out| {
                 if !bypass && Self::forward(id, roles, i, out, sink) == Verdict::Bypass {
