@@ -88,3 +88,24 @@ fn findings_name_the_packet_that_revealed_them_or_none_at_the_end() {
     let o = analyze_packets(&c.into_packets());
     assert_eq!(o.finding(Code::MessageIncomplete).packet, None);
 }
+
+/// A segment that came in IP fragments was delivered by the packet of the fragment that
+/// completed its datagram.
+#[test]
+fn a_message_in_ip_fragments_is_numbered_by_the_fragment_that_completed_it() {
+    let mut c = wsscope_testkit::Conversation::default_v4().with_ip_fragmentation(Some(64));
+    c.handshake();
+    c.client_send(&request().to_bytes());
+    c.server_send(&response().to_bytes());
+    let before = c.packets().len() as u64;
+    c.server_send(&stext(&"y".repeat(100)));
+    // The fragments, then the client's (unfragmented) ACK.
+    let last_fragment = c.packets().len() as u64 - 1;
+    assert!(last_fragment > before + 1, "not fragmented");
+    let o = analyze_packets(&c.into_packets());
+    let m = o.last(S2C);
+    assert_eq!(
+        (m.first_packet, m.last_packet),
+        (last_fragment, last_fragment)
+    );
+}
