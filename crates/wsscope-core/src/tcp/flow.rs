@@ -343,11 +343,6 @@ impl Roles {
         }
     }
 
-    /// The side sending in direction `dir`.
-    fn side(&self, dir: Dir) -> usize {
-        usize::from((dir == Dir::ClientToServer) == self.reversed)
-    }
-
     /// Client and server endpoints, once decided.
     fn endpoints(&self) -> Option<(SocketAddr, SocketAddr)> {
         let [a, b] = self.ends?;
@@ -697,8 +692,9 @@ impl FlowTable {
             return;
         };
         let id = flow.id;
-        let first = flow.roles.side(Dir::ClientToServer);
-        for i in [first, 1 - first] {
+        // Sides in the order of the first guess (the client's first, unless evidence reversed
+        // the roles since), as every flush below.
+        for i in [0, 1] {
             let held = flow.streams[i].buffered_bytes();
             if held == 0 || flow.bypassed {
                 continue;
@@ -991,16 +987,15 @@ impl FlowTable {
         (lo..hi).contains(&at) || at == next || at == acked
     }
 
-    /// Delivers what both directions still hold (holes before it declared as gaps), the
-    /// client's first.
+    /// Delivers what both directions still hold (holes before it declared as gaps), side 0's
+    /// first.
     fn flush_streams<F>(flow: &mut Flow, ts: Timestamp, sink: &mut F)
     where
         F: FnMut(TcpEvent<'_>) -> Verdict,
     {
         let id = flow.id;
         let Flow { roles, streams, .. } = flow;
-        let first = roles.side(Dir::ClientToServer);
-        for side in [first, 1 - first] {
+        for side in [0, 1] {
             streams[side].flush(ts, &mut |out| {
                 Self::forward(id, roles, side, out, sink);
             });
@@ -1074,8 +1069,7 @@ impl FlowTable {
         }
         let id = flow.id;
         if !flow.bypassed {
-            let first = flow.roles.side(Dir::ClientToServer);
-            for i in [first, 1 - first] {
+            for i in [0, 1] {
                 let Flow { roles, streams, .. } = &mut *flow;
                 streams[i].flush(ts, &mut |out| {
                     Self::forward(id, roles, i, out, sink);
