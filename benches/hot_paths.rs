@@ -135,7 +135,7 @@ fn bench_decoder(c: &mut Criterion) {
                 let mut ends = 0u64;
                 // Fed in MSS-sized pieces, as the reassembler delivers them.
                 for piece in stream.chunks(1460) {
-                    d.feed(TS, piece, &mut |ev| {
+                    d.feed((TS, 1), piece, &mut |ev| {
                         if let DecodeEvent::FrameEnd { .. } = ev {
                             ends += 1;
                         }
@@ -179,7 +179,7 @@ fn bench_reassembly(c: &mut Criterion) {
                     }
                 };
                 for &(seq, p) in order.iter() {
-                    r.push(TS, seq, p, 0, &mut out);
+                    r.push((TS, 1), seq, p, 0, &mut out);
                 }
                 assert_eq!(got, data.len() as u64);
                 got
@@ -295,6 +295,8 @@ fn bench_ndjson_line(c: &mut Criterion) {
         session: 17,
         index: 4242,
         message,
+        first_packet: 1,
+        last_packet: 1,
         rtt_nanos: None,
     };
     let mut g = quick(c, "ndjson_line");

@@ -160,6 +160,9 @@ fn mid_stream_session_with_client_on_the_lower_port_is_oriented_by_masking() {
     let o = analyze_packets(&conv.into_packets());
     assert!(o.has(Code::HandshakeNotSeen));
     assert_eq!(o.sessions[0].client, client);
+    // The flow table owns the roles: its record names the same client.
+    let flow = &o.flows[0].summary;
+    assert_eq!((flow.client, flow.server), (client, server));
     let got: Vec<(Dir, Vec<u8>)> = o
         .messages
         .iter()
@@ -173,6 +176,32 @@ fn mid_stream_session_with_client_on_the_lower_port_is_oriented_by_masking() {
         ]
     );
     assert!(!o.has(Code::UnmaskedClientFrame) && !o.has(Code::MaskedServerFrame));
+}
+
+/// `--decode-as PORT` names the server: on a connection captured mid-stream whose port guess
+/// took the server for the client, the flow table's record names the same client as the
+/// session, and counts each direction's bytes the same way round.
+#[test]
+fn decode_as_corrects_the_roles_of_the_flow_and_the_session_alike() {
+    let client: std::net::SocketAddr = "10.0.0.1:1025".parse().expect("addr");
+    let server: std::net::SocketAddr = "10.0.0.2:50000".parse().expect("addr");
+    let mut conv = Conversation::new(client, server);
+    let reply = wsscope_testkit::FrameSpec::text("from the server", None).encode();
+    let hello = wsscope_testkit::FrameSpec::text("hi", Some([1, 2, 3, 4])).encode();
+    conv.server_send(&reply);
+    conv.client_send(&hello);
+    let mut cfg = config();
+    cfg.session.decode_as_ports = vec![50000];
+    let o = analyze_packets_with(cfg, &conv.into_packets());
+    assert_eq!(
+        (o.sessions[0].client, o.sessions[0].server),
+        (client, server)
+    );
+    let flow = &o.flows[0].summary;
+    assert_eq!((flow.client, flow.server), (client, server));
+    let lens = [hello.len() as u64, reply.len() as u64];
+    assert_eq!(flow.stream_bytes, lens);
+    assert_eq!(o.ends[0].payload_bytes, [2, 15]);
 }
 
 /// Inputs that crashed a fuzz target once (fuzz/regressions/) must now be handled quietly,

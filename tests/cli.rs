@@ -323,6 +323,62 @@ fn flows_lists_every_connection() {
     assert_eq!(report["summary"]["tcp_flows"], 1);
 }
 
+/// A connection captured mid-stream whose first packet is the server's, with the client on the
+/// lower port: the flow table's first guess names the server the client, and the masked frames
+/// correct it. `flows` and `analyze` name the same client and server and count each direction's
+/// bytes the same way round.
+#[test]
+fn flows_and_analyze_agree_on_roles_of_a_mid_stream_connection() {
+    use wsscope_testkit::{pcap_bytes, Conversation, FrameSpec, PcapOptions};
+    let client: std::net::SocketAddr = "10.0.0.1:1025".parse().expect("addr");
+    let server: std::net::SocketAddr = "10.0.0.2:50000".parse().expect("addr");
+    let mut conv = Conversation::new(client, server);
+    let server_frames = [
+        FrameSpec::text(&"s".repeat(300), None).encode(),
+        FrameSpec::text("late reply", None).encode(),
+    ];
+    let client_frame = FrameSpec::text("late hello", Some([1, 2, 3, 4])).encode();
+    conv.server_send(&server_frames[0]);
+    conv.client_send(&client_frame);
+    conv.server_send(&server_frames[1]);
+    let bytes = pcap_bytes(PcapOptions::default(), &conv.into_packets());
+    let (_d, path) = temp_file("midstream.pcap", &bytes);
+
+    let out = wsscope([
+        "flows".as_ref(),
+        "--json".as_ref(),
+        "-".as_ref(),
+        path.as_os_str(),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let flows: Value = serde_json::from_slice(&out.stdout).expect("flows JSON");
+    let flow = &flows["flows"][0];
+    let report = common::report_for(&path, &[]);
+    let session = &report["sessions"][0];
+    for (what, v) in [("flows", flow), ("analyze", session)] {
+        assert_eq!(v["client"]["port"], 1025, "{what}: {v:#}");
+        assert_eq!(v["server"]["port"], 50000, "{what}: {v:#}");
+    }
+    let wire_s2c: usize = server_frames.iter().map(Vec::len).sum();
+    assert_eq!(flow["bytes_c2s"], client_frame.len(), "{flow:#}");
+    assert_eq!(flow["bytes_s2c"], wire_s2c, "{flow:#}");
+    assert_eq!(
+        session["stats"]["bytes_c2s"],
+        "late hello".len(),
+        "{session:#}"
+    );
+    assert_eq!(
+        session["stats"]["bytes_s2c"],
+        300 + "late reply".len(),
+        "{session:#}"
+    );
+}
+
 #[test]
 fn checked_in_schemas_match_the_types() {
     for kind in ["report", "events", "flows"] {

@@ -248,7 +248,7 @@ pub fn reassembler(data: &[u8]) {
         let missing = u32::from(flags >> 4) * 16;
         let t = ts(i);
         i += 1;
-        r.push(t, seq, payload, missing, &mut out);
+        r.push((t, i), seq, payload, missing, &mut out);
         if flags & 1 != 0 {
             r.push_fin(seq, payload.len() + missing as usize);
         }
@@ -355,7 +355,7 @@ pub fn http_handshake(data: &[u8]) {
 
 fn check_assembled(a: &Assembled, keep: usize) {
     match a {
-        Assembled::Message(m) => {
+        Assembled::Message(m, _) => {
             assert!(
                 m.payload.len() <= keep.max(125),
                 "retained payload {} over keep_bytes {keep}",
@@ -427,7 +427,7 @@ pub fn frame_messages(data: &[u8]) {
             if cfg & 0x10 != 0 && rng.below(8) == 0 {
                 dec.gap(ts(i), chunk.len() as u64, &mut on_ev);
             } else {
-                dec.feed(ts(i), chunk, &mut on_ev);
+                dec.feed((ts(i), i), chunk, &mut on_ev);
             }
             i += 1;
         }

@@ -42,6 +42,8 @@ pub struct Msg {
     pub utf8_valid: Option<bool>,
     pub close_code: Option<u16>,
     pub rtt_nanos: Option<i64>,
+    pub first_packet: u64,
+    pub last_packet: u64,
 }
 
 /// One finding, owned.
@@ -52,6 +54,7 @@ pub struct Found {
     pub severity: Severity,
     pub dir: Option<Dir>,
     pub detail: String,
+    pub packet: Option<u64>,
 }
 
 /// Everything an analysis reported.
@@ -172,6 +175,8 @@ fn collect(out: &mut Outcome, ev: Event<'_>) {
             utf8_valid: m.message.utf8_valid,
             close_code: m.message.close_code,
             rtt_nanos: m.rtt_nanos,
+            first_packet: m.first_packet,
+            last_packet: m.last_packet,
         }),
         Event::Finding { session, finding } => out.findings.push(Found {
             session,
@@ -179,6 +184,7 @@ fn collect(out: &mut Outcome, ev: Event<'_>) {
             severity: finding.severity,
             dir: finding.dir,
             detail: finding.detail.clone(),
+            packet: finding.packet,
         }),
         Event::SessionEnd(e) => out.ends.push(e.clone()),
         Event::Flow(f) => out.flows.push(f.clone()),

@@ -142,9 +142,11 @@ impl Analyzer {
             post,
             ..
         } = self;
+        // The number the decoder gives this packet (it counts every packet it is given).
+        let number = Some(decoder.stats().packets + 1);
         let _ = decoder.decode(packet, |seg| {
             table.process(seg, &mut |ev| {
-                handle_tcp(cfg, conns, next_session, pending, post, ev, sink)
+                handle_tcp(cfg, conns, next_session, pending, post, number, ev, sink)
             });
         });
     }
@@ -166,7 +168,7 @@ impl Analyzer {
             ..
         } = self;
         table.finish(ts, &mut |ev| {
-            handle_tcp(cfg, conns, next_session, pending, post, ev, sink)
+            handle_tcp(cfg, conns, next_session, pending, post, None, ev, sink)
         });
         post.absorb_drops(sink);
         let open: Vec<SessionId> = post.open.keys().copied().collect();
@@ -182,12 +184,18 @@ impl Analyzer {
     }
 }
 
+/// Hands one TCP event to its connection and the events that follow to `sink`. `current` is the
+/// number of the packet being processed (`None` at the end of the capture): findings that name
+/// no packet of their own were revealed by it, or by the packet of the bytes or retransmission
+/// the event carries.
+#[allow(clippy::too_many_arguments)]
 fn handle_tcp<F>(
     cfg: &AnalyzerConfig,
     conns: &mut HashMap<crate::tcp::FlowId, Box<Connection>>,
     next_session: &mut SessionId,
     pending: &mut Vec<SessionEvent>,
     post: &mut Post,
+    current: Option<u64>,
     ev: TcpEvent<'_>,
     sink: &mut F,
 ) -> Verdict
@@ -195,6 +203,7 @@ where
     F: FnMut(Event<'_>),
 {
     let mut verdict = Verdict::Continue;
+    let mut revealed = current;
     match ev {
         TcpEvent::Opened {
             flow,
@@ -213,14 +222,14 @@ where
             flow,
             dir,
             ts,
+            packet,
             bytes,
             ..
         } => {
+            revealed = Some(packet);
             if let Some(c) = conns.get_mut(&flow) {
-                c.on_data(&cfg.session, next_session, dir, ts, bytes, pending);
-                if c.is_done() {
-                    verdict = Verdict::Bypass;
-                }
+                c.on_data(&cfg.session, next_session, dir, ts, packet, bytes, pending);
+                verdict = answer(c);
             }
         }
         TcpEvent::Gap {
@@ -233,18 +242,18 @@ where
         } => {
             if let Some(c) = conns.get_mut(&flow) {
                 c.on_gap(&cfg.session, next_session, dir, ts, len, cut, pending);
-                if c.is_done() {
-                    verdict = Verdict::Bypass;
-                }
+                verdict = answer(c);
             }
         }
         TcpEvent::Overlap {
             flow,
             dir,
             ts,
+            packet,
             offset,
             len,
         } => {
+            revealed = Some(packet);
             if let Some(c) = conns.get_mut(&flow) {
                 c.on_overlap(dir, ts, offset, len, pending);
             }
@@ -288,15 +297,26 @@ where
                 }
                 None => Classification::Other,
             };
-            drain(pending, post, sink);
+            drain(pending, post, revealed, sink);
             sink(Event::Flow(&FlowRecord {
                 summary,
                 classification,
             }));
         }
     }
-    drain(pending, post, sink);
+    drain(pending, post, revealed, sink);
     verdict
+}
+
+/// The answer to the flow table after a connection took stream bytes or a gap: its evidence
+/// about the roles first (the table owns them, and events already name the roles it gives),
+/// else bypass once nothing more is examined (then answered to the next event).
+fn answer(c: &mut Connection) -> Verdict {
+    match c.take_role_evidence() {
+        Some(dir) => Verdict::ClientIs(dir),
+        None if c.is_done() => Verdict::Bypass,
+        None => Verdict::Continue,
+    }
 }
 
 /// What the analyzer adds to the sessions' events on their way out: repeated findings held
@@ -360,7 +380,8 @@ impl Post {
     }
 }
 
-fn drain<F>(pending: &mut Vec<SessionEvent>, post: &mut Post, sink: &mut F)
+/// Hands the sessions' events on; findings that name no packet get `revealed`'s.
+fn drain<F>(pending: &mut Vec<SessionEvent>, post: &mut Post, revealed: Option<u64>, sink: &mut F)
 where
     F: FnMut(Event<'_>),
 {
@@ -368,7 +389,10 @@ where
         // Most segments produce no session event: skip setting up the drain.
         return;
     }
-    for ev in pending.drain(..) {
+    for mut ev in pending.drain(..) {
+        if let SessionEvent::Finding { finding, .. } = &mut ev {
+            finding.packet = finding.packet.or(revealed);
+        }
         match &ev {
             SessionEvent::Start(s) => {
                 post.open.insert(s.id, Dropped::default());

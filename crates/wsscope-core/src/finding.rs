@@ -180,6 +180,14 @@ pub struct Finding {
     pub dir: Option<Dir>,
     /// Timestamp of the packet that revealed it.
     pub ts: Option<Timestamp>,
+    /// Number of the capture packet that revealed it, 1-based as Wireshark numbers frames:
+    /// for a finding about frame or message bytes or a TCP retransmission, the packet that
+    /// carried those bytes (for one about a whole message, the packet of its first byte); for
+    /// any other, the packet whose stream bytes (or, without bytes, whose arrival: a FIN, a
+    /// RST) revealed it, so a handshake finding about the request points at the packet that
+    /// completed the exchange. `None` when no packet did: the end of the capture revealed it,
+    /// or it concerns the capture itself.
+    pub packet: Option<u64>,
     /// Human-readable detail.
     pub detail: String,
     /// Occurrences this finding stands for: 1, or more for the line that sums up the
@@ -200,9 +208,16 @@ impl Finding {
             severity: code.severity(),
             dir,
             ts,
+            packet: None,
             detail: detail.into(),
             count: 1,
         }
+    }
+
+    /// The same finding, revealed by packet number `packet` (see [`Finding::packet`]).
+    pub fn at_packet(mut self, packet: Option<u64>) -> Self {
+        self.packet = packet;
+        self
     }
 }
 

@@ -30,6 +30,10 @@ pub struct TcpFlags {
 pub struct Segment<'a> {
     /// Packet timestamp.
     pub ts: Timestamp,
+    /// Number of the captured packet that carried it, 1-based, counting every packet given to
+    /// the [`PacketDecoder`] (one per capture record: Wireshark's frame number). For a
+    /// datagram reassembled from IP fragments, the packet of the fragment that completed it.
+    pub packet: u64,
     /// Sender.
     pub src: SocketAddr,
     /// Receiver.
@@ -217,7 +221,8 @@ impl PacketDecoder {
                 .defrag
                 .add(frag.key, packet.ts, frag.offset, frag.more, payload.payload)
                 .ok_or(Skip::FragmentHeld)?;
-            return emit_tcp(packet.ts, src, dst, &whole, 0, on_segment);
+            let number = self.stats.packets;
+            return emit_tcp((packet.ts, number), src, dst, &whole, 0, on_segment);
         }
         if protocol != 6 {
             return Err(Skip::NotTcp);
@@ -231,7 +236,7 @@ impl PacketDecoder {
             0
         };
         emit_tcp(
-            packet.ts,
+            (packet.ts, self.stats.packets),
             src,
             dst,
             payload.payload,
@@ -315,8 +320,9 @@ fn ipv6_fragment_header(first: u8, mut rest: &[u8]) -> Option<&[u8]> {
     None
 }
 
+/// Hands on the segment in `tcp`, carried by the packet numbered `number` captured at `ts`.
 fn emit_tcp<F>(
-    ts: Timestamp,
+    (ts, number): (Timestamp, u64),
     src: IpAddr,
     dst: IpAddr,
     tcp: &[u8],
@@ -331,6 +337,7 @@ where
     let payload = tcp.get(header_len..).unwrap_or(&[]);
     let segment = Segment {
         ts,
+        packet: number,
         src: SocketAddr::new(src, header.source_port()),
         dst: SocketAddr::new(dst, header.destination_port()),
         seq: header.sequence_number(),

@@ -798,7 +798,7 @@ mod tests {
         let cfg = SessionConfig::default();
         let mut next_id = 0;
         for chunk in bytes.chunks(seg) {
-            c.on_data(&cfg, &mut next_id, dir, Timestamp(1), chunk, out);
+            c.on_data(&cfg, &mut next_id, dir, Timestamp(1), 1, chunk, out);
         }
     }
 

@@ -34,13 +34,21 @@ impl Connection {
         ts: Timestamp,
         out: &mut Vec<SessionEvent>,
     ) {
-        let looks_ws = self.correct_roles_from_framing(cfg, dir);
-        let forced = cfg.decode_as_ports.contains(&self.server.port());
+        let framing = self.framing_evidence(cfg, dir);
+        let server = if framing.reverse {
+            self.client
+        } else {
+            self.server
+        };
+        let forced = cfg.decode_as_ports.contains(&server.port());
         let midstream = self.midstream_like() && cfg.detect_midstream;
-        if !(forced || (midstream && looks_ws)) {
+        if !(forced || (midstream && framing.looks_ws)) {
             self.phase = Phase::Done;
             self.bufs = [HttpBuf::default(), HttpBuf::default()];
             return;
+        }
+        if framing.reverse {
+            self.reverse_roles();
         }
         if let Some(resp) = self.leading_101() {
             // The request was not captured, the server's 101 was: it tells what was
@@ -87,7 +95,7 @@ impl Connection {
         for d in [Dir::ClientToServer, Dir::ServerToClient] {
             let buffered = std::mem::take(&mut self.bufs[d.index()]);
             if !buffered.is_empty() {
-                ws.feed(d, ts, &buffered, out);
+                ws.feed(d, (ts, self.packet), &buffered, out);
             }
         }
         self.phase = Phase::WebSocket(ws);
@@ -331,7 +339,7 @@ impl Connection {
         for d in [Dir::ClientToServer, Dir::ServerToClient] {
             let buffered = std::mem::take(&mut self.bufs[d.index()]);
             if !buffered.is_empty() {
-                ws.feed(d, ts, &buffered, out);
+                ws.feed(d, (ts, self.packet), &buffered, out);
             }
         }
         self.requests.clear();

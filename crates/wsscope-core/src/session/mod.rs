@@ -180,6 +180,16 @@ pub struct SessionMessage {
     pub index: u64,
     /// The message.
     pub message: Message,
+    /// Number of the capture packet that delivered the message's first byte (the first byte
+    /// of its first frame's header), 1-based as Wireshark numbers frames. Bytes that waited in
+    /// the HTTP phase (frames right behind the 101, or read before framing was recognised
+    /// mid-stream) and bytes searched for a frame boundary after lost sync count as delivered
+    /// by the packet they were decoded with, as for the message's timestamp.
+    pub first_packet: u64,
+    /// Number of the capture packet that delivered its last byte (the last byte of its last
+    /// frame; for a message cut short by a gap or the end of the stream, the last byte
+    /// captured).
+    pub last_packet: u64,
     /// For a pong answering a ping: the ping's round-trip time in nanoseconds.
     pub rtt_nanos: Option<i64>,
 }
@@ -267,9 +277,11 @@ pub struct Connection {
     classification: Classification,
     tcp_closer: Option<Dir>,
     fin: [bool; 2],
-    /// The flow table guessed the roles the wrong way round (seen from the frames' masking):
-    /// every direction it reports is reversed here.
-    swapped: bool,
+    /// Evidence about the roles not yet handed to the flow table (see
+    /// [`Connection::take_role_evidence`]).
+    role_evidence: Option<Dir>,
+    /// Number of the packet that delivered the latest stream bytes.
+    packet: u64,
     /// How far each buffer was searched for the end of a head (the search resumes there).
     scanned: [usize; 2],
     /// Bytes examined by head-end searches and heads parsed (for the linear-time test).
@@ -323,7 +335,8 @@ impl Connection {
             classification: Classification::Other,
             tcp_closer: None,
             fin: [false; 2],
-            swapped: false,
+            role_evidence: None,
+            packet: 0,
             scanned: [0, 0],
             scan_stats: (0, 0),
             oversized: None,
@@ -348,19 +361,21 @@ impl Connection {
         matches!(self.phase, Phase::Done)
     }
 
-    /// In-order bytes in direction `dir`.
+    /// In-order bytes in direction `dir`, delivered by packet number `packet`.
+    #[allow(clippy::too_many_arguments)]
     pub fn on_data(
         &mut self,
         cfg: &SessionConfig,
         next_id: &mut SessionId,
         dir: Dir,
         ts: Timestamp,
+        packet: u64,
         data: &[u8],
         out: &mut Vec<SessionEvent>,
     ) {
-        let dir = self.orient(dir);
+        self.packet = packet;
         match &mut self.phase {
-            Phase::WebSocket(ws) => ws.feed(dir, ts, data, out),
+            Phase::WebSocket(ws) => ws.feed(dir, (ts, packet), data, out),
             Phase::Done => {}
             Phase::Http => self.http_data((dir, ts, data), cfg, next_id, out),
         }
@@ -379,7 +394,6 @@ impl Connection {
         cut: bool,
         out: &mut Vec<SessionEvent>,
     ) {
-        let dir = self.orient(dir);
         match &mut self.phase {
             Phase::WebSocket(ws) => ws.gap(dir, ts, len, out),
             Phase::Http => self.http_gap(cfg, next_id, Gap { dir, ts, len, cut }, out),
@@ -421,7 +435,7 @@ impl Connection {
         out.push(SessionEvent::finding(
             self.ws_session(),
             code,
-            Some(self.orient(dir)),
+            Some(dir),
             ts,
             detail,
         ));
@@ -458,7 +472,6 @@ impl Connection {
 
     /// A FIN from `dir`.
     pub fn on_fin(&mut self, dir: Dir) {
-        let dir = self.orient(dir);
         if self.tcp_closer.is_none() {
             self.tcp_closer = Some(dir);
         }
@@ -467,7 +480,6 @@ impl Connection {
 
     /// A RST from `dir`.
     pub fn on_rst(&mut self, dir: Dir) {
-        let dir = self.orient(dir);
         if self.tcp_closer.is_none() || !self.fin.iter().any(|&f| f) {
             self.tcp_closer = Some(dir);
         }

@@ -14,6 +14,8 @@ pub(super) struct Harness {
     pub(super) next_id: SessionId,
     pub(super) out: Vec<SessionEvent>,
     pub(super) ts: i64,
+    /// Number of the last packet sent (one per segment).
+    pub(super) packet: u64,
 }
 
 impl Harness {
@@ -36,6 +38,7 @@ impl Harness {
             next_id: 0,
             out: Vec::new(),
             ts: 0,
+            packet: 0,
         }
     }
 
@@ -48,9 +51,17 @@ impl Harness {
     pub(super) fn send_in(&mut self, dir: Dir, bytes: &[u8], seg: usize) -> &mut Self {
         for piece in bytes.chunks(seg) {
             self.ts += 1_000_000;
+            self.packet += 1;
             let ts = Timestamp(self.ts);
-            self.conn
-                .on_data(&self.cfg, &mut self.next_id, dir, ts, piece, &mut self.out);
+            self.conn.on_data(
+                &self.cfg,
+                &mut self.next_id,
+                dir,
+                ts,
+                self.packet,
+                piece,
+                &mut self.out,
+            );
         }
         self
     }

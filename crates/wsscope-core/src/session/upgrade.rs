@@ -203,10 +203,10 @@ impl Connection {
                     c2s.len()
                 ),
             ));
-            ws.feed(Dir::ClientToServer, ts, &c2s, out);
+            ws.feed(Dir::ClientToServer, (ts, self.packet), &c2s, out);
         }
         if !s2c.is_empty() {
-            ws.feed(Dir::ServerToClient, ts, &s2c, out);
+            ws.feed(Dir::ServerToClient, (ts, self.packet), &s2c, out);
         }
         self.requests.clear();
         self.phase = Phase::WebSocket(ws);

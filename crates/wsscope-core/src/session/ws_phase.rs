@@ -5,7 +5,7 @@
 use super::close::CloseHandshake;
 use super::heartbeat::Heartbeat;
 use super::{SessionConfig, SessionEnd, SessionEvent, SessionId, SessionMessage};
-use crate::finding::Code;
+use crate::finding::{Code, Finding};
 use crate::handshake::Negotiated;
 use crate::http::{find_head_end, MAX_HEAD_BYTES};
 use crate::tcp::{CloseReason, Dir};
@@ -87,11 +87,11 @@ impl WsState {
         self.client_tail = Some((Vec::new(), 0));
     }
 
-    /// In-order bytes from `dir`.
+    /// In-order bytes from `dir`, delivered by packet number `packet`.
     pub(super) fn feed(
         &mut self,
         dir: Dir,
-        ts: Timestamp,
+        (ts, packet): (Timestamp, u64),
         data: &[u8],
         out: &mut Vec<SessionEvent>,
     ) {
@@ -120,7 +120,7 @@ impl WsState {
         let d = dir.index();
         let mut assembled = Vec::new();
         let assembler = &mut self.assemblers[d];
-        self.decoders[d].feed(ts, data, &mut |ev: DecodeEvent<'_>| {
+        self.decoders[d].feed((ts, packet), data, &mut |ev: DecodeEvent<'_>| {
             assembler.handle(ev, &mut |a| assembled.push(a))
         });
         self.last_activity = ts;
@@ -209,14 +209,16 @@ impl WsState {
     /// A violation or a message assembled from `dir`'s frames.
     fn deliver(&mut self, dir: Dir, a: Assembled, out: &mut Vec<SessionEvent>) {
         match a {
-            Assembled::Violation { code, ts, detail } => out.push(SessionEvent::finding(
-                Some(self.session),
+            Assembled::Violation {
                 code,
-                Some(dir),
                 ts,
+                packet,
                 detail,
-            )),
-            Assembled::Message(m) => {
+            } => out.push(SessionEvent::Finding {
+                session: Some(self.session),
+                finding: Finding::new(code, Some(dir), Some(ts), detail).at_packet(packet),
+            }),
+            Assembled::Message(m, packets) => {
                 let d = dir.index();
                 let mut rtt = None;
                 match m.kind {
@@ -238,6 +240,8 @@ impl WsState {
                     session: self.session,
                     index: self.index,
                     message: m,
+                    first_packet: packets.first,
+                    last_packet: packets.last,
                     rtt_nanos: rtt,
                 }));
             }

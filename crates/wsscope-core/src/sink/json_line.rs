@@ -302,7 +302,14 @@ mod tests {
                 close_code,
                 close_reason,
             };
-            let m = SessionMessage { session, index, message, rtt_nanos };
+            let m = SessionMessage {
+                session,
+                index,
+                message,
+                first_packet: 1,
+                last_packet: 1,
+                rtt_nanos,
+            };
             let mode = match mode_pick {
                 0 => PayloadMode::None,
                 1 => PayloadMode::Full,

@@ -1,9 +1,14 @@
 //! The flow table: TCP segments in, ordered per-connection stream events out.
 //!
-//! Each connection gets a [`FlowId`] and two [`StreamReassembler`]s. The client is the sender of
-//! the SYN (or the receiver of the SYN-ACK); when neither was captured, the client is inferred
-//! from the first payload (an HTTP request line marks the client, a status line the server,
-//! otherwise the higher port) and the flow says so. The consumer may answer
+//! Each connection gets a [`FlowId`] and two [`StreamReassembler`]s. The table alone decides
+//! which side is the client, and every event, byte count and [`FlowSummary`] it reports uses
+//! that decision. The client is the sender of the SYN (or the receiver of the SYN-ACK); when
+//! neither was captured, the client is inferred from the first payload (an HTTP request line
+//! marks the client, a status line the server, otherwise the higher port) and the flow says so.
+//! The layer above may then correct inferred roles with evidence of its own by answering an
+//! event with [`Verdict::ClientIs`] (for example: the side that sends masked WebSocket frames
+//! is the client); every later event, and the summary, use the corrected roles. Roles decided
+//! from a captured SYN or SYN-ACK are not changed. The consumer may answer
 //! [`Verdict::Bypass`] to any event: the flow then keeps only counters, which makes
 //! non-WebSocket traffic nearly free.
 //!
@@ -166,6 +171,9 @@ pub enum TcpEvent<'a> {
         dir: Dir,
         /// Timestamp of the packet that carried them.
         ts: Timestamp,
+        /// Number of the packet that carried them ([`Segment::packet`]), kept like `ts` while
+        /// they were held out of order.
+        packet: u64,
         /// Stream offset of `bytes[0]`.
         offset: u64,
         /// The bytes.
@@ -192,8 +200,10 @@ pub enum TcpEvent<'a> {
         flow: FlowId,
         /// Direction.
         dir: Dir,
-        /// Timestamp.
+        /// Timestamp of the retransmission.
         ts: Timestamp,
+        /// Number of the packet that carried the retransmission.
+        packet: u64,
         /// Stream offset of the first differing byte.
         offset: u64,
         /// Span of differing bytes.
@@ -260,6 +270,12 @@ pub enum Verdict {
     Continue,
     /// Stop delivering data and gaps for this flow; keep counting.
     Bypass,
+    /// Keep delivering, and take this evidence about the roles: the sender of direction `Dir`
+    /// (as the events so far labelled it) is the client. When the roles were inferred (no SYN
+    /// captured) and the evidence contradicts them, the table reverses them: every later
+    /// event, its counters and the flow's [`FlowSummary`] name the other side the client.
+    /// Roles decided from a captured SYN or SYN-ACK are kept.
+    ClientIs(Dir),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -304,14 +320,65 @@ impl FlowKey {
     }
 }
 
+/// Which side of a flow is the client. Per-side state (streams, counters) is indexed by side:
+/// side 0 is the side first taken for the client, side 1 the other; evidence from the layer
+/// above may reverse the roles later, which changes only the [`Dir`] each side is reported as.
+#[derive(Clone, Copy, Debug, Default)]
+struct Roles {
+    /// The senders of side 0 and side 1; `None` until the roles are decided.
+    ends: Option<[SocketAddr; 2]>,
+    /// Side 1 is the client (the first guess was reversed by evidence).
+    reversed: bool,
+    /// The roles were guessed (no SYN or SYN-ACK captured).
+    inferred: bool,
+}
+
+impl Roles {
+    /// The direction in which side `side` sends.
+    fn dir(&self, side: usize) -> Dir {
+        if (side == 1) == self.reversed {
+            Dir::ClientToServer
+        } else {
+            Dir::ServerToClient
+        }
+    }
+
+    /// Client and server endpoints, once decided.
+    fn endpoints(&self) -> Option<(SocketAddr, SocketAddr)> {
+        let [a, b] = self.ends?;
+        Some(if self.reversed { (b, a) } else { (a, b) })
+    }
+
+    /// A per-side pair in direction order `[c2s, s2c]`.
+    fn by_dir<T>(&self, [a, b]: [T; 2]) -> [T; 2] {
+        if self.reversed {
+            [b, a]
+        } else {
+            [a, b]
+        }
+    }
+
+    /// Takes the consumer's verdict: role evidence is applied here (see
+    /// [`Verdict::ClientIs`]) and read as [`Verdict::Continue`].
+    fn take(&mut self, verdict: Verdict) -> Verdict {
+        match verdict {
+            Verdict::ClientIs(dir) => {
+                if self.inferred && dir == Dir::ServerToClient {
+                    self.reversed = !self.reversed;
+                }
+                Verdict::Continue
+            }
+            v => v,
+        }
+    }
+}
+
 #[derive(Debug)]
 struct Flow {
     id: FlowId,
-    /// `None` until the roles are decided.
-    client: Option<SocketAddr>,
-    server: Option<SocketAddr>,
-    roles_inferred: bool,
+    roles: Roles,
     began: Began,
+    /// Indexed by side (see [`Roles`]), like every per-direction array below.
     streams: [StreamReassembler; 2],
     /// SYN sequence numbers seen before the roles were known, keyed by sender.
     early_isn: Vec<(SocketAddr, u32)>,
@@ -483,9 +550,7 @@ impl FlowTable {
             key,
             Box::new(Flow {
                 id,
-                client: None,
-                server: None,
-                roles_inferred: false,
+                roles: Roles::default(),
                 began: Began::Midstream,
                 streams: [
                     StreamReassembler::new(self.limits.reassembly),
@@ -627,22 +692,25 @@ impl FlowTable {
             return;
         };
         let id = flow.id;
-        for d in [Dir::ClientToServer, Dir::ServerToClient] {
-            let i = d.index();
+        // Sides in the order of the first guess (the client's first, unless evidence reversed
+        // the roles since), as every flush below.
+        for i in [0, 1] {
             let held = flow.streams[i].buffered_bytes();
             if held == 0 || flow.bypassed {
                 continue;
             }
-            sink(TcpEvent::MemoryRelief {
+            let verdict = sink(TcpEvent::MemoryRelief {
                 flow: id,
-                dir: d,
+                dir: flow.roles.dir(i),
                 ts,
                 held: held as u64,
                 limit,
             });
+            flow.roles.take(verdict);
             let mut bypass = false;
-            flow.streams[i].give_up_holes(ts, &mut |out| {
-                if !bypass && Self::forward(id, d, out, sink) == Verdict::Bypass {
+            let Flow { roles, streams, .. } = &mut **flow;
+            streams[i].give_up_holes(ts, &mut |out| {
+                if !bypass && Self::forward(id, roles, i, out, sink) == Verdict::Bypass {
                     bypass = true;
                 }
             });
@@ -677,7 +745,7 @@ impl FlowTable {
     where
         F: FnMut(TcpEvent<'_>) -> Verdict,
     {
-        if flow.client.is_some() {
+        if flow.roles.ends.is_some() {
             return true;
         }
         let (client, server, inferred, began) = if seg.flags.syn && !seg.flags.ack {
@@ -701,9 +769,11 @@ impl FlowTable {
         } else {
             return false;
         };
-        flow.client = Some(client);
-        flow.server = Some(server);
-        flow.roles_inferred = inferred;
+        flow.roles = Roles {
+            ends: Some([client, server]),
+            reversed: false,
+            inferred,
+        };
         flow.began = began;
         // Taken, not cleared: the allocation would otherwise live as long as the flow.
         for (sender, isn) in std::mem::take(&mut flow.early_isn) {
@@ -718,7 +788,7 @@ impl FlowTable {
             began,
             roles_inferred: inferred,
         });
-        if verdict == Verdict::Bypass {
+        if flow.roles.take(verdict) == Verdict::Bypass {
             Self::bypass(flow);
         }
         true
@@ -737,18 +807,19 @@ impl FlowTable {
         F: FnMut(TcpEvent<'_>) -> Verdict,
     {
         flow.last_ts = seg.ts;
-        if seg.flags.syn && flow.client.is_none() {
+        if seg.flags.syn && flow.roles.ends.is_none() {
             flow.early_isn.push((seg.src, seg.seq));
         }
         if !Self::decide_roles(flow, seg, sink) {
             return false;
         }
-        let dir = if Some(seg.src) == flow.client {
-            Dir::ClientToServer
-        } else {
-            Dir::ServerToClient
+        // The sending side; its direction is looked up at each event, as evidence from the
+        // consumer may reverse the roles on the way.
+        let d = match flow.roles.ends {
+            Some([first, _]) if first == seg.src => 0,
+            _ => 1,
         };
-        let d = dir.index();
+        let dir = flow.roles.dir(d);
         let id = flow.id;
         flow.packets[d] += 1;
         flow.wire_bytes[d] += seg.payload.len() as u64 + u64::from(seg.missing);
@@ -811,25 +882,27 @@ impl FlowTable {
             } else {
                 seg.seq
             };
-            let mut forward = |out: StreamOutput<'_>| {
-                if bypass {
-                    return;
-                }
-                if Self::forward(id, dir, out, sink) == Verdict::Bypass {
-                    bypass = true;
-                }
-            };
             // One byte sent into a zero window: a zero-window probe, which the receiver takes
             // only if its window opened (then it acknowledges it).
-            let probe = flow.window[dir.reverse().index()] == Some(0)
+            let probe = flow.window[1 - d] == Some(0)
                 && seg.payload.len() == 1
                 && seg.missing == 0
                 && !seg.flags.syn
                 && !seg.flags.fin;
+            let Flow { roles, streams, .. } = &mut *flow;
+            let mut forward = |out: StreamOutput<'_>| {
+                if bypass {
+                    return;
+                }
+                if Self::forward(id, roles, d, out, sink) == Verdict::Bypass {
+                    bypass = true;
+                }
+            };
             if probe {
-                flow.streams[d].push_probe(seg.ts, seq, seg.payload, &mut forward);
+                streams[d].push_probe((seg.ts, seg.packet), seq, seg.payload, &mut forward);
             } else {
-                flow.streams[d].push(seg.ts, seq, seg.payload, seg.missing, &mut forward);
+                let at = (seg.ts, seg.packet);
+                streams[d].push(at, seq, seg.payload, seg.missing, &mut forward);
             }
             if bypass {
                 Self::bypass(flow);
@@ -837,13 +910,13 @@ impl FlowTable {
         } else if has_data {
             // Bypassed: keep the sequence bookkeeping cheap but honest.
             let seq = seg.seq;
-            flow.streams[d].push(seg.ts, seq, &[], 0, &mut |_| {});
+            flow.streams[d].push((seg.ts, seg.packet), seq, &[], 0, &mut |_| {});
         }
         flow.window[d] = Some(seg.window);
         if seg.flags.ack && !flow.bypassed {
-            let rev = dir.reverse();
-            flow.streams[rev.index()].acked(seg.ts, seg.ack, &mut |out| {
-                Self::forward(id, rev, out, sink);
+            let Flow { roles, streams, .. } = &mut *flow;
+            streams[1 - d].acked(seg.ts, seg.ack, &mut |out| {
+                Self::forward(id, roles, 1 - d, out, sink);
             });
         }
         if seg.flags.fin && !flow.fin_sent[d] {
@@ -861,10 +934,9 @@ impl FlowTable {
         {
             // Both sides closed and acknowledged each other's FIN: the connection is over, and
             // whatever is still missing will not come.
-            Self::flush_streams(id, &mut flow.streams, seg.ts, sink);
+            Self::flush_streams(flow, seg.ts, sink);
         }
-        for fdir in [dir, dir.reverse()] {
-            let f = fdir.index();
+        for f in [d, 1 - d] {
             if flow.fin_sent[f]
                 && !flow.fin_delivered[f]
                 && (flow.bypassed || flow.streams[f].is_finished())
@@ -872,7 +944,7 @@ impl FlowTable {
                 flow.fin_delivered[f] = true;
                 sink(TcpEvent::Fin {
                     flow: id,
-                    dir: fdir,
+                    dir: flow.roles.dir(f),
                     ts: seg.ts,
                 });
             }
@@ -881,11 +953,11 @@ impl FlowTable {
             flow.rst[d] = true;
             if !flow.bypassed {
                 // Whatever was still buffered is delivered before the reset.
-                Self::flush_streams(id, &mut flow.streams, seg.ts, sink);
+                Self::flush_streams(flow, seg.ts, sink);
             }
             sink(TcpEvent::Rst {
                 flow: id,
-                dir,
+                dir: flow.roles.dir(d),
                 ts: seg.ts,
             });
             return true;
@@ -915,34 +987,45 @@ impl FlowTable {
         (lo..hi).contains(&at) || at == next || at == acked
     }
 
-    /// Delivers what both directions still hold (holes before it declared as gaps).
-    fn flush_streams<F>(
-        id: FlowId,
-        streams: &mut [StreamReassembler; 2],
-        ts: Timestamp,
-        sink: &mut F,
-    ) where
+    /// Delivers what both directions still hold (holes before it declared as gaps), side 0's
+    /// first.
+    fn flush_streams<F>(flow: &mut Flow, ts: Timestamp, sink: &mut F)
+    where
         F: FnMut(TcpEvent<'_>) -> Verdict,
     {
-        for (stream, dir) in streams
-            .iter_mut()
-            .zip([Dir::ClientToServer, Dir::ServerToClient])
-        {
-            stream.flush(ts, &mut |out| {
-                Self::forward(id, dir, out, sink);
+        let id = flow.id;
+        let Flow { roles, streams, .. } = flow;
+        for side in [0, 1] {
+            streams[side].flush(ts, &mut |out| {
+                Self::forward(id, roles, side, out, sink);
             });
         }
     }
 
-    fn forward<F>(flow: FlowId, dir: Dir, out: StreamOutput<'_>, sink: &mut F) -> Verdict
+    /// Hands what side `side`'s reassembler put out to the sink, labelled with the direction
+    /// the roles give that side now, and takes the sink's role evidence.
+    fn forward<F>(
+        flow: FlowId,
+        roles: &mut Roles,
+        side: usize,
+        out: StreamOutput<'_>,
+        sink: &mut F,
+    ) -> Verdict
     where
         F: FnMut(TcpEvent<'_>) -> Verdict,
     {
-        match out {
-            StreamOutput::Data { offset, ts, bytes } => sink(TcpEvent::Data {
+        let dir = roles.dir(side);
+        let verdict = match out {
+            StreamOutput::Data {
+                offset,
+                ts,
+                packet,
+                bytes,
+            } => sink(TcpEvent::Data {
                 flow,
                 dir,
                 ts,
+                packet,
                 offset,
                 bytes,
             }),
@@ -959,14 +1042,21 @@ impl FlowTable {
                 len,
                 cut,
             }),
-            StreamOutput::Overlap { offset, len, ts } => sink(TcpEvent::Overlap {
+            StreamOutput::Overlap {
+                offset,
+                len,
+                ts,
+                packet,
+            } => sink(TcpEvent::Overlap {
                 flow,
                 dir,
                 ts,
+                packet,
                 offset,
                 len,
             }),
-        }
+        };
+        roles.take(verdict)
     }
 
     fn close_flow<F>(mut flow: Box<Flow>, ts: Timestamp, reason: CloseReason, sink: &mut F)
@@ -974,45 +1064,47 @@ impl FlowTable {
         F: FnMut(TcpEvent<'_>) -> Verdict,
     {
         // A flow whose roles were never decided carried only bare ACKs: nothing to report.
-        let (Some(client), Some(server)) = (flow.client, flow.server) else {
+        if flow.roles.ends.is_none() {
             return;
-        };
+        }
         let id = flow.id;
         if !flow.bypassed {
-            for (i, stream) in flow.streams.iter_mut().enumerate() {
-                let dir = if i == 0 {
-                    Dir::ClientToServer
-                } else {
-                    Dir::ServerToClient
-                };
-                stream.flush(ts, &mut |out| {
-                    Self::forward(id, dir, out, sink);
+            for i in [0, 1] {
+                let Flow { roles, streams, .. } = &mut *flow;
+                streams[i].flush(ts, &mut |out| {
+                    Self::forward(id, roles, i, out, sink);
                 });
                 if flow.fin_sent[i] && !flow.fin_delivered[i] {
                     flow.fin_delivered[i] = true;
+                    let dir = flow.roles.dir(i);
                     sink(TcpEvent::Fin { flow: id, dir, ts });
                 }
             }
         }
-        let s = [flow.streams[0].stats(), flow.streams[1].stats()];
+        // Read after the last delivery: evidence taken on the way counts.
+        let roles = flow.roles;
+        let Some((client, server)) = roles.endpoints() else {
+            return;
+        };
+        let s = roles.by_dir([flow.streams[0].stats(), flow.streams[1].stats()]);
         let summary = FlowSummary {
             id,
             client,
             server,
-            roles_inferred: flow.roles_inferred,
+            roles_inferred: roles.inferred,
             began: flow.began,
             ended: reason,
             first_ts: flow.first_ts,
             last_ts: flow.last_ts,
-            packets: flow.packets,
-            wire_bytes: flow.wire_bytes,
+            packets: roles.by_dir(flow.packets),
+            wire_bytes: roles.by_dir(flow.wire_bytes),
             stream_bytes: [s[0].bytes, s[1].bytes],
             retransmissions: [s[0].retransmissions, s[1].retransmissions],
             gaps: [s[0].gaps, s[1].gaps],
             gap_bytes: [s[0].gap_bytes, s[1].gap_bytes],
             overlaps: [s[0].overlaps, s[1].overlaps],
-            fin: flow.fin_sent,
-            rst: flow.rst,
+            fin: roles.by_dir(flow.fin_sent),
+            rst: roles.by_dir(flow.rst),
             bypassed: flow.bypassed,
         };
         sink(TcpEvent::Closed { ts, summary });
@@ -1064,5 +1156,113 @@ impl FlowTable {
             self.stats.evicted += 1;
             Self::close_flow(flow, ts, CloseReason::Evicted, sink);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::packet::TcpFlags;
+
+    fn addr(s: &str) -> SocketAddr {
+        s.parse().expect("address")
+    }
+
+    fn seg<'a>(src: &str, dst: &str, seq: u32, ack: u32, syn: bool, data: &'a [u8]) -> Segment<'a> {
+        Segment {
+            ts: Timestamp(0),
+            packet: 1,
+            src: addr(src),
+            dst: addr(dst),
+            seq,
+            ack,
+            flags: TcpFlags {
+                syn,
+                ack: !syn || ack != 0,
+                fin: false,
+                rst: false,
+            },
+            window: 1000,
+            payload: data,
+            missing: 0,
+        }
+    }
+
+    /// What the table reported: (direction, bytes) of each data event, and the summary.
+    fn run(segs: &[Segment<'_>], evidence: Dir) -> (Vec<(Dir, Vec<u8>)>, FlowSummary) {
+        let mut table = FlowTable::new(FlowLimits::default());
+        let mut data = Vec::new();
+        let mut summary = None;
+        let mut told = false;
+        let mut sink = |ev: TcpEvent<'_>| match ev {
+            TcpEvent::Data { dir, bytes, .. } => {
+                data.push((dir, bytes.to_vec()));
+                if told {
+                    return Verdict::Continue;
+                }
+                told = true;
+                Verdict::ClientIs(evidence)
+            }
+            TcpEvent::Closed { summary: s, .. } => {
+                summary = Some(s);
+                Verdict::Continue
+            }
+            _ => Verdict::Continue,
+        };
+        for s in segs {
+            table.process(s, &mut sink);
+        }
+        table.finish(Timestamp(1), &mut sink);
+        (data, summary.expect("closed"))
+    }
+
+    const A: &str = "10.0.0.1:1025";
+    const B: &str = "10.0.0.2:50000";
+
+    /// Mid-stream, the port guess makes B (higher port) the client; evidence from the layer
+    /// above that A's bytes are the client's reverses every later event and the summary.
+    #[test]
+    fn evidence_reverses_inferred_roles_for_later_events_and_the_summary() {
+        let segs = [
+            seg(B, A, 100, 500, false, b"from-b"),
+            seg(A, B, 500, 106, false, b"a"),
+            seg(B, A, 106, 501, false, b"more-b"),
+        ];
+        let (data, summary) = run(&segs, Dir::ServerToClient);
+        assert_eq!(
+            data,
+            vec![
+                (Dir::ClientToServer, b"from-b".to_vec()),
+                (Dir::ClientToServer, b"a".to_vec()),
+                (Dir::ServerToClient, b"more-b".to_vec()),
+            ]
+        );
+        assert_eq!((summary.client, summary.server), (addr(A), addr(B)));
+        assert!(summary.roles_inferred);
+        assert_eq!(summary.stream_bytes, [1, 12]);
+        assert_eq!(summary.wire_bytes, [1, 12]);
+        assert_eq!(summary.packets, [1, 2]);
+    }
+
+    /// Evidence that agrees with the roles, or contradicts roles taken from a captured SYN,
+    /// changes nothing.
+    #[test]
+    fn evidence_keeps_agreeing_roles_and_roles_from_a_syn() {
+        let segs = [
+            seg(B, A, 100, 500, false, b"from-b"),
+            seg(A, B, 500, 106, false, b"a"),
+        ];
+        let (_, summary) = run(&segs, Dir::ClientToServer);
+        assert_eq!((summary.client, summary.server), (addr(B), addr(A)));
+        let segs = [
+            seg(B, A, 99, 0, true, b""),
+            seg(A, B, 499, 100, true, b""),
+            seg(B, A, 100, 500, false, b"from-b"),
+            seg(A, B, 500, 106, false, b"a"),
+        ];
+        let (data, summary) = run(&segs, Dir::ServerToClient);
+        assert_eq!((summary.client, summary.server), (addr(B), addr(A)));
+        assert!(!summary.roles_inferred);
+        assert_eq!(data[1], (Dir::ServerToClient, b"a".to_vec()));
     }
 }

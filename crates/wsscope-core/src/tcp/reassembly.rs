@@ -60,6 +60,9 @@ pub enum StreamOutput<'a> {
         offset: u64,
         /// Timestamp of the packet that carried the bytes.
         ts: Timestamp,
+        /// Number of the packet that carried the bytes (kept, like `ts`, while they were held
+        /// out of order).
+        packet: u64,
         /// The bytes.
         bytes: &'a [u8],
     },
@@ -83,12 +86,16 @@ pub enum StreamOutput<'a> {
         len: u64,
         /// Timestamp of the retransmission.
         ts: Timestamp,
+        /// Number of the packet that carried the retransmission.
+        packet: u64,
     },
 }
 
 #[derive(Debug)]
 struct Pending {
     ts: Timestamp,
+    /// Number of the packet that carried it.
+    packet: u64,
     data: Vec<u8>,
     /// Bytes after `data` that the capture cut off (snaplen).
     missing: u64,
@@ -96,8 +103,9 @@ struct Pending {
     /// covers it.
     probe: bool,
     /// A later copy of this segment (same start, not yet delivered) disagreed: first and last
-    /// differing offsets and the copy's timestamp, reported when the segment is delivered.
-    conflict: Option<(u64, u64, Timestamp)>,
+    /// differing offsets and the copy's timestamp and packet, reported when the segment is
+    /// delivered.
+    conflict: Option<(u64, u64, Timestamp, u64)>,
 }
 
 /// Counters for one direction.
@@ -207,10 +215,17 @@ impl StreamReassembler {
         candidate
     }
 
-    /// Feeds one segment's payload. `missing` payload bytes followed it on the wire but were not
-    /// captured. Emits everything that became deliverable.
-    pub fn push<F>(&mut self, ts: Timestamp, seq: u32, payload: &[u8], missing: u32, out: &mut F)
-    where
+    /// Feeds one segment's payload, carried by packet number `packet` captured at `ts`.
+    /// `missing` payload bytes followed it on the wire but were not captured. Emits everything
+    /// that became deliverable.
+    pub fn push<F>(
+        &mut self,
+        (ts, packet): (Timestamp, u64),
+        seq: u32,
+        payload: &[u8],
+        missing: u32,
+        out: &mut F,
+    ) where
         F: FnMut(StreamOutput<'_>),
     {
         if self.base.is_none() {
@@ -243,15 +258,15 @@ impl StreamReassembler {
                 return;
             }
             self.stats.retransmissions += 1;
-            self.check_overlap(ts, start, payload, out);
+            self.check_overlap((ts, packet), start, payload, out);
             self.expire(ts, out);
             return;
         }
         if start <= self.next {
-            self.deliver_from(ts, start, payload, u64::from(missing), out);
+            self.deliver_from((ts, packet), start, payload, u64::from(missing), out);
             self.drain(out);
         } else {
-            self.buffer(ts, start, payload, u64::from(missing), false);
+            self.buffer((ts, packet), start, payload, u64::from(missing), false);
             self.enforce_limits(ts, out);
         }
         self.expire(ts, out);
@@ -261,16 +276,16 @@ impl StreamReassembler {
     /// A probe at the next offset is held, not delivered: the receiver keeps it only if it
     /// acknowledges it ([`Self::acked`]), and the data sent once the window opens replaces it.
     /// Anything else is an ordinary segment.
-    pub fn push_probe<F>(&mut self, ts: Timestamp, seq: u32, payload: &[u8], out: &mut F)
+    pub fn push_probe<F>(&mut self, at: (Timestamp, u64), seq: u32, payload: &[u8], out: &mut F)
     where
         F: FnMut(StreamOutput<'_>),
     {
         if self.base.is_some() && payload.len() == 1 && self.unwrap_seq(seq) == self.next {
             let start = self.next;
-            self.buffer(ts, start, payload, 0, true);
+            self.buffer(at, start, payload, 0, true);
             return;
         }
-        self.push(ts, seq, payload, 0, out);
+        self.push(at, seq, payload, 0, out);
     }
 
     /// Records the FIN at the offset just past `seq + payload_len`.
@@ -354,14 +369,8 @@ impl StreamReassembler {
         }
         self.hole_since = None;
         let acked = self.acked;
-        while let Some((&first, _)) = self.pending.iter().next() {
-            if first > acked {
-                break;
-            }
-            if first > self.next {
-                self.emit_gap(ts, first - self.next, false, out);
-            }
-            self.drain(out);
+        while matches!(self.pending.first_key_value(), Some((&first, _)) if first <= acked) {
+            self.skip_to_held(ts, out);
         }
         if let Some(fin) = self.fin {
             // The FIN occupies one sequence number: an ACK past it acknowledges everything.
@@ -376,12 +385,7 @@ impl StreamReassembler {
     where
         F: FnMut(StreamOutput<'_>),
     {
-        while let Some((&first, _)) = self.pending.iter().next() {
-            if first > self.next {
-                self.emit_gap(ts, first - self.next, false, out);
-            }
-            self.drain(out);
-        }
+        while self.skip_to_held(ts, out) {}
         if let Some(fin) = self.fin {
             if fin > self.next {
                 self.emit_gap(ts, fin - self.next, false, out);
@@ -398,13 +402,24 @@ impl StreamReassembler {
     {
         let held = self.pending_bytes;
         self.hole_since = None;
-        while let Some((&first, _)) = self.pending.iter().next() {
-            if first > self.next {
-                self.emit_gap(ts, first - self.next, false, out);
-            }
-            self.drain(out);
-        }
+        while self.skip_to_held(ts, out) {}
         held
+    }
+
+    /// Declares the hole in front of the first held segment a gap (when there is one) and
+    /// delivers what is then in order; false when nothing is held.
+    fn skip_to_held<F>(&mut self, ts: Timestamp, out: &mut F) -> bool
+    where
+        F: FnMut(StreamOutput<'_>),
+    {
+        let Some((&first, _)) = self.pending.first_key_value() else {
+            return false;
+        };
+        if first > self.next {
+            self.emit_gap(ts, first - self.next, false, out);
+        }
+        self.drain(out);
+        true
     }
 
     /// Drops buffered data and stops remembering history (the flow is no longer analysed).
@@ -417,7 +432,7 @@ impl StreamReassembler {
 
     fn deliver_from<F>(
         &mut self,
-        ts: Timestamp,
+        (ts, packet): (Timestamp, u64),
         start: u64,
         payload: &[u8],
         missing: u64,
@@ -428,7 +443,7 @@ impl StreamReassembler {
         let skip = (self.next - start) as usize;
         if skip > 0 {
             let overlap = &payload[..skip.min(payload.len())];
-            self.check_overlap(ts, start, overlap, out);
+            self.check_overlap((ts, packet), start, overlap, out);
         }
         if skip < payload.len() {
             let fresh = &payload[skip..];
@@ -437,6 +452,7 @@ impl StreamReassembler {
             out(StreamOutput::Data {
                 offset: self.next,
                 ts,
+                packet,
                 bytes: fresh,
             });
             self.next += fresh.len() as u64;
@@ -463,25 +479,33 @@ impl StreamReassembler {
                 self.stats.retransmissions += 1;
                 if !seg.probe {
                     // A probe the receiver did not take was replaced by the data sent later.
-                    self.check_overlap(seg.ts, start, &seg.data, out);
+                    self.check_overlap((seg.ts, seg.packet), start, &seg.data, out);
                 }
             } else {
-                self.deliver_from(seg.ts, start, &seg.data, seg.missing, out);
+                self.deliver_from((seg.ts, seg.packet), start, &seg.data, seg.missing, out);
             }
             // Two held copies that disagreed are reported whether or not the data was still
             // needed when it came to be delivered.
-            if let Some((first, last, ts)) = seg.conflict {
+            if let Some((first, last, ts, packet)) = seg.conflict {
                 self.stats.overlaps += 1;
                 out(StreamOutput::Overlap {
                     offset: first,
                     len: last - first + 1,
                     ts,
+                    packet,
                 });
             }
         }
     }
 
-    fn buffer(&mut self, ts: Timestamp, start: u64, payload: &[u8], missing: u64, probe: bool) {
+    fn buffer(
+        &mut self,
+        (ts, packet): (Timestamp, u64),
+        start: u64,
+        payload: &[u8],
+        missing: u64,
+        probe: bool,
+    ) {
         if let Some(existing) = self.pending.get_mut(&start) {
             let covered = existing.data.len() as u64 + existing.missing;
             let total = payload.len() as u64 + missing;
@@ -494,8 +518,8 @@ impl StreamReassembler {
                     let last = (0..common).rev().find(differ).unwrap_or(first);
                     let (f, l) = (start + first as u64, start + last as u64);
                     existing.conflict = Some(match existing.conflict {
-                        Some((f0, l0, t0)) => (f0.min(f), l0.max(l), t0),
-                        None => (f, l, ts),
+                        Some((f0, l0, t0, p0)) => (f0.min(f), l0.max(l), t0, p0),
+                        None => (f, l, ts, packet),
                     });
                 }
                 self.stats.retransmissions += 1;
@@ -520,6 +544,7 @@ impl StreamReassembler {
             start,
             Pending {
                 ts,
+                packet,
                 data: payload.to_vec(),
                 missing,
                 probe,
@@ -532,17 +557,10 @@ impl StreamReassembler {
     where
         F: FnMut(StreamOutput<'_>),
     {
-        while self.pending_bytes > self.limits.max_buffered_bytes
-            || self.pending.len() > self.limits.max_buffered_segments
-        {
-            let Some((&first, _)) = self.pending.iter().next() else {
-                break;
-            };
-            if first > self.next {
-                self.emit_gap(ts, first - self.next, false, out);
-            }
-            self.drain(out);
-        }
+        while (self.pending_bytes > self.limits.max_buffered_bytes
+            || self.pending.len() > self.limits.max_buffered_segments)
+            && self.skip_to_held(ts, out)
+        {}
     }
 
     fn emit_gap<F>(&mut self, ts: Timestamp, len: u64, cut: bool, out: &mut F)
@@ -613,8 +631,13 @@ impl StreamReassembler {
         }
     }
 
-    fn check_overlap<F>(&mut self, ts: Timestamp, start: u64, bytes: &[u8], out: &mut F)
-    where
+    fn check_overlap<F>(
+        &mut self,
+        (ts, packet): (Timestamp, u64),
+        start: u64,
+        bytes: &[u8],
+        out: &mut F,
+    ) where
         F: FnMut(StreamOutput<'_>),
     {
         let len = self.history.len() as u64;
@@ -641,6 +664,7 @@ impl StreamReassembler {
                 offset: first,
                 len: last_diff - first + 1,
                 ts,
+                packet,
             });
         }
     }
@@ -658,7 +682,7 @@ mod tests {
     }
 
     fn run(r: &mut StreamReassembler, seq: u32, data: &[u8], log: &mut Vec<Out>) {
-        r.push(Timestamp(0), seq, data, 0, &mut |o| log.push(own(o)));
+        r.push((Timestamp(0), 1), seq, data, 0, &mut |o| log.push(own(o)));
     }
 
     fn own(o: StreamOutput<'_>) -> Out {
@@ -823,9 +847,13 @@ mod tests {
                 let hole = 1 + rand(50);
                 let data: Vec<u8> = (next + hole..next + hole + 10).map(byte).collect();
                 let mut log = Vec::new();
-                r.push(Timestamp(0), (next + hole + 1) as u32, &data, 0, &mut |o| {
-                    log.push(own(o))
-                });
+                r.push(
+                    (Timestamp(0), 1),
+                    (next + hole + 1) as u32,
+                    &data,
+                    0,
+                    &mut |o| log.push(own(o)),
+                );
                 r.acked(Timestamp(0), (next + hole + 1) as u32, &mut |o| {
                     log.push(own(o))
                 });
@@ -859,7 +887,7 @@ mod tests {
         let mut r = StreamReassembler::new(ReassemblyLimits::default());
         r.set_isn(0);
         let mut log = Vec::new();
-        r.push(Timestamp(0), 1, b"abc", 5, &mut |o| log.push(own(o)));
+        r.push((Timestamp(0), 1), 1, b"abc", 5, &mut |o| log.push(own(o)));
         run(&mut r, 9, b"z", &mut log);
         assert_eq!(
             log,
@@ -904,7 +932,7 @@ mod tests {
         let mut log = Vec::new();
         run(&mut r, 1, b"ab", &mut log);
         let probe = |r: &mut StreamReassembler, log: &mut Vec<Out>, seq: u32, b: &[u8]| {
-            r.push_probe(Timestamp(0), seq, b, &mut |o| log.push(own(o)));
+            r.push_probe((Timestamp(0), 1), seq, b, &mut |o| log.push(own(o)));
         };
         probe(&mut r, &mut log, 3, b"X");
         probe(&mut r, &mut log, 3, b"X");
@@ -1009,7 +1037,7 @@ mod tests {
         let mut log = Vec::new();
         let seg = |j: u32| vec![j as u8; 10];
         let push = |r: &mut StreamReassembler, t: i64, j: u32, log: &mut Vec<Out>| {
-            r.push(Timestamp(t), 1 + 10 * j, &seg(j), 0, &mut |o| {
+            r.push((Timestamp(t), 1), 1 + 10 * j, &seg(j), 0, &mut |o| {
                 log.push(own(o))
             });
         };

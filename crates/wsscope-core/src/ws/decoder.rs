@@ -22,6 +22,8 @@ pub enum DecodeEvent<'a> {
         header: FrameHeader,
         /// Timestamp.
         ts: Timestamp,
+        /// Number of the packet holding its first byte.
+        packet: u64,
     },
     /// Unmasked payload bytes of the current frame.
     Payload {
@@ -29,6 +31,8 @@ pub enum DecodeEvent<'a> {
         data: &'a [u8],
         /// Timestamp of their packet.
         ts: Timestamp,
+        /// Number of their packet.
+        packet: u64,
     },
     /// `len` payload bytes of the current frame are missing from the capture.
     PayloadGap {
@@ -123,7 +127,8 @@ pub struct FrameDecoder {
     expect: Expectations,
     state: State,
     hdr: Vec<u8>,
-    hdr_ts: Timestamp,
+    /// Timestamp and packet number of the current header's first byte.
+    hdr_ts: (Timestamp, u64),
     scratch: Vec<u8>,
     /// Bytes held since sync was lost; the search window is `resync[base..]`.
     resync: Vec<u8>,
@@ -131,7 +136,8 @@ pub struct FrameDecoder {
     base: usize,
     /// Next position of `resync` to examine: those between `base` and `scan` were rejected.
     scan: usize,
-    resync_ts: Timestamp,
+    /// Timestamp and packet number of the first byte held while sync is lost.
+    resync_ts: (Timestamp, u64),
     skipped: u64,
     /// Candidate positions examined while looking for a header (to test that the search is
     /// linear).
@@ -146,12 +152,12 @@ impl FrameDecoder {
             expect,
             state: State::Header,
             hdr: Vec::with_capacity(14),
-            hdr_ts: Timestamp(0),
+            hdr_ts: (Timestamp(0), 0),
             scratch: Vec::new(),
             resync: Vec::new(),
             base: 0,
             scan: 0,
-            resync_ts: Timestamp(0),
+            resync_ts: (Timestamp(0), 0),
             skipped: 0,
             #[cfg(test)]
             examined: 0,
@@ -170,20 +176,21 @@ impl FrameDecoder {
         matches!(self.state, State::Header) && self.hdr.is_empty()
     }
 
-    /// Feeds stream bytes.
-    pub fn feed<F>(&mut self, ts: Timestamp, mut data: &[u8], out: &mut F)
+    /// Feeds stream bytes carried by the packet numbered `at.1`, captured at `at.0`.
+    pub fn feed<F>(&mut self, at: (Timestamp, u64), mut data: &[u8], out: &mut F)
     where
         F: FnMut(DecodeEvent<'_>),
     {
+        let ts = at.0;
         while !data.is_empty() {
             if !matches!(self.state, State::Resync) {
-                let used = self.run(ts, data, out);
+                let used = self.run(at, data, out);
                 data = &data[used..];
                 continue;
             }
             let held = self.resync.len() - self.base;
             if held == 0 {
-                self.resync_ts = ts;
+                self.resync_ts = at;
             }
             let room = RESYNC_WINDOW.saturating_sub(held).max(1);
             let take = room.min(data.len());
@@ -195,20 +202,21 @@ impl FrameDecoder {
 
     /// Decodes frames from `data` until it is used up or sync is lost (state `Resync`);
     /// returns how many bytes were used.
-    fn run<F>(&mut self, ts: Timestamp, data: &[u8], out: &mut F) -> usize
+    fn run<F>(&mut self, at: (Timestamp, u64), data: &[u8], out: &mut F) -> usize
     where
         F: FnMut(DecodeEvent<'_>),
     {
+        let (ts, packet) = at;
         let mut rest = data;
         while !rest.is_empty() {
             match self.state {
                 State::Header => {
                     if self.hdr.is_empty() {
-                        self.hdr_ts = ts;
+                        self.hdr_ts = at;
                         // Fast path: the whole header is in this piece.
                         if let Some(h) = FrameHeader::parse(rest) {
                             rest = &rest[h.header_len..];
-                            self.start_frame(h, ts, out);
+                            self.start_frame(h, at, out);
                             continue;
                         }
                     }
@@ -246,9 +254,14 @@ impl FrameDecoder {
                             out(DecodeEvent::Payload {
                                 data: &self.scratch,
                                 ts,
+                                packet,
                             });
                         }
-                        None => out(DecodeEvent::Payload { data: chunk, ts }),
+                        None => out(DecodeEvent::Payload {
+                            data: chunk,
+                            ts,
+                            packet,
+                        }),
                     }
                     if done {
                         self.state = State::Header;
@@ -326,11 +339,15 @@ impl FrameDecoder {
         self.state = State::Resync;
     }
 
-    fn start_frame<F>(&mut self, h: FrameHeader, ts: Timestamp, out: &mut F)
+    fn start_frame<F>(&mut self, h: FrameHeader, (ts, packet): (Timestamp, u64), out: &mut F)
     where
         F: FnMut(DecodeEvent<'_>),
     {
-        out(DecodeEvent::Header { header: h, ts });
+        out(DecodeEvent::Header {
+            header: h,
+            ts,
+            packet,
+        });
         if h.length_msb_set {
             // A length of 2^63 or more cannot be followed; look for the next real header.
             out(DecodeEvent::FrameEnd { ts });
@@ -379,7 +396,7 @@ impl FrameDecoder {
                         break;
                     }
                     // Sync lost again within the held bytes: search the rest of them.
-                    ev_ts = rts;
+                    ev_ts = rts.0;
                 }
                 Search::Undecided => break,
                 Search::Nothing => {
@@ -523,7 +540,7 @@ mod tests {
     fn collect(d: &mut FrameDecoder, pieces: &[&[u8]]) -> Vec<Ev> {
         let mut evs = Vec::new();
         for p in pieces {
-            d.feed(Timestamp(0), p, &mut |e| evs.push(own(e)));
+            d.feed((Timestamp(0), 1), p, &mut |e| evs.push(own(e)));
         }
         evs
     }
@@ -576,9 +593,11 @@ mod tests {
         let mut d = FrameDecoder::new(SERVER);
         let mut evs = collect(&mut d, &[&[0x82, 0x0a, 1, 2]]);
         d.gap(Timestamp(0), 4, &mut |e| evs.push(own(e)));
-        d.feed(Timestamp(0), &[7, 8, 9, 10, 0x81, 0x01, b'x'], &mut |e| {
-            evs.push(own(e))
-        });
+        d.feed(
+            (Timestamp(0), 1),
+            &[7, 8, 9, 10, 0x81, 0x01, b'x'],
+            &mut |e| evs.push(own(e)),
+        );
         assert_eq!(
             evs,
             vec![
@@ -601,7 +620,7 @@ mod tests {
         d.gap(Timestamp(0), 3, &mut |e| evs.push(own(e)));
         // Tail of a lost frame ("zz" is junk from its payload), then two good frames.
         d.feed(
-            Timestamp(0),
+            (Timestamp(0), 1),
             &[0xff, 0xff, 0x81, 0x02, b'h', b'i', 0x81, 0x01, b'!'],
             &mut |e| evs.push(own(e)),
         );
@@ -637,7 +656,9 @@ mod tests {
                 break;
             }
             let n = (1 + k % 4).min(bytes.len() - at);
-            d.feed(Timestamp(0), &bytes[at..at + n], &mut |e| evs.push(own(e)));
+            d.feed((Timestamp(0), 1), &bytes[at..at + n], &mut |e| {
+                evs.push(own(e))
+            });
             at += n;
         }
     }
@@ -712,9 +733,9 @@ mod tests {
         // examined again with the next piece.
         let (mut d, mut evs, junk) = lost_sync_before_junk(5, 64 * 1024);
         for b in junk.chunks(1) {
-            d.feed(Timestamp(0), b, &mut |e| evs.push(own(e)));
+            d.feed((Timestamp(0), 1), b, &mut |e| evs.push(own(e)));
         }
-        d.feed(Timestamp(0), &[0x81, 0x02, b'h', b'i'], &mut |e| {
+        d.feed((Timestamp(0), 1), &[0x81, 0x02, b'h', b'i'], &mut |e| {
             evs.push(own(e))
         });
         d.finish(Timestamp(0), &mut |e| evs.push(own(e)));
@@ -757,7 +778,7 @@ mod tests {
                 // accepted for ending exactly where the bytes held end.
                 let (head, tail) = bytes.split_at(bytes.len() - 3);
                 feed_in_small_pieces(&mut d, head, &mut evs);
-                d.feed(Timestamp(0), tail, &mut |e| evs.push(own(e)));
+                d.feed((Timestamp(0), 1), tail, &mut |e| evs.push(own(e)));
                 d.finish(Timestamp(0), &mut |e| evs.push(own(e)));
                 evs
             })

@@ -115,17 +115,32 @@ pub enum DecompressionError {
     Inflate(#[from] InflateError),
 }
 
+/// The capture packets a message's bytes came in, numbered 1-based as Wireshark numbers
+/// frames ([`crate::packet::Segment::packet`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PacketSpan {
+    /// The packet that delivered the message's first byte: the first byte of its first
+    /// frame's header.
+    pub first: u64,
+    /// The packet that delivered its last byte: the last byte of its last frame (for a message
+    /// cut short by a gap or the end of the stream, the last of its bytes captured).
+    pub last: u64,
+}
+
 /// What the assembler reports.
 #[derive(Debug)]
 pub enum Assembled {
-    /// A finished message.
-    Message(Message),
+    /// A finished message and the packets it came in.
+    Message(Message, PacketSpan),
     /// A rule violation.
     Violation {
         /// Finding code.
         code: Code,
         /// Timestamp.
         ts: Timestamp,
+        /// The packet that carried the offending bytes (`None` when no packet did: the stream
+        /// ended, or sync was lost in a gap).
+        packet: Option<u64>,
         /// Detail.
         detail: String,
     },
@@ -154,6 +169,7 @@ pub const FREE_PAYLOAD_BYTES: usize = 4 << 10;
 struct Building {
     kind: MessageKind,
     ts: Timestamp,
+    packets: PacketSpan,
     frames: u32,
     len: u64,
     wire_len: u64,
@@ -243,6 +259,8 @@ pub struct MessageAssembler {
     budget: Option<MemoryBudget>,
     /// The inflater is charged ([`INFLATER_BYTES`]).
     inflater_charged: bool,
+    /// Number of the packet of the frame header or payload bytes being handled.
+    packet: u64,
 }
 
 impl Drop for MessageAssembler {
@@ -267,7 +285,18 @@ fn violation(code: Code, ts: Timestamp, detail: impl Into<String>) -> Assembled 
     Assembled::Violation {
         code,
         ts,
+        packet: None,
         detail: detail.into(),
+    }
+}
+
+/// `out`, with violations that name no packet pointed at `packet`.
+fn stamp<F: FnMut(Assembled)>(packet: u64, out: &mut F) -> impl FnMut(Assembled) + '_ {
+    move |mut a| {
+        if let Assembled::Violation { packet: p, .. } = &mut a {
+            p.get_or_insert(packet);
+        }
+        out(a)
     }
 }
 
@@ -293,6 +322,7 @@ impl MessageAssembler {
             header_cut: false,
             budget: None,
             inflater_charged: false,
+            packet: 0,
         }
     }
 
@@ -331,11 +361,21 @@ impl MessageAssembler {
     where
         F: FnMut(Assembled),
     {
+        // Violations about a frame's bytes point at the packet that carried them: the header's,
+        // the payload's, or for the frame's end the packet of its last byte.
         match ev {
-            DecodeEvent::Header { header, ts } => self.on_header(header, ts, out),
-            DecodeEvent::Payload { data, ts } => self.on_payload(data, ts, out),
+            DecodeEvent::Header { header, ts, packet } => {
+                self.packet = packet;
+                self.on_header(header, ts, &mut stamp(packet, out));
+                self.touch();
+            }
+            DecodeEvent::Payload { data, ts, packet } => {
+                self.packet = packet;
+                self.touch();
+                self.on_payload(data, ts, &mut stamp(packet, out));
+            }
             DecodeEvent::PayloadGap { len } => self.on_gap(len),
-            DecodeEvent::FrameEnd { ts } => self.on_frame_end(ts, out),
+            DecodeEvent::FrameEnd { ts } => self.on_frame_end(ts, &mut stamp(self.packet, out)),
             DecodeEvent::Resynced { skipped, ts } => {
                 // Whatever message was in progress lost its tail with the frame boundary.
                 if let Some(b) = self.data.as_mut() {
@@ -372,6 +412,18 @@ impl MessageAssembler {
                     b.incomplete = true;
                 }
             }
+        }
+    }
+
+    /// Records that the current frame's message got bytes from the current packet.
+    fn touch(&mut self) {
+        let building = match self.route {
+            Route::Data => self.data.as_mut(),
+            Route::Control => self.control.as_mut(),
+            Route::Discard | Route::None => None,
+        };
+        if let Some(b) = building {
+            b.packets.last = self.packet;
         }
     }
 
@@ -557,6 +609,10 @@ impl MessageAssembler {
             self.control = Some(Building {
                 kind,
                 ts,
+                packets: PacketSpan {
+                    first: self.packet,
+                    last: self.packet,
+                },
                 frames: 1,
                 len: 0,
                 wire_len: h.payload_len,
@@ -615,6 +671,10 @@ impl MessageAssembler {
                 self.data = Some(Building {
                     kind,
                     ts,
+                    packets: PacketSpan {
+                        first: self.packet,
+                        last: self.packet,
+                    },
                     frames: 1,
                     len: 0,
                     wire_len: h.payload_len,
@@ -756,6 +816,8 @@ impl MessageAssembler {
     where
         F: FnMut(Assembled),
     {
+        // Findings about the whole message carry its first timestamp, and its first packet.
+        let out = &mut stamp(b.packets.first, out);
         let max = self.cfg.max_message_size;
         let keep = self.cfg.keep_bytes;
         let budget = self.budget.as_ref();
@@ -857,21 +919,25 @@ impl MessageAssembler {
             // than when the connection ends.
             self.drop_inflater();
         }
-        out(Assembled::Message(Message {
-            dir: self.cfg.dir,
-            ts: b.ts,
-            end_ts: ts,
-            kind: b.kind,
-            frames: b.frames,
-            len: b.len,
-            wire_len: b.wire_len,
-            compressed: b.compressed,
-            payload: b.payload,
-            incomplete: b.incomplete,
-            utf8_valid,
-            close_code,
-            close_reason,
-        }));
+        let packets = b.packets;
+        out(Assembled::Message(
+            Message {
+                dir: self.cfg.dir,
+                ts: b.ts,
+                end_ts: ts,
+                kind: b.kind,
+                frames: b.frames,
+                len: b.len,
+                wire_len: b.wire_len,
+                compressed: b.compressed,
+                payload: b.payload,
+                incomplete: b.incomplete,
+                utf8_valid,
+                close_code,
+                close_reason,
+            },
+            packets,
+        ));
     }
 }
 
@@ -918,7 +984,7 @@ mod tests {
         });
         let mut out = Vec::new();
         let mut feed = |a: &mut MessageAssembler, bytes: &[u8]| {
-            d.feed(Timestamp(0), bytes, &mut |ev| {
+            d.feed((Timestamp(0), 1), bytes, &mut |ev| {
                 a.handle(ev, &mut |m| out.push(m))
             });
         };
@@ -936,7 +1002,7 @@ mod tests {
         let texts: Vec<Vec<u8>> = out
             .into_iter()
             .filter_map(|m| match m {
-                Assembled::Message(m) => Some(m.payload),
+                Assembled::Message(m, _) => Some(m.payload),
                 Assembled::Violation { .. } => None,
             })
             .collect();
@@ -969,7 +1035,7 @@ mod tests {
 
     fn feed_with(d: &mut FrameDecoder, a: &mut MessageAssembler, bytes: &[u8]) -> Vec<Assembled> {
         let mut out = Vec::new();
-        d.feed(Timestamp(0), bytes, &mut |ev| {
+        d.feed((Timestamp(0), 1), bytes, &mut |ev| {
             a.handle(ev, &mut |m| out.push(m))
         });
         out
@@ -1008,7 +1074,7 @@ mod tests {
         let (mut msgs, mut codes) = (Vec::new(), Vec::new());
         for o in out {
             match o {
-                Assembled::Message(m) => msgs.push(m),
+                Assembled::Message(m, _) => msgs.push(m),
                 Assembled::Violation { code, detail, .. } => codes.push((code, detail)),
             }
         }
@@ -1033,7 +1099,7 @@ mod tests {
         let (mut a, budget) = budgeted(None, 1024, 0);
         let out = feed_all(&mut a, &binary_frame(100 << 10));
         assert_eq!(budget.peak(), 0);
-        assert!(matches!(&out[..], [Assembled::Message(m)] if m.payload.len() == 1024));
+        assert!(matches!(&out[..], [Assembled::Message(m, _)] if m.payload.len() == 1024));
     }
 
     /// An inflater is charged while it lives, even past the budget (it is never refused: the
@@ -1050,7 +1116,7 @@ mod tests {
         let (mut a, budget) = budgeted(Some(false), 64, 1024);
         let out = feed_all(&mut a, &hello);
         assert_eq!(budget.used(), INFLATER_BYTES);
-        assert!(matches!(&out[..], [Assembled::Message(m)] if m.payload == b"Hello"));
+        assert!(matches!(&out[..], [Assembled::Message(m, _)] if m.payload == b"Hello"));
     }
 
     /// A message that does not inflate is reported in words, not Rust Debug text; the next
