@@ -359,7 +359,7 @@ fn analyse(
         warnings.push(format!("capture stopped early: {e}"));
     }
     outcome.capture =
-        wsscope_core::run::capture_report(name, "live", vec![linktype], &stats, warnings);
+        wsscope_core::pipeline::capture_report(name, "live", vec![linktype], &stats, warnings);
     outcome
         .tally
         .add_capture(&outcome.capture, stats.flows.evicted);

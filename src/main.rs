@@ -17,7 +17,7 @@ use wsscope_core::budget::MemoryBudget;
 use wsscope_core::escape::for_terminal;
 use wsscope_core::finding::Code;
 use wsscope_core::report::{flow_report, FlowsReport, PayloadMode, SCHEMA_VERSION};
-use wsscope_core::run::{fail_on_matches, parse_fail_on, run, RunOutcome};
+use wsscope_core::pipeline::{fail_on_matches, parse_fail_on, run_files, RunOutcome};
 use wsscope_core::session::SessionConfig;
 use wsscope_core::sink::json::JsonReportSink;
 use wsscope_core::sink::ndjson::NdjsonSink;
@@ -488,7 +488,7 @@ fn execute(
             b.set_position(done);
         }
     };
-    let result = run(&common.captures, cfg, sink, &mut progress);
+    let result = run_files(&common.captures, cfg, sink, &mut progress);
     if let Some(b) = &bar {
         b.finish_and_clear();
     }
@@ -507,7 +507,7 @@ fn execute(
 /// Output settings shared by `analyze` and `live`: the parsed `--fail-on` list, the payload
 /// mode and how many payload bytes each message keeps.
 struct OutputSettings {
-    fail_on: Vec<wsscope_core::run::FailOn>,
+    fail_on: Vec<wsscope_core::pipeline::FailOn>,
     mode: PayloadMode,
     keep: usize,
 }

@@ -1,4 +1,4 @@
-//! Adversarial captures through the real file pipeline ([`wsscope_core::run::run`]): floods and
+//! Adversarial captures through the real file pipeline ([`wsscope_core::pipeline::run`]): floods and
 //! hostile encodings built by `wsscope_testkit::adversarial`, written to a temporary pcap.
 //! Each test checks that nothing panics, that the right findings are reported, that the real
 //! WebSocket session hidden in the flood is decoded message for message, and that the state
@@ -146,7 +146,7 @@ where
 /// Runs the file pipeline on `path`.
 fn run(cfg: &AnalyzerConfig, path: &Path) -> (Counter, AnalyzerStats, CaptureReport) {
     let mut sink = Counter::default();
-    let mut outcome = wsscope_core::run::run(
+    let mut outcome = wsscope_core::pipeline::run_files(
         &[path.display().to_string()],
         cfg,
         &mut sink,
@@ -625,8 +625,8 @@ fn run_into(
     cfg: &AnalyzerConfig,
     path: &Path,
     sink: &mut dyn Sink,
-) -> wsscope_core::run::RunOutcome {
-    let outcome = wsscope_core::run::run(&[path.display().to_string()], cfg, sink, &mut |_, _| {})
+) -> wsscope_core::pipeline::RunOutcome {
+    let outcome = wsscope_core::pipeline::run_files(&[path.display().to_string()], cfg, sink, &mut |_, _| {})
         .expect("run");
     assert!(outcome.errors.is_empty(), "{:?}", outcome.errors);
     outcome
@@ -668,8 +668,8 @@ fn repeated_findings_of_a_session_are_listed_100_times_then_summed_up() {
         lines[lines.len() - 1]
     );
     assert!(out.contains("findings: 100000 error"), "{out}");
-    let gate = wsscope_core::run::parse_fail_on("unmasked-client-frame").expect("fail-on");
-    assert!(wsscope_core::run::fail_on_matches(&gate, &outcome.tally));
+    let gate = wsscope_core::pipeline::parse_fail_on("unmasked-client-frame").expect("fail-on");
+    assert!(wsscope_core::pipeline::fail_on_matches(&gate, &outcome.tally));
     assert_eq!(
         outcome.tally.summary.findings_by_code["unmasked-client-frame"],
         frames
@@ -748,7 +748,7 @@ fn packets_on_an_undescribed_interface_are_listed_100_times_then_counted() {
 fn json_full_report(
     path: &Path,
     budget: u64,
-) -> (wsscope_core::report::Report, wsscope_core::run::RunOutcome) {
+) -> (wsscope_core::report::Report, wsscope_core::pipeline::RunOutcome) {
     let mut cfg = config();
     cfg.session.keep_bytes = 1 << 20;
     cfg.budget = wsscope_core::budget::MemoryBudget::new(budget);
