@@ -626,8 +626,9 @@ fn run_into(
     path: &Path,
     sink: &mut dyn Sink,
 ) -> wsscope_core::pipeline::RunOutcome {
-    let outcome = wsscope_core::pipeline::run_files(&[path.display().to_string()], cfg, sink, &mut |_, _| {})
-        .expect("run");
+    let outcome =
+        wsscope_core::pipeline::run_files(&[path.display().to_string()], cfg, sink, &mut |_, _| {})
+            .expect("run");
     assert!(outcome.errors.is_empty(), "{:?}", outcome.errors);
     outcome
 }
@@ -669,7 +670,10 @@ fn repeated_findings_of_a_session_are_listed_100_times_then_summed_up() {
     );
     assert!(out.contains("findings: 100000 error"), "{out}");
     let gate = wsscope_core::pipeline::parse_fail_on("unmasked-client-frame").expect("fail-on");
-    assert!(wsscope_core::pipeline::fail_on_matches(&gate, &outcome.tally));
+    assert!(wsscope_core::pipeline::fail_on_matches(
+        &gate,
+        &outcome.tally
+    ));
     assert_eq!(
         outcome.tally.summary.findings_by_code["unmasked-client-frame"],
         frames
@@ -748,7 +752,10 @@ fn packets_on_an_undescribed_interface_are_listed_100_times_then_counted() {
 fn json_full_report(
     path: &Path,
     budget: u64,
-) -> (wsscope_core::report::Report, wsscope_core::pipeline::RunOutcome) {
+) -> (
+    wsscope_core::report::Report,
+    wsscope_core::pipeline::RunOutcome,
+) {
     let mut cfg = config();
     cfg.session.keep_bytes = 1 << 20;
     cfg.budget = wsscope_core::budget::MemoryBudget::new(budget);

@@ -270,7 +270,9 @@ mod tests {
         assert_eq!(end.notices.len(), 1);
         assert_eq!(end.notices[0].count, 2);
         assert!(
-            end.notices[0].text.starts_with("2 packets (200 bytes) dropped"),
+            end.notices[0]
+                .text
+                .starts_with("2 packets (200 bytes) dropped"),
             "{}",
             end.notices[0].text
         );
@@ -301,7 +303,10 @@ mod tests {
         assert!(feeder.is_stopped());
         assert!(!feeder.push(ts, 1, b"second", 6));
         drop(feeder);
-        assert_eq!(queue.next_packet().map(|p| p.data.to_vec()), Some(b"first".to_vec()));
+        assert_eq!(
+            queue.next_packet().map(|p| p.data.to_vec()),
+            Some(b"first".to_vec())
+        );
         assert!(queue.next_packet().is_none());
     }
 }
