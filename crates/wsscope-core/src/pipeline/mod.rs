@@ -117,11 +117,6 @@ impl<'a> Run<'a> {
         }
     }
 
-    /// Whether a stop was requested: no further capture should be started.
-    pub fn stopped(&self) -> bool {
-        self.stop.load(Ordering::SeqCst)
-    }
-
     /// Records a capture that could not be opened.
     pub fn input_error(&mut self, error: InputError) {
         self.outcome.errors.push(error);
