@@ -261,58 +261,56 @@ fn capture_findings(
     for notice in &end.notices {
         add(Code::CaptureTruncated, notice.count, notice.text.clone());
     }
-    if stats.flows.evicted > 0 {
-        add(
+    let d = &stats.decode;
+    let frag = &d.fragments;
+    let limits = crate::ipfrag::DefragLimits::default();
+    // (how many, code, detail): a finding for each count above zero.
+    let losses = [
+        (
+            stats.flows.evicted,
             Code::FlowEvicted,
-            1,
             format!(
                 "{} connections evicted from the full flow table (--max-flows {max_flows})",
                 stats.flows.evicted
             ),
-        );
-    }
-    let d = &stats.decode;
-    if d.truncated > 0 {
-        add(
+        ),
+        (
+            d.truncated,
             Code::SnaplenTruncated,
-            1,
             format!(
                 "{} of {} TCP segments were cut by the snaplen ({} payload bytes not captured); raise the snaplen (tcpdump -s 0)",
                 d.truncated, d.tcp_segments, d.truncated_bytes
             ),
-        );
-    }
-    if d.bad_ip_length > 0 {
-        add(
+        ),
+        (
+            d.bad_ip_length,
             Code::TcpSegmentIgnored,
-            1,
             format!(
                 "{} IPv4 packets with a total length shorter than its header were ignored (a receiving host drops them; possible evasion attempt)",
                 d.bad_ip_length
             ),
-        );
-    }
-    let frag = &d.fragments;
-    if frag.overlaps_inconsistent > 0 {
-        add(
+        ),
+        (
+            frag.overlaps_inconsistent,
             Code::IpFragmentOverlapInconsistent,
-            1,
             format!(
                 "{} IP fragments overlapped bytes already received with different values; the first copy was used (receivers differ: possible evasion attempt)",
                 frag.overlaps_inconsistent
             ),
-        );
-    }
-    if frag.evicted + frag.shredded > 0 {
-        let limits = crate::ipfrag::DefragLimits::default();
-        add(
+        ),
+        (
+            frag.evicted + frag.shredded,
             Code::FragmentsDropped,
-            1,
             format!(
                 "{} incomplete IP datagrams dropped from the full fragment table (at most {} in progress), {} dropped for arriving in more than {} pieces",
                 frag.evicted, limits.max_datagrams, frag.shredded, limits.max_pieces
             ),
-        );
+        ),
+    ];
+    for (n, code, detail) in losses {
+        if n > 0 {
+            add(code, 1, detail);
+        }
     }
     found
 }
