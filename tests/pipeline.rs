@@ -153,12 +153,12 @@ fn file_and_live_style_sources_give_identical_output() {
     paths.push(interleaved_connections(dir.path()));
     let mut evicted = 0;
     for cfg in [AnalyzerConfig::default(), tight] {
-        for path in paths.iter().cloned() {
+        for path in &paths {
             let name = path.display().to_string();
             let mut file = FileSource::open(&name).expect("open fixture");
             let (from_file, file_outcome) = run_source(&cfg, &mut file);
 
-            let (feeder, mut queue) = queue_like(&path, 1 << 30);
+            let (feeder, mut queue) = queue_like(path, 1 << 30);
             let producer_path = path.clone();
             let producer = std::thread::spawn(move || {
                 let n = feed(&producer_path, &feeder);
