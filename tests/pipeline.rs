@@ -189,6 +189,24 @@ fn file_and_live_style_sources_give_identical_output() {
     assert!(evicted > 0, "no fixture exercised flow-evicted");
 }
 
+/// A capture streamed from a reader (as from a pipe: no size, no file to watch) reads like the
+/// same capture opened as a file.
+#[test]
+fn a_streamed_capture_reads_like_the_file() {
+    for path in fixtures() {
+        let name = path.display().to_string();
+        let cfg = AnalyzerConfig::default();
+        let mut file = FileSource::open(&name).expect("open fixture");
+        let (from_file, _) = run_source(&cfg, &mut file);
+        let bytes = std::fs::read(&path).expect("read fixture");
+        let mut stream =
+            FileSource::from_reader(&name, io::Cursor::new(bytes)).expect("capture header");
+        assert_eq!(stream.size(), None);
+        let (from_stream, _) = run_source(&cfg, &mut stream);
+        assert_eq!(from_file, from_stream, "{name}");
+    }
+}
+
 /// Fails every event after the first `left`.
 struct FailingSink {
     left: usize,

@@ -99,6 +99,18 @@ impl FileSource {
         Self::from_input(path, open_input(path)?)
     }
 
+    /// A capture streamed from any reader (a pipe, a socket, bytes in memory), named `name`.
+    pub fn from_reader(name: &str, reader: impl Read + 'static) -> Result<Self, InputError> {
+        Self::from_input(
+            name,
+            Input {
+                reader: Box::new(reader),
+                file: None,
+                size: None,
+            },
+        )
+    }
+
     /// Reads the file header of an opened input named `path`.
     pub fn from_input(path: &str, input: Input) -> Result<Self, InputError> {
         let reader = StreamReader::new(input.reader).map_err(|e| match e {
