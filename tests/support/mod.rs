@@ -224,7 +224,7 @@ pub fn analyze_packets_with(cfg: AnalyzerConfig, packets: &[Packet]) -> Outcome 
 }
 
 /// Writes `bytes` to a temporary file and analyses it with the file driver
-/// ([`wsscope_core::pipeline::run`]), which also reports capture-level findings.
+/// ([`wsscope_core::pipeline::run_files`]), which also reports capture-level findings.
 pub fn run_file_with(cfg: &AnalyzerConfig, bytes: &[u8]) -> (Outcome, Vec<CaptureReport>) {
     run_file_into(cfg, bytes, wsscope_core::sink::Tee::new())
 }
