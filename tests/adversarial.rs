@@ -1,5 +1,6 @@
-//! Adversarial captures through the real file pipeline ([`wsscope_core::pipeline::run_files`]): floods and
-//! hostile encodings built by `wsscope_testkit::adversarial`, written to a temporary pcap.
+//! Adversarial captures through the real file pipeline ([`wsscope_core::pipeline::run_files`]):
+//! floods and hostile encodings built by `wsscope_testkit::adversarial`, written to a temporary
+//! pcap.
 //! Each test checks that nothing panics, that the right findings are reported, that the real
 //! WebSocket session hidden in the flood is decoded message for message, and that the state
 //! the limit protects never grew past it (peak counters of the flow and fragment tables).
