@@ -8,6 +8,8 @@
 //! `scripts/stress.sh` runs the same generators at full size through the release binary and
 //! measures time and peak RSS.
 
+mod support;
+
 use std::collections::{BTreeMap, HashMap};
 use std::io::{self, BufWriter};
 use std::path::{Path, PathBuf};
@@ -601,26 +603,6 @@ fn idle_connections_around_a_compressed_session() {
 // Repeated findings
 // ---------------------------------------------------------------------------------------------
 
-/// A `Write` into a buffer the test keeps.
-#[derive(Clone, Default)]
-struct Shared(std::rc::Rc<std::cell::RefCell<Vec<u8>>>);
-
-impl io::Write for Shared {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.borrow_mut().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Shared {
-    fn text(&self) -> String {
-        String::from_utf8(self.0.borrow().clone()).expect("utf-8 output")
-    }
-}
-
 /// Runs `path` through `sink`, returning the run's outcome.
 fn run_into(
     cfg: &AnalyzerConfig,
@@ -655,7 +637,7 @@ fn repeated_findings_of_a_session_are_listed_100_times_then_summed_up() {
     assert_eq!(seen.clean, Some(true));
 
     // Text: the session block lists 101 findings, the last one the sum.
-    let text = Shared::default();
+    let text = support::Shared::default();
     let mut sink = wsscope_core::sink::text::TextSink::new(Box::new(text.clone()), false, 64);
     let outcome = run_into(&cfg, &path, &mut sink);
     let out = text.text();
@@ -681,7 +663,7 @@ fn repeated_findings_of_a_session_are_listed_100_times_then_summed_up() {
     );
 
     // JSON report: 101 findings in the session and in the top-level list, counts in full.
-    let json = Shared::default();
+    let json = support::Shared::default();
     let mut sink = wsscope_core::sink::json::JsonReportSink::new(
         Box::new(json.clone()),
         wsscope_core::report::PayloadMode::None,
@@ -700,7 +682,7 @@ fn repeated_findings_of_a_session_are_listed_100_times_then_summed_up() {
     );
 
     // NDJSON: 101 finding lines, the last with its count.
-    let nd = Shared::default();
+    let nd = support::Shared::default();
     let mut sink = wsscope_core::sink::ndjson::NdjsonSink::new(
         Box::new(nd.clone()),
         wsscope_core::report::PayloadMode::None,
@@ -760,7 +742,7 @@ fn json_full_report(
     let mut cfg = config();
     cfg.session.keep_bytes = 1 << 20;
     cfg.budget = wsscope_core::budget::MemoryBudget::new(budget);
-    let json = Shared::default();
+    let json = support::Shared::default();
     let mut sink = wsscope_core::sink::json::JsonReportSink::new(
         Box::new(json.clone()),
         wsscope_core::report::PayloadMode::Full,

@@ -58,6 +58,17 @@ fn spawn_lines(cmd: &mut Command, stderr: bool) -> (Child, mpsc::Receiver<String
     (child, rx)
 }
 
+/// Starts the Python echo server on a free port once it is listening.
+fn echo_server() -> (u16, Child) {
+    let port = free_port();
+    let (server, srx) = spawn_lines(
+        Command::new("python3").args([PEER, "server", &port.to_string()]),
+        false,
+    );
+    wait_for(&srx, "READY");
+    (port, server)
+}
+
 /// Waits for a line containing `needle` and returns it.
 fn wait_for(rx: &mpsc::Receiver<String>, needle: &str) -> String {
     loop {
@@ -185,12 +196,7 @@ fn live_capture_decodes_every_message_and_flushes_on_sigint() {
     if !can_run() {
         return;
     }
-    let port = free_port();
-    let (mut server, srx) = spawn_lines(
-        Command::new("python3").args([PEER, "server", &port.to_string()]),
-        false,
-    );
-    wait_for(&srx, "READY");
+    let (port, mut server) = echo_server();
     let live = start_wsscope(port, &[]);
     let sent = run_client(port, 20, None);
     let (code, events, errs) = stop(live);
@@ -242,12 +248,7 @@ fn live_capture_with_user_runs_as_that_user_and_still_decodes() {
         return;
     }
     let (uid, gid) = nobody_ids();
-    let port = free_port();
-    let (mut server, srx) = spawn_lines(
-        Command::new("python3").args([PEER, "server", &port.to_string()]),
-        false,
-    );
-    wait_for(&srx, "READY");
+    let (port, mut server) = echo_server();
     let live = start_wsscope(port, &["--user", "nobody"]);
     let ready = live.ready.clone();
     let pid = live.child.id();
@@ -333,12 +334,7 @@ fn live_capture_joins_a_session_already_open() {
     if !can_run() {
         return;
     }
-    let port = free_port();
-    let (mut server, srx) = spawn_lines(
-        Command::new("python3").args([PEER, "server", &port.to_string()]),
-        false,
-    );
-    wait_for(&srx, "READY");
+    let (port, mut server) = echo_server();
     let live = std::cell::RefCell::new(None);
     let start = || *live.borrow_mut() = Some(start_wsscope(port, &[]));
     let sent = run_client(port, 10, Some((2.0, &start)));
@@ -484,12 +480,7 @@ fn live_ndjson_into_a_closed_pipe_ends_the_capture() {
     if !can_run() {
         return;
     }
-    let port = free_port();
-    let (mut server, srx) = spawn_lines(
-        Command::new("python3").args([PEER, "server", &port.to_string()]),
-        false,
-    );
-    wait_for(&srx, "READY");
+    let (port, mut server) = echo_server();
     let mut live = start_wsscope(port, &[]);
     drop(live.child.stdout.take());
     run_client(port, 20, None);
@@ -515,12 +506,7 @@ fn live_honours_max_flows_and_reports_evictions() {
     if !can_run() {
         return;
     }
-    let port = free_port();
-    let (mut server, srx) = spawn_lines(
-        Command::new("python3").args([PEER, "server", &port.to_string()]),
-        false,
-    );
-    wait_for(&srx, "READY");
+    let (port, mut server) = echo_server();
     let live = start_wsscope(port, &["--max-flows", "1", "--fail-on", "flow-evicted"]);
     let (mut load, _) = spawn_lines(
         Command::new("python3").args([PEER, "load", &port.to_string(), "3", "20"]),
@@ -549,12 +535,7 @@ fn live_no_midstream_leaves_a_joined_session_undecoded() {
     if !can_run() {
         return;
     }
-    let port = free_port();
-    let (mut server, srx) = spawn_lines(
-        Command::new("python3").args([PEER, "server", &port.to_string()]),
-        false,
-    );
-    wait_for(&srx, "READY");
+    let (port, mut server) = echo_server();
     let live = std::cell::RefCell::new(None);
     let start = || *live.borrow_mut() = Some(start_wsscope(port, &["--no-midstream"]));
     run_client(port, 10, Some((2.0, &start)));

@@ -5,12 +5,11 @@
 
 mod support;
 
-use std::cell::RefCell;
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
-use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use support::Shared;
 use wsscope_core::analyzer::{AnalyzerConfig, Event};
 use wsscope_core::capture::StreamReader;
 use wsscope_core::finding::Code;
@@ -22,26 +21,6 @@ use wsscope_core::sink::ndjson::NdjsonSink;
 use wsscope_core::sink::text::TextSink;
 use wsscope_core::sink::{Sink, Tee};
 use wsscope_core::tcp::FlowLimits;
-
-/// A writer into a buffer the test reads afterwards.
-#[derive(Clone, Default)]
-struct Shared(Rc<RefCell<Vec<u8>>>);
-
-impl Write for Shared {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.borrow_mut().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Shared {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.borrow()).into_owned()
-    }
-}
 
 /// Text (with transcript), JSON report and NDJSON of one run.
 #[derive(Debug, PartialEq, Eq)]

@@ -351,3 +351,24 @@ pub fn kit(dir: Dir) -> wsscope_testkit::Dir {
         Dir::ServerToClient => wsscope_testkit::Dir::ServerToClient,
     }
 }
+
+/// A `Write` into a buffer the test keeps (sinks take ownership of their writer).
+#[derive(Clone, Default)]
+pub struct Shared(std::rc::Rc<std::cell::RefCell<Vec<u8>>>);
+
+impl io::Write for Shared {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.borrow_mut().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Shared {
+    /// What was written.
+    pub fn text(&self) -> String {
+        String::from_utf8(self.0.borrow().clone()).expect("utf-8 output")
+    }
+}
