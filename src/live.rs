@@ -1,16 +1,16 @@
-//! Live capture (cargo feature `live`): libpcap on one thread, the analysis pipeline on
-//! another, joined by a bounded channel. Stops on `-c`, `--duration`, SIGINT or SIGTERM, and
-//! then flushes every open session and the final report like an offline run.
+//! Live capture (cargo feature `live`): libpcap on its own thread feeding a byte-bounded
+//! packet queue, read as a [`PacketSource`] by the same run driver as capture files. Stops on
+//! `-c`, `--duration`, SIGINT or SIGTERM (then flushes every open session and the final
+//! report like an offline run) and when the driver stops on a sink error.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError};
 use std::sync::Arc;
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
-use wsscope_core::analyzer::{Analyzer, AnalyzerConfig, Event};
 use wsscope_core::capture::RawPacket;
-use wsscope_core::report::CaptureReport;
-use wsscope_core::sink::{Sink, Tally};
+use wsscope_core::pipeline::queue::{packet_queue, PacketFeeder, PacketQueue, QueueSettings};
+use wsscope_core::pipeline::{PacketSource, SourceEnd, SourceNotice};
 use wsscope_core::timestamp::Timestamp;
 
 /// Live capture settings.
@@ -159,31 +159,6 @@ fn wait_readable(fd: std::os::fd::RawFd, timeout_ms: i32) {
     let _ = unsafe { libc::poll(&mut pfd, 1, timeout_ms) };
 }
 
-enum Msg {
-    Packet {
-        ts: Timestamp,
-        data: Vec<u8>,
-        orig_len: u32,
-    },
-    Done {
-        stats: CaptureStats,
-        error: Option<String>,
-    },
-}
-
-/// What a live run produced.
-#[derive(Debug, Default)]
-pub struct LiveOutcome {
-    /// Totals and finding counts.
-    pub tally: Tally,
-    /// The capture as a report entry.
-    pub capture: CaptureReport,
-    /// libpcap counters.
-    pub stats: CaptureStats,
-    /// A capture error that ended the run early.
-    pub error: Option<String>,
-}
-
 /// An interface open for capture, filter set, savefile open and privileges dropped (when
 /// asked): everything that needs privileges is done, and no packet has been analysed yet.
 pub struct OpenCapture {
@@ -235,136 +210,159 @@ pub fn open(opts: &LiveOptions) -> Result<OpenCapture, LiveError> {
     })
 }
 
-/// Captures from `capture`; `ready` is called once packets can flow; then runs until `stop`
-/// is set or a limit is reached, feeding `sink`.
-pub fn run(
-    capture: OpenCapture,
-    cfg: &AnalyzerConfig,
-    sink: &mut dyn Sink,
-    stop: Arc<AtomicBool>,
-    ready: &mut dyn FnMut(&str),
-) -> LiveOutcome {
+/// Most bytes of captured packets waiting for the analysis; beyond it packets are dropped,
+/// counted and reported (`capture-truncated`), so a slow analysis never stalls libpcap.
+pub const POOL_BYTES: usize = 64 << 20;
+
+/// How the capture thread ended.
+#[derive(Clone, Debug, Default)]
+pub struct CaptureEnd {
+    /// libpcap's counters.
+    pub stats: CaptureStats,
+    /// Packets (and their bytes) dropped because the analysis fell behind.
+    pub pool_dropped: (u64, u64),
+    /// A capture error that ended the capture early.
+    pub error: Option<String>,
+}
+
+/// A running capture as a [`PacketSource`]: a libpcap thread copies each packet into a
+/// byte-bounded [`PacketQueue`] that the run driver reads. It stops on the stop flag (a
+/// signal), on `-c`/`--duration`, on a capture error, or when the driver stops (a sink error).
+pub struct LiveSource {
+    queue: PacketQueue,
+    thread: Option<JoinHandle<CaptureEnd>>,
+    end: Option<CaptureEnd>,
+}
+
+/// Starts capturing from `capture` on its own thread.
+pub fn start(capture: OpenCapture, stop: Arc<AtomicBool>) -> LiveSource {
     let OpenCapture {
-        mut cap,
-        mut save,
+        cap,
+        save,
         linktype,
         interface,
         limits,
     } = capture;
-    let (tx, rx) = sync_channel::<Msg>(1 << 16);
-    let thread_stop = Arc::clone(&stop);
+    let (feeder, queue) = packet_queue(QueueSettings {
+        name: format!("live:{interface}"),
+        format: "live",
+        linktypes: vec![linktype],
+        max_bytes: POOL_BYTES,
+    });
+    let thread =
+        std::thread::spawn(move || capture_loop(cap, save, linktype, limits, &stop, feeder));
+    LiveSource {
+        queue,
+        thread: Some(thread),
+        end: None,
+    }
+}
+
+/// The capture thread: libpcap into the queue until a stop condition, then libpcap's counters.
+fn capture_loop(
+    mut cap: pcap::Capture<pcap::Active>,
+    mut save: Option<pcap::Savefile>,
+    linktype: u32,
+    limits: (Option<u64>, Option<Duration>),
+    stop: &AtomicBool,
+    feeder: PacketFeeder,
+) -> CaptureEnd {
     let fd = std::os::fd::AsRawFd::as_raw_fd(&cap);
-    let capture_thread = std::thread::spawn(move || {
-        let started = Instant::now();
-        let mut stats = CaptureStats::default();
-        let mut error = None;
-        loop {
-            if thread_stop.load(Ordering::SeqCst)
-                || limits.0.is_some_and(|c| stats.captured >= c)
-                || limits.1.is_some_and(|d| started.elapsed() >= d)
-            {
-                break;
-            }
-            match cap.next_packet() {
-                Ok(p) => {
-                    if let Some(s) = save.as_mut() {
-                        s.write(&p);
-                    }
-                    stats.captured += 1;
-                    let ts = Timestamp::from_parts(
-                        p.header.ts.tv_sec,
-                        (p.header.ts.tv_usec as u32).saturating_mul(1000),
-                    );
-                    let msg = Msg::Packet {
-                        ts,
-                        data: p.data.to_vec(),
-                        orig_len: p.header.len,
-                    };
-                    if tx.send(msg).is_err() {
-                        break;
-                    }
+    let started = Instant::now();
+    let mut end = CaptureEnd::default();
+    loop {
+        if stop.load(Ordering::SeqCst)
+            || limits.0.is_some_and(|c| end.stats.captured >= c)
+            || limits.1.is_some_and(|d| started.elapsed() >= d)
+        {
+            break;
+        }
+        match cap.next_packet() {
+            Ok(p) => {
+                if let Some(s) = save.as_mut() {
+                    s.write(&p);
                 }
-                Err(pcap::Error::TimeoutExpired) => wait_readable(fd, 100),
-                Err(e) => {
-                    error = Some(e.to_string());
+                end.stats.captured += 1;
+                let ts = Timestamp::from_parts(
+                    p.header.ts.tv_sec,
+                    (p.header.ts.tv_usec as u32).saturating_mul(1000),
+                );
+                if !feeder.push(ts, linktype, p.data, p.header.len) {
                     break;
                 }
             }
-        }
-        if let Some(s) = save.as_mut() {
-            let _ = s.flush();
-        }
-        if let Ok(s) = cap.stats() {
-            stats.received = u64::from(s.received);
-            stats.dropped = u64::from(s.dropped);
-            stats.if_dropped = u64::from(s.if_dropped);
-        }
-        let _ = tx.send(Msg::Done { stats, error });
-    });
-    ready(&interface);
-    let outcome = analyse(rx, linktype, &interface, cfg, sink);
-    let _ = capture_thread.join();
-    outcome
-}
-
-fn analyse(
-    rx: Receiver<Msg>,
-    linktype: u32,
-    interface: &str,
-    cfg: &AnalyzerConfig,
-    sink: &mut dyn Sink,
-) -> LiveOutcome {
-    let mut outcome = LiveOutcome::default();
-    let name = format!("live:{interface}");
-    let _ = sink.begin_capture(&name);
-    let mut analyzer = Analyzer::new(cfg.clone(), 0);
-    let tally = &mut outcome.tally;
-    let mut sink_ok = true;
-    let mut deliver = |ev: Event<'_>| {
-        tally.count(&ev);
-        if sink_ok && sink.event(&ev).is_err() {
-            sink_ok = false;
-        }
-    };
-    loop {
-        match rx.recv_timeout(Duration::from_millis(500)) {
-            Ok(Msg::Packet { ts, data, orig_len }) => {
-                let raw = RawPacket {
-                    ts,
-                    linktype,
-                    data: &data,
-                    orig_len,
-                };
-                analyzer.packet(&raw, &mut deliver);
+            Err(pcap::Error::TimeoutExpired) => {
+                if feeder.is_stopped() {
+                    break;
+                }
+                wait_readable(fd, 100);
             }
-            Ok(Msg::Done { stats, error }) => {
-                outcome.stats = stats;
-                outcome.error = error;
+            Err(e) => {
+                end.error = Some(e.to_string());
                 break;
             }
-            Err(RecvTimeoutError::Timeout) => {}
-            Err(RecvTimeoutError::Disconnected) => break,
         }
     }
-    analyzer.finish(&mut deliver);
-    let stats = analyzer.stats();
-    let mut warnings = Vec::new();
-    if outcome.stats.dropped + outcome.stats.if_dropped > 0 {
-        warnings.push(format!(
-            "libpcap dropped {} packets (kernel) and {} (interface): expect tcp-gap findings",
-            outcome.stats.dropped, outcome.stats.if_dropped
-        ));
+    if let Some(s) = save.as_mut() {
+        let _ = s.flush();
     }
-    if let Some(e) = &outcome.error {
-        warnings.push(format!("capture stopped early: {e}"));
+    if let Ok(s) = cap.stats() {
+        end.stats.received = u64::from(s.received);
+        end.stats.dropped = u64::from(s.dropped);
+        end.stats.if_dropped = u64::from(s.if_dropped);
     }
-    outcome.capture =
-        wsscope_core::run::capture_report(name, "live", vec![linktype], &stats, warnings);
-    outcome
-        .tally
-        .add_capture(&outcome.capture, stats.flows.evicted);
-    let _ = sink.end_capture(&outcome.capture);
-    let summary = outcome.tally.summary.clone();
-    let _ = sink.finish(&summary, std::slice::from_ref(&outcome.capture));
-    outcome
+    let mut notices = Vec::new();
+    let kernel = end.stats.dropped + end.stats.if_dropped;
+    if kernel > 0 {
+        notices.push(SourceNotice {
+            text: format!(
+                "libpcap dropped {} packets (kernel) and {} (interface): expect tcp-gap findings",
+                end.stats.dropped, end.stats.if_dropped
+            ),
+            count: kernel,
+        });
+    }
+    if let Some(e) = &end.error {
+        notices.push(SourceNotice::once(format!("capture stopped early: {e}")));
+    }
+    feeder.finish(notices);
+    end
+}
+
+impl LiveSource {
+    /// Stops the capture if it still runs and waits for its thread: libpcap's counters, the
+    /// packets the pool dropped, the error that ended it early.
+    pub fn close(&mut self) -> CaptureEnd {
+        if let Some(thread) = self.thread.take() {
+            self.queue.stop();
+            let mut end = thread.join().unwrap_or_else(|_| CaptureEnd {
+                error: Some("the capture thread panicked".into()),
+                ..CaptureEnd::default()
+            });
+            end.pool_dropped = self.queue.dropped();
+            self.end = Some(end);
+        }
+        self.end.clone().unwrap_or_default()
+    }
+}
+
+impl PacketSource for LiveSource {
+    fn name(&self) -> &str {
+        self.queue.name()
+    }
+    fn next_packet(&mut self) -> Option<RawPacket<'_>> {
+        self.queue.next_packet()
+    }
+    fn position(&self) -> u64 {
+        self.queue.position()
+    }
+    fn size(&self) -> Option<u64> {
+        None
+    }
+    fn stop(&mut self) {
+        self.queue.stop();
+    }
+    fn end(&mut self) -> SourceEnd {
+        self.queue.end()
+    }
 }

@@ -1,11 +1,14 @@
-//! Adversarial captures through the real file pipeline ([`wsscope_core::run::run`]): floods and
-//! hostile encodings built by `wsscope_testkit::adversarial`, written to a temporary pcap.
+//! Adversarial captures through the real file pipeline ([`wsscope_core::pipeline::run_files`]):
+//! floods and hostile encodings built by `wsscope_testkit::adversarial`, written to a temporary
+//! pcap.
 //! Each test checks that nothing panics, that the right findings are reported, that the real
 //! WebSocket session hidden in the flood is decoded message for message, and that the state
 //! the limit protects never grew past it (peak counters of the flow and fragment tables).
 //!
 //! `scripts/stress.sh` runs the same generators at full size through the release binary and
 //! measures time and peak RSS.
+
+mod support;
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::{self, BufWriter};
@@ -146,7 +149,7 @@ where
 /// Runs the file pipeline on `path`.
 fn run(cfg: &AnalyzerConfig, path: &Path) -> (Counter, AnalyzerStats, CaptureReport) {
     let mut sink = Counter::default();
-    let mut outcome = wsscope_core::run::run(
+    let mut outcome = wsscope_core::pipeline::run_files(
         &[path.display().to_string()],
         cfg,
         &mut sink,
@@ -600,34 +603,15 @@ fn idle_connections_around_a_compressed_session() {
 // Repeated findings
 // ---------------------------------------------------------------------------------------------
 
-/// A `Write` into a buffer the test keeps.
-#[derive(Clone, Default)]
-struct Shared(std::rc::Rc<std::cell::RefCell<Vec<u8>>>);
-
-impl io::Write for Shared {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.borrow_mut().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Shared {
-    fn text(&self) -> String {
-        String::from_utf8(self.0.borrow().clone()).expect("utf-8 output")
-    }
-}
-
 /// Runs `path` through `sink`, returning the run's outcome.
 fn run_into(
     cfg: &AnalyzerConfig,
     path: &Path,
     sink: &mut dyn Sink,
-) -> wsscope_core::run::RunOutcome {
-    let outcome = wsscope_core::run::run(&[path.display().to_string()], cfg, sink, &mut |_, _| {})
-        .expect("run");
+) -> wsscope_core::pipeline::RunOutcome {
+    let outcome =
+        wsscope_core::pipeline::run_files(&[path.display().to_string()], cfg, sink, &mut |_, _| {})
+            .expect("run");
     assert!(outcome.errors.is_empty(), "{:?}", outcome.errors);
     outcome
 }
@@ -653,7 +637,7 @@ fn repeated_findings_of_a_session_are_listed_100_times_then_summed_up() {
     assert_eq!(seen.clean, Some(true));
 
     // Text: the session block lists 101 findings, the last one the sum.
-    let text = Shared::default();
+    let text = support::Shared::default();
     let mut sink = wsscope_core::sink::text::TextSink::new(Box::new(text.clone()), false, 64);
     let outcome = run_into(&cfg, &path, &mut sink);
     let out = text.text();
@@ -668,15 +652,18 @@ fn repeated_findings_of_a_session_are_listed_100_times_then_summed_up() {
         lines[lines.len() - 1]
     );
     assert!(out.contains("findings: 100000 error"), "{out}");
-    let gate = wsscope_core::run::parse_fail_on("unmasked-client-frame").expect("fail-on");
-    assert!(wsscope_core::run::fail_on_matches(&gate, &outcome.tally));
+    let gate = wsscope_core::pipeline::parse_fail_on("unmasked-client-frame").expect("fail-on");
+    assert!(wsscope_core::pipeline::fail_on_matches(
+        &gate,
+        &outcome.tally
+    ));
     assert_eq!(
         outcome.tally.summary.findings_by_code["unmasked-client-frame"],
         frames
     );
 
     // JSON report: 101 findings in the session and in the top-level list, counts in full.
-    let json = Shared::default();
+    let json = support::Shared::default();
     let mut sink = wsscope_core::sink::json::JsonReportSink::new(
         Box::new(json.clone()),
         wsscope_core::report::PayloadMode::None,
@@ -695,7 +682,7 @@ fn repeated_findings_of_a_session_are_listed_100_times_then_summed_up() {
     );
 
     // NDJSON: 101 finding lines, the last with its count.
-    let nd = Shared::default();
+    let nd = support::Shared::default();
     let mut sink = wsscope_core::sink::ndjson::NdjsonSink::new(
         Box::new(nd.clone()),
         wsscope_core::report::PayloadMode::None,
@@ -748,11 +735,14 @@ fn packets_on_an_undescribed_interface_are_listed_100_times_then_counted() {
 fn json_full_report(
     path: &Path,
     budget: u64,
-) -> (wsscope_core::report::Report, wsscope_core::run::RunOutcome) {
+) -> (
+    wsscope_core::report::Report,
+    wsscope_core::pipeline::RunOutcome,
+) {
     let mut cfg = config();
     cfg.session.keep_bytes = 1 << 20;
     cfg.budget = wsscope_core::budget::MemoryBudget::new(budget);
-    let json = Shared::default();
+    let json = support::Shared::default();
     let mut sink = wsscope_core::sink::json::JsonReportSink::new(
         Box::new(json.clone()),
         wsscope_core::report::PayloadMode::Full,

@@ -420,8 +420,8 @@ fn capture_truncated_while_being_read_is_reported_not_fatal() {
         wsscope_core::report::PayloadMode::None,
     );
     let cfg = wsscope_core::analyzer::AnalyzerConfig::default();
-    let outcome =
-        wsscope_core::run::run(&paths, &cfg, &mut sink, &mut progress).expect("run completes");
+    let outcome = wsscope_core::pipeline::run_files(&paths, &cfg, &mut sink, &mut progress)
+        .expect("run completes");
     assert!(cut, "the progress callback ran");
     assert!(outcome.errors.is_empty());
     let truncated = outcome.tally.codes.get(&Code::CaptureTruncated).copied();

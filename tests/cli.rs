@@ -129,6 +129,35 @@ fn file_cut_mid_record_keeps_what_precedes_with_a_warning() {
     );
 }
 
+/// The --fail-on line names the findings that matched the gate, not every finding of the run
+/// (py_refused has a warning, upgrade-rejected, and an info, origin-missing).
+#[test]
+fn fail_on_lists_only_the_matching_findings() {
+    let out = wsscope([
+        "analyze",
+        "-q",
+        "--fail-on",
+        "warning",
+        "fixtures/py_refused.pcap",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "wsscope: --fail-on matched (upgrade-rejected x1)\n"
+    );
+    let out = wsscope([
+        "analyze",
+        "-q",
+        "--fail-on",
+        "origin-missing",
+        "fixtures/py_refused.pcap",
+    ]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "wsscope: --fail-on matched (origin-missing x1)\n"
+    );
+}
+
 #[test]
 fn fail_on_severity_and_code() {
     // node_ping has only an info finding (origin-missing).

@@ -7,6 +7,7 @@
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
@@ -55,6 +56,17 @@ fn spawn_lines(cmd: &mut Command, stderr: bool) -> (Child, mpsc::Receiver<String
         }
     });
     (child, rx)
+}
+
+/// Starts the Python echo server on a free port once it is listening.
+fn echo_server() -> (u16, Child) {
+    let port = free_port();
+    let (server, srx) = spawn_lines(
+        Command::new("python3").args([PEER, "server", &port.to_string()]),
+        false,
+    );
+    wait_for(&srx, "READY");
+    (port, server)
 }
 
 /// Waits for a line containing `needle` and returns it.
@@ -184,12 +196,7 @@ fn live_capture_decodes_every_message_and_flushes_on_sigint() {
     if !can_run() {
         return;
     }
-    let port = free_port();
-    let (mut server, srx) = spawn_lines(
-        Command::new("python3").args([PEER, "server", &port.to_string()]),
-        false,
-    );
-    wait_for(&srx, "READY");
+    let (port, mut server) = echo_server();
     let live = start_wsscope(port, &[]);
     let sent = run_client(port, 20, None);
     let (code, events, errs) = stop(live);
@@ -241,12 +248,7 @@ fn live_capture_with_user_runs_as_that_user_and_still_decodes() {
         return;
     }
     let (uid, gid) = nobody_ids();
-    let port = free_port();
-    let (mut server, srx) = spawn_lines(
-        Command::new("python3").args([PEER, "server", &port.to_string()]),
-        false,
-    );
-    wait_for(&srx, "READY");
+    let (port, mut server) = echo_server();
     let live = start_wsscope(port, &["--user", "nobody"]);
     let ready = live.ready.clone();
     let pid = live.child.id();
@@ -332,12 +334,7 @@ fn live_capture_joins_a_session_already_open() {
     if !can_run() {
         return;
     }
-    let port = free_port();
-    let (mut server, srx) = spawn_lines(
-        Command::new("python3").args([PEER, "server", &port.to_string()]),
-        false,
-    );
-    wait_for(&srx, "READY");
+    let (port, mut server) = echo_server();
     let live = std::cell::RefCell::new(None);
     let start = || *live.borrow_mut() = Some(start_wsscope(port, &[]));
     let sent = run_client(port, 10, Some((2.0, &start)));
@@ -461,5 +458,119 @@ fn live_tui_ends_when_its_pane_is_killed() {
         if let Err(e) = result {
             std::panic::resume_unwind(e);
         }
+    }
+}
+
+/// Waits up to 30 s for `child` to exit on its own; kills it and fails the test otherwise.
+fn wait_exit(child: &mut Child, what: &str) -> Option<i32> {
+    for _ in 0..300 {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            return status.code();
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = child.kill();
+    panic!("{what}: wsscope did not exit");
+}
+
+/// `live --ndjson | head`: once standard output is gone the capture ends (exit 2, the
+/// closed-output line), as for `analyze`, instead of capturing on until Ctrl-C.
+#[test]
+fn live_ndjson_into_a_closed_pipe_ends_the_capture() {
+    if !can_run() {
+        return;
+    }
+    let (port, mut server) = echo_server();
+    let mut live = start_wsscope(port, &[]);
+    drop(live.child.stdout.take());
+    run_client(port, 20, None);
+    let code = wait_exit(&mut live.child, "closed standard output");
+    let _ = server.kill();
+    let errs: Vec<String> = live.stderr.iter().collect();
+    assert_eq!(code, Some(2), "{errs:?}");
+    assert!(
+        errs.iter()
+            .any(|l| l.contains("standard output was closed before all output was written")),
+        "{errs:?}"
+    );
+    assert!(
+        errs.iter().any(|l| l.contains("packets captured")),
+        "{errs:?}"
+    );
+}
+
+/// `--max-flows` and `--no-midstream` reach a live capture; capture-level findings such as
+/// flow-evicted come out of it; `--fail-on` reports what matched as `analyze` does.
+#[test]
+fn live_honours_max_flows_and_reports_evictions() {
+    if !can_run() {
+        return;
+    }
+    let (port, mut server) = echo_server();
+    let live = start_wsscope(port, &["--max-flows", "1", "--fail-on", "flow-evicted"]);
+    let (mut load, _) = spawn_lines(
+        Command::new("python3").args([PEER, "load", &port.to_string(), "3", "20"]),
+        false,
+    );
+    assert!(load.wait().expect("load").success(), "load failed");
+    let (code, events, errs) = stop(live);
+    let _ = server.kill();
+    assert_eq!(code, Some(1), "{errs:?}");
+    let evicted = events
+        .iter()
+        .find(|e| e["event_type"] == "finding" && e["code"] == "flow-evicted")
+        .expect("flow-evicted finding");
+    let detail = evicted["detail"].as_str().unwrap_or_default();
+    assert!(detail.contains("--max-flows 1"), "{detail}");
+    assert!(
+        errs.iter()
+            .any(|l| l.starts_with("wsscope: --fail-on matched (flow-evicted x1")),
+        "{errs:?}"
+    );
+}
+
+/// With `--no-midstream` a session already open when the capture starts is not decoded.
+#[test]
+fn live_no_midstream_leaves_a_joined_session_undecoded() {
+    if !can_run() {
+        return;
+    }
+    let (port, mut server) = echo_server();
+    let live = std::cell::RefCell::new(None);
+    let start = || *live.borrow_mut() = Some(start_wsscope(port, &["--no-midstream"]));
+    run_client(port, 10, Some((2.0, &start)));
+    let live = live.into_inner().expect("wsscope started during the pause");
+    let (code, events, errs) = stop(live);
+    let _ = server.kill();
+    assert_eq!(code, Some(0), "{errs:?}");
+    assert!(
+        events.iter().all(|e| e["event_type"] != "message"),
+        "no message decoded: {events:?}"
+    );
+    let summary = events.last().expect("summary");
+    assert_eq!(summary["event_type"], "summary");
+    assert!(
+        summary["summary"]["tcp_flows"].as_u64() >= Some(1),
+        "{summary}"
+    );
+}
+
+/// `--json` naming the `-w` savefile (under any spelling) is refused before anything is
+/// captured or written, like an `analyze --json` naming an input capture.
+#[test]
+fn live_refuses_a_report_over_its_savefile() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let save = dir.path().join("cap.pcap");
+    let save = save.to_str().expect("utf-8 path");
+    let spelled = format!("{}/./cap.pcap", dir.path().display());
+    for json in [save, spelled.as_str()] {
+        let (code, out, err) = run_wsscope(
+            Command::new(env!("CARGO_BIN_EXE_wsscope"))
+                .args(["live", "-i", "lo", "--no-tui", "-w", save, "--json", json]),
+        );
+        assert_eq!(code, Some(2), "{err}");
+        assert!(err.contains("is the -w capture file"), "{err}");
+        assert!(out.is_empty(), "{out}");
+        assert!(!Path::new(save).exists(), "nothing written");
     }
 }

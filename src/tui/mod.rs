@@ -40,7 +40,7 @@ fn load(paths: &[String], cfg: &AnalyzerConfig, out: &mut dyn FnMut(LoadMsg)) {
         let mut progress = |done: u64, total: u64| {
             let _ = tx.send((done, total));
         };
-        wsscope_core::run::run(paths, cfg, &mut sink, &mut progress)
+        wsscope_core::pipeline::run_files(paths, cfg, &mut sink, &mut progress)
     };
     if let Some(p) = rx.try_iter().last() {
         out(LoadMsg::Progress(p.0, p.1));
@@ -61,7 +61,7 @@ fn load(paths: &[String], cfg: &AnalyzerConfig, out: &mut dyn FnMut(LoadMsg)) {
 fn check_inputs(paths: &[String]) -> io::Result<()> {
     for p in paths {
         let input =
-            wsscope_core::run::open_input(p).map_err(|e| io::Error::other(e.to_string()))?;
+            wsscope_core::pipeline::open_input(p).map_err(|e| io::Error::other(e.to_string()))?;
         if input.size.is_some() {
             StreamReader::new(input.reader).map_err(|e| io::Error::other(format!("{p}: {e}")))?;
         }

@@ -230,7 +230,7 @@ pub fn analyze_packets_with(cfg: AnalyzerConfig, packets: &[Packet]) -> Outcome 
 }
 
 /// Writes `bytes` to a temporary file and analyses it with the file driver
-/// ([`wsscope_core::run::run`]), which also reports capture-level findings.
+/// ([`wsscope_core::pipeline::run_files`]), which also reports capture-level findings.
 pub fn run_file_with(cfg: &AnalyzerConfig, bytes: &[u8]) -> (Outcome, Vec<CaptureReport>) {
     run_file_into(cfg, bytes, wsscope_core::sink::Tee::new())
 }
@@ -257,7 +257,7 @@ fn run_file_into(
     std::fs::write(&path, bytes).expect("write capture");
     let mut out = Outcome::default();
     let mut grab = Grab(&mut out, tee);
-    let outcome = wsscope_core::run::run(
+    let outcome = wsscope_core::pipeline::run_files(
         &[path.display().to_string()],
         cfg,
         &mut grab,
@@ -355,5 +355,26 @@ pub fn kit(dir: Dir) -> wsscope_testkit::Dir {
     match dir {
         Dir::ClientToServer => wsscope_testkit::Dir::ClientToServer,
         Dir::ServerToClient => wsscope_testkit::Dir::ServerToClient,
+    }
+}
+
+/// A `Write` into a buffer the test keeps (sinks take ownership of their writer).
+#[derive(Clone, Default)]
+pub struct Shared(std::rc::Rc<std::cell::RefCell<Vec<u8>>>);
+
+impl io::Write for Shared {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.borrow_mut().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Shared {
+    /// What was written.
+    pub fn text(&self) -> String {
+        String::from_utf8(self.0.borrow().clone()).expect("utf-8 output")
     }
 }

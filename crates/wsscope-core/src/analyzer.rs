@@ -77,6 +77,13 @@ pub struct Analyzer {
     cfg: AnalyzerConfig,
     decoder: PacketDecoder,
     table: FlowTable,
+    sessions: Sessions,
+    first_ts: Option<Timestamp>,
+    last_ts: Option<Timestamp>,
+}
+
+/// The connections being decoded and the events on their way out.
+struct Sessions {
     /// Boxed, like the flow table's entries: under eviction churn the map may hold twice the
     /// buckets it needs, and a bucket should cost a pointer.
     conns: HashMap<crate::tcp::FlowId, Box<Connection>>,
@@ -84,8 +91,6 @@ pub struct Analyzer {
     pending: Vec<SessionEvent>,
     /// Findings held back and payload drops not reported yet.
     post: Post,
-    first_ts: Option<Timestamp>,
-    last_ts: Option<Timestamp>,
 }
 
 impl Analyzer {
@@ -97,13 +102,15 @@ impl Analyzer {
             decoder: PacketDecoder::new(),
             table: FlowTable::new(cfg.flows).with_budget(cfg.budget.clone()),
             cfg,
-            conns: HashMap::new(),
-            next_session: last_session_id,
-            pending: Vec::new(),
-            post: Post {
-                repeats: Repeats::new(),
-                budget,
-                open: HashMap::new(),
+            sessions: Sessions {
+                conns: HashMap::new(),
+                next_session: last_session_id,
+                pending: Vec::new(),
+                post: Post {
+                    repeats: Repeats::new(),
+                    budget,
+                    open: HashMap::new(),
+                },
             },
             first_ts: None,
             last_ts: None,
@@ -112,7 +119,7 @@ impl Analyzer {
 
     /// The last session id handed out.
     pub fn last_session_id(&self) -> SessionId {
-        self.next_session
+        self.sessions.next_session
     }
 
     /// Counters so far.
@@ -136,18 +143,13 @@ impl Analyzer {
             cfg,
             decoder,
             table,
-            conns,
-            next_session,
-            pending,
-            post,
+            sessions,
             ..
         } = self;
         // The number the decoder gives this packet (it counts every packet it is given).
         let number = Some(decoder.stats().packets + 1);
         let _ = decoder.decode(packet, |seg| {
-            table.process(seg, &mut |ev| {
-                handle_tcp(cfg, conns, next_session, pending, post, number, ev, sink)
-            });
+            table.process(seg, &mut |ev| handle_tcp(cfg, sessions, number, ev, sink));
         });
     }
 
@@ -161,15 +163,11 @@ impl Analyzer {
         let Analyzer {
             cfg,
             table,
-            conns,
-            next_session,
-            pending,
-            post,
+            sessions,
             ..
         } = self;
-        table.finish(ts, &mut |ev| {
-            handle_tcp(cfg, conns, next_session, pending, post, None, ev, sink)
-        });
+        table.finish(ts, &mut |ev| handle_tcp(cfg, sessions, None, ev, sink));
+        let post = &mut sessions.post;
         post.absorb_drops(sink);
         let open: Vec<SessionId> = post.open.keys().copied().collect();
         for id in open {
@@ -184,17 +182,29 @@ impl Analyzer {
     }
 }
 
+/// Runs `f` on the connection of `flow` when it is tracked, then gives the flow table the
+/// connection's answer ([`answer`]).
+fn on_connection(
+    conns: &mut HashMap<crate::tcp::FlowId, Box<Connection>>,
+    flow: crate::tcp::FlowId,
+    f: impl FnOnce(&mut Connection),
+) -> Verdict {
+    match conns.get_mut(&flow) {
+        Some(c) => {
+            f(c);
+            answer(c)
+        }
+        None => Verdict::Continue,
+    }
+}
+
 /// Hands one TCP event to its connection and the events that follow to `sink`. `current` is the
 /// number of the packet being processed (`None` at the end of the capture): findings that name
 /// no packet of their own were revealed by it, or by the packet of the bytes or retransmission
 /// the event carries.
-#[allow(clippy::too_many_arguments)]
 fn handle_tcp<F>(
     cfg: &AnalyzerConfig,
-    conns: &mut HashMap<crate::tcp::FlowId, Box<Connection>>,
-    next_session: &mut SessionId,
-    pending: &mut Vec<SessionEvent>,
-    post: &mut Post,
+    sessions: &mut Sessions,
     current: Option<u64>,
     ev: TcpEvent<'_>,
     sink: &mut F,
@@ -202,6 +212,12 @@ fn handle_tcp<F>(
 where
     F: FnMut(Event<'_>),
 {
+    let Sessions {
+        conns,
+        next_session,
+        pending,
+        post,
+    } = sessions;
     let mut verdict = Verdict::Continue;
     let mut revealed = current;
     match ev {
@@ -227,10 +243,9 @@ where
             ..
         } => {
             revealed = Some(packet);
-            if let Some(c) = conns.get_mut(&flow) {
-                c.on_data(&cfg.session, next_session, dir, ts, packet, bytes, pending);
-                verdict = answer(c);
-            }
+            verdict = on_connection(conns, flow, |c| {
+                c.on_data(&cfg.session, next_session, dir, ts, packet, bytes, pending)
+            });
         }
         TcpEvent::Gap {
             flow,
@@ -240,10 +255,9 @@ where
             cut,
             ..
         } => {
-            if let Some(c) = conns.get_mut(&flow) {
-                c.on_gap(&cfg.session, next_session, dir, ts, len, cut, pending);
-                verdict = answer(c);
-            }
+            verdict = on_connection(conns, flow, |c| {
+                c.on_gap(&cfg.session, next_session, dir, ts, len, cut, pending)
+            });
         }
         TcpEvent::Overlap {
             flow,
@@ -254,9 +268,7 @@ where
             len,
         } => {
             revealed = Some(packet);
-            if let Some(c) = conns.get_mut(&flow) {
-                c.on_overlap(dir, ts, offset, len, pending);
-            }
+            on_connection(conns, flow, |c| c.on_overlap(dir, ts, offset, len, pending));
         }
         TcpEvent::Ignored {
             flow,
@@ -264,9 +276,7 @@ where
             ts,
             reason,
         } => {
-            if let Some(c) = conns.get_mut(&flow) {
-                c.on_ignored(dir, ts, reason, pending);
-            }
+            on_connection(conns, flow, |c| c.on_ignored(dir, ts, reason, pending));
         }
         TcpEvent::MemoryRelief {
             flow,
@@ -275,19 +285,15 @@ where
             held,
             limit,
         } => {
-            if let Some(c) = conns.get_mut(&flow) {
-                c.on_memory_relief(dir, ts, held, limit, pending);
-            }
+            on_connection(conns, flow, |c| {
+                c.on_memory_relief(dir, ts, held, limit, pending)
+            });
         }
         TcpEvent::Fin { flow, dir, .. } => {
-            if let Some(c) = conns.get_mut(&flow) {
-                c.on_fin(dir);
-            }
+            on_connection(conns, flow, |c| c.on_fin(dir));
         }
         TcpEvent::Rst { flow, dir, .. } => {
-            if let Some(c) = conns.get_mut(&flow) {
-                c.on_rst(dir);
-            }
+            on_connection(conns, flow, |c| c.on_rst(dir));
         }
         TcpEvent::Closed { ts, summary } => {
             let classification = match conns.remove(&summary.id) {

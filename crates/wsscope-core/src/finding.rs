@@ -154,7 +154,7 @@ codes! {
     /// Traffic decoded as WebSocket without a captured handshake.
     HandshakeNotSeen = "handshake-not-seen", Warning, "WebSocket frames were decoded on a connection whose upgrade handshake was not (fully) captured: joined mid-stream, or the request or the 101 is missing from the capture; extensions are unknown unless the 101 was seen.";
     /// The capture file ends inside a record or has a malformed record.
-    CaptureTruncated = "capture-truncated", Warning, "The capture could not be read in full: it ends inside a record, a record is malformed or over 256 MiB, or the file shrank or a read error occurred while it was read (everything before was analysed); also used for packets naming an undescribed pcapng interface (those packets are skipped).";
+    CaptureTruncated = "capture-truncated", Warning, "The capture could not be read in full: it ends inside a record, a record is malformed or over 256 MiB, or the file shrank or a read error occurred while it was read (everything before was analysed); also used for packets naming an undescribed pcapng interface (those packets are skipped), and for a live capture's packets dropped by the kernel or by wsscope's packet buffer (the analysis fell behind) or a capture error that ended it.";
     /// The flow table was full and connections were dropped.
     FlowEvicted = "flow-evicted", Warning, "The flow table was full; the least active connections were closed early.";
     /// IP fragments overlapped with different bytes.

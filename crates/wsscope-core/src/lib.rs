@@ -6,6 +6,10 @@
 //!   -> analyzer (events) -> sink (text, JSON report, NDJSON)
 //! ```
 //!
+//! [`pipeline::Run`] is the one driver: it pulls packets from a [`pipeline::PacketSource`]
+//! (a file or pipe here, a live interface in the binary), feeds the analyzer, keeps the totals,
+//! adds the capture-level findings and hands every event to the sink.
+//!
 //! Everything between the capture source and the sinks is sans-IO and deterministic: time comes
 //! from packets, never from the clock.
 
@@ -19,8 +23,8 @@ pub mod http;
 pub mod ipfrag;
 pub mod outcome;
 pub mod packet;
+pub mod pipeline;
 pub mod report;
-pub mod run;
 pub mod session;
 pub mod sink;
 pub mod tcp;

@@ -1,0 +1,35 @@
+//! `wsscope tui`: the terminal UI over capture files.
+
+use super::config;
+use crate::cli::TuiArgs;
+use anyhow::Context;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+/// Runs `tui`.
+pub fn run(args: TuiArgs) -> anyhow::Result<ExitCode> {
+    let cfg = config(&args.common.analysis, 64 << 10);
+    if args.measure_load {
+        let app = crate::tui::load_blocking(&args.common.captures, &cfg);
+        let messages: usize = app.sessions.iter().map(|s| s.messages.len()).sum();
+        let kept: usize = app
+            .sessions
+            .iter()
+            .flat_map(|s| s.messages.iter())
+            .map(|m| m.payload.len())
+            .sum();
+        println!(
+            "{{\"sessions\": {}, \"messages\": {messages}, \"payload_kept\": {kept}}}",
+            app.sessions.len()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    // SIGINT/SIGTERM/SIGHUP end the UI like `q`: terminal restored, exit 0.
+    let stop = Arc::new(AtomicBool::new(false));
+    let handler_stop = Arc::clone(&stop);
+    ctrlc::set_handler(move || handler_stop.store(true, Ordering::SeqCst))
+        .context("cannot install the SIGINT/SIGTERM/SIGHUP handler")?;
+    crate::tui::run(&args.common.captures, &cfg, stop)?;
+    Ok(ExitCode::SUCCESS)
+}
