@@ -9,9 +9,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use wsscope_core::analyzer::{Analyzer, AnalyzerConfig, Event};
 use wsscope_core::capture::RawPacket;
-use wsscope_core::report::CaptureReport;
 use wsscope_core::sink::{Sink, Tally};
 use wsscope_core::timestamp::Timestamp;
+use wsscope_core::totals::CaptureTotals;
 
 /// Live capture settings.
 #[derive(Clone, Debug)]
@@ -177,7 +177,7 @@ pub struct LiveOutcome {
     /// Totals and finding counts.
     pub tally: Tally,
     /// The capture as a report entry.
-    pub capture: CaptureReport,
+    pub capture: CaptureTotals,
     /// libpcap counters.
     pub stats: CaptureStats,
     /// A capture error that ended the run early.
@@ -364,7 +364,7 @@ fn analyse(
         .tally
         .add_capture(&outcome.capture, stats.flows.evicted);
     let _ = sink.end_capture(&outcome.capture);
-    let summary = outcome.tally.summary.clone();
-    let _ = sink.finish(&summary, std::slice::from_ref(&outcome.capture));
+    let totals = outcome.tally.totals.clone();
+    let _ = sink.finish(&totals, std::slice::from_ref(&outcome.capture));
     outcome
 }

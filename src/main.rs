@@ -16,14 +16,14 @@ use wsscope_core::analyzer::AnalyzerConfig;
 use wsscope_core::budget::MemoryBudget;
 use wsscope_core::escape::for_terminal;
 use wsscope_core::finding::Code;
-use wsscope_core::report::{flow_report, FlowsReport, PayloadMode, SCHEMA_VERSION};
 use wsscope_core::run::{fail_on_matches, parse_fail_on, run, RunOutcome};
 use wsscope_core::session::SessionConfig;
-use wsscope_core::sink::json::JsonReportSink;
-use wsscope_core::sink::ndjson::NdjsonSink;
-use wsscope_core::sink::text::{human_bytes, TextSink};
 use wsscope_core::sink::{Sink, Tee};
 use wsscope_core::tcp::FlowLimits;
+use wsscope_output::json::JsonReportSink;
+use wsscope_output::ndjson::NdjsonSink;
+use wsscope_output::report::{flow_report, FlowsReport, PayloadMode, SCHEMA_VERSION};
+use wsscope_output::text::{human_bytes, TextSink};
 
 /// Passive WebSocket protocol analyzer: reads pcap/pcapng captures, reassembles TCP, verifies
 /// the upgrade handshake and decodes every frame into messages.
@@ -464,13 +464,13 @@ impl Sink for StdoutSink {
     fn event(&mut self, ev: &wsscope_core::analyzer::Event<'_>) -> io::Result<()> {
         self.guard(|s| s.event(ev))
     }
-    fn end_capture(&mut self, capture: &wsscope_core::report::CaptureReport) -> io::Result<()> {
+    fn end_capture(&mut self, capture: &wsscope_core::totals::CaptureTotals) -> io::Result<()> {
         self.guard(|s| s.end_capture(capture))
     }
     fn finish(
         &mut self,
-        summary: &wsscope_core::report::Summary,
-        captures: &[wsscope_core::report::CaptureReport],
+        summary: &wsscope_core::totals::RunTotals,
+        captures: &[wsscope_core::totals::CaptureTotals],
     ) -> io::Result<()> {
         self.guard(|s| s.finish(summary, captures))
     }
@@ -622,7 +622,8 @@ fn analyze(args: AnalyzeArgs) -> ExitCode {
     if fail_on_matches(&fail_on, &outcome.tally) {
         let codes: Vec<String> = outcome
             .tally
-            .codes
+            .totals
+            .findings_by_code
             .iter()
             .map(|(c, n)| format!("{} x{n}", c.as_str()))
             .collect();
@@ -634,7 +635,7 @@ fn analyze(args: AnalyzeArgs) -> ExitCode {
 
 struct FlowsSink {
     capture: String,
-    flows: Vec<wsscope_core::report::FlowReport>,
+    flows: Vec<wsscope_output::report::FlowReport>,
 }
 
 impl Sink for FlowsSink {
@@ -650,8 +651,8 @@ impl Sink for FlowsSink {
     }
     fn finish(
         &mut self,
-        _: &wsscope_core::report::Summary,
-        _: &[wsscope_core::report::CaptureReport],
+        _: &wsscope_core::totals::RunTotals,
+        _: &[wsscope_core::totals::CaptureTotals],
     ) -> io::Result<()> {
         Ok(())
     }
@@ -706,7 +707,7 @@ fn flows(args: FlowsArgs) -> ExitCode {
     }
 }
 
-fn print_flows(flows: &[wsscope_core::report::FlowReport]) -> io::Result<()> {
+fn print_flows(flows: &[wsscope_output::report::FlowReport]) -> io::Result<()> {
     let mut out = io::BufWriter::new(io::stdout());
     writeln!(
         out,
@@ -714,7 +715,7 @@ fn print_flows(flows: &[wsscope_core::report::FlowReport]) -> io::Result<()> {
         "FLOW", "CLIENT", "SERVER", "CLASS", "C->S", "S->C", "BEGAN", "ENDED", "RETX", "GAPS"
     )?;
     for f in flows {
-        let endpoint = |e: &wsscope_core::report::Endpoint| {
+        let endpoint = |e: &wsscope_output::report::Endpoint| {
             if e.ip.contains(':') {
                 format!("[{}]:{}", e.ip, e.port)
             } else {
@@ -732,11 +733,11 @@ fn print_flows(flows: &[wsscope_core::report::FlowReport]) -> io::Result<()> {
             f.id,
             client,
             endpoint(&f.server),
-            f.classification,
+            f.classification.as_str(),
             human_bytes(f.bytes_c2s),
             human_bytes(f.bytes_s2c),
-            f.began,
-            f.ended,
+            f.began.as_str(),
+            f.ended.as_str(),
             f.retransmissions,
             f.gaps
         )?;
@@ -1012,9 +1013,9 @@ fn main() -> ExitCode {
         }
         Command::Schema { kind } => {
             let text = match kind {
-                SchemaKind::Report => wsscope_core::report::report_schema(),
-                SchemaKind::Events => wsscope_core::report::events_schema(),
-                SchemaKind::Flows => wsscope_core::report::flows_schema(),
+                SchemaKind::Report => wsscope_output::report::report_schema(),
+                SchemaKind::Events => wsscope_output::report::events_schema(),
+                SchemaKind::Flows => wsscope_output::report::flows_schema(),
             };
             println!("{text}");
             ExitCode::SUCCESS

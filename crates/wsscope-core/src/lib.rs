@@ -3,7 +3,7 @@
 //! ```text
 //! capture (pcap/pcapng bytes) -> packet (link/IP/TCP segments) -> tcp (reassembled streams)
 //!   -> http (upgrade handshake) + ws (frames -> messages, inflate) -> session (findings)
-//!   -> analyzer (events) -> sink (text, JSON report, NDJSON)
+//!   -> analyzer (events) -> sink (the `Sink` trait; the outputs live in `wsscope-output`)
 //! ```
 //!
 //! Everything between the capture source and the sinks is sans-IO and deterministic: time comes
@@ -12,6 +12,7 @@
 pub mod analyzer;
 pub mod budget;
 pub mod capture;
+pub mod community_id;
 pub mod escape;
 pub mod finding;
 pub mod handshake;
@@ -19,10 +20,10 @@ pub mod http;
 pub mod ipfrag;
 pub mod outcome;
 pub mod packet;
-pub mod report;
 pub mod run;
 pub mod session;
 pub mod sink;
 pub mod tcp;
 pub mod timestamp;
+pub mod totals;
 pub mod ws;

@@ -5,8 +5,8 @@
 use crate::analyzer::{Analyzer, AnalyzerConfig, AnalyzerStats, Event};
 use crate::capture::{CaptureError, CaptureNotice, StreamError, StreamReader};
 use crate::finding::{Code, Finding, Severity};
-use crate::report::CaptureReport;
 use crate::sink::{Sink, Tally};
+use crate::totals::CaptureTotals;
 use std::fs::File;
 use std::io::{self, Read};
 
@@ -40,7 +40,7 @@ pub struct RunOutcome {
     /// Totals and finding counts.
     pub tally: Tally,
     /// Per-file reports.
-    pub captures: Vec<CaptureReport>,
+    pub captures: Vec<CaptureTotals>,
     /// Files that could not be read.
     pub errors: Vec<InputError>,
     /// The analyzer's counters for each entry of `captures` (peak table sizes and the like).
@@ -237,8 +237,8 @@ pub fn run(
     if outcome.captures.is_empty() && !outcome.errors.is_empty() {
         return Ok(outcome);
     }
-    let summary = outcome.tally.summary.clone();
-    sink.finish(&summary, &outcome.captures)?;
+    let totals = outcome.tally.totals.clone();
+    sink.finish(&totals, &outcome.captures)?;
     Ok(outcome)
 }
 
@@ -312,16 +312,16 @@ pub fn capture_report(
     linktypes: Vec<u32>,
     stats: &AnalyzerStats,
     warnings: Vec<String>,
-) -> CaptureReport {
+) -> CaptureTotals {
     let d = stats.decode;
-    CaptureReport {
+    CaptureTotals {
         path,
         format: format.into(),
         linktypes,
         packets: d.packets,
         bytes: d.bytes,
-        first_ts: stats.first_ts.map(|t| t.rfc3339()),
-        last_ts: stats.last_ts.map(|t| t.rfc3339()),
+        first_ts: stats.first_ts,
+        last_ts: stats.last_ts,
         tcp_flows: stats.flows.flows,
         non_tcp_packets: d.not_ip + d.not_tcp + d.malformed + d.unsupported_linktype,
         warnings,
@@ -359,7 +359,17 @@ pub fn parse_fail_on(list: &str) -> Result<Vec<FailOn>, String> {
 /// True when any finding of the run matches any `--fail-on` item.
 pub fn fail_on_matches(items: &[FailOn], tally: &Tally) -> bool {
     items.iter().any(|item| match item {
-        FailOn::Severity(min) => tally.severities.iter().any(|(s, n)| s >= min && *n > 0),
-        FailOn::Code(code) => tally.codes.get(code).copied().unwrap_or(0) > 0,
+        FailOn::Severity(min) => {
+            (tally.totals.findings_by_severity.iter()).any(|(s, n)| s >= min && *n > 0)
+        }
+        FailOn::Code(code) => {
+            tally
+                .totals
+                .findings_by_code
+                .get(code)
+                .copied()
+                .unwrap_or(0)
+                > 0
+        }
     })
 }

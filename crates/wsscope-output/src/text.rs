@@ -1,16 +1,19 @@
 //! Human-readable output: a summary block per session and, with `--messages`, a transcript.
 //! Every payload and header value is escaped before it reaches the terminal.
 
-use super::Sink;
-use crate::analyzer::Event;
-use crate::escape::{bytes_for_terminal, for_terminal};
-use crate::report::{close_code_meaning, CaptureReport, Summary};
-use crate::session::{CloseFrame, SessionEnd, SessionStart};
-use crate::tcp::Dir;
-use crate::timestamp::Timestamp;
-use crate::ws::message::MessageKind;
 use std::collections::{BTreeMap, HashMap};
 use std::io::{self, Write};
+use wsscope_core::analyzer::Event;
+use wsscope_core::escape::{bytes_for_terminal, for_terminal};
+use wsscope_core::finding::Severity;
+use wsscope_core::handshake::{DeflateParams, Negotiated};
+use wsscope_core::outcome::{CloseCode, SessionOutcome};
+use wsscope_core::session::{CloseFrame, SessionEnd, SessionStart};
+use wsscope_core::sink::Sink;
+use wsscope_core::tcp::Dir;
+use wsscope_core::timestamp::Timestamp;
+use wsscope_core::totals::{CaptureTotals, RunTotals};
+use wsscope_core::ws::message::MessageKind;
 
 struct Open {
     start: SessionStart,
@@ -30,7 +33,7 @@ pub struct TextSink {
 }
 
 /// Human-readable byte count (`1.0 GiB`).
-pub use crate::budget::human as human_bytes;
+pub use wsscope_core::budget::human as human_bytes;
 
 /// Mostly printable bytes are shown as escaped text, anything else as hex of the first 32 bytes.
 fn binary_preview(bytes: &[u8]) -> String {
@@ -57,16 +60,124 @@ fn arrow(dir: Dir) -> &'static str {
     }
 }
 
+fn side(dir: Dir) -> &'static str {
+    match dir {
+        Dir::ClientToServer => "client",
+        Dir::ServerToClient => "server",
+    }
+}
+
+/// A close frame as `1001 going away "reason"`.
 fn describe_close(c: &CloseFrame) -> String {
     match c.code {
-        Some(code) if c.reason.is_empty() => format!("{code} ({})", close_code_meaning(code)),
+        Some(code) if c.reason.is_empty() => format!("{code} {}", CloseCode(code).meaning()),
         Some(code) => format!(
-            "{code} ({}) \"{}\"",
-            close_code_meaning(code),
+            "{code} {} \"{}\"",
+            CloseCode(code).meaning(),
             for_terminal(&c.reason)
         ),
         None => "no status code".to_string(),
     }
+}
+
+/// The close frames of a session: who closed first and how the other side answered.
+fn describe_close_frames(end: &SessionEnd) -> String {
+    let frame = |d: Dir| match d {
+        Dir::ClientToServer => end.client_close.as_ref(),
+        Dir::ServerToClient => end.server_close.as_ref(),
+    };
+    let first = end
+        .initiator
+        .or(end.client_close.as_ref().map(|_| Dir::ClientToServer))
+        .or(end.server_close.as_ref().map(|_| Dir::ServerToClient));
+    let Some(first) = first else {
+        return "no close frames".into();
+    };
+    let other = first.reverse();
+    let opened = frame(first).map(describe_close).unwrap_or_default();
+    let answer = match frame(other) {
+        Some(CloseFrame { code: Some(c), .. }) => format!("{} answered {c}", side(other)),
+        Some(_) => format!("{} answered without a status code", side(other)),
+        None => format!("{} did not answer", side(other)),
+    };
+    format!("{} closed first: {opened}, {answer}", side(first))
+}
+
+/// The `close` line: the session's outcome as core decided it, its close frames and TCP end
+/// (e.g. `server closed first: 1001 going away, client answered 1001; TCP fin by server; clean`).
+pub fn describe_end(end: &SessionEnd, outcome: SessionOutcome) -> String {
+    let tcp = match (end.tcp_end, end.tcp_closer) {
+        (Some(r), Some(d)) => format!("TCP {} by {}", r.as_str(), side(d)),
+        (Some(r), None) => format!("TCP {}", r.as_str()),
+        (None, _) => "TCP open".into(),
+    };
+    // An upgrade attempt ends with its response (or the lack of one), often before TCP does:
+    // its TCP end is shown only when known.
+    let attempt_tcp = if end.tcp_end.is_some() {
+        format!("; {tcp}")
+    } else {
+        String::new()
+    };
+    match outcome {
+        SessionOutcome::Refused { status } => format!("upgrade refused ({status}){attempt_tcp}"),
+        SessionOutcome::Unanswered => format!("upgrade unanswered{attempt_tcp}"),
+        SessionOutcome::Closed { clean, .. } => format!(
+            "{}; {tcp}; {}",
+            describe_close_frames(end),
+            if clean { "clean" } else { "not clean" }
+        ),
+        SessionOutcome::Abrupt(_) | SessionOutcome::Open => {
+            format!("{}; {tcp}; {}", describe_close_frames(end), outcome.state())
+        }
+    }
+}
+
+/// The negotiated permessage-deflate parameters, as `permessage-deflate (client window 15,
+/// server window 15, server no context takeover)`.
+fn describe_deflate(d: &DeflateParams) -> String {
+    let mut params = vec![
+        format!("client window {}", d.client_max_window_bits),
+        format!("server window {}", d.server_max_window_bits),
+    ];
+    if d.client_no_context_takeover {
+        params.push("client no context takeover".into());
+    }
+    if d.server_no_context_takeover {
+        params.push("server no context takeover".into());
+    }
+    format!("permessage-deflate ({})", params.join(", "))
+}
+
+/// What the 101 settled besides the status: accept check, subprotocol, extensions.
+fn describe_negotiated(n: &Negotiated, status: u16) -> String {
+    let mut extra = String::new();
+    if status == 101 {
+        extra.push_str(if n.accept_valid {
+            ", accept valid"
+        } else {
+            ", ACCEPT INVALID"
+        });
+    }
+    if let Some(p) = &n.subprotocol {
+        extra.push_str(&format!(", subprotocol {}", for_terminal(p)));
+    }
+    if !n.extensions.is_empty() {
+        let names: Vec<String> = n
+            .extensions
+            .iter()
+            .map(|e| {
+                match (
+                    &n.deflate,
+                    e.name.eq_ignore_ascii_case("permessage-deflate"),
+                ) {
+                    (Some(d), true) => describe_deflate(d),
+                    _ => for_terminal(&e.name),
+                }
+            })
+            .collect();
+        extra.push_str(&format!(", extensions {}", names.join(", ")));
+    }
+    extra
 }
 
 impl TextSink {
@@ -99,37 +210,34 @@ impl TextSink {
     fn write_end(&mut self, end: &SessionEnd, open: Open) -> io::Result<()> {
         let s = &open.start;
         let o = &mut self.out;
-        writeln!(
-            o,
-            "{}  [{}]",
-            Self::session_title(s),
-            for_terminal(&open.capture)
-        )?;
+        if self.transcript {
+            // The transcript began with the session's title: name it, do not repeat it.
+            writeln!(o, "end of session {}", s.id)?;
+        } else {
+            writeln!(
+                o,
+                "{}  [{}]",
+                Self::session_title(s),
+                for_terminal(&open.capture)
+            )?;
+        }
+        let status = s
+            .handshake
+            .as_ref()
+            .and_then(|h| h.response.as_ref().map(|r| r.status));
         match &s.handshake {
             Some(h) => match &h.response {
                 Some(r) => {
-                    let n = &h.negotiated;
-                    let accept = if r.status != 101 {
+                    let reason = if r.reason.is_empty() {
                         String::new()
-                    } else if n.accept_valid {
-                        ", accept valid".into()
                     } else {
-                        ", ACCEPT INVALID".into()
+                        format!(" {}", for_terminal(&r.reason))
                     };
-                    let mut extra = String::new();
-                    if let Some(p) = &n.subprotocol {
-                        extra.push_str(&format!(", subprotocol {}", for_terminal(p)));
-                    }
-                    if !n.extensions.is_empty() {
-                        let names: Vec<String> =
-                            n.extensions.iter().map(|e| for_terminal(&e.name)).collect();
-                        extra.push_str(&format!(", extensions {}", names.join(", ")));
-                    }
                     writeln!(
                         o,
-                        "  handshake  {} {}{accept}{extra}",
+                        "  handshake  {}{reason}{}",
                         r.status,
-                        for_terminal(&r.reason)
+                        describe_negotiated(&h.negotiated, r.status)
                     )?;
                 }
                 None => writeln!(o, "  handshake  request only (no response captured)")?,
@@ -153,32 +261,12 @@ impl TextSink {
                     kinds.join(", ")
                 }
             )?;
-            let mut close = Vec::new();
-            if let Some(c) = &end.client_close {
-                close.push(format!("client sent {}", describe_close(c)));
-            }
-            if let Some(c) = &end.server_close {
-                close.push(format!("server sent {}", describe_close(c)));
-            }
-            if close.is_empty() {
-                close.push("no close frames".into());
-            }
-            let tcp = match (end.tcp_end, end.tcp_closer) {
-                (Some(r), Some(d)) => format!(
-                    "TCP {} by {}",
-                    r.as_str(),
-                    if d == Dir::ClientToServer {
-                        "client"
-                    } else {
-                        "server"
-                    }
-                ),
-                (Some(r), None) => format!("TCP {}", r.as_str()),
-                (None, _) => "TCP open".into(),
-            };
-            let verdict = if end.clean { "clean" } else { "not clean" };
-            writeln!(o, "  close      {}; {tcp}; {verdict}", close.join(", "))?;
         }
+        writeln!(
+            o,
+            "  close      {}",
+            describe_end(end, SessionOutcome::of(end, status))
+        )?;
         for f in &open.findings {
             writeln!(o, "  finding    {f}")?;
         }
@@ -196,7 +284,12 @@ impl Sink for TextSink {
         match ev {
             Event::SessionStart(s) => {
                 if self.transcript {
-                    writeln!(self.out, "{}", Self::session_title(s))?;
+                    writeln!(
+                        self.out,
+                        "{}  [{}]",
+                        Self::session_title(s),
+                        for_terminal(&self.capture)
+                    )?;
                 }
                 self.open.insert(
                     s.id,
@@ -292,7 +385,7 @@ impl Sink for TextSink {
         Ok(())
     }
 
-    fn finish(&mut self, summary: &Summary, captures: &[CaptureReport]) -> io::Result<()> {
+    fn finish(&mut self, totals: &RunTotals, captures: &[CaptureTotals]) -> io::Result<()> {
         for c in captures {
             for w in &c.warnings {
                 writeln!(
@@ -303,20 +396,20 @@ impl Sink for TextSink {
                 )?;
             }
         }
-        let sev = |k: &str| summary.findings_by_severity.get(k).copied().unwrap_or(0);
         writeln!(
             self.out,
-            "{} capture(s), {} packets, {}, {} TCP connection(s), {} WebSocket session(s) ({} upgrade attempt(s) in all), {} messages; findings: {} error, {} warning, {} info",
-            summary.captures,
-            summary.packets,
-            human_bytes(summary.bytes),
-            summary.tcp_flows,
-            summary.websocket_sessions,
-            summary.sessions,
-            summary.messages,
-            sev("error"),
-            sev("warning"),
-            sev("info"),
+            "{} capture(s), {} packets, {}, {} TCP connection(s), {} WebSocket session(s) ({} upgrade attempt(s) in all), {} data messages, {} control frames; findings: {} error, {} warning, {} info",
+            totals.captures,
+            totals.packets,
+            human_bytes(totals.bytes),
+            totals.tcp_flows,
+            totals.websocket_sessions,
+            totals.sessions,
+            totals.messages.data(),
+            totals.messages.control(),
+            totals.findings_of(Severity::Error),
+            totals.findings_of(Severity::Warning),
+            totals.findings_of(Severity::Info),
         )?;
         self.out.flush()
     }

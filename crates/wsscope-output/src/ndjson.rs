@@ -1,23 +1,25 @@
 //! `--ndjson`: one JSON object per line, written as events happen; memory stays flat.
 
-use super::json_line::MessageLineWriter;
-use super::Sink;
-use crate::analyzer::Event;
-use crate::escape::json_terminal_safe;
+use crate::json_line::MessageLineWriter;
 use crate::report::{
-    close_report, finding_report, session_header, session_stats, CaptureReport, NdjsonEvent,
-    PayloadMode, SessionEndEvent, Summary, SummaryEvent, SCHEMA_VERSION,
+    capture_reports, close_report, finding_report, session_info, session_stats, NdjsonEvent,
+    PayloadMode, SessionEndEvent, SessionHeader, Summary, SummaryEvent, SCHEMA_VERSION,
 };
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::io::{self, Write};
+use wsscope_core::analyzer::Event;
+use wsscope_core::escape::json_terminal_safe;
+use wsscope_core::sink::Sink;
+use wsscope_core::totals::{CaptureTotals, RunTotals};
 
 /// Streams events.
 pub struct NdjsonSink {
     out: Box<dyn Write>,
     mode: PayloadMode,
     capture: String,
-    /// Sessions whose handshake included a response (to tell "refused" from "unanswered").
-    answered: HashSet<u64>,
+    /// Status of the upgrade response of each open session that has one (to tell "refused"
+    /// from "unanswered").
+    answered: HashMap<u64, u16>,
     flush_each: bool,
     /// The line being written (reused).
     buf: Vec<u8>,
@@ -31,7 +33,7 @@ impl NdjsonSink {
             out,
             mode,
             capture: String::new(),
-            answered: HashSet::new(),
+            answered: HashMap::new(),
             flush_each,
             buf: Vec::with_capacity(4096),
             messages: MessageLineWriter::new(),
@@ -39,7 +41,7 @@ impl NdjsonSink {
     }
 
     fn line(&mut self, ev: &NdjsonEvent) -> io::Result<()> {
-        let text = serde_json::to_string(ev).map_err(io::Error::other)?;
+        let text = serde_json::to_string(ev).map_err(io::Error::from)?;
         self.out.write_all(json_terminal_safe(text).as_bytes())?;
         self.end_line()
     }
@@ -62,10 +64,13 @@ impl Sink for NdjsonSink {
     fn event(&mut self, ev: &Event<'_>) -> io::Result<()> {
         let line = match ev {
             Event::SessionStart(s) => {
-                if s.handshake.as_ref().is_some_and(|h| h.response.is_some()) {
-                    self.answered.insert(s.id);
+                if let Some(r) = s.handshake.as_ref().and_then(|h| h.response.as_ref()) {
+                    self.answered.insert(s.id, r.status);
                 }
-                NdjsonEvent::SessionStart(session_header(s, &self.capture))
+                NdjsonEvent::SessionStart(Box::new(SessionHeader {
+                    session: s.id,
+                    info: session_info(s, &self.capture),
+                }))
             }
             Event::Message(m) => {
                 self.buf.clear();
@@ -77,10 +82,10 @@ impl Sink for NdjsonSink {
                 NdjsonEvent::Finding(finding_report(finding, *session))
             }
             Event::SessionEnd(e) => {
-                let answered = self.answered.remove(&e.id);
+                let status = self.answered.remove(&e.id);
                 NdjsonEvent::SessionEnd(SessionEndEvent {
                     session: e.id,
-                    close: close_report(e, answered),
+                    close: close_report(e, status),
                     stats: session_stats(e),
                 })
             }
@@ -89,11 +94,11 @@ impl Sink for NdjsonSink {
         self.line(&line)
     }
 
-    fn finish(&mut self, summary: &Summary, captures: &[CaptureReport]) -> io::Result<()> {
+    fn finish(&mut self, totals: &RunTotals, captures: &[CaptureTotals]) -> io::Result<()> {
         self.line(&NdjsonEvent::Summary(SummaryEvent {
             schema_version: SCHEMA_VERSION,
-            captures: captures.to_vec(),
-            summary: summary.clone(),
+            captures: capture_reports(captures),
+            summary: Summary::from(totals),
         }))?;
         self.out.flush()
     }

@@ -1,16 +1,17 @@
 //! `--json`: collects the whole [`Report`] and writes it as one document at the end.
 
-use super::Sink;
-use crate::analyzer::Event;
-use crate::budget::{Dropped, MemoryBudget};
-use crate::escape::json_terminal_safe;
-use crate::report::MessageReport;
 use crate::report::{
-    close_report, finding_report, message_report, session_header, session_stats, CaptureReport,
-    PayloadMode, Report, SessionReport, Summary, ToolInfo, SCHEMA_VERSION,
+    capture_reports, close_report, finding_report, message_report, session_info, session_stats,
+    FindingReport, MessageReport, PayloadMode, Report, SessionReport, Summary, ToolInfo,
+    SCHEMA_VERSION,
 };
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::io::{self, Write};
+use wsscope_core::analyzer::Event;
+use wsscope_core::budget::{Dropped, MemoryBudget};
+use wsscope_core::escape::json_terminal_safe;
+use wsscope_core::sink::Sink;
+use wsscope_core::totals::{CaptureTotals, RunTotals};
 
 /// Builds the report in memory.
 pub struct JsonReportSink {
@@ -19,7 +20,7 @@ pub struct JsonReportSink {
     capture: String,
     sessions: BTreeMap<u64, SessionReport>,
     order: Vec<u64>,
-    findings: Vec<crate::report::FindingReport>,
+    findings: Vec<FindingReport>,
     payloads: Option<PayloadAccount>,
 }
 
@@ -181,19 +182,12 @@ impl Sink for JsonReportSink {
     fn event(&mut self, ev: &Event<'_>) -> io::Result<()> {
         match ev {
             Event::SessionStart(s) => {
-                let h = session_header(s, &self.capture);
                 self.order.push(s.id);
                 self.sessions.insert(
                     s.id,
                     SessionReport {
                         id: s.id,
-                        capture: h.capture,
-                        client: h.client,
-                        server: h.server,
-                        roles_inferred: h.roles_inferred,
-                        tcp_began: h.tcp_began,
-                        started: h.started,
-                        handshake: h.handshake,
+                        info: session_info(s, &self.capture),
                         messages: Vec::new(),
                         close: None,
                         findings: Vec::new(),
@@ -215,8 +209,9 @@ impl Sink for JsonReportSink {
             }
             Event::SessionEnd(e) => {
                 if let Some(s) = self.sessions.get_mut(&e.id) {
-                    let has_response = s.handshake.as_ref().is_some_and(|h| h.response.is_some());
-                    s.close = Some(close_report(e, has_response));
+                    let status = (s.info.handshake.as_ref())
+                        .and_then(|h| h.response.as_ref().map(|r| r.status));
+                    s.close = Some(close_report(e, status));
                     s.stats = session_stats(e);
                 }
             }
@@ -225,7 +220,7 @@ impl Sink for JsonReportSink {
         Ok(())
     }
 
-    fn finish(&mut self, summary: &Summary, captures: &[CaptureReport]) -> io::Result<()> {
+    fn finish(&mut self, totals: &RunTotals, captures: &[CaptureTotals]) -> io::Result<()> {
         let sessions = self
             .order
             .iter()
@@ -234,17 +229,18 @@ impl Sink for JsonReportSink {
         let report = Report {
             schema_version: SCHEMA_VERSION,
             tool: ToolInfo::current(),
-            captures: captures.to_vec(),
+            captures: capture_reports(captures),
             sessions,
             findings: std::mem::take(&mut self.findings),
-            summary: summary.clone(),
+            summary: Summary::from(totals),
         };
         // Streamed: the held payloads are not copied once more into one document string.
         let mut w = TerminalSafe {
             out: &mut self.out,
             carry: Vec::new(),
         };
-        serde_json::to_writer_pretty(&mut w, &report).map_err(io::Error::other)?;
+        // `io::Error::from` keeps the kind of a write error (a closed stdout is `BrokenPipe`).
+        serde_json::to_writer_pretty(&mut w, &report).map_err(io::Error::from)?;
         w.out.write_all(&w.carry)?;
         self.out.write_all(b"\n")?;
         self.out.flush()
