@@ -756,7 +756,7 @@ fn transcript_names_each_session_once() {
 fn summary_separates_data_messages_from_control_frames() {
     let text = stdout_of(&["analyze", "fixtures/node_ping.pcap"]);
     assert!(
-        text.contains(", 3 data messages, 6 control frames; "),
+        text.contains(", 3 data message(s), 6 control frame(s); "),
         "{text}"
     );
     let report: Value = serde_json::from_str(&stdout_of(&[

@@ -398,7 +398,7 @@ impl Sink for TextSink {
         }
         writeln!(
             self.out,
-            "{} capture(s), {} packets, {}, {} TCP connection(s), {} WebSocket session(s) ({} upgrade attempt(s) in all), {} data messages, {} control frames; findings: {} error, {} warning, {} info",
+            "{} capture(s), {} packets, {}, {} TCP connection(s), {} WebSocket session(s) ({} upgrade attempt(s) in all), {} data message(s), {} control frame(s); findings: {} error, {} warning, {} info",
             totals.captures,
             totals.packets,
             human_bytes(totals.bytes),
