@@ -6,11 +6,13 @@
 //! ```
 //!
 //! [`report`] is the JSON contract: the only place where field names, enum spellings and
-//! `schema_version` are decided. The sinks implement [`wsscope_core::sink::Sink`] and render
-//! what core computed (session outcomes, close code meanings, totals); none recomputes it.
+//! `schema_version` are decided. Each format is an [`output::Output`] (what to do with each kind
+//! of event), made a [`wsscope_core::sink::Sink`] by [`output::OutputSink`]; they render what
+//! core computed (session outcomes, close code meanings, totals) and none recomputes it.
 
 pub mod json;
 pub mod json_line;
 pub mod ndjson;
+pub mod output;
 pub mod report;
 pub mod text;

@@ -1,22 +1,25 @@
 //! `--ndjson`: one JSON object per line, written as events happen; memory stays flat.
 
 use crate::json_line::MessageLineWriter;
+use crate::output::{Output, OutputSink};
 use crate::report::{
     capture_reports, close_report, finding_report, session_info, session_stats, NdjsonEvent,
     PayloadMode, SessionEndEvent, SessionHeader, Summary, SummaryEvent, SCHEMA_VERSION,
 };
 use std::collections::HashMap;
 use std::io::{self, Write};
-use wsscope_core::analyzer::Event;
 use wsscope_core::escape::json_terminal_safe;
-use wsscope_core::sink::Sink;
+use wsscope_core::finding::Finding;
+use wsscope_core::session::{SessionEnd, SessionId, SessionMessage, SessionStart};
 use wsscope_core::totals::{CaptureTotals, RunTotals};
 
+/// `--ndjson`: one line per event.
+pub type NdjsonSink = OutputSink<Ndjson>;
+
 /// Streams events.
-pub struct NdjsonSink {
+pub struct Ndjson {
     out: Box<dyn Write>,
     mode: PayloadMode,
-    capture: String,
     /// Status of the upgrade response of each open session that has one (to tell "refused"
     /// from "unanswered").
     answered: HashMap<u64, u16>,
@@ -29,17 +32,18 @@ pub struct NdjsonSink {
 impl NdjsonSink {
     /// Writes to `out`; with `flush_each`, every line is flushed (live use).
     pub fn new(out: Box<dyn Write>, mode: PayloadMode, flush_each: bool) -> Self {
-        NdjsonSink {
+        OutputSink::wrap(Ndjson {
             out,
             mode,
-            capture: String::new(),
             answered: HashMap::new(),
             flush_each,
             buf: Vec::with_capacity(4096),
             messages: MessageLineWriter::new(),
-        }
+        })
     }
+}
 
+impl Ndjson {
     fn line(&mut self, ev: &NdjsonEvent) -> io::Result<()> {
         let text = serde_json::to_string(ev).map_err(io::Error::from)?;
         self.out.write_all(json_terminal_safe(text).as_bytes())?;
@@ -55,43 +59,35 @@ impl NdjsonSink {
     }
 }
 
-impl Sink for NdjsonSink {
-    fn begin_capture(&mut self, path: &str) -> io::Result<()> {
-        self.capture = path.to_string();
-        Ok(())
+impl Output for Ndjson {
+    fn session_start(&mut self, s: &SessionStart, capture: &str) -> io::Result<()> {
+        if let Some(r) = s.handshake.as_ref().and_then(|h| h.response.as_ref()) {
+            self.answered.insert(s.id, r.status);
+        }
+        self.line(&NdjsonEvent::SessionStart(Box::new(SessionHeader {
+            session: s.id,
+            info: session_info(s, capture),
+        })))
     }
 
-    fn event(&mut self, ev: &Event<'_>) -> io::Result<()> {
-        let line = match ev {
-            Event::SessionStart(s) => {
-                if let Some(r) = s.handshake.as_ref().and_then(|h| h.response.as_ref()) {
-                    self.answered.insert(s.id, r.status);
-                }
-                NdjsonEvent::SessionStart(Box::new(SessionHeader {
-                    session: s.id,
-                    info: session_info(s, &self.capture),
-                }))
-            }
-            Event::Message(m) => {
-                self.buf.clear();
-                self.messages.write(&mut self.buf, m, self.mode);
-                self.out.write_all(&self.buf)?;
-                return self.end_line();
-            }
-            Event::Finding { session, finding } => {
-                NdjsonEvent::Finding(finding_report(finding, *session))
-            }
-            Event::SessionEnd(e) => {
-                let status = self.answered.remove(&e.id);
-                NdjsonEvent::SessionEnd(SessionEndEvent {
-                    session: e.id,
-                    close: close_report(e, status),
-                    stats: session_stats(e),
-                })
-            }
-            Event::Flow(_) => return Ok(()),
-        };
-        self.line(&line)
+    fn message(&mut self, m: &SessionMessage) -> io::Result<()> {
+        self.buf.clear();
+        self.messages.write(&mut self.buf, m, self.mode);
+        self.out.write_all(&self.buf)?;
+        self.end_line()
+    }
+
+    fn finding(&mut self, session: Option<SessionId>, f: &Finding, _: &str) -> io::Result<()> {
+        self.line(&NdjsonEvent::Finding(finding_report(f, session)))
+    }
+
+    fn session_end(&mut self, e: &SessionEnd) -> io::Result<()> {
+        let status = self.answered.remove(&e.id);
+        self.line(&NdjsonEvent::SessionEnd(SessionEndEvent {
+            session: e.id,
+            close: close_report(e, status),
+            stats: session_stats(e),
+        }))
     }
 
     fn finish(&mut self, totals: &RunTotals, captures: &[CaptureTotals]) -> io::Result<()> {

@@ -1,15 +1,14 @@
 //! Human-readable output: a summary block per session and, with `--messages`, a transcript.
 //! Every payload and header value is escaped before it reaches the terminal.
 
+use crate::output::{Output, OutputSink};
 use std::collections::{BTreeMap, HashMap};
 use std::io::{self, Write};
-use wsscope_core::analyzer::Event;
 use wsscope_core::escape::{bytes_for_terminal, for_terminal};
-use wsscope_core::finding::Severity;
+use wsscope_core::finding::{Finding, Severity};
 use wsscope_core::handshake::{DeflateParams, Negotiated};
 use wsscope_core::outcome::{CloseCode, SessionOutcome};
-use wsscope_core::session::{CloseFrame, SessionEnd, SessionStart};
-use wsscope_core::sink::Sink;
+use wsscope_core::session::{CloseFrame, SessionEnd, SessionId, SessionMessage, SessionStart};
 use wsscope_core::tcp::Dir;
 use wsscope_core::timestamp::Timestamp;
 use wsscope_core::totals::{CaptureTotals, RunTotals};
@@ -23,12 +22,14 @@ struct Open {
     last_ts: Timestamp,
 }
 
+/// Text output: the [`Sink`](wsscope_core::sink::Sink) of [`Text`].
+pub type TextSink = OutputSink<Text>;
+
 /// Text output.
-pub struct TextSink {
+pub struct Text {
     out: Box<dyn Write>,
     transcript: bool,
     preview: usize,
-    capture: String,
     open: HashMap<u64, Open>,
 }
 
@@ -183,15 +184,16 @@ fn describe_negotiated(n: &Negotiated, status: u16) -> String {
 impl TextSink {
     /// Text output to `out`; `transcript` prints every message with up to `preview` payload bytes.
     pub fn new(out: Box<dyn Write>, transcript: bool, preview: usize) -> Self {
-        TextSink {
+        OutputSink::wrap(Text {
             out,
             transcript,
             preview,
-            capture: String::new(),
             open: HashMap::new(),
-        }
+        })
     }
+}
 
+impl Text {
     fn session_title(s: &SessionStart) -> String {
         let target = s
             .handshake
@@ -274,115 +276,116 @@ impl TextSink {
     }
 }
 
-impl Sink for TextSink {
-    fn begin_capture(&mut self, path: &str) -> io::Result<()> {
-        self.capture = path.to_string();
+impl Output for Text {
+    fn session_start(&mut self, s: &SessionStart, capture: &str) -> io::Result<()> {
+        if self.transcript {
+            writeln!(
+                self.out,
+                "{}  [{}]",
+                Self::session_title(s),
+                for_terminal(capture)
+            )?;
+        }
+        self.open.insert(
+            s.id,
+            Open {
+                start: s.clone(),
+                capture: capture.to_string(),
+                findings: Vec::new(),
+                kinds: BTreeMap::new(),
+                last_ts: s.ts,
+            },
+        );
         Ok(())
     }
 
-    fn event(&mut self, ev: &Event<'_>) -> io::Result<()> {
-        match ev {
-            Event::SessionStart(s) => {
-                if self.transcript {
-                    writeln!(
-                        self.out,
-                        "{}  [{}]",
-                        Self::session_title(s),
-                        for_terminal(&self.capture)
-                    )?;
-                }
-                self.open.insert(
-                    s.id,
-                    Open {
-                        start: (*s).clone(),
-                        capture: self.capture.clone(),
-                        findings: Vec::new(),
-                        kinds: BTreeMap::new(),
-                        last_ts: s.ts,
-                    },
-                );
+    fn message(&mut self, m: &SessionMessage) -> io::Result<()> {
+        let msg = &m.message;
+        if let Some(open) = self.open.get_mut(&m.session) {
+            *open.kinds.entry(msg.kind.as_str()).or_default() += 1;
+            open.last_ts = msg.end_ts;
+        }
+        if self.transcript {
+            let start = self.open.get(&m.session).map_or(msg.ts, |o| o.start.ts);
+            let rel = msg.ts.nanos_since(start) as f64 / 1e9;
+            let shown = &msg.payload[..msg.payload.len().min(self.preview)];
+            let mut preview = match msg.kind {
+                MessageKind::Close => match msg.close_code {
+                    Some(c) => format!(
+                        "{c} {}",
+                        for_terminal(msg.close_reason.as_deref().unwrap_or(""))
+                    ),
+                    None => String::new(),
+                },
+                MessageKind::Text => format!("\"{}\"", bytes_for_terminal(shown)),
+                _ if shown.is_empty() => String::new(),
+                _ => binary_preview(shown),
+            };
+            if (shown.len() as u64) < msg.len
+                && msg.kind != MessageKind::Close
+                && !preview.starts_with("hex ")
+            {
+                preview.push_str("...");
             }
-            Event::Message(m) => {
-                let msg = &m.message;
-                if let Some(open) = self.open.get_mut(&m.session) {
-                    *open.kinds.entry(msg.kind.as_str()).or_default() += 1;
-                    open.last_ts = msg.end_ts;
-                }
-                if self.transcript {
-                    let start = self.open.get(&m.session).map_or(msg.ts, |o| o.start.ts);
-                    let rel = msg.ts.nanos_since(start) as f64 / 1e9;
-                    let shown = &msg.payload[..msg.payload.len().min(self.preview)];
-                    let mut preview = match msg.kind {
-                        MessageKind::Close => match msg.close_code {
-                            Some(c) => format!(
-                                "{c} {}",
-                                for_terminal(msg.close_reason.as_deref().unwrap_or(""))
-                            ),
-                            None => String::new(),
-                        },
-                        MessageKind::Text => format!("\"{}\"", bytes_for_terminal(shown)),
-                        _ if shown.is_empty() => String::new(),
-                        _ => binary_preview(shown),
-                    };
-                    if (shown.len() as u64) < msg.len
-                        && msg.kind != MessageKind::Close
-                        && !preview.starts_with("hex ")
-                    {
-                        preview.push_str("...");
-                    }
-                    let mut flags = String::new();
-                    if msg.compressed {
-                        flags.push_str(" [deflate]");
-                    }
-                    if msg.frames > 1 {
-                        flags.push_str(&format!(" [{} frames]", msg.frames));
-                    }
-                    if msg.incomplete {
-                        flags.push_str(" [incomplete]");
-                    }
-                    if let Some(rtt) = m.rtt_nanos {
-                        flags.push_str(&format!(" [rtt {:.3} ms]", rtt as f64 / 1e6));
-                    }
-                    writeln!(
-                        self.out,
-                        "  #{:<4} {} +{rel:.6}s {} {:<6} {:>8}{flags} {preview}",
-                        m.index,
-                        msg.ts,
-                        arrow(msg.dir),
-                        msg.kind.as_str(),
-                        human_bytes(msg.len),
-                    )?;
-                }
+            let mut flags = String::new();
+            if msg.compressed {
+                flags.push_str(" [deflate]");
             }
-            Event::Finding { session, finding } => {
-                let dir = finding
-                    .dir
-                    .map(|d| format!(" {}", arrow(d)))
-                    .unwrap_or_default();
-                let line = format!(
-                    "{} {}{dir}: {}",
-                    finding.severity.as_str(),
-                    finding.code.as_str(),
-                    for_terminal(&finding.detail)
-                );
-                match session.and_then(|id| self.open.get_mut(&id)) {
-                    Some(open) => {
-                        if self.transcript {
-                            writeln!(self.out, "  ! {line}")?;
-                        }
-                        open.findings.push(line);
-                    }
-                    None => writeln!(self.out, "{}: {line}", for_terminal(&self.capture))?,
-                }
+            if msg.frames > 1 {
+                flags.push_str(&format!(" [{} frames]", msg.frames));
             }
-            Event::SessionEnd(end) => {
-                if let Some(open) = self.open.remove(&end.id) {
-                    self.write_end(end, open)?;
-                }
+            if msg.incomplete {
+                flags.push_str(" [incomplete]");
             }
-            Event::Flow(_) => {}
+            if let Some(rtt) = m.rtt_nanos {
+                flags.push_str(&format!(" [rtt {:.3} ms]", rtt as f64 / 1e6));
+            }
+            writeln!(
+                self.out,
+                "  #{:<4} {} +{rel:.6}s {} {:<6} {:>8}{flags} {preview}",
+                m.index,
+                msg.ts,
+                arrow(msg.dir),
+                msg.kind.as_str(),
+                human_bytes(msg.len),
+            )?;
         }
         Ok(())
+    }
+
+    fn finding(
+        &mut self,
+        session: Option<SessionId>,
+        finding: &Finding,
+        capture: &str,
+    ) -> io::Result<()> {
+        let dir = finding
+            .dir
+            .map(|d| format!(" {}", arrow(d)))
+            .unwrap_or_default();
+        let line = format!(
+            "{} {}{dir}: {}",
+            finding.severity.as_str(),
+            finding.code.as_str(),
+            for_terminal(&finding.detail)
+        );
+        match session.and_then(|id| self.open.get_mut(&id)) {
+            Some(open) => {
+                if self.transcript {
+                    writeln!(self.out, "  ! {line}")?;
+                }
+                open.findings.push(line);
+            }
+            None => writeln!(self.out, "{}: {line}", for_terminal(capture))?,
+        }
+        Ok(())
+    }
+
+    fn session_end(&mut self, end: &SessionEnd) -> io::Result<()> {
+        match self.open.remove(&end.id) {
+            Some(open) => self.write_end(end, open),
+            None => Ok(()),
+        }
     }
 
     fn finish(&mut self, totals: &RunTotals, captures: &[CaptureTotals]) -> io::Result<()> {
