@@ -204,8 +204,21 @@ impl CaptureFormat {
 }
 
 /// A finding code: one of core's stable codes, written by name. The schema lists them all.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// Ordered by name, so `findings_by_code` lists codes alphabetically.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct FindingCode(pub Code);
+
+impl Ord for FindingCode {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.0.as_str().cmp(other.0.as_str())
+    }
+}
+
+impl PartialOrd for FindingCode {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
 
 impl Serialize for FindingCode {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
