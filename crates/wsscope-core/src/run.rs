@@ -359,17 +359,7 @@ pub fn parse_fail_on(list: &str) -> Result<Vec<FailOn>, String> {
 /// True when any finding of the run matches any `--fail-on` item.
 pub fn fail_on_matches(items: &[FailOn], tally: &Tally) -> bool {
     items.iter().any(|item| match item {
-        FailOn::Severity(min) => {
-            (tally.totals.findings_by_severity.iter()).any(|(s, n)| s >= min && *n > 0)
-        }
-        FailOn::Code(code) => {
-            tally
-                .totals
-                .findings_by_code
-                .get(code)
-                .copied()
-                .unwrap_or(0)
-                > 0
-        }
+        FailOn::Severity(min) => tally.totals.findings_at_least(*min) > 0,
+        FailOn::Code(code) => tally.totals.findings_with(*code) > 0,
     })
 }

@@ -117,4 +117,52 @@ impl RunTotals {
             .copied()
             .unwrap_or(0)
     }
+
+    /// Findings of `severity` or worse.
+    pub fn findings_at_least(&self, severity: Severity) -> u64 {
+        self.findings_by_severity
+            .range(severity..)
+            .map(|(_, n)| n)
+            .sum()
+    }
+
+    /// Findings with `code`.
+    pub fn findings_with(&self, code: Code) -> u64 {
+        self.findings_by_code.get(&code).copied().unwrap_or(0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn data_messages_and_control_frames_are_counted_apart() {
+        let mut m = MessageCounts::default();
+        for kind in [
+            MessageKind::Text,
+            MessageKind::Binary,
+            MessageKind::Ping,
+            MessageKind::Pong,
+            MessageKind::Close,
+            MessageKind::Text,
+        ] {
+            m.add(kind);
+        }
+        assert_eq!((m.data(), m.control()), (3, 3));
+        assert_eq!(m.get(MessageKind::Text), 2);
+    }
+
+    #[test]
+    fn findings_at_least_a_severity() {
+        let mut t = RunTotals::default();
+        t.findings_by_severity.insert(Severity::Info, 4);
+        t.findings_by_severity.insert(Severity::Error, 1);
+        t.findings_by_code.insert(Code::OriginMissing, 4);
+        assert_eq!(t.findings_at_least(Severity::Info), 5);
+        assert_eq!(t.findings_at_least(Severity::Warning), 1);
+        assert_eq!(t.findings_of(Severity::Warning), 0);
+        assert_eq!(t.findings_with(Code::OriginMissing), 4);
+        assert_eq!(t.findings_with(Code::UpgradeRejected), 0);
+    }
 }
