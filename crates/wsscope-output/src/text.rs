@@ -417,3 +417,60 @@ impl Output for Text {
         self.out.flush()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wsscope_core::tcp::CloseReason;
+
+    fn end_with(client: Option<u16>, server: Option<u16>, initiator: Option<Dir>) -> SessionEnd {
+        let frame = |code: Option<u16>| {
+            code.map(|c| CloseFrame {
+                code: Some(c),
+                reason: String::new(),
+                ts: Timestamp::default(),
+            })
+        };
+        let mut e = SessionEnd::without_upgrade(1, Timestamp::default(), None);
+        e.upgraded = true;
+        e.client_close = frame(client);
+        e.server_close = frame(server);
+        e.initiator = initiator;
+        e
+    }
+
+    #[test]
+    fn close_line_names_who_closed_first_for_every_outcome() {
+        let mut e = end_with(Some(1001), Some(1001), Some(Dir::ServerToClient));
+        e.tcp_end = Some(CloseReason::Fin);
+        e.tcp_closer = Some(Dir::ServerToClient);
+        e.clean = true;
+        assert_eq!(
+            describe_end(&e, SessionOutcome::of(&e, Some(101))),
+            "server closed first: 1001 going away, client answered 1001; TCP fin by server; clean"
+        );
+        let mut e = end_with(Some(1000), None, Some(Dir::ClientToServer));
+        e.tcp_end = Some(CloseReason::Rst);
+        e.tcp_closer = Some(Dir::ServerToClient);
+        assert_eq!(
+            describe_end(&e, SessionOutcome::of(&e, Some(101))),
+            "client closed first: 1000 normal closure, server did not answer; TCP rst by server; abrupt"
+        );
+        let e = end_with(None, None, None);
+        assert_eq!(
+            describe_end(&e, SessionOutcome::of(&e, Some(101))),
+            "no close frames; TCP open; open"
+        );
+        let mut e = SessionEnd::without_upgrade(1, Timestamp::default(), None);
+        assert_eq!(
+            describe_end(&e, SessionOutcome::of(&e, None)),
+            "upgrade unanswered"
+        );
+        e.tcp_end = Some(CloseReason::Fin);
+        e.tcp_closer = Some(Dir::ServerToClient);
+        assert_eq!(
+            describe_end(&e, SessionOutcome::of(&e, Some(403))),
+            "upgrade refused (403); TCP fin by server"
+        );
+    }
+}
