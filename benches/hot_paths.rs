@@ -13,9 +13,7 @@ use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughpu
 use wsscope_core::analyzer::{Analyzer, AnalyzerConfig, Event};
 use wsscope_core::capture::CaptureReader;
 use wsscope_core::escape::json_terminal_safe;
-use wsscope_core::report::{message_report, MessageEvent, NdjsonEvent, PayloadMode};
 use wsscope_core::session::SessionMessage;
-use wsscope_core::sink::json_line::MessageLineWriter;
 use wsscope_core::tcp::reassembly::{ReassemblyLimits, StreamOutput, StreamReassembler};
 use wsscope_core::tcp::Dir;
 use wsscope_core::timestamp::Timestamp;
@@ -23,6 +21,8 @@ use wsscope_core::ws::decoder::{DecodeEvent, Expectations, FrameDecoder};
 use wsscope_core::ws::deflate::Inflater;
 use wsscope_core::ws::frame::{apply_mask, apply_mask_simple, FrameHeader};
 use wsscope_core::ws::message::{Message, MessageKind};
+use wsscope_output::json_line::MessageLineWriter;
+use wsscope_output::report::{message_report, MessageEvent, NdjsonEvent, PayloadMode};
 use wsscope_testkit::adversarial::filler;
 use wsscope_testkit::new_deflate_compressor;
 use wsscope_testkit::ws::{deflate_message, FrameSpec};

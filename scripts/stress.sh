@@ -112,7 +112,7 @@ for kind in kinds:
     if cap["packets"] != gen["packets"]:
         sys.exit(f"{kind}: analyzed {cap['packets']} packets, generated {gen['packets']}")
     codes = ", ".join(f"{c} {n}" for c, n in sorted(s["findings_by_code"].items())) or "none"
-    messages = f"{s['messages']}/{gen['messages']}"
+    messages = f"{s['data_messages'] + s['control_frames']}/{gen['messages']}"
     rate = f"{size / 1e6 / secs:.0f}" if secs > 0 else "-"
     lines.append((kind, f"{size / 1e6:.1f}", str(cap["packets"]), f"{secs:.2f}", rate,
                   f"{rss_kb / 1024:.1f}", messages, codes))

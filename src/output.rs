@@ -11,11 +11,11 @@ use std::rc::Rc;
 use wsscope_core::budget::MemoryBudget;
 use wsscope_core::escape::for_terminal;
 use wsscope_core::pipeline::{parse_fail_on, FailOn};
-use wsscope_core::report::PayloadMode;
-use wsscope_core::sink::json::JsonReportSink;
-use wsscope_core::sink::ndjson::NdjsonSink;
-use wsscope_core::sink::text::TextSink;
 use wsscope_core::sink::{Sink, Tee};
+use wsscope_output::json::JsonReportSink;
+use wsscope_output::ndjson::NdjsonSink;
+use wsscope_output::report::PayloadMode;
+use wsscope_output::text::TextSink;
 
 /// A report file being written. A regular file (or a new one) is written to a temporary file
 /// in the same directory and renamed over PATH by [`PendingOutput::commit`] only when the run
@@ -194,13 +194,13 @@ impl Sink for StdoutSink {
     fn event(&mut self, ev: &wsscope_core::analyzer::Event<'_>) -> io::Result<()> {
         self.guard(|s| s.event(ev))
     }
-    fn end_capture(&mut self, capture: &wsscope_core::report::CaptureReport) -> io::Result<()> {
+    fn end_capture(&mut self, capture: &wsscope_core::totals::CaptureTotals) -> io::Result<()> {
         self.guard(|s| s.end_capture(capture))
     }
     fn finish(
         &mut self,
-        summary: &wsscope_core::report::Summary,
-        captures: &[wsscope_core::report::CaptureReport],
+        summary: &wsscope_core::totals::RunTotals,
+        captures: &[wsscope_core::totals::CaptureTotals],
     ) -> io::Result<()> {
         self.guard(|s| s.finish(summary, captures))
     }

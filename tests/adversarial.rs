@@ -17,10 +17,10 @@ use std::path::{Path, PathBuf};
 use wsscope_core::analyzer::{AnalyzerConfig, AnalyzerStats, Event};
 use wsscope_core::finding::Code;
 use wsscope_core::ipfrag::{DefragLimits, MAX_DATAGRAM};
-use wsscope_core::report::{CaptureReport, Summary};
 use wsscope_core::session::SessionConfig;
 use wsscope_core::sink::Sink;
 use wsscope_core::tcp::{Dir, FlowLimits, ReassemblyLimits};
+use wsscope_core::totals::{CaptureTotals, RunTotals};
 use wsscope_core::ws::message::MessageKind;
 use wsscope_testkit::adversarial::{self, Expected, ProbeExpect};
 use wsscope_testkit::{Packet, PcapOptions, PcapWriter};
@@ -93,7 +93,7 @@ impl Sink for Counter {
         Ok(())
     }
 
-    fn finish(&mut self, _summary: &Summary, _captures: &[CaptureReport]) -> io::Result<()> {
+    fn finish(&mut self, _summary: &RunTotals, _captures: &[CaptureTotals]) -> io::Result<()> {
         Ok(())
     }
 }
@@ -147,7 +147,7 @@ where
 }
 
 /// Runs the file pipeline on `path`.
-fn run(cfg: &AnalyzerConfig, path: &Path) -> (Counter, AnalyzerStats, CaptureReport) {
+fn run(cfg: &AnalyzerConfig, path: &Path) -> (Counter, AnalyzerStats, CaptureTotals) {
     let mut sink = Counter::default();
     let mut outcome = wsscope_core::pipeline::run_files(
         &[path.display().to_string()],
@@ -638,7 +638,7 @@ fn repeated_findings_of_a_session_are_listed_100_times_then_summed_up() {
 
     // Text: the session block lists 101 findings, the last one the sum.
     let text = support::Shared::default();
-    let mut sink = wsscope_core::sink::text::TextSink::new(Box::new(text.clone()), false, 64);
+    let mut sink = wsscope_output::text::TextSink::new(Box::new(text.clone()), false, 64);
     let outcome = run_into(&cfg, &path, &mut sink);
     let out = text.text();
     let lines: Vec<&str> = out
@@ -658,18 +658,19 @@ fn repeated_findings_of_a_session_are_listed_100_times_then_summed_up() {
         &outcome.tally
     ));
     assert_eq!(
-        outcome.tally.summary.findings_by_code["unmasked-client-frame"],
+        outcome.tally.totals.findings_by_code[&Code::UnmaskedClientFrame],
         frames
     );
 
     // JSON report: 101 findings in the session and in the top-level list, counts in full.
     let json = support::Shared::default();
-    let mut sink = wsscope_core::sink::json::JsonReportSink::new(
+    let mut sink = wsscope_output::json::JsonReportSink::new(
         Box::new(json.clone()),
-        wsscope_core::report::PayloadMode::None,
+        wsscope_output::report::PayloadMode::None,
     );
     run_into(&cfg, &path, &mut sink);
-    let report: wsscope_core::report::Report = serde_json::from_str(&json.text()).expect("report");
+    let report: wsscope_output::report::Report =
+        serde_json::from_str(&json.text()).expect("report");
     assert_eq!(report.sessions.len(), 1);
     let findings = &report.sessions[0].findings;
     assert_eq!(findings.len() as u64, REPEATS_LISTED + 1);
@@ -677,15 +678,16 @@ fn repeated_findings_of_a_session_are_listed_100_times_then_summed_up() {
     assert_eq!(findings[100].count, frames - REPEATS_LISTED);
     assert_eq!(report.findings.len() as u64, REPEATS_LISTED + 1);
     assert_eq!(
-        report.summary.findings_by_code["unmasked-client-frame"],
+        report.summary.findings_by_code
+            [&wsscope_output::report::FindingCode(Code::UnmaskedClientFrame)],
         frames
     );
 
     // NDJSON: 101 finding lines, the last with its count.
     let nd = support::Shared::default();
-    let mut sink = wsscope_core::sink::ndjson::NdjsonSink::new(
+    let mut sink = wsscope_output::ndjson::NdjsonSink::new(
         Box::new(nd.clone()),
-        wsscope_core::report::PayloadMode::None,
+        wsscope_output::report::PayloadMode::None,
         false,
     );
     run_into(&cfg, &path, &mut sink);
@@ -736,16 +738,16 @@ fn json_full_report(
     path: &Path,
     budget: u64,
 ) -> (
-    wsscope_core::report::Report,
+    wsscope_output::report::Report,
     wsscope_core::pipeline::RunOutcome,
 ) {
     let mut cfg = config();
     cfg.session.keep_bytes = 1 << 20;
     cfg.budget = wsscope_core::budget::MemoryBudget::new(budget);
     let json = support::Shared::default();
-    let mut sink = wsscope_core::sink::json::JsonReportSink::new(
+    let mut sink = wsscope_output::json::JsonReportSink::new(
         Box::new(json.clone()),
-        wsscope_core::report::PayloadMode::Full,
+        wsscope_output::report::PayloadMode::Full,
     )
     .with_budget(cfg.budget.clone());
     let outcome = run_into(&cfg, path, &mut sink);
@@ -753,7 +755,7 @@ fn json_full_report(
     (report, outcome)
 }
 
-fn held(m: &wsscope_core::report::MessageReport) -> u64 {
+fn held(m: &wsscope_output::report::MessageReport) -> u64 {
     (m.text.as_ref().map_or(0, String::len) + m.data_b64.as_ref().map_or(0, String::len)) as u64
 }
 
@@ -786,7 +788,7 @@ fn json_full_payloads_stay_within_the_memory_budget() {
     let dropped: Vec<_> = s
         .findings
         .iter()
-        .filter(|f| f.code == "payload-budget-exceeded")
+        .filter(|f| f.code.0 == Code::PayloadBudgetExceeded)
         .collect();
     assert_eq!(dropped.len(), 1, "{:?}", s.findings);
     let stripped = s.messages.iter().filter(|m| m.truncated).count();
@@ -803,7 +805,7 @@ fn json_full_payloads_stay_within_the_memory_budget() {
         dropped[0].detail
     );
     assert_eq!(
-        outcome.tally.summary.findings_by_code["payload-budget-exceeded"],
+        outcome.tally.totals.findings_by_code[&Code::PayloadBudgetExceeded],
         1
     );
 }
@@ -825,8 +827,11 @@ fn memory_budget_degrades_the_least_active_session_first() {
         .iter()
         .all(|m| held(m) == 0 && (m.len == 0 || m.truncated)));
     assert!(new.messages.iter().all(|m| !m.truncated && held(m) > 0));
-    let codes = |s: &wsscope_core::report::SessionReport| -> Vec<String> {
-        s.findings.iter().map(|f| f.code.clone()).collect()
+    let codes = |s: &wsscope_output::report::SessionReport| -> Vec<String> {
+        s.findings
+            .iter()
+            .map(|f| f.code.0.as_str().to_string())
+            .collect()
     };
     assert_eq!(codes(old), vec!["payload-budget-exceeded".to_string()]);
     assert!(codes(new).is_empty(), "{:?}", new.findings);

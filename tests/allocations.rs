@@ -8,9 +8,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use wsscope_core::analyzer::{Analyzer, AnalyzerConfig, Event};
 use wsscope_core::capture::CaptureReader;
-use wsscope_core::report::PayloadMode;
-use wsscope_core::sink::ndjson::NdjsonSink;
 use wsscope_core::sink::Sink;
+use wsscope_output::ndjson::NdjsonSink;
+use wsscope_output::report::PayloadMode;
 
 #[allow(dead_code)]
 #[path = "../examples/gen_capture.rs"]

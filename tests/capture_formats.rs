@@ -415,18 +415,27 @@ fn capture_truncated_while_being_read_is_reported_not_fatal() {
             f.set_len(bytes.len() as u64 / 2 + 3).expect("truncate");
         }
     };
-    let mut sink = wsscope_core::sink::json::JsonReportSink::new(
+    let mut sink = wsscope_output::json::JsonReportSink::new(
         Box::new(std::io::sink()),
-        wsscope_core::report::PayloadMode::None,
+        wsscope_output::report::PayloadMode::None,
     );
     let cfg = wsscope_core::analyzer::AnalyzerConfig::default();
     let outcome = wsscope_core::pipeline::run_files(&paths, &cfg, &mut sink, &mut progress)
         .expect("run completes");
     assert!(cut, "the progress callback ran");
     assert!(outcome.errors.is_empty());
-    let truncated = outcome.tally.codes.get(&Code::CaptureTruncated).copied();
-    assert!(truncated.unwrap_or(0) >= 1, "{:?}", outcome.tally.codes);
-    let messages = outcome.tally.summary.messages;
+    let truncated = outcome
+        .tally
+        .totals
+        .findings_by_code
+        .get(&Code::CaptureTruncated)
+        .copied();
+    assert!(
+        truncated.unwrap_or(0) >= 1,
+        "{:?}",
+        outcome.tally.totals.findings_by_code
+    );
+    let messages = outcome.tally.totals.messages.data() + outcome.tally.totals.messages.control();
     assert!(messages > 8_000 && messages < 30_000, "{messages}");
     assert!(outcome.captures[0]
         .warnings

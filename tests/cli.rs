@@ -267,10 +267,12 @@ fn ndjson_streams_one_event_per_line_ending_with_summary() {
         .expect("message");
     assert_eq!(first_msg["session"], 1);
     assert_eq!(first_msg["text"], "hello from the ws client");
-    assert_eq!(
-        events.last().map(|e| e["summary"]["messages"].clone()),
-        Some(Value::from(9))
-    );
+    let summary = events
+        .last()
+        .map(|e| e["summary"].clone())
+        .expect("summary");
+    assert_eq!(summary["data_messages"], 3, "text 2, binary 1");
+    assert_eq!(summary["control_frames"], 6, "ping 2, pong 2, close 2");
 }
 
 #[test]
@@ -767,4 +769,149 @@ fn capture_from_standard_input_and_a_fifo_is_streamed() {
     let lines = stderr_lines(&out);
     assert_eq!(lines.len(), 1, "{lines:?}");
     assert!(lines[0].contains("empty"), "{lines:?}");
+}
+
+fn stdout_of(args: &[&str]) -> String {
+    let out = wsscope(args);
+    String::from_utf8(out.stdout).expect("utf-8 output")
+}
+
+#[test]
+fn text_close_line_says_who_closed_first_and_how_the_other_answered() {
+    let text = stdout_of(&["analyze", "fixtures/node_ping.pcap"]);
+    assert!(
+        text.contains("  close      server closed first: 4000 private use by applications \"done here\", client answered 4000; TCP fin by server; clean\n"),
+        "{text}"
+    );
+    let text = stdout_of(&["analyze", "fixtures/py_refused.pcap"]);
+    assert!(
+        text.contains("  close      upgrade refused (403)"),
+        "{text}"
+    );
+}
+
+#[test]
+fn text_handshake_line_shows_the_negotiated_deflate_parameters() {
+    let text = stdout_of(&["analyze", "fixtures/py_deflate.pcap"]);
+    assert!(
+        text.contains("extensions permessage-deflate (client window 12, server window 12)\n"),
+        "{text}"
+    );
+    let text = stdout_of(&["analyze", "fixtures/py_deflate_nct.pcap"]);
+    assert!(
+        text.contains("permessage-deflate (client window 10, server window 12, client no context takeover, server no context takeover)"),
+        "{text}"
+    );
+}
+
+#[test]
+fn text_handshake_line_with_an_empty_reason_phrase_has_no_dangling_comma() {
+    let mut response = UpgradeResponse::accepting(SAMPLE_KEY);
+    response.reason = String::new();
+    let capture = Session::new(Link::ethernet())
+        .upgrade(&UpgradeRequest::new(SAMPLE_KEY), &response)
+        .client_text("hi")
+        .close(1000)
+        .pcap_bytes();
+    let (_d, path) = temp_file("no-reason.pcap", &capture);
+    let out = wsscope(["analyze".as_ref(), path.as_os_str()]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("  handshake  101, accept valid"), "{text}");
+    assert!(!text.contains("101 ,"), "{text}");
+}
+
+#[test]
+fn transcript_names_each_session_once() {
+    let text = stdout_of(&["analyze", "--messages", "fixtures/node_ping.pcap"]);
+    let titles = text.lines().filter(|l| l.starts_with("session 1 ")).count();
+    assert_eq!(titles, 1, "{text}");
+    assert!(
+        text.contains(
+            "session 1  127.0.0.1:38230 -> 127.0.0.1:61004  GET /ping  [fixtures/node_ping.pcap]\n"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("\nend of session 1\n  handshake  101 Switching Protocols"),
+        "{text}"
+    );
+}
+
+#[test]
+fn summary_separates_data_messages_from_control_frames() {
+    let text = stdout_of(&["analyze", "fixtures/node_ping.pcap"]);
+    assert!(
+        text.contains(", 3 data message(s), 6 control frame(s); "),
+        "{text}"
+    );
+    let report: Value = serde_json::from_str(&stdout_of(&[
+        "analyze",
+        "--json",
+        "-",
+        "fixtures/node_ping.pcap",
+    ]))
+    .expect("report");
+    let summary = &report["summary"];
+    assert_eq!(summary["data_messages"], 3);
+    assert_eq!(summary["control_frames"], 6);
+    assert_eq!(summary["messages_by_type"]["ping"], 2);
+    assert_eq!(
+        summary["findings_by_severity"]["error"], 0,
+        "every severity is present"
+    );
+}
+
+#[test]
+fn community_id_names_the_connection_in_sessions_and_flows() {
+    // Expected values computed independently (Python hashlib) from the spec.
+    for (capture, want) in [
+        ("fixtures/node_ping.pcap", "1:650MLqfRgp/g4UUAtrtVvmipXIo="),
+        ("fixtures/py_ipv6.pcap", "1:A8qoeemVdJol/oY41OGdxiXxGqk="),
+    ] {
+        let report: Value =
+            serde_json::from_str(&stdout_of(&["analyze", "--json", "-", capture])).expect("report");
+        assert_eq!(report["sessions"][0]["community_id"], want, "{capture}");
+        let flows: Value =
+            serde_json::from_str(&stdout_of(&["flows", "--json", "-", capture])).expect("flows");
+        assert_eq!(flows["flows"][0]["community_id"], want, "{capture}");
+        let ndjson = stdout_of(&["analyze", "--ndjson", capture]);
+        let start: Value =
+            serde_json::from_str(ndjson.lines().next().expect("a line")).expect("json");
+        assert_eq!(start["community_id"], want, "{capture}");
+    }
+}
+
+#[test]
+fn schemas_list_the_values_of_closed_sets() {
+    let schema: Value = serde_json::from_str(&stdout_of(&["schema", "report"])).expect("schema");
+    let defs = &schema["$defs"];
+    let values = |name: &str| -> Vec<String> {
+        let def = &defs[name];
+        let listed = def["enum"].as_array().cloned().unwrap_or_else(|| {
+            (def["oneOf"].as_array().cloned().unwrap_or_default().iter())
+                .map(|v| v["const"].clone())
+                .collect()
+        });
+        listed
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_string))
+            .collect()
+    };
+    assert_eq!(
+        values("CloseState"),
+        ["closed", "abrupt", "open", "refused", "unanswered"]
+    );
+    assert_eq!(values("TcpBegan"), ["syn", "syn-ack", "midstream"]);
+    assert_eq!(
+        values("TcpEnd"),
+        ["fin", "rst", "idle", "end-of-capture", "evicted"]
+    );
+    assert_eq!(values("SeverityName"), ["info", "warning", "error"]);
+    let codes = values("FindingCode");
+    assert_eq!(codes.len(), wsscope_core::finding::Code::ALL.len());
+    assert!(codes.iter().any(|c| c == "origin-missing"), "{codes:?}");
+    assert_eq!(schema["properties"]["schema_version"]["const"], 2);
+    let flows: Value = serde_json::from_str(&stdout_of(&["schema", "flows"])).expect("schema");
+    let class = &flows["$defs"]["FlowClassification"]["oneOf"];
+    assert_eq!(class.as_array().map(Vec::len), Some(3), "{class}");
 }

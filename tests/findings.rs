@@ -1405,9 +1405,9 @@ fn payload_budget_exceeded_is_reported_once_with_what_was_dropped() {
     clean_close(&mut c);
     let mut cfg = config();
     cfg.budget = wsscope_core::budget::MemoryBudget::new(100);
-    let json = wsscope_core::sink::json::JsonReportSink::new(
+    let json = wsscope_output::json::JsonReportSink::new(
         Box::new(std::io::sink()),
-        wsscope_core::report::PayloadMode::Full,
+        wsscope_output::report::PayloadMode::Full,
     )
     .with_budget(cfg.budget.clone());
     let (o, _) = run_file_with_output(&cfg, &pcap(&c.into_packets()), Box::new(json));

@@ -15,12 +15,13 @@ use wsscope_core::capture::StreamReader;
 use wsscope_core::finding::Code;
 use wsscope_core::pipeline::queue::{packet_queue, PacketFeeder, PacketQueue, QueueSettings};
 use wsscope_core::pipeline::{FileSource, PacketSource, Run, RunOutcome};
-use wsscope_core::report::{CaptureReport, PayloadMode, Summary};
-use wsscope_core::sink::json::JsonReportSink;
-use wsscope_core::sink::ndjson::NdjsonSink;
-use wsscope_core::sink::text::TextSink;
 use wsscope_core::sink::{Sink, Tee};
 use wsscope_core::tcp::FlowLimits;
+use wsscope_core::totals::{CaptureTotals, RunTotals};
+use wsscope_output::json::JsonReportSink;
+use wsscope_output::ndjson::NdjsonSink;
+use wsscope_output::report::PayloadMode;
+use wsscope_output::text::TextSink;
 
 /// Text (with transcript), JSON report and NDJSON of one run.
 #[derive(Debug, PartialEq, Eq)]
@@ -156,13 +157,11 @@ fn file_and_live_style_sources_give_identical_output() {
                 "{name}: JSON report differs"
             );
             assert_eq!(from_file.text, from_queue.text, "{name}: text differs");
-            assert_eq!(file_outcome.tally.codes, queue_outcome.tally.codes);
-            evicted += queue_outcome
-                .tally
-                .codes
-                .get(&Code::FlowEvicted)
-                .copied()
-                .unwrap_or(0);
+            assert_eq!(
+                file_outcome.tally.totals.findings_by_code,
+                queue_outcome.tally.totals.findings_by_code
+            );
+            evicted += queue_outcome.tally.totals.findings_with(Code::FlowEvicted);
         }
     }
     assert!(evicted > 0, "no fixture exercised flow-evicted");
@@ -199,7 +198,7 @@ impl Sink for FailingSink {
         self.left -= 1;
         Ok(())
     }
-    fn finish(&mut self, _: &Summary, _: &[CaptureReport]) -> io::Result<()> {
+    fn finish(&mut self, _: &RunTotals, _: &[CaptureTotals]) -> io::Result<()> {
         Ok(())
     }
 }
@@ -243,7 +242,11 @@ fn queue_drops_are_reported_as_capture_findings() {
     assert!(dropped > 0 && dropped < fed, "{dropped} of {fed}");
     assert_eq!(outcome.captures[0].packets, fed - dropped);
     assert_eq!(
-        outcome.tally.codes.get(&Code::CaptureTruncated),
+        outcome
+            .tally
+            .totals
+            .findings_by_code
+            .get(&Code::CaptureTruncated),
         Some(&dropped)
     );
     let warning = &outcome.captures[0].warnings[0];

@@ -8,8 +8,8 @@ use std::io::{self, Write};
 use std::rc::Rc;
 
 use wsscope_core::escape::is_unsafe_char;
-use wsscope_core::sink::ndjson::NdjsonSink;
-use wsscope_core::sink::text::TextSink;
+use wsscope_output::ndjson::NdjsonSink;
+use wsscope_output::text::TextSink;
 use wsscope_core::sink::{Sink, Tee};
 
 use wsscope_core::analyzer::{Analyzer, AnalyzerConfig, Event};
@@ -17,7 +17,7 @@ use wsscope_core::capture::{CaptureReader, RawPacket};
 use wsscope_core::handshake;
 use wsscope_core::http::{self, HeadParse, RequestHead};
 use wsscope_core::packet::PacketDecoder;
-use wsscope_core::report::PayloadMode;
+use wsscope_output::report::PayloadMode;
 use wsscope_core::tcp::reassembly::{ReassemblyLimits, StreamOutput, StreamReassembler};
 use wsscope_core::tcp::Dir;
 use wsscope_core::timestamp::Timestamp;

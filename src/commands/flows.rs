@@ -7,11 +7,10 @@ use anyhow::bail;
 use std::io::{self, Write};
 use std::process::ExitCode;
 use wsscope_core::analyzer::Event;
-use wsscope_core::report::{
-    flow_report, CaptureReport, Endpoint, FlowReport, FlowsReport, Summary, SCHEMA_VERSION,
-};
-use wsscope_core::sink::text::human_bytes;
 use wsscope_core::sink::Sink;
+use wsscope_core::totals::{CaptureTotals, RunTotals};
+use wsscope_output::report::{flow_report, Endpoint, FlowReport, FlowsReport, SCHEMA_VERSION};
+use wsscope_output::text::human_bytes;
 
 /// Collects the flow records of a run.
 #[derive(Default)]
@@ -31,7 +30,7 @@ impl Sink for FlowsSink {
         }
         Ok(())
     }
-    fn finish(&mut self, _: &Summary, _: &[CaptureReport]) -> io::Result<()> {
+    fn finish(&mut self, _: &RunTotals, _: &[CaptureTotals]) -> io::Result<()> {
         Ok(())
     }
 }
@@ -98,11 +97,11 @@ fn print_table(flows: &[FlowReport]) -> io::Result<()> {
             f.id,
             client,
             endpoint(&f.server),
-            f.classification,
+            f.classification.as_str(),
             human_bytes(f.bytes_c2s),
             human_bytes(f.bytes_s2c),
-            f.began,
-            f.ended,
+            f.began.as_str(),
+            f.ended.as_str(),
             f.retransmissions,
             f.gaps
         )?;

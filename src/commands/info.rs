@@ -7,9 +7,9 @@ use wsscope_core::finding::Code;
 /// Prints the JSON Schema of one output.
 pub fn schema(kind: SchemaKind) -> ExitCode {
     let text = match kind {
-        SchemaKind::Report => wsscope_core::report::report_schema(),
-        SchemaKind::Events => wsscope_core::report::events_schema(),
-        SchemaKind::Flows => wsscope_core::report::flows_schema(),
+        SchemaKind::Report => wsscope_output::report::report_schema(),
+        SchemaKind::Events => wsscope_output::report::events_schema(),
+        SchemaKind::Flows => wsscope_output::report::flows_schema(),
     };
     println!("{text}");
     ExitCode::SUCCESS

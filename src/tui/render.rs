@@ -9,10 +9,11 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Sparkline, Widget, Wrap};
 use wsscope_core::escape::{bytes_for_terminal, for_terminal, json_terminal_safe};
 use wsscope_core::finding::{Finding, Severity};
-use wsscope_core::report::close_code_meaning;
+use wsscope_core::outcome::CloseCode;
 use wsscope_core::tcp::Dir;
 use wsscope_core::timestamp::Timestamp;
 use wsscope_core::ws::message::MessageKind;
+use wsscope_output::text::describe_end;
 
 /// Screen regions.
 #[derive(Clone, Copy, Debug)]
@@ -318,7 +319,7 @@ pub fn preview(m: &MsgInfo) -> String {
     match m.kind {
         MessageKind::Close => {
             let mut s = match m.close_code {
-                Some(c) => format!("{c} ({})", close_code_meaning(c)),
+                Some(c) => format!("{c} ({})", CloseCode(c).meaning()),
                 None => "no code".into(),
             };
             if let Some(r) = m.close_reason.as_deref().filter(|r| !r.is_empty()) {
@@ -527,7 +528,7 @@ pub fn session_detail_lines<'a>(app: &App, s: &SessionInfo) -> Vec<Line<'a>> {
             for (who, c) in [("client", &e.client_close), ("server", &e.server_close)] {
                 if let Some(c) = c {
                     let code = c.code.map_or("no code".to_string(), |k| {
-                        format!("{k} ({})", close_code_meaning(k))
+                        format!("{k} ({})", CloseCode(k).meaning())
                     });
                     out.push(Line::raw(format!(
                         "  {who} sent {code} \"{}\"",
@@ -535,16 +536,9 @@ pub fn session_detail_lines<'a>(app: &App, s: &SessionInfo) -> Vec<Line<'a>> {
                     )));
                 }
             }
-            if let Some(d) = e.initiator {
-                out.push(Line::raw(format!("  initiated by {}", d.as_str())));
+            if let Some(outcome) = s.outcome() {
+                out.push(Line::raw(format!("  {}", describe_end(e, outcome))));
             }
-            out.push(Line::raw(format!(
-                "  TCP {}{}; {}",
-                e.tcp_end.map_or("open", |r| r.as_str()),
-                e.tcp_closer
-                    .map_or(String::new(), |d| format!(" by {}", d.as_str())),
-                if e.clean { "clean" } else { "not clean" }
-            )));
             out.push(Line::raw(format!(
                 "  messages c->s {} ({} B), s->c {} ({} B)",
                 e.messages[0], e.payload_bytes[0], e.messages[1], e.payload_bytes[1]
@@ -602,7 +596,7 @@ pub fn message_detail_lines<'a>(app: &App, s: &SessionInfo, m: &MsgInfo) -> Vec<
     if let Some(c) = m.close_code {
         out.push(Line::raw(format!(
             "close code {c}: {}",
-            close_code_meaning(c)
+            CloseCode(c).meaning()
         )));
     }
     if let Some(r) = &m.close_reason {

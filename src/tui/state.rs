@@ -10,11 +10,12 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use wsscope_core::analyzer::Event;
 use wsscope_core::finding::Finding;
-use wsscope_core::report::{CaptureReport, Summary};
+use wsscope_core::outcome::SessionOutcome;
 use wsscope_core::session::{Handshake, SessionEnd, SessionId, SessionStart};
 use wsscope_core::sink::Sink;
 use wsscope_core::tcp::Dir;
 use wsscope_core::timestamp::Timestamp;
+use wsscope_core::totals::{CaptureTotals, RunTotals};
 use wsscope_core::ws::message::MessageKind;
 
 /// Most payload bytes kept per message, whatever the analyzer retained.
@@ -106,23 +107,27 @@ impl SessionInfo {
         n
     }
 
-    /// Short state: `open`, `rejected 403`, `closed clean`, `closed rst`, ...
-    pub fn state(&self) -> String {
+    /// How the session ended, as core decides it (`None` while it is still open).
+    pub fn outcome(&self) -> Option<SessionOutcome> {
         let status = self
             .handshake
             .as_ref()
             .and_then(|h| h.response.as_ref().map(|r| r.status));
-        match &self.end {
-            None => "open".into(),
-            Some(e) if !e.upgraded => match status {
-                Some(s) => format!("rejected {s}"),
-                None => "no response".into(),
-            },
-            Some(e) if e.clean => "closed clean".into(),
-            Some(e) => match e.tcp_end {
-                Some(r) => format!("closed {}", r.as_str()),
-                None => "ended".into(),
-            },
+        self.end.as_ref().map(|e| SessionOutcome::of(e, status))
+    }
+
+    /// Short state: `open`, `rejected 403`, `closed clean`, `closed rst`, `abrupt rst`, ...
+    pub fn state(&self) -> String {
+        let tcp = |e: &SessionEnd| e.tcp_end.map_or("open", |r| r.as_str());
+        match (self.outcome(), &self.end) {
+            (Some(SessionOutcome::Refused { status }), _) => format!("rejected {status}"),
+            (Some(SessionOutcome::Unanswered), _) => "no response".into(),
+            (Some(SessionOutcome::Closed { clean: true, .. }), _) => "closed clean".into(),
+            (Some(SessionOutcome::Closed { clean: false, .. }), Some(e)) => {
+                format!("closed {}", tcp(e))
+            }
+            (Some(SessionOutcome::Abrupt(r)), _) => format!("abrupt {}", r.as_str()),
+            _ => "open".into(),
         }
     }
 }
@@ -343,7 +348,7 @@ impl<F: FnMut(LoadMsg)> Sink for Collector<F> {
         Ok(())
     }
 
-    fn finish(&mut self, _summary: &Summary, _captures: &[CaptureReport]) -> io::Result<()> {
+    fn finish(&mut self, _totals: &RunTotals, _captures: &[CaptureTotals]) -> io::Result<()> {
         Ok(())
     }
 }

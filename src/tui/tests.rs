@@ -355,3 +355,33 @@ fn terminal_ui_keeps_references_to_spilled_payloads_within_the_memory_budget() {
         .collect();
     assert_eq!(f.len(), 1, "{:?}", s.findings);
 }
+
+/// The session list and the detail pane render core's session outcome: who closed first, and
+/// a session the capture cut short is open, not "closed end-of-capture".
+#[test]
+fn session_state_and_close_detail_render_the_session_outcome() {
+    let mut app = node_ping();
+    apply(&mut app, Action::Resize(120, 60));
+    apply(&mut app, Action::Enter);
+    let s = screen(&app);
+    assert!(
+        s.contains("server closed first: 4000 private use by applications \"done here\", client answered 4000; TCP fin by server; clean"),
+        "{s}"
+    );
+
+    use wsscope_testkit::ws::SAMPLE_KEY;
+    use wsscope_testkit::{Link, Session, UpgradeRequest, UpgradeResponse};
+    let capture = Session::new(Link::ethernet())
+        .upgrade(
+            &UpgradeRequest::new(SAMPLE_KEY),
+            &UpgradeResponse::accepting(SAMPLE_KEY),
+        )
+        .client_text("still talking")
+        .pcap_bytes();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("cut.pcap");
+    std::fs::write(&path, capture).expect("write capture");
+    let app = load_blocking(&[path.display().to_string()], &cfg());
+    assert_eq!(app.sessions.len(), 1);
+    assert_eq!(app.sessions[0].state(), "open");
+}

@@ -8,10 +8,10 @@ use std::io;
 use wsscope_core::analyzer::{Analyzer, AnalyzerConfig, Event, FlowRecord};
 use wsscope_core::capture::CaptureReader;
 use wsscope_core::finding::{Code, Severity};
-use wsscope_core::report::{CaptureReport, Summary};
 use wsscope_core::session::{SessionConfig, SessionEnd, SessionStart};
 use wsscope_core::sink::Sink;
 use wsscope_core::tcp::Dir;
+use wsscope_core::totals::{CaptureTotals, RunTotals};
 use wsscope_core::ws::message::MessageKind;
 use wsscope_testkit::{
     self, pcap_bytes, Conversation, FrameSpec, Packet, PcapOptions, UpgradeRequest, UpgradeResponse,
@@ -231,7 +231,7 @@ pub fn analyze_packets_with(cfg: AnalyzerConfig, packets: &[Packet]) -> Outcome 
 
 /// Writes `bytes` to a temporary file and analyses it with the file driver
 /// ([`wsscope_core::pipeline::run_files`]), which also reports capture-level findings.
-pub fn run_file_with(cfg: &AnalyzerConfig, bytes: &[u8]) -> (Outcome, Vec<CaptureReport>) {
+pub fn run_file_with(cfg: &AnalyzerConfig, bytes: &[u8]) -> (Outcome, Vec<CaptureTotals>) {
     run_file_into(cfg, bytes, wsscope_core::sink::Tee::new())
 }
 
@@ -241,7 +241,7 @@ pub fn run_file_with_output(
     cfg: &AnalyzerConfig,
     bytes: &[u8],
     extra: Box<dyn Sink>,
-) -> (Outcome, Vec<CaptureReport>) {
+) -> (Outcome, Vec<CaptureTotals>) {
     let mut tee = wsscope_core::sink::Tee::new();
     tee.push(extra);
     run_file_into(cfg, bytes, tee)
@@ -251,7 +251,7 @@ fn run_file_into(
     cfg: &AnalyzerConfig,
     bytes: &[u8],
     tee: wsscope_core::sink::Tee,
-) -> (Outcome, Vec<CaptureReport>) {
+) -> (Outcome, Vec<CaptureTotals>) {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("capture.pcap");
     std::fs::write(&path, bytes).expect("write capture");
@@ -287,7 +287,7 @@ impl Sink for Grab<'_> {
         collect(self.0, ev);
         Ok(())
     }
-    fn finish(&mut self, summary: &Summary, captures: &[CaptureReport]) -> io::Result<()> {
+    fn finish(&mut self, summary: &RunTotals, captures: &[CaptureTotals]) -> io::Result<()> {
         self.1.finish(summary, captures)
     }
 }

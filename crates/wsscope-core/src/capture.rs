@@ -50,6 +50,21 @@ pub struct RawPacket<'a> {
     pub orig_len: u32,
 }
 
+/// Why a record could not be parsed, in words (never the parser's Debug text, which would
+/// print the input bytes).
+fn describe_parse_error(e: &PcapError<&[u8]>) -> String {
+    match e {
+        PcapError::Eof | PcapError::UnexpectedEof => "unexpected end of data".into(),
+        PcapError::BufferTooSmall => "record larger than the read buffer".into(),
+        PcapError::ReadError => "read error".into(),
+        PcapError::Incomplete(n) => format!("{n} more bytes needed"),
+        PcapError::HeaderNotRecognized => "header not recognized as pcap or pcapng".into(),
+        PcapError::NomError(_, kind) | PcapError::OwnedNomError(_, kind) => {
+            format!("the record does not parse ({})", kind.description())
+        }
+    }
+}
+
 /// Which container format the input is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CaptureFormat {
@@ -402,9 +417,7 @@ impl Parser {
             });
         }
         let detail = match err {
-            nom::Err::Error(e) | nom::Err::Failure(e) => {
-                format!("{e:?}").chars().take(80).collect()
-            }
+            nom::Err::Error(e) | nom::Err::Failure(e) => describe_parse_error(&e),
             nom::Err::Incomplete(_) => String::new(),
         };
         self.stop(CaptureNotice::Malformed { offset, detail })
@@ -860,6 +873,24 @@ impl<R: Read> StreamReader<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A malformed record is described in words: the parser's Debug text (`NomError([1, 2,
+    /// ...], Verify)`) printed the input bytes into the capture's warnings.
+    #[test]
+    fn parse_errors_are_described_without_debug_text() {
+        let e = PcapError::NomError(
+            &[0x1b_u8, 0x5b, 0x32, 0x4a][..],
+            nom::error::ErrorKind::Verify,
+        );
+        assert_eq!(
+            describe_parse_error(&e),
+            "the record does not parse (predicate verification)"
+        );
+        assert_eq!(
+            describe_parse_error(&PcapError::Incomplete(12)),
+            "12 more bytes needed"
+        );
+    }
 
     fn pcap_header_le(nanos: bool, linktype: u32) -> Vec<u8> {
         let magic: u32 = if nanos { 0xa1b2_3c4d } else { 0xa1b2_c3d4 };

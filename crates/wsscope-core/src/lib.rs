@@ -3,7 +3,7 @@
 //! ```text
 //! capture (pcap/pcapng bytes) -> packet (link/IP/TCP segments) -> tcp (reassembled streams)
 //!   -> http (upgrade handshake) + ws (frames -> messages, inflate) -> session (findings)
-//!   -> analyzer (events) -> sink (text, JSON report, NDJSON)
+//!   -> analyzer (events) -> sink (the `Sink` trait; the outputs live in `wsscope-output`)
 //! ```
 //!
 //! [`pipeline::Run`] is the one driver: it pulls packets from a [`pipeline::PacketSource`]
@@ -16,6 +16,7 @@
 pub mod analyzer;
 pub mod budget;
 pub mod capture;
+pub mod community_id;
 pub mod escape;
 pub mod finding;
 pub mod handshake;
@@ -24,9 +25,9 @@ pub mod ipfrag;
 pub mod outcome;
 pub mod packet;
 pub mod pipeline;
-pub mod report;
 pub mod session;
 pub mod sink;
 pub mod tcp;
 pub mod timestamp;
+pub mod totals;
 pub mod ws;

@@ -45,7 +45,8 @@ pub fn parse_fail_on(list: &str) -> Result<Vec<FailOn>, String> {
 /// had, in code order.
 pub fn fail_on_matched(items: &[FailOn], tally: &Tally) -> Vec<(Code, u64)> {
     tally
-        .codes
+        .totals
+        .findings_by_code
         .iter()
         .filter(|(code, n)| **n > 0 && items.iter().any(|item| item.matches(**code)))
         .map(|(code, n)| (*code, *n))

@@ -16,8 +16,8 @@ pub use file::{open_input, FileSource, Input, InputError};
 use crate::analyzer::{Analyzer, AnalyzerConfig, AnalyzerStats, Event};
 use crate::capture::RawPacket;
 use crate::finding::{Code, Finding};
-use crate::report::CaptureReport;
 use crate::sink::{Sink, Tally};
+use crate::totals::CaptureTotals;
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -76,7 +76,7 @@ pub struct RunOutcome {
     /// Totals and finding counts.
     pub tally: Tally,
     /// Per-capture reports.
-    pub captures: Vec<CaptureReport>,
+    pub captures: Vec<CaptureTotals>,
     /// Files that could not be read.
     pub errors: Vec<InputError>,
     /// The analyzer's counters for each entry of `captures` (peak table sizes and the like).
@@ -200,7 +200,7 @@ impl<'a> Run<'a> {
         if outcome.captures.is_empty() && !outcome.errors.is_empty() {
             return Ok(outcome);
         }
-        let summary = outcome.tally.summary.clone();
+        let summary = outcome.tally.totals.clone();
         self.sink.finish(&summary, &outcome.captures)?;
         Ok(outcome)
     }
@@ -322,16 +322,16 @@ pub fn capture_report(
     linktypes: Vec<u32>,
     stats: &AnalyzerStats,
     warnings: Vec<String>,
-) -> CaptureReport {
+) -> CaptureTotals {
     let d = stats.decode;
-    CaptureReport {
+    CaptureTotals {
         path,
         format: format.into(),
         linktypes,
         packets: d.packets,
         bytes: d.bytes,
-        first_ts: stats.first_ts.map(|t| t.rfc3339()),
-        last_ts: stats.last_ts.map(|t| t.rfc3339()),
+        first_ts: stats.first_ts,
+        last_ts: stats.last_ts,
         tcp_flows: stats.flows.flows,
         non_tcp_packets: d.not_ip + d.not_tcp + d.malformed + d.unsupported_linktype,
         warnings,

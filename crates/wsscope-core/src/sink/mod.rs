@@ -1,15 +1,10 @@
-//! Sinks: everything that turns analyzer [`Event`]s into output. Each output format is one
-//! [`Sink`]; they all consume the same events, so they always agree.
-
-pub mod json;
-pub mod json_line;
-pub mod ndjson;
-pub mod text;
+//! Sinks: everything that turns analyzer [`Event`]s into output. Each output format (the
+//! `wsscope-output` crate, the terminal UI) is one [`Sink`]; they all consume the same events,
+//! so they always agree.
 
 use crate::analyzer::Event;
 use crate::finding::{Code, Severity};
-use crate::report::{CaptureReport, Summary};
-use std::collections::BTreeMap;
+use crate::totals::{CaptureTotals, RunTotals};
 use std::io;
 
 /// A consumer of analysis events.
@@ -21,36 +16,27 @@ pub trait Sink {
     /// One event.
     fn event(&mut self, ev: &Event<'_>) -> io::Result<()>;
     /// A capture file was fully read.
-    fn end_capture(&mut self, _capture: &CaptureReport) -> io::Result<()> {
+    fn end_capture(&mut self, _capture: &CaptureTotals) -> io::Result<()> {
         Ok(())
     }
     /// The run is over.
-    fn finish(&mut self, summary: &Summary, captures: &[CaptureReport]) -> io::Result<()>;
+    fn finish(&mut self, totals: &RunTotals, captures: &[CaptureTotals]) -> io::Result<()>;
 }
 
-/// Running totals, kept by the driver and turned into the [`Summary`].
+/// Running totals, kept by the driver and handed to [`Sink::finish`].
 #[derive(Clone, Debug, Default)]
 pub struct Tally {
     /// Totals so far.
-    pub summary: Summary,
-    /// Finding codes seen.
-    pub codes: BTreeMap<Code, u64>,
-    /// Findings per severity.
-    pub severities: BTreeMap<Severity, u64>,
+    pub totals: RunTotals,
 }
 
 impl Tally {
     /// Counts one event.
     pub fn count(&mut self, ev: &Event<'_>) {
-        let s = &mut self.summary;
+        let s = &mut self.totals;
         match ev {
             Event::SessionStart(_) => s.sessions += 1,
-            Event::Message(m) => {
-                s.messages += 1;
-                *s.messages_by_type
-                    .entry(m.message.kind.as_str().to_string())
-                    .or_default() += 1;
-            }
+            Event::Message(m) => s.messages.add(m.message.kind),
             Event::Finding { finding, .. } => {
                 self.add_finding(finding.code, finding.severity, finding.count);
             }
@@ -67,26 +53,20 @@ impl Tally {
     /// Counts `n` occurrences of a finding (more than one for a finding that sums up
     /// repeats held back).
     pub fn add_finding(&mut self, code: Code, severity: Severity, n: u64) {
-        *self.codes.entry(code).or_default() += n;
-        *self.severities.entry(severity).or_default() += n;
+        *self.totals.findings_by_code.entry(code).or_default() += n;
         *self
-            .summary
-            .findings_by_code
-            .entry(code.as_str().to_string())
-            .or_default() += n;
-        *self
-            .summary
+            .totals
             .findings_by_severity
-            .entry(severity.as_str().to_string())
+            .entry(severity)
             .or_default() += n;
     }
 
     /// Adds a capture's counters.
-    pub fn add_capture(&mut self, c: &CaptureReport, evicted: u64) {
-        self.summary.captures += 1;
-        self.summary.packets += c.packets;
-        self.summary.bytes += c.bytes;
-        self.summary.flows_evicted += evicted;
+    pub fn add_capture(&mut self, c: &CaptureTotals, evicted: u64) {
+        self.totals.captures += 1;
+        self.totals.packets += c.packets;
+        self.totals.bytes += c.bytes;
+        self.totals.flows_evicted += evicted;
     }
 }
 
@@ -117,14 +97,14 @@ impl Sink for Tee {
     fn event(&mut self, ev: &Event<'_>) -> io::Result<()> {
         self.sinks.iter_mut().try_for_each(|s| s.event(ev))
     }
-    fn end_capture(&mut self, capture: &CaptureReport) -> io::Result<()> {
+    fn end_capture(&mut self, capture: &CaptureTotals) -> io::Result<()> {
         self.sinks
             .iter_mut()
             .try_for_each(|s| s.end_capture(capture))
     }
-    fn finish(&mut self, summary: &Summary, captures: &[CaptureReport]) -> io::Result<()> {
+    fn finish(&mut self, totals: &RunTotals, captures: &[CaptureTotals]) -> io::Result<()> {
         self.sinks
             .iter_mut()
-            .try_for_each(|s| s.finish(summary, captures))
+            .try_for_each(|s| s.finish(totals, captures))
     }
 }

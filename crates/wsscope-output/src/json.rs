@@ -1,25 +1,29 @@
 //! `--json`: collects the whole [`Report`] and writes it as one document at the end.
 
-use super::Sink;
-use crate::analyzer::Event;
-use crate::budget::{Dropped, MemoryBudget};
-use crate::escape::json_terminal_safe;
-use crate::report::MessageReport;
+use crate::output::{Output, OutputSink};
 use crate::report::{
-    close_report, finding_report, message_report, session_header, session_stats, CaptureReport,
-    PayloadMode, Report, SessionReport, Summary, ToolInfo, SCHEMA_VERSION,
+    capture_reports, close_report, finding_report, message_report, session_info, session_stats,
+    FindingReport, MessageReport, PayloadMode, Report, SessionReport, Summary, ToolInfo,
+    SCHEMA_VERSION,
 };
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::io::{self, Write};
+use wsscope_core::budget::{Dropped, MemoryBudget};
+use wsscope_core::escape::json_terminal_safe;
+use wsscope_core::finding::Finding;
+use wsscope_core::session::{SessionEnd, SessionId, SessionMessage, SessionStart};
+use wsscope_core::totals::{CaptureTotals, RunTotals};
+
+/// `--json`: the report document, written when the run finishes.
+pub type JsonReportSink = OutputSink<JsonReport>;
 
 /// Builds the report in memory.
-pub struct JsonReportSink {
+pub struct JsonReport {
     out: Box<dyn Write>,
     mode: PayloadMode,
-    capture: String,
     sessions: BTreeMap<u64, SessionReport>,
     order: Vec<u64>,
-    findings: Vec<crate::report::FindingReport>,
+    findings: Vec<FindingReport>,
     payloads: Option<PayloadAccount>,
 }
 
@@ -88,15 +92,14 @@ fn strip(r: &mut MessageReport) {
 impl JsonReportSink {
     /// Writes to `out` when the run finishes.
     pub fn new(out: Box<dyn Write>, mode: PayloadMode) -> Self {
-        JsonReportSink {
+        OutputSink::wrap(JsonReport {
             out,
             mode,
-            capture: String::new(),
             sessions: BTreeMap::new(),
             order: Vec::new(),
             findings: Vec::new(),
             payloads: None,
-        }
+        })
     }
 
     /// Charges the payloads the report holds to `budget`: when a charge is refused, the least
@@ -104,17 +107,21 @@ impl JsonReportSink {
     /// other session holds any, the payloads of this message and of the session's later ones
     /// are. A session once degraded keeps no more payload. Every drop is recorded in the
     /// budget.
-    pub fn with_budget(mut self, budget: MemoryBudget) -> Self {
-        self.payloads = Some(PayloadAccount {
-            budget,
-            held: HashMap::new(),
-            by_activity: BTreeSet::new(),
-            degraded: HashSet::new(),
-            tick: 0,
-        });
-        self
+    pub fn with_budget(self, budget: MemoryBudget) -> Self {
+        self.map(|report| JsonReport {
+            payloads: Some(PayloadAccount {
+                budget,
+                held: HashMap::new(),
+                by_activity: BTreeSet::new(),
+                degraded: HashSet::new(),
+                tick: 0,
+            }),
+            ..report
+        })
     }
+}
 
+impl JsonReport {
     /// Adds a message report to session `id`, within the budget.
     fn add_message(&mut self, id: u64, mut r: MessageReport) {
         let cost = payload_cost(&r);
@@ -172,60 +179,50 @@ impl JsonReportSink {
     }
 }
 
-impl Sink for JsonReportSink {
-    fn begin_capture(&mut self, path: &str) -> io::Result<()> {
-        self.capture = path.to_string();
+impl Output for JsonReport {
+    fn session_start(&mut self, s: &SessionStart, capture: &str) -> io::Result<()> {
+        self.order.push(s.id);
+        self.sessions.insert(
+            s.id,
+            SessionReport {
+                id: s.id,
+                info: session_info(s, capture),
+                messages: Vec::new(),
+                close: None,
+                findings: Vec::new(),
+                stats: Default::default(),
+            },
+        );
         Ok(())
     }
 
-    fn event(&mut self, ev: &Event<'_>) -> io::Result<()> {
-        match ev {
-            Event::SessionStart(s) => {
-                let h = session_header(s, &self.capture);
-                self.order.push(s.id);
-                self.sessions.insert(
-                    s.id,
-                    SessionReport {
-                        id: s.id,
-                        capture: h.capture,
-                        client: h.client,
-                        server: h.server,
-                        roles_inferred: h.roles_inferred,
-                        tcp_began: h.tcp_began,
-                        started: h.started,
-                        handshake: h.handshake,
-                        messages: Vec::new(),
-                        close: None,
-                        findings: Vec::new(),
-                        stats: Default::default(),
-                    },
-                );
-            }
-            Event::Message(m) => {
-                if self.sessions.contains_key(&m.session) {
-                    self.add_message(m.session, message_report(m, self.mode));
-                }
-            }
-            Event::Finding { session, finding } => {
-                let f = finding_report(finding, *session);
-                if let Some(s) = session.and_then(|id| self.sessions.get_mut(&id)) {
-                    s.findings.push(f.clone());
-                }
-                self.findings.push(f);
-            }
-            Event::SessionEnd(e) => {
-                if let Some(s) = self.sessions.get_mut(&e.id) {
-                    let has_response = s.handshake.as_ref().is_some_and(|h| h.response.is_some());
-                    s.close = Some(close_report(e, has_response));
-                    s.stats = session_stats(e);
-                }
-            }
-            Event::Flow(_) => {}
+    fn message(&mut self, m: &SessionMessage) -> io::Result<()> {
+        if self.sessions.contains_key(&m.session) {
+            self.add_message(m.session, message_report(m, self.mode));
         }
         Ok(())
     }
 
-    fn finish(&mut self, summary: &Summary, captures: &[CaptureReport]) -> io::Result<()> {
+    fn finding(&mut self, session: Option<SessionId>, f: &Finding, _: &str) -> io::Result<()> {
+        let f = finding_report(f, session);
+        if let Some(s) = session.and_then(|id| self.sessions.get_mut(&id)) {
+            s.findings.push(f.clone());
+        }
+        self.findings.push(f);
+        Ok(())
+    }
+
+    fn session_end(&mut self, e: &SessionEnd) -> io::Result<()> {
+        if let Some(s) = self.sessions.get_mut(&e.id) {
+            let status =
+                (s.info.handshake.as_ref()).and_then(|h| h.response.as_ref().map(|r| r.status));
+            s.close = Some(close_report(e, status));
+            s.stats = session_stats(e);
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self, totals: &RunTotals, captures: &[CaptureTotals]) -> io::Result<()> {
         let sessions = self
             .order
             .iter()
@@ -234,17 +231,18 @@ impl Sink for JsonReportSink {
         let report = Report {
             schema_version: SCHEMA_VERSION,
             tool: ToolInfo::current(),
-            captures: captures.to_vec(),
+            captures: capture_reports(captures),
             sessions,
             findings: std::mem::take(&mut self.findings),
-            summary: summary.clone(),
+            summary: Summary::from(totals),
         };
         // Streamed: the held payloads are not copied once more into one document string.
         let mut w = TerminalSafe {
             out: &mut self.out,
             carry: Vec::new(),
         };
-        serde_json::to_writer_pretty(&mut w, &report).map_err(io::Error::other)?;
+        // `io::Error::from` keeps the kind of a write error (a closed stdout is `BrokenPipe`).
+        serde_json::to_writer_pretty(&mut w, &report).map_err(io::Error::from)?;
         w.out.write_all(&w.carry)?;
         self.out.write_all(b"\n")?;
         self.out.flush()

@@ -5,14 +5,16 @@
 //! report strings. Tests hold the two to the same output.
 //!
 //! [`NdjsonEvent::Message`]: crate::report::NdjsonEvent::Message
-//! [`json_terminal_safe`]: crate::escape::json_terminal_safe
+//! [`json_terminal_safe`]: wsscope_core::escape::json_terminal_safe
 
-use crate::escape::is_unsafe_char;
-use crate::report::{payload_view, rtt_ms, Direction, MessageType, PayloadMode, PayloadShown};
-use crate::session::SessionMessage;
-use crate::timestamp::Timestamp;
+use crate::report::{
+    packet_numbers, payload_view, rtt_ms, Direction, MessageType, PayloadMode, PayloadShown,
+};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
+use wsscope_core::escape::is_unsafe_char;
+use wsscope_core::session::SessionMessage;
+use wsscope_core::timestamp::Timestamp;
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
@@ -85,6 +87,15 @@ impl MessageLineWriter {
                 Ok(text) => out.extend_from_slice(text.as_bytes()),
                 Err(_) => out.extend_from_slice(b"null"),
             }
+        }
+        let (first, last) = packet_numbers(m);
+        if let Some(n) = first {
+            out.extend_from_slice(b",\"first_packet\":");
+            write_u64(out, n);
+        }
+        if let Some(n) = last {
+            out.extend_from_slice(b",\"last_packet\":");
+            write_u64(out, n);
         }
         out.push(b'}');
     }
@@ -206,11 +217,11 @@ pub fn write_json_str(out: &mut Vec<u8>, s: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::escape::json_terminal_safe;
     use crate::report::{message_report, MessageEvent, NdjsonEvent};
-    use crate::tcp::Dir;
-    use crate::ws::message::{Message, MessageKind};
     use proptest::prelude::*;
+    use wsscope_core::escape::json_terminal_safe;
+    use wsscope_core::tcp::Dir;
+    use wsscope_core::ws::message::{Message, MessageKind};
 
     fn via_serde(s: &str) -> String {
         json_terminal_safe(serde_json::to_string(s).expect("serialize"))

@@ -1,24 +1,34 @@
-//! The JSON contract: report and NDJSON event types, built from analyzer events.
+//! The JSON contract, version 2: report, NDJSON event and flows document types, built from
+//! core's events, outcomes and totals.
 //!
-//! Field names here are a public contract (`schema_version` 1): fields may be added, never
-//! renamed or removed. The JSON Schema (`wsscope schema`) is generated from these types and
-//! checked in as `schema/report.schema.json` and `schema/events.schema.json`.
+//! Field names and enum spellings here are a public contract (`schema_version` 2): fields may
+//! be added, never renamed or removed within a version. Every closed set of values is an enum,
+//! so the JSON Schema (`wsscope schema`, generated from these types and checked in as
+//! `schema/*.schema.json`) lists the values. README's "JSON contract v2" lists the changes
+//! from version 1.
 
-use crate::analyzer::FlowRecord;
-use crate::finding::{Finding, Severity};
-use crate::handshake::Extension;
-use crate::session::{CloseFrame, SessionEnd, SessionId, SessionMessage, SessionStart};
-use crate::tcp::Dir;
-use crate::ws::message::{Message, MessageKind};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
+use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use wsscope_core::analyzer::FlowRecord;
+use wsscope_core::finding::{Code, Finding, Severity};
+use wsscope_core::handshake::{DeflateParams, Extension};
+use wsscope_core::outcome::{CloseCode, CloseCodeValidity, SessionOutcome};
+use wsscope_core::session::{
+    Classification, CloseFrame, SessionEnd, SessionId, SessionMessage, SessionStart,
+};
+use wsscope_core::tcp::flow::Began;
+use wsscope_core::tcp::{CloseReason, Dir};
+use wsscope_core::timestamp::Timestamp;
+use wsscope_core::totals::{CaptureTotals, MessageCounts, RunTotals};
+use wsscope_core::ws::message::{Message, MessageKind};
 
 /// Version of this contract.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// How much payload goes into reports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -31,98 +41,212 @@ pub enum PayloadMode {
     Full,
 }
 
-/// Direction as written in reports.
+/// Declares a contract enum: a closed set of kebab-case strings, with its conversion from the
+/// core type it renders (an exhaustive match, so a new core variant does not compile until it
+/// is given a name here).
+macro_rules! contract_enum {
+    (
+        $(#[$meta:meta])*
+        $name:ident from $core:ty {
+            $( $(#[$vdoc:meta])* $variant:ident = $text:literal <= $core_pat:pat, )*
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
+        pub enum $name {
+            $( $(#[$vdoc])* #[serde(rename = $text)] $variant, )*
+        }
+
+        impl $name {
+            /// The name used in JSON.
+            pub fn as_str(self) -> &'static str {
+                match self { $( $name::$variant => $text, )* }
+            }
+        }
+
+        impl From<$core> for $name {
+            fn from(v: $core) -> Self {
+                match v { $( $core_pat => $name::$variant, )* }
+            }
+        }
+    };
+}
+
+contract_enum! {
+    /// Direction.
+    Direction from Dir {
+        /// Client to server.
+        C2s = "c2s" <= Dir::ClientToServer,
+        /// Server to client.
+        S2c = "s2c" <= Dir::ServerToClient,
+    }
+}
+
+contract_enum! {
+    /// Message type.
+    MessageType from MessageKind {
+        /// Text message.
+        Text = "text" <= MessageKind::Text,
+        /// Binary message.
+        Binary = "binary" <= MessageKind::Binary,
+        /// Ping.
+        Ping = "ping" <= MessageKind::Ping,
+        /// Pong.
+        Pong = "pong" <= MessageKind::Pong,
+        /// Close.
+        Close = "close" <= MessageKind::Close,
+    }
+}
+
+contract_enum! {
+    /// Finding severity.
+    SeverityName from Severity {
+        /// Informational.
+        Info = "info" <= Severity::Info,
+        /// Warning.
+        Warning = "warning" <= Severity::Warning,
+        /// Error.
+        Error = "error" <= Severity::Error,
+    }
+}
+
+contract_enum! {
+    /// How the TCP connection began in the capture.
+    TcpBegan from Began {
+        /// The client's SYN was captured.
+        Syn = "syn" <= Began::Syn,
+        /// Only the server's SYN-ACK was captured.
+        SynAck = "syn-ack" <= Began::SynAck,
+        /// No SYN: the capture started while the connection was open.
+        Midstream = "midstream" <= Began::Midstream,
+    }
+}
+
+contract_enum! {
+    /// How the TCP connection ended (or stopped being tracked).
+    TcpEnd from CloseReason {
+        /// FIN.
+        Fin = "fin" <= CloseReason::Fin,
+        /// RST.
+        Rst = "rst" <= CloseReason::Rst,
+        /// No packet for the idle timeout.
+        Idle = "idle" <= CloseReason::Idle,
+        /// The capture ended with the connection open.
+        EndOfCapture = "end-of-capture" <= CloseReason::EndOfCapture,
+        /// Evicted from the full flow table.
+        Evicted = "evicted" <= CloseReason::Evicted,
+    }
+}
+
+contract_enum! {
+    /// What a TCP connection carried.
+    FlowClassification from Classification {
+        /// A WebSocket session.
+        Websocket = "websocket" <= Classification::WebSocket,
+        /// HTTP without an upgrade to WebSocket.
+        Http = "http" <= Classification::Http,
+        /// Anything else.
+        Other = "other" <= Classification::Other,
+    }
+}
+
+contract_enum! {
+    /// How a session ended.
+    CloseState from SessionOutcome {
+        /// Close frames both ways.
+        Closed = "closed" <= SessionOutcome::Closed { .. },
+        /// TCP ended without close frames both ways.
+        Abrupt = "abrupt" <= SessionOutcome::Abrupt(_),
+        /// The capture ended first.
+        Open = "open" <= SessionOutcome::Open,
+        /// The upgrade was not accepted.
+        Refused = "refused" <= SessionOutcome::Refused { .. },
+        /// No response was captured.
+        Unanswered = "unanswered" <= SessionOutcome::Unanswered,
+    }
+}
+
+contract_enum! {
+    /// Whether a close code may be sent (RFC 6455 7.4 and the IANA registry).
+    CloseCodeStatus from CloseCodeValidity {
+        /// Defined, or in the ranges open to libraries (3000-3999) and applications (4000-4999).
+        Valid = "valid" <= CloseCodeValidity::Valid,
+        /// Reserved so that it is never sent (1004, 1005, 1006, 1015).
+        Reserved = "reserved" <= CloseCodeValidity::Reserved,
+        /// Not assigned.
+        Unassigned = "unassigned" <= CloseCodeValidity::Unassigned,
+    }
+}
+
+/// Container format of a capture.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-pub enum Direction {
-    /// Client to server.
-    #[serde(rename = "c2s")]
-    C2s,
-    /// Server to client.
-    #[serde(rename = "s2c")]
-    S2c,
+pub enum CaptureFormat {
+    /// libpcap.
+    #[serde(rename = "pcap")]
+    Pcap,
+    /// pcapng.
+    #[serde(rename = "pcapng")]
+    Pcapng,
+    /// A live interface.
+    #[serde(rename = "live")]
+    Live,
 }
 
-impl From<Dir> for Direction {
-    fn from(d: Dir) -> Self {
-        match d {
-            Dir::ClientToServer => Direction::C2s,
-            Dir::ServerToClient => Direction::S2c,
+impl CaptureFormat {
+    /// The format of a capture from core's name for it.
+    fn of(name: &str) -> Self {
+        match name {
+            "pcapng" => CaptureFormat::Pcapng,
+            "live" => CaptureFormat::Live,
+            _ => CaptureFormat::Pcap,
         }
     }
 }
 
-/// Message type as written in reports.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum MessageType {
-    /// Text message.
-    Text,
-    /// Binary message.
-    Binary,
-    /// Ping.
-    Ping,
-    /// Pong.
-    Pong,
-    /// Close.
-    Close,
-}
+/// A finding code: one of core's stable codes, written by name. The schema lists them all.
+/// Ordered by name, so `findings_by_code` lists codes alphabetically.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct FindingCode(pub Code);
 
-impl Direction {
-    /// The name used in JSON.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Direction::C2s => "c2s",
-            Direction::S2c => "s2c",
-        }
+impl Ord for FindingCode {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.0.as_str().cmp(other.0.as_str())
     }
 }
 
-impl MessageType {
-    /// The name used in JSON.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            MessageType::Text => "text",
-            MessageType::Binary => "binary",
-            MessageType::Ping => "ping",
-            MessageType::Pong => "pong",
-            MessageType::Close => "close",
-        }
+impl PartialOrd for FindingCode {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
     }
 }
 
-impl From<MessageKind> for MessageType {
-    fn from(k: MessageKind) -> Self {
-        match k {
-            MessageKind::Text => MessageType::Text,
-            MessageKind::Binary => MessageType::Binary,
-            MessageKind::Ping => MessageType::Ping,
-            MessageKind::Pong => MessageType::Pong,
-            MessageKind::Close => MessageType::Close,
-        }
+impl Serialize for FindingCode {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.0.as_str())
     }
 }
 
-/// Finding severity as written in reports.
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum SeverityName {
-    /// Informational.
-    Info,
-    /// Warning.
-    Warning,
-    /// Error.
-    Error,
+impl<'de> Deserialize<'de> for FindingCode {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(d)?;
+        Code::parse(&name)
+            .map(FindingCode)
+            .ok_or_else(|| serde::de::Error::custom(format!("unknown finding code {name}")))
+    }
 }
 
-impl From<Severity> for SeverityName {
-    fn from(s: Severity) -> Self {
-        match s {
-            Severity::Info => SeverityName::Info,
-            Severity::Warning => SeverityName::Warning,
-            Severity::Error => SeverityName::Error,
-        }
+impl JsonSchema for FindingCode {
+    fn schema_name() -> Cow<'static, str> {
+        "FindingCode".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        let names: Vec<&str> = Code::ALL.iter().map(|c| c.as_str()).collect();
+        json_schema!({
+            "description": "Stable finding code (see README and `wsscope codes`).",
+            "type": "string",
+            "enum": names,
+        })
     }
 }
 
@@ -175,7 +299,7 @@ pub struct ResponseReport {
 }
 
 /// permessage-deflate parameters in effect.
-#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, JsonSchema)]
 pub struct DeflateReport {
     /// Server resets its context after each message.
     pub server_no_context_takeover: bool,
@@ -247,6 +371,13 @@ pub struct MessageReport {
     /// For pongs that answer a ping: round-trip time in milliseconds.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub rtt_ms: Option<f64>,
+    /// Capture packet number (1-based, as Wireshark numbers frames) of the message's first
+    /// packet. Reserved: written once core events carry packet numbers.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub first_packet: Option<u64>,
+    /// Capture packet number of the message's last packet. Reserved, like `first_packet`.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub last_packet: Option<u64>,
 }
 
 /// A close frame.
@@ -256,6 +387,8 @@ pub struct CloseFrameReport {
     pub code: Option<u16>,
     /// Meaning of the code.
     pub meaning: Option<String>,
+    /// Whether the code may be sent at all.
+    pub code_status: Option<CloseCodeStatus>,
     /// Reason text.
     pub reason: String,
     /// When it was sent.
@@ -267,7 +400,7 @@ pub struct CloseFrameReport {
 pub struct CloseReport {
     /// `closed` (close frames both ways), `abrupt` (TCP ended without both), `open` (capture
     /// ended first), `refused` (upgrade not accepted), `unanswered` (no response captured).
-    pub state: String,
+    pub state: CloseState,
     /// Who sent the first close frame.
     pub initiator: Option<Direction>,
     /// The first close code sent (initiator's).
@@ -278,8 +411,8 @@ pub struct CloseReport {
     pub client: Option<CloseFrameReport>,
     /// Server's close frame.
     pub server: Option<CloseFrameReport>,
-    /// How TCP ended: fin, rst, idle, end-of-capture, evicted.
-    pub tcp: Option<String>,
+    /// How TCP ended.
+    pub tcp: Option<TcpEnd>,
     /// Side that sent the first FIN or the RST.
     pub tcp_closer: Option<Direction>,
     /// Both close frames and a TCP FIN.
@@ -292,7 +425,7 @@ pub struct CloseReport {
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 pub struct FindingReport {
     /// Stable code (see README).
-    pub code: String,
+    pub code: FindingCode,
     /// Severity.
     pub severity: SeverityName,
     /// Session id, when the finding belongs to a session.
@@ -301,6 +434,10 @@ pub struct FindingReport {
     pub dir: Option<Direction>,
     /// RFC 3339 timestamp of the packet that revealed it.
     pub ts: Option<String>,
+    /// Capture packet number (1-based) of the packet that revealed it. Reserved: written once
+    /// core events carry packet numbers.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub packet: Option<u64>,
     /// Human-readable detail.
     pub detail: String,
     /// Occurrences this finding stands for, when more than one: the finding that sums up the
@@ -320,9 +457,9 @@ fn one() -> u64 {
 /// Per-session counters.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
 pub struct SessionStats {
-    /// Messages client to server.
+    /// Messages (control frames included) client to server.
     pub messages_c2s: u64,
-    /// Messages server to client.
+    /// Messages (control frames included) server to client.
     pub messages_s2c: u64,
     /// Payload bytes client to server (after inflation).
     pub bytes_c2s: u64,
@@ -330,25 +467,37 @@ pub struct SessionStats {
     pub bytes_s2c: u64,
 }
 
-/// One WebSocket session (or refused upgrade attempt).
+/// Who talked to whom and how the session began: shared by the report's sessions and the
+/// NDJSON `session_start` line.
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
-pub struct SessionReport {
-    /// Session id (unique within the report).
-    pub id: u64,
+pub struct SessionInfo {
     /// Capture file it came from.
     pub capture: String,
     /// Client endpoint.
     pub client: Endpoint,
     /// Server endpoint.
     pub server: Endpoint,
+    /// Community ID v1 of the TCP connection (`1:` + base64 of a SHA-1), to find it in Zeek,
+    /// Suricata or Wireshark.
+    pub community_id: String,
     /// Client/server roles were inferred (no SYN captured).
     pub roles_inferred: bool,
-    /// How the TCP connection began in the capture: syn, syn-ack, midstream.
-    pub tcp_began: String,
+    /// How the TCP connection began in the capture.
+    pub tcp_began: TcpBegan,
     /// First timestamp of the session.
     pub started: String,
     /// The opening handshake, `null` when not captured.
     pub handshake: Option<HandshakeReport>,
+}
+
+/// One WebSocket session (or refused upgrade attempt).
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct SessionReport {
+    /// Session id (unique within the report).
+    pub id: u64,
+    /// Endpoints, community ID, handshake.
+    #[serde(flatten)]
+    pub info: SessionInfo,
     /// Messages in order.
     pub messages: Vec<MessageReport>,
     /// How it ended.
@@ -360,12 +509,12 @@ pub struct SessionReport {
 }
 
 /// One capture file.
-#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 pub struct CaptureReport {
-    /// Path as given.
+    /// Path as given (or the interface name).
     pub path: String,
-    /// pcap or pcapng.
-    pub format: String,
+    /// Container format.
+    pub format: CaptureFormat,
     /// Link types (LINKTYPE_* numbers).
     pub linktypes: Vec<u32>,
     /// Packets read.
@@ -384,6 +533,54 @@ pub struct CaptureReport {
     pub warnings: Vec<String>,
 }
 
+impl From<&CaptureTotals> for CaptureReport {
+    fn from(c: &CaptureTotals) -> Self {
+        CaptureReport {
+            path: c.path.clone(),
+            format: CaptureFormat::of(&c.format),
+            linktypes: c.linktypes.clone(),
+            packets: c.packets,
+            bytes: c.bytes,
+            first_ts: c.first_ts.map(Timestamp::rfc3339),
+            last_ts: c.last_ts.map(Timestamp::rfc3339),
+            tcp_flows: c.tcp_flows,
+            non_tcp_packets: c.non_tcp_packets,
+            warnings: c.warnings.clone(),
+        }
+    }
+}
+
+/// The captures' entries of a report.
+pub fn capture_reports(captures: &[CaptureTotals]) -> Vec<CaptureReport> {
+    captures.iter().map(CaptureReport::from).collect()
+}
+
+/// Messages and control frames by type (every type present, 0 when none).
+#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
+pub struct MessagesByType {
+    /// Text messages.
+    pub text: u64,
+    /// Binary messages.
+    pub binary: u64,
+    /// Ping frames.
+    pub ping: u64,
+    /// Pong frames.
+    pub pong: u64,
+    /// Close frames.
+    pub close: u64,
+}
+
+/// Findings by severity (every severity present, 0 when none).
+#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
+pub struct FindingsBySeverity {
+    /// Informational.
+    pub info: u64,
+    /// Warnings.
+    pub warning: u64,
+    /// Errors.
+    pub error: u64,
+}
+
 /// Totals over the whole report.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
 pub struct Summary {
@@ -399,22 +596,63 @@ pub struct Summary {
     pub sessions: u64,
     /// Sessions that upgraded to WebSocket.
     pub websocket_sessions: u64,
-    /// Messages.
-    pub messages: u64,
-    /// Messages by type.
-    pub messages_by_type: BTreeMap<String, u64>,
+    /// Data messages (text and binary).
+    pub data_messages: u64,
+    /// Control frames (ping, pong and close).
+    pub control_frames: u64,
+    /// Messages and control frames by type.
+    pub messages_by_type: MessagesByType,
     /// Findings by severity.
-    pub findings_by_severity: BTreeMap<String, u64>,
-    /// Findings by code.
-    pub findings_by_code: BTreeMap<String, u64>,
+    pub findings_by_severity: FindingsBySeverity,
+    /// Findings by code (codes seen only).
+    pub findings_by_code: BTreeMap<FindingCode, u64>,
     /// Connections evicted from the full flow table.
     pub flows_evicted: u64,
+}
+
+impl From<&RunTotals> for Summary {
+    fn from(t: &RunTotals) -> Self {
+        let MessageCounts {
+            text,
+            binary,
+            ping,
+            pong,
+            close,
+        } = t.messages;
+        Summary {
+            captures: t.captures,
+            packets: t.packets,
+            bytes: t.bytes,
+            tcp_flows: t.tcp_flows,
+            sessions: t.sessions,
+            websocket_sessions: t.websocket_sessions,
+            data_messages: t.messages.data(),
+            control_frames: t.messages.control(),
+            messages_by_type: MessagesByType {
+                text,
+                binary,
+                ping,
+                pong,
+                close,
+            },
+            findings_by_severity: FindingsBySeverity {
+                info: t.findings_of(Severity::Info),
+                warning: t.findings_of(Severity::Warning),
+                error: t.findings_of(Severity::Error),
+            },
+            findings_by_code: (t.findings_by_code.iter())
+                .map(|(&code, &n)| (FindingCode(code), n))
+                .collect(),
+            flows_evicted: t.flows_evicted,
+        }
+    }
 }
 
 /// The whole report (`--json`).
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 pub struct Report {
-    /// Contract version.
+    /// Contract version: 2.
+    #[schemars(extend("const" = 2))]
     pub schema_version: u32,
     /// Producer.
     pub tool: ToolInfo,
@@ -458,14 +696,16 @@ pub struct FlowReport {
     pub client: Endpoint,
     /// Server.
     pub server: Endpoint,
+    /// Community ID v1 of the connection.
+    pub community_id: String,
     /// Roles inferred (no SYN).
     pub roles_inferred: bool,
-    /// websocket, http or other.
-    pub classification: String,
-    /// syn, syn-ack, midstream.
-    pub began: String,
-    /// fin, rst, idle, end-of-capture, evicted.
-    pub ended: String,
+    /// What the connection carried.
+    pub classification: FlowClassification,
+    /// How it began in the capture.
+    pub began: TcpBegan,
+    /// How it ended.
+    pub ended: TcpEnd,
     /// First packet.
     pub first_ts: String,
     /// Last packet.
@@ -491,7 +731,8 @@ pub struct FlowReport {
 /// `wsscope flows --json` document.
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 pub struct FlowsReport {
-    /// Contract version.
+    /// Contract version: 2.
+    #[schemars(extend("const" = 2))]
     pub schema_version: u32,
     /// Connections in order of their end.
     pub flows: Vec<FlowReport>,
@@ -502,7 +743,7 @@ pub struct FlowsReport {
 #[serde(tag = "event_type", rename_all = "snake_case")]
 pub enum NdjsonEvent {
     /// A session began (handshake known).
-    SessionStart(SessionHeader),
+    SessionStart(Box<SessionHeader>),
     /// A message.
     Message(MessageEvent),
     /// A finding.
@@ -518,20 +759,9 @@ pub enum NdjsonEvent {
 pub struct SessionHeader {
     /// Session id.
     pub session: u64,
-    /// Capture file.
-    pub capture: String,
-    /// Client.
-    pub client: Endpoint,
-    /// Server.
-    pub server: Endpoint,
-    /// Roles inferred.
-    pub roles_inferred: bool,
-    /// How TCP began.
-    pub tcp_began: String,
-    /// First timestamp.
-    pub started: String,
-    /// Handshake.
-    pub handshake: Option<HandshakeReport>,
+    /// Endpoints, community ID, handshake.
+    #[serde(flatten)]
+    pub info: SessionInfo,
 }
 
 /// NDJSON `message`.
@@ -558,7 +788,8 @@ pub struct SessionEndEvent {
 /// NDJSON `summary`.
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 pub struct SummaryEvent {
-    /// Contract version.
+    /// Contract version: 2.
+    #[schemars(extend("const" = 2))]
     pub schema_version: u32,
     /// Capture files.
     pub captures: Vec<CaptureReport>,
@@ -577,7 +808,8 @@ fn header_pairs(headers: &[(String, String)]) -> Vec<[String; 2]> {
         .collect()
 }
 
-fn render_extension(e: &Extension) -> String {
+/// An accepted extension as written in a response: `name; param=value; flag`.
+pub fn render_extension(e: &Extension) -> String {
     let mut s = e.name.clone();
     for (k, v) in &e.params {
         s.push_str("; ");
@@ -590,13 +822,19 @@ fn render_extension(e: &Extension) -> String {
     s
 }
 
-/// Meaning of a close code (RFC 6455 7.4.1 and the IANA registry).
-pub fn close_code_meaning(code: u16) -> &'static str {
-    crate::ws::close_code::CloseCode(code).meaning()
+impl From<DeflateParams> for DeflateReport {
+    fn from(d: DeflateParams) -> Self {
+        DeflateReport {
+            server_no_context_takeover: d.server_no_context_takeover,
+            client_no_context_takeover: d.client_no_context_takeover,
+            server_max_window_bits: d.server_max_window_bits,
+            client_max_window_bits: d.client_max_window_bits,
+        }
+    }
 }
 
-/// Builds the session header from a start event.
-pub fn session_header(s: &SessionStart, capture: &str) -> SessionHeader {
+/// Endpoints, community ID and handshake of a session from its start event.
+pub fn session_info(s: &SessionStart, capture: &str) -> SessionInfo {
     let handshake = s.handshake.as_ref().map(|h| {
         let n = &h.negotiated;
         HandshakeReport {
@@ -615,28 +853,24 @@ pub fn session_header(s: &SessionStart, capture: &str) -> SessionHeader {
                 ts: h.response_ts.map(|t| t.rfc3339()),
             }),
             key: n.key.clone().or_else(|| {
-                crate::http::header(&h.request.headers, "sec-websocket-key").map(str::to_string)
+                wsscope_core::http::header(&h.request.headers, "sec-websocket-key")
+                    .map(str::to_string)
             }),
             accept: n.accept.clone(),
             expected_accept: n.expected_accept.clone(),
             accept_valid: n.accept_valid,
             subprotocol: n.subprotocol.clone(),
             extensions: n.extensions.iter().map(render_extension).collect(),
-            deflate: n.deflate.map(|d| DeflateReport {
-                server_no_context_takeover: d.server_no_context_takeover,
-                client_no_context_takeover: d.client_no_context_takeover,
-                server_max_window_bits: d.server_max_window_bits,
-                client_max_window_bits: d.client_max_window_bits,
-            }),
+            deflate: n.deflate.map(DeflateReport::from),
         }
     });
-    SessionHeader {
-        session: s.id,
+    SessionInfo {
         capture: capture.to_string(),
         client: s.client.into(),
         server: s.server.into(),
+        community_id: wsscope_core::community_id::tcp(s.client, s.server),
         roles_inferred: s.roles_inferred,
-        tcp_began: s.tcp_began.as_str().into(),
+        tcp_began: s.tcp_began.into(),
         started: s.ts.rfc3339(),
         handshake,
     }
@@ -684,6 +918,7 @@ pub fn payload_view(msg: &Message, mode: PayloadMode) -> (PayloadShown<'_>, bool
 pub fn message_report(m: &SessionMessage, mode: PayloadMode) -> MessageReport {
     let msg = &m.message;
     let (shown, truncated) = payload_view(msg, mode);
+    let (first_packet, last_packet) = packet_numbers(m);
     let (text, data_b64) = match shown {
         PayloadShown::Nothing => (None, None),
         PayloadShown::Text(s) => (Some(s.to_string()), None),
@@ -705,7 +940,15 @@ pub fn message_report(m: &SessionMessage, mode: PayloadMode) -> MessageReport {
         close_code: msg.close_code,
         close_reason: msg.close_reason.clone(),
         rtt_ms: m.rtt_nanos.map(rtt_ms),
+        first_packet,
+        last_packet,
     }
+}
+
+/// Capture packet numbers of a message's first and last packet. Core events do not carry
+/// them yet: until they do, both are `None` and the fields are left out.
+pub fn packet_numbers(_m: &SessionMessage) -> (Option<u64>, Option<u64>) {
+    (None, None)
 }
 
 /// A round-trip time in nanoseconds as the reports' milliseconds.
@@ -716,11 +959,12 @@ pub fn rtt_ms(nanos: i64) -> f64 {
 /// Builds a finding report.
 pub fn finding_report(f: &Finding, session: Option<SessionId>) -> FindingReport {
     FindingReport {
-        code: f.code.as_str().into(),
+        code: FindingCode(f.code),
         severity: f.severity.into(),
         session,
         dir: f.dir.map(Into::into),
         ts: f.ts.map(|t| t.rfc3339()),
+        packet: None,
         detail: f.detail.clone(),
         count: f.count,
     }
@@ -729,43 +973,31 @@ pub fn finding_report(f: &Finding, session: Option<SessionId>) -> FindingReport 
 fn close_frame_report(c: &CloseFrame) -> CloseFrameReport {
     CloseFrameReport {
         code: c.code,
-        meaning: c.code.map(|c| close_code_meaning(c).to_string()),
+        meaning: c.code.map(|c| CloseCode(c).meaning().to_string()),
+        code_status: c.code.map(|c| CloseCode(c).validity().into()),
         reason: c.reason.clone(),
         ts: c.ts.rfc3339(),
     }
 }
 
-/// Builds the close report of a session.
-pub fn close_report(e: &SessionEnd, has_response: bool) -> CloseReport {
-    let state = if !e.upgraded {
-        if has_response {
-            "refused"
-        } else {
-            "unanswered"
-        }
-    } else if e.client_close.is_some() && e.server_close.is_some() {
-        "closed"
-    } else if matches!(
-        e.tcp_end,
-        Some(crate::tcp::CloseReason::EndOfCapture) | None
-    ) {
-        "open"
-    } else {
-        "abrupt"
-    };
+/// Renders the close of a session: its [`SessionOutcome`] (decided by core from the end event
+/// and the status of the upgrade response, `None` when no response was captured) and its
+/// close frames.
+pub fn close_report(e: &SessionEnd, response_status: Option<u16>) -> CloseReport {
+    let outcome = SessionOutcome::of(e, response_status);
     let first = match e.initiator {
         Some(Dir::ClientToServer) => e.client_close.as_ref(),
         Some(Dir::ServerToClient) => e.server_close.as_ref(),
         None => None,
     };
     CloseReport {
-        state: state.into(),
+        state: outcome.into(),
         initiator: e.initiator.map(Into::into),
         code: first.and_then(|c| c.code),
         reason: first.map(|c| c.reason.clone()),
         client: e.client_close.as_ref().map(close_frame_report),
         server: e.server_close.as_ref().map(close_frame_report),
-        tcp: e.tcp_end.map(|r| r.as_str().into()),
+        tcp: e.tcp_end.map(Into::into),
         tcp_closer: e.tcp_closer.map(Into::into),
         clean: e.clean,
         ts: e.ts.rfc3339(),
@@ -790,10 +1022,11 @@ pub fn flow_report(r: &FlowRecord, capture: &str) -> FlowReport {
         capture: capture.into(),
         client: s.client.into(),
         server: s.server.into(),
+        community_id: wsscope_core::community_id::tcp(s.client, s.server),
         roles_inferred: s.roles_inferred,
-        classification: r.classification.as_str().into(),
-        began: s.began.as_str().into(),
-        ended: s.ended.as_str().into(),
+        classification: r.classification.into(),
+        began: s.began.into(),
+        ended: s.ended.into(),
         first_ts: s.first_ts.rfc3339(),
         last_ts: s.last_ts.rfc3339(),
         packets_c2s: s.packets[0],
@@ -807,17 +1040,21 @@ pub fn flow_report(r: &FlowRecord, capture: &str) -> FlowReport {
     }
 }
 
+fn schema_text(schema: Schema) -> String {
+    serde_json::to_string_pretty(&schema).unwrap_or_default()
+}
+
 /// JSON Schema of the report document.
 pub fn report_schema() -> String {
-    serde_json::to_string_pretty(&schemars::schema_for!(Report)).unwrap_or_default()
+    schema_text(schemars::schema_for!(Report))
 }
 
 /// JSON Schema of one NDJSON line.
 pub fn events_schema() -> String {
-    serde_json::to_string_pretty(&schemars::schema_for!(NdjsonEvent)).unwrap_or_default()
+    schema_text(schemars::schema_for!(NdjsonEvent))
 }
 
 /// JSON Schema of the flows document.
 pub fn flows_schema() -> String {
-    serde_json::to_string_pretty(&schemars::schema_for!(FlowsReport)).unwrap_or_default()
+    schema_text(schemars::schema_for!(FlowsReport))
 }
