@@ -180,10 +180,11 @@ fn mid_stream_session_with_client_on_the_lower_port_is_oriented_by_masking() {
 #[test]
 fn fuzz_regressions_are_handled_without_panic() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/regressions");
-    let Ok(entries) = std::fs::read_dir(&dir) else {
-        return;
-    };
+    let entries = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{} (checked into the repository): {e}", dir.display()));
+    let mut replayed = 0;
     for entry in entries.flatten() {
+        replayed += 1;
         let bytes = std::fs::read(entry.path()).expect("read regression");
         if let Ok(reader) = wsscope_core::capture::CaptureReader::new(&bytes) {
             let n = reader.count();
@@ -199,6 +200,11 @@ fn fuzz_regressions_are_handled_without_panic() {
             let _ = wsscope_core::packet::PacketDecoder::new().decode(&raw, |_| {});
         }
     }
+    assert!(
+        replayed >= 2,
+        "expected the regressions in {}",
+        dir.display()
+    );
 }
 
 /// Yields at most `step` bytes per `read`, like a pipe delivering small writes.
