@@ -410,3 +410,14 @@ fn capture_truncated_while_being_read_is_reported_not_fatal() {
         .iter()
         .any(|w| w.contains("shrank")));
 }
+
+#[test]
+fn ipv6_fragments_behind_extension_headers_are_reassembled() {
+    let want = reference();
+    let conv = Conversation::default_v6()
+        .with_ipv6_ext_headers(true)
+        .with_ip_fragmentation(Some(256));
+    let o = analyze_packets(&session_on(conv));
+    assert_eq!(summary(&o), want);
+    assert!(!o.has(Code::TcpGap));
+}

@@ -10,8 +10,8 @@ use crate::capture::{linktype, RawPacket};
 use crate::ipfrag::{DefragLimits, DefragStats, Defragmenter, FragKey};
 use crate::timestamp::Timestamp;
 use etherparse::{
-    IpAuthHeaderSlice, IpNumber, Ipv6FragmentHeaderSlice, Ipv6RawExtHeaderSlice, LaxIpSlice,
-    TcpHeaderSlice,
+    IpAuthHeaderSlice, IpNumber, Ipv6ExtensionsSlice, Ipv6FragmentHeaderSlice,
+    Ipv6RawExtHeaderSlice, LaxIpSlice, TcpHeaderSlice,
 };
 use std::net::{IpAddr, SocketAddr};
 
@@ -146,10 +146,15 @@ fn be16(data: &[u8], at: usize) -> Option<u16> {
 }
 
 /// Fragment description extracted from an IP header.
-struct Fragment {
+struct Fragment<'a> {
     key: FragKey,
     offset: usize,
     more: bool,
+    /// The header the reassembled datagram starts with: TCP, or for IPv6 an extension header
+    /// of the fragmentable part (Destination Options, Routing, Authentication) in front of it.
+    first_header: u8,
+    /// This fragment's part of the datagram.
+    data: &'a [u8],
 }
 
 impl PacketDecoder {
@@ -209,8 +214,10 @@ impl PacketDecoder {
         let dst = slice.destination_addr();
         let payload = slice.payload();
         let protocol = payload.ip_number.0;
-        if let Some(frag) = fragment_of(&slice) {
-            if protocol != 6 {
+        if let Some(frag) = fragment_of(ip, &slice) {
+            let v6_extension = matches!(slice, LaxIpSlice::Ipv6(_))
+                && IPV6_FRAGMENTABLE_EXTENSIONS.contains(&frag.first_header);
+            if frag.first_header != 6 && !v6_extension {
                 return Err(Skip::NotTcp);
             }
             if payload.incomplete {
@@ -218,9 +225,10 @@ impl PacketDecoder {
             }
             let whole = self
                 .defrag
-                .add(frag.key, packet.ts, frag.offset, frag.more, payload.payload)
+                .add(frag.key, packet.ts, frag.offset, frag.more, frag.data)
                 .ok_or(Skip::FragmentHeld)?;
-            return emit_tcp(packet.ts, src, dst, &whole, 0, on_segment);
+            let tcp = tcp_in_datagram(frag.first_header, &whole)?;
+            return emit_tcp(packet.ts, src, dst, tcp, 0, on_segment);
         }
         if protocol != 6 {
             return Err(Skip::NotTcp);
@@ -256,7 +264,12 @@ fn declared_ip_payload_len(slice: &LaxIpSlice<'_>) -> usize {
     }
 }
 
-fn fragment_of(slice: &LaxIpSlice<'_>) -> Option<Fragment> {
+/// IPv6 extension headers that can start the fragmentable part of a datagram, before TCP:
+/// Routing, Destination Options, Authentication.
+const IPV6_FRAGMENTABLE_EXTENSIONS: [u8; 3] = [43, 60, 51];
+
+/// The fragment `slice` (parsed from `ip`) is, if it is one.
+fn fragment_of<'a>(ip: &'a [u8], slice: &LaxIpSlice<'a>) -> Option<Fragment<'a>> {
     match slice {
         LaxIpSlice::Ipv4(v4) => {
             let h = v4.header();
@@ -272,6 +285,8 @@ fn fragment_of(slice: &LaxIpSlice<'_>) -> Option<Fragment> {
                 },
                 offset: usize::from(h.fragments_offset().byte_offset()),
                 more: h.more_fragments(),
+                first_header: v4.payload().ip_number.0,
+                data: v4.payload().payload,
             })
         }
         LaxIpSlice::Ipv6(v6) => {
@@ -279,26 +294,38 @@ fn fragment_of(slice: &LaxIpSlice<'_>) -> Option<Fragment> {
             if !exts.is_fragmenting_payload() {
                 return None;
             }
-            let frag = first_ipv6_fragment_header(v6.header().next_header(), exts.slice())?;
-            // The first Fragment header decides, as before (a later one cannot make it fragment).
+            let (frag, exts_after) =
+                first_ipv6_fragment_header(v6.header().next_header(), exts.slice())?;
+            // The first Fragment header decides (a later one cannot make it fragment).
             if !frag.is_fragmenting_payload() {
                 return None;
             }
+            // The fragment's data is everything after its Fragment header: the extension
+            // headers the lax parse read there (the fragmentable part's Destination Options,
+            // say) and the payload after them, contiguous behind the 40-byte IPv6 header.
+            let ip_payload_end = IPV6_HEADER_LEN + exts.slice().len() + v6.payload().payload.len();
+            let data_start = ip_payload_end - v6.payload().payload.len() - exts_after.len();
             Some(Fragment {
                 key: FragKey {
                     src: IpAddr::V6(v6.header().source_addr()),
                     dst: IpAddr::V6(v6.header().destination_addr()),
                     id: frag.identification(),
-                    protocol: v6.payload().ip_number.0,
+                    protocol: frag.next_header().0,
                 },
                 offset: usize::from(frag.fragment_offset().byte_offset()),
                 more: frag.more_fragments(),
+                first_header: frag.next_header().0,
+                data: ip.get(data_start..ip_payload_end)?,
             })
         }
     }
 }
 
-/// Finds the first IPv6 Fragment header among the extension headers the lax parse accepted.
+/// Length of the fixed IPv6 header.
+const IPV6_HEADER_LEN: usize = 40;
+
+/// Finds the first IPv6 Fragment header among the extension headers the lax parse accepted,
+/// and the part of `rest` after it.
 ///
 /// Each header is read with etherparse's bounds-checked slice constructors. The chain is not
 /// walked with `Ipv6ExtensionsSlice::iter()`: up to etherparse 0.21 that iterator trusts the
@@ -307,13 +334,15 @@ fn fragment_of(slice: &LaxIpSlice<'_>) -> Option<Fragment> {
 fn first_ipv6_fragment_header(
     first: IpNumber,
     mut rest: &[u8],
-) -> Option<Ipv6FragmentHeaderSlice<'_>> {
+) -> Option<(Ipv6FragmentHeaderSlice<'_>, &[u8])> {
     let mut next = first;
     // The lax parse accepted a finite chain; the bound only guards against a bug here.
     for _ in 0..16 {
         let len = match next {
             IpNumber::IPV6_FRAGMENTATION_HEADER => {
-                return Ipv6FragmentHeaderSlice::from_slice(rest).ok();
+                let header = Ipv6FragmentHeaderSlice::from_slice(rest).ok()?;
+                let after = rest.get(header.slice().len()..)?;
+                return Some((header, after));
             }
             IpNumber::IPV6_HEADER_HOP_BY_HOP
             | IpNumber::IPV6_ROUTE_HEADER
@@ -332,6 +361,21 @@ fn first_ipv6_fragment_header(
         rest = rest.get(len..)?;
     }
     None
+}
+
+/// The TCP segment in a reassembled datagram that starts with `first_header`: the datagram
+/// itself, or what follows the IPv6 extension headers at its start.
+fn tcp_in_datagram(first_header: u8, datagram: &[u8]) -> Result<&[u8], Skip> {
+    if first_header == 6 {
+        return Ok(datagram);
+    }
+    let (_, next, rest) = Ipv6ExtensionsSlice::from_slice(IpNumber(first_header), datagram)
+        .map_err(|_| Skip::Malformed)?;
+    if next == IpNumber::TCP {
+        Ok(rest)
+    } else {
+        Err(Skip::NotTcp)
+    }
 }
 
 fn emit_tcp<F>(
@@ -411,6 +455,23 @@ mod tests {
         assert_eq!(segments[0].0, 7);
         let expected: Vec<u8> = (0..3000u32).map(|i| (i * 13) as u8).collect();
         assert_eq!(segments[0].1, expected);
+    }
+
+    /// With Hop-by-Hop (unfragmentable) and Destination Options (fragmentable, so only in the
+    /// first fragment's data) headers, the datagram is reassembled and TCP found behind them.
+    #[test]
+    fn ipv6_fragments_with_destination_options_in_the_fragmentable_part() {
+        let src = "[2001:db8::1]:40000".parse().expect("addr");
+        let dst = "[2001:db8::2]:443".parse().expect("addr");
+        let mut spec = TcpSegmentSpec::new(src, dst);
+        spec.flags = KitFlags::PSH_ACK;
+        spec.seq = 7;
+        spec.payload = vec![b'x'; 3000];
+        spec.ipv6_ext_headers = true;
+        let fragments = fragment_ipv6_with_id(&spec.ip_packet(), 1200, 11);
+        assert_eq!(fragments.len(), 3);
+        let segments = decode_all(&fragments);
+        assert_eq!(segments, vec![(7, vec![b'x'; 3000])]);
     }
 
     /// The Fragment header is found behind a Hop-by-Hop header (the unfragmentable part).
