@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Validate real wsscope output against the checked-in JSON Schemas.
 
-Runs the built binary on every fixture (and the shared corpus when present) in --json,
+Runs the built binary ($WSSCOPE, else $CARGO_TARGET_DIR/debug/wsscope, else target/debug/wsscope)
+on every fixture (and the shared corpus when present) in --json,
 --ndjson and `flows --json` modes and validates each document with jsonschema.
 """
 import glob
@@ -13,7 +14,12 @@ import sys
 import jsonschema
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BIN = os.environ.get("WSSCOPE", os.path.join(ROOT, "target", "debug", "wsscope"))
+# The binary: $WSSCOPE, else the debug build in cargo's target directory ($CARGO_TARGET_DIR,
+# relative to the current directory as cargo reads it, else target/ in the repository).
+TARGET_DIR = os.path.abspath(os.environ.get("CARGO_TARGET_DIR") or os.path.join(ROOT, "target"))
+BIN = os.environ.get("WSSCOPE", os.path.join(TARGET_DIR, "debug", "wsscope"))
+# Third-party captures, validated too when present: $WSSCOPE_CORPUS, else ../shared/corpus.
+CORPUS = os.environ.get("WSSCOPE_CORPUS") or os.path.join(ROOT, "..", "shared", "corpus")
 
 
 def load(name):
@@ -26,7 +32,13 @@ def main():
     events_schema = load("events.schema.json")
     flows_schema = load("flows.schema.json")
     captures = sorted(glob.glob(os.path.join(ROOT, "fixtures", "*.pcap")))
-    captures += sorted(glob.glob(os.path.join(ROOT, "..", "shared", "corpus", "*.pcap")))
+    corpus = sorted(glob.glob(os.path.join(CORPUS, "*.pcap")))
+    if not corpus:
+        print(f"note: no third-party corpus in {CORPUS}; validating the fixtures only")
+    captures += corpus
+    if not os.access(BIN, os.X_OK):
+        print(f"error: {BIN} is not an executable: run `cargo build` first (or set WSSCOPE)")
+        return 2
     passed = failed = 0
     for cap in captures:
         checks = []

@@ -209,10 +209,11 @@ fn decode_as_corrects_the_roles_of_the_flow_and_the_session_alike() {
 #[test]
 fn fuzz_regressions_are_handled_without_panic() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/regressions");
-    let Ok(entries) = std::fs::read_dir(&dir) else {
-        return;
-    };
+    let entries = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{} (checked into the repository): {e}", dir.display()));
+    let mut replayed = 0;
     for entry in entries.flatten() {
+        replayed += 1;
         let bytes = std::fs::read(entry.path()).expect("read regression");
         if let Ok(reader) = wsscope_core::capture::CaptureReader::new(&bytes) {
             let n = reader.count();
@@ -228,6 +229,11 @@ fn fuzz_regressions_are_handled_without_panic() {
             let _ = wsscope_core::packet::PacketDecoder::new().decode(&raw, |_| {});
         }
     }
+    assert!(
+        replayed >= 2,
+        "expected the regressions in {}",
+        dir.display()
+    );
 }
 
 /// Yields at most `step` bytes per `read`, like a pipe delivering small writes.
@@ -441,4 +447,15 @@ fn capture_truncated_while_being_read_is_reported_not_fatal() {
         .warnings
         .iter()
         .any(|w| w.contains("shrank")));
+}
+
+#[test]
+fn ipv6_fragments_behind_extension_headers_are_reassembled() {
+    let want = reference();
+    let conv = Conversation::default_v6()
+        .with_ipv6_ext_headers(true)
+        .with_ip_fragmentation(Some(256));
+    let o = analyze_packets(&session_on(conv));
+    assert_eq!(summary(&o), want);
+    assert!(!o.has(Code::TcpGap));
 }

@@ -231,10 +231,7 @@ fn fail_on_severity_and_code() {
 
 #[test]
 fn fail_on_error_catches_a_protocol_violation() {
-    let Some(dir) = common::corpus_dir() else {
-        return;
-    };
-    let capture = dir.join("unmasked_client_ping.pcap");
+    let capture = common::corpus_dir().join("unmasked_client_ping.pcap");
     let out = wsscope([
         "analyze".as_ref(),
         "-q".as_ref(),

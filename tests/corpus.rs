@@ -1,17 +1,14 @@
-//! Third-party captures in ../shared/corpus, checked against the facts in its EXPECTED.md.
-//! Skipped (with a notice) when the folder is not beside the repository.
+//! Third-party captures in ../shared/corpus (or `WSSCOPE_CORPUS`), checked against the facts in
+//! its EXPECTED.md. The corpus is not part of the repository: when it is missing these tests
+//! fail, naming the fix, instead of passing without having checked anything.
 
 mod common;
 
-use common::{codes, corpus_dir, payload, report_for};
+use common::{codes, corpus_at, corpus_dir, payload, report_for};
 use serde_json::Value;
 
-fn corpus(name: &str) -> Option<Value> {
-    let Some(dir) = corpus_dir() else {
-        eprintln!("notice: ../shared/corpus not found; skipping {name}");
-        return None;
-    };
-    Some(report_for(&dir.join(name), &[]))
+fn corpus(name: &str) -> Value {
+    report_for(&corpus_dir().join(name), &[])
 }
 
 fn messages(s: &Value) -> Vec<Value> {
@@ -20,9 +17,7 @@ fn messages(s: &Value) -> Vec<Value> {
 
 #[test]
 fn basic_websockets_edge_browser_session() {
-    let Some(r) = corpus("basic_websockets.pcap") else {
-        return;
-    };
+    let r = corpus("basic_websockets.pcap");
     let sessions = r["sessions"].as_array().expect("sessions");
     assert_eq!(sessions.len(), 1);
     let s = &sessions[0];
@@ -71,9 +66,7 @@ fn basic_websockets_edge_browser_session() {
 
 #[test]
 fn compressed_server_inflates_with_context_takeover() {
-    let Some(r) = corpus("compressed_server.pcap") else {
-        return;
-    };
+    let r = corpus("compressed_server.pcap");
     let s = &r["sessions"][0];
     assert_eq!(s["client"]["ip"], "172.18.0.3");
     assert_eq!(s["client"]["port"], 36852);
@@ -109,9 +102,7 @@ fn compressed_server_inflates_with_context_takeover() {
 
 #[test]
 fn control_frame_between_fragments_evasion_case() {
-    let Some(r) = corpus("control_frame_between_fragments.pcap") else {
-        return;
-    };
+    let r = corpus("control_frame_between_fragments.pcap");
     let s = &r["sessions"][0];
     assert_eq!(s["client"]["ip"], "10.0.0.1");
     assert_eq!(s["handshake"]["request"]["target"], "/chat");
@@ -156,9 +147,7 @@ fn control_frame_between_fragments_evasion_case() {
 
 #[test]
 fn unmasked_client_ping_and_abrupt_close() {
-    let Some(r) = corpus("unmasked_client_ping.pcap") else {
-        return;
-    };
+    let r = corpus("unmasked_client_ping.pcap");
     let sessions = r["sessions"].as_array().expect("sessions");
     assert_eq!(sessions.len(), 1, "the second connection is not WebSocket");
     let s = &sessions[0];
@@ -197,7 +186,7 @@ fn unmasked_client_ping_and_abrupt_close() {
     assert_eq!(s["close"]["tcp"], "rst");
     assert_eq!(s["close"]["tcp_closer"], "c2s");
     // The flow listing shows both connections, the second as plain TCP.
-    let dir = corpus_dir().expect("corpus");
+    let dir = corpus_dir();
     let out = common::wsscope([
         "flows".to_string(),
         "--json".into(),
@@ -220,4 +209,14 @@ fn unmasked_client_ping_and_abrupt_close() {
         classes,
         vec![(55371, "websocket".into()), (55392, "other".into())]
     );
+}
+
+/// Without the corpus the tests above fail with a message naming the fix, not a silent pass.
+#[test]
+fn a_missing_corpus_is_an_error_naming_the_fix() {
+    let missing = common::root().join("no-such-corpus");
+    let err = corpus_at(Some(missing)).expect_err("missing corpus");
+    assert!(err.contains("no-such-corpus"), "{err}");
+    assert!(err.contains("WSSCOPE_CORPUS"), "{err}");
+    assert!(corpus_at(Some(common::root().join("fixtures"))).is_err());
 }

@@ -218,7 +218,7 @@ fn wait_for_input(timeout: Duration) -> io::Result<bool> {
     crossterm::event::poll(timeout)
 }
 
-fn event_loop<B: ratatui::backend::Backend>(
+fn event_loop<B: ratatui::backend::Backend<Error = io::Error>>(
     terminal: &mut ratatui::Terminal<B>,
     rx: &mpsc::Receiver<LoadMsg>,
     stop: &AtomicBool,

@@ -13,10 +13,26 @@ pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// `../shared/corpus` if present.
-pub fn corpus_dir() -> Option<PathBuf> {
-    let dir = root().join("..").join("shared").join("corpus");
-    dir.join("EXPECTED.md").exists().then_some(dir)
+/// The third-party capture corpus: `$WSSCOPE_CORPUS`, else `../shared/corpus` beside the
+/// repository. Panics with how to provide it when it is missing, so a test that needs it never
+/// passes without it.
+pub fn corpus_dir() -> PathBuf {
+    let from_env = std::env::var_os("WSSCOPE_CORPUS");
+    corpus_at(from_env.map(PathBuf::from)).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The corpus in `dir` (default `../shared/corpus`), or why it cannot be used.
+pub fn corpus_at(dir: Option<PathBuf>) -> Result<PathBuf, String> {
+    let dir = dir.unwrap_or_else(|| root().join("..").join("shared").join("corpus"));
+    if dir.join("EXPECTED.md").is_file() {
+        Ok(dir)
+    } else {
+        Err(format!(
+            "the third-party capture corpus is missing: {} has no EXPECTED.md. Put the corpus \
+             there (../shared/corpus beside the repository) or point WSSCOPE_CORPUS at it.",
+            dir.display()
+        ))
+    }
 }
 
 /// Runs `wsscope ARGS`.

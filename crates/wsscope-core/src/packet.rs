@@ -9,7 +9,10 @@
 use crate::capture::{linktype, RawPacket};
 use crate::ipfrag::{DefragLimits, DefragStats, Defragmenter, FragKey};
 use crate::timestamp::Timestamp;
-use etherparse::{LaxIpSlice, TcpHeaderSlice};
+use etherparse::{
+    IpAuthHeaderSlice, IpNumber, Ipv6ExtensionsSlice, Ipv6FragmentHeaderSlice,
+    Ipv6RawExtHeaderSlice, LaxIpSlice, TcpHeaderSlice,
+};
 use std::net::{IpAddr, SocketAddr};
 
 /// TCP control flags wsscope cares about.
@@ -147,10 +150,15 @@ fn be16(data: &[u8], at: usize) -> Option<u16> {
 }
 
 /// Fragment description extracted from an IP header.
-struct Fragment {
+struct Fragment<'a> {
     key: FragKey,
     offset: usize,
     more: bool,
+    /// The header the reassembled datagram starts with: TCP, or for IPv6 an extension header
+    /// of the fragmentable part (Destination Options, Routing, Authentication) in front of it.
+    first_header: u8,
+    /// This fragment's part of the datagram.
+    data: &'a [u8],
 }
 
 impl PacketDecoder {
@@ -210,8 +218,10 @@ impl PacketDecoder {
         let dst = slice.destination_addr();
         let payload = slice.payload();
         let protocol = payload.ip_number.0;
-        if let Some(frag) = fragment_of(&slice) {
-            if protocol != 6 {
+        if let Some(frag) = fragment_of(ip, &slice) {
+            let v6_extension = matches!(slice, LaxIpSlice::Ipv6(_))
+                && IPV6_FRAGMENTABLE_EXTENSIONS.contains(&frag.first_header);
+            if frag.first_header != 6 && !v6_extension {
                 return Err(Skip::NotTcp);
             }
             if payload.incomplete {
@@ -219,10 +229,11 @@ impl PacketDecoder {
             }
             let whole = self
                 .defrag
-                .add(frag.key, packet.ts, frag.offset, frag.more, payload.payload)
+                .add(frag.key, packet.ts, frag.offset, frag.more, frag.data)
                 .ok_or(Skip::FragmentHeld)?;
+            let tcp = tcp_in_datagram(frag.first_header, &whole)?;
             let number = self.stats.packets;
-            return emit_tcp((packet.ts, number), src, dst, &whole, 0, on_segment);
+            return emit_tcp((packet.ts, number), src, dst, tcp, 0, on_segment);
         }
         if protocol != 6 {
             return Err(Skip::NotTcp);
@@ -258,7 +269,12 @@ fn declared_ip_payload_len(slice: &LaxIpSlice<'_>) -> usize {
     }
 }
 
-fn fragment_of(slice: &LaxIpSlice<'_>) -> Option<Fragment> {
+/// IPv6 extension headers that can start the fragmentable part of a datagram, before TCP:
+/// Routing, Destination Options, Authentication.
+const IPV6_FRAGMENTABLE_EXTENSIONS: [u8; 3] = [43, 60, 51];
+
+/// The fragment `slice` (parsed from `ip`) is, if it is one.
+fn fragment_of<'a>(ip: &'a [u8], slice: &LaxIpSlice<'a>) -> Option<Fragment<'a>> {
     match slice {
         LaxIpSlice::Ipv4(v4) => {
             let h = v4.header();
@@ -274,50 +290,97 @@ fn fragment_of(slice: &LaxIpSlice<'_>) -> Option<Fragment> {
                 },
                 offset: usize::from(h.fragments_offset().byte_offset()),
                 more: h.more_fragments(),
+                first_header: v4.payload().ip_number.0,
+                data: v4.payload().payload,
             })
         }
         LaxIpSlice::Ipv6(v6) => {
-            // Walked by hand: etherparse 0.19's extension iterator can read out of bounds when
-            // its lax parse stopped on a bad extension header (found by fuzzing).
-            let frag = ipv6_fragment_header(v6.header().next_header().0, v6.extensions().slice())?;
-            // Bits: 13-bit offset in 8-byte units, 2 reserved, M flag (etherparse 0.19 decodes
-            // this word wrongly, its issue #150).
-            let word = u16::from_be_bytes([frag[2], frag[3]]);
-            let offset = usize::from(word >> 3) * 8;
-            let more = word & 1 != 0;
-            if offset == 0 && !more {
+            let exts = v6.extensions();
+            if !exts.is_fragmenting_payload() {
                 return None;
             }
+            let (frag, exts_after) =
+                first_ipv6_fragment_header(v6.header().next_header(), exts.slice())?;
+            // The first Fragment header decides (a later one cannot make it fragment).
+            if !frag.is_fragmenting_payload() {
+                return None;
+            }
+            // The fragment's data is everything after its Fragment header: the extension
+            // headers the lax parse read there (the fragmentable part's Destination Options,
+            // say) and the payload after them, contiguous behind the 40-byte IPv6 header.
+            let ip_payload_end = IPV6_HEADER_LEN + exts.slice().len() + v6.payload().payload.len();
+            let data_start = ip_payload_end - v6.payload().payload.len() - exts_after.len();
             Some(Fragment {
                 key: FragKey {
                     src: IpAddr::V6(v6.header().source_addr()),
                     dst: IpAddr::V6(v6.header().destination_addr()),
-                    id: u32::from_be_bytes([frag[4], frag[5], frag[6], frag[7]]),
-                    protocol: v6.payload().ip_number.0,
+                    id: frag.identification(),
+                    protocol: frag.next_header().0,
                 },
-                offset,
-                more,
+                offset: usize::from(frag.fragment_offset().byte_offset()),
+                more: frag.more_fragments(),
+                first_header: frag.next_header().0,
+                data: ip.get(data_start..ip_payload_end)?,
             })
         }
     }
 }
 
-/// Finds the 8-byte IPv6 fragment header among the extension headers, with bounds checks.
-fn ipv6_fragment_header(first: u8, mut rest: &[u8]) -> Option<&[u8]> {
+/// Length of the fixed IPv6 header.
+const IPV6_HEADER_LEN: usize = 40;
+
+/// Finds the first IPv6 Fragment header among the extension headers the lax parse accepted,
+/// and the part of `rest` after it.
+///
+/// Each header is read with etherparse's bounds-checked slice constructors. The chain is not
+/// walked with `Ipv6ExtensionsSlice::iter()`: up to etherparse 0.21 that iterator trusts the
+/// chain without checks and reads out of bounds when the lax parse stopped on a bad extension
+/// header (fuzz/regressions/packet_decoder-etherparse-ipv6-ext-oob).
+fn first_ipv6_fragment_header(
+    first: IpNumber,
+    mut rest: &[u8],
+) -> Option<(Ipv6FragmentHeaderSlice<'_>, &[u8])> {
     let mut next = first;
+    // The lax parse accepted a finite chain; the bound only guards against a bug here.
     for _ in 0..16 {
         let len = match next {
-            44 => return rest.get(..8),
-            // Hop-by-hop, routing, destination options: (len + 1) * 8 bytes.
-            0 | 43 | 60 => (usize::from(*rest.get(1)?) + 1) * 8,
-            // Authentication header: (len + 2) * 4 bytes.
-            51 => (usize::from(*rest.get(1)?) + 2) * 4,
+            IpNumber::IPV6_FRAGMENTATION_HEADER => {
+                let header = Ipv6FragmentHeaderSlice::from_slice(rest).ok()?;
+                let after = rest.get(header.slice().len()..)?;
+                return Some((header, after));
+            }
+            IpNumber::IPV6_HEADER_HOP_BY_HOP
+            | IpNumber::IPV6_ROUTE_HEADER
+            | IpNumber::IPV6_DESTINATION_OPTIONS => {
+                let header = Ipv6RawExtHeaderSlice::from_slice(rest).ok()?;
+                next = header.next_header();
+                header.slice().len()
+            }
+            IpNumber::AUTHENTICATION_HEADER => {
+                let header = IpAuthHeaderSlice::from_slice(rest).ok()?;
+                next = header.next_header();
+                header.slice().len()
+            }
             _ => return None,
         };
-        next = *rest.first()?;
         rest = rest.get(len..)?;
     }
     None
+}
+
+/// The TCP segment in a reassembled datagram that starts with `first_header`: the datagram
+/// itself, or what follows the IPv6 extension headers at its start.
+fn tcp_in_datagram(first_header: u8, datagram: &[u8]) -> Result<&[u8], Skip> {
+    if first_header == 6 {
+        return Ok(datagram);
+    }
+    let (_, next, rest) = Ipv6ExtensionsSlice::from_slice(IpNumber(first_header), datagram)
+        .map_err(|_| Skip::Malformed)?;
+    if next == IpNumber::TCP {
+        Ok(rest)
+    } else {
+        Err(Skip::NotTcp)
+    }
 }
 
 /// Hands on the segment in `tcp`, carried by the packet numbered `number` captured at `ts`.
@@ -354,4 +417,141 @@ where
     };
     on_segment(&segment);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wsscope_testkit::{fragment_ipv6_with_id, TcpFlags as KitFlags, TcpSegmentSpec};
+
+    fn raw(data: &[u8]) -> RawPacket<'_> {
+        RawPacket {
+            ts: Timestamp(0),
+            linktype: linktype::RAW,
+            data,
+            orig_len: data.len() as u32,
+        }
+    }
+
+    fn ipv6_segment() -> Vec<u8> {
+        let src = "[2001:db8::1]:40000".parse().expect("addr");
+        let dst = "[2001:db8::2]:443".parse().expect("addr");
+        let mut spec = TcpSegmentSpec::new(src, dst);
+        spec.flags = KitFlags::PSH_ACK;
+        spec.seq = 7;
+        spec.payload = (0..3000u32).map(|i| (i * 13) as u8).collect();
+        spec.ip_packet()
+    }
+
+    /// Feeds `packets` through one decoder; returns (seq, payload) of every segment produced.
+    fn decode_all(packets: &[Vec<u8>]) -> Vec<(u32, Vec<u8>)> {
+        let mut decoder = PacketDecoder::new();
+        let mut out = Vec::new();
+        for p in packets {
+            let _ = decoder.decode(&raw(p), |s| out.push((s.seq, s.payload.to_vec())));
+        }
+        out
+    }
+
+    #[test]
+    fn ipv6_fragments_are_reassembled_into_one_segment() {
+        let fragments = fragment_ipv6_with_id(&ipv6_segment(), 1200, 0x0102_0304);
+        assert_eq!(fragments.len(), 3);
+        let segments = decode_all(&fragments);
+        assert_eq!(segments.len(), 1);
+        assert_eq!(segments[0].0, 7);
+        let expected: Vec<u8> = (0..3000u32).map(|i| (i * 13) as u8).collect();
+        assert_eq!(segments[0].1, expected);
+    }
+
+    /// With Hop-by-Hop (unfragmentable) and Destination Options (fragmentable, so only in the
+    /// first fragment's data) headers, the datagram is reassembled and TCP found behind them.
+    #[test]
+    fn ipv6_fragments_with_destination_options_in_the_fragmentable_part() {
+        let src = "[2001:db8::1]:40000".parse().expect("addr");
+        let dst = "[2001:db8::2]:443".parse().expect("addr");
+        let mut spec = TcpSegmentSpec::new(src, dst);
+        spec.flags = KitFlags::PSH_ACK;
+        spec.seq = 7;
+        spec.payload = vec![b'x'; 3000];
+        spec.ipv6_ext_headers = true;
+        let fragments = fragment_ipv6_with_id(&spec.ip_packet(), 1200, 11);
+        assert_eq!(fragments.len(), 3);
+        let segments = decode_all(&fragments);
+        assert_eq!(segments, vec![(7, vec![b'x'; 3000])]);
+    }
+
+    /// The Fragment header is found behind a Hop-by-Hop header (the unfragmentable part).
+    #[test]
+    fn ipv6_fragment_header_is_found_behind_a_hop_by_hop_header() {
+        let packet = ipv6_segment();
+        let with_hop_by_hop = |fragment: &[u8]| {
+            let mut p = fragment[..40].to_vec();
+            p[6] = 0;
+            p.extend_from_slice(&[44, 0, 1, 4, 0, 0, 0, 0]);
+            p.extend_from_slice(&fragment[40..]);
+            let plen = (p.len() - 40) as u16;
+            p[4..6].copy_from_slice(&plen.to_be_bytes());
+            p
+        };
+        let fragments: Vec<Vec<u8>> = fragment_ipv6_with_id(&packet, 1200, 5)
+            .iter()
+            .map(|f| with_hop_by_hop(f))
+            .collect();
+        let segments = decode_all(&fragments);
+        assert_eq!(segments.len(), 1);
+        assert_eq!(segments[0].1.len(), 3000);
+    }
+
+    #[test]
+    fn ipv6_fragments_out_of_order_wait_for_the_whole_datagram() {
+        let mut fragments = fragment_ipv6_with_id(&ipv6_segment(), 1200, 9);
+        fragments.reverse();
+        let mut decoder = PacketDecoder::new();
+        let mut results = Vec::new();
+        let mut payload_len = 0;
+        for f in &fragments {
+            results.push(decoder.decode(&raw(f), |s| payload_len = s.payload.len()));
+        }
+        assert_eq!(
+            results,
+            vec![Err(Skip::FragmentHeld), Err(Skip::FragmentHeld), Ok(())]
+        );
+        assert_eq!(payload_len, 3000);
+    }
+
+    /// A Fragment header with offset 0 and no M flag (an "atomic fragment", RFC 6946) does
+    /// not fragment anything: the packet is read as it is.
+    #[test]
+    fn ipv6_atomic_fragment_is_read_as_a_whole_packet() {
+        let packet = ipv6_segment();
+        let mut atomic = packet[..40].to_vec();
+        atomic[6] = 44;
+        atomic.extend_from_slice(&[6, 0, 0, 0, 0, 0, 0, 1]);
+        atomic.extend_from_slice(&packet[40..]);
+        let plen = (atomic.len() - 40) as u16;
+        atomic[4..6].copy_from_slice(&plen.to_be_bytes());
+        let segments = decode_all(&[atomic]);
+        assert_eq!(segments.len(), 1);
+        assert_eq!(segments[0].1.len(), 3000);
+    }
+
+    /// fuzz/regressions/packet_decoder-etherparse-ipv6-ext-oob: a second Hop-by-Hop header
+    /// stops the lax parse; the fragment lookup must stay inside the headers it accepted.
+    #[test]
+    fn ipv6_second_hop_by_hop_header_is_not_walked_out_of_bounds() {
+        let mut packet = vec![0x60, 0, 0, 0, 0, 8, 0, 0x40];
+        packet.extend_from_slice(&[0; 15]);
+        packet.push(1);
+        packet.extend_from_slice(&[0; 15]);
+        packet.push(2);
+        packet.extend_from_slice(&[0, 0, 1, 4, 0, 0, 0, 0]);
+        assert_eq!(packet.len(), 48);
+        let mut decoder = PacketDecoder::new();
+        let result = decoder.decode(&raw(&packet), |_| {});
+        assert!(
+            matches!(result, Err(Skip::NotTcp | Skip::Malformed)),
+            "{result:?}"
+        );
+    }
 }

@@ -118,6 +118,16 @@ impl<F: FnMut(&Packet) -> io::Result<()>> Out<F> {
     fn put_all(&mut self, packets: Vec<Packet>) -> io::Result<()> {
         packets.into_iter().try_for_each(|p| self.put(p))
     }
+
+    /// What a capture of the packets written so far holds: `flood` and the probes' messages.
+    fn total(&self, flood: u64, probes: Vec<ProbeExpect>) -> Expected {
+        Expected {
+            packets: self.packets,
+            flood,
+            probes,
+            ..Expected::default()
+        }
+    }
 }
 
 /// A deterministic client masking key.
@@ -172,10 +182,38 @@ impl<'s> Probe<'s> {
 
     /// Client text then server text.
     fn exchange(&mut self, c: String, s: String) {
+        self.client_text(c);
+        self.conv.server_send(&FrameSpec::text(&s, None).encode());
+        self.expect.s2c.push(s);
+        self.expect.messages += 1;
+    }
+
+    /// A client text (masked).
+    fn client_text(&mut self, c: String) {
         let m = self.next_mask();
         self.conv
             .client_send(&FrameSpec::text(&c, Some(m)).encode());
-        self.conv.server_send(&FrameSpec::text(&s, None).encode());
+        self.expect.c2s.push(c);
+        self.expect.messages += 1;
+    }
+
+    /// The `i`-th exchange of the idle floods: a client text of 100 bytes then a server text of
+    /// 300 bytes, each compressed (RSV1) with its side's compressor.
+    fn exchange_compressed(
+        &mut self,
+        i: u64,
+        client: &mut flate2::Compress,
+        server: &mut flate2::Compress,
+    ) {
+        let c = probe_text("c", i, 100);
+        let s = probe_text("s", i, 300);
+        let m = self.next_mask();
+        let cz = deflate_message(c.as_bytes(), client);
+        let f = FrameSpec::new(1, cz, Some(m)).with_rsv(true, false, false);
+        self.conv.client_send(&f.encode());
+        let sz = deflate_message(s.as_bytes(), server);
+        let f = FrameSpec::new(1, sz, None).with_rsv(true, false, false);
+        self.conv.server_send(&f.encode());
         self.expect.c2s.push(c);
         self.expect.s2c.push(s);
         self.expect.messages += 2;
@@ -197,31 +235,60 @@ impl<'s> Probe<'s> {
     }
 }
 
-/// Ends a flood: the probe's messages not sent yet (`progress` = sent, wanted), its close, and
-/// the totals of a capture whose flood part was `flood` connections.
-fn finish_flood<F>(
-    mut out: Out<F>,
-    mut probe: Probe<'_>,
-    progress: (u64, u64),
-    flood: u64,
+/// Starts a capture with one probe session on the default IPv4 conversation: writes its TCP
+/// handshake and upgrade.
+fn start<'s, F>(
+    emit: F,
+    id: u64,
+    extensions: Option<&'static str>,
+) -> io::Result<(Out<F>, Probe<'s>)>
+where
+    F: FnMut(&Packet) -> io::Result<()>,
+{
+    let mut out = Out::new(emit);
+    let mut probe = Probe::open(Conversation::default_v4(), id, extensions);
+    out.put_all(probe.take())?;
+    Ok((out, probe))
+}
+
+/// A flood of `items` around a probe session: the packets of each item (`item(i)`), with the
+/// probe's `probe_messages` exchanges (`exchange(probe, n)`) spread evenly between them (so the
+/// probe is idle for long stretches); then the probe's close and the totals of a capture whose
+/// flood part was `items`.
+fn flood_around_probe<F>(
+    (mut out, mut probe): (Out<F>, Probe<'_>),
+    items: u64,
+    probe_messages: u64,
     mut exchange: impl FnMut(&mut Probe<'_>, u64),
+    mut item: impl FnMut(u64) -> Vec<Packet>,
 ) -> io::Result<Expected>
 where
     F: FnMut(&Packet) -> io::Result<()>,
 {
-    let (mut sent, wanted) = progress;
-    while sent < wanted {
-        exchange(&mut probe, sent);
-        sent += 1;
+    let every = (items / (probe_messages + 1)).max(1);
+    let mut sent = 0;
+    for i in 0..items {
+        if i > 0 && i % every == 0 && sent < probe_messages {
+            exchange(&mut probe, sent);
+            sent += 1;
+            out.put_all(probe.take())?;
+        }
+        out.put_all(item(i))?;
     }
+    for n in sent..probe_messages {
+        exchange(&mut probe, n);
+    }
+    close_and_total(out, probe, items)
+}
+
+/// Ends a capture of one probe: its close handshake and FINs, then the totals with `flood`.
+fn close_and_total<F>(mut out: Out<F>, mut probe: Probe<'_>, flood: u64) -> io::Result<Expected>
+where
+    F: FnMut(&Packet) -> io::Result<()>,
+{
     probe.close();
     out.put_all(probe.take())?;
-    Ok(Expected {
-        packets: out.packets,
-        flood,
-        probes: vec![probe.expect],
-        ..Expected::default()
-    })
+    Ok(out.total(flood, vec![probe.expect]))
 }
 
 /// Text of the `i`-th message of a probe: `tag`, index, then filler up to `len` bytes.
@@ -248,23 +315,15 @@ pub fn syn_flood<F>(syns: u64, probe_messages: u64, emit: F) -> io::Result<Expec
 where
     F: FnMut(&Packet) -> io::Result<()>,
 {
-    let mut out = Out::new(emit);
-    let mut probe = Probe::open(Conversation::default_v4(), 0, None);
-    out.put_all(probe.take())?;
     let link = Link::ethernet();
     let server = SocketAddr::from(([10, 0, 9, 9], 443));
     let mut spec = TcpSegmentSpec::new(server, server);
     spec.flags = TcpFlags::SYN;
     spec.options = mss_option(1460);
     spec.window = 64240;
-    let every = (syns / (probe_messages + 1)).max(1);
-    let mut sent = 0;
-    for i in 0..syns {
-        if i > 0 && i % every == 0 && sent < probe_messages {
-            probe.exchange(probe_text("c", sent, 24), probe_text("s", sent, 24));
-            sent += 1;
-            out.put_all(probe.take())?;
-        }
+    let exchange =
+        |p: &mut Probe<'_>, i: u64| p.exchange(probe_text("c", i, 24), probe_text("s", i, 24));
+    let syn = |i: u64| {
         // 11.0.0.0/8 and up: every SYN is a distinct 4-tuple.
         let n = i as u32;
         spec.src = flood_client(11, i);
@@ -273,11 +332,9 @@ where
         let mut data = Vec::with_capacity(14 + 44);
         link.write_header(&mut data, false);
         spec.encode_with_payload(&[], &mut data);
-        out.put(Packet::new(0, data))?;
-    }
-    let exchange =
-        |p: &mut Probe<'_>, i: u64| p.exchange(probe_text("c", i, 24), probe_text("s", i, 24));
-    finish_flood(out, probe, (sent, probe_messages), syns, exchange)
+        vec![Packet::new(0, data)]
+    };
+    flood_around_probe(start(emit, 0, None)?, syns, probe_messages, exchange, syn)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -513,43 +570,50 @@ where
         }
     }
     let r = real.len() as u64;
-    let mut written = 0u64;
-    let mut datagram = 0u64;
-    let mut queue: Vec<Vec<u8>> = Vec::new();
+    let mut bogus = BogusFragments::default();
     for (k, p) in real.into_iter().enumerate() {
-        let due = fragments * k as u64 / r;
-        while written < due {
-            if queue.is_empty() {
-                queue = bogus_datagram(datagram);
-                queue.reverse();
-                datagram += 1;
-            }
-            if let Some(f) = queue.pop() {
-                out.put(Packet::new(0, f))?;
-                written += 1;
-            }
-        }
+        bogus.write_until(&mut out, fragments * k as u64 / r)?;
         out.put(p)?;
     }
-    while written < fragments {
-        if queue.is_empty() {
-            queue = bogus_datagram(datagram);
-            queue.reverse();
-            datagram += 1;
-        }
-        if let Some(f) = queue.pop() {
-            out.put(Packet::new(0, f))?;
-            written += 1;
-        }
-    }
+    bogus.write_until(&mut out, fragments)?;
     Ok(Expected {
-        packets: out.packets,
-        flood: fragments,
-        bogus_datagrams: datagram,
+        bogus_datagrams: bogus.datagrams,
         probe_fragments,
-        probes: vec![a.expect, b.expect],
-        ..Expected::default()
+        ..out.total(fragments, vec![a.expect, b.expect])
     })
+}
+
+/// The fragments of [`bogus_datagram`] 0, 1, 2, ... in order.
+#[derive(Default)]
+struct BogusFragments {
+    /// Fragments of the current datagram not written yet.
+    queue: std::vec::IntoIter<Vec<u8>>,
+    /// Datagrams begun.
+    datagrams: u64,
+    /// Fragments written.
+    written: u64,
+}
+
+impl BogusFragments {
+    /// Writes fragments until `count` have been written in all.
+    fn write_until<F>(&mut self, out: &mut Out<F>, count: u64) -> io::Result<()>
+    where
+        F: FnMut(&Packet) -> io::Result<()>,
+    {
+        while self.written < count {
+            match self.queue.next() {
+                Some(f) => {
+                    out.put(Packet::new(0, f))?;
+                    self.written += 1;
+                }
+                None => {
+                    self.queue = bogus_datagram(self.datagrams).into_iter();
+                    self.datagrams += 1;
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 /// True for an IPv4 or IPv6 fragment.
@@ -596,26 +660,13 @@ where
         left -= n as u64;
         i += 1;
         if i % every == 0 && sent < client_messages {
-            let m = probe.next_mask();
-            let t = probe_text("c", sent, 40);
-            probe
-                .conv
-                .client_send(&FrameSpec::text(&t, Some(m)).encode());
-            probe.expect.c2s.push(t);
-            probe.expect.messages += 1;
+            probe.client_text(probe_text("c", sent, 40));
             sent += 1;
         }
         out.put_all(probe.take())?;
     }
-    while sent < client_messages {
-        let m = probe.next_mask();
-        let t = probe_text("c", sent, 40);
-        probe
-            .conv
-            .client_send(&FrameSpec::text(&t, Some(m)).encode());
-        probe.expect.c2s.push(t);
-        probe.expect.messages += 1;
-        sent += 1;
+    for i in sent..client_messages {
+        probe.client_text(probe_text("c", i, 40));
     }
     let m = probe.next_mask();
     probe
@@ -624,12 +675,7 @@ where
     probe.expect.messages += 1;
     probe.conv.close();
     out.put_all(probe.take())?;
-    Ok(Expected {
-        packets: out.packets,
-        flood: stream_bytes,
-        probes: vec![probe.expect],
-        ..Expected::default()
-    })
+    Ok(out.total(stream_bytes, vec![probe.expect]))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -692,9 +738,7 @@ pub fn deflate_bomb_with<F>(
 where
     F: FnMut(&Packet) -> io::Result<()>,
 {
-    let mut out = Out::new(emit);
-    let mut probe = Probe::open(Conversation::default_v4(), 4, Some(extension));
-    out.put_all(probe.take())?;
+    let (mut out, mut probe) = start(emit, 4, Some(extension))?;
     let bomb = deflate_bomb_payload(inflated);
     for i in 0..bombs {
         let m = probe.next_mask();
@@ -720,14 +764,7 @@ where
         probe.expect.messages += 3;
         out.put_all(probe.take())?;
     }
-    probe.close();
-    out.put_all(probe.take())?;
-    Ok(Expected {
-        packets: out.packets,
-        flood: bombs,
-        probes: vec![probe.expect],
-        ..Expected::default()
-    })
+    close_and_total(out, probe, bombs)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -857,14 +894,7 @@ where
         probe.expect.messages += 2;
         out.put_all(probe.take())?;
     }
-    probe.close();
-    out.put_all(probe.take())?;
-    Ok(Expected {
-        packets: out.packets,
-        flood: m.inconsistent,
-        probes: vec![probe.expect],
-        ..Expected::default()
-    })
+    close_and_total(out, probe, m.inconsistent)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -934,12 +964,10 @@ where
         p.close();
         out.put_all(p.take())?;
     }
-    Ok(Expected {
-        packets: out.packets,
-        flood: sessions * frame_bytes as u64,
-        probes: probes.into_iter().map(|p| p.expect).collect(),
-        ..Expected::default()
-    })
+    Ok(out.total(
+        sessions * frame_bytes as u64,
+        probes.into_iter().map(|p| p.expect).collect(),
+    ))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -956,34 +984,12 @@ where
     F: FnMut(&Packet) -> io::Result<()>,
 {
     const EXT: &str = "permessage-deflate";
-    let mut out = Out::new(emit);
-    let mut probe = Probe::open(Conversation::default_v4(), 20, Some(EXT));
-    out.put_all(probe.take())?;
+    let probe = start(emit, 20, Some(EXT))?;
     let mut zc = new_deflate_compressor(6);
     let mut zs = new_deflate_compressor(6);
-    let every = (connections / (probe_messages + 1)).max(1);
-    let mut sent = 0;
     let server = SocketAddr::from(([10, 0, 3, 1], 80));
-    let mut exchange = |probe: &mut Probe<'_>, i: u64| {
-        let c = probe_text("c", i, 100);
-        let s = probe_text("s", i, 300);
-        let m = probe.next_mask();
-        let cz = deflate_message(c.as_bytes(), &mut zc);
-        let f = FrameSpec::new(1, cz, Some(m)).with_rsv(true, false, false);
-        probe.conv.client_send(&f.encode());
-        let sz = deflate_message(s.as_bytes(), &mut zs);
-        let f = FrameSpec::new(1, sz, None).with_rsv(true, false, false);
-        probe.conv.server_send(&f.encode());
-        probe.expect.c2s.push(c);
-        probe.expect.s2c.push(s);
-        probe.expect.messages += 2;
-    };
-    for i in 0..connections {
-        if i > 0 && i % every == 0 && sent < probe_messages {
-            exchange(&mut probe, sent);
-            sent += 1;
-            out.put_all(probe.take())?;
-        }
+    let exchange = |probe: &mut Probe<'_>, i: u64| probe.exchange_compressed(i, &mut zc, &mut zs);
+    let idle = |i: u64| {
         let n = i as u32;
         let client = flood_client(12, i);
         let mut conv = Conversation::new(client, server).with_isns(n, !n);
@@ -994,9 +1000,9 @@ where
             conv.handshake();
             conv.client_send(b"GET /poll?id=1 HTTP/1.1\r\n");
         }
-        out.put_all(conv.into_packets())?;
-    }
-    finish_flood(out, probe, (sent, probe_messages), connections, exchange)
+        conv.into_packets()
+    };
+    flood_around_probe(probe, connections, probe_messages, exchange, idle)
 }
 
 /// `connections` connections that complete a permessage-deflate upgrade (context takeover),
@@ -1012,39 +1018,21 @@ where
     F: FnMut(&Packet) -> io::Result<()>,
 {
     const EXT: &str = "permessage-deflate";
-    let mut out = Out::new(emit);
-    let mut probe = Probe::open(Conversation::default_v4(), 21, Some(EXT));
-    out.put_all(probe.take())?;
-    let every = (connections / (probe_messages + 1)).max(1);
-    let mut sent = 0;
+    let probe = start(emit, 21, Some(EXT))?;
     let server = SocketAddr::from(([10, 0, 4, 1], 443));
+    // A fresh compressor per message: each message stands alone (no shared window).
     let exchange = |probe: &mut Probe<'_>, i: u64| {
-        let c = probe_text("c", i, 100);
-        let s = probe_text("s", i, 300);
-        let m = probe.next_mask();
-        let cz = deflate_message(c.as_bytes(), &mut new_deflate_compressor(6));
-        let f = FrameSpec::new(1, cz, Some(m)).with_rsv(true, false, false);
-        probe.conv.client_send(&f.encode());
-        let sz = deflate_message(s.as_bytes(), &mut new_deflate_compressor(6));
-        let f = FrameSpec::new(1, sz, None).with_rsv(true, false, false);
-        probe.conv.server_send(&f.encode());
-        probe.expect.c2s.push(c);
-        probe.expect.s2c.push(s);
-        probe.expect.messages += 2;
+        let (mut zc, mut zs) = (new_deflate_compressor(6), new_deflate_compressor(6));
+        probe.exchange_compressed(i, &mut zc, &mut zs)
     };
-    for i in 0..connections {
-        if i > 0 && i % every == 0 && sent < probe_messages {
-            exchange(&mut probe, sent);
-            sent += 1;
-            out.put_all(probe.take())?;
-        }
+    let quiet = |i: u64| {
         let n = i as u32;
         let conv = Conversation::new(flood_client(13, i), server).with_isns(n, !n);
         let mut p = Probe::open(conv, 200 + i, Some(EXT));
         exchange(&mut p, i);
-        out.put_all(p.conv.into_packets())?;
-    }
-    let mut e = finish_flood(out, probe, (sent, probe_messages), connections, exchange)?;
+        p.conv.into_packets()
+    };
+    let mut e = flood_around_probe(probe, connections, probe_messages, exchange, quiet)?;
     e.flood_messages = 2 * connections;
     Ok(e)
 }
@@ -1075,9 +1063,7 @@ pub fn resync_junk<F>(junk_bytes: u64, episodes: u64, emit: F) -> io::Result<Exp
 where
     F: FnMut(&Packet) -> io::Result<()>,
 {
-    let mut out = Out::new(emit);
-    let mut probe = Probe::open(Conversation::default_v4(), 7, None);
-    out.put_all(probe.take())?;
+    let (mut out, mut probe) = start(emit, 7, None)?;
     let episodes = episodes.max(1);
     let mut sizes = (1..=4usize).cycle();
     for e in 0..episodes {
@@ -1111,14 +1097,7 @@ where
         }
     }
     probe.exchange(probe_text("c", episodes, 40), probe_text("s", episodes, 40));
-    probe.close();
-    out.put_all(probe.take())?;
-    Ok(Expected {
-        packets: out.packets,
-        flood: junk_bytes,
-        probes: vec![probe.expect],
-        ..Expected::default()
-    })
+    close_and_total(out, probe, junk_bytes)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1138,13 +1117,7 @@ where
         probe.exchange(probe_text("c", i, len), probe_text("s", i, len / 3 + 10));
         out.put_all(probe.take())?;
     }
-    probe.close();
-    out.put_all(probe.take())?;
-    Ok(Expected {
-        packets: out.packets,
-        probes: vec![probe.expect],
-        ..Expected::default()
-    })
+    close_and_total(out, probe, 0)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1157,9 +1130,7 @@ pub fn finding_flood<F>(frames: u64, emit: F) -> io::Result<Expected>
 where
     F: FnMut(&Packet) -> io::Result<()>,
 {
-    let mut out = Out::new(emit);
-    let mut probe = Probe::open(Conversation::default_v4(), 7, None);
-    out.put_all(probe.take())?;
+    let (mut out, mut probe) = start(emit, 7, None)?;
     let one = FrameSpec::binary(b"x", None).encode();
     let mut batch = Vec::with_capacity(1460);
     for i in 0..frames {
@@ -1171,14 +1142,7 @@ where
         }
     }
     probe.expect.messages += frames;
-    probe.close();
-    out.put_all(probe.take())?;
-    Ok(Expected {
-        packets: out.packets,
-        flood: frames,
-        probes: vec![probe.expect],
-        ..Expected::default()
-    })
+    close_and_total(out, probe, frames)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1225,12 +1189,7 @@ where
         out.put_all(probe.take())?;
         probes.push(probe.expect);
     }
-    Ok(Expected {
-        packets: out.packets,
-        flood: sessions * messages,
-        probes,
-        ..Expected::default()
-    })
+    Ok(out.total(sessions * messages, probes))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1336,12 +1295,7 @@ where
         out.put_all(probe.take())?;
         probes.push(probe.expect);
     }
-    Ok(Expected {
-        packets: out.packets,
-        flood: sessions,
-        probes,
-        ..Expected::default()
-    })
+    Ok(out.total(sessions, probes))
 }
 
 #[cfg(test)]

@@ -44,6 +44,27 @@ fn len_u32(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }
 
+/// The methods both writers have for their underlying writer `self.w`.
+macro_rules! raw_output {
+    () => {
+        /// Writes arbitrary bytes (e.g. a truncated trailing record or block, for robustness
+        /// tests).
+        pub fn write_raw(&mut self, bytes: &[u8]) -> io::Result<()> {
+            self.w.write_all(bytes)
+        }
+
+        /// Flushes the underlying writer.
+        pub fn flush(&mut self) -> io::Result<()> {
+            self.w.flush()
+        }
+
+        /// Returns the underlying writer.
+        pub fn into_inner(self) -> W {
+            self.w
+        }
+    };
+}
+
 /// Streaming classic-pcap writer.
 #[derive(Debug)]
 pub struct PcapWriter<W: Write> {
@@ -90,20 +111,7 @@ impl<W: Write> PcapWriter<W> {
         self.w.write_all(&p.data[..caplen])
     }
 
-    /// Writes arbitrary bytes (e.g. a truncated trailing record for robustness tests).
-    pub fn write_raw(&mut self, bytes: &[u8]) -> io::Result<()> {
-        self.w.write_all(bytes)
-    }
-
-    /// Flushes the underlying writer.
-    pub fn flush(&mut self) -> io::Result<()> {
-        self.w.flush()
-    }
-
-    /// Returns the underlying writer.
-    pub fn into_inner(self) -> W {
-        self.w
-    }
+    raw_output!();
 }
 
 /// Serializes `packets` into an in-memory classic pcap file.
@@ -274,20 +282,7 @@ impl<W: Write> PcapNgWriter<W> {
         self.w.write_all(s)
     }
 
-    /// Writes arbitrary bytes (e.g. a truncated trailing block).
-    pub fn write_raw(&mut self, bytes: &[u8]) -> io::Result<()> {
-        self.w.write_all(bytes)
-    }
-
-    /// Flushes the underlying writer.
-    pub fn flush(&mut self) -> io::Result<()> {
-        self.w.flush()
-    }
-
-    /// Returns the underlying writer.
-    pub fn into_inner(self) -> W {
-        self.w
-    }
+    raw_output!();
 }
 
 /// Serializes `packets` into an in-memory pcapng file with one interface.

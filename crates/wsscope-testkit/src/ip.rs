@@ -205,7 +205,10 @@ mod tests {
     use super::*;
     use crate::tcp::{TcpFlags, TcpSegmentSpec};
     use etherparse::defrag::IpDefragPool;
-    use etherparse::{Ipv4HeaderSlice, Ipv6FragmentHeader, NetSlice, SlicedPacket, TcpSlice};
+    use etherparse::{
+        Ipv4HeaderSlice, Ipv6FragmentHeader, Ipv6FragmentHeaderSlice, NetSlice, SlicedPacket,
+        TcpSlice,
+    };
 
     fn big_segment(v6: bool, ext: bool) -> Vec<u8> {
         let (c, s) = if v6 {
@@ -259,16 +262,17 @@ mod tests {
         assert_eq!(fragment_ipv4(&pkt, 5000), vec![pkt.clone()]);
     }
 
-    /// Decodes the RFC 8200 fragment header at `f[at..]` by hand:
+    /// Decodes the RFC 8200 fragment header at `f[at..]` with etherparse (an independent
+    /// decoder; 0.21 reads offset and M at the RFC's bit positions, JulianSchmid/etherparse#150):
     /// (next header, offset in bytes, M flag, identification).
-    ///
-    /// etherparse 0.19 decodes offset/M with the wrong bit positions
-    /// (JulianSchmid/etherparse#150, fixed in 0.20), so it is only used here for
-    /// the fields it gets right.
     fn frag_fields(f: &[u8], at: usize) -> (u8, usize, bool, u32) {
-        let word = u16::from_be_bytes([f[at + 2], f[at + 3]]);
-        let id = u32::from_be_bytes([f[at + 4], f[at + 5], f[at + 6], f[at + 7]]);
-        (f[at], usize::from(word >> 3) * 8, word & 1 == 1, id)
+        let h = Ipv6FragmentHeaderSlice::from_slice(&f[at..]).expect("frag hdr");
+        (
+            h.next_header().0,
+            usize::from(h.fragment_offset().byte_offset()),
+            h.more_fragments(),
+            h.identification(),
+        )
     }
 
     #[test]
