@@ -159,6 +159,17 @@ pub fn error_line(msg: &str) {
 pub const STDOUT_CLOSED: &str =
     "standard output was closed before all output was written (broken pipe); output is incomplete";
 
+/// Writes `text` to standard output. A closed standard output (`| head`) is the one
+/// [`STDOUT_CLOSED`] error (exit 2), not a panic.
+pub fn print_stdout(text: &str) -> anyhow::Result<ExitCode> {
+    let mut out = io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => bail!(STDOUT_CLOSED),
+        Err(e) => bail!("cannot write to standard output: {e}"),
+    }
+}
+
 /// Wraps a sink writing to standard output. When standard output closes (`| head`), the sink
 /// is dropped and `closed` set; with `keep_going` (a --fail-on gate or a --json file still
 /// needs the rest of the analysis) the run continues without it, else it stops.

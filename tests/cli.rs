@@ -579,6 +579,9 @@ fn closed_stdout_is_an_error_without_fail_on() {
         &["analyze", "fixtures/node_ping.pcap"][..],
         &["analyze", "--ndjson", "fixtures/node_ping.pcap"][..],
         &["flows", "fixtures/node_ping.pcap"][..],
+        &["codes"][..],
+        &["schema", "report"][..],
+        &["tui", "--measure-load", "fixtures/node_ping.pcap"][..],
     ] {
         let out = wsscope_stdout_closed(args);
         assert_eq!(out.status.code(), Some(2), "{args:?}");

@@ -48,11 +48,18 @@ mod capture {
     pub fn interfaces() -> anyhow::Result<ExitCode> {
         let list = crate::live::interfaces()
             .map_err(|e| anyhow::anyhow!("cannot list interfaces: {e}"))?;
+        let mut text = String::new();
         for i in list {
             let desc = i.description.unwrap_or_default();
-            println!("{:<16} {:<40} {}", i.name, i.addresses.join(" "), desc);
+            text.push_str(&for_terminal(&format!(
+                "{:<16} {:<40} {}",
+                i.name,
+                i.addresses.join(" "),
+                desc
+            )));
+            text.push('\n');
         }
-        Ok(ExitCode::SUCCESS)
+        crate::output::print_stdout(&text)
     }
 
     /// `--user`: the account exists, is not root, and this process may switch to it. Checked

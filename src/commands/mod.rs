@@ -27,8 +27,8 @@ pub fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         Command::Live(args) => live::run(args),
         Command::Interfaces => live::interfaces(),
         Command::Tui(args) => tui::run(args),
-        Command::Schema { kind } => Ok(info::schema(kind)),
-        Command::Codes => Ok(info::codes()),
+        Command::Schema { kind } => info::schema(kind),
+        Command::Codes => info::codes(),
     }
 }
 

@@ -19,11 +19,10 @@ pub fn run(args: TuiArgs) -> anyhow::Result<ExitCode> {
             .flat_map(|s| s.messages.iter())
             .map(|m| m.payload.len())
             .sum();
-        println!(
-            "{{\"sessions\": {}, \"messages\": {messages}, \"payload_kept\": {kept}}}",
+        return crate::output::print_stdout(&format!(
+            "{{\"sessions\": {}, \"messages\": {messages}, \"payload_kept\": {kept}}}\n",
             app.sessions.len()
-        );
-        return Ok(ExitCode::SUCCESS);
+        ));
     }
     // SIGINT/SIGTERM/SIGHUP end the UI like `q`: terminal restored, exit 0.
     let stop = Arc::new(AtomicBool::new(false));
