@@ -10,6 +10,7 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph, Sparkline, Widget, Wrap
 use wsscope_core::escape::{bytes_for_terminal, for_terminal, json_terminal_safe};
 use wsscope_core::finding::{Finding, Severity};
 use wsscope_core::outcome::CloseCode;
+use wsscope_core::session::SessionEnd;
 use wsscope_core::tcp::Dir;
 use wsscope_core::timestamp::Timestamp;
 use wsscope_core::ws::message::MessageKind;
@@ -523,7 +524,14 @@ pub fn session_detail_lines<'a>(app: &App, s: &SessionInfo) -> Vec<Line<'a>> {
     }
     out.push(heading("close"));
     match &s.end {
-        None => out.push(Line::raw("  still open")),
+        // A refused upgrade is known before its end, which waits for the TCP end.
+        None => match s.outcome() {
+            Some(outcome) => {
+                let pending = SessionEnd::without_upgrade(s.id, s.start_ts, None);
+                out.push(Line::raw(format!("  {}", describe_end(&pending, outcome))));
+            }
+            None => out.push(Line::raw("  still open")),
+        },
         Some(e) => {
             for (who, c) in [("client", &e.client_close), ("server", &e.server_close)] {
                 if let Some(c) = c {

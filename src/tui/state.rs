@@ -77,6 +77,8 @@ pub struct SessionInfo {
     pub handshake: Option<Handshake>,
     /// How it ended (`None` while still open).
     pub end: Option<SessionEnd>,
+    /// The outcome known from its start (a refused or unanswered upgrade), before its end.
+    pub outcome_at_start: Option<SessionOutcome>,
     /// Session findings.
     pub findings: Vec<Finding>,
     /// Messages in capture order.
@@ -107,13 +109,18 @@ impl SessionInfo {
         n
     }
 
-    /// How the session ended, as core decides it (`None` while it is still open).
+    /// How the session ended, as core decides it (`None` while it is still open). A refused
+    /// upgrade is known as soon as its response is, before its end (which waits for the TCP
+    /// end on a keep-alive connection).
     pub fn outcome(&self) -> Option<SessionOutcome> {
         let status = self
             .handshake
             .as_ref()
             .and_then(|h| h.response.as_ref().map(|r| r.status));
-        self.end.as_ref().map(|e| SessionOutcome::of(e, status))
+        self.end
+            .as_ref()
+            .map(|e| SessionOutcome::of(e, status))
+            .or(self.outcome_at_start)
     }
 
     /// Short state: `open`, `rejected 403`, `closed clean`, `closed rst`, `abrupt rst`, ...
@@ -476,6 +483,7 @@ impl App {
             LoadMsg::Capture(path) => self.current_capture = path,
             LoadMsg::Start(s) => {
                 let s = *s;
+                let outcome_at_start = SessionOutcome::at_start(&s);
                 self.by_id.insert(s.id, self.sessions.len());
                 self.sessions.push(SessionInfo {
                     id: s.id,
@@ -485,6 +493,7 @@ impl App {
                     start_ts: s.ts,
                     handshake: s.handshake,
                     end: None,
+                    outcome_at_start,
                     findings: Vec::new(),
                     messages: Vec::new(),
                 });

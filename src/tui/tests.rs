@@ -385,3 +385,47 @@ fn session_state_and_close_detail_render_the_session_outcome() {
     assert_eq!(app.sessions.len(), 1);
     assert_eq!(app.sessions[0].state(), "open");
 }
+
+/// A refused upgrade on a keep-alive connection: its end waits for the TCP end, but the list
+/// and the detail pane show it refused (with the status) as soon as its response is known, as
+/// a live capture shows it while the connection stays open.
+#[test]
+fn refused_upgrade_shows_refused_before_its_end() {
+    use super::state::LoadMsg;
+    use wsscope_testkit::ws::SAMPLE_KEY;
+    use wsscope_testkit::{Link, Session, UpgradeRequest, UpgradeResponse};
+    let capture = Session::new(Link::ethernet())
+        .upgrade(
+            &UpgradeRequest::new(SAMPLE_KEY),
+            &UpgradeResponse::rejecting(403, "Forbidden", b"go away"),
+        )
+        .pcap_bytes();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("refused.pcap");
+    std::fs::write(&path, capture).expect("write capture");
+    let mut msgs = Vec::new();
+    super::load(&[path.display().to_string()], &cfg(), &mut |m| msgs.push(m));
+    let end = msgs
+        .iter()
+        .position(|m| matches!(m, LoadMsg::End(_)))
+        .expect("an end at the end of the capture");
+    let mut app = App::new();
+    app.color = true;
+    let mut msgs = msgs.into_iter();
+    for m in msgs.by_ref().take(end) {
+        app.load(m);
+    }
+    app.refresh();
+    apply(&mut app, Action::Resize(120, 40));
+    assert_eq!(app.sessions.len(), 1);
+    assert!(app.sessions[0].end.is_none());
+    assert_eq!(app.sessions[0].state(), "rejected 403");
+    apply(&mut app, Action::Enter);
+    let s = screen(&app);
+    assert!(s.contains("upgrade refused (403)"), "{s}");
+    assert!(!s.contains("still open"), "{s}");
+    for m in msgs {
+        app.load(m);
+    }
+    assert_eq!(app.sessions[0].state(), "rejected 403");
+}

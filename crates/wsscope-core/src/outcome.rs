@@ -1,7 +1,7 @@
 //! How a WebSocket session ended, decided once here: every output (text, JSON, NDJSON, the
 //! terminal UI) renders a [`SessionOutcome`] and a [`CloseCode`], none recomputes them.
 
-use crate::session::SessionEnd;
+use crate::session::{SessionEnd, SessionStart};
 use crate::tcp::{CloseReason, Dir};
 pub use crate::ws::close_code::{CloseCode, CloseCodeValidity};
 
@@ -34,10 +34,7 @@ impl SessionOutcome {
     /// upgrade request (`None` when no response was captured).
     pub fn of(end: &SessionEnd, response_status: Option<u16>) -> Self {
         if !end.upgraded {
-            return match response_status {
-                Some(status) => SessionOutcome::Refused { status },
-                None => SessionOutcome::Unanswered,
-            };
+            return Self::not_upgraded(response_status);
         }
         if end.client_close.is_some() && end.server_close.is_some() {
             return SessionOutcome::Closed {
@@ -48,6 +45,30 @@ impl SessionOutcome {
         match end.tcp_end {
             None | Some(CloseReason::EndOfCapture) => SessionOutcome::Open,
             Some(reason) => SessionOutcome::Abrupt(reason),
+        }
+    }
+
+    /// The outcome already known when a session starts: that of an upgrade refused or left
+    /// unanswered (its end, which waits for the TCP end, does not change it). `None` for a
+    /// WebSocket session, whose outcome is decided by [`SessionOutcome::of`] at its end.
+    pub fn at_start(start: &SessionStart) -> Option<Self> {
+        if start.upgraded {
+            return None;
+        }
+        let status = start
+            .handshake
+            .as_ref()
+            .and_then(|h| h.response.as_ref())
+            .map(|r| r.status);
+        Some(Self::not_upgraded(status))
+    }
+
+    /// A session that did not upgrade: refused by a response with `response_status`, or
+    /// unanswered.
+    fn not_upgraded(response_status: Option<u16>) -> Self {
+        match response_status {
+            Some(status) => SessionOutcome::Refused { status },
+            None => SessionOutcome::Unanswered,
         }
     }
 

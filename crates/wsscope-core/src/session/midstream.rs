@@ -73,7 +73,7 @@ impl Connection {
         *next_id += 1;
         let id = *next_id;
         self.classification = Classification::WebSocket;
-        self.start_session(id, ts, None, out);
+        self.start_session(id, ts, None, true, out);
         let why = if forced {
             format!(
                 "decoded as WebSocket because of --decode-as {}",
@@ -317,7 +317,7 @@ impl Connection {
             None => (ts, None),
         };
         self.classification = Classification::WebSocket;
-        self.start_session(id, start_ts, handshake, out);
+        self.start_session(id, start_ts, handshake, true, out);
         if let Some(p) = &pending {
             Self::notes(p, out);
             Self::handshake_findings(id, p, Vec::new(), ts, out);

@@ -106,6 +106,10 @@ pub struct SessionStart {
     pub ts: Timestamp,
     /// The handshake; `None` when it was not captured.
     pub handshake: Option<Handshake>,
+    /// The session is WebSocket (a 101 accepted the upgrade, or framing was found); `false`
+    /// for an upgrade refused or left unanswered, known before its end (which waits for the
+    /// TCP end).
+    pub upgraded: bool,
     /// The TCP connection was captured from its SYN.
     pub tcp_began: Began,
     /// Client/server roles were inferred.
@@ -512,6 +516,7 @@ impl Connection {
         id: SessionId,
         ts: Timestamp,
         handshake: Option<Handshake>,
+        upgraded: bool,
         out: &mut Vec<SessionEvent>,
     ) {
         if let Some(end) = self.unfinished.take() {
@@ -524,6 +529,7 @@ impl Connection {
             server: self.server,
             ts,
             handshake,
+            upgraded,
             tcp_began: self.began,
             roles_inferred: self.roles_inferred,
         })));

@@ -47,7 +47,7 @@ impl Connection {
             request_ts: p.ts,
             response_ts,
         };
-        self.start_session(p.session, p.ts, Some(handshake), out);
+        self.start_session(p.session, p.ts, Some(handshake), false, out);
     }
 
     /// The end at `ts` of session `id`, which did not become WebSocket: held until the TCP
@@ -179,7 +179,7 @@ impl Connection {
             request_ts: p.ts,
             response_ts: Some(ts),
         };
-        self.start_session(id, p.ts, Some(handshake), out);
+        self.start_session(id, p.ts, Some(handshake), true, out);
         Self::notes(&p, out);
         Self::handshake_findings(id, &p, problems, ts, out);
         // A cut head whose end was not found yet: the client's bytes resume anywhere.
@@ -216,6 +216,7 @@ impl Connection {
 #[cfg(test)]
 mod tests {
     use super::super::testing::*;
+    use super::super::SessionEvent;
     use crate::tcp::CloseReason;
     use crate::timestamp::Timestamp;
 
@@ -242,6 +243,33 @@ mod tests {
             // The end keeps the time the upgrade was refused.
             assert_eq!(ends[0].ts, Timestamp(2_000_000));
         }
+    }
+
+    #[test]
+    fn the_start_of_a_refused_upgrade_tells_its_outcome_before_its_end() {
+        use crate::outcome::SessionOutcome;
+        let starts = |h: &Harness| -> Vec<Option<SessionOutcome>> {
+            h.out
+                .iter()
+                .filter_map(|e| match e {
+                    SessionEvent::Start(s) => Some(SessionOutcome::at_start(s)),
+                    _ => None,
+                })
+                .collect()
+        };
+        let mut h = Harness::new();
+        h.send(C, &upgrade_request("/chat"));
+        h.send(S, &response(403, "forbidden"));
+        assert!(h.ends().is_empty());
+        assert_eq!(starts(&h), [Some(SessionOutcome::Refused { status: 403 })]);
+        let mut h = Harness::new();
+        h.send(C, &upgrade_request("/chat"));
+        h.send(S, &switching());
+        assert_eq!(
+            starts(&h),
+            [None],
+            "a WebSocket session's outcome waits for its end"
+        );
     }
 
     #[test]
