@@ -189,6 +189,31 @@ struct Building {
 }
 
 impl Building {
+    /// A message begun by a frame of `wire_len` payload bytes at `ts` in capture packet
+    /// `packet`: uncompressed, nothing read yet, not UTF-8 checked.
+    fn first_frame(kind: MessageKind, ts: Timestamp, packet: u64, wire_len: u64) -> Self {
+        Building {
+            kind,
+            ts,
+            packets: PacketSpan {
+                first: packet,
+                last: packet,
+            },
+            frames: 1,
+            len: 0,
+            wire_len,
+            compressed: false,
+            payload: Vec::new(),
+            utf8: None,
+            incomplete: false,
+            too_large: false,
+            inflate_error: None,
+            cut: None,
+            charged: 0,
+            budget_dropped: 0,
+        }
+    }
+
     /// How many of `n` more payload bytes (to be kept, at most `cap` in all) fit within the
     /// memory budget; charges them (at least 64 KiB, half of what is charged so far, so the
     /// charge grows geometrically). What does not fit is counted as dropped.
@@ -606,26 +631,7 @@ impl MessageAssembler {
             if kind == MessageKind::Close {
                 self.close_sent = true;
             }
-            self.control = Some(Building {
-                kind,
-                ts,
-                packets: PacketSpan {
-                    first: self.packet,
-                    last: self.packet,
-                },
-                frames: 1,
-                len: 0,
-                wire_len: h.payload_len,
-                compressed: false,
-                payload: Vec::new(),
-                utf8: None,
-                incomplete: false,
-                too_large: false,
-                inflate_error: None,
-                cut: None,
-                charged: 0,
-                budget_dropped: 0,
-            });
+            self.control = Some(Building::first_frame(kind, ts, self.packet, h.payload_len));
             self.route = Route::Control;
             return;
         }
@@ -669,25 +675,11 @@ impl MessageAssembler {
                     self.make_inflater();
                 }
                 self.data = Some(Building {
-                    kind,
-                    ts,
-                    packets: PacketSpan {
-                        first: self.packet,
-                        last: self.packet,
-                    },
-                    frames: 1,
-                    len: 0,
-                    wire_len: h.payload_len,
                     compressed,
-                    payload: Vec::new(),
                     utf8: (kind == MessageKind::Text).then(Utf8Validator::new),
-                    incomplete: false,
-                    too_large: false,
                     inflate_error: (compressed && self.context_lost)
                         .then_some(DecompressionError::ContextLost),
-                    cut: None,
-                    charged: 0,
-                    budget_dropped: 0,
+                    ..Building::first_frame(kind, ts, self.packet, h.payload_len)
                 });
                 self.route = Route::Data;
             }
