@@ -1,6 +1,6 @@
 //! Terminal UI (`wsscope tui`): interactive timeline of WebSocket sessions.
 //!
-//! [`state`] holds the data and view state, [`action`] maps input to state changes, [`render`]
+//! [`state`] holds the data and view state, [`action`] maps input to state changes, [`render`](mod@render)
 //! draws. This module only wires them to a real terminal and a background loading thread.
 
 pub mod action;

@@ -409,7 +409,7 @@ pub fn filler(seed: u64, len: usize) -> Vec<u8> {
         .collect()
 }
 
-/// Fragments of a shredded datagram (see [`bogus_datagram`]).
+/// Fragments of a shredded datagram (see `bogus_datagram`).
 pub const SHRED_PIECES: usize = 80;
 
 /// The fragments of bogus datagram number `d`; none of them ever completes. Every 32nd is
@@ -509,7 +509,7 @@ fn overlapping_copy(frame: &[u8]) -> Option<Vec<u8>> {
     }
 }
 
-/// `fragments` bogus IP fragments of datagrams that never complete (see [`bogus_datagram`]),
+/// `fragments` bogus IP fragments of datagrams that never complete (see `bogus_datagram`),
 /// spread evenly around two probe sessions, one over IPv4 and one over IPv6, whose packets
 /// larger than 256 bytes are fragmented, and whose first fragments are each followed by a
 /// duplicate and by an overlapping copy with the same bytes. Each probe exchanges

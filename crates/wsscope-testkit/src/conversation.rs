@@ -101,7 +101,7 @@ impl<'s> Conversation<'s> {
         )
     }
 
-    /// Convenience: IPv6 client [2001:db8::1]:40000 to server [2001:db8::2]:80.
+    /// Convenience: IPv6 client `[2001:db8::1]:40000` to server `[2001:db8::2]:80`.
     pub fn default_v6() -> Self {
         let c = std::net::Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1);
         let s = std::net::Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 2);

@@ -1,5 +1,5 @@
 //! The run driver: one [`Run`] pulls packets from [`PacketSource`]s (capture files and pipes
-//! in [`file`], a producer thread such as a live capture through [`queue`]), drives the
+//! in [`file`](mod@file), a producer thread such as a live capture through [`queue`]), drives the
 //! [`Analyzer`], keeps the [`Tally`], adds the capture-level findings and feeds a [`Sink`].
 //! Every mode (analyze, flows, the terminal UI, live) runs through it, so they agree.
 //!
