@@ -129,6 +129,23 @@ fn file_cut_mid_record_keeps_what_precedes_with_a_warning() {
     );
 }
 
+/// Regression: the text summary printed a capture's warning twice, as its `capture-truncated`
+/// finding and again as a `warning:` line.
+#[test]
+fn text_summary_names_a_cut_capture_once() {
+    let full = std::fs::read(root().join("fixtures/node_ping.pcap")).expect("fixture");
+    let (_d, path) = temp_file("cut.pcap", &full[..full.len() - 30]);
+    let out = wsscope(["analyze".as_ref(), path.as_os_str()]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("ends inside a record"))
+        .collect();
+    assert_eq!(lines.len(), 1, "{text}");
+    assert!(lines[0].contains("warning capture-truncated"), "{text}");
+}
+
 /// The --fail-on line names the findings that matched the gate, not every finding of the run
 /// (py_refused has a warning, upgrade-rejected, and an info, origin-missing).
 #[test]

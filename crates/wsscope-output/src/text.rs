@@ -388,17 +388,8 @@ impl Output for Text {
         }
     }
 
-    fn finish(&mut self, totals: &RunTotals, captures: &[CaptureTotals]) -> io::Result<()> {
-        for c in captures {
-            for w in &c.warnings {
-                writeln!(
-                    self.out,
-                    "{}: warning: {}",
-                    for_terminal(&c.path),
-                    for_terminal(w)
-                )?;
-            }
-        }
+    fn finish(&mut self, totals: &RunTotals, _captures: &[CaptureTotals]) -> io::Result<()> {
+        // A capture's warnings were printed as its `capture-truncated` findings.
         writeln!(
             self.out,
             "{} capture(s), {} packets, {}, {} TCP connection(s), {} WebSocket session(s) ({} upgrade attempt(s) in all), {} data message(s), {} control frame(s); findings: {} error, {} warning, {} info",
