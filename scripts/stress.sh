@@ -4,7 +4,7 @@
 #   bash scripts/stress.sh                       # every kind
 #   STRESS_KINDS="syn-flood frag-flood" bash scripts/stress.sh
 #
-# Kinds (examples/gen_adversarial.rs, built on wsscope::testkit::adversarial):
+# Kinds (examples/gen_adversarial.rs, built on wsscope_testkit::adversarial):
 #   syn-flood     1,000,000 SYN-only connections around one WebSocket session (default limits:
 #                 100,000 flows, so 900,000+ evictions)
 #   frag-flood    100,000 IP fragments that never complete (far offsets, overlaps, duplicates,
