@@ -50,7 +50,7 @@ fn messages_and_findings_name_their_capture_packets() {
         .messages
         .iter()
         .map(|m| {
-            let text = String::from_utf8_lossy(&m.payload).into_owned();
+            let text = String::from_utf8_lossy(&m.message.payload).into_owned();
             (text, m.first_packet, m.last_packet)
         })
         .collect();
