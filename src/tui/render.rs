@@ -589,8 +589,13 @@ pub fn message_detail_lines<'a>(app: &App, s: &SessionInfo, m: &MsgInfo) -> Vec<
         )
     };
     let rel = msg.ts.nanos_since(s.start_ts);
+    // Capture packet numbers, as Wireshark numbers frames (`frame.number`).
+    let packets = match (m.event.first_packet, m.event.last_packet) {
+        (first, last) if first == last => format!("packet {first}"),
+        (first, last) => format!("packets {first}-{last}"),
+    };
     out.push(Line::raw(format!(
-        "at {} UTC ({:+.6} s into the session)",
+        "at {} UTC ({:+.6} s into the session), {packets}",
         abs,
         rel as f64 / 1e9
     )));
