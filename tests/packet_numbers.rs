@@ -383,3 +383,28 @@ fn transcript_shows_packet_numbers() {
     assert!(line("#1 ").contains(" pkt 8 "), "{text}");
     assert!(line("#4 ").contains(" pkt 12-13 "), "{text}");
 }
+
+/// Packet numbers count from 1 in each capture file, as Wireshark numbers the frames of the
+/// file it opens: the same capture given twice reports the same numbers twice.
+#[test]
+fn packet_numbers_restart_with_each_capture_file() {
+    let path = common::root().join("fixtures").join("node_ping.pcap");
+    let path = path.to_str().expect("path");
+    let out = common::wsscope(["analyze", "--json", "-", path, path]);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let numbers: Vec<Vec<u64>> = report["sessions"]
+        .as_array()
+        .expect("sessions")
+        .iter()
+        .map(|s| {
+            let messages = s["messages"].as_array().expect("messages");
+            messages
+                .iter()
+                .map(|m| m["first_packet"].as_u64().expect("first_packet"))
+                .collect()
+        })
+        .collect();
+    assert_eq!(numbers.len(), 2);
+    assert_eq!(numbers[0], numbers[1]);
+    assert_eq!(numbers[0].first(), Some(&8));
+}
