@@ -31,7 +31,7 @@ fn session_on(conv: Conversation<'static>) -> Vec<Packet> {
 fn summary(o: &Outcome) -> Vec<(Dir, MessageKind, Vec<u8>)> {
     o.messages
         .iter()
-        .map(|m| (m.dir, m.kind, m.payload.clone()))
+        .map(|m| (m.message.dir, m.message.kind, m.message.payload.clone()))
         .collect()
 }
 
@@ -135,14 +135,14 @@ fn snaplen_cut_packets_become_exact_gaps() {
     let big = o
         .messages
         .iter()
-        .find(|m| m.len == 5000)
+        .find(|m| m.message.len == 5000)
         .expect("the 5000-byte message is still found");
-    assert!(big.incomplete);
+    assert!(big.message.incomplete);
     // The session still ends with both close frames.
     assert_eq!(
         o.messages
             .iter()
-            .filter(|m| m.kind == MessageKind::Close)
+            .filter(|m| m.message.kind == MessageKind::Close)
             .count(),
         2
     );
@@ -166,7 +166,7 @@ fn mid_stream_session_with_client_on_the_lower_port_is_oriented_by_masking() {
     let got: Vec<(Dir, Vec<u8>)> = o
         .messages
         .iter()
-        .map(|m| (m.dir, m.payload.clone()))
+        .map(|m| (m.message.dir, m.message.payload.clone()))
         .collect();
     assert_eq!(
         got,

@@ -437,8 +437,8 @@ fn control_frame_too_long_is_reported_and_next_message_decoded() {
     o.expect(Code::ControlFrameTooLong, Some(S2C));
     o.assert_codes(&[Code::ControlFrameTooLong]);
     let ping = o.in_dir(S2C)[0];
-    assert_eq!(ping.kind, MessageKind::Ping);
-    assert_eq!(ping.len, 126);
+    assert_eq!(ping.message.kind, MessageKind::Ping);
+    assert_eq!(ping.message.len, 126);
     assert_eq!(o.texts(S2C), ["after"]);
     assert_eq!(o.texts(C2S), ["ask"]);
 }
@@ -473,13 +473,13 @@ fn interleaved_data_frame_is_reported_and_both_messages_surface() {
     o.expect(Code::InterleavedDataFrame, Some(C2S));
     o.assert_codes(&[Code::InterleavedDataFrame]);
     let c = o.in_dir(C2S);
-    assert_eq!(c[0].payload, b"unfinished");
-    assert!(c[0].incomplete);
+    assert_eq!(c[0].message.payload, b"unfinished");
+    assert!(c[0].message.incomplete);
     assert_eq!(
-        (c[1].kind, c[1].payload.as_slice()),
+        (c[1].message.kind, c[1].message.payload.as_slice()),
         (MessageKind::Binary, &b"intruder"[..])
     );
-    assert!(!c[1].incomplete);
+    assert!(!c[1].message.incomplete);
     assert_eq!(o.texts(C2S).last().map(String::as_str), Some("after"));
 }
 
@@ -557,8 +557,8 @@ fn invalid_close_code_is_reported_and_close_handshake_completes() {
     let f = o.expect(Code::InvalidCloseCode, Some(C2S));
     assert!(f.detail.contains("1005"), "{}", f.detail);
     o.assert_codes(&[Code::InvalidCloseCode]);
-    assert_eq!(o.last(C2S).close_code, Some(1005));
-    assert_eq!(o.last(S2C).close_code, Some(1002));
+    assert_eq!(o.last(C2S).message.close_code, Some(1005));
+    assert_eq!(o.last(S2C).message.close_code, Some(1002));
     assert!(o.ends[0].clean);
 }
 
@@ -569,10 +569,10 @@ fn invalid_utf8_text_is_reported_and_next_text_validated() {
     o.expect(Code::InvalidUtf8, Some(S2C));
     o.assert_codes(&[Code::InvalidUtf8]);
     let s = o.in_dir(S2C);
-    assert_eq!(s[0].payload, [b'o', b'k', 0xff, 0xfe]);
-    assert_eq!(s[0].utf8_valid, Some(false));
-    assert_eq!(s[1].payload, b"after");
-    assert_eq!(s[1].utf8_valid, Some(true));
+    assert_eq!(s[0].message.payload, [b'o', b'k', 0xff, 0xfe]);
+    assert_eq!(s[0].message.utf8_valid, Some(false));
+    assert_eq!(s[1].message.payload, b"after");
+    assert_eq!(s[1].message.utf8_valid, Some(true));
 }
 
 #[test]
@@ -623,10 +623,10 @@ fn decompression_failed_then_next_no_context_takeover_message_inflates() {
     o.expect(Code::DecompressionFailed, Some(C2S));
     o.assert_codes(&[Code::DecompressionFailed]);
     let msgs = o.in_dir(C2S);
-    assert_eq!(msgs[0].payload, b"first");
-    assert!(msgs[0].compressed);
-    assert_eq!(msgs[2].payload, b"third");
-    assert!(msgs[2].compressed && !msgs[2].incomplete);
+    assert_eq!(msgs[0].message.payload, b"first");
+    assert!(msgs[0].message.compressed);
+    assert_eq!(msgs[2].message.payload, b"third");
+    assert!(msgs[2].message.compressed && !msgs[2].message.incomplete);
     assert_eq!(o.texts(S2C), ["uncompressed reply"]);
 }
 
@@ -651,10 +651,14 @@ fn message_too_large_deflate_bomb_is_reported_and_next_message_inflates() {
     o.expect(Code::MessageTooLarge, Some(C2S));
     o.assert_codes(&[Code::MessageTooLarge]);
     let msgs = o.in_dir(C2S);
-    assert_eq!(msgs[0].kind, MessageKind::Binary);
-    assert!(msgs[0].len >= 1 << 20, "len {}", msgs[0].len);
-    assert!(msgs[0].payload.len() <= 1 << 20);
-    assert_eq!(msgs[1].payload, b"small");
+    assert_eq!(msgs[0].message.kind, MessageKind::Binary);
+    assert!(
+        msgs[0].message.len >= 1 << 20,
+        "len {}",
+        msgs[0].message.len
+    );
+    assert!(msgs[0].message.payload.len() <= 1 << 20);
+    assert_eq!(msgs[1].message.payload, b"small");
     assert_eq!(o.texts(S2C), ["reply"]);
 }
 
@@ -700,13 +704,13 @@ fn message_too_large_with_context_takeover_does_not_blind_the_direction() {
     let s = o.in_dir(S2C);
     assert_eq!(s.len(), sent.len() + 1, "the texts and the close");
     for (m, t) in s.iter().zip(&sent) {
-        assert!(m.compressed);
+        assert!(m.message.compressed);
         if t.len() > 20_000 {
             // The true inflated size, the first 20,000 bytes kept.
-            assert_eq!(m.len, t.len() as u64);
-            assert_eq!(m.payload, &t.as_bytes()[..20_000]);
+            assert_eq!(m.message.len, t.len() as u64);
+            assert_eq!(m.message.payload, &t.as_bytes()[..20_000]);
         } else {
-            assert_eq!(m.payload, t.as_bytes());
+            assert_eq!(m.message.payload, t.as_bytes());
         }
     }
 }
@@ -743,7 +747,7 @@ fn corrupt_compressed_message_reports_the_same_whatever_the_segmentation() {
         assert_eq!(o.texts(S2C), ["after"]);
         let m = o.in_dir(S2C)[0];
         let detail = o.finding(Code::DecompressionFailed).detail.clone();
-        results.push((piece, m.len, m.payload.clone(), detail));
+        results.push((piece, m.message.len, m.message.payload.clone(), detail));
     }
     let (_, len, payload, detail) = &results[0];
     assert_eq!(*len, text.len() as u64, "{detail}");
@@ -772,8 +776,8 @@ fn message_too_large_uncompressed_is_counted_and_next_message_decoded() {
     o.expect(Code::MessageTooLarge, Some(S2C));
     o.assert_codes(&[Code::MessageTooLarge]);
     let s = o.in_dir(S2C);
-    assert_eq!(s[0].len, 5000);
-    assert!(s[0].payload.len() <= 1000);
+    assert_eq!(s[0].message.len, 5000);
+    assert!(s[0].message.payload.len() <= 1000);
     assert_eq!(o.texts(S2C), ["after"]);
 }
 
@@ -794,7 +798,7 @@ fn message_too_large_when_the_cap_is_reached_at_a_segment_boundary() {
     o.expect(Code::MessageTooLarge, Some(S2C));
     o.assert_codes(&[Code::MessageTooLarge]);
     let s = o.in_dir(S2C);
-    assert_eq!((s[0].len, s[0].payload.len()), (5000, 1000));
+    assert_eq!((s[0].message.len, s[0].message.payload.len()), (5000, 1000));
     assert_eq!(o.texts(S2C), ["after"]);
 }
 
@@ -820,13 +824,13 @@ fn tcp_gap_inside_payload_marks_message_incomplete_and_keeps_sync() {
     o.assert_codes(&[Code::TcpGap]);
     let s = o.in_dir(S2C);
     assert_eq!(s.len(), 4, "{s:#?}");
-    assert_eq!(s[0].payload, b"before");
-    assert!(s[1].incomplete);
-    assert_eq!(s[1].len, 3000);
-    assert_eq!(&s[1].payload[..996], &payload[..996]);
-    assert_eq!(s[2].payload, b"after");
-    assert!(!s[2].incomplete);
-    assert_eq!(s[3].kind, MessageKind::Close);
+    assert_eq!(s[0].message.payload, b"before");
+    assert!(s[1].message.incomplete);
+    assert_eq!(s[1].message.len, 3000);
+    assert_eq!(&s[1].message.payload[..996], &payload[..996]);
+    assert_eq!(s[2].message.payload, b"after");
+    assert!(!s[2].message.incomplete);
+    assert_eq!(s[3].message.kind, MessageKind::Close);
     assert_eq!(o.texts(C2S), ["ask"]);
 }
 
@@ -1047,8 +1051,8 @@ fn ack_captured_before_the_data_it_acknowledges_is_not_a_gap() {
     let o = analyze_packets(&packets);
     o.assert_codes(&[]);
     let s = o.in_dir(S2C);
-    assert_eq!(s[0].len, 3000);
-    assert!(!s[0].incomplete, "{s:#?}");
+    assert_eq!(s[0].message.len, 3000);
+    assert!(!s[0].message.incomplete, "{s:#?}");
     assert_eq!(o.texts(C2S), ["hello", "bye"]);
     assert_eq!(o.flows[0].summary.gaps, [0, 0]);
 }
@@ -1178,8 +1182,8 @@ fn inconsistent_copies_behind_a_hole_are_reported_first_copy_kept() {
     o.expect(Code::TcpOverlapInconsistent, Some(S2C));
     o.assert_codes(&[Code::TcpOverlapInconsistent]);
     let s = o.in_dir(S2C);
-    assert_eq!(s[0].payload, payload);
-    assert!(!s[0].incomplete);
+    assert_eq!(s[0].message.payload, payload);
+    assert!(!s[0].message.incomplete);
     assert_eq!(o.texts(C2S), ["ask"]);
 }
 
@@ -1243,7 +1247,7 @@ fn close_handshake_incomplete_when_only_client_sent_close() {
     let f = o.expect(Code::CloseHandshakeIncomplete, Some(C2S));
     assert!(f.detail.contains("client"), "{}", f.detail);
     o.assert_codes(&[Code::CloseHandshakeIncomplete]);
-    assert_eq!(o.last(C2S).close_code, Some(1001));
+    assert_eq!(o.last(C2S).message.close_code, Some(1001));
     assert_eq!(o.texts(S2C), ["world"]);
     assert!(!o.ends[0].clean);
 }
@@ -1334,7 +1338,16 @@ fn capture_truncated_inside_last_record_keeps_earlier_messages() {
     assert_eq!(o.texts(S2C), ["world", &"x".repeat(400)]);
     // The in-process analysis of the same bytes agrees on the messages.
     let inproc = analyze(cut);
-    assert_eq!(inproc.messages, o.messages);
+    let all = |o: &Outcome| -> Vec<_> {
+        o.messages
+            .iter()
+            .map(|m| {
+                let numbers = (m.session, m.index, m.first_packet, m.last_packet);
+                (numbers, m.message.clone(), m.rtt_nanos)
+            })
+            .collect()
+    };
+    assert_eq!(all(&inproc), all(&o));
 }
 
 #[test]
@@ -1446,7 +1459,7 @@ fn memory_budget_exceeded_while_a_message_is_assembled() {
     let (kind, payload) = &o.data(S2C)[0];
     assert_eq!(*kind, MessageKind::Binary);
     assert!(payload.len() < big.len() && payload[..] == big[..payload.len()]);
-    assert_eq!(o.in_dir(S2C)[0].len, big.len() as u64);
+    assert_eq!(o.in_dir(S2C)[0].message.len, big.len() as u64);
     assert_eq!(o.texts(C2S), ["after"]);
     assert_eq!(cfg.budget.used(), 0);
     assert!(cfg.budget.peak() <= 64 << 10);
@@ -1509,9 +1522,9 @@ fn memory_budget_relieves_the_least_active_connection_first() {
     let busy_frame = o
         .messages
         .iter()
-        .find(|m| m.len == 2 << 20)
+        .find(|m| m.message.len == 2 << 20)
         .expect("busy frame");
-    assert!(!busy_frame.incomplete);
+    assert!(!busy_frame.message.incomplete);
     assert!(cfg.budget.peak() <= 9 << 19);
 }
 
@@ -1539,7 +1552,7 @@ fn snaplen_truncated_is_reported_and_the_cut_message_is_incomplete() {
     o.assert_codes(&[Code::SnaplenTruncated, Code::TcpGap]);
     let s = o.in_dir(S2C);
     assert_eq!(
-        (s[0].kind, s[0].len, s[0].incomplete),
+        (s[0].message.kind, s[0].message.len, s[0].message.incomplete),
         (MessageKind::Binary, 1000, true)
     );
     assert_eq!(o.texts(S2C), ["after"]);
@@ -2183,7 +2196,13 @@ fn assert_cut_message(o: &Outcome, how: &str) {
     let m = o.last(S2C);
     // The 700 bytes never crossed the wire: not counted.
     assert_eq!(
-        (m.kind, m.incomplete, m.len, m.wire_len, m.payload.len()),
+        (
+            m.message.kind,
+            m.message.incomplete,
+            m.message.len,
+            m.message.wire_len,
+            m.message.payload.len()
+        ),
         (MessageKind::Binary, true, 300, 300, 300)
     );
     assert_eq!(o.texts(C2S), ["hello"]);
@@ -2214,8 +2233,8 @@ fn oversized_ping_is_reported_with_all_its_bytes() {
     let o = server_frames_then_normal(&FrameSpec::ping(&payload, None).encode());
     o.expect(Code::ControlFrameTooLong, Some(S2C));
     let ping = o.in_dir(S2C)[0];
-    assert_eq!(ping.kind, MessageKind::Ping);
-    assert_eq!(ping.payload, payload);
+    assert_eq!(ping.message.kind, MessageKind::Ping);
+    assert_eq!(ping.message.payload, payload);
 }
 
 // ---------------------------------------------------------------------------------------------

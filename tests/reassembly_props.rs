@@ -276,12 +276,12 @@ fn decoded(packets: &[Packet]) -> ([Vec<Expected>; 2], Outcome) {
     let o = analyze_packets(packets);
     let mut lists: [Vec<Expected>; 2] = [Vec::new(), Vec::new()];
     for m in &o.messages {
-        assert!(!m.incomplete, "incomplete message {m:?}");
-        lists[m.dir.index()].push(Expected {
-            kind: m.kind,
-            payload: m.payload.clone(),
-            frames: m.frames,
-            compressed: m.compressed,
+        assert!(!m.message.incomplete, "incomplete message {m:?}");
+        lists[m.message.dir.index()].push(Expected {
+            kind: m.message.kind,
+            payload: m.message.payload.clone(),
+            frames: m.message.frames,
+            compressed: m.message.compressed,
         });
     }
     (lists, o)

@@ -17,7 +17,7 @@ pub fn run(args: TuiArgs) -> anyhow::Result<ExitCode> {
             .sessions
             .iter()
             .flat_map(|s| s.messages.iter())
-            .map(|m| m.payload.len())
+            .map(|m| m.event.message.payload.len())
             .sum();
         return crate::output::print_stdout(&format!(
             "{{\"sessions\": {}, \"messages\": {messages}, \"payload_kept\": {kept}}}\n",

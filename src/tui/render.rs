@@ -317,6 +317,8 @@ fn hex_preview(bytes: &[u8], n: usize) -> String {
 /// One-line escaped preview of a message.
 pub fn preview(m: &MsgInfo) -> String {
     const MAX: usize = 256;
+    let rtt_nanos = m.event.rtt_nanos;
+    let m = &m.event.message;
     match m.kind {
         MessageKind::Close => {
             let mut s = match m.close_code {
@@ -332,7 +334,7 @@ pub fn preview(m: &MsgInfo) -> String {
         MessageKind::Binary => hex_preview(&m.payload, 24),
         _ => {
             let mut s = String::new();
-            if let Some(rtt) = m.rtt_nanos {
+            if let Some(rtt) = rtt_nanos {
                 s.push_str(&format!("[rtt {:.3} ms] ", rtt as f64 / 1e6));
             }
             let cut = m.payload.len().min(MAX);
@@ -348,17 +350,18 @@ pub fn preview(m: &MsgInfo) -> String {
 fn message_line<'a>(app: &App, s: &SessionInfo, m: &MsgInfo, row: usize) -> Line<'a> {
     let selected = row == app.msg_sel;
     let matched = app.matches.binary_search(&row).is_ok();
+    let msg = &m.event.message;
     let mut flags = String::new();
-    flags.push(if m.compressed { 'z' } else { ' ' });
-    flags.push(if m.frames > 1 { 'f' } else { ' ' });
-    flags.push(if m.incomplete { '!' } else { ' ' });
-    let kind_color = match m.kind {
+    flags.push(if msg.compressed { 'z' } else { ' ' });
+    flags.push(if msg.frames > 1 { 'f' } else { ' ' });
+    flags.push(if msg.incomplete { '!' } else { ' ' });
+    let kind_color = match msg.kind {
         MessageKind::Text => Color::White,
         MessageKind::Binary => Color::Magenta,
         MessageKind::Ping | MessageKind::Pong => Color::Blue,
         MessageKind::Close => Color::Yellow,
     };
-    let dir_color = match m.dir {
+    let dir_color = match msg.dir {
         Dir::ClientToServer => Color::Green,
         Dir::ServerToClient => Color::Cyan,
     };
@@ -368,10 +371,10 @@ fn message_line<'a>(app: &App, s: &SessionInfo, m: &MsgInfo, row: usize) -> Line
             if selected { ">" } else { " " },
             if matched { "*" } else { " " }
         )),
-        Span::raw(format!("{:>10} ", time_text(app, m.ts, s.start_ts))),
-        Span::styled(arrow(m.dir), fg(app, dir_color)),
-        Span::styled(format!(" {:<6}", m.kind.as_str()), fg(app, kind_color)),
-        Span::raw(format!("{:>9} {flags} ", fmt_size(m.len))),
+        Span::raw(format!("{:>10} ", time_text(app, msg.ts, s.start_ts))),
+        Span::styled(arrow(msg.dir), fg(app, dir_color)),
+        Span::styled(format!(" {:<6}", msg.kind.as_str()), fg(app, kind_color)),
+        Span::raw(format!("{:>9} {flags} ", fmt_size(msg.len))),
         Span::raw(preview(m)),
     ]);
     if selected {
@@ -568,56 +571,62 @@ pub fn session_detail_lines<'a>(app: &App, s: &SessionInfo) -> Vec<Line<'a>> {
 
 /// Lines of the message detail (header, payload as text / JSON / hex, close, findings).
 pub fn message_detail_lines<'a>(app: &App, s: &SessionInfo, m: &MsgInfo) -> Vec<Line<'a>> {
+    let msg = &m.event.message;
     let mut out = vec![Line::raw(format!(
         "message #{}  {} {}  {} B ({} B on the wire){}{}",
-        m.index,
-        m.dir.as_str(),
-        m.kind.as_str(),
-        m.len,
-        m.wire_len,
-        if m.compressed { "  compressed" } else { "" },
-        if m.frames > 1 {
-            format!("  {} frames", m.frames)
+        m.event.index,
+        msg.dir.as_str(),
+        msg.kind.as_str(),
+        msg.len,
+        msg.wire_len,
+        if msg.compressed { "  compressed" } else { "" },
+        if msg.frames > 1 {
+            format!("  {} frames", msg.frames)
         } else {
             String::new()
         }
     ))];
     let abs = {
-        let day = m.ts.secs().rem_euclid(86_400);
+        let day = msg.ts.secs().rem_euclid(86_400);
         format!(
             "{:02}:{:02}:{:02}.{:06}",
             day / 3600,
             day / 60 % 60,
             day % 60,
-            m.ts.subsec_nanos() / 1000
+            msg.ts.subsec_nanos() / 1000
         )
     };
-    let rel = m.ts.nanos_since(s.start_ts);
+    let rel = msg.ts.nanos_since(s.start_ts);
+    // Capture packet numbers, as Wireshark numbers frames (`frame.number`).
+    let packets = match (m.event.first_packet, m.event.last_packet) {
+        (first, last) if first == last => format!("packet {first}"),
+        (first, last) => format!("packets {first}-{last}"),
+    };
     out.push(Line::raw(format!(
-        "at {} UTC ({:+.6} s into the session)",
+        "at {} UTC ({:+.6} s into the session), {packets}",
         abs,
         rel as f64 / 1e9
     )));
-    if let Some(rtt) = m.rtt_nanos {
+    if let Some(rtt) = m.event.rtt_nanos {
         out.push(Line::raw(format!("ping RTT {:.3} ms", rtt as f64 / 1e6)));
     }
-    if let Some(c) = m.close_code {
+    if let Some(c) = msg.close_code {
         out.push(Line::raw(format!(
             "close code {c}: {}",
             CloseCode(c).meaning()
         )));
     }
-    if let Some(r) = &m.close_reason {
+    if let Some(r) = &msg.close_reason {
         out.push(Line::raw(format!("close reason \"{}\"", for_terminal(r))));
     }
     let payload = app.payload(m);
-    if (payload.len() as u64) < m.len {
+    if (payload.len() as u64) < msg.len {
         out.push(Line::styled(
             format!(
                 "showing the first {} of {} bytes{}",
                 payload.len(),
-                m.len,
-                if m.incomplete {
+                msg.len,
+                if msg.incomplete {
                     " (bytes missing from the capture)"
                 } else {
                     ""
@@ -627,7 +636,7 @@ pub fn message_detail_lines<'a>(app: &App, s: &SessionInfo, m: &MsgInfo) -> Vec<
         ));
     }
     out.push(Line::raw(""));
-    let json = (m.kind == MessageKind::Text)
+    let json = (msg.kind == MessageKind::Text)
         .then(|| serde_json::from_slice::<serde_json::Value>(&payload).ok())
         .flatten()
         .filter(|v| v.is_object() || v.is_array());
@@ -637,10 +646,10 @@ pub fn message_detail_lines<'a>(app: &App, s: &SessionInfo, m: &MsgInfo) -> Vec<
         for l in json_terminal_safe(pretty).lines() {
             out.push(Line::raw(l.to_string()));
         }
-    } else if m.kind == MessageKind::Binary {
+    } else if msg.kind == MessageKind::Binary {
         out.push(heading("payload (hex)"));
         hex_dump(&payload, &mut out);
-    } else if m.kind != MessageKind::Close && !payload.is_empty() {
+    } else if msg.kind != MessageKind::Close && !payload.is_empty() {
         out.push(heading("payload"));
         for l in payload.split(|&b| b == b'\n') {
             out.push(Line::raw(bytes_for_terminal(l)));
@@ -649,7 +658,7 @@ pub fn message_detail_lines<'a>(app: &App, s: &SessionInfo, m: &MsgInfo) -> Vec<
     let related: Vec<Finding> = s
         .findings
         .iter()
-        .filter(|f| f.ts == Some(m.ts) && f.dir.is_none_or(|d| d == m.dir))
+        .filter(|f| f.ts == Some(msg.ts) && f.dir.is_none_or(|d| d == msg.dir))
         .cloned()
         .collect();
     if !related.is_empty() {
@@ -706,7 +715,7 @@ fn render_detail(app: &App, d: Detail, area: Rect, buf: &mut Buffer) {
         ),
         (Detail::Message, Some(s)) => match app.message() {
             Some(m) => (
-                format!("Message #{} of session #{}", m.index, s.id),
+                format!("Message #{} of session #{}", m.event.index, s.id),
                 message_detail_lines(app, s, m),
             ),
             None => ("Message".into(), Vec::new()),
@@ -748,7 +757,8 @@ pub fn stats(s: &SessionInfo) -> Stats {
     let mut st = Stats::default();
     let mut sum = 0u64;
     let mut rtts = Vec::new();
-    for m in &s.messages {
+    for info in &s.messages {
+        let m = &info.event.message;
         let d = usize::from(m.dir == Dir::ServerToClient);
         st.count[d] += 1;
         st.bytes[d] += m.len;
@@ -766,7 +776,7 @@ pub fn stats(s: &SessionInfo) -> Stats {
             _ => 5,
         };
         st.hist[b] += 1;
-        if let Some(r) = m.rtt_nanos {
+        if let Some(r) = info.event.rtt_nanos {
             rtts.push(r as f64 / 1e6);
         }
     }
@@ -789,10 +799,16 @@ pub fn rate(s: &SessionInfo, buckets: usize) -> (Vec<u64>, i64) {
     let (Some(first), Some(last)) = (s.messages.first(), s.messages.last()) else {
         return (out, 0);
     };
-    let span = last.ts.nanos_since(first.ts).max(1);
+    let span = last
+        .event
+        .message
+        .ts
+        .nanos_since(first.event.message.ts)
+        .max(1);
     let width = (span / buckets as i64).max(1) + 1;
     for m in &s.messages {
-        let i = (m.ts.nanos_since(first.ts) / width).clamp(0, buckets as i64 - 1) as usize;
+        let i = (m.event.message.ts.nanos_since(first.event.message.ts) / width)
+            .clamp(0, buckets as i64 - 1) as usize;
         out[i] += 1;
     }
     (out, width)

@@ -11,12 +11,12 @@ use std::sync::Arc;
 use wsscope_core::analyzer::Event;
 use wsscope_core::finding::Finding;
 use wsscope_core::outcome::SessionOutcome;
-use wsscope_core::session::{Handshake, SessionEnd, SessionId, SessionStart};
+use wsscope_core::session::{Handshake, SessionEnd, SessionId, SessionMessage, SessionStart};
 use wsscope_core::sink::Sink;
 use wsscope_core::tcp::Dir;
 use wsscope_core::timestamp::Timestamp;
 use wsscope_core::totals::{CaptureTotals, RunTotals};
-use wsscope_core::ws::message::MessageKind;
+use wsscope_core::ws::message::{Message, MessageKind};
 
 /// Most payload bytes kept per message, whatever the analyzer retained.
 pub const MAX_PREVIEW: usize = 64 << 10;
@@ -25,39 +25,16 @@ pub const MAX_PREVIEW: usize = 64 << 10;
 /// timeline row shows).
 pub const INLINE_PREVIEW: usize = 256;
 
-/// One message as the UI keeps it (owned, bounded).
+/// One message as the UI keeps it: the analyzer's message event, its payload cut to what stays
+/// in memory (bounded), and where the rest of the kept payload is.
 #[derive(Clone, Debug)]
 pub struct MsgInfo {
-    /// 1-based index within the session.
-    pub index: u64,
-    /// Direction.
-    pub dir: Dir,
-    /// Kind.
-    pub kind: MessageKind,
-    /// Timestamp of the first frame.
-    pub ts: Timestamp,
-    /// Payload length after inflation.
-    pub len: u64,
-    /// Payload bytes on the wire.
-    pub wire_len: u64,
-    /// Sent with permessage-deflate.
-    pub compressed: bool,
-    /// Frames it was made of.
-    pub frames: u32,
-    /// First bytes of the payload in memory: at most [`INLINE_PREVIEW`] when `spilled` is
-    /// set, else everything kept (at most [`MAX_PREVIEW`]).
-    pub payload: Vec<u8>,
+    /// The analyzer's message. Its `message.payload` holds the first bytes only: at most
+    /// [`INLINE_PREVIEW`] when `spilled` is set, else everything kept (at most [`MAX_PREVIEW`]).
+    pub event: SessionMessage,
     /// The kept payload (at most [`MAX_PREVIEW`] bytes) in the spill file, read back by
     /// [`App::payload`] when shown or searched.
     pub spilled: Option<Spilled>,
-    /// Bytes of the payload are missing from the capture.
-    pub incomplete: bool,
-    /// Close status code.
-    pub close_code: Option<u16>,
-    /// Close reason.
-    pub close_reason: Option<String>,
-    /// Ping round-trip time (for pongs), nanoseconds.
-    pub rtt_nanos: Option<i64>,
 }
 
 /// One session as the UI keeps it.
@@ -212,6 +189,7 @@ impl Filter {
 
     /// True when `m` passes.
     pub fn accepts(self, m: &MsgInfo) -> bool {
+        let m = &m.event.message;
         match self {
             Filter::All => true,
             Filter::Text => m.kind == MessageKind::Text,
@@ -327,25 +305,15 @@ impl<F: FnMut(LoadMsg)> Sink for Collector<F> {
                     }
                 }
                 let (payload, spilled) = self.keep(payload);
-                LoadMsg::Message(
-                    m.session,
-                    Box::new(MsgInfo {
-                        index: m.index,
-                        dir: msg.dir,
-                        kind: msg.kind,
-                        ts: msg.ts,
-                        len: msg.len,
-                        wire_len: msg.wire_len,
-                        compressed: msg.compressed,
-                        frames: msg.frames,
+                let event = SessionMessage {
+                    message: Message {
                         payload,
-                        spilled,
-                        incomplete: msg.incomplete,
-                        close_code: msg.close_code,
                         close_reason: msg.close_reason.clone(),
-                        rtt_nanos: m.rtt_nanos,
-                    }),
-                )
+                        ..*msg
+                    },
+                    ..**m
+                };
+                LoadMsg::Message(m.session, Box::new(MsgInfo { event, spilled }))
             }
             Event::Finding { session, finding } => LoadMsg::Finding(*session, (*finding).clone()),
             Event::SessionEnd(e) => LoadMsg::End(Box::new((*e).clone())),
@@ -472,7 +440,7 @@ impl App {
     pub fn payload<'m>(&self, m: &'m MsgInfo) -> Cow<'m, [u8]> {
         match (m.spilled, &self.spill) {
             (Some(at), Some(spill)) => Cow::Owned(spill.read(at).unwrap_or_default()),
-            _ => Cow::Borrowed(&m.payload),
+            _ => Cow::Borrowed(&m.event.message.payload),
         }
     }
 
@@ -637,7 +605,9 @@ impl App {
 pub fn message_matches(m: &MsgInfo, payload: &[u8], needle_lower: &str) -> bool {
     let text = String::from_utf8_lossy(payload).to_lowercase();
     text.contains(needle_lower)
-        || m.close_reason
+        || m.event
+            .message
+            .close_reason
             .as_deref()
             .is_some_and(|r| r.to_lowercase().contains(needle_lower))
 }

@@ -175,8 +175,8 @@ fn search_result() {
 fn hostile_payload_is_escaped() {
     let mut app = node_ping();
     let evil = b"ok\x1b[2J\x00\xe2\x80\xaegnp.exe\xc2\x9b31m\r\nnext".to_vec();
-    app.sessions[0].messages[0].payload = evil.clone();
-    app.sessions[0].messages[0].len = evil.len() as u64;
+    app.sessions[0].messages[0].event.message.payload = evil.clone();
+    app.sessions[0].messages[0].event.message.len = evil.len() as u64;
     for view in 0..2 {
         if view == 1 {
             select_message(&mut app, 0);
@@ -196,8 +196,8 @@ fn hostile_payload_is_escaped() {
 fn json_text_is_pretty_printed() {
     let mut app = node_ping();
     let json = br#"{"op":"sub","args":["a\u001b[31m",1]}"#.to_vec();
-    app.sessions[0].messages[0].len = json.len() as u64;
-    app.sessions[0].messages[0].payload = json;
+    app.sessions[0].messages[0].event.message.len = json.len() as u64;
+    app.sessions[0].messages[0].event.message.payload = json;
     select_message(&mut app, 0);
     apply(&mut app, Action::Enter);
     let s = screen(&app);
@@ -240,7 +240,7 @@ fn hundred_thousand_messages_render_fast() {
     let mut many = Vec::with_capacity(100_000);
     for i in 0..100_000u64 {
         let mut m = base[(i % base.len() as u64) as usize].clone();
-        m.index = i + 1;
+        m.event.index = i + 1;
         many.push(m);
     }
     app.sessions[0].messages = many;
@@ -326,18 +326,26 @@ fn terminal_ui_keeps_references_to_spilled_payloads_within_the_memory_budget() {
     assert_eq!(app.sessions.len(), 1);
     let s = &app.sessions[0];
     assert_eq!(s.messages.len() as u64, expected.messages());
-    let in_memory: usize = s.messages.iter().map(|m| m.payload.len()).sum();
+    let in_memory: usize = s
+        .messages
+        .iter()
+        .map(|m| m.event.message.payload.len())
+        .sum();
     assert!(
         in_memory <= s.messages.len() * INLINE_PREVIEW,
         "{in_memory}"
     );
-    let binaries: Vec<_> = s.messages.iter().filter(|m| m.len == 64 << 10).collect();
+    let binaries: Vec<_> = s
+        .messages
+        .iter()
+        .filter(|m| m.event.message.len == 64 << 10)
+        .collect();
     assert_eq!(binaries.len(), 200);
     for m in &binaries {
         let p = app.payload(m);
         assert_eq!(p.len(), 64 << 10);
         assert!(p.starts_with(b"payload flood 0123456789 payload flood"));
-        assert_eq!(&p[..INLINE_PREVIEW], &m.payload[..]);
+        assert_eq!(&p[..INLINE_PREVIEW], &m.event.message.payload[..]);
     }
     assert!(s.findings.is_empty(), "{:?}", s.findings);
 
@@ -346,7 +354,11 @@ fn terminal_ui_keeps_references_to_spilled_payloads_within_the_memory_budget() {
     cfg.budget = wsscope_core::budget::MemoryBudget::new(8 << 10);
     let app = load_blocking(&paths, &cfg);
     let s = &app.sessions[0];
-    let in_memory: usize = s.messages.iter().map(|m| m.payload.len()).sum();
+    let in_memory: usize = s
+        .messages
+        .iter()
+        .map(|m| m.event.message.payload.len())
+        .sum();
     assert!(in_memory <= 8 << 10, "{in_memory}");
     let f: Vec<_> = s
         .findings

@@ -8,7 +8,7 @@ use std::io;
 use wsscope_core::analyzer::{Analyzer, AnalyzerConfig, Event, FlowRecord};
 use wsscope_core::capture::CaptureReader;
 use wsscope_core::finding::{Code, Severity};
-use wsscope_core::session::{SessionConfig, SessionEnd, SessionStart};
+use wsscope_core::session::{SessionConfig, SessionEnd, SessionMessage, SessionStart};
 use wsscope_core::sink::Sink;
 use wsscope_core::tcp::Dir;
 use wsscope_core::totals::{CaptureTotals, RunTotals};
@@ -27,25 +27,6 @@ pub const KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
 /// Its correct accept value.
 pub const ACCEPT: &str = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=";
 
-/// One decoded message, owned.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Msg {
-    pub session: u64,
-    pub dir: Dir,
-    pub kind: MessageKind,
-    pub payload: Vec<u8>,
-    pub len: u64,
-    pub wire_len: u64,
-    pub frames: u32,
-    pub incomplete: bool,
-    pub compressed: bool,
-    pub utf8_valid: Option<bool>,
-    pub close_code: Option<u16>,
-    pub rtt_nanos: Option<i64>,
-    pub first_packet: u64,
-    pub last_packet: u64,
-}
-
 /// One finding, owned.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Found {
@@ -60,7 +41,7 @@ pub struct Found {
 /// Everything an analysis reported.
 #[derive(Debug, Default)]
 pub struct Outcome {
-    pub messages: Vec<Msg>,
+    pub messages: Vec<SessionMessage>,
     pub findings: Vec<Found>,
     pub sessions: Vec<SessionStart>,
     pub ends: Vec<SessionEnd>,
@@ -116,16 +97,22 @@ impl Outcome {
     }
 
     /// Messages in direction `dir`.
-    pub fn in_dir(&self, dir: Dir) -> Vec<&Msg> {
-        self.messages.iter().filter(|m| m.dir == dir).collect()
+    pub fn in_dir(&self, dir: Dir) -> Vec<&SessionMessage> {
+        self.messages
+            .iter()
+            .filter(|m| m.message.dir == dir)
+            .collect()
     }
 
     /// Data (text/binary) messages in direction `dir` as (kind, payload).
     pub fn data(&self, dir: Dir) -> Vec<(MessageKind, Vec<u8>)> {
         self.messages
             .iter()
-            .filter(|m| m.dir == dir && matches!(m.kind, MessageKind::Text | MessageKind::Binary))
-            .map(|m| (m.kind, m.payload.clone()))
+            .filter(|m| {
+                m.message.dir == dir
+                    && matches!(m.message.kind, MessageKind::Text | MessageKind::Binary)
+            })
+            .map(|m| (m.message.kind, m.message.payload.clone()))
             .collect()
     }
 
@@ -133,17 +120,17 @@ impl Outcome {
     pub fn texts(&self, dir: Dir) -> Vec<String> {
         self.messages
             .iter()
-            .filter(|m| m.dir == dir && m.kind == MessageKind::Text)
-            .map(|m| String::from_utf8_lossy(&m.payload).into_owned())
+            .filter(|m| m.message.dir == dir && m.message.kind == MessageKind::Text)
+            .map(|m| String::from_utf8_lossy(&m.message.payload).into_owned())
             .collect()
     }
 
     /// The last message in `dir`.
-    pub fn last(&self, dir: Dir) -> &Msg {
+    pub fn last(&self, dir: Dir) -> &SessionMessage {
         self.messages
             .iter()
             .rev()
-            .find(|m| m.dir == dir)
+            .find(|m| m.message.dir == dir)
             .unwrap_or_else(|| panic!("no {dir:?} message; got {:#?}", self.messages))
     }
 }
@@ -162,22 +149,7 @@ pub fn config() -> AnalyzerConfig {
 fn collect(out: &mut Outcome, ev: Event<'_>) {
     match ev {
         Event::SessionStart(s) => out.sessions.push(s.clone()),
-        Event::Message(m) => out.messages.push(Msg {
-            session: m.session,
-            dir: m.message.dir,
-            kind: m.message.kind,
-            payload: m.message.payload.clone(),
-            len: m.message.len,
-            wire_len: m.message.wire_len,
-            frames: m.message.frames,
-            incomplete: m.message.incomplete,
-            compressed: m.message.compressed,
-            utf8_valid: m.message.utf8_valid,
-            close_code: m.message.close_code,
-            rtt_nanos: m.rtt_nanos,
-            first_packet: m.first_packet,
-            last_packet: m.last_packet,
-        }),
+        Event::Message(m) => out.messages.push((*m).clone()),
         Event::Finding { session, finding } => out.findings.push(Found {
             session,
             code: finding.code,

@@ -7,9 +7,7 @@
 //! [`NdjsonEvent::Message`]: crate::report::NdjsonEvent::Message
 //! [`json_terminal_safe`]: wsscope_core::escape::json_terminal_safe
 
-use crate::report::{
-    packet_numbers, payload_view, rtt_ms, Direction, MessageType, PayloadMode, PayloadShown,
-};
+use crate::report::{payload_view, rtt_ms, Direction, MessageType, PayloadMode, PayloadShown};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use wsscope_core::escape::is_unsafe_char;
@@ -88,15 +86,10 @@ impl MessageLineWriter {
                 Err(_) => out.extend_from_slice(b"null"),
             }
         }
-        let (first, last) = packet_numbers(m);
-        if let Some(n) = first {
-            out.extend_from_slice(b",\"first_packet\":");
-            write_u64(out, n);
-        }
-        if let Some(n) = last {
-            out.extend_from_slice(b",\"last_packet\":");
-            write_u64(out, n);
-        }
+        out.extend_from_slice(b",\"first_packet\":");
+        write_u64(out, m.first_packet);
+        out.extend_from_slice(b",\"last_packet\":");
+        write_u64(out, m.last_packet);
         out.push(b'}');
     }
 
@@ -295,6 +288,8 @@ mod tests {
             close_code in proptest::option::of(any::<u16>()),
             close_reason in proptest::option::of(".{0,20}"),
             rtt_nanos in proptest::option::of(any::<i64>()),
+            first_packet in any::<u64>(),
+            last_packet in any::<u64>(),
             mode_pick in 0u8..4,
             preview in 0usize..48,
         ) {
@@ -317,8 +312,8 @@ mod tests {
                 session,
                 index,
                 message,
-                first_packet: 1,
-                last_packet: 1,
+                first_packet,
+                last_packet,
                 rtt_nanos,
             };
             let mode = match mode_pick {

@@ -371,13 +371,12 @@ pub struct MessageReport {
     /// For pongs that answer a ping: round-trip time in milliseconds.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub rtt_ms: Option<f64>,
-    /// Capture packet number (1-based, as Wireshark numbers frames) of the message's first
-    /// packet. Reserved: written once core events carry packet numbers.
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub first_packet: Option<u64>,
-    /// Capture packet number of the message's last packet. Reserved, like `first_packet`.
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub last_packet: Option<u64>,
+    /// Number of the capture packet that delivered the message's first byte, 1-based within
+    /// its capture file as Wireshark numbers frames (`frame.number`).
+    pub first_packet: u64,
+    /// Number of the capture packet that delivered its last byte (for a message cut short,
+    /// the last byte captured).
+    pub last_packet: u64,
 }
 
 /// A close frame.
@@ -434,9 +433,9 @@ pub struct FindingReport {
     pub dir: Option<Direction>,
     /// RFC 3339 timestamp of the packet that revealed it.
     pub ts: Option<String>,
-    /// Capture packet number (1-based) of the packet that revealed it. Reserved: written once
-    /// core events carry packet numbers.
-    #[serde(skip_serializing_if = "Option::is_none", default)]
+    /// Number of the capture packet that revealed it, 1-based within its capture file as
+    /// Wireshark numbers frames; `null` when the end of the capture revealed it or it concerns
+    /// the capture itself.
     pub packet: Option<u64>,
     /// Human-readable detail.
     pub detail: String,
@@ -918,7 +917,6 @@ pub fn payload_view(msg: &Message, mode: PayloadMode) -> (PayloadShown<'_>, bool
 pub fn message_report(m: &SessionMessage, mode: PayloadMode) -> MessageReport {
     let msg = &m.message;
     let (shown, truncated) = payload_view(msg, mode);
-    let (first_packet, last_packet) = packet_numbers(m);
     let (text, data_b64) = match shown {
         PayloadShown::Nothing => (None, None),
         PayloadShown::Text(s) => (Some(s.to_string()), None),
@@ -940,15 +938,9 @@ pub fn message_report(m: &SessionMessage, mode: PayloadMode) -> MessageReport {
         close_code: msg.close_code,
         close_reason: msg.close_reason.clone(),
         rtt_ms: m.rtt_nanos.map(rtt_ms),
-        first_packet,
-        last_packet,
+        first_packet: m.first_packet,
+        last_packet: m.last_packet,
     }
-}
-
-/// Capture packet numbers of a message's first and last packet. Core events do not carry
-/// them yet: until they do, both are `None` and the fields are left out.
-pub fn packet_numbers(_m: &SessionMessage) -> (Option<u64>, Option<u64>) {
-    (None, None)
 }
 
 /// A round-trip time in nanoseconds as the reports' milliseconds.
@@ -964,7 +956,7 @@ pub fn finding_report(f: &Finding, session: Option<SessionId>) -> FindingReport 
         session,
         dir: f.dir.map(Into::into),
         ts: f.ts.map(|t| t.rfc3339()),
-        packet: None,
+        packet: f.packet,
         detail: f.detail.clone(),
         count: f.count,
     }

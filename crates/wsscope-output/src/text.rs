@@ -340,9 +340,15 @@ impl Output for Text {
             if let Some(rtt) = m.rtt_nanos {
                 flags.push_str(&format!(" [rtt {:.3} ms]", rtt as f64 / 1e6));
             }
+            // Capture packet numbers, as Wireshark numbers frames (`frame.number`).
+            let packets = if m.first_packet == m.last_packet {
+                format!("pkt {}", m.first_packet)
+            } else {
+                format!("pkt {}-{}", m.first_packet, m.last_packet)
+            };
             writeln!(
                 self.out,
-                "  #{:<4} {} +{rel:.6}s {} {:<6} {:>8}{flags} {preview}",
+                "  #{:<4} {packets:<9} {} +{rel:.6}s {} {:<6} {:>8}{flags} {preview}",
                 m.index,
                 msg.ts,
                 arrow(msg.dir),
