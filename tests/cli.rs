@@ -144,6 +144,9 @@ fn text_summary_names_a_cut_capture_once() {
         .collect();
     assert_eq!(lines.len(), 1, "{text}");
     assert!(lines[0].contains("warning capture-truncated"), "{text}");
+    // ... and names the file once on that line.
+    let name = path.display().to_string();
+    assert_eq!(lines[0].matches(name.as_str()).count(), 1, "{text}");
 }
 
 /// The --fail-on line names the findings that matched the gate, not every finding of the run

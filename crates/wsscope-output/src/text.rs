@@ -369,13 +369,24 @@ impl Output for Text {
             .dir
             .map(|d| format!(" {}", arrow(d)))
             .unwrap_or_default();
+        let open = session.and_then(|id| self.open.get_mut(&id));
+        // A capture-level line starts with the capture's name: a detail that names it first
+        // (as the capture's own warnings do, for the JSON report) does not repeat it.
+        let detail = match open {
+            None => finding
+                .detail
+                .strip_prefix(capture)
+                .and_then(|rest| rest.strip_prefix(": "))
+                .unwrap_or(&finding.detail),
+            Some(_) => &finding.detail,
+        };
         let line = format!(
             "{} {}{dir}: {}",
             finding.severity.as_str(),
             finding.code.as_str(),
-            for_terminal(&finding.detail)
+            for_terminal(detail)
         );
-        match session.and_then(|id| self.open.get_mut(&id)) {
+        match open {
             Some(open) => {
                 if self.transcript {
                     writeln!(self.out, "  ! {line}")?;
