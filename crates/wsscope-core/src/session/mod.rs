@@ -313,7 +313,7 @@ pub struct Connection {
     /// The end of the last session that did not become WebSocket (refused, unanswered, or
     /// switched to another protocol), held until the TCP connection ends so that it says how
     /// (or until the next session on the connection starts).
-    unfinished: Option<SessionEnd>,
+    unfinished: Option<Box<SessionEnd>>,
 }
 
 impl Connection {
@@ -504,7 +504,7 @@ impl Connection {
         if let Some(mut end) = self.unfinished.take() {
             end.tcp_end = Some(reason);
             end.tcp_closer = self.tcp_closer;
-            out.push(SessionEvent::End(end));
+            out.push(SessionEvent::End(*end));
         }
     }
 
@@ -520,7 +520,7 @@ impl Connection {
         out: &mut Vec<SessionEvent>,
     ) {
         if let Some(end) = self.unfinished.take() {
-            out.push(SessionEvent::End(end));
+            out.push(SessionEvent::End(*end));
         }
         out.push(SessionEvent::Start(Box::new(SessionStart {
             id,

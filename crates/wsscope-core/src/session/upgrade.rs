@@ -59,9 +59,9 @@ impl Connection {
         tcp_closer: Option<Dir>,
         out: &mut Vec<SessionEvent>,
     ) {
-        let end = SessionEnd::without_upgrade(id, ts, tcp_closer);
+        let end = Box::new(SessionEnd::without_upgrade(id, ts, tcp_closer));
         if let Some(earlier) = self.unfinished.replace(end) {
-            out.push(SessionEvent::End(earlier));
+            out.push(SessionEvent::End(*earlier));
         }
     }
 
