@@ -1,0 +1,2 @@
+//! TLS building blocks (sans-IO), not yet wired into the pipeline.
+pub mod keylog;
