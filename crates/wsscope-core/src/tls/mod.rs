@@ -1,2 +1,3 @@
 //! TLS building blocks (sans-IO), not yet wired into the pipeline.
 pub mod keylog;
+pub mod record;
