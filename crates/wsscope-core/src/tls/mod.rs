@@ -1,3 +1,4 @@
 //! TLS building blocks (sans-IO), not yet wired into the pipeline.
+pub mod hello;
 pub mod keylog;
 pub mod record;
