@@ -1,4 +1,5 @@
 //! TLS building blocks (sans-IO), not yet wired into the pipeline.
 pub mod hello;
 pub mod keylog;
+pub mod keys;
 pub mod record;
