@@ -3,3 +3,4 @@ pub mod hello;
 pub mod keylog;
 pub mod keys;
 pub mod record;
+pub mod tls12;
