@@ -28,7 +28,7 @@ pub enum HashAlg {
 
 impl HashAlg {
     /// Output length in bytes.
-    pub fn len(self) -> usize {
+    pub fn output_len(self) -> usize {
         match self {
             HashAlg::Sha256 => 32,
             HashAlg::Sha384 => 48,
@@ -130,7 +130,7 @@ pub fn hkdf_expand_label(
     let mut out = vec![0u8; length];
     let short = KeyError::SecretLength {
         got: secret.len(),
-        want: hash.len(),
+        want: hash.output_len(),
     };
     match hash {
         HashAlg::Sha256 => Hkdf::<Sha256>::from_prk(secret)
@@ -284,10 +284,10 @@ impl Tls13Reader {
 
     fn derive(suite: Tls13Suite, secret: &[u8]) -> Result<(AeadKey, [u8; NONCE_LEN]), KeyError> {
         let hash = suite.hash();
-        if secret.len() != hash.len() {
+        if secret.len() != hash.output_len() {
             return Err(KeyError::SecretLength {
                 got: secret.len(),
-                want: hash.len(),
+                want: hash.output_len(),
             });
         }
         let key = hkdf_expand_label(hash, secret, b"key", &[], suite.key_len())?;
@@ -323,7 +323,13 @@ impl Tls13Reader {
     /// `HKDF-Expand-Label(current, "traffic upd", "", Hash.length)`; the sequence restarts at 0.
     pub fn key_update(&mut self) -> Result<(), KeyError> {
         let hash = self.suite.hash();
-        let next = hkdf_expand_label(hash, self.secret.expose(), b"traffic upd", &[], hash.len())?;
+        let next = hkdf_expand_label(
+            hash,
+            self.secret.expose(),
+            b"traffic upd",
+            &[],
+            hash.output_len(),
+        )?;
         let (key, iv) = Self::derive(self.suite, &next)?;
         self.secret = Secret::new(next);
         self.key = key;
@@ -592,7 +598,7 @@ mod tests {
             }
             // The sender updates its keys: the next secret is Expand-Label("traffic upd").
             let hash = suite.hash();
-            let next = hkdf_expand_label(hash, s.expose(), b"traffic upd", &[], hash.len())
+            let next = hkdf_expand_label(hash, s.expose(), b"traffic upd", &[], hash.output_len())
                 .expect("next secret");
             let updated = Tls13Reader::new(suite, &Secret::new(next)).expect("keys");
             let rec = one_record(&updated.seal(0, APPLICATION_DATA, b"after"));

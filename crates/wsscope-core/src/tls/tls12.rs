@@ -73,7 +73,7 @@ impl Tls12Aead {
             // ... AES_256_GCM_SHA384
             0x009d | 0x009f | 0xc02c | 0xc030 => Some(Tls12Aead::Aes256Gcm),
             // TLS_{ECDHE_RSA,ECDHE_ECDSA,DHE_RSA}_WITH_CHACHA20_POLY1305_SHA256
-            0xcca8 | 0xcca9 | 0xccaa => Some(Tls12Aead::Chacha20Poly1305),
+            0xcca8..=0xccaa => Some(Tls12Aead::Chacha20Poly1305),
             _ => None,
         }
     }
