@@ -15,7 +15,7 @@ pub const MAX_LINE: usize = 1024;
 /// Longest secret accepted, in bytes (SHA-384 secrets are 48).
 pub const MAX_SECRET: usize = 64;
 
-/// Key material. `Debug` never shows the bytes.
+/// Key material. `Debug` never shows the bytes; they are zeroed when dropped.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(Vec<u8>);
 
@@ -44,6 +44,12 @@ impl Secret {
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Secret(<{} bytes redacted>)", self.0.len())
+    }
+}
+
+impl Drop for Secret {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.0);
     }
 }
 
