@@ -12,7 +12,8 @@
 //!   version via `supported_versions`, SNI, ALPN, resumption).
 //! - [`keys`]: TLS 1.3 record protection (HKDF-Expand-Label, nonce, AEAD open for the three
 //!   TLS 1.3 suites, inner content type, KeyUpdate); RFC 8448's records decrypt exactly.
-//! - [`tls12`]: TLS 1.2 PRF, key block and AEAD records (AES-GCM, ChaCha20-Poly1305).
+//! - [`tls12`]: TLS 1.2 PRF, key block, AEAD records (AES-GCM, ChaCha20-Poly1305) and AES-CBC
+//!   records with HMAC-SHA1/256/384 (MAC-then-encrypt and encrypt_then_mac).
 //!
 //! # How this becomes a layer (docs/architecture.md, "Where to add a protocol layer")
 //!
@@ -35,9 +36,9 @@
 //!    direction for EncryptedExtensions (ALPN, [`hello::parse_encrypted_extensions`]) ..
 //!    Finished; after each side's Finished the `*_TRAFFIC_SECRET_0` readers take over; a
 //!    KeyUpdate handshake message calls [`keys::Tls13Reader::key_update`]. TLS 1.2:
-//!    `CLIENT_RANDOM` + [`tls12::Tls12Reader::new`]. When keys are missing (they may arrive
-//!    later in `live`), hold a bounded number of records per flow, then give up with a
-//!    finding.
+//!    `CLIENT_RANDOM` + [`tls12::Tls12Reader::new`] or [`tls12::Tls12CbcReader::new`]
+//!    (`encrypt_then_mac` from the ServerHello). When keys are missing (they may arrive later
+//!    in `live`), hold a bounded number of records per flow, then give up with a finding.
 //! 4. **Output to the session:** decrypted `application_data` becomes `Data` for the
 //!    `Connection` with the layer's own plaintext offsets (a running count per direction), the
 //!    packet number and timestamp of the TCP `Data` that completed the record. A TCP `Gap`
