@@ -550,4 +550,15 @@ mod tests {
         ee.extend(exts);
         assert_eq!(parse_encrypted_extensions(&ee), Ok(Some(b"h2".to_vec())));
     }
+
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_hello_bodies_never_panic(
+            data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..600),
+        ) {
+            let _ = parse_client_hello(&data);
+            let _ = parse_server_hello(&data);
+            let _ = parse_encrypted_extensions(&data);
+        }
+    }
 }

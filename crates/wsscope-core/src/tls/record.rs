@@ -435,4 +435,37 @@ mod tests {
             .expect("at the limit");
         assert_eq!(out.len(), 1);
     }
+
+    proptest::proptest! {
+        /// Hostile streams: never a panic, the buffer stays within one record, and records
+        /// found are the same whatever the segmentation.
+        #[test]
+        fn arbitrary_streams_are_bounded(
+            data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..4096),
+            step in 1usize..600,
+        ) {
+            let mut whole = Vec::new();
+            let whole_result = RecordReader::new().push(&data, &mut whole);
+            let mut r = RecordReader::new();
+            let mut out = Vec::new();
+            let mut result = Ok(());
+            for piece in data.chunks(step) {
+                result = r.push(piece, &mut out);
+                proptest::prop_assert!(r.buffered() <= MAX_RECORD_LEN + HEADER_LEN);
+                if result.is_err() {
+                    break;
+                }
+            }
+            proptest::prop_assert_eq!(out, whole);
+            proptest::prop_assert_eq!(result, whole_result);
+            let mut hs = HandshakeReassembler::new(1 << 12);
+            let mut msgs = Vec::new();
+            for piece in data.chunks(step) {
+                if hs.push(piece, &mut msgs).is_err() {
+                    break;
+                }
+                proptest::prop_assert!(hs.buffered() <= (1 << 12) + HANDSHAKE_HEADER_LEN);
+            }
+        }
+    }
 }
