@@ -638,4 +638,35 @@ mod tests {
         let shown = format!("{r:?}");
         assert!(!shown.contains("9e40") && !shown.contains("158"), "{shown}");
     }
+
+    #[test]
+    fn rfc8448_server_flight_through_records_keys_and_reassembly() {
+        // The blocks composed as the layer will: stream pieces -> records -> decrypt ->
+        // handshake messages -> EncryptedExtensions.
+        use super::super::hello::parse_encrypted_extensions;
+        use super::super::record::HandshakeReassembler;
+        let stream = h(SERVER_FLIGHT);
+        for step in [1, 5, 100, 679] {
+            let mut reader = RecordReader::new();
+            let mut records = Vec::new();
+            for piece in stream.chunks(step) {
+                reader.push(piece, &mut records).expect("records");
+            }
+            let mut keys =
+                Tls13Reader::new(Tls13Suite::Aes128GcmSha256, &secret(S_HS_TRAFFIC)).expect("k");
+            let mut hs = HandshakeReassembler::default();
+            let mut msgs = Vec::new();
+            for rec in &records {
+                let p = keys
+                    .open(&rec.header, &rec.fragment)
+                    .expect("authenticates");
+                assert_eq!(p.content_type, HANDSHAKE);
+                hs.push(&p.content, &mut msgs).expect("within limit");
+            }
+            let types: Vec<u8> = msgs.iter().map(|m| m.msg_type).collect();
+            assert_eq!(types, [8, 11, 15, 20], "step {step}");
+            assert_eq!(parse_encrypted_extensions(msgs[0].body()), Ok(None));
+            assert_eq!(msgs[3].raw, h(SERVER_FINISHED));
+        }
+    }
 }
