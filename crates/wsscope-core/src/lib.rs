@@ -53,5 +53,6 @@ pub mod session;
 pub mod sink;
 pub mod tcp;
 pub mod timestamp;
+pub mod tls;
 pub mod totals;
 pub mod ws;
