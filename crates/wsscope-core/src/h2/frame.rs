@@ -697,7 +697,10 @@ mod tests {
         );
         let raw = frame(kind::DATA, flags::PADDED, 1, &[9, b'a']);
         let f = read_all(&raw, false).remove(0).unwrap();
-        assert!(matches!(f.parse(), Err(FrameError::BadPadding { pad: 9, .. })));
+        assert!(matches!(
+            f.parse(),
+            Err(FrameError::BadPadding { pad: 9, .. })
+        ));
 
         let raw = frame(
             kind::HEADERS,

@@ -135,7 +135,10 @@ impl std::fmt::Debug for HeaderDecoder {
         f.debug_struct("HeaderDecoder")
             .field("allowed_table", &self.allowed_table)
             .field("limits", &self.limits)
-            .field("pending_stream", &self.pending.as_ref().map(|p| p.stream_id))
+            .field(
+                "pending_stream",
+                &self.pending.as_ref().map(|p| p.stream_id),
+            )
             .field("stopped", &self.stopped)
             .finish()
     }
@@ -177,7 +180,11 @@ impl HeaderDecoder {
     }
 
     /// A frame that is not CONTINUATION arrived: an open block is a protocol error.
-    pub fn check_not_in_block(&mut self, got: &'static str, stream_id: u32) -> Result<(), HeaderError> {
+    pub fn check_not_in_block(
+        &mut self,
+        got: &'static str,
+        stream_id: u32,
+    ) -> Result<(), HeaderError> {
         match self.pending.take() {
             Some(p) => {
                 self.stopped = true;
@@ -230,10 +237,9 @@ impl HeaderDecoder {
                 self.stopped = true;
                 Err(HeaderError::Orphan { stream_id })
             }
-            Some(p) if p.stream_id != stream_id => {
-                self.check_not_in_block("CONTINUATION", stream_id)
-                    .map(|_| None)
-            }
+            Some(p) if p.stream_id != stream_id => self
+                .check_not_in_block("CONTINUATION", stream_id)
+                .map(|_| None),
             Some(_) => self.append(stream_id, fragment, end_headers),
         }
     }
@@ -269,12 +275,14 @@ impl HeaderDecoder {
         let max = self.limits.max_list;
         let mut size = 0usize;
         let mut fields = Vec::new();
-        let res = self.hpack.decode_with_cb(&p.buf, |n: Cow<[u8]>, v: Cow<[u8]>| {
-            size = size.saturating_add(n.len() + v.len() + 32);
-            if size <= max {
-                fields.push((n.into_owned(), v.into_owned()));
-            }
-        });
+        let res = self
+            .hpack
+            .decode_with_cb(&p.buf, |n: Cow<[u8]>, v: Cow<[u8]>| {
+                size = size.saturating_add(n.len() + v.len() + 32);
+                if size <= max {
+                    fields.push((n.into_owned(), v.into_owned()));
+                }
+            });
         if let Err(e) = res {
             self.stopped = true;
             return Err(HeaderError::Compression {

@@ -286,14 +286,6 @@ pub struct Connection {
     frames: Vec<Result<RawFrame, FrameError>>,
 }
 
-fn dir_of(i: usize) -> Dir {
-    if i == 0 {
-        Dir::ClientToServer
-    } else {
-        Dir::ServerToClient
-    }
-}
-
 impl Connection {
     /// A connection whose client starts with the prior-knowledge preface.
     pub fn new(limits: H2Limits) -> Connection {
@@ -325,9 +317,12 @@ impl Connection {
     pub fn feed(&mut self, from: Dir, bytes: &[u8], out: &mut Vec<H2Event>) {
         let mut frames = std::mem::take(&mut self.frames);
         self.readers[from.index()].push(bytes, &mut frames);
+        let mut stop = false;
         for f in frames.drain(..) {
             match f {
-                Ok(raw) => self.frame(from, &raw, out),
+                // A malformed frame stopped the direction: the frames read after it are dropped.
+                Ok(_) if stop => {}
+                Ok(raw) => stop = !self.frame(from, &raw, out),
                 Err(error) => out.push(H2Event::Finding(H2Finding::Frame { from, error })),
             }
         }
@@ -352,19 +347,22 @@ impl Connection {
         }
     }
 
-    fn frame(&mut self, from: Dir, raw: &RawFrame, out: &mut Vec<H2Event>) {
+    /// Handles one frame; false when it was malformed and the direction stopped.
+    fn frame(&mut self, from: Dir, raw: &RawFrame, out: &mut Vec<H2Event>) -> bool {
         let d = from.index();
         let frame = match raw.parse() {
             Ok(f) => f,
             Err(error) => {
                 self.readers[d].fail();
                 out.push(H2Event::Finding(H2Finding::Frame { from, error }));
-                return;
+                return false;
             }
         };
         if !matches!(frame, Frame::Continuation { .. }) {
             let sid = raw.header.stream_id;
-            if let Err(error) = self.headers[d].check_not_in_block(frame::kind_name(raw.header.kind), sid) {
+            if let Err(error) =
+                self.headers[d].check_not_in_block(frame::kind_name(raw.header.kind), sid)
+            {
                 out.push(H2Event::Finding(H2Finding::Header { from, error }));
             }
         }
@@ -375,7 +373,12 @@ impl Connection {
                 end_headers,
                 fragment,
                 ..
-            } => self.headers[d].begin(stream_id, BlockKind::Headers { end_stream }, fragment, end_headers),
+            } => self.headers[d].begin(
+                stream_id,
+                BlockKind::Headers { end_stream },
+                fragment,
+                end_headers,
+            ),
             Frame::PushPromise {
                 stream_id,
                 end_headers,
@@ -426,8 +429,12 @@ impl Connection {
                 let other = from.reverse().index();
                 for (id, value) in params {
                     match id {
-                        settings_id::MAX_FRAME_SIZE => self.readers[other].announce_max_frame_size(value),
-                        settings_id::HEADER_TABLE_SIZE => self.headers[other].announce_table_size(value),
+                        settings_id::MAX_FRAME_SIZE => {
+                            self.readers[other].announce_max_frame_size(value)
+                        }
+                        settings_id::HEADER_TABLE_SIZE => {
+                            self.headers[other].announce_table_size(value)
+                        }
                         settings_id::ENABLE_CONNECT_PROTOCOL => ecp = Some(value == 1),
                         _ => {}
                     }
@@ -452,7 +459,11 @@ impl Connection {
                     last_stream_id,
                     code,
                 });
-                let gone: Vec<u32> = self.streams.range(last_stream_id + 1..).map(|(id, _)| *id).collect();
+                let gone: Vec<u32> = self
+                    .streams
+                    .range(last_stream_id + 1..)
+                    .map(|(id, _)| *id)
+                    .collect();
                 for stream_id in gone {
                     self.streams.remove(&stream_id);
                     out.push(H2Event::StreamEnded {
@@ -466,18 +477,23 @@ impl Connection {
                 stream_id,
                 increment: 0,
             } => {
-                out.push(H2Event::Finding(H2Finding::ZeroWindowUpdate { from, stream_id }));
+                out.push(H2Event::Finding(H2Finding::ZeroWindowUpdate {
+                    from,
+                    stream_id,
+                }));
                 Ok(None)
             }
-            Frame::WindowUpdate { .. } | Frame::Ping { .. } | Frame::Priority { .. } | Frame::Unknown { .. } => {
-                Ok(None)
-            }
+            Frame::WindowUpdate { .. }
+            | Frame::Ping { .. }
+            | Frame::Priority { .. }
+            | Frame::Unknown { .. } => Ok(None),
         };
         match block {
             Ok(Some(block)) => self.block(from, block, out),
             Ok(None) => {}
             Err(error) => out.push(H2Event::Finding(H2Finding::Header { from, error })),
         }
+        true
     }
 
     fn half_close(&mut self, stream_id: u32, from: Dir, out: &mut Vec<H2Event>) {
@@ -665,7 +681,12 @@ mod tests {
     fn exchange() -> Vec<(Dir, Vec<u8>)> {
         let mut c = PREFACE.to_vec();
         c.extend(frame(kind::SETTINGS, 0, 0, &[0, 1, 0, 0, 0x10, 0])); // HEADER_TABLE_SIZE 4096
-        let mut s = frame(kind::SETTINGS, 0, 0, &[0, 8, 0, 0, 0, 1, 0, 5, 0, 0, 0x80, 0]);
+        let mut s = frame(
+            kind::SETTINGS,
+            0,
+            0,
+            &[0, 8, 0, 0, 0, 1, 0, 5, 0, 0, 0x80, 0],
+        );
         s.extend(frame(kind::SETTINGS, flags::ACK, 0, &[]));
         let h1 = connect("/chat", lit_idx(1, "example.com"));
         let mut h3 = vec![0x82, 0x86, 0x84, 0xbe]; // GET http / + :authority from the table
@@ -685,7 +706,15 @@ mod tests {
                 .concat(),
             ),
             (S2C, frame(kind::HEADERS, flags::END_HEADERS, 1, &[0x88])),
-            (C2S, frame(kind::HEADERS, flags::END_HEADERS | flags::PRIORITY, 5, &[[0, 0, 0, 0, 15].as_slice(), &h5].concat())),
+            (
+                C2S,
+                frame(
+                    kind::HEADERS,
+                    flags::END_HEADERS | flags::PRIORITY,
+                    5,
+                    &[[0, 0, 0, 0, 15].as_slice(), &h5].concat(),
+                ),
+            ),
             (C2S, frame(kind::DATA, 0, 1, &ws_frame_masked(b"hello"))),
             (S2C, frame(kind::HEADERS, flags::END_HEADERS, 3, &[0x88])),
             (S2C, frame(kind::DATA, flags::END_STREAM, 3, b"plain body")),
@@ -693,11 +722,19 @@ mod tests {
             (S2C, frame(kind::DATA, 0, 1, &[0x81, 0x02, b'h', b'i'])),
             (
                 C2S,
-                frame(kind::DATA, flags::PADDED, 5, &[[3u8].as_slice(), &ws_frame_masked(b"x"), &[0, 0, 0]].concat()),
+                frame(
+                    kind::DATA,
+                    flags::PADDED,
+                    5,
+                    &[[3u8].as_slice(), &ws_frame_masked(b"x"), &[0, 0, 0]].concat(),
+                ),
             ),
             (C2S, frame(kind::WINDOW_UPDATE, 0, 0, &[0, 1, 0, 0])),
             (S2C, frame(kind::RST_STREAM, 0, 5, &[0, 0, 0, 8])),
-            (C2S, frame(kind::DATA, flags::END_STREAM, 1, &[0x88, 0x80, 0, 0, 0, 0])),
+            (
+                C2S,
+                frame(kind::DATA, flags::END_STREAM, 1, &[0x88, 0x80, 0, 0, 0, 0]),
+            ),
             (S2C, frame(kind::DATA, flags::END_STREAM, 1, &[0x88, 0x00])),
         ]
     }
@@ -736,14 +773,20 @@ mod tests {
             ]
         );
         let req5 = ev.iter().find_map(|e| match e {
-            H2Event::StreamOpened { stream_id: 5, request } => Some(request.clone()),
+            H2Event::StreamOpened {
+                stream_id: 5,
+                request,
+            } => Some(request.clone()),
             _ => None,
         });
         let req5 = req5.unwrap();
         assert_eq!(req5.authority.as_deref(), Some("example.com"));
         assert_eq!(req5.protocol.as_deref(), Some("websocket"));
         assert_eq!(req5.field("sec-websocket-version"), Some(&b"13"[..]));
-        let findings: Vec<_> = ev.iter().filter(|e| matches!(e, H2Event::Finding(_))).collect();
+        let findings: Vec<_> = ev
+            .iter()
+            .filter(|e| matches!(e, H2Event::Finding(_)))
+            .collect();
         assert!(findings.is_empty(), "{findings:?}");
         assert!(ev.contains(&H2Event::Settings {
             from: S2C,
@@ -751,12 +794,19 @@ mod tests {
             enable_connect_protocol: Some(true)
         }));
         for id in [1, 3, 5] {
-            assert!(ev.contains(&H2Event::StreamResponse { stream_id: id, status: 200 }));
+            assert!(ev.contains(&H2Event::StreamResponse {
+                stream_id: id,
+                status: 200
+            }));
         }
         let data: Vec<(u32, Dir, Vec<u8>)> = ev
             .iter()
             .filter_map(|e| match e {
-                H2Event::StreamData { stream_id, from, bytes } => Some((*stream_id, *from, bytes.clone())),
+                H2Event::StreamData {
+                    stream_id,
+                    from,
+                    bytes,
+                } => Some((*stream_id, *from, bytes.clone())),
                 _ => None,
             })
             .collect();
@@ -826,7 +876,16 @@ mod tests {
         let mut resp = vec![0x8d]; // :status 404
         resp.extend(lit("sec-websocket-accept", "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="));
         conn.feed(S2C, &frame(kind::SETTINGS, 0, 0, &[]), &mut out);
-        conn.feed(S2C, &frame(kind::HEADERS, flags::END_HEADERS | flags::END_STREAM, 1, &resp), &mut out);
+        conn.feed(
+            S2C,
+            &frame(
+                kind::HEADERS,
+                flags::END_HEADERS | flags::END_STREAM,
+                1,
+                &resp,
+            ),
+            &mut out,
+        );
         let findings: Vec<H2Finding> = out
             .iter()
             .filter_map(|e| match e {
@@ -838,8 +897,14 @@ mod tests {
             findings,
             vec![
                 H2Finding::ConnectProtocolNotEnabled { stream_id: 1 },
-                H2Finding::MissingPseudo { stream_id: 1, name: ":scheme" },
-                H2Finding::MissingPseudo { stream_id: 1, name: ":authority" },
+                H2Finding::MissingPseudo {
+                    stream_id: 1,
+                    name: ":scheme"
+                },
+                H2Finding::MissingPseudo {
+                    stream_id: 1,
+                    name: ":authority"
+                },
                 H2Finding::WebSocketVersion {
                     stream_id: 1,
                     version: Some("8".into())
@@ -857,7 +922,10 @@ mod tests {
         for f in &findings {
             assert!(!f.to_string().is_empty());
         }
-        assert!(out.contains(&H2Event::StreamResponse { stream_id: 1, status: 404 }));
+        assert!(out.contains(&H2Event::StreamResponse {
+            stream_id: 1,
+            status: 404
+        }));
         // The key's value stays out of Debug output.
         assert!(!format!("{out:?}").contains("dGhlIHNhbXBsZSBub25jZQ"));
     }
@@ -879,13 +947,19 @@ mod tests {
         for _ in 0..1000 {
             conn.feed(C2S, &cont, &mut out);
         }
-        let findings: Vec<_> = out.iter().filter(|e| matches!(e, H2Event::Finding(_))).collect();
+        let findings: Vec<_> = out
+            .iter()
+            .filter(|e| matches!(e, H2Event::Finding(_)))
+            .collect();
         // Reported once, then every CONTINUATION is dropped without being buffered.
         assert_eq!(findings.len(), 1);
         assert!(matches!(
             findings[0],
             H2Event::Finding(H2Finding::Header {
-                error: HeaderError::BlockTooLarge { stream_id: 1, max: 4096 },
+                error: HeaderError::BlockTooLarge {
+                    stream_id: 1,
+                    max: 4096
+                },
                 ..
             })
         ));
@@ -908,18 +982,80 @@ mod tests {
         h.extend(lit_idx(1, &"a".repeat(100))); // :authority, 100 bytes, indexed
         h.extend(std::iter::repeat_n(0xbe, 50)); // referenced 50 times
         conn.feed(C2S, PREFACE, &mut out);
-        conn.feed(C2S, &frame(kind::HEADERS, flags::END_HEADERS, 1, &h), &mut out);
+        conn.feed(
+            C2S,
+            &frame(kind::HEADERS, flags::END_HEADERS, 1, &h),
+            &mut out,
+        );
         assert_eq!(
             out,
             vec![H2Event::Finding(H2Finding::Header {
                 from: C2S,
-                error: HeaderError::ListTooLarge { stream_id: 1, max: 1024 }
+                error: HeaderError::ListTooLarge {
+                    stream_id: 1,
+                    max: 1024
+                }
             })]
         );
         // The table stayed in step: the next request decodes.
         out.clear();
-        conn.feed(C2S, &frame(kind::HEADERS, flags::END_HEADERS, 3, &[0x82, 0x86, 0x84, 0xbe]), &mut out);
-        assert!(matches!(&out[0], H2Event::StreamOpened { stream_id: 3, request } if request.authority.as_ref().map(|a| a.len()) == Some(100)));
+        conn.feed(
+            C2S,
+            &frame(
+                kind::HEADERS,
+                flags::END_HEADERS,
+                3,
+                &[0x82, 0x86, 0x84, 0xbe],
+            ),
+            &mut out,
+        );
+        assert!(
+            matches!(&out[0], H2Event::StreamOpened { stream_id: 3, request } if request.authority.as_ref().map(|a| a.len()) == Some(100))
+        );
+    }
+
+    #[test]
+    fn malformed_frame_stops_the_direction_after_the_good_ones() {
+        let mut conn = Connection::new(H2Limits::default());
+        let mut out = Vec::new();
+        let mut c = PREFACE.to_vec();
+        c.extend(frame(kind::SETTINGS, 0, 0, &[]));
+        c.extend(frame(kind::PING, 0, 0, &[0; 7]));
+        c.extend(frame(kind::SETTINGS, 0, 0, &[]));
+        conn.feed(C2S, &c, &mut out);
+        conn.feed(C2S, &frame(kind::SETTINGS, 0, 0, &[]), &mut out);
+        let ours = H2Event::Settings {
+            from: C2S,
+            ack: false,
+            enable_connect_protocol: None,
+        };
+        assert_eq!(
+            out,
+            vec![
+                ours,
+                H2Event::Finding(H2Finding::Frame {
+                    from: C2S,
+                    error: FrameError::BadLength {
+                        kind: "PING",
+                        length: 7
+                    }
+                }),
+            ]
+        );
+        // A frame over the size limit: the frames before it in the same bytes still count.
+        let mut conn = Connection::new(H2Limits::default());
+        let mut out = Vec::new();
+        let mut s = frame(kind::SETTINGS, 0, 0, &[]);
+        s.extend([0, 0x40, 0x01, 0, 0, 0, 0, 0, 1]);
+        conn.feed(S2C, &s, &mut out);
+        assert_eq!(out.len(), 2);
+        assert!(matches!(out[0], H2Event::Settings { from: S2C, .. }));
+        let H2Event::Finding(f) = &out[1] else {
+            panic!("expected a finding, got {:?}", out[1]);
+        };
+        assert!(f
+            .to_string()
+            .contains("exceeds the maximum frame size 16384"));
     }
 
     #[test]
@@ -927,12 +1063,29 @@ mod tests {
         let mut conn = Connection::new(H2Limits::default());
         let mut out = Vec::new();
         conn.feed(C2S, PREFACE, &mut out);
-        conn.feed(S2C, &frame(kind::SETTINGS, 0, 0, &[0, 8, 0, 0, 0, 1]), &mut out);
+        conn.feed(
+            S2C,
+            &frame(kind::SETTINGS, 0, 0, &[0, 8, 0, 0, 0, 1]),
+            &mut out,
+        );
         for id in [1u32, 3] {
-            conn.feed(C2S, &frame(kind::HEADERS, flags::END_HEADERS, id, &connect("/a", lit("a", "b"))), &mut out);
+            conn.feed(
+                C2S,
+                &frame(
+                    kind::HEADERS,
+                    flags::END_HEADERS,
+                    id,
+                    &connect("/a", lit("a", "b")),
+                ),
+                &mut out,
+            );
         }
         out.clear();
-        conn.feed(S2C, &frame(kind::GOAWAY, 0, 0, &[0, 0, 0, 1, 0, 0, 0, 0]), &mut out);
+        conn.feed(
+            S2C,
+            &frame(kind::GOAWAY, 0, 0, &[0, 0, 0, 1, 0, 0, 0, 0]),
+            &mut out,
+        );
         assert_eq!(
             out,
             vec![
