@@ -1115,4 +1115,39 @@ mod tests {
             ]
         );
     }
+
+    proptest::proptest! {
+        /// Hostile bytes in both directions never panic and keep the state bounded.
+        #[test]
+        fn arbitrary_bytes_do_not_panic(
+            c in proptest::collection::vec(proptest::num::u8::ANY, 0..2048),
+            s in proptest::collection::vec(proptest::num::u8::ANY, 0..2048),
+            split in 1usize..64,
+        ) {
+            let mut conn = Connection::new(H2Limits::default());
+            let mut out = Vec::new();
+            conn.feed(C2S, PREFACE, &mut out);
+            for (a, b) in c.chunks(split).zip(s.chunks(split)) {
+                conn.feed(C2S, a, &mut out);
+                conn.feed(S2C, b, &mut out);
+            }
+            conn.finish(&mut out);
+            proptest::prop_assert_eq!(conn.open_streams(), 0);
+        }
+
+        /// Valid frame headers around arbitrary HPACK blocks: decoding errors are findings.
+        #[test]
+        fn arbitrary_header_blocks_do_not_panic(
+            blocks in proptest::collection::vec(proptest::collection::vec(proptest::num::u8::ANY, 0..300), 1..8),
+        ) {
+            let mut conn = Connection::new(H2Limits::default());
+            let mut out = Vec::new();
+            conn.feed(C2S, PREFACE, &mut out);
+            for (i, b) in blocks.iter().enumerate() {
+                let id = 2 * i as u32 + 1;
+                conn.feed(C2S, &frame(kind::HEADERS, flags::END_HEADERS, id, b), &mut out);
+                conn.feed(S2C, &frame(kind::HEADERS, flags::END_HEADERS, id, b), &mut out);
+            }
+        }
+    }
 }
