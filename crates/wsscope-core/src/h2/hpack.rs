@@ -335,14 +335,9 @@ mod tests {
             .collect()
     }
 
-    /// RFC 7541 C.3: requests without Huffman coding, one dynamic table.
-    #[test]
-    fn rfc7541_c3_requests_without_huffman() {
-        let got = decode_seq(&[
-            "828684410f7777772e6578616d706c652e636f6d",
-            "828684be58086e6f2d6361636865",
-            "828785bf400a637573746f6d2d6b65790c637573746f6d2d76616c7565",
-        ]);
+    /// Decodes RFC 7541 C.3 or C.4 (the same requests, one dynamic table).
+    fn check_requests(blocks: [&str; 3]) {
+        let got = decode_seq(&blocks);
         let base = [
             (":method", "GET"),
             (":scheme", "http"),
@@ -365,31 +360,32 @@ mod tests {
         );
     }
 
+    /// RFC 7541 C.3: requests without Huffman coding.
+    #[test]
+    fn rfc7541_c3_requests_without_huffman() {
+        check_requests([
+            "828684410f7777772e6578616d706c652e636f6d",
+            "828684be58086e6f2d6361636865",
+            "828785bf400a637573746f6d2d6b65790c637573746f6d2d76616c7565",
+        ]);
+    }
+
     /// RFC 7541 C.4: the same requests with Huffman coding.
     #[test]
     fn rfc7541_c4_requests_with_huffman() {
-        let got = decode_seq(&[
+        check_requests([
             "828684418cf1e3c2e5f23a6ba0ab90f4ff",
             "828684be5886a8eb10649cbf",
             "828785bf408825a849e95ba97d7f8925a849e95bb8e8b4bf",
         ]);
-        assert_eq!(got[0][3], fields(&[(":authority", "www.example.com")])[0]);
-        assert_eq!(got[1][4], fields(&[("cache-control", "no-cache")])[0]);
-        assert_eq!(got[2][4], fields(&[("custom-key", "custom-value")])[0]);
     }
 
-    /// RFC 7541 C.6: responses with Huffman coding and a 256-byte table (evictions).
-    #[test]
-    fn rfc7541_c6_responses_with_eviction() {
+    /// Decodes RFC 7541 C.5 or C.6 (the same responses, with a 256-byte table and evictions).
+    fn check_responses(blocks: [&str; 3]) {
         let mut d = HeaderDecoder::new(HeaderLimits::default());
-        // The encoder of C.6 works with SETTINGS_HEADER_TABLE_SIZE 256: the block starts
-        // without a size update, so set the table size the way the peer would have agreed.
+        // The encoder of C.5/C.6 works with SETTINGS_HEADER_TABLE_SIZE 256 and sends no size
+        // update, so the table is set the way the peers agreed.
         d.hpack.set_max_table_size(256);
-        let blocks = [
-            "488264025885aec3771a4b6196d07abe941054d444a8200595040b8166e082a62d1bff6e919d29ad171863c78f0b97c8e9ae82ae43d3",
-            "4883640effc1c0bf",
-            "88c16196d07abe941054d444a8200595040b8166e084a62d1bffc05a839bd9ab77ad94e7821dd7f2e6c7b335dfdfcd5b3960d5af27087f3672c1ab270fb5291f9587316065c003ed4ee5b1063d5007",
-        ];
         let got: Vec<Vec<Field>> = blocks
             .iter()
             .map(|b| {
@@ -399,16 +395,16 @@ mod tests {
                     .fields
             })
             .collect();
-        assert_eq!(
-            got[0],
-            fields(&[
-                (":status", "302"),
-                ("cache-control", "private"),
-                ("date", "Mon, 21 Oct 2013 20:13:21 GMT"),
-                ("location", "https://www.example.com"),
-            ])
-        );
-        assert_eq!(got[1][0], fields(&[(":status", "307")])[0]);
+        let first = [
+            (":status", "302"),
+            ("cache-control", "private"),
+            ("date", "Mon, 21 Oct 2013 20:13:21 GMT"),
+            ("location", "https://www.example.com"),
+        ];
+        assert_eq!(got[0], fields(&first));
+        let mut second = first;
+        second[0] = (":status", "307");
+        assert_eq!(got[1], fields(&second));
         assert_eq!(
             got[2],
             fields(&[
@@ -423,6 +419,26 @@ mod tests {
                 ),
             ])
         );
+    }
+
+    /// RFC 7541 C.5: responses without Huffman coding.
+    #[test]
+    fn rfc7541_c5_responses_without_huffman() {
+        check_responses([
+            "4803333032580770726976617465611d4d6f6e2c203231204f637420323031332032303a31333a323120474d546e1768747470733a2f2f7777772e6578616d706c652e636f6d",
+            "4803333037c1c0bf",
+            "88c1611d4d6f6e2c203231204f637420323031332032303a31333a323220474d54c05a04677a69707738666f6f3d4153444a4b48514b425a584f5157454f50495541585157454f49553b206d61782d6167653d333630303b2076657273696f6e3d31",
+        ]);
+    }
+
+    /// RFC 7541 C.6: responses with Huffman coding.
+    #[test]
+    fn rfc7541_c6_responses_with_huffman() {
+        check_responses([
+            "488264025885aec3771a4b6196d07abe941054d444a8200595040b8166e082a62d1bff6e919d29ad171863c78f0b97c8e9ae82ae43d3",
+            "4883640effc1c0bf",
+            "88c16196d07abe941054d444a8200595040b8166e084a62d1bffc05a839bd9ab77ad94e7821dd7f2e6c7b335dfdfcd5b3960d5af27087f3672c1ab270fb5291f9587316065c003ed4ee5b1063d5007",
+        ]);
     }
 
     #[test]
