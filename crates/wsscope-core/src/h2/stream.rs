@@ -568,6 +568,7 @@ impl Connection {
                         Some(status) if status >= 200 => {
                             s.responded = true;
                             out.push(H2Event::StreamResponse { stream_id, status });
+                            let accepted = (200..300).contains(&status);
                             if s.websocket
                                 && block
                                     .fields
@@ -579,6 +580,8 @@ impl Connection {
                                     name: "sec-websocket-accept",
                                 }));
                             }
+                            // A refused extended CONNECT: what follows is an error body.
+                            s.websocket &= accepted;
                         }
                         Some(_) => {}
                         None => out.push(H2Event::Finding(H2Finding::BadStatus { stream_id })),
@@ -928,6 +931,40 @@ mod tests {
         }));
         // The key's value stays out of Debug output.
         assert!(!format!("{out:?}").contains("dGhlIHNhbXBsZSBub25jZQ"));
+    }
+
+    #[test]
+    fn refused_connect_body_is_not_websocket_data() {
+        let mut conn = Connection::new(H2Limits::default());
+        let mut out = Vec::new();
+        conn.feed(C2S, PREFACE, &mut out);
+        conn.feed(
+            S2C,
+            &frame(kind::SETTINGS, 0, 0, &[0, 8, 0, 0, 0, 1]),
+            &mut out,
+        );
+        let h = connect("/x", lit_idx(1, "example.com"));
+        conn.feed(
+            C2S,
+            &frame(kind::HEADERS, flags::END_HEADERS, 1, &h),
+            &mut out,
+        );
+        conn.feed(
+            S2C,
+            &frame(kind::HEADERS, flags::END_HEADERS, 1, &[0x8d]),
+            &mut out,
+        );
+        conn.feed(
+            S2C,
+            &frame(kind::DATA, flags::END_STREAM, 1, b"not found"),
+            &mut out,
+        );
+        assert!(out.contains(&H2Event::StreamResponse {
+            stream_id: 1,
+            status: 404
+        }));
+        assert!(!out.iter().any(|e| matches!(e, H2Event::StreamData { .. })));
+        assert!(!out.iter().any(|e| matches!(e, H2Event::Finding(_))));
     }
 
     #[test]
