@@ -46,7 +46,10 @@
 //! Known limits for the next step: DATA is copied once per frame (a borrowed variant could
 //! avoid it); SETTINGS from one direction are applied when read, while the other direction may
 //! have been read ahead in capture order, so limits only ever grow; pushed streams and h2c
-//! `Upgrade` are decoded for the HPACK table only; flow-control windows are not tracked.
+//! `Upgrade` are decoded for the HPACK table only; flow-control windows are not tracked;
+//! `loona-hpack` builds its Huffman table for every Huffman-coded string (fine for header
+//! blocks, worth measuring in the h2 benchmark) and brings `tracing` along. The fuzz target
+//! `h2_connection` (fuzz/) drives [`stream::Connection`] with direction-tagged records.
 
 pub mod frame;
 pub mod hpack;
