@@ -45,8 +45,11 @@
 //!
 //! Known limits for the next step: DATA is copied once per frame (a borrowed variant could
 //! avoid it); SETTINGS from one direction are applied when read, while the other direction may
-//! have been read ahead in capture order, so limits only ever grow; pushed streams and h2c
-//! `Upgrade` are decoded for the HPACK table only; flow-control windows are not tracked;
+//! have been read ahead in capture order, so limits only ever grow; pushed streams are decoded
+//! for the HPACK table only; after an h2c `Upgrade` the client's bytes following its request
+//! start with the preface (feed those and the server's bytes after the 101), but stream 1,
+//! the upgraded request, is not opened by a HEADERS frame and needs a constructor that takes
+//! the HTTP/1.1 request as its head (not written yet); flow-control windows are not tracked;
 //! `loona-hpack` builds its Huffman table for every Huffman-coded string (fine for header
 //! blocks, worth measuring in the h2 benchmark) and brings `tracing` along. The fuzz target
 //! `h2_connection` (fuzz/) drives [`stream::Connection`] with direction-tagged records.
