@@ -8,21 +8,21 @@ use std::io::{self, Write};
 use std::rc::Rc;
 
 use wsscope_core::escape::is_unsafe_char;
+use wsscope_core::sink::{Sink, Tee};
 use wsscope_output::ndjson::NdjsonSink;
 use wsscope_output::text::TextSink;
-use wsscope_core::sink::{Sink, Tee};
 
 use wsscope_core::analyzer::{Analyzer, AnalyzerConfig, Event};
 use wsscope_core::capture::{CaptureReader, RawPacket};
 use wsscope_core::handshake;
 use wsscope_core::http::{self, HeadParse, RequestHead};
 use wsscope_core::packet::PacketDecoder;
-use wsscope_output::report::PayloadMode;
 use wsscope_core::tcp::reassembly::{ReassemblyLimits, StreamOutput, StreamReassembler};
 use wsscope_core::tcp::Dir;
 use wsscope_core::timestamp::Timestamp;
 use wsscope_core::ws::decoder::{DecodeEvent, Expectations, FrameDecoder};
 use wsscope_core::ws::message::{Assembled, AssemblerConfig, MessageAssembler};
+use wsscope_output::report::PayloadMode;
 
 pub mod seeds;
 
@@ -94,6 +94,59 @@ impl Rng {
 
 fn ts(n: u64) -> Timestamp {
     Timestamp(1_700_000_000_000_000_000 + n as i64 * 1000)
+}
+
+// ---------------------------------------------------------------------------------------------
+// h2_connection
+
+/// `h2::Connection` fed the client preface, then `[hdr u8][bytes]` records: bit 7 of `hdr`
+/// is the direction (set: server to client), the low 7 bits the record length; bit 6 of the
+/// first byte of an empty record is a gap. Checks that every stream ends at the TCP end and
+/// that every event and finding renders.
+pub fn h2_connection(data: &[u8]) {
+    for ev in &h2_events(data) {
+        match ev {
+            wsscope_core::h2::H2Event::Finding(f) => black_box(f.to_string()),
+            other => black_box(format!("{other:?}")),
+        };
+    }
+}
+
+/// The events of [`h2_connection`]'s input.
+pub fn h2_events(data: &[u8]) -> Vec<wsscope_core::h2::H2Event> {
+    use wsscope_core::h2::{Connection, H2Limits};
+    let limits = H2Limits {
+        max_streams: 16,
+        ..H2Limits::default()
+    };
+    let mut conn = Connection::new(limits);
+    let mut out = Vec::new();
+    conn.feed(
+        Dir::ClientToServer,
+        wsscope_core::h2::frame::PREFACE,
+        &mut out,
+    );
+    let mut input = Input::new(data);
+    while let Some(hdr) = input.u8() {
+        let dir = if hdr & 0x80 != 0 {
+            Dir::ServerToClient
+        } else {
+            Dir::ClientToServer
+        };
+        let len = (hdr & 0x7f) as usize;
+        if len == 0 {
+            if hdr & 0x40 != 0 {
+                conn.gap(dir, &mut out);
+            }
+            continue;
+        }
+        let bytes = input.bytes(len).unwrap_or_else(|| input.rest());
+        conn.feed(dir, bytes, &mut out);
+        assert!(conn.open_streams() <= 16, "more streams than the limit");
+    }
+    conn.finish(&mut out);
+    assert_eq!(conn.open_streams(), 0, "streams left open after finish");
+    out
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -459,9 +512,16 @@ impl Write for SharedBuf {
 fn check_outputs(ndjson: &[u8], text: &[u8]) {
     for line in ndjson.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
         let parsed: Result<serde_json::Value, _> = serde_json::from_slice(line);
-        assert!(parsed.is_ok(), "invalid NDJSON line: {}", String::from_utf8_lossy(line));
+        assert!(
+            parsed.is_ok(),
+            "invalid NDJSON line: {}",
+            String::from_utf8_lossy(line)
+        );
         let line = std::str::from_utf8(line).expect("NDJSON is UTF-8");
-        assert!(!line.chars().any(is_unsafe_char), "raw control in NDJSON: {line:?}");
+        assert!(
+            !line.chars().any(is_unsafe_char),
+            "raw control in NDJSON: {line:?}"
+        );
     }
     let text = std::str::from_utf8(text).expect("text output is UTF-8");
     assert!(
@@ -482,7 +542,11 @@ pub fn analyze_capture(capture: &[u8]) {
         PayloadMode::Preview(64),
         false,
     )));
-    sinks.push(Box::new(TextSink::new(Box::new(text_buf.clone()), true, 64)));
+    sinks.push(Box::new(TextSink::new(
+        Box::new(text_buf.clone()),
+        true,
+        64,
+    )));
     let _ = sinks.begin_capture("fuzz");
     let mut an = Analyzer::new(AnalyzerConfig::default(), 0);
     let mut emit = |ev: Event<'_>| {
@@ -546,6 +610,33 @@ mod tests {
     }
 
     #[test]
+    fn h2_seed_reaches_websocket_data() {
+        use wsscope_core::h2::H2Event;
+        for (target, name, bytes) in seeds::generate(&[]) {
+            if target != "h2_connection" {
+                continue;
+            }
+            let ev = h2_events(&bytes);
+            assert!(
+                ev.iter()
+                    .any(|e| matches!(e, H2Event::StreamOpened { request, .. } if request.is_websocket_connect())),
+                "{name}: {ev:?}"
+            );
+            assert_eq!(
+                ev.iter()
+                    .filter(|e| matches!(e, H2Event::StreamData { .. }))
+                    .count(),
+                2,
+                "{name}: {ev:?}"
+            );
+            assert!(
+                !ev.iter().any(|e| matches!(e, H2Event::Finding(_))),
+                "{name}: {ev:?}"
+            );
+        }
+    }
+
+    #[test]
     fn all_seeds_run() {
         for (target, _name, bytes) in seeds::generate(&[]) {
             match target {
@@ -555,6 +646,7 @@ mod tests {
                 "http_handshake" => http_handshake(&bytes),
                 "frame_messages" => frame_messages(&bytes),
                 "pipeline" => pipeline(&bytes),
+                "h2_connection" => h2_connection(&bytes),
                 other => panic!("unknown target {other}"),
             }
         }

@@ -376,6 +376,56 @@ pub fn generate(fixtures: &[(String, Vec<u8>)]) -> Vec<Seed> {
         format!("{SAMPLE_KEY}\0{SAMPLE_KEY}").into_bytes(),
     ));
 
+    // h2_connection: [hdr][bytes] records after the preface (bit 7: server to client).
+    let h2frame = |kind: u8, flags: u8, sid: u32, payload: &[u8]| {
+        let mut v = (payload.len() as u32).to_be_bytes()[1..].to_vec();
+        v.push(kind);
+        v.push(flags);
+        v.extend_from_slice(&sid.to_be_bytes());
+        v.extend_from_slice(payload);
+        v
+    };
+    let h2records = |items: &[(bool, Vec<u8>)]| {
+        let mut v = Vec::new();
+        for (s2c, bytes) in items {
+            for c in bytes.chunks(127) {
+                v.push(c.len() as u8 | if *s2c { 0x80 } else { 0 });
+                v.extend_from_slice(c);
+            }
+        }
+        v
+    };
+    let mut connect = vec![0x02, 7];
+    connect.extend_from_slice(b"CONNECT");
+    for (name, value) in [(":protocol", "websocket"), ("sec-websocket-version", "13")] {
+        connect.extend([0x00, name.len() as u8]);
+        connect.extend_from_slice(name.as_bytes());
+        connect.push(value.len() as u8);
+        connect.extend_from_slice(value.as_bytes());
+    }
+    connect.extend([0x87, 0x44, 5]);
+    connect.extend_from_slice(b"/chat");
+    connect.extend([0x41, 9]);
+    connect.extend_from_slice(b"localhost");
+    out.push((
+        "h2_connection",
+        "extended-connect".into(),
+        h2records(&[
+            (false, h2frame(4, 0, 0, &[])),
+            (true, h2frame(4, 0, 0, &[0, 8, 0, 0, 0, 1])),
+            (false, h2frame(1, 4, 1, &connect)),
+            (true, h2frame(1, 4, 1, &[0x88])),
+            (
+                false,
+                h2frame(0, 0, 1, &[0x81, 0x82, 1, 2, 3, 4, b'h' ^ 1, b'i' ^ 2]),
+            ),
+            (false, h2frame(1, 5, 3, &[0x82, 0x86, 0x84, 0xbe])),
+            (true, h2frame(0, 0, 1, &[0x81, 0x02, b'h', b'i'])),
+            (true, h2frame(1, 5, 3, &[0x88])),
+            (true, h2frame(7, 0, 0, &[0, 0, 0, 1, 0, 0, 0, 0])),
+        ]),
+    ));
+
     // Reassembler: [limits][isn u32] + [delta u32][flags][len][bytes]...
     let seg = |delta: u32, flags: u8, bytes: &[u8]| {
         let mut v = delta.to_le_bytes().to_vec();

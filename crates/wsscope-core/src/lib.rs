@@ -43,6 +43,7 @@ pub mod capture;
 pub mod community_id;
 pub mod escape;
 pub mod finding;
+pub mod h2;
 pub mod handshake;
 pub mod http;
 pub mod ipfrag;
