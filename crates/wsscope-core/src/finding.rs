@@ -167,6 +167,18 @@ codes! {
     PayloadBudgetExceeded = "payload-budget-exceeded", Warning, "The memory budget (--max-memory) was reached: payloads of the least active sessions were dropped from the report or the terminal UI (the detail says how many messages and bytes); lengths, counts and findings are complete.";
     /// The memory budget was reached and the analysis gave up data it was holding.
     MemoryBudgetExceeded = "memory-budget-exceeded", Warning, "The memory budget (--max-memory) was reached while the analysis held data: out-of-order TCP data was given up (the hole in front of it reported as a gap at once), or a message being assembled kept no more payload (its length, UTF-8 check and findings are complete); the detail says which and how much.";
+    /// A TLS connection (or one direction of it) could not be decrypted.
+    TlsNotDecrypted = "tls-not-decrypted", Warning, "A TLS connection was not decrypted: no key for its client random in the key logs (--tls-keylog, SSLKEYLOGFILE, pcapng secrets), an unsupported version or cipher suite, or its handshake was not captured; the detail names the connection, the server name and what to fix. Its WebSocket sessions, if any, are not seen.";
+    /// A TLS record failed authentication.
+    TlsDecryptFailed = "tls-decrypt-failed", Error, "A TLS record did not authenticate with the logged key (a key for another connection, a corrupt capture or key log): decoding of that direction stopped at that record.";
+    /// A TLS fatal alert.
+    TlsAlert = "tls-alert", Warning, "A side sent a fatal TLS alert (the detail names it, e.g. handshake_failure, bad_record_mac): the TLS connection failed.";
+    /// An HTTP/2 frame or header block could not be decoded.
+    H2ProtocolError = "h2-protocol-error", Error, "An HTTP/2 frame or header block is malformed (frame size, stream id, HPACK, pseudo-headers, :status): decoding of that direction stopped, or that stream was ignored; the detail names the frame and the rule.";
+    /// Extended CONNECT without the server's permission.
+    H2ConnectNotEnabled = "h2-connect-not-enabled", Error, "A WebSocket extended CONNECT (RFC 8441) was sent before or without the server's SETTINGS_ENABLE_CONNECT_PROTOCOL=1.";
+    /// A header RFC 8441 does not use.
+    H2WebSocketFieldUnused = "h2-websocket-field-unused", Warning, "An RFC 8441 WebSocket stream carries Sec-WebSocket-Key or Sec-WebSocket-Accept, which WebSockets over HTTP/2 do not use (a client or proxy that mixes HTTP/1.1 and HTTP/2 handshakes).";
 }
 
 /// One finding.

@@ -114,6 +114,23 @@ pub struct SessionStart {
     pub tcp_began: Began,
     /// Client/server roles were inferred.
     pub roles_inferred: bool,
+    /// What carries the session: the TCP connection itself (HTTP/1.1 upgrade) or an HTTP/2
+    /// stream (RFC 8441).
+    pub transport: Transport,
+    /// The TLS connection the session was decrypted from (`wss://`), if any.
+    pub tls: Option<Box<crate::tls::TlsInfo>>,
+}
+
+/// What carries a WebSocket session.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Transport {
+    /// An HTTP/1.1 upgrade: the session is the whole TCP (or TLS) connection after the 101.
+    Http1,
+    /// An HTTP/2 extended CONNECT (RFC 8441): the session is one stream of the connection.
+    H2 {
+        /// The stream id.
+        stream_id: u32,
+    },
 }
 
 /// A close frame as sent by one side.
@@ -314,6 +331,10 @@ pub struct Connection {
     /// switched to another protocol), held until the TCP connection ends so that it says how
     /// (or until the next session on the connection starts).
     unfinished: Option<Box<SessionEnd>>,
+    /// What carries the sessions of this connection.
+    transport: Transport,
+    /// The TLS connection the bytes were decrypted from, if any.
+    tls: Option<Box<crate::tls::TlsInfo>>,
 }
 
 impl Connection {
@@ -352,7 +373,20 @@ impl Connection {
             chunked: [None, None],
             unsynced: [false; 2],
             unfinished: None,
+            transport: Transport::Http1,
+            tls: None,
         }
+    }
+
+    /// The bytes this connection is fed were decrypted from a TLS connection: its sessions
+    /// report `tls` (call before the first bytes, and again when the handshake says more).
+    pub fn set_tls(&mut self, tls: crate::tls::TlsInfo) {
+        self.tls = Some(Box::new(tls));
+    }
+
+    /// The bytes this connection is fed are the DATA of one HTTP/2 stream.
+    pub fn set_transport(&mut self, transport: Transport) {
+        self.transport = transport;
     }
 
     /// What the connection carried so far.
@@ -532,6 +566,8 @@ impl Connection {
             upgraded,
             tcp_began: self.began,
             roles_inferred: self.roles_inferred,
+            transport: self.transport,
+            tls: self.tls.clone(),
         })));
     }
 }

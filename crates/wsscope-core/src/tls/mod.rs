@@ -58,7 +58,10 @@
 //! should count these against the flow budget (`budget.rs`) as the HTTP buffers are.
 
 pub mod hello;
+pub mod info;
 pub mod keylog;
 pub mod keys;
 pub mod record;
 pub mod tls12;
+
+pub use info::TlsInfo;
