@@ -48,6 +48,7 @@ pub fn config(analysis: &AnalysisArgs, keep_bytes: usize) -> AnalyzerConfig {
             ..FlowLimits::default()
         },
         budget: MemoryBudget::new(analysis.max_memory),
+        keys: Default::default(),
     }
 }
 

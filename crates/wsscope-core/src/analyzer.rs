@@ -28,6 +28,9 @@ pub struct AnalyzerConfig {
     /// too: out-of-order TCP data, messages being assembled, inflaters
     /// (`memory-budget-exceeded` when it gives something up).
     pub budget: MemoryBudget,
+    /// TLS secrets (`--tls-keylog`, `SSLKEYLOGFILE`, pcapng Decryption Secrets Blocks), looked
+    /// up by client random when a TLS connection is seen; may grow during the run (`live`).
+    pub keys: crate::tls::keylog::KeyStore,
 }
 
 /// A finished TCP connection and what it carried.

@@ -145,6 +145,10 @@ contract_enum! {
         Websocket = "websocket" <= Classification::WebSocket,
         /// HTTP without an upgrade to WebSocket.
         Http = "http" <= Classification::Http,
+        /// HTTP/2 without a WebSocket stream.
+        Http2 = "http2" <= Classification::Http2,
+        /// TLS that was not decrypted (no key, or decryption failed).
+        Tls = "tls" <= Classification::Tls,
         /// Anything else.
         Other = "other" <= Classification::Other,
     }

@@ -257,16 +257,22 @@ pub enum Classification {
     WebSocket,
     /// HTTP without a successful upgrade.
     Http,
+    /// HTTP/2 without a WebSocket stream.
+    Http2,
+    /// TLS that was not decrypted.
+    Tls,
     /// Anything else.
     Other,
 }
 
 impl Classification {
-    /// `websocket`, `http` or `other`.
+    /// `websocket`, `http`, `http2`, `tls` or `other`.
     pub fn as_str(self) -> &'static str {
         match self {
             Classification::WebSocket => "websocket",
             Classification::Http => "http",
+            Classification::Http2 => "http2",
+            Classification::Tls => "tls",
             Classification::Other => "other",
         }
     }

@@ -372,3 +372,88 @@ mod tests {
         assert!(!format!("{partial:?}").contains("b3eddb"));
     }
 }
+
+/// A key log shared between whoever feeds it (key log files, a followed file in `live`, pcapng
+/// Decryption Secrets Blocks) and the TLS layer that looks keys up. Cheap to clone (one
+/// shared log); [`KeyStore::generation`] changes whenever secrets are added, so a connection
+/// waiting for its keys knows when to look again.
+#[derive(Clone, Default)]
+pub struct KeyStore {
+    log: std::sync::Arc<std::sync::Mutex<KeyLog>>,
+    generation: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl KeyStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Runs `f` on the log (a poisoned lock still holds a consistent log: pushes do not panic).
+    fn with<R>(&self, f: impl FnOnce(&mut KeyLog) -> R) -> R {
+        let mut guard = match self.log.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        f(&mut guard)
+    }
+
+    /// Adds key log bytes (see [`KeyLog::push`]).
+    pub fn push(&self, bytes: &[u8]) {
+        let added = self.with(|log| {
+            let before = log.secrets();
+            log.push(bytes);
+            log.secrets() != before
+        });
+        if added {
+            self.generation
+                .fetch_add(1, std::sync::atomic::Ordering::Release);
+        }
+    }
+
+    /// Adds a whole key log text whose last line may lack a newline (a file read at once, a
+    /// pcapng Decryption Secrets Block).
+    pub fn push_complete(&self, text: &[u8]) {
+        let added = self.with(|log| {
+            let before = log.secrets();
+            log.push(text);
+            log.finish();
+            log.secrets() != before
+        });
+        if added {
+            self.generation
+                .fetch_add(1, std::sync::atomic::Ordering::Release);
+        }
+    }
+
+    /// A copy of the secrets for the connection whose ClientHello carried `client_random`.
+    pub fn get(&self, client_random: &[u8; 32]) -> Option<ConnectionSecrets> {
+        self.with(|log| log.get(client_random).cloned())
+    }
+
+    /// Changes whenever secrets are added.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// `(connections, secret lines, malformed lines)` so far.
+    pub fn counts(&self) -> (usize, u64, u64) {
+        self.with(|log| (log.connections(), log.secrets(), log.malformed()))
+    }
+
+    /// True when no secret was loaded.
+    pub fn is_empty(&self) -> bool {
+        self.with(|log| log.connections() == 0)
+    }
+}
+
+impl fmt::Debug for KeyStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (connections, secrets, malformed) = self.counts();
+        f.debug_struct("KeyStore")
+            .field("connections", &connections)
+            .field("secrets", &secrets)
+            .field("malformed", &malformed)
+            .finish()
+    }
+}
