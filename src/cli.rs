@@ -103,6 +103,12 @@ pub struct AnalysisArgs {
     /// payload-budget-exceeded; lengths, counts and findings are kept.
     #[arg(long, value_name = "SIZE", default_value = "1G", value_parser = wsscope_core::budget::parse_size)]
     pub max_memory: u64,
+    /// TLS key log (NSS format, as written by SSLKEYLOGFILE in browsers, curl, Python and Node)
+    /// used to decrypt `wss://` and HTTP/2 over TLS (repeatable). The SSLKEYLOGFILE
+    /// environment variable is read too, and pcapng Decryption Secrets Blocks need no flag.
+    /// `live` follows the files as they grow.
+    #[arg(long = "tls-keylog", value_name = "FILE")]
+    pub tls_keylog: Vec<std::path::PathBuf>,
 }
 
 #[derive(Args)]

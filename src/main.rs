@@ -3,6 +3,7 @@
 
 mod cli;
 mod commands;
+mod keylog;
 #[cfg(feature = "live")]
 mod live;
 mod output;

@@ -933,5 +933,5 @@ fn schemas_list_the_values_of_closed_sets() {
     assert_eq!(schema["properties"]["schema_version"]["const"], 2);
     let flows: Value = serde_json::from_str(&stdout_of(&["schema", "flows"])).expect("schema");
     let class = &flows["$defs"]["FlowClassification"]["oneOf"];
-    assert_eq!(class.as_array().map(Vec::len), Some(3), "{class}");
+    assert_eq!(class.as_array().map(Vec::len), Some(5), "{class}");
 }

@@ -26,6 +26,7 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
         bail!("--messages prints the transcript, --quiet prints no text; give one");
     }
     let cfg = config(&args.common.analysis, settings.keep);
+    crate::keylog::load(&args.common.analysis, &cfg.keys)?;
     let text = if args.quiet || args.output.stdout_taken() {
         TextOutput::None
     } else {

@@ -7,9 +7,12 @@ use anyhow::bail;
 use std::io::{self, Write};
 use std::process::ExitCode;
 use wsscope_core::analyzer::Event;
+use wsscope_core::escape::for_terminal;
 use wsscope_core::sink::Sink;
 use wsscope_core::totals::{CaptureTotals, RunTotals};
-use wsscope_output::report::{flow_report, Endpoint, FlowReport, FlowsReport, SCHEMA_VERSION};
+use wsscope_output::report::{
+    flow_report, Endpoint, FlowReport, FlowsReport, TlsReport, SCHEMA_VERSION,
+};
 use wsscope_output::text::human_bytes;
 
 /// Collects the flow records of a run.
@@ -38,6 +41,7 @@ impl Sink for FlowsSink {
 /// Runs `flows`.
 pub fn run(args: FlowsArgs) -> anyhow::Result<ExitCode> {
     let cfg = config(&args.common.analysis, 0);
+    crate::keylog::load(&args.common.analysis, &cfg.keys)?;
     let mut sink = FlowsSink::default();
     let json_out = args
         .json
@@ -82,7 +86,7 @@ fn print_table(flows: &[FlowReport]) -> io::Result<()> {
     let mut out = io::BufWriter::new(io::stdout());
     writeln!(
         out,
-        "{:<5} {:<45} {:<45} {:<9} {:>10} {:>10} {:<9} {:<14} {:>6} {:>5}",
+        "{:<5} {:<45} {:<45} {:<9} {:>10} {:>10} {:<9} {:<14} {:>6} {:>5}  TLS",
         "FLOW", "CLIENT", "SERVER", "CLASS", "C->S", "S->C", "BEGAN", "ENDED", "RETX", "GAPS"
     )?;
     for f in flows {
@@ -93,7 +97,7 @@ fn print_table(flows: &[FlowReport]) -> io::Result<()> {
         };
         writeln!(
             out,
-            "{:<5} {:<45} {:<45} {:<9} {:>10} {:>10} {:<9} {:<14} {:>6} {:>5}",
+            "{:<5} {:<45} {:<45} {:<9} {:>10} {:>10} {:<9} {:<14} {:>6} {:>5}{}",
             f.id,
             client,
             endpoint(&f.server),
@@ -103,10 +107,36 @@ fn print_table(flows: &[FlowReport]) -> io::Result<()> {
             f.began.as_str(),
             f.ended.as_str(),
             f.retransmissions,
-            f.gaps
+            f.gaps,
+            f.tls.as_ref().map(tls_column).unwrap_or_default()
         )?;
     }
     out.flush()
+}
+
+/// The TLS column: `  TLS 1.3 sni=example.com alpn=h2 resumed` (escaped for the terminal).
+fn tls_column(t: &TlsReport) -> String {
+    let mut col = format!("  {}", t.version.as_deref().unwrap_or("TLS"));
+    if let Some(sni) = &t.sni {
+        col.push_str(&format!(" sni={}", for_terminal(sni)));
+    }
+    match (&t.alpn, t.alpn_offered.is_empty()) {
+        (Some(a), _) => col.push_str(&format!(" alpn={}", for_terminal(a))),
+        (None, false) => col.push_str(&format!(
+            " alpn-offered={}",
+            for_terminal(&t.alpn_offered.join(","))
+        )),
+        (None, true) => {}
+    }
+    if t.resumed {
+        col.push_str(" resumed");
+    }
+    col.push_str(if t.decrypted {
+        " decrypted"
+    } else {
+        " not-decrypted"
+    });
+    col
 }
 
 fn endpoint(e: &Endpoint) -> String {

@@ -181,6 +181,9 @@ mod capture {
         refuse_report_over_savefile(args.output.json.as_deref(), args.write.as_deref())?;
         let user = args.user.as_deref().map(resolve_user).transpose()?;
         let cfg = config(&args.analysis, settings.keep);
+        // Opened before the capture drops privileges; followed for the whole run.
+        let _keylog =
+            crate::keylog::Follower::start(crate::keylog::files(&args.analysis), cfg.keys.clone())?;
         let stdout_taken = args.output.stdout_taken();
         let opts = LiveOptions {
             interface: args.interface.clone(),

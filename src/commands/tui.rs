@@ -10,6 +10,7 @@ use std::sync::Arc;
 /// Runs `tui`.
 pub fn run(args: TuiArgs) -> anyhow::Result<ExitCode> {
     let cfg = config(&args.common.analysis, 64 << 10);
+    crate::keylog::load(&args.common.analysis, &cfg.keys)?;
     if args.measure_load {
         let app = crate::tui::load_blocking(&args.common.captures, &cfg);
         let messages: usize = app.sessions.iter().map(|s| s.messages.len()).sum();

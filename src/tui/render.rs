@@ -10,11 +10,11 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph, Sparkline, Widget, Wrap
 use wsscope_core::escape::{bytes_for_terminal, for_terminal, json_terminal_safe};
 use wsscope_core::finding::{Finding, Severity};
 use wsscope_core::outcome::CloseCode;
-use wsscope_core::session::SessionEnd;
+use wsscope_core::session::{SessionEnd, Transport};
 use wsscope_core::tcp::Dir;
 use wsscope_core::timestamp::Timestamp;
 use wsscope_core::ws::message::MessageKind;
-use wsscope_output::text::describe_end;
+use wsscope_output::text::{describe_end, describe_tls};
 
 /// Screen regions.
 #[derive(Clone, Copy, Debug)]
@@ -464,17 +464,33 @@ pub fn session_detail_lines<'a>(app: &App, s: &SessionInfo) -> Vec<Line<'a>> {
             ))
         )),
     ];
+    if let Transport::H2 { stream_id } = s.transport {
+        out.push(Line::raw(format!(
+            "HTTP/2 stream {stream_id} (RFC 8441 extended CONNECT){}",
+            if s.tls.is_some() {
+                " over TLS"
+            } else {
+                ", cleartext h2c"
+            }
+        )));
+    }
+    if let Some(tls) = &s.tls {
+        out.push(Line::raw(format!("tls {}", describe_tls(tls))));
+    }
     match &s.handshake {
         None => out.push(Line::raw(
             "handshake not captured (decoded mid-stream or by --decode-as)",
         )),
         Some(h) => {
             out.push(heading("request"));
+            let version = match s.transport {
+                Transport::H2 { .. } => "HTTP/2".to_string(),
+                Transport::Http1 => format!("HTTP/1.{}", h.request.version_minor),
+            };
             out.push(Line::raw(format!(
-                "  {} {} HTTP/1.{}",
+                "  {} {} {version}",
                 for_terminal(&h.request.method),
                 for_terminal(&h.request.target),
-                h.request.version_minor
             )));
             for (k, v) in &h.request.headers {
                 out.push(Line::raw(format!(
@@ -487,12 +503,15 @@ pub fn session_detail_lines<'a>(app: &App, s: &SessionInfo) -> Vec<Line<'a>> {
                 None => out.push(Line::raw("response not captured")),
                 Some(r) => {
                     out.push(heading("response"));
-                    out.push(Line::raw(format!(
-                        "  HTTP/1.{} {} {}",
-                        r.version_minor,
-                        r.status,
-                        for_terminal(&r.reason)
-                    )));
+                    out.push(Line::raw(match s.transport {
+                        Transport::H2 { .. } => format!("  :status {}", r.status),
+                        Transport::Http1 => format!(
+                            "  HTTP/1.{} {} {}",
+                            r.version_minor,
+                            r.status,
+                            for_terminal(&r.reason)
+                        ),
+                    }));
                     for (k, v) in &r.headers {
                         out.push(Line::raw(format!(
                             "  {}: {}",
@@ -503,7 +522,9 @@ pub fn session_detail_lines<'a>(app: &App, s: &SessionInfo) -> Vec<Line<'a>> {
                 }
             }
             let n = &h.negotiated;
-            if n.accept_valid {
+            if matches!(s.transport, Transport::H2 { .. }) {
+                // RFC 8441: no key and no accept on HTTP/2.
+            } else if n.accept_valid {
                 out.push(Line::styled("accept valid", fg(app, Color::Green)));
             } else if let Some(acc) = &n.accept {
                 out.push(Line::styled(

@@ -11,10 +11,13 @@ use std::sync::Arc;
 use wsscope_core::analyzer::Event;
 use wsscope_core::finding::Finding;
 use wsscope_core::outcome::SessionOutcome;
-use wsscope_core::session::{Handshake, SessionEnd, SessionId, SessionMessage, SessionStart};
+use wsscope_core::session::{
+    Handshake, SessionEnd, SessionId, SessionMessage, SessionStart, Transport,
+};
 use wsscope_core::sink::Sink;
 use wsscope_core::tcp::Dir;
 use wsscope_core::timestamp::Timestamp;
+use wsscope_core::tls::TlsInfo;
 use wsscope_core::totals::{CaptureTotals, RunTotals};
 use wsscope_core::ws::message::{Message, MessageKind};
 
@@ -60,6 +63,10 @@ pub struct SessionInfo {
     pub findings: Vec<Finding>,
     /// Messages in capture order.
     pub messages: Vec<MsgInfo>,
+    /// What carries the session (HTTP/1.1 upgrade or an HTTP/2 stream).
+    pub transport: Transport,
+    /// The TLS connection it was decrypted from, if any.
+    pub tls: Option<Box<TlsInfo>>,
 }
 
 impl SessionInfo {
@@ -464,6 +471,8 @@ impl App {
                     outcome_at_start,
                     findings: Vec::new(),
                     messages: Vec::new(),
+                    transport: s.transport,
+                    tls: s.tls,
                 });
             }
             LoadMsg::Message(id, m) => {

@@ -40,6 +40,8 @@ pub struct FlowRecord {
     pub summary: FlowSummary,
     /// What the connection carried.
     pub classification: Classification,
+    /// What its TLS handshake showed, when the connection is TLS.
+    pub tls: Option<Box<crate::tls::TlsInfo>>,
 }
 
 /// What the analyzer reports, in capture order.
@@ -310,6 +312,7 @@ where
             sink(Event::Flow(&FlowRecord {
                 summary,
                 classification,
+                tls: None,
             }));
         }
     }

@@ -19,11 +19,12 @@ use wsscope_core::finding::{Code, Finding, Severity};
 use wsscope_core::handshake::{DeflateParams, Extension};
 use wsscope_core::outcome::{CloseCode, CloseCodeValidity, SessionOutcome};
 use wsscope_core::session::{
-    Classification, CloseFrame, SessionEnd, SessionId, SessionMessage, SessionStart,
+    Classification, CloseFrame, SessionEnd, SessionId, SessionMessage, SessionStart, Transport,
 };
 use wsscope_core::tcp::flow::Began;
 use wsscope_core::tcp::{CloseReason, Dir};
 use wsscope_core::timestamp::Timestamp;
+use wsscope_core::tls::TlsInfo;
 use wsscope_core::totals::{CaptureTotals, MessageCounts, RunTotals};
 use wsscope_core::ws::message::{Message, MessageKind};
 
@@ -328,8 +329,9 @@ pub struct HandshakeReport {
     pub accept: Option<String>,
     /// The accept value the key requires.
     pub expected_accept: Option<String>,
-    /// `accept == expected_accept`.
-    pub accept_valid: bool,
+    /// `accept == expected_accept`; `null` for an HTTP/2 stream (RFC 8441 uses no key and no
+    /// accept).
+    pub accept_valid: Option<bool>,
     /// Selected subprotocol.
     pub subprotocol: Option<String>,
     /// Accepted extensions, as written in the response (one string each).
@@ -491,6 +493,66 @@ pub struct SessionInfo {
     pub started: String,
     /// The opening handshake, `null` when not captured.
     pub handshake: Option<HandshakeReport>,
+    /// What carries the session: `http1` (an HTTP/1.1 upgrade: the whole connection) or `h2`
+    /// (an RFC 8441 extended CONNECT: one HTTP/2 stream).
+    pub transport: TransportName,
+    /// The HTTP/2 stream id (`transport: "h2"`), else `null`.
+    pub stream_id: Option<u32>,
+    /// The TLS connection the session was decrypted from (`wss://`), `null` for cleartext.
+    pub tls: Option<TlsReport>,
+}
+
+/// What a TLS handshake showed (never a secret).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct TlsReport {
+    /// Negotiated version (`TLS 1.3`, `TLS 1.2`, or `0x....` when unknown); `null` when the
+    /// ServerHello was not captured.
+    pub version: Option<String>,
+    /// Negotiated cipher suite, by its IANA name (`TLS_AES_128_GCM_SHA256`, or `0x....` when
+    /// not listed); `null` when the ServerHello was not captured.
+    pub cipher_suite: Option<String>,
+    /// Server name (SNI) the client asked for.
+    pub sni: Option<String>,
+    /// ALPN protocols the client offered, in its order.
+    pub alpn_offered: Vec<String>,
+    /// ALPN protocol the server selected (TLS 1.3: known only when the handshake was
+    /// decrypted).
+    pub alpn: Option<String>,
+    /// The handshake resumed an earlier session (TLS 1.3 PSK, TLS 1.2 session id or ticket).
+    pub resumed: bool,
+    /// Application data was decrypted.
+    pub decrypted: bool,
+}
+
+impl From<&TlsInfo> for TlsReport {
+    fn from(t: &TlsInfo) -> Self {
+        TlsReport {
+            version: t.version.map(|v| {
+                wsscope_core::tls::info::version_name(v)
+                    .map_or_else(|| format!("0x{v:04x}"), str::to_string)
+            }),
+            cipher_suite: t.cipher_suite.map(|c| {
+                wsscope_core::tls::info::cipher_suite_name(c)
+                    .map_or_else(|| format!("0x{c:04x}"), str::to_string)
+            }),
+            sni: t.sni.clone(),
+            alpn_offered: t.alpn_offered.clone(),
+            alpn: t.alpn.clone(),
+            resumed: t.resumed,
+            decrypted: t.decrypted,
+        }
+    }
+}
+
+/// What carries a WebSocket session.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum TransportName {
+    /// An HTTP/1.1 upgrade (101): the session is the whole TCP or TLS connection.
+    #[serde(rename = "http1")]
+    Http1,
+    /// An HTTP/2 extended CONNECT (RFC 8441): the session is one stream.
+    #[serde(rename = "h2")]
+    H2,
 }
 
 /// One WebSocket session (or refused upgrade attempt).
@@ -729,6 +791,9 @@ pub struct FlowReport {
     pub gap_bytes: u64,
     /// Inconsistent overlaps (both ways).
     pub overlaps: u64,
+    /// What the TLS handshake showed when the connection is TLS (even when not decrypted),
+    /// else `null`.
+    pub tls: Option<TlsReport>,
 }
 
 /// `wsscope flows --json` document.
@@ -838,6 +903,14 @@ impl From<DeflateParams> for DeflateReport {
 
 /// Endpoints, community ID and handshake of a session from its start event.
 pub fn session_info(s: &SessionStart, capture: &str) -> SessionInfo {
+    let h2 = matches!(s.transport, Transport::H2 { .. });
+    let version_string = |minor: u8| {
+        if h2 {
+            "HTTP/2".to_string()
+        } else {
+            version_string(minor)
+        }
+    };
     let handshake = s.handshake.as_ref().map(|h| {
         let n = &h.negotiated;
         HandshakeReport {
@@ -861,7 +934,10 @@ pub fn session_info(s: &SessionStart, capture: &str) -> SessionInfo {
             }),
             accept: n.accept.clone(),
             expected_accept: n.expected_accept.clone(),
-            accept_valid: n.accept_valid,
+            accept_valid: match s.transport {
+                Transport::Http1 => Some(n.accept_valid),
+                Transport::H2 { .. } => None,
+            },
             subprotocol: n.subprotocol.clone(),
             extensions: n.extensions.iter().map(render_extension).collect(),
             deflate: n.deflate.map(DeflateReport::from),
@@ -876,6 +952,15 @@ pub fn session_info(s: &SessionStart, capture: &str) -> SessionInfo {
         tcp_began: s.tcp_began.into(),
         started: s.ts.rfc3339(),
         handshake,
+        transport: match s.transport {
+            Transport::Http1 => TransportName::Http1,
+            Transport::H2 { .. } => TransportName::H2,
+        },
+        stream_id: match s.transport {
+            Transport::Http1 => None,
+            Transport::H2 { stream_id } => Some(stream_id),
+        },
+        tls: s.tls.as_deref().map(TlsReport::from),
     }
 }
 
@@ -1033,6 +1118,7 @@ pub fn flow_report(r: &FlowRecord, capture: &str) -> FlowReport {
         gaps: s.gaps[0] + s.gaps[1],
         gap_bytes: s.gap_bytes[0] + s.gap_bytes[1],
         overlaps: s.overlaps[0] + s.overlaps[1],
+        tls: r.tls.as_deref().map(TlsReport::from),
     }
 }
 

@@ -2,15 +2,19 @@
 //! Every payload and header value is escaped before it reaches the terminal.
 
 use crate::output::{Output, OutputSink};
+use crate::report::TlsReport;
 use std::collections::{BTreeMap, HashMap};
 use std::io::{self, Write};
 use wsscope_core::escape::{bytes_for_terminal, for_terminal};
 use wsscope_core::finding::{Finding, Severity};
 use wsscope_core::handshake::{DeflateParams, Negotiated};
 use wsscope_core::outcome::{CloseCode, SessionOutcome};
-use wsscope_core::session::{CloseFrame, SessionEnd, SessionId, SessionMessage, SessionStart};
+use wsscope_core::session::{
+    CloseFrame, SessionEnd, SessionId, SessionMessage, SessionStart, Transport,
+};
 use wsscope_core::tcp::Dir;
 use wsscope_core::timestamp::Timestamp;
+use wsscope_core::tls::TlsInfo;
 use wsscope_core::totals::{CaptureTotals, RunTotals};
 use wsscope_core::ws::message::MessageKind;
 
@@ -149,6 +153,38 @@ fn describe_deflate(d: &DeflateParams) -> String {
     format!("permessage-deflate ({})", params.join(", "))
 }
 
+/// A TLS handshake in one line: `TLS 1.3 TLS_AES_128_GCM_SHA256, sni example.com, alpn h2
+/// (offered h2, http/1.1), resumed`.
+pub fn describe_tls(t: &TlsInfo) -> String {
+    let report = TlsReport::from(t);
+    let mut parts = vec![format!(
+        "{} {}",
+        report.version.as_deref().unwrap_or("version unknown"),
+        report.cipher_suite.as_deref().unwrap_or("suite unknown")
+    )];
+    if let Some(sni) = &t.sni {
+        parts.push(format!("sni {}", for_terminal(sni)));
+    }
+    let offered: Vec<String> = t.alpn_offered.iter().map(|p| for_terminal(p)).collect();
+    match (&t.alpn, offered.is_empty()) {
+        (Some(a), true) => parts.push(format!("alpn {}", for_terminal(a))),
+        (Some(a), false) => parts.push(format!(
+            "alpn {} (offered {})",
+            for_terminal(a),
+            offered.join(", ")
+        )),
+        (None, false) => parts.push(format!("alpn offered {}", offered.join(", "))),
+        (None, true) => {}
+    }
+    if t.resumed {
+        parts.push("resumed".into());
+    }
+    if !t.decrypted {
+        parts.push("not decrypted".into());
+    }
+    parts.join(", ")
+}
+
 /// What the 101 settled besides the status: accept check, subprotocol, extensions.
 fn describe_negotiated(n: &Negotiated, status: u16) -> String {
     let mut extra = String::new();
@@ -206,7 +242,16 @@ impl Text {
                 )
             })
             .unwrap_or_else(|| "(handshake not captured)".into());
-        format!("session {}  {} -> {}  {}", s.id, s.client, s.server, target)
+        let carrier = match (s.transport, s.tls.is_some()) {
+            (Transport::H2 { stream_id }, true) => format!("  (h2 over TLS, stream {stream_id})"),
+            (Transport::H2 { stream_id }, false) => format!("  (h2c, stream {stream_id})"),
+            (Transport::Http1, true) => "  (wss)".to_string(),
+            (Transport::Http1, false) => String::new(),
+        };
+        format!(
+            "session {}  {} -> {}  {}{carrier}",
+            s.id, s.client, s.server, target
+        )
     }
 
     fn write_end(&mut self, end: &SessionEnd, open: Open) -> io::Result<()> {
@@ -245,6 +290,9 @@ impl Text {
                 None => writeln!(o, "  handshake  request only (no response captured)")?,
             },
             None => writeln!(o, "  handshake  not captured (mid-stream)")?,
+        }
+        if let Some(tls) = &s.tls {
+            writeln!(o, "  tls        {}", describe_tls(tls))?;
         }
         let secs = end.ts.nanos_since(s.ts) as f64 / 1e9;
         writeln!(o, "  time       {} .. {} ({secs:.3} s)", s.ts, end.ts)?;
