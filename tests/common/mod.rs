@@ -44,6 +44,8 @@ where
     Command::new(env!("CARGO_BIN_EXE_wsscope"))
         .args(args)
         .current_dir(root())
+        // Hermetic: a key log in the developer's environment must not change the results.
+        .env_remove("SSLKEYLOGFILE")
         .output()
         .expect("run wsscope")
 }
