@@ -2238,6 +2238,275 @@ fn oversized_ping_is_reported_with_all_its_bytes() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// TLS and HTTP/2 (RFC 8441)
+// ---------------------------------------------------------------------------------------------
+
+/// A TLS record.
+fn tls_record(content_type: u8, version: u16, body: &[u8]) -> Vec<u8> {
+    let mut r = vec![content_type];
+    r.extend_from_slice(&version.to_be_bytes());
+    r.extend_from_slice(&(body.len() as u16).to_be_bytes());
+    r.extend_from_slice(body);
+    r
+}
+
+/// A handshake message.
+fn tls_handshake(msg_type: u8, body: &[u8]) -> Vec<u8> {
+    let mut m = vec![msg_type];
+    m.extend_from_slice(&(body.len() as u32).to_be_bytes()[1..]);
+    m.extend_from_slice(body);
+    m
+}
+
+fn tls_extension(ext_type: u16, body: &[u8]) -> Vec<u8> {
+    let mut e = ext_type.to_be_bytes().to_vec();
+    e.extend_from_slice(&(body.len() as u16).to_be_bytes());
+    e.extend_from_slice(body);
+    e
+}
+
+/// A TLS 1.3 ClientHello record offering TLS_AES_128_GCM_SHA256, with SNI `example.com` and
+/// ALPN `http/1.1`.
+fn client_hello() -> Vec<u8> {
+    let mut body = vec![0x03, 0x03];
+    body.extend_from_slice(&[0x11; 32]); // random
+    body.push(32);
+    body.extend_from_slice(&[0x22; 32]); // legacy session id
+    body.extend_from_slice(&[0x00, 0x02, 0x13, 0x01]);
+    body.extend_from_slice(&[0x01, 0x00]);
+    let name = b"example.com";
+    let mut sni = ((name.len() + 3) as u16).to_be_bytes().to_vec();
+    sni.push(0);
+    sni.extend_from_slice(&(name.len() as u16).to_be_bytes());
+    sni.extend_from_slice(name);
+    let mut exts = tls_extension(0x0000, &sni);
+    exts.extend(tls_extension(0x002b, &[0x02, 0x03, 0x04]));
+    exts.extend(tls_extension(0x0010, b"\x00\x09\x08http/1.1"));
+    exts.extend(tls_extension(0x0033, &[0x00, 0x00]));
+    body.extend_from_slice(&(exts.len() as u16).to_be_bytes());
+    body.extend(exts);
+    tls_record(22, 0x0301, &tls_handshake(1, &body))
+}
+
+/// The TLS 1.3 ServerHello answering [`client_hello`].
+fn server_hello() -> Vec<u8> {
+    let mut body = vec![0x03, 0x03];
+    body.extend_from_slice(&[0x33; 32]);
+    body.push(32);
+    body.extend_from_slice(&[0x22; 32]);
+    body.extend_from_slice(&[0x13, 0x01, 0x00]);
+    let mut exts = tls_extension(0x002b, &[0x03, 0x04]);
+    let mut share = vec![0x00, 0x1d, 0x00, 0x20];
+    share.extend_from_slice(&[0x44; 32]);
+    exts.extend(tls_extension(0x0033, &share));
+    body.extend_from_slice(&(exts.len() as u16).to_be_bytes());
+    body.extend(exts);
+    tls_record(22, 0x0303, &tls_handshake(2, &body))
+}
+
+#[test]
+fn tls_without_keys_is_tls_not_decrypted_naming_the_server() {
+    let mut c = Conversation::default_v4();
+    c.handshake();
+    c.client_send(&client_hello());
+    c.server_send(&server_hello());
+    c.server_send(&tls_record(20, 0x0303, &[1]));
+    c.server_send(&tls_record(23, 0x0303, &[0x5a; 200]));
+    c.client_send(&tls_record(20, 0x0303, &[1]));
+    c.client_send(&tls_record(23, 0x0303, &[0xa5; 100]));
+    c.close();
+    let o = analyze_packets(&c.into_packets());
+    let f = o.expect(Code::TlsNotDecrypted, None);
+    assert!(f.detail.contains("example.com"), "{}", f.detail);
+    assert!(f.detail.contains("no key"), "{}", f.detail);
+    assert!(o.sessions.is_empty(), "{:#?}", o.sessions);
+    assert_eq!(o.flows.len(), 1);
+    assert_eq!(
+        o.flows[0].classification,
+        wsscope_core::session::Classification::Tls
+    );
+    let tls = o.flows[0].tls.as_deref().expect("flow tls");
+    assert_eq!(tls.sni.as_deref(), Some("example.com"));
+    assert_eq!(tls.version, Some(0x0304));
+    assert_eq!(tls.cipher_suite, Some(0x1301));
+    assert_eq!(tls.alpn_offered, ["http/1.1"]);
+    assert!(!tls.decrypted);
+}
+
+#[test]
+fn fatal_tls_alert_is_reported_by_name() {
+    let mut c = Conversation::default_v4();
+    c.handshake();
+    c.client_send(&client_hello());
+    // handshake_failure (40), fatal (2), in plaintext before any keys.
+    c.server_send(&tls_record(21, 0x0303, &[2, 40]));
+    c.close();
+    let o = analyze_packets(&c.into_packets());
+    let f = o.expect(Code::TlsAlert, Some(S2C));
+    assert!(f.detail.contains("handshake_failure"), "{}", f.detail);
+}
+
+#[test]
+fn tls_record_failing_authentication_is_tls_decrypt_failed() {
+    // A real TLS 1.3 capture with application traffic secrets one bit off.
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(root.join("fixtures/py_tls13.keylog")).expect("keylog");
+    let wrong: String = text
+        .lines()
+        .map(|l| {
+            let mut line = l.to_string();
+            if l.contains("_TRAFFIC_SECRET_0 ") {
+                let last = line.pop().unwrap_or('0');
+                line.push(if last == '0' { '1' } else { '0' });
+            }
+            line + "\n"
+        })
+        .collect();
+    let cfg = config();
+    cfg.keys.push_complete(wrong.as_bytes());
+    let bytes = std::fs::read(root.join("fixtures/py_tls13.pcap")).expect("pcap");
+    let o = analyze_with(cfg, &bytes);
+    let f = o.expect(Code::TlsDecryptFailed, Some(S2C));
+    assert!(f.detail.contains("stopped"), "{}", f.detail);
+    assert!(o.messages.is_empty(), "garbage decoded: {:#?}", o.messages);
+}
+
+/// An HTTP/2 frame.
+fn h2_frame(frame_type: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
+    let mut f = (payload.len() as u32).to_be_bytes()[1..].to_vec();
+    f.push(frame_type);
+    f.push(flags);
+    f.extend_from_slice(&stream.to_be_bytes());
+    f.extend_from_slice(payload);
+    f
+}
+
+/// A header block of literal fields without indexing (no Huffman coding).
+fn hpack_literals(fields: &[(&str, &str)]) -> Vec<u8> {
+    let mut b = Vec::new();
+    for (name, value) in fields {
+        b.push(0x00);
+        b.push(name.len() as u8);
+        b.extend_from_slice(name.as_bytes());
+        b.push(value.len() as u8);
+        b.extend_from_slice(value.as_bytes());
+    }
+    b
+}
+
+const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+const END_STREAM: u8 = 0x1;
+const END_HEADERS: u8 = 0x4;
+
+/// An h2c connection: the server's SETTINGS (`enable_connect` sends
+/// SETTINGS_ENABLE_CONNECT_PROTOCOL=1), an extended CONNECT on stream 1 with `extra` fields,
+/// `status`, then when 200 one text each way and a clean close with END_STREAM both ways.
+fn h2_websocket(enable_connect: bool, extra: &[(&str, &str)], status: &str) -> Outcome {
+    let mut c = Conversation::default_v4();
+    c.handshake();
+    let mut client = H2_PREFACE.to_vec();
+    client.extend(h2_frame(4, 0, 0, &[]));
+    c.client_send(&client);
+    let settings: &[u8] = if enable_connect {
+        &[0, 8, 0, 0, 0, 1]
+    } else {
+        &[]
+    };
+    c.server_send(&h2_frame(4, 0, 0, settings));
+    c.client_send(&h2_frame(4, 1, 0, &[]));
+    c.server_send(&h2_frame(4, 1, 0, &[]));
+    let mut fields = vec![
+        (":method", "CONNECT"),
+        (":protocol", "websocket"),
+        (":scheme", "http"),
+        (":path", "/chat"),
+        (":authority", "example.com"),
+        ("sec-websocket-version", "13"),
+    ];
+    fields.extend_from_slice(extra);
+    c.client_send(&h2_frame(1, END_HEADERS, 1, &hpack_literals(&fields)));
+    if status != "200" {
+        c.server_send(&h2_frame(
+            1,
+            END_HEADERS | END_STREAM,
+            1,
+            &hpack_literals(&[(":status", status)]),
+        ));
+        c.close();
+        return analyze_packets(&c.into_packets());
+    }
+    c.server_send(&h2_frame(
+        1,
+        END_HEADERS,
+        1,
+        &hpack_literals(&[(":status", "200")]),
+    ));
+    c.client_send(&h2_frame(0, 0, 1, &ctext("hello")));
+    c.server_send(&h2_frame(0, 0, 1, &stext("world")));
+    c.client_send(&h2_frame(0, 0, 1, &cclose(1000)));
+    c.server_send(&h2_frame(0, END_STREAM, 1, &sclose(1000)));
+    c.client_send(&h2_frame(0, END_STREAM, 1, &[]));
+    c.close();
+    analyze_packets(&c.into_packets())
+}
+
+#[test]
+fn rfc8441_websocket_stream_is_a_session() {
+    let o = h2_websocket(true, &[], "200");
+    o.assert_codes(&[]);
+    assert_eq!(o.sessions.len(), 1);
+    assert_eq!(
+        o.sessions[0].transport,
+        wsscope_core::session::Transport::H2 { stream_id: 1 }
+    );
+    assert_session_decoded(&o);
+}
+
+#[test]
+fn extended_connect_without_the_server_setting_is_h2_connect_not_enabled() {
+    let o = h2_websocket(false, &[], "200");
+    o.expect(Code::H2ConnectNotEnabled, Some(C2S));
+    assert_session_decoded(&o);
+}
+
+#[test]
+fn sec_websocket_key_on_http2_is_h2_websocket_field_unused() {
+    let o = h2_websocket(true, &[("sec-websocket-key", KEY)], "200");
+    let f = o.expect(Code::H2WebSocketFieldUnused, Some(C2S));
+    assert!(
+        f.detail.to_ascii_lowercase().contains("sec-websocket-key"),
+        "{}",
+        f.detail
+    );
+    assert_session_decoded(&o);
+}
+
+#[test]
+fn extended_connect_answered_403_is_a_refused_session() {
+    let o = h2_websocket(true, &[], "403");
+    let f = o.expect(Code::UpgradeRejected, Some(S2C));
+    assert!(f.detail.contains("403"), "{}", f.detail);
+    assert_eq!(o.sessions.len(), 1);
+    assert!(!o.sessions[0].upgraded);
+    assert!(o.messages.is_empty());
+}
+
+#[test]
+fn malformed_http2_frame_is_h2_protocol_error() {
+    let mut c = Conversation::default_v4();
+    c.handshake();
+    let mut client = H2_PREFACE.to_vec();
+    client.extend(h2_frame(4, 0, 0, &[]));
+    c.client_send(&client);
+    // A SETTINGS frame whose length is not a multiple of 6 (RFC 9113 6.5: FRAME_SIZE_ERROR).
+    c.server_send(&h2_frame(4, 0, 0, &[0, 8, 0, 0, 0]));
+    c.close();
+    let o = analyze_packets(&c.into_packets());
+    let f = o.expect(Code::H2ProtocolError, Some(S2C));
+    assert!(f.detail.contains("SETTINGS"), "{}", f.detail);
+}
+
+// ---------------------------------------------------------------------------------------------
 // Meta
 // ---------------------------------------------------------------------------------------------
 

@@ -95,7 +95,11 @@ fn check_wss(name: &str, capture: &str, extra: &[&str]) -> (Value, Value) {
     assert_eq!(session["transport"], "http1");
     assert_eq!(session["stream_id"], Value::Null);
     assert_eq!(session["handshake"]["accept_valid"], true, "{name}");
-    assert_eq!(session["tls"]["decrypted"], true, "{name}: {}", session["tls"]);
+    assert_eq!(
+        session["tls"]["decrypted"], true,
+        "{name}: {}",
+        session["tls"]
+    );
     let compare = compare_types(&peers);
     for dir in ["c2s", "s2c"] {
         assert_eq!(
@@ -198,7 +202,12 @@ fn sslkeylogfile_environment_variable_is_read() {
         .env("SSLKEYLOGFILE", fixture("py_tls13.keylog"))
         .output()
         .expect("run");
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let report: Value = serde_json::from_slice(&out.stdout).expect("JSON");
     assert_eq!(report["summary"]["sessions"], 1, "{}", report["summary"]);
     assert_eq!(report["sessions"][0]["tls"]["decrypted"], true);
@@ -211,7 +220,10 @@ fn without_keys_the_user_is_told_which_connection_and_why() {
     let report = report_for(&fixture("py_tls13_nokey.pcap"), &args);
     assert_eq!(report["summary"]["sessions"], 0);
     let findings = &report["findings"];
-    assert!(codes(findings).contains(&"tls-not-decrypted".to_string()), "{findings}");
+    assert!(
+        codes(findings).contains(&"tls-not-decrypted".to_string()),
+        "{findings}"
+    );
     let detail = findings
         .as_array()
         .and_then(|f| f.iter().find(|f| f["code"] == "tls-not-decrypted"))
@@ -285,7 +297,10 @@ fn missing_keylog_file_is_a_one_line_error() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(err.trim_end().lines().count(), 1, "{err}");
-    assert!(err.contains("no/such.keylog") && err.contains("no such file"), "{err}");
+    assert!(
+        err.contains("no/such.keylog") && err.contains("no such file"),
+        "{err}"
+    );
 }
 
 /// Checks an HTTP/2 fixture: two RFC 8441 WebSocket streams and a plain GET on one connection.
@@ -294,8 +309,15 @@ fn check_h2(name: &str, extra: &[&str]) -> Value {
     let report = report_for(&fixture(&format!("{name}.pcap")), extra);
     let sessions = report["sessions"].as_array().expect("sessions");
     let streams = peers["streams"].as_array().expect("streams");
-    let websocket: Vec<&Value> = streams.iter().filter(|s| s["kind"] == "websocket").collect();
-    assert_eq!(sessions.len(), websocket.len(), "{name}: one session per WebSocket stream");
+    let websocket: Vec<&Value> = streams
+        .iter()
+        .filter(|s| s["kind"] == "websocket")
+        .collect();
+    assert_eq!(
+        sessions.len(),
+        websocket.len(),
+        "{name}: one session per WebSocket stream"
+    );
     let compare = compare_types(&peers);
     for want in websocket {
         let id = want["stream_id"].as_u64().expect("id");
@@ -358,5 +380,8 @@ fn text_report_names_the_carrier() {
     ]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("(wss)"), "{text}");
-    assert!(text.contains("tls        TLS 1.3 TLS_AES_256_GCM_SHA384"), "{text}");
+    assert!(
+        text.contains("tls        TLS 1.3 TLS_AES_256_GCM_SHA384"),
+        "{text}"
+    );
 }
