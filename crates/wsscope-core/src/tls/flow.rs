@@ -1234,3 +1234,615 @@ impl TlsFlow {
         self.secrets = None;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::hello::{
+        EXT_ALPN, EXT_EARLY_DATA, EXT_PRE_SHARED_KEY, EXT_SERVER_NAME, EXT_SUPPORTED_VERSIONS,
+        HELLO_RETRY_RANDOM,
+    };
+    use super::*;
+
+    const RANDOM: [u8; 32] = [0x5a; 32];
+
+    fn u16b(n: usize) -> [u8; 2] {
+        u16::try_from(n).expect("small").to_be_bytes()
+    }
+
+    fn record(ct: u8, body: &[u8]) -> Vec<u8> {
+        let mut r = vec![ct, 3, 3];
+        r.extend(u16b(body.len()));
+        r.extend_from_slice(body);
+        r
+    }
+
+    fn msg(ty: u8, body: &[u8]) -> Vec<u8> {
+        let len = u32::try_from(body.len()).expect("small").to_be_bytes();
+        let mut m = vec![ty, len[1], len[2], len[3]];
+        m.extend_from_slice(body);
+        m
+    }
+
+    fn ext(ty: u16, data: &[u8]) -> Vec<u8> {
+        let mut e = ty.to_be_bytes().to_vec();
+        e.extend(u16b(data.len()));
+        e.extend_from_slice(data);
+        e
+    }
+
+    fn with_exts(mut body: Vec<u8>, exts: &[Vec<u8>]) -> Vec<u8> {
+        let all: Vec<u8> = exts.concat();
+        body.extend(u16b(all.len()));
+        body.extend(all);
+        body
+    }
+
+    fn alpn(name: &[u8]) -> Vec<u8> {
+        let mut list = vec![u8::try_from(name.len()).expect("small")];
+        list.extend_from_slice(name);
+        let mut d = u16b(list.len()).to_vec();
+        d.extend(list);
+        d
+    }
+
+    fn client_hello(session_id: &[u8], early_data: bool) -> Vec<u8> {
+        let mut b = vec![3, 3];
+        b.extend(RANDOM);
+        b.push(u8::try_from(session_id.len()).expect("small"));
+        b.extend_from_slice(session_id);
+        b.extend([0, 4, 0x13, 0x01, 0xc0, 0x2f, 1, 0]);
+        let mut sni = u16b(12).to_vec();
+        sni.push(0);
+        sni.extend(u16b(9));
+        sni.extend_from_slice(b"localhost");
+        let mut exts = vec![
+            ext(EXT_SERVER_NAME, &sni),
+            ext(EXT_ALPN, &alpn(b"h2")),
+            ext(EXT_SUPPORTED_VERSIONS, &[4, 3, 4, 3, 3]),
+        ];
+        if early_data {
+            exts.push(ext(EXT_EARLY_DATA, &[]));
+        }
+        record(HANDSHAKE, &msg(1, &with_exts(b, &exts)))
+    }
+
+    fn server_hello(random: [u8; 32], version: u16, suite: u16, session_id: &[u8]) -> Vec<u8> {
+        let mut b = if version == TLS13 {
+            vec![3, 3]
+        } else {
+            version.to_be_bytes().to_vec()
+        };
+        b.extend(random);
+        b.push(u8::try_from(session_id.len()).expect("small"));
+        b.extend_from_slice(session_id);
+        b.extend(suite.to_be_bytes());
+        b.push(0);
+        let mut exts = Vec::new();
+        if version == TLS13 {
+            exts.push(ext(EXT_SUPPORTED_VERSIONS, &[3, 4]));
+            exts.push(ext(EXT_PRE_SHARED_KEY, &[0, 0]));
+        }
+        record(HANDSHAKE, &msg(2, &with_exts(b, &exts)))
+    }
+
+    fn encrypted_extensions(early_data: bool) -> Vec<u8> {
+        let mut exts = vec![ext(EXT_ALPN, &alpn(b"h2"))];
+        if early_data {
+            exts.push(ext(EXT_EARLY_DATA, &[]));
+        }
+        msg(8, &with_exts(Vec::new(), &exts))
+    }
+
+    /// A TLS 1.3 secret of its own for each label.
+    fn secret(label: u8) -> Secret {
+        Secret::new(vec![label; 32])
+    }
+
+    fn keys_for(random: &[u8; 32]) -> KeyStore {
+        let r = hex(random);
+        let mut text = String::new();
+        for (label, b) in [
+            ("CLIENT_HANDSHAKE_TRAFFIC_SECRET", 1u8),
+            ("SERVER_HANDSHAKE_TRAFFIC_SECRET", 2),
+            ("CLIENT_TRAFFIC_SECRET_0", 3),
+            ("SERVER_TRAFFIC_SECRET_0", 4),
+        ] {
+            text.push_str(&format!("{label} {r} {}\n", hex(&[b; 32])));
+        }
+        let keys = KeyStore::new();
+        keys.push(text.as_bytes());
+        keys
+    }
+
+    fn sealed(label: u8, seq: u64, ct: u8, content: &[u8]) -> Vec<u8> {
+        Tls13Reader::new(Tls13Suite::Aes128GcmSha256, &secret(label))
+            .expect("keys")
+            .seal(seq, ct, content)
+    }
+
+    fn plaintext(events: &[TlsEvent], dir: Dir) -> Vec<Vec<u8>> {
+        events
+            .iter()
+            .filter_map(|e| match e {
+                TlsEvent::Plaintext { from, bytes } if *from == dir => Some(bytes.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn findings(events: &[TlsEvent]) -> Vec<&TlsFinding> {
+        events
+            .iter()
+            .filter_map(|e| match e {
+                TlsEvent::Finding(f) => Some(f),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Feeds (direction, bytes) pieces in order, then finishes.
+    fn run(flow: &mut TlsFlow, keys: &KeyStore, pieces: &[(Dir, Vec<u8>)]) -> Vec<TlsEvent> {
+        let mut out = Vec::new();
+        for (d, b) in pieces {
+            flow.feed(*d, b, keys, &mut out);
+        }
+        flow.finish(keys, &mut out);
+        out
+    }
+
+    #[test]
+    fn sniff_wants_a_client_hello_record() {
+        let ch = client_hello(&[], false);
+        assert_eq!(sniff(&ch), Sniff::Tls);
+        assert_eq!(sniff(&ch[..6]), Sniff::Tls);
+        for n in 0..6 {
+            assert_eq!(sniff(&ch[..n]), Sniff::NeedMore, "{n} bytes");
+        }
+        assert_eq!(sniff(b"GET / HTTP/1.1\r\n"), Sniff::NotTls);
+        assert_eq!(sniff(b"PRI * HTTP/2.0"), Sniff::NotTls);
+        assert_eq!(
+            sniff(&[0x16, 3, 3, 0, 4, 2]),
+            Sniff::NotTls,
+            "a ServerHello"
+        );
+        assert_eq!(sniff(&[0x17, 3, 3]), Sniff::NotTls, "application data");
+        assert_eq!(sniff(&[0x16, 3, 9]), Sniff::NotTls, "no such version");
+        assert_eq!(sniff(&[0x16, 2]), Sniff::NotTls);
+        assert_eq!(sniff(&[0x16, 3, 1, 0x48, 1, 1]), Sniff::NotTls, "too long");
+        assert_eq!(sniff(&[0x16, 3, 0, 0, 50, 1]), Sniff::Tls, "SSL 3.0 record");
+    }
+
+    /// A whole TLS 1.3 connection of our own: HelloRetryRequest and a second ClientHello,
+    /// middlebox change_cipher_spec records, encrypted handshake with ALPN, a NewSessionTicket,
+    /// a KeyUpdate, application data both ways and a close_notify.
+    #[test]
+    fn tls13_with_hello_retry_ticket_and_key_update() {
+        let keys = keys_for(&RANDOM);
+        let finished = msg(20, &[7; 32]);
+        let mut server_flight = encrypted_extensions(false);
+        server_flight.extend(msg(11, &[0; 40]));
+        server_flight.extend(&finished);
+        let mut key_update = msg(24, &[0]);
+        let pieces = vec![
+            (C2S, client_hello(&[], false)),
+            (S2C, server_hello(HELLO_RETRY_RANDOM, TLS13, 0x1301, &[])),
+            (S2C, record(CHANGE_CIPHER_SPEC, &[1])),
+            (C2S, record(CHANGE_CIPHER_SPEC, &[1])),
+            (C2S, client_hello(&[], false)),
+            (S2C, server_hello([0x77; 32], TLS13, 0x1301, &[])),
+            (S2C, sealed(2, 0, HANDSHAKE, &server_flight)),
+            (C2S, sealed(1, 0, HANDSHAKE, &finished)),
+            (C2S, sealed(3, 0, APPLICATION_DATA, b"hello")),
+            (S2C, sealed(4, 0, HANDSHAKE, &msg(4, &[9; 20]))),
+            (S2C, sealed(4, 1, APPLICATION_DATA, b"world")),
+            (
+                S2C,
+                sealed(4, 2, HANDSHAKE, &std::mem::take(&mut key_update)),
+            ),
+        ];
+        // After the KeyUpdate the server's records are under the next secret.
+        let mut next = Tls13Reader::new(Tls13Suite::Aes128GcmSha256, &secret(4)).expect("k");
+        next.key_update().expect("update");
+        let mut pieces = pieces;
+        pieces.push((S2C, next.seal(0, APPLICATION_DATA, b"after update")));
+        pieces.push((C2S, sealed(3, 1, ALERT, &[1, 0])));
+        // Byte by byte and whole give the same.
+        for step in [usize::MAX, 1, 7] {
+            let mut flow = TlsFlow::new(TlsLimits::default());
+            let mut out = Vec::new();
+            for (d, b) in &pieces {
+                for chunk in b.chunks(step.min(b.len())) {
+                    flow.feed(*d, chunk, &keys, &mut out);
+                }
+            }
+            flow.finish(&keys, &mut out);
+            assert!(findings(&out).is_empty(), "{out:?}");
+            assert_eq!(plaintext(&out, C2S), [b"hello".to_vec()]);
+            assert_eq!(
+                plaintext(&out, S2C),
+                [b"world".to_vec(), b"after update".to_vec()]
+            );
+            assert_eq!(out[0], TlsEvent::Ready);
+            let info = flow.info();
+            assert_eq!(info.version, Some(TLS13));
+            assert_eq!(info.cipher_suite, Some(0x1301));
+            assert_eq!(info.sni.as_deref(), Some("localhost"));
+            assert_eq!(info.alpn_offered, ["h2"]);
+            assert_eq!(info.alpn.as_deref(), Some("h2"));
+            assert!(info.resumed && info.decrypted);
+            assert!(flow.is_done());
+            assert_eq!(flow.held(), 0);
+            let shown = format!("{flow:?}");
+            assert!(
+                !shown.contains("hello") && !shown.contains("0101"),
+                "{shown}"
+            );
+        }
+    }
+
+    fn early_data_connection(accepted: bool) -> Vec<(Dir, Vec<u8>)> {
+        let finished = msg(20, &[7; 32]);
+        let mut flight = encrypted_extensions(accepted);
+        flight.extend(&finished);
+        vec![
+            (C2S, client_hello(&[], true)),
+            (C2S, record(CHANGE_CIPHER_SPEC, &[1])),
+            // 0-RTT data under the early secret (not in any key log)
+            (C2S, sealed(9, 0, APPLICATION_DATA, b"GET /early")),
+            (S2C, server_hello([0x77; 32], TLS13, 0x1301, &[])),
+            (S2C, sealed(2, 0, HANDSHAKE, &flight)),
+            (C2S, sealed(9, 1, HANDSHAKE, &msg(5, &[]))), // EndOfEarlyData
+            (C2S, sealed(1, 0, HANDSHAKE, &finished)),
+            (C2S, sealed(3, 0, APPLICATION_DATA, b"GET /late")),
+            (S2C, sealed(4, 0, APPLICATION_DATA, b"HTTP/1.1 200")),
+        ]
+    }
+
+    #[test]
+    fn rejected_early_data_is_skipped_like_the_server_does() {
+        let keys = keys_for(&RANDOM);
+        let mut pieces = early_data_connection(false);
+        pieces.remove(5); // no EndOfEarlyData when the server rejected 0-RTT
+        let out = run(&mut TlsFlow::new(TlsLimits::default()), &keys, &pieces);
+        assert!(findings(&out).is_empty(), "{out:?}");
+        assert_eq!(plaintext(&out, C2S), [b"GET /late".to_vec()]);
+        assert_eq!(plaintext(&out, S2C), [b"HTTP/1.1 200".to_vec()]);
+    }
+
+    #[test]
+    fn accepted_early_data_stops_the_client_direction_with_a_reason() {
+        let keys = keys_for(&RANDOM);
+        let out = run(
+            &mut TlsFlow::new(TlsLimits::default()),
+            &keys,
+            &early_data_connection(true),
+        );
+        let f = findings(&out);
+        assert_eq!(f.len(), 1, "{out:?}");
+        assert!(matches!(
+            f[0],
+            TlsFinding::NotDecrypted {
+                from: Some(C2S),
+                reason: NotDecryptedReason::EarlyData,
+                ..
+            }
+        ));
+        assert!(f[0].to_string().contains("CLIENT_EARLY_TRAFFIC_SECRET"));
+        assert!(plaintext(&out, C2S).is_empty());
+        assert!(out.contains(&TlsEvent::Lost { from: C2S }));
+        assert_eq!(plaintext(&out, S2C), [b"HTTP/1.1 200".to_vec()]);
+    }
+
+    #[test]
+    fn tls12_abbreviated_handshake_is_resumed() {
+        for (sid_echo, name) in [(true, "session id"), (false, "ticket")] {
+            let mut flow = TlsFlow::new(TlsLimits::default());
+            let keys = KeyStore::new();
+            let mut out = Vec::new();
+            flow.feed(C2S, &client_hello(&[0x42; 32], false), &keys, &mut out);
+            let sid: &[u8] = if sid_echo { &[0x42; 32] } else { &[0x43; 32] };
+            flow.feed(
+                S2C,
+                &server_hello([0x77; 32], TLS12, 0xc02f, sid),
+                &keys,
+                &mut out,
+            );
+            assert_eq!(flow.info().resumed, sid_echo, "{name}");
+            assert!(out.is_empty());
+            flow.feed(S2C, &record(CHANGE_CIPHER_SPEC, &[1]), &keys, &mut out);
+            assert!(flow.info().resumed, "{name}: the server's CCS came first");
+            assert_eq!(out, [TlsEvent::Ready], "{name}");
+            // Its Finished needs the master secret, which no key log holds.
+            flow.feed(S2C, &record(HANDSHAKE, &[0; 40]), &keys, &mut out);
+            let f = findings(&out);
+            assert!(
+                matches!(
+                    f[..],
+                    [TlsFinding::NotDecrypted {
+                        from: None,
+                        reason: NotDecryptedReason::NoKey { connections: 0, .. },
+                        ..
+                    }]
+                ),
+                "{name}: {out:?}"
+            );
+            assert!(flow.is_done());
+        }
+    }
+
+    #[test]
+    fn unsupported_suite_and_version_are_named() {
+        for (version, suite, want) in [
+            (
+                TLS13,
+                0x1304,
+                "cipher suite TLS_AES_128_CCM_SHA256 (0x1304) is not supported for TLS 1.3",
+            ),
+            (
+                TLS12,
+                0x000a,
+                "cipher suite 0x000a is not supported for TLS 1.2",
+            ),
+            (0x0302, 0x002f, "TLS 1.1 is not supported"),
+        ] {
+            let keys = KeyStore::new();
+            let pieces = [
+                (C2S, client_hello(&[], false)),
+                (S2C, server_hello([1; 32], version, suite, &[])),
+            ];
+            let mut flow = TlsFlow::new(TlsLimits::default());
+            let out = run(&mut flow, &keys, &pieces);
+            let f = findings(&out);
+            assert_eq!(f.len(), 1, "{out:?}");
+            let text = f[0].to_string();
+            assert!(text.contains(want), "{text}");
+            assert!(
+                text.contains("connection to localhost not decrypted"),
+                "{text}"
+            );
+            assert_eq!(f[0].code(), Code::TlsNotDecrypted);
+            assert_eq!(flow.info().cipher_suite, Some(suite));
+        }
+    }
+
+    #[test]
+    fn fatal_alerts_are_findings_close_notify_is_not() {
+        let keys = KeyStore::new();
+        let pieces = [
+            (C2S, client_hello(&[], false)),
+            (S2C, record(ALERT, &[1, 0])),
+            (S2C, record(ALERT, &[2, 40])),
+            (C2S, record(ALERT, &[1, 112])),
+        ];
+        let out = run(&mut TlsFlow::new(TlsLimits::default()), &keys, &pieces);
+        let f = findings(&out);
+        assert_eq!(f.len(), 1, "{out:?}");
+        assert_eq!(f[0].code(), Code::TlsAlert);
+        assert_eq!(
+            f[0].to_string(),
+            "the server sent a fatal TLS alert: handshake_failure (40)"
+        );
+    }
+
+    #[test]
+    fn encrypted_data_without_hellos_is_a_handshake_not_captured() {
+        let keys = KeyStore::new();
+        // The capture began mid-connection: application data only.
+        let out = run(
+            &mut TlsFlow::new(TlsLimits::default()),
+            &keys,
+            &[(C2S, record(APPLICATION_DATA, &[1; 40]))],
+        );
+        assert!(matches!(
+            findings(&out)[..],
+            [TlsFinding::NotDecrypted {
+                reason: NotDecryptedReason::NoClientHello,
+                ..
+            }]
+        ));
+        // The server's encrypted records with no ServerHello.
+        let out = run(
+            &mut TlsFlow::new(TlsLimits::default()),
+            &keys,
+            &[
+                (C2S, client_hello(&[], false)),
+                (S2C, record(APPLICATION_DATA, &[1; 40])),
+            ],
+        );
+        let f = findings(&out);
+        assert!(
+            matches!(
+                f[..],
+                [TlsFinding::NotDecrypted {
+                    reason: NotDecryptedReason::NoServerHello,
+                    ..
+                }]
+            ),
+            "{out:?}"
+        );
+        assert!(f[0].to_string().contains("handshake not captured"));
+    }
+
+    #[test]
+    fn hostile_client_records_before_any_server_hello_stay_bounded() {
+        let keys = KeyStore::new();
+        let mut flow = TlsFlow::new(TlsLimits::default());
+        let mut out = Vec::new();
+        flow.feed(C2S, &client_hello(&[], true), &keys, &mut out);
+        let junk = record(APPLICATION_DATA, &vec![0xee; MAX_RECORD_LEN]);
+        for _ in 0..100 {
+            flow.feed(C2S, &junk, &keys, &mut out);
+            assert!(flow.held() <= HELLO_HOLD + 2 * (MAX_RECORD_LEN + HEADER_LEN));
+        }
+        assert!(flow.is_done());
+        assert_eq!(flow.held(), 0);
+        assert!(matches!(
+            findings(&out)[..],
+            [TlsFinding::NotDecrypted {
+                reason: NotDecryptedReason::NoServerHello,
+                ..
+            }]
+        ));
+    }
+
+    #[test]
+    fn hostile_record_length_stops_the_direction() {
+        let keys = keys_for(&RANDOM);
+        let mut flow = TlsFlow::new(TlsLimits::default());
+        let mut out = Vec::new();
+        flow.feed(C2S, &client_hello(&[], false), &keys, &mut out);
+        flow.feed(S2C, &[APPLICATION_DATA, 3, 3, 0xff, 0xff], &keys, &mut out);
+        assert!(flow.held() < 1000);
+        let f = findings(&out);
+        assert!(
+            matches!(
+                f[..],
+                [TlsFinding::NotDecrypted {
+                    from: Some(S2C),
+                    reason: NotDecryptedReason::Record(RecordError::TooLong(0xffff)),
+                    ..
+                }]
+            ),
+            "{out:?}"
+        );
+        assert!(out.contains(&TlsEvent::Lost { from: S2C }));
+        // The client goes on being read; more server bytes are ignored.
+        flow.feed(S2C, &[0; 100_000], &keys, &mut out);
+        assert!(flow.held() < 1000);
+        assert!(!flow.is_done());
+    }
+
+    #[test]
+    fn hostile_handshake_messages_stay_bounded() {
+        let keys = KeyStore::new();
+        // A ClientHello declared 16 MiB long, fed forever.
+        let mut flow = TlsFlow::new(TlsLimits::default());
+        let mut out = Vec::new();
+        let mut first = vec![1, 0xff, 0xff, 0xff];
+        first.extend(vec![0; 16_000]);
+        flow.feed(C2S, &record(HANDSHAKE, &first), &keys, &mut out);
+        for _ in 0..100 {
+            flow.feed(C2S, &record(HANDSHAKE, &[0; 16_000]), &keys, &mut out);
+        }
+        assert!(flow.is_done() && flow.held() == 0, "{out:?}");
+        assert!(matches!(
+            findings(&out)[..],
+            [TlsFinding::NotDecrypted {
+                from: None,
+                reason: NotDecryptedReason::HandshakeTooLong(_),
+                ..
+            }]
+        ));
+
+        // Server handshake messages just under the limit, one after another, forever.
+        let mut flow = TlsFlow::new(TlsLimits::default());
+        let mut out = Vec::new();
+        flow.feed(C2S, &client_hello(&[], false), &keys, &mut out);
+        flow.feed(
+            S2C,
+            &server_hello([1; 32], TLS12, 0xc02f, &[]),
+            &keys,
+            &mut out,
+        );
+        let big = super::super::record::DEFAULT_MAX_HANDSHAKE;
+        let mut stream = Vec::new();
+        for _ in 0..8 {
+            stream.extend(msg(11, &vec![0x30; big]));
+        }
+        let mut max_held = 0;
+        for chunk in stream.chunks(16_000) {
+            flow.feed(S2C, &record(HANDSHAKE, chunk), &keys, &mut out);
+            max_held = max_held.max(flow.held());
+        }
+        assert!(max_held <= big + 4 + MAX_RECORD_LEN, "{max_held}");
+        assert!(findings(&out).is_empty());
+    }
+
+    #[test]
+    fn a_gap_waits_for_held_records_then_stops() {
+        let keys = KeyStore::new();
+        let limits = TlsLimits {
+            wait_for_keys: 1 << 20,
+        };
+        let mut flow = TlsFlow::new(limits);
+        let mut out = Vec::new();
+        flow.feed(C2S, &client_hello(&[], false), &keys, &mut out);
+        flow.feed(
+            S2C,
+            &server_hello([0x77; 32], TLS13, 0x1301, &[]),
+            &keys,
+            &mut out,
+        );
+        let mut flight = encrypted_extensions(false);
+        flight.extend(msg(20, &[7; 32]));
+        flow.feed(S2C, &sealed(2, 0, HANDSHAKE, &flight), &keys, &mut out);
+        flow.feed(
+            S2C,
+            &sealed(4, 0, APPLICATION_DATA, b"one"),
+            &keys,
+            &mut out,
+        );
+        assert!(out.is_empty(), "waiting for keys: {out:?}");
+        assert!(flow.held() > 0);
+        flow.gap(S2C, &mut out);
+        assert!(out.is_empty(), "Lost waits behind the held records");
+        // The keys arrive (a followed key log grew).
+        let late = keys_for(&RANDOM);
+        flow.retry(&late, &mut out);
+        assert_eq!(
+            out,
+            [
+                TlsEvent::Ready,
+                TlsEvent::Plaintext {
+                    from: S2C,
+                    bytes: b"one".to_vec()
+                },
+                TlsEvent::Lost { from: S2C }
+            ]
+        );
+        assert_eq!(flow.held(), 0);
+    }
+
+    #[test]
+    fn findings_display_one_line_without_secrets() {
+        let r = NotDecryptedReason::NoKey {
+            client_random: RANDOM,
+            connections: 3,
+        };
+        let f = TlsFinding::NotDecrypted {
+            from: None,
+            version: Some(TLS13),
+            sni: Some("example.com".into()),
+            reason: r,
+        };
+        assert_eq!(
+            f.to_string(),
+            format!(
+                "TLS 1.3 connection to example.com not decrypted: no key for its client random {} in the key logs (they hold keys for 3 other connections)",
+                "5a".repeat(32)
+            )
+        );
+        let f = TlsFinding::DecryptFailed {
+            from: S2C,
+            record: 7,
+            offset: 1234,
+            error: KeyError::Authentication,
+        };
+        assert_eq!(
+            f.to_string(),
+            "TLS record 7 from the server (stream byte 1234) did not authenticate with the logged key: wrong key log for this connection, or corrupt capture; decoding of s2c stopped"
+        );
+        assert_eq!(f.code(), Code::TlsDecryptFailed);
+        let f = TlsFinding::NotDecrypted {
+            from: Some(C2S),
+            version: None,
+            sni: None,
+            reason: NotDecryptedReason::Record(RecordError::ContentType(99)),
+        };
+        assert_eq!(
+            f.to_string(),
+            "TLS connection: decoding of c2s stopped, the client's data is not decrypted: record layer error: not a TLS record: content type 99"
+        );
+        assert_eq!(alert_name(20), Some("bad_record_mac"));
+    }
+}
