@@ -1151,7 +1151,7 @@ impl TlsFlow {
     /// A plaintext change_cipher_spec: switches a TLS 1.2 direction to its keys (sequence 0);
     /// ignored in TLS 1.3 (middlebox compatibility).
     fn change_cipher_spec(&mut self, d: Dir, out: &mut Vec<TlsEvent>) {
-        if !self.server.as_ref().is_some_and(|s| s.version == TLS12) {
+        if self.server.as_ref().is_none_or(|s| s.version != TLS12) {
             return;
         }
         if d == S2C {
