@@ -97,6 +97,89 @@ fn ts(n: u64) -> Timestamp {
 }
 
 // ---------------------------------------------------------------------------------------------
+// tls_flow
+
+/// The key log every `tls_flow` input is looked up in: py_tls13's, so a seed built from that
+/// fixture's streams reaches decryption.
+pub const TLS_KEYLOG: &[u8] = include_bytes!("../../fixtures/py_tls13.keylog");
+
+/// `tls::TlsFlow` fed `[limits u8]` (bit 0: live, wait for keys up to 64 KiB), then
+/// `[hdr u8][bytes]` records as for `h2_connection` (bit 7: server to client, low 7 bits the
+/// length; an empty record with bit 6 is a gap), with [`TLS_KEYLOG`] as the key store. Checks
+/// that memory stays bounded, the flow is done after `finish`, and the events keep their order
+/// (`Ready` once before any plaintext, no plaintext after its direction's `Lost`).
+pub fn tls_flow(data: &[u8]) {
+    for ev in &tls_events(data) {
+        match ev {
+            wsscope_core::tls::TlsEvent::Finding(f) => black_box(f.to_string()),
+            other => black_box(format!("{other:?}")),
+        };
+    }
+}
+
+/// The events of [`tls_flow`]'s input.
+pub fn tls_events(data: &[u8]) -> Vec<wsscope_core::tls::TlsEvent> {
+    use wsscope_core::tls::flow::HELLO_HOLD;
+    use wsscope_core::tls::keylog::KeyStore;
+    use wsscope_core::tls::record::{DEFAULT_MAX_HANDSHAKE, HEADER_LEN, MAX_RECORD_LEN};
+    use wsscope_core::tls::{TlsEvent, TlsFlow, TlsLimits};
+    let keys = KeyStore::new();
+    keys.push_complete(TLS_KEYLOG);
+    let mut input = Input::new(data);
+    let wait = if input.u8().unwrap_or(0) & 1 == 1 {
+        64 * 1024
+    } else {
+        0
+    };
+    let bound =
+        HELLO_HOLD.max(wait) + 4 * (MAX_RECORD_LEN + HEADER_LEN) + 2 * (DEFAULT_MAX_HANDSHAKE + 4);
+    let mut flow = TlsFlow::new(TlsLimits {
+        wait_for_keys: wait,
+    });
+    let mut out = Vec::new();
+    while let Some(hdr) = input.u8() {
+        let dir = if hdr & 0x80 != 0 {
+            Dir::ServerToClient
+        } else {
+            Dir::ClientToServer
+        };
+        let len = (hdr & 0x7f) as usize;
+        if len == 0 {
+            if hdr & 0x40 != 0 {
+                flow.gap(dir, &mut out);
+            }
+            continue;
+        }
+        let bytes = input.bytes(len).unwrap_or_else(|| input.rest());
+        flow.feed(dir, bytes, &keys, &mut out);
+        assert!(flow.held() <= bound, "held {} over {bound}", flow.held());
+    }
+    flow.finish(&keys, &mut out);
+    assert!(flow.is_done(), "not done after finish");
+    let mut ready = false;
+    let mut lost = [false; 2];
+    for ev in &out {
+        match ev {
+            TlsEvent::Ready => {
+                assert!(!ready, "Ready twice");
+                ready = true;
+            }
+            TlsEvent::Plaintext { from, bytes } => {
+                assert!(ready, "plaintext before Ready");
+                assert!(!bytes.is_empty(), "empty plaintext");
+                assert!(!lost[from.index()], "plaintext after Lost");
+            }
+            TlsEvent::Lost { from } => {
+                assert!(!lost[from.index()], "Lost twice");
+                lost[from.index()] = true;
+            }
+            TlsEvent::Finding(_) => {}
+        }
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------------------------
 // h2_connection
 
 /// `h2::Connection` fed the client preface, then `[hdr u8][bytes]` records: bit 7 of `hdr`
@@ -637,6 +720,42 @@ mod tests {
     }
 
     #[test]
+    fn tls_seeds_reach_the_handshake_and_the_fixture_decrypts() {
+        use wsscope_core::tls::{TlsEvent, TlsFinding};
+        let mut synthetic = 0;
+        for (target, name, bytes) in seeds::generate(&[]) {
+            if target != "tls_flow" {
+                continue;
+            }
+            synthetic += 1;
+            // The synthetic seed's ServerHello is read; its records do not open (no real keys).
+            let ev = tls_events(&bytes);
+            assert!(
+                ev.iter()
+                    .any(|e| matches!(e, TlsEvent::Finding(TlsFinding::DecryptFailed { .. }))),
+                "{name}: {ev:?}"
+            );
+        }
+        assert!(synthetic > 0);
+        let pcap = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../fixtures/py_tls13.pcap"
+        ))
+        .expect("fixture");
+        let seed = seeds::tls_flow_seed(&pcap).expect("a TLS connection");
+        let ev = tls_events(&seed);
+        assert!(
+            !ev.iter().any(|e| matches!(e, TlsEvent::Finding(_))),
+            "{ev:?}"
+        );
+        for dir in [Dir::ClientToServer, Dir::ServerToClient] {
+            assert!(ev
+                .iter()
+                .any(|e| matches!(e, TlsEvent::Plaintext { from, .. } if *from == dir)));
+        }
+    }
+
+    #[test]
     fn all_seeds_run() {
         for (target, _name, bytes) in seeds::generate(&[]) {
             match target {
@@ -647,6 +766,7 @@ mod tests {
                 "frame_messages" => frame_messages(&bytes),
                 "pipeline" => pipeline(&bytes),
                 "h2_connection" => h2_connection(&bytes),
+                "tls_flow" => tls_flow(&bytes),
                 other => panic!("unknown target {other}"),
             }
         }

@@ -12,6 +12,105 @@ use wsscope_testkit::{
 
 use crate::Input;
 
+/// `[hdr][bytes]` records of `tls_flow` / `h2_connection` (bit 7: server to client).
+fn dir_records(items: &[(bool, Vec<u8>)]) -> Vec<u8> {
+    let mut v = Vec::new();
+    for (s2c, bytes) in items {
+        for c in bytes.chunks(127) {
+            v.push(c.len() as u8 | if *s2c { 0x80 } else { 0 });
+            v.extend_from_slice(c);
+        }
+    }
+    v
+}
+
+/// A `tls_flow` input (offline limits) of the first TCP connection of a capture: its two
+/// streams in capture order.
+pub fn tls_flow_seed(capture: &[u8]) -> Option<Vec<u8>> {
+    use wsscope_core::packet::PacketDecoder;
+    use wsscope_core::tcp::{FlowLimits, FlowTable, TcpEvent, Verdict};
+    let reader = CaptureReader::new(capture).ok()?;
+    let mut decoder = PacketDecoder::new();
+    let mut table = FlowTable::new(FlowLimits::default());
+    let mut first = None;
+    let mut items = Vec::new();
+    let mut last = wsscope_core::timestamp::Timestamp(0);
+    let mut on_event = |ev: TcpEvent<'_>| {
+        match ev {
+            TcpEvent::Opened { flow, .. } => {
+                first.get_or_insert(flow);
+            }
+            TcpEvent::Data {
+                flow, dir, bytes, ..
+            } if Some(flow) == first => items.push((
+                dir == wsscope_core::tcp::Dir::ServerToClient,
+                bytes.to_vec(),
+            )),
+            _ => {}
+        }
+        Verdict::Continue
+    };
+    for p in reader {
+        last = p.ts;
+        let _ = decoder.decode(&p, |seg| table.process(seg, &mut on_event));
+    }
+    table.finish(last, &mut on_event);
+    if items.first().is_none_or(|(_, b)| b.first() != Some(&0x16)) {
+        return None;
+    }
+    let mut seed = vec![0u8];
+    seed.extend(dir_records(&items));
+    Some(seed)
+}
+
+/// A TLS 1.3 ClientHello carrying the client random of [`crate::TLS_KEYLOG`], a ServerHello
+/// choosing TLS_AES_256_GCM_SHA384, change_cipher_spec, and protected records of junk.
+fn tls13_handshake_seed() -> Vec<u8> {
+    let text = String::from_utf8_lossy(crate::TLS_KEYLOG);
+    let random_hex = text
+        .lines()
+        .find_map(|l| l.strip_prefix("CLIENT_HANDSHAKE_TRAFFIC_SECRET "))
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap_or("");
+    let random: Vec<u8> = (0..random_hex.len() / 2)
+        .filter_map(|i| u8::from_str_radix(&random_hex[2 * i..2 * i + 2], 16).ok())
+        .collect();
+    let record = |ct: u8, body: &[u8]| {
+        let mut r = vec![ct, 3, 3];
+        r.extend_from_slice(&(body.len() as u16).to_be_bytes());
+        r.extend_from_slice(body);
+        r
+    };
+    let handshake = |ty: u8, body: &[u8]| {
+        let mut m = vec![ty, 0];
+        m.extend_from_slice(&(body.len() as u16).to_be_bytes());
+        m.extend_from_slice(body);
+        record(0x16, &m)
+    };
+    let mut ch = vec![3, 3];
+    ch.extend_from_slice(&random);
+    ch.extend([0, 0, 2, 0x13, 0x02, 1, 0]);
+    let exts = [0u8, 0x2b, 0, 3, 2, 3, 4];
+    ch.extend_from_slice(&(exts.len() as u16).to_be_bytes());
+    ch.extend(exts);
+    let mut sh = vec![3, 3];
+    sh.extend([0x77; 32]);
+    sh.extend([0, 0x13, 0x02, 0]);
+    let exts = [0u8, 0x2b, 0, 2, 3, 4];
+    sh.extend_from_slice(&(exts.len() as u16).to_be_bytes());
+    sh.extend(exts);
+    let mut seed = vec![0u8];
+    seed.extend(dir_records(&[
+        (false, handshake(1, &ch)),
+        (true, handshake(2, &sh)),
+        (true, record(0x14, &[1])),
+        (true, record(0x17, &[0x42; 60])),
+        (false, record(0x14, &[1])),
+        (false, record(0x17, &[0x43; 40])),
+    ]));
+    seed
+}
+
 /// Record control bits for [`session_capture`].
 pub mod ctl {
     /// Server to client (else client to server).
@@ -375,6 +474,15 @@ pub fn generate(fixtures: &[(String, Vec<u8>)]) -> Vec<Seed> {
         "diagnose-echo".into(),
         format!("{SAMPLE_KEY}\0{SAMPLE_KEY}").into_bytes(),
     ));
+
+    // tls_flow: [limits] then [hdr][bytes] records. A TLS 1.3 handshake with the client
+    // random of the target's key log (py_tls13), then records that do not open.
+    out.push(("tls_flow", "tls13-handshake".into(), tls13_handshake_seed()));
+    for (name, bytes) in fixtures {
+        if let Some(seed) = tls_flow_seed(bytes) {
+            out.push(("tls_flow", format!("fixture-{name}"), seed));
+        }
+    }
 
     // h2_connection: [hdr][bytes] records after the preface (bit 7: server to client).
     let h2frame = |kind: u8, flags: u8, sid: u32, payload: &[u8]| {

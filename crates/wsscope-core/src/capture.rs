@@ -9,11 +9,15 @@
 //! it is not an error. Bytes that are not a capture at all are an error ([`CaptureError`]).
 
 use crate::timestamp::Timestamp;
+use crate::tls::keylog::KeyStore;
 use pcap_parser::nom;
 use pcap_parser::pcap::{
     parse_pcap_frame, parse_pcap_frame_be, parse_pcap_frame_modified, parse_pcap_header,
 };
-use pcap_parser::pcapng::{parse_block_be, parse_block_le, parse_sectionheaderblock, Block};
+use pcap_parser::pcapng::{
+    parse_block_be, parse_block_le, parse_sectionheaderblock, Block, DecryptionSecretsBlock,
+    SecretsType,
+};
 use pcap_parser::PcapError;
 use std::io::Read;
 
@@ -208,6 +212,28 @@ struct Parser {
     unknown_interface: u64,
     done: bool,
     linktypes: Vec<u32>,
+    /// Where the TLS key logs of Decryption Secrets Blocks go.
+    keys: Option<KeyStore>,
+    secrets: SecretsStats,
+}
+
+/// Largest Decryption Secrets Block whose key log is used (a key log line is about 200
+/// bytes: this is hundreds of thousands of connections); a larger one is counted in
+/// [`SecretsStats::oversized`] and ignored.
+pub const MAX_SECRETS_BLOCK: usize = 64 << 20;
+
+/// What the pcapng Decryption Secrets Blocks of a capture held (block type `0x0000000A`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SecretsStats {
+    /// TLS key log blocks (secrets type `0x544c534b`, "TLSK") read; their text went to the key
+    /// store when one was given.
+    pub tls_blocks: u64,
+    /// Bytes of TLS key log text in them.
+    pub tls_bytes: u64,
+    /// Blocks of other secrets types (WireGuard, ...), ignored.
+    pub other_type: u64,
+    /// TLS key log blocks over [`MAX_SECRETS_BLOCK`], ignored.
+    pub oversized: u64,
 }
 
 /// Packets naming an undescribed interface listed one by one in the readers' notices; the
@@ -268,6 +294,26 @@ impl Parser {
             .saturating_sub(UNKNOWN_INTERFACE_LISTED)
     }
 
+    /// A Decryption Secrets Block: a TLS key log goes to the key store (before the packets
+    /// after it are read); other secrets types and oversized blocks are counted and ignored.
+    fn secrets_block(&mut self, dsb: &DecryptionSecretsBlock<'_>) {
+        if dsb.secrets_type != SecretsType::TlsKeyLog {
+            self.secrets.other_type += 1;
+            return;
+        }
+        // `data` is padded to 32 bits; the key log is its first `secrets_len` bytes.
+        let len = (dsb.secrets_len as usize).min(dsb.data.len());
+        if len > MAX_SECRETS_BLOCK {
+            self.secrets.oversized += 1;
+            return;
+        }
+        self.secrets.tls_blocks += 1;
+        self.secrets.tls_bytes += len as u64;
+        if let Some(keys) = &self.keys {
+            keys.push_complete(&dsb.data[..len]);
+        }
+    }
+
     /// Recognises the format from the first bytes and reads the file header. `Ok(None)`: the
     /// header is not complete in `input` and more bytes may come (`eof` false).
     fn header(input: &[u8], eof: bool) -> Result<Option<(Parser, usize)>, CaptureError> {
@@ -296,6 +342,8 @@ impl Parser {
                         unknown_interface: 0,
                         done: false,
                         linktypes: Vec::new(),
+                        keys: None,
+                        secrets: SecretsStats::default(),
                     },
                     input.len() - rest.len(),
                 ))),
@@ -328,6 +376,8 @@ impl Parser {
                         unknown_interface: 0,
                         done: false,
                         linktypes: vec![linktype],
+                        keys: None,
+                        secrets: SecretsStats::default(),
                     },
                     input.len() - rest.len(),
                 )))
@@ -592,6 +642,7 @@ impl Parser {
                     consumed,
                 );
             }
+            Block::DecryptionSecrets(dsb) => self.secrets_block(&dsb),
             _ => {}
         }
         Step::Skipped(consumed)
@@ -605,6 +656,18 @@ impl<'a> CaptureReader<'a> {
             Some((parser, pos)) => Ok(CaptureReader { input, pos, parser }),
             None => Err(CaptureError::BadHeader),
         }
+    }
+
+    /// Gives the TLS key logs of the capture's Decryption Secrets Blocks to `keys` as they are
+    /// read (before the packets that follow them).
+    pub fn with_keys(mut self, keys: KeyStore) -> Self {
+        self.parser.keys = Some(keys);
+        self
+    }
+
+    /// What the Decryption Secrets Blocks read so far held.
+    pub fn secrets(&self) -> SecretsStats {
+        self.parser.secrets
     }
 
     /// The container format.
@@ -721,6 +784,8 @@ impl<R: Read> StreamReader<R> {
                 unknown_interface: 0,
                 done: true,
                 linktypes: Vec::new(),
+                keys: None,
+                secrets: SecretsStats::default(),
             },
         };
         let mut want = 1;
@@ -833,6 +898,18 @@ impl<R: Read> StreamReader<R> {
         }
     }
 
+    /// Gives the TLS key logs of the capture's Decryption Secrets Blocks to `keys` as they are
+    /// read (before the packets that follow them).
+    pub fn with_keys(mut self, keys: KeyStore) -> Self {
+        self.parser.keys = Some(keys);
+        self
+    }
+
+    /// What the Decryption Secrets Blocks read so far held.
+    pub fn secrets(&self) -> SecretsStats {
+        self.parser.secrets
+    }
+
     /// The container format.
     pub fn format(&self) -> CaptureFormat {
         self.parser.format
@@ -943,6 +1020,81 @@ mod tests {
             reader.notices(),
             [CaptureNotice::Truncated { present: 20, .. }]
         ));
+    }
+
+    fn ng_block(ty: u32, body: &[u8]) -> Vec<u8> {
+        let mut padded = body.to_vec();
+        padded.resize(body.len().next_multiple_of(4), 0);
+        let len = (12 + padded.len()) as u32;
+        let mut v = ty.to_le_bytes().to_vec();
+        v.extend_from_slice(&len.to_le_bytes());
+        v.extend_from_slice(&padded);
+        v.extend_from_slice(&len.to_le_bytes());
+        v
+    }
+
+    fn secrets_block(secrets_type: u32, text: &[u8]) -> Vec<u8> {
+        let mut body = secrets_type.to_le_bytes().to_vec();
+        body.extend_from_slice(&(text.len() as u32).to_le_bytes());
+        body.extend_from_slice(text);
+        body.resize(8 + text.len().next_multiple_of(4), 0);
+        ng_block(0x0000_000A, &body)
+    }
+
+    /// A pcapng Decryption Secrets Block's TLS key log reaches the key store before the
+    /// packets after it; other secrets types are counted and ignored.
+    #[test]
+    fn decryption_secrets_blocks_fill_the_key_store() {
+        let random = "ab".repeat(32);
+        let line = format!("CLIENT_RANDOM {random} {}", "cd".repeat(48)); // no final newline
+        let mut file = ng_block(
+            0x0A0D_0D0A,
+            &[
+                0x4d, 0x3c, 0x2b, 0x1a, 1, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+            ],
+        );
+        file.extend(ng_block(1, &[101, 0, 0, 0, 0xff, 0xff, 0, 0]));
+        file.extend(secrets_block(0x5747_4b4c, b"wireguard things"));
+        file.extend(secrets_block(0x544c_534b, line.as_bytes()));
+        let mut epb = vec![0u8; 20];
+        epb[12] = 4;
+        epb[16] = 4;
+        epb.extend_from_slice(b"\x45\0\0\x04");
+        file.extend(ng_block(6, &epb));
+
+        let keys = KeyStore::new();
+        let mut reader = CaptureReader::new(&file)
+            .expect("pcapng")
+            .with_keys(keys.clone());
+        assert!(keys.is_empty());
+        let packet = reader.next().expect("the packet after the secrets");
+        assert_eq!(packet.data.len(), 4);
+        assert_eq!(
+            keys.counts(),
+            (1, 1, 0),
+            "secrets in the store before the packet"
+        );
+        let stats = reader.secrets();
+        assert_eq!(
+            stats,
+            SecretsStats {
+                tls_blocks: 1,
+                tls_bytes: line.len() as u64,
+                other_type: 1,
+                oversized: 0,
+            }
+        );
+        assert!(reader.next().is_none());
+        assert!(reader.notices().is_empty(), "{:?}", reader.notices());
+
+        // The streaming reader does the same.
+        let keys = KeyStore::new();
+        let mut stream = StreamReader::new(&file[..])
+            .expect("pcapng")
+            .with_keys(keys.clone());
+        assert!(stream.next_packet().is_some());
+        assert_eq!(keys.counts().0, 1);
+        assert_eq!(stream.secrets().tls_blocks, 1);
     }
 
     #[test]

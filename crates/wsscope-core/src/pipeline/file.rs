@@ -2,7 +2,10 @@
 //! FIFO or `<(...)`, read sequentially with [`StreamReader`].
 
 use super::{PacketSource, SourceEnd, SourceNotice};
-use crate::capture::{CaptureError, CaptureNotice, RawPacket, StreamError, StreamReader};
+use crate::capture::{
+    CaptureError, CaptureNotice, RawPacket, SecretsStats, StreamError, StreamReader,
+};
+use crate::tls::keylog::KeyStore;
 use std::fs::File;
 use std::io::{self, Read};
 
@@ -130,6 +133,20 @@ impl FileSource {
             size: input.size,
             stopped: false,
         })
+    }
+}
+
+impl FileSource {
+    /// Gives the TLS key logs of the capture's pcapng Decryption Secrets Blocks to `keys`, each
+    /// before the packets that follow it (`editcap --inject-secrets tls,...`).
+    pub fn with_keys(mut self, keys: KeyStore) -> Self {
+        self.reader = self.reader.with_keys(keys);
+        self
+    }
+
+    /// What the capture's Decryption Secrets Blocks held so far.
+    pub fn secrets(&self) -> SecretsStats {
+        self.reader.secrets()
     }
 }
 

@@ -234,7 +234,8 @@ pub fn run_files(
 ) -> io::Result<RunOutcome> {
     let mut run = Run::new(cfg, sink, progress, Arc::default());
     for path in paths {
-        match FileSource::open(path) {
+        // Keys embedded in a pcapng (Decryption Secrets Blocks) join the configured ones.
+        match FileSource::open(path).map(|s| s.with_keys(cfg.keys.clone())) {
             Ok(mut source) => run.capture(&mut source)?,
             Err(e) => run.input_error(e),
         }

@@ -343,17 +343,34 @@ pub fn parse_server_hello(body: &[u8]) -> Result<ServerHello, HelloError> {
     Ok(hello)
 }
 
-/// The ALPN protocol selected in a TLS 1.3 EncryptedExtensions body, if any.
-pub fn parse_encrypted_extensions(body: &[u8]) -> Result<Option<Vec<u8>>, HelloError> {
+/// What a TLS 1.3 EncryptedExtensions message says.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EncryptedExtensions {
+    /// ALPN protocol selected.
+    pub alpn: Option<Vec<u8>>,
+    /// `early_data` present: the server accepted the client's 0-RTT data (RFC 8446 4.2.10).
+    pub early_data: bool,
+}
+
+/// Parses a TLS 1.3 EncryptedExtensions body.
+pub fn parse_encrypted_extensions_full(body: &[u8]) -> Result<EncryptedExtensions, HelloError> {
     let mut c = Cursor::new(body, "EncryptedExtensions");
     let block = c.vec16()?;
     c.end()?;
+    let mut ee = EncryptedExtensions::default();
     for (ty, data) in extensions(block)? {
-        if ty == EXT_ALPN {
-            return Ok(alpn_list(data)?.into_iter().next());
+        match ty {
+            EXT_ALPN => ee.alpn = alpn_list(data)?.into_iter().next(),
+            EXT_EARLY_DATA => ee.early_data = true,
+            _ => {}
         }
     }
-    Ok(None)
+    Ok(ee)
+}
+
+/// The ALPN protocol selected in a TLS 1.3 EncryptedExtensions body, if any.
+pub fn parse_encrypted_extensions(body: &[u8]) -> Result<Option<Vec<u8>>, HelloError> {
+    parse_encrypted_extensions_full(body).map(|ee| ee.alpn)
 }
 
 #[cfg(test)]
@@ -549,6 +566,19 @@ mod tests {
             .to_vec();
         ee.extend(exts);
         assert_eq!(parse_encrypted_extensions(&ee), Ok(Some(b"h2".to_vec())));
+        assert!(!parse_encrypted_extensions_full(&ee).expect("EE").early_data);
+
+        // The server accepting 0-RTT says so with an empty early_data extension.
+        let mut exts = ext(EXT_EARLY_DATA, &[]);
+        exts.extend(ext(EXT_ALPN, &alpn(&[b"http/1.1"])));
+        let mut ee = u16::try_from(exts.len())
+            .expect("small")
+            .to_be_bytes()
+            .to_vec();
+        ee.extend(exts);
+        let ee = parse_encrypted_extensions_full(&ee).expect("EE");
+        assert!(ee.early_data);
+        assert_eq!(ee.alpn.as_deref(), Some(&b"http/1.1"[..]));
     }
 
     proptest::proptest! {

@@ -338,8 +338,9 @@ impl Tls13Reader {
         Ok(())
     }
 
+    /// A protected record of `content` at `seq` (tests build connections with it).
     #[cfg(test)]
-    fn seal(&self, seq: u64, content_type: u8, content: &[u8]) -> Vec<u8> {
+    pub(crate) fn seal(&self, seq: u64, content_type: u8, content: &[u8]) -> Vec<u8> {
         use super::record::APPLICATION_DATA;
         let mut inner = content.to_vec();
         inner.push(content_type);

@@ -1,8 +1,8 @@
 //! TLS building blocks for decrypting `wss://` with key logs (issue 11). Sans-IO, with no
 //! clock and no file access: bytes and secrets in, records, messages and plaintext out.
 //!
-//! **Not wired into the pipeline yet.** Each module stands alone and is tested against
-//! published vectors:
+//! [`flow::TlsFlow`] is the per-connection layer that glues the modules below (steps 1-6 of
+//! the next section); each module stands alone and is tested against published vectors:
 //!
 //! - [`keylog`]: NSS key log lines (`SSLKEYLOGFILE`), pushed incrementally as a file grows,
 //!   looked up by client random; secrets live in [`keylog::Secret`], whose `Debug` is redacted.
@@ -57,6 +57,7 @@
 //! handshake reassembler at most its limit, and the key log bounds line length; the next session
 //! should count these against the flow budget (`budget.rs`) as the HTTP buffers are.
 
+pub mod flow;
 pub mod hello;
 pub mod info;
 pub mod keylog;
@@ -64,4 +65,7 @@ pub mod keys;
 pub mod record;
 pub mod tls12;
 
+pub use flow::{
+    alert_name, sniff, NotDecryptedReason, Sniff, TlsEvent, TlsFinding, TlsFlow, TlsLimits,
+};
 pub use info::TlsInfo;
