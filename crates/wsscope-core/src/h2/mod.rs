@@ -58,4 +58,4 @@ pub mod frame;
 pub mod hpack;
 pub mod stream;
 
-pub use stream::{Connection, H2Event, H2Finding, H2Limits, RequestHead, StreamEnd};
+pub use stream::{Connection, Fields, H2Event, H2Finding, H2Limits, RequestHead, StreamEnd};

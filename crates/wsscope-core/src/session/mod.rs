@@ -29,6 +29,7 @@ use std::net::SocketAddr;
 
 mod chunked;
 mod close;
+pub mod h2_streams;
 mod heartbeat;
 mod http_buf;
 mod http_phase;
@@ -42,6 +43,7 @@ mod ws_phase;
 use chunked::ChunkedBody;
 use http_buf::HttpBuf;
 use http_phase::{Gap, Oversized, Queued};
+pub use h2_streams::H2Sessions;
 use upgrade::PendingUpgrade;
 use ws_phase::WsState;
 
@@ -248,6 +250,20 @@ impl SessionEvent {
             finding: Finding::new(code, dir, Some(ts), detail),
         }
     }
+}
+
+/// The detail of a `tcp-overlap-inconsistent` finding.
+fn overlap_detail(offset: u64, len: u64) -> String {
+    format!("retransmitted bytes at stream offset {offset} ({len} bytes) differ from the first copy; the first copy was used")
+}
+
+/// The detail of a `memory-budget-exceeded` finding for out-of-order bytes given up.
+fn memory_relief_detail(held: u64, limit: u64) -> String {
+    format!(
+        "memory budget reached (--max-memory {}): {} held out of order were delivered at once, the hole in front of them reported as a gap",
+        crate::budget::human(limit),
+        crate::budget::human(held)
+    )
 }
 
 /// What kind of traffic a connection carried.
@@ -462,7 +478,7 @@ impl Connection {
         len: u64,
         out: &mut Vec<SessionEvent>,
     ) {
-        let detail = format!("retransmitted bytes at stream offset {offset} ({len} bytes) differ from the first copy; the first copy was used");
+        let detail = overlap_detail(offset, len);
         self.tcp_finding(Code::TcpOverlapInconsistent, dir, ts, detail, out);
     }
 
@@ -506,11 +522,7 @@ impl Connection {
         limit: u64,
         out: &mut Vec<SessionEvent>,
     ) {
-        let detail = format!(
-            "memory budget reached (--max-memory {}): {} held out of order were delivered at once, the hole in front of them reported as a gap",
-            crate::budget::human(limit),
-            crate::budget::human(held)
-        );
+        let detail = memory_relief_detail(held, limit);
         self.tcp_finding(Code::MemoryBudgetExceeded, dir, ts, detail, out);
     }
 
