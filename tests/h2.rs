@@ -87,7 +87,10 @@ fn node_h2c_streams_match_the_peers_log() {
             .iter()
             .any(|(n, v)| n == ":protocol" && v == "websocket"));
         let resp = hs.response.as_ref().expect("response");
-        assert_eq!(u64::from(resp.status), want["status"].as_u64().expect("status"));
+        assert_eq!(
+            u64::from(resp.status),
+            want["status"].as_u64().expect("status")
+        );
         // No Sec-WebSocket-Accept in HTTP/2: nothing claimed either way.
         assert!(!hs.negotiated.accept_valid);
         assert_eq!(hs.negotiated.accept, None);
@@ -155,7 +158,10 @@ fn node_h2c_streams_match_the_peers_log() {
             end.initiator.map(|d| d.as_str()),
             close["initiator"].as_str()
         );
-        assert!(end.clean, "stream {stream_id}: END_STREAM both ways after close frames");
+        assert!(
+            end.clean,
+            "stream {stream_id}: END_STREAM both ways after close frames"
+        );
         assert_eq!(end.tcp_end, Some(CloseReason::Fin));
         assert_eq!(
             SessionOutcome::of(end, Some(resp.status)),
@@ -176,4 +182,3 @@ fn node_h2c_streams_match_the_peers_log() {
     assert_eq!(out.flows.len(), 1);
     assert_eq!(out.flows[0].classification, Classification::WebSocket);
 }
-

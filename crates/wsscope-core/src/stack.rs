@@ -58,7 +58,17 @@ pub struct Undecided {
 
 /// The server's first bytes may be an HTTP/2 SETTINGS frame (type 4, no flags, stream 0).
 fn may_be_settings(bytes: &[u8]) -> bool {
-    let want: [Option<u8>; 9] = [None, None, None, Some(4), Some(0), Some(0), Some(0), Some(0), Some(0)];
+    let want: [Option<u8>; 9] = [
+        None,
+        None,
+        None,
+        Some(4),
+        Some(0),
+        Some(0),
+        Some(0),
+        Some(0),
+        Some(0),
+    ];
     bytes
         .iter()
         .zip(want)

@@ -92,7 +92,12 @@ impl CloseHandshake {
                 Some(e) => e.to_string(),
                 None => format!("{closer} {how} the TCP connection"),
             };
-            out.push(finding(Code::AbruptClose, format!("{what} without a close frame from either side (code 1006 for the application)")));
+            out.push(finding(
+                Code::AbruptClose,
+                format!(
+                    "{what} without a close frame from either side (code 1006 for the application)"
+                ),
+            ));
         } else if tcp_closed && closes == 1 {
             let sender = if self.closes[0].is_some() {
                 "client"

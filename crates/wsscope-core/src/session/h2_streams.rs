@@ -64,7 +64,10 @@ enum State {
     /// Accepted: its WebSocket phase.
     Ws(Box<WsState>),
     /// Refused (not 2xx): its end waits for the stream's (refused at `ts`).
-    Refused { id: SessionId, ts: Timestamp },
+    Refused {
+        id: SessionId,
+        ts: Timestamp,
+    },
 }
 
 struct Stream {
@@ -170,9 +173,7 @@ fn classify(f: &H2Finding) -> (Code, Dir, Option<u32>) {
     const S: Dir = Dir::ServerToClient;
     match *f {
         F::Frame { from, .. } | F::Header { from, .. } => (Code::H2ProtocolError, from, None),
-        F::ZeroWindowUpdate { from, stream_id } => {
-            (Code::H2ProtocolError, from, Some(stream_id))
-        }
+        F::ZeroWindowUpdate { from, stream_id } => (Code::H2ProtocolError, from, Some(stream_id)),
         F::ConnectProtocolNotEnabled { stream_id } => {
             (Code::H2ConnectNotEnabled, C, Some(stream_id))
         }
@@ -379,7 +380,18 @@ impl H2Sessions {
         summary: &FlowSummary,
         out: &mut Vec<SessionEvent>,
     ) {
-        self.tcp_end = Some(summary.ended);
+        self.closed(next_id, ts, summary.ended, out);
+    }
+
+    /// The TCP connection ended at `ts` for `reason`.
+    fn closed(
+        &mut self,
+        next_id: &mut SessionId,
+        ts: Timestamp,
+        reason: CloseReason,
+        out: &mut Vec<SessionEvent>,
+    ) {
+        self.tcp_end = Some(reason);
         let mut events = std::mem::take(&mut self.events);
         self.conn.finish(&mut events);
         for ev in events.drain(..) {
@@ -446,9 +458,7 @@ impl H2Sessions {
                 from,
                 bytes,
             } => match self.streams.get_mut(&stream_id).map(|s| &mut s.state) {
-                Some(State::Ws(ws)) => {
-                    ws.feed(from, (ts, packet.unwrap_or_default()), &bytes, out)
-                }
+                Some(State::Ws(ws)) => ws.feed(from, (ts, packet.unwrap_or_default()), &bytes, out),
                 Some(State::Pending(p)) => {
                     let d = from.index();
                     if p.early[d].len() + bytes.len() <= MAX_EARLY_BYTES && p.dropped[d] == 0 {
@@ -745,5 +755,527 @@ impl H2Sessions {
             None => None,
         };
         out.push(SessionEvent::Finding { session, finding });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::{close_frame, describe, frame as ws_frame, C, S};
+    use super::*;
+    use crate::h2::frame::{flags, kind, PREFACE};
+    use crate::outcome::SessionOutcome;
+
+    fn h2frame(k: u8, fl: u8, sid: u32, payload: &[u8]) -> Vec<u8> {
+        let mut v = (payload.len() as u32).to_be_bytes()[1..].to_vec();
+        v.push(k);
+        v.push(fl);
+        v.extend_from_slice(&sid.to_be_bytes());
+        v.extend_from_slice(payload);
+        v
+    }
+
+    /// HPACK literal without indexing, new name (RFC 7541 6.2.2), short strings.
+    fn lit(name: &str, value: &str) -> Vec<u8> {
+        let mut v = vec![0x00, name.len() as u8];
+        v.extend_from_slice(name.as_bytes());
+        v.push(value.len() as u8);
+        v.extend_from_slice(value.as_bytes());
+        v
+    }
+
+    fn block(fields: &[(&str, &str)]) -> Vec<u8> {
+        fields.iter().flat_map(|(n, v)| lit(n, v)).collect()
+    }
+
+    /// An extended CONNECT for `path` with `extra` fields.
+    fn connect(path: &str, extra: &[(&str, &str)]) -> Vec<u8> {
+        let mut b = block(&[
+            (":method", "CONNECT"),
+            (":protocol", "websocket"),
+            (":scheme", "http"),
+            (":path", path),
+            (":authority", "example.com"),
+            ("sec-websocket-version", "13"),
+        ]);
+        b.extend(block(extra));
+        b
+    }
+
+    fn headers(sid: u32, block: &[u8]) -> Vec<u8> {
+        h2frame(kind::HEADERS, flags::END_HEADERS, sid, block)
+    }
+
+    fn status(sid: u32, code: &str, extra: &[(&str, &str)]) -> Vec<u8> {
+        let mut b = lit(":status", code);
+        b.extend(block(extra));
+        headers(sid, &b)
+    }
+
+    fn data(sid: u32, bytes: &[u8]) -> Vec<u8> {
+        h2frame(kind::DATA, 0, sid, bytes)
+    }
+
+    fn data_end(sid: u32, bytes: &[u8]) -> Vec<u8> {
+        h2frame(kind::DATA, flags::END_STREAM, sid, bytes)
+    }
+
+    struct H {
+        s: H2Sessions,
+        cfg: SessionConfig,
+        next_id: SessionId,
+        out: Vec<SessionEvent>,
+        ts: i64,
+        packet: u64,
+    }
+
+    impl H {
+        /// A connection whose server enabled extended CONNECT (`enable`) or not.
+        fn with(enable: bool) -> H {
+            let mut h = H {
+                s: H2Sessions::new(
+                    FlowId(1),
+                    SocketAddr::from(([10, 0, 0, 1], 40000)),
+                    SocketAddr::from(([10, 0, 0, 2], 80)),
+                    Began::Syn,
+                    false,
+                ),
+                cfg: SessionConfig::default(),
+                next_id: 0,
+                out: Vec::new(),
+                ts: 0,
+                packet: 0,
+            };
+            let settings: &[u8] = if enable { &[0, 8, 0, 0, 0, 1] } else { &[] };
+            h.send(S, &h2frame(kind::SETTINGS, 0, 0, settings));
+            let mut c = PREFACE.to_vec();
+            c.extend(h2frame(kind::SETTINGS, 0, 0, &[]));
+            h.send(C, &c);
+            h
+        }
+
+        fn new() -> H {
+            H::with(true)
+        }
+
+        /// Bytes from `dir` in one packet, a millisecond after the last.
+        fn send(&mut self, dir: Dir, bytes: &[u8]) -> &mut Self {
+            self.ts += 1_000_000;
+            self.packet += 1;
+            self.s.on_data(
+                &self.cfg,
+                &mut self.next_id,
+                dir,
+                Timestamp(self.ts),
+                self.packet,
+                bytes,
+                &mut self.out,
+            );
+            self
+        }
+
+        fn close(&mut self, reason: CloseReason) -> &mut Self {
+            self.ts += 1_000_000;
+            self.s
+                .closed(&mut self.next_id, Timestamp(self.ts), reason, &mut self.out);
+            self
+        }
+
+        /// Stream `sid` opened for `path` and accepted.
+        fn accepted(&mut self, sid: u32, path: &str) -> &mut Self {
+            self.send(C, &headers(sid, &connect(path, &[])));
+            self.send(S, &status(sid, "200", &[]))
+        }
+
+        fn take(&mut self) -> Vec<String> {
+            self.out.drain(..).map(|e| describe(&e)).collect()
+        }
+
+        fn findings(&self) -> Vec<(Option<SessionId>, Code, Option<u64>, String)> {
+            self.out
+                .iter()
+                .filter_map(|e| match e {
+                    SessionEvent::Finding { session, finding } => Some((
+                        *session,
+                        finding.code,
+                        finding.packet,
+                        finding.detail.clone(),
+                    )),
+                    _ => None,
+                })
+                .collect()
+        }
+
+        fn ends(&self) -> Vec<SessionEnd> {
+            self.out
+                .iter()
+                .filter_map(|e| match e {
+                    SessionEvent::End(e) => Some(e.clone()),
+                    _ => None,
+                })
+                .collect()
+        }
+
+        fn starts(&self) -> Vec<SessionStart> {
+            self.out
+                .iter()
+                .filter_map(|e| match e {
+                    SessionEvent::Start(s) => Some((**s).clone()),
+                    _ => None,
+                })
+                .collect()
+        }
+    }
+
+    #[test]
+    fn an_accepted_stream_is_a_websocket_session_closed_cleanly_by_end_stream() {
+        let mut h = H::new();
+        h.send(C, &headers(1, &connect("/chat", &[("origin", "http://x")])));
+        assert!(h.out.is_empty(), "the session starts with the response");
+        h.send(S, &status(1, "200", &[]));
+        let start = h.starts().remove(0);
+        assert_eq!(start.transport, Transport::H2 { stream_id: 1 });
+        assert!(start.upgraded);
+        let hs = start.handshake.expect("handshake");
+        assert_eq!(hs.request.method, "CONNECT");
+        assert_eq!(hs.request.target, "/chat");
+        assert!(hs
+            .request
+            .headers
+            .contains(&(":authority".into(), "example.com".into())));
+        assert!(hs
+            .request
+            .headers
+            .contains(&("origin".into(), "http://x".into())));
+        assert_eq!(hs.response.as_ref().map(|r| r.status), Some(200));
+        assert!(!hs.negotiated.accept_valid && hs.negotiated.accept.is_none());
+        h.send(C, &data(1, &ws_frame(0x1, b"hi", true)));
+        h.send(S, &data(1, &ws_frame(0x1, b"yo", false)));
+        h.send(C, &data_end(1, &close_frame(1000, true)));
+        h.send(S, &data_end(1, &close_frame(1000, false)));
+        assert_eq!(
+            h.take(),
+            [
+                "start 1 CONNECT /chat -> 200",
+                "message 1 #1 c2s text \"hi\"",
+                "message 1 #2 s2c text \"yo\"",
+                "message 1 #3 c2s close 1000",
+                "message 1 #4 s2c close 1000",
+                "end 1 upgraded",
+            ]
+        );
+        h.send(C, &data_end(1, &close_frame(1000, true)));
+        h.close(CloseReason::Fin);
+        assert!(h.out.is_empty(), "the stream is over: {:?}", h.take());
+        assert_eq!(h.s.classification(), Classification::WebSocket);
+    }
+
+    #[test]
+    fn end_stream_both_ways_after_close_frames_is_clean() {
+        let mut h = H::new();
+        h.accepted(1, "/chat");
+        h.send(S, &data_end(1, &close_frame(1001, false)));
+        h.send(C, &data_end(1, &close_frame(1001, true)));
+        let end = h.ends().remove(0);
+        assert!(end.clean);
+        assert_eq!(end.tcp_end, Some(CloseReason::Fin));
+        assert_eq!(end.tcp_closer, Some(S));
+        assert_eq!(end.initiator, Some(S));
+        assert_eq!(
+            SessionOutcome::of(&end, Some(200)),
+            SessionOutcome::Closed {
+                clean: true,
+                initiator: Some(S)
+            }
+        );
+        assert!(h.findings().is_empty(), "{:?}", h.findings());
+    }
+
+    #[test]
+    fn a_non_2xx_answer_is_a_refused_session() {
+        let mut h = H::new();
+        h.send(C, &headers(1, &connect("/x", &[])));
+        h.send(
+            S,
+            &h2frame(
+                kind::HEADERS,
+                flags::END_HEADERS | flags::END_STREAM,
+                1,
+                &lit(":status", "404"),
+            ),
+        );
+        let start = h.starts().remove(0);
+        assert!(!start.upgraded);
+        assert_eq!(
+            SessionOutcome::at_start(&start),
+            Some(SessionOutcome::Refused { status: 404 })
+        );
+        let findings = h.findings();
+        assert_eq!(findings.len(), 1);
+        assert_eq!(findings[0].0, Some(1));
+        assert_eq!(findings[0].1, Code::UpgradeRejected);
+        assert_eq!(findings[0].2, Some(h.packet));
+        assert!(findings[0].3.contains(":status 404"), "{}", findings[0].3);
+        assert!(h.ends().is_empty(), "the end waits for the stream's");
+        h.send(C, &data_end(1, &[]));
+        assert_eq!(
+            h.take(),
+            [
+                "start 1 CONNECT /x -> 404",
+                "finding 1 upgrade-rejected",
+                "end 1 not upgraded",
+            ]
+        );
+        assert_eq!(h.s.classification(), Classification::Http2);
+    }
+
+    #[test]
+    fn rst_stream_inside_a_message_is_abrupt_and_names_the_error_code() {
+        let mut h = H::new();
+        h.accepted(1, "/chat");
+        let f = ws_frame(0x1, b"cut short", false);
+        h.send(S, &data(1, &f[..5]));
+        h.send(C, &h2frame(kind::RST_STREAM, 0, 1, &[0, 0, 0, 8]));
+        let findings = h.findings();
+        let codes: Vec<Code> = findings.iter().map(|f| f.1).collect();
+        assert_eq!(codes, [Code::MessageIncomplete, Code::AbruptClose]);
+        assert!(
+            findings[0]
+                .3
+                .ends_with("; the stream ended with RST_STREAM CANCEL (0x8) from the client"),
+            "{}",
+            findings[0].3
+        );
+        assert!(
+            findings[1].3.starts_with(
+                "stream 1 ended by RST_STREAM CANCEL (0x8) from the client without a close frame"
+            ),
+            "{}",
+            findings[1].3
+        );
+        assert!(findings.iter().all(|f| f.0 == Some(1)));
+        let end = h.ends().remove(0);
+        assert_eq!(end.tcp_end, Some(CloseReason::Rst));
+        assert_eq!(end.tcp_closer, Some(C));
+        assert_eq!(
+            SessionOutcome::of(&end, Some(200)),
+            SessionOutcome::Abrupt(CloseReason::Rst)
+        );
+    }
+
+    #[test]
+    fn goaway_ends_the_streams_it_does_not_cover() {
+        let mut h = H::new();
+        h.accepted(1, "/a");
+        h.accepted(3, "/b");
+        h.send(C, &data(3, &close_frame(1000, true)));
+        h.out.clear();
+        h.send(S, &h2frame(kind::GOAWAY, 0, 0, &[0, 0, 0, 1, 0, 0, 0, 0]));
+        let findings = h.findings();
+        assert_eq!(findings.len(), 1, "{findings:?}");
+        assert_eq!(findings[0].0, Some(2));
+        assert_eq!(findings[0].1, Code::CloseHandshakeIncomplete);
+        assert_eq!(
+            findings[0].3,
+            "only the client sent a close frame before stream 3 ended by GOAWAY NO_ERROR (0x0) from the server, which did not cover it"
+        );
+        let end = h.ends().remove(0);
+        assert_eq!((end.id, end.tcp_end), (2, Some(CloseReason::Rst)));
+        // Stream 1 goes on, until the capture ends.
+        h.out.clear();
+        h.send(S, &data(1, &ws_frame(0x1, b"still here", false)));
+        h.close(CloseReason::EndOfCapture);
+        assert_eq!(
+            h.take(),
+            ["message 1 #1 s2c text \"still here\"", "end 1 upgraded"]
+        );
+    }
+
+    #[test]
+    fn permessage_deflate_negotiated_on_a_stream_inflates_messages() {
+        // RFC 7692 7.2.3.1: "Hello" compressed, one frame.
+        let hello = [0xc1, 0x07, 0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00];
+        let mut h = H::new();
+        h.send(
+            C,
+            &headers(
+                1,
+                &connect(
+                    "/z",
+                    &[(
+                        "sec-websocket-extensions",
+                        "permessage-deflate; client_max_window_bits",
+                    )],
+                ),
+            ),
+        );
+        h.send(
+            S,
+            &status(
+                1,
+                "200",
+                &[("sec-websocket-extensions", "permessage-deflate")],
+            ),
+        );
+        h.send(S, &data(1, &hello));
+        let start = h.starts().remove(0);
+        let neg = &start.handshake.as_ref().expect("handshake").negotiated;
+        assert!(neg.deflate.is_some());
+        assert_eq!(neg.extensions[0].name, "permessage-deflate");
+        assert_eq!(
+            h.take(),
+            [
+                "start 1 CONNECT /z -> 200",
+                "message 1 #1 s2c text \"Hello\""
+            ]
+        );
+        // Without the negotiation the same frame is a violation.
+        let mut h = H::new();
+        h.accepted(1, "/z");
+        h.send(S, &data(1, &hello));
+        assert!(h
+            .findings()
+            .iter()
+            .any(|f| f.1 == Code::RsvBitsWithoutExtension));
+    }
+
+    #[test]
+    fn two_streams_interleaved_frame_by_frame() {
+        let mut h = H::new();
+        h.accepted(1, "/one");
+        h.send(
+            C,
+            &headers(3, &block(&[(":method", "GET"), (":path", "/plain")])),
+        );
+        h.accepted(5, "/two");
+        h.send(S, &status(3, "200", &[]));
+        let long = ws_frame(0x1, b"hello over two DATA frames", true);
+        let (a, b) = long.split_at(11);
+        let s1 = ws_frame(0x2, b"server one", false);
+        let s5 = ws_frame(0x1, b"server three", false);
+        h.send(C, &data(1, a));
+        h.send(S, &data(5, &s5[..4]));
+        h.send(C, &data(5, &ws_frame(0x1, b"x", true)));
+        h.send(S, &data(1, &s1[..3]));
+        h.send(S, &data_end(3, b"plain body, not WebSocket"));
+        h.send(S, &data(5, &s5[4..]));
+        h.send(C, &data(1, b));
+        h.send(S, &data(1, &s1[3..]));
+        assert_eq!(
+            h.take(),
+            [
+                "start 1 CONNECT /one -> 200",
+                "start 2 CONNECT /two -> 200",
+                "message 2 #1 c2s text \"x\"",
+                "message 2 #2 s2c text \"server three\"",
+                "message 1 #1 c2s text \"hello over two DATA frames\"",
+                "message 1 #2 s2c binary \"server one\"",
+            ]
+        );
+        assert_eq!(h.s.tracked_streams(), 2, "the GET is not followed");
+    }
+
+    #[test]
+    fn session_ids_follow_the_order_sessions_start() {
+        let mut h = H::new();
+        h.send(C, &headers(1, &connect("/first", &[])));
+        h.send(C, &headers(3, &connect("/second", &[])));
+        h.send(S, &status(3, "200", &[]));
+        h.send(S, &status(1, "200", &[]));
+        assert_eq!(
+            h.take(),
+            [
+                "start 1 CONNECT /second -> 200",
+                "start 2 CONNECT /first -> 200"
+            ]
+        );
+    }
+
+    #[test]
+    fn findings_go_to_their_stream_session_with_packet_numbers() {
+        let mut h = H::with(false);
+        h.send(
+            C,
+            &headers(
+                1,
+                &block(&[
+                    (":method", "CONNECT"),
+                    (":protocol", "websocket"),
+                    (":scheme", "http"),
+                    (":path", "/old"),
+                    (":authority", "example.com"),
+                    ("sec-websocket-version", "8"),
+                    ("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ=="),
+                ]),
+            ),
+        );
+        let request_packet = h.packet;
+        assert!(h.out.is_empty(), "held until the session starts");
+        h.send(S, &status(1, "200", &[("sec-websocket-accept", "x")]));
+        let response_packet = h.packet;
+        // A malformed frame is about the connection: no session.
+        h.send(C, &h2frame(kind::PING, 0, 0, &[0; 7]));
+        let bad_packet = h.packet;
+        let got: Vec<(Option<SessionId>, Code, Option<u64>)> =
+            h.findings().into_iter().map(|f| (f.0, f.1, f.2)).collect();
+        assert_eq!(
+            got,
+            [
+                (Some(1), Code::H2ConnectNotEnabled, Some(request_packet)),
+                (Some(1), Code::VersionUnsupported, Some(request_packet)),
+                (Some(1), Code::H2WebSocketFieldUnused, Some(request_packet)),
+                (Some(1), Code::H2WebSocketFieldUnused, Some(response_packet)),
+                (None, Code::H2ProtocolError, Some(bad_packet)),
+            ]
+        );
+        let lines = h.take();
+        assert_eq!(lines[0], "start 1 CONNECT /old -> 200", "start first");
+        // The key given in the request is not checked in HTTP/2.
+        let start = h.starts();
+        assert!(start.is_empty());
+    }
+
+    #[test]
+    fn an_unanswered_connect_is_reported_when_the_connection_ends() {
+        let mut h = H::new();
+        h.send(C, &headers(1, &connect("/x", &[])));
+        h.close(CloseReason::Fin);
+        assert_eq!(
+            h.take(),
+            [
+                "start 1 CONNECT /x -> none",
+                "finding 1 handshake-note",
+                "end 1 not upgraded",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_gap_is_reported_to_the_open_sessions() {
+        let mut h = H::new();
+        h.accepted(1, "/a");
+        h.out.clear();
+        h.s.on_gap(
+            &h.cfg,
+            &mut h.next_id,
+            S,
+            Timestamp(h.ts),
+            100,
+            false,
+            &mut h.out,
+        );
+        h.send(S, &data(1, &ws_frame(0x1, b"lost", false)));
+        assert_eq!(h.take(), ["finding 1 tcp-gap"]);
+        // Without a WebSocket session: once for the connection.
+        let mut h = H::new();
+        h.s.on_gap(
+            &h.cfg,
+            &mut h.next_id,
+            C,
+            Timestamp(h.ts),
+            100,
+            false,
+            &mut h.out,
+        );
+        assert_eq!(h.take(), ["finding - tcp-gap"]);
     }
 }

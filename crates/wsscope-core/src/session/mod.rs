@@ -41,9 +41,9 @@ mod upgrade;
 mod ws_phase;
 
 use chunked::ChunkedBody;
+pub use h2_streams::H2Sessions;
 use http_buf::HttpBuf;
 use http_phase::{Gap, Oversized, Queued};
-pub use h2_streams::H2Sessions;
 use upgrade::PendingUpgrade;
 use ws_phase::WsState;
 
