@@ -182,3 +182,130 @@ fn node_h2c_streams_match_the_peers_log() {
     assert_eq!(out.flows.len(), 1);
     assert_eq!(out.flows[0].classification, Classification::WebSocket);
 }
+
+/// An HTTP/2 frame.
+fn h2_frame(kind: u8, flags: u8, stream_id: u32, payload: &[u8]) -> Vec<u8> {
+    let mut v = (payload.len() as u32).to_be_bytes()[1..].to_vec();
+    v.push(kind);
+    v.push(flags);
+    v.extend_from_slice(&stream_id.to_be_bytes());
+    v.extend_from_slice(payload);
+    v
+}
+
+/// An HPACK block of literal fields without indexing (RFC 7541 6.2.2), short strings.
+fn h2_block(fields: &[(&str, &str)]) -> Vec<u8> {
+    let mut v = Vec::new();
+    for (name, value) in fields {
+        v.extend([0x00, name.len() as u8]);
+        v.extend_from_slice(name.as_bytes());
+        v.push(value.len() as u8);
+        v.extend_from_slice(value.as_bytes());
+    }
+    v
+}
+
+/// A final WebSocket frame, masked with a fixed key when `masked`.
+fn ws_frame(opcode: u8, payload: &[u8], masked: bool) -> Vec<u8> {
+    let mut f = vec![
+        0x80 | opcode,
+        payload.len() as u8 | if masked { 0x80 } else { 0 },
+    ];
+    let key = [9u8, 8, 7, 6];
+    if masked {
+        f.extend_from_slice(&key);
+    }
+    f.extend(
+        payload
+            .iter()
+            .enumerate()
+            .map(|(i, b)| if masked { b ^ key[i % 4] } else { *b }),
+    );
+    f
+}
+
+#[test]
+fn h2c_upgrade_then_a_websocket_stream() {
+    use wsscope_testkit::Conversation;
+    const HEADERS: u8 = 0x1;
+    const DATA: u8 = 0x0;
+    const SETTINGS: u8 = 0x4;
+    const END_STREAM: u8 = 0x1;
+    const END_HEADERS: u8 = 0x4;
+    let mut c = Conversation::default_v4();
+    c.handshake();
+    c.client_send(
+        b"GET / HTTP/1.1\r\nHost: example.com\r\nConnection: Upgrade, HTTP2-Settings\r\n\
+          Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n\r\n",
+    );
+    let mut s =
+        b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n".to_vec();
+    s.extend(h2_frame(SETTINGS, 0, 0, &[0, 8, 0, 0, 0, 1]));
+    c.server_send(&s);
+    let mut p = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+    p.extend(h2_frame(SETTINGS, 0, 0, &[]));
+    c.client_send(&p);
+    // Stream 1 is the upgraded GET: answered, never a session.
+    c.server_send(
+        &[
+            h2_frame(HEADERS, END_HEADERS, 1, &h2_block(&[(":status", "200")])),
+            h2_frame(DATA, END_STREAM, 1, b"hello over h2c"),
+        ]
+        .concat(),
+    );
+    let connect = h2_block(&[
+        (":method", "CONNECT"),
+        (":protocol", "websocket"),
+        (":scheme", "http"),
+        (":path", "/ws"),
+        (":authority", "example.com"),
+        ("sec-websocket-version", "13"),
+    ]);
+    c.client_send(&h2_frame(HEADERS, END_HEADERS, 3, &connect));
+    c.server_send(&h2_frame(
+        HEADERS,
+        END_HEADERS,
+        3,
+        &h2_block(&[(":status", "200")]),
+    ));
+    c.client_send(&h2_frame(DATA, 0, 3, &ws_frame(0x1, b"ping?", true)));
+    c.server_send(&h2_frame(DATA, 0, 3, &ws_frame(0x1, b"pong!", false)));
+    c.client_send(&h2_frame(
+        DATA,
+        END_STREAM,
+        3,
+        &ws_frame(0x8, &[3, 232], true),
+    ));
+    c.server_send(&h2_frame(
+        DATA,
+        END_STREAM,
+        3,
+        &ws_frame(0x8, &[3, 232], false),
+    ));
+    c.close();
+    let out = support::analyze_packets(&c.into_packets());
+    assert_eq!(out.sessions.len(), 1, "{:#?}", out.findings);
+    assert_eq!(out.sessions[0].transport, Transport::H2 { stream_id: 3 });
+    let texts: Vec<(String, Vec<u8>)> = out
+        .messages
+        .iter()
+        .map(|m| {
+            (
+                m.message.kind.as_str().to_string(),
+                m.message.payload.clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        texts,
+        [
+            ("text".to_string(), b"ping?".to_vec()),
+            ("text".to_string(), b"pong!".to_vec()),
+            ("close".to_string(), vec![3, 232]),
+            ("close".to_string(), vec![3, 232]),
+        ]
+    );
+    assert!(out.findings.is_empty(), "{:#?}", out.findings);
+    assert!(out.ends[0].clean);
+    assert_eq!(out.flows[0].classification, Classification::WebSocket);
+}

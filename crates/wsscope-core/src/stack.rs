@@ -4,7 +4,8 @@
 //! bytes: the HTTP/2 connection preface ([`crate::h2::frame::check_preface`]) makes it
 //! [`FlowStack::H2`] (cleartext HTTP/2 with prior knowledge, each RFC 8441 stream a session);
 //! anything else, the server sending first, a gap or the connection ending first makes it
-//! [`FlowStack::Http1`] (the HTTP/1.1 upgrade path, unchanged). While the first client bytes
+//! [`FlowStack::Http1`] (the HTTP/1.1 upgrade path, unchanged), which becomes
+//! [`FlowStack::H2`] if a 101 answers with `Upgrade: h2c` (RFC 7540 3.2). While the first client bytes
 //! are a strict prefix of the preface (at most 23 bytes) they are held.
 //!
 //! Every method takes in-order plain bytes and TCP events, as [`Connection`] does, and
@@ -76,6 +77,9 @@ fn may_be_settings(bytes: &[u8]) -> bool {
 }
 
 /// The layers of one flow (see the module documentation).
+// The analyzer boxes each `FlowStack`; HTTP/1.1, the common case, is kept inline so that an
+// event costs one indirection, as before the stack existed.
+#[allow(clippy::large_enum_variant)]
 pub enum FlowStack {
     /// Waiting for the first client bytes.
     Undecided(Box<Undecided>),
@@ -181,7 +185,12 @@ impl FlowStack {
         out: &mut Vec<SessionEvent>,
     ) {
         match self {
-            FlowStack::Http1(c) => c.on_data(cfg, next_id, dir, ts, packet, data, out),
+            FlowStack::Http1(c) => {
+                c.on_data(cfg, next_id, dir, ts, packet, data, out);
+                if c.is_done() {
+                    self.after_http1(cfg, next_id, out);
+                }
+            }
             FlowStack::H2(h) => h.on_data(cfg, next_id, dir, ts, packet, data, out),
             FlowStack::Undecided(u) => {
                 let check = match dir {
@@ -243,6 +252,34 @@ impl FlowStack {
         }
     }
 
+    /// HTTP/1.1 stopped: when a 101 switched to HTTP/2 (`Upgrade: h2c`), HTTP/2 takes over
+    /// with the bytes that followed.
+    fn after_http1(
+        &mut self,
+        cfg: &SessionConfig,
+        next_id: &mut SessionId,
+        out: &mut Vec<SessionEvent>,
+    ) {
+        let FlowStack::Http1(c) = self else {
+            return;
+        };
+        let Some(switch) = c.take_h2c_switch() else {
+            return;
+        };
+        *self = FlowStack::H2(Box::new(H2Sessions::after_upgrade(&switch)));
+        if let FlowStack::H2(h) = self {
+            let (ts, packet) = (switch.ts, switch.packet);
+            for (dir, bytes) in [
+                (Dir::ClientToServer, &switch.c2s),
+                (Dir::ServerToClient, &switch.s2c),
+            ] {
+                if !bytes.is_empty() {
+                    h.on_data(cfg, next_id, dir, ts, packet, bytes, out);
+                }
+            }
+        }
+    }
+
     /// Decides HTTP/1.1: the held client bytes go first.
     fn become_http1(
         &mut self,
@@ -273,7 +310,12 @@ impl FlowStack {
         out: &mut Vec<SessionEvent>,
     ) {
         match self {
-            FlowStack::Http1(c) => c.on_gap(cfg, next_id, dir, ts, len, cut, out),
+            FlowStack::Http1(c) => {
+                c.on_gap(cfg, next_id, dir, ts, len, cut, out);
+                if c.is_done() {
+                    self.after_http1(cfg, next_id, out);
+                }
+            }
             FlowStack::H2(h) => h.on_gap(cfg, next_id, dir, ts, len, cut, out),
             FlowStack::Undecided(_) => {
                 self.become_http1(cfg, next_id, out);

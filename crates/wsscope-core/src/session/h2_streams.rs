@@ -218,6 +218,23 @@ impl H2Sessions {
         }
     }
 
+    /// The HTTP/2 connection an HTTP/1.1 `Upgrade: h2c` switched to, before the bytes that
+    /// followed the 101 are fed (see [`super::H2cSwitch`]).
+    pub fn after_upgrade(switch: &super::H2cSwitch) -> Self {
+        let mut s = H2Sessions::new(
+            switch.flow,
+            switch.client,
+            switch.server,
+            switch.began,
+            switch.roles_inferred,
+        );
+        s.tls = switch.tls.clone();
+        if switch.role_evidence.is_some() {
+            s.role_evidence = switch.role_evidence;
+        }
+        s
+    }
+
     /// The bytes were decrypted from a TLS connection: every session reports `tls`.
     pub fn set_tls(&mut self, tls: crate::tls::TlsInfo) {
         self.tls = Some(Box::new(tls));

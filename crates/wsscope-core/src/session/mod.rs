@@ -357,6 +357,38 @@ pub struct Connection {
     transport: Transport,
     /// The TLS connection the bytes were decrypted from, if any.
     tls: Option<Box<crate::tls::TlsInfo>>,
+    /// A 101 switched the connection to HTTP/2 (`Upgrade: h2c`): what follows, for the layer
+    /// above ([`Connection::take_h2c_switch`]).
+    h2c: Option<Box<H2cSwitch>>,
+}
+
+/// An HTTP/1.1 connection switched to HTTP/2 by `Upgrade: h2c` answered 101 (RFC 7540 3.2):
+/// everything an [`H2Sessions`] needs to go on with it. The client's bytes after its request
+/// start with the connection preface, the server's after the 101 with its SETTINGS; stream 1
+/// (the upgraded request) is an ordinary request, never a WebSocket.
+pub struct H2cSwitch {
+    /// The flow.
+    pub flow: FlowId,
+    /// Client endpoint.
+    pub client: SocketAddr,
+    /// Server endpoint.
+    pub server: SocketAddr,
+    /// How the TCP connection began.
+    pub began: Began,
+    /// Roles inferred (and not confirmed since).
+    pub roles_inferred: bool,
+    /// Role evidence not yet handed to the flow table.
+    pub role_evidence: Option<Dir>,
+    /// TLS the bytes were decrypted from.
+    pub tls: Option<Box<crate::tls::TlsInfo>>,
+    /// Client bytes read after its request.
+    pub c2s: Vec<u8>,
+    /// Server bytes read after the 101 head.
+    pub s2c: Vec<u8>,
+    /// When the 101 was read, and the packet that delivered it.
+    pub ts: Timestamp,
+    /// Packet number.
+    pub packet: u64,
 }
 
 impl Connection {
@@ -397,7 +429,35 @@ impl Connection {
             unfinished: None,
             transport: Transport::Http1,
             tls: None,
+            h2c: None,
         }
+    }
+
+    /// The 101 read at `ts` switched the connection to HTTP/2: nothing more is examined here.
+    fn switch_to_h2c(&mut self, ts: Timestamp) {
+        let c2s = std::mem::take(&mut self.bufs[0]).as_slice().to_vec();
+        let s2c = std::mem::take(&mut self.bufs[1]).as_slice().to_vec();
+        self.h2c = Some(Box::new(H2cSwitch {
+            flow: self.flow,
+            client: self.client,
+            server: self.server,
+            began: self.began,
+            roles_inferred: self.roles_inferred,
+            role_evidence: self.role_evidence.take(),
+            tls: self.tls.take(),
+            c2s,
+            s2c,
+            ts,
+            packet: self.packet,
+        }));
+        self.requests.clear();
+        self.phase = Phase::Done;
+    }
+
+    /// After a 101 to `Upgrade: h2c` ([`Connection::is_done`] is then true): the rest of the
+    /// connection is HTTP/2, for an [`H2Sessions`] to take over.
+    pub fn take_h2c_switch(&mut self) -> Option<Box<H2cSwitch>> {
+        self.h2c.take()
     }
 
     /// The bytes this connection is fed were decrypted from a TLS connection: its sessions
