@@ -2238,7 +2238,158 @@ fn oversized_ping_is_reported_with_all_its_bytes() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// TLS and HTTP/2 (RFC 8441)
+// WebSockets over HTTP/2 (RFC 8441), cleartext with prior knowledge
+// ---------------------------------------------------------------------------------------------
+
+/// An HTTP/2 frame.
+fn h2_frame(kind: u8, flags: u8, stream_id: u32, payload: &[u8]) -> Vec<u8> {
+    let mut v = (payload.len() as u32).to_be_bytes()[1..].to_vec();
+    v.push(kind);
+    v.push(flags);
+    v.extend_from_slice(&stream_id.to_be_bytes());
+    v.extend_from_slice(payload);
+    v
+}
+
+/// An HPACK block of literal fields without indexing (RFC 7541 6.2.2), short strings.
+fn h2_block(fields: &[(&str, &str)]) -> Vec<u8> {
+    let mut v = Vec::new();
+    for (name, value) in fields {
+        v.extend([0x00, name.len() as u8]);
+        v.extend_from_slice(name.as_bytes());
+        v.push(value.len() as u8);
+        v.extend_from_slice(value.as_bytes());
+    }
+    v
+}
+
+use wsscope_testkit::Dir as TkDir;
+
+const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+const HEADERS: u8 = 0x1;
+const SETTINGS: u8 = 0x4;
+const PING: u8 = 0x6;
+const END_HEADERS: u8 = 0x4;
+
+/// An h2c connection: the server's SETTINGS (`enable_connect`: with
+/// SETTINGS_ENABLE_CONNECT_PROTOCOL=1), the client's preface, then `client` and `server`
+/// frames in turn; the packets and the number of each exchange's packet.
+fn h2c(enable_connect: bool, steps: &[(TkDir, Vec<u8>)]) -> (Outcome, Vec<u64>) {
+    let mut c = Conversation::default_v4().with_auto_ack(false);
+    c.handshake();
+    let settings: &[u8] = if enable_connect {
+        &[0, 8, 0, 0, 0, 1]
+    } else {
+        &[]
+    };
+    c.server_send(&h2_frame(SETTINGS, 0, 0, settings));
+    let mut preface = H2_PREFACE.to_vec();
+    preface.extend(h2_frame(SETTINGS, 0, 0, &[]));
+    c.client_send(&preface);
+    let mut numbers = Vec::new();
+    for (dir, bytes) in steps {
+        c.send(*dir, bytes);
+        numbers.push(c.packets().len() as u64);
+    }
+    c.close();
+    (analyze_packets(&c.into_packets()), numbers)
+}
+
+fn h2_connect(extra: &[(&str, &str)]) -> Vec<u8> {
+    let mut fields = vec![
+        (":method", "CONNECT"),
+        (":protocol", "websocket"),
+        (":scheme", "http"),
+        (":path", "/chat"),
+        (":authority", "example.com"),
+        ("sec-websocket-version", "13"),
+    ];
+    fields.extend_from_slice(extra);
+    h2_frame(HEADERS, END_HEADERS, 1, &h2_block(&fields))
+}
+
+#[test]
+fn h2_extended_connect_before_enable_connect_protocol() {
+    let (o, packets) = h2c(
+        false,
+        &[
+            (TkDir::ClientToServer, h2_connect(&[])),
+            (
+                TkDir::ServerToClient,
+                h2_frame(HEADERS, END_HEADERS, 1, &h2_block(&[(":status", "200")])),
+            ),
+        ],
+    );
+    let f = o.expect(Code::H2ConnectNotEnabled, Some(C2S));
+    assert_eq!(f.session, Some(1));
+    assert_eq!(f.packet, Some(packets[0]));
+    assert!(
+        f.detail.contains("SETTINGS_ENABLE_CONNECT_PROTOCOL"),
+        "{}",
+        f.detail
+    );
+    assert_eq!(o.sessions.len(), 1);
+}
+
+#[test]
+fn h2_sec_websocket_key_and_accept_are_unused() {
+    let (o, packets) = h2c(
+        true,
+        &[
+            (
+                TkDir::ClientToServer,
+                h2_connect(&[("sec-websocket-key", KEY)]),
+            ),
+            (
+                TkDir::ServerToClient,
+                h2_frame(
+                    HEADERS,
+                    END_HEADERS,
+                    1,
+                    &h2_block(&[(":status", "200"), ("sec-websocket-accept", ACCEPT)]),
+                ),
+            ),
+        ],
+    );
+    o.expect(Code::H2WebSocketFieldUnused, Some(C2S));
+    o.expect(Code::H2WebSocketFieldUnused, Some(S2C));
+    let got: Vec<(Option<u64>, Option<u64>)> = o
+        .all(Code::H2WebSocketFieldUnused)
+        .iter()
+        .map(|f| (f.session, f.packet))
+        .collect();
+    assert_eq!(
+        got,
+        [(Some(1), Some(packets[0])), (Some(1), Some(packets[1]))]
+    );
+    // No accept check in HTTP/2, whatever the server sent.
+    let hs = o.sessions[0].handshake.as_ref().expect("handshake");
+    assert!(!hs.negotiated.accept_valid);
+    assert!(!o.has(Code::AcceptMismatch) && !o.has(Code::AcceptMissing));
+}
+
+#[test]
+fn h2_malformed_frame_is_a_protocol_error() {
+    let (o, packets) = h2c(
+        true,
+        &[(TkDir::ClientToServer, h2_frame(PING, 0, 0, &[0; 7]))],
+    );
+    let f = o.expect(Code::H2ProtocolError, Some(C2S));
+    assert_eq!(f.session, None);
+    assert_eq!(f.packet, Some(packets[0]));
+    assert!(
+        f.detail.contains("PING frame with invalid length 7"),
+        "{}",
+        f.detail
+    );
+    assert_eq!(
+        o.flows[0].classification,
+        wsscope_core::session::Classification::Http2
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// TLS
 // ---------------------------------------------------------------------------------------------
 
 /// A TLS record.
@@ -2371,37 +2522,12 @@ fn tls_record_failing_authentication_is_tls_decrypt_failed() {
     assert!(o.messages.is_empty(), "garbage decoded: {:#?}", o.messages);
 }
 
-/// An HTTP/2 frame.
-fn h2_frame(frame_type: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
-    let mut f = (payload.len() as u32).to_be_bytes()[1..].to_vec();
-    f.push(frame_type);
-    f.push(flags);
-    f.extend_from_slice(&stream.to_be_bytes());
-    f.extend_from_slice(payload);
-    f
-}
-
-/// A header block of literal fields without indexing (no Huffman coding).
-fn hpack_literals(fields: &[(&str, &str)]) -> Vec<u8> {
-    let mut b = Vec::new();
-    for (name, value) in fields {
-        b.push(0x00);
-        b.push(name.len() as u8);
-        b.extend_from_slice(name.as_bytes());
-        b.push(value.len() as u8);
-        b.extend_from_slice(value.as_bytes());
-    }
-    b
-}
-
-const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 const END_STREAM: u8 = 0x1;
-const END_HEADERS: u8 = 0x4;
 
 /// An h2c connection: the server's SETTINGS (`enable_connect` sends
 /// SETTINGS_ENABLE_CONNECT_PROTOCOL=1), an extended CONNECT on stream 1 with `extra` fields,
 /// `status`, then when 200 one text each way and a clean close with END_STREAM both ways.
-fn h2_websocket(enable_connect: bool, extra: &[(&str, &str)], status: &str) -> Outcome {
+fn h2_websocket_session(enable_connect: bool, extra: &[(&str, &str)], status: &str) -> Outcome {
     let mut c = Conversation::default_v4();
     c.handshake();
     let mut client = H2_PREFACE.to_vec();
@@ -2424,13 +2550,13 @@ fn h2_websocket(enable_connect: bool, extra: &[(&str, &str)], status: &str) -> O
         ("sec-websocket-version", "13"),
     ];
     fields.extend_from_slice(extra);
-    c.client_send(&h2_frame(1, END_HEADERS, 1, &hpack_literals(&fields)));
+    c.client_send(&h2_frame(1, END_HEADERS, 1, &h2_block(&fields)));
     if status != "200" {
         c.server_send(&h2_frame(
             1,
             END_HEADERS | END_STREAM,
             1,
-            &hpack_literals(&[(":status", status)]),
+            &h2_block(&[(":status", status)]),
         ));
         c.close();
         return analyze_packets(&c.into_packets());
@@ -2439,7 +2565,7 @@ fn h2_websocket(enable_connect: bool, extra: &[(&str, &str)], status: &str) -> O
         1,
         END_HEADERS,
         1,
-        &hpack_literals(&[(":status", "200")]),
+        &h2_block(&[(":status", "200")]),
     ));
     c.client_send(&h2_frame(0, 0, 1, &ctext("hello")));
     c.server_send(&h2_frame(0, 0, 1, &stext("world")));
@@ -2452,7 +2578,7 @@ fn h2_websocket(enable_connect: bool, extra: &[(&str, &str)], status: &str) -> O
 
 #[test]
 fn rfc8441_websocket_stream_is_a_session() {
-    let o = h2_websocket(true, &[], "200");
+    let o = h2_websocket_session(true, &[], "200");
     o.assert_codes(&[]);
     assert_eq!(o.sessions.len(), 1);
     assert_eq!(
@@ -2463,47 +2589,13 @@ fn rfc8441_websocket_stream_is_a_session() {
 }
 
 #[test]
-fn extended_connect_without_the_server_setting_is_h2_connect_not_enabled() {
-    let o = h2_websocket(false, &[], "200");
-    o.expect(Code::H2ConnectNotEnabled, Some(C2S));
-    assert_session_decoded(&o);
-}
-
-#[test]
-fn sec_websocket_key_on_http2_is_h2_websocket_field_unused() {
-    let o = h2_websocket(true, &[("sec-websocket-key", KEY)], "200");
-    let f = o.expect(Code::H2WebSocketFieldUnused, Some(C2S));
-    assert!(
-        f.detail.to_ascii_lowercase().contains("sec-websocket-key"),
-        "{}",
-        f.detail
-    );
-    assert_session_decoded(&o);
-}
-
-#[test]
 fn extended_connect_answered_403_is_a_refused_session() {
-    let o = h2_websocket(true, &[], "403");
+    let o = h2_websocket_session(true, &[], "403");
     let f = o.expect(Code::UpgradeRejected, Some(S2C));
     assert!(f.detail.contains("403"), "{}", f.detail);
     assert_eq!(o.sessions.len(), 1);
     assert!(!o.sessions[0].upgraded);
     assert!(o.messages.is_empty());
-}
-
-#[test]
-fn malformed_http2_frame_is_h2_protocol_error() {
-    let mut c = Conversation::default_v4();
-    c.handshake();
-    let mut client = H2_PREFACE.to_vec();
-    client.extend(h2_frame(4, 0, 0, &[]));
-    c.client_send(&client);
-    // A SETTINGS frame whose length is not a multiple of 6 (RFC 9113 6.5: FRAME_SIZE_ERROR).
-    c.server_send(&h2_frame(4, 0, 0, &[0, 8, 0, 0, 0]));
-    c.close();
-    let o = analyze_packets(&c.into_packets());
-    let f = o.expect(Code::H2ProtocolError, Some(S2C));
-    assert!(f.detail.contains("SETTINGS"), "{}", f.detail);
 }
 
 // ---------------------------------------------------------------------------------------------

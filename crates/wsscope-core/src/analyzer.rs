@@ -1,6 +1,7 @@
 //! The pipeline driver: raw packets in, [`Event`]s out.
 //!
-//! Owns the packet decoder, the flow table and one [`Connection`] per tracked flow, and turns
+//! Owns the packet decoder, the flow table and one [`FlowStack`] per tracked flow (HTTP/1.1 or
+//! HTTP/2 by the first client bytes, see [`crate::stack`]), and turns
 //! what they report into the events every sink consumes. Deterministic and free of I/O.
 
 use crate::budget::{Dropped, MemoryBudget};
@@ -8,9 +9,10 @@ use crate::capture::RawPacket;
 use crate::finding::{Code, Finding, Repeats};
 use crate::packet::{DecodeStats, PacketDecoder};
 use crate::session::{
-    Classification, Connection, SessionConfig, SessionEnd, SessionEvent, SessionId, SessionMessage,
+    Classification, SessionConfig, SessionEnd, SessionEvent, SessionId, SessionMessage,
     SessionStart,
 };
+use crate::stack::{Endpoints, FlowStack};
 use crate::tcp::flow::FlowTableStats;
 use crate::tcp::{FlowLimits, FlowSummary, FlowTable, TcpEvent, Verdict};
 use crate::timestamp::Timestamp;
@@ -91,7 +93,7 @@ pub struct Analyzer {
 struct Sessions {
     /// Boxed, like the flow table's entries: under eviction churn the map may hold twice the
     /// buckets it needs, and a bucket should cost a pointer.
-    conns: HashMap<crate::tcp::FlowId, Box<Connection>>,
+    conns: HashMap<crate::tcp::FlowId, Box<FlowStack>>,
     next_session: SessionId,
     pending: Vec<SessionEvent>,
     /// Findings held back and payload drops not reported yet.
@@ -190,9 +192,9 @@ impl Analyzer {
 /// Runs `f` on the connection of `flow` when it is tracked, then gives the flow table the
 /// connection's answer ([`answer`]).
 fn on_connection(
-    conns: &mut HashMap<crate::tcp::FlowId, Box<Connection>>,
+    conns: &mut HashMap<crate::tcp::FlowId, Box<FlowStack>>,
     flow: crate::tcp::FlowId,
-    f: impl FnOnce(&mut Connection),
+    f: impl FnOnce(&mut FlowStack),
 ) -> Verdict {
     match conns.get_mut(&flow) {
         Some(c) => {
@@ -236,7 +238,13 @@ where
         } => {
             conns.insert(
                 flow,
-                Box::new(Connection::new(flow, client, server, began, roles_inferred)),
+                Box::new(FlowStack::new(Endpoints {
+                    flow,
+                    client,
+                    server,
+                    began,
+                    roles_inferred,
+                })),
             );
         }
         TcpEvent::Data {
@@ -295,15 +303,19 @@ where
             });
         }
         TcpEvent::Fin { flow, dir, .. } => {
-            on_connection(conns, flow, |c| c.on_fin(dir));
+            on_connection(conns, flow, |c| {
+                c.on_fin(&cfg.session, next_session, dir, pending)
+            });
         }
         TcpEvent::Rst { flow, dir, .. } => {
-            on_connection(conns, flow, |c| c.on_rst(dir));
+            on_connection(conns, flow, |c| {
+                c.on_rst(&cfg.session, next_session, dir, pending)
+            });
         }
         TcpEvent::Closed { ts, summary } => {
             let classification = match conns.remove(&summary.id) {
                 Some(mut c) => {
-                    c.on_closed(ts, &summary, pending);
+                    c.on_closed(&cfg.session, next_session, ts, &summary, pending);
                     c.classification()
                 }
                 None => Classification::Other,
@@ -323,7 +335,7 @@ where
 /// The answer to the flow table after a connection took stream bytes or a gap: its evidence
 /// about the roles first (the table owns them, and events already name the roles it gives),
 /// else bypass once nothing more is examined (then answered to the next event).
-fn answer(c: &mut Connection) -> Verdict {
+fn answer(c: &mut FlowStack) -> Verdict {
     match c.take_role_evidence() {
         Some(dir) => Verdict::ClientIs(dir),
         None if c.is_done() => Verdict::Bypass,

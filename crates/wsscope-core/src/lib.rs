@@ -52,6 +52,7 @@ pub mod packet;
 pub mod pipeline;
 pub mod session;
 pub mod sink;
+pub mod stack;
 pub mod tcp;
 pub mod timestamp;
 pub mod tls;

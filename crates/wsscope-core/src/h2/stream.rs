@@ -103,6 +103,19 @@ impl RequestHead {
     }
 }
 
+/// Regular header fields of a response, in order (values may hold cookies or tokens: not in
+/// Debug).
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Fields(pub Vec<Field>);
+
+impl std::fmt::Debug for Fields {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.0.iter().map(|(n, _)| String::from_utf8_lossy(n)))
+            .finish()
+    }
+}
+
 /// How a stream ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StreamEnd {
@@ -230,6 +243,8 @@ pub enum H2Event {
         stream_id: u32,
         /// `:status`.
         status: u16,
+        /// The other fields (pseudo-header fields left out).
+        fields: Fields,
     },
     /// DATA payload of an extended CONNECT stream (the WebSocket bytes), padding removed.
     StreamData {
@@ -567,14 +582,21 @@ impl Connection {
                     match status {
                         Some(status) if status >= 200 => {
                             s.responded = true;
-                            out.push(H2Event::StreamResponse { stream_id, status });
+                            let fields: Vec<Field> = block
+                                .fields
+                                .into_iter()
+                                .filter(|(n, _)| !n.starts_with(b":"))
+                                .collect();
+                            let accept_field = fields
+                                .iter()
+                                .any(|(n, _)| n.as_slice() == b"sec-websocket-accept");
+                            out.push(H2Event::StreamResponse {
+                                stream_id,
+                                status,
+                                fields: Fields(fields),
+                            });
                             let accepted = (200..300).contains(&status);
-                            if s.websocket
-                                && block
-                                    .fields
-                                    .iter()
-                                    .any(|(n, _)| n.as_slice() == b"sec-websocket-accept")
-                            {
+                            if s.websocket && accept_field {
                                 out.push(H2Event::Finding(H2Finding::Http1Field {
                                     stream_id,
                                     name: "sec-websocket-accept",
@@ -799,7 +821,8 @@ mod tests {
         for id in [1, 3, 5] {
             assert!(ev.contains(&H2Event::StreamResponse {
                 stream_id: id,
-                status: 200
+                status: 200,
+                fields: Fields::default(),
             }));
         }
         let data: Vec<(u32, Dir, Vec<u8>)> = ev
@@ -927,7 +950,11 @@ mod tests {
         }
         assert!(out.contains(&H2Event::StreamResponse {
             stream_id: 1,
-            status: 404
+            status: 404,
+            fields: Fields(vec![(
+                b"sec-websocket-accept".to_vec(),
+                b"s3pPLMBiTxaQ9kYGzzhZRbK+xOo=".to_vec()
+            )]),
         }));
         // The key's value stays out of Debug output.
         assert!(!format!("{out:?}").contains("dGhlIHNhbXBsZSBub25jZQ"));
@@ -961,7 +988,8 @@ mod tests {
         );
         assert!(out.contains(&H2Event::StreamResponse {
             stream_id: 1,
-            status: 404
+            status: 404,
+            fields: Fields::default(),
         }));
         assert!(!out.iter().any(|e| matches!(e, H2Event::StreamData { .. })));
         assert!(!out.iter().any(|e| matches!(e, H2Event::Finding(_))));

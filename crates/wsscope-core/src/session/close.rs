@@ -45,6 +45,7 @@ impl CloseHandshake {
     /// `tcp_closer`: who sent the first FIN or the RST; `last_activity`: when the last frame
     /// was seen). Pushes the findings about how it closed and returns the end event, its
     /// counters left at zero for the caller.
+    #[cfg(test)]
     pub(super) fn end(
         self,
         id: SessionId,
@@ -52,6 +53,21 @@ impl CloseHandshake {
         tcp_end: Option<CloseReason>,
         tcp_closer: Option<Dir>,
         last_activity: Timestamp,
+        out: &mut Vec<SessionEvent>,
+    ) -> SessionEnd {
+        self.end_as(id, ts, (tcp_end, tcp_closer), last_activity, None, out)
+    }
+
+    /// [`CloseHandshake::end`] for a session carried by something else than the whole TCP
+    /// connection: `ending` (e.g. "stream 1 ended by RST_STREAM CANCEL (0x8) from the client")
+    /// replaces the words about the TCP connection in the findings.
+    pub(super) fn end_as(
+        self,
+        id: SessionId,
+        ts: Timestamp,
+        (tcp_end, tcp_closer): (Option<CloseReason>, Option<Dir>),
+        last_activity: Timestamp,
+        ending: Option<&str>,
         out: &mut Vec<SessionEvent>,
     ) -> SessionEnd {
         let closes = self.closes.iter().filter(|c| c.is_some()).count();
@@ -72,24 +88,41 @@ impl CloseHandshake {
         let finding =
             |code, detail: String| SessionEvent::finding(Some(id), code, tcp_closer, ts, detail);
         if tcp_closed && closes == 0 {
-            out.push(finding(Code::AbruptClose, format!("{closer} {how} the TCP connection without a close frame from either side (code 1006 for the application)")));
+            let what = match ending {
+                Some(e) => e.to_string(),
+                None => format!("{closer} {how} the TCP connection"),
+            };
+            out.push(finding(
+                Code::AbruptClose,
+                format!(
+                    "{what} without a close frame from either side (code 1006 for the application)"
+                ),
+            ));
         } else if tcp_closed && closes == 1 {
             let sender = if self.closes[0].is_some() {
                 "client"
             } else {
                 "server"
             };
+            let what = match ending {
+                Some(e) => e.to_string(),
+                None => format!("the TCP connection was {how}"),
+            };
             out.push(finding(
                 Code::CloseHandshakeIncomplete,
-                format!("only the {sender} sent a close frame before the TCP connection was {how}"),
+                format!("only the {sender} sent a close frame before {what}"),
             ));
         }
         if tcp_closed {
             let silent = ts.nanos_since(last_activity);
             if idle_timeout_like(silent) {
+                let what = match ending {
+                    Some(e) => e.to_string(),
+                    None => format!("the {closer} {how} the connection"),
+                };
                 out.push(finding(
                     Code::IdleTimeoutSuspected,
-                    format!("{:.1} s of silence before the {closer} {how} the connection: looks like a proxy idle timeout (nginx proxy_read_timeout defaults to 60 s); send heartbeats more often", silent as f64 / 1e9),
+                    format!("{:.1} s of silence before {what}: looks like a proxy idle timeout (nginx proxy_read_timeout defaults to 60 s); send heartbeats more often", silent as f64 / 1e9),
                 ));
             }
         }

@@ -390,6 +390,10 @@ impl Connection {
                     if resp.status == 101 {
                         match pending {
                             Some(p) => self.upgrade(cfg, p, resp, ts, out),
+                            // HTTP/2 by Upgrade (RFC 7540 3.2): the layer above takes over.
+                            None if crate::http::has_token(&resp.headers, "upgrade", "h2c") => {
+                                self.switch_to_h2c(ts)
+                            }
                             None => {
                                 *next_id += 1;
                                 let (request, req_ts) = match plain {

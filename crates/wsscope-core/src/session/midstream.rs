@@ -446,10 +446,10 @@ mod tests {
     #[test]
     fn a_101_to_a_plain_request_is_decoded_only_when_frames_follow() {
         let mut h = Harness::new();
-        h.send(C, b"GET / HTTP/1.1\r\nHost: a\r\nUpgrade: h2c\r\n\r\n");
+        h.send(C, b"GET / HTTP/1.1\r\nHost: a\r\nUpgrade: spdy/3\r\n\r\n");
         h.send(
             S,
-            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\n\r\n",
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: spdy/3\r\n\r\n",
         );
         assert_eq!(h.take(), Vec::<String>::new(), "too few bytes to tell");
         h.send(C, b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
@@ -458,5 +458,23 @@ mod tests {
             h.take(),
             ["start 1 GET / -> 101", "finding 1 upgrade-header-missing"]
         );
+        assert!(h.conn.take_h2c_switch().is_none());
+    }
+
+    #[test]
+    fn a_101_to_upgrade_h2c_hands_the_connection_to_http2() {
+        let mut h = Harness::new();
+        h.send(C, b"GET / HTTP/1.1\r\nHost: a\r\nUpgrade: h2c\r\n\r\nPRI");
+        h.send(
+            S,
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\n\r\n\x00\x00\x00\x04",
+        );
+        assert!(h.conn.is_done());
+        assert_eq!(h.take(), Vec::<String>::new(), "no session of its own");
+        let switch = h.conn.take_h2c_switch().expect("switched to h2c");
+        assert_eq!(switch.c2s, b"PRI");
+        assert_eq!(switch.s2c, [0, 0, 0, 4]);
+        assert_eq!(switch.packet, 2);
+        assert!(h.conn.take_h2c_switch().is_none());
     }
 }

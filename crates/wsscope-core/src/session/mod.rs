@@ -29,6 +29,7 @@ use std::net::SocketAddr;
 
 mod chunked;
 mod close;
+pub mod h2_streams;
 mod heartbeat;
 mod http_buf;
 mod http_phase;
@@ -40,6 +41,7 @@ mod upgrade;
 mod ws_phase;
 
 use chunked::ChunkedBody;
+pub use h2_streams::H2Sessions;
 use http_buf::HttpBuf;
 use http_phase::{Gap, Oversized, Queued};
 use upgrade::PendingUpgrade;
@@ -250,6 +252,20 @@ impl SessionEvent {
     }
 }
 
+/// The detail of a `tcp-overlap-inconsistent` finding.
+fn overlap_detail(offset: u64, len: u64) -> String {
+    format!("retransmitted bytes at stream offset {offset} ({len} bytes) differ from the first copy; the first copy was used")
+}
+
+/// The detail of a `memory-budget-exceeded` finding for out-of-order bytes given up.
+fn memory_relief_detail(held: u64, limit: u64) -> String {
+    format!(
+        "memory budget reached (--max-memory {}): {} held out of order were delivered at once, the hole in front of them reported as a gap",
+        crate::budget::human(limit),
+        crate::budget::human(held)
+    )
+}
+
 /// What kind of traffic a connection carried.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Classification {
@@ -341,6 +357,38 @@ pub struct Connection {
     transport: Transport,
     /// The TLS connection the bytes were decrypted from, if any.
     tls: Option<Box<crate::tls::TlsInfo>>,
+    /// A 101 switched the connection to HTTP/2 (`Upgrade: h2c`): what follows, for the layer
+    /// above ([`Connection::take_h2c_switch`]).
+    h2c: Option<Box<H2cSwitch>>,
+}
+
+/// An HTTP/1.1 connection switched to HTTP/2 by `Upgrade: h2c` answered 101 (RFC 7540 3.2):
+/// everything an [`H2Sessions`] needs to go on with it. The client's bytes after its request
+/// start with the connection preface, the server's after the 101 with its SETTINGS; stream 1
+/// (the upgraded request) is an ordinary request, never a WebSocket.
+pub struct H2cSwitch {
+    /// The flow.
+    pub flow: FlowId,
+    /// Client endpoint.
+    pub client: SocketAddr,
+    /// Server endpoint.
+    pub server: SocketAddr,
+    /// How the TCP connection began.
+    pub began: Began,
+    /// Roles inferred (and not confirmed since).
+    pub roles_inferred: bool,
+    /// Role evidence not yet handed to the flow table.
+    pub role_evidence: Option<Dir>,
+    /// TLS the bytes were decrypted from.
+    pub tls: Option<Box<crate::tls::TlsInfo>>,
+    /// Client bytes read after its request.
+    pub c2s: Vec<u8>,
+    /// Server bytes read after the 101 head.
+    pub s2c: Vec<u8>,
+    /// When the 101 was read, and the packet that delivered it.
+    pub ts: Timestamp,
+    /// Packet number.
+    pub packet: u64,
 }
 
 impl Connection {
@@ -381,7 +429,35 @@ impl Connection {
             unfinished: None,
             transport: Transport::Http1,
             tls: None,
+            h2c: None,
         }
+    }
+
+    /// The 101 read at `ts` switched the connection to HTTP/2: nothing more is examined here.
+    fn switch_to_h2c(&mut self, ts: Timestamp) {
+        let c2s = std::mem::take(&mut self.bufs[0]).as_slice().to_vec();
+        let s2c = std::mem::take(&mut self.bufs[1]).as_slice().to_vec();
+        self.h2c = Some(Box::new(H2cSwitch {
+            flow: self.flow,
+            client: self.client,
+            server: self.server,
+            began: self.began,
+            roles_inferred: self.roles_inferred,
+            role_evidence: self.role_evidence.take(),
+            tls: self.tls.take(),
+            c2s,
+            s2c,
+            ts,
+            packet: self.packet,
+        }));
+        self.requests.clear();
+        self.phase = Phase::Done;
+    }
+
+    /// After a 101 to `Upgrade: h2c` ([`Connection::is_done`] is then true): the rest of the
+    /// connection is HTTP/2, for an [`H2Sessions`] to take over.
+    pub fn take_h2c_switch(&mut self) -> Option<Box<H2cSwitch>> {
+        self.h2c.take()
     }
 
     /// The bytes this connection is fed were decrypted from a TLS connection: its sessions
@@ -462,7 +538,7 @@ impl Connection {
         len: u64,
         out: &mut Vec<SessionEvent>,
     ) {
-        let detail = format!("retransmitted bytes at stream offset {offset} ({len} bytes) differ from the first copy; the first copy was used");
+        let detail = overlap_detail(offset, len);
         self.tcp_finding(Code::TcpOverlapInconsistent, dir, ts, detail, out);
     }
 
@@ -506,11 +582,7 @@ impl Connection {
         limit: u64,
         out: &mut Vec<SessionEvent>,
     ) {
-        let detail = format!(
-            "memory budget reached (--max-memory {}): {} held out of order were delivered at once, the hole in front of them reported as a gap",
-            crate::budget::human(limit),
-            crate::budget::human(held)
-        );
+        let detail = memory_relief_detail(held, limit);
         self.tcp_finding(Code::MemoryBudgetExceeded, dir, ts, detail, out);
     }
 

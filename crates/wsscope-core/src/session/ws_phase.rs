@@ -156,18 +156,34 @@ impl WsState {
     /// The TCP connection ended (`reason`): what is being decoded is finished, the findings
     /// about how the session closed are pushed, then its end.
     pub(super) fn end(
-        mut self,
+        self,
         ts: Timestamp,
         reason: CloseReason,
         tcp_closer: Option<Dir>,
         out: &mut Vec<SessionEvent>,
     ) {
-        let how = match reason {
-            CloseReason::Rst => "a TCP reset (RST)",
-            CloseReason::Fin => "the TCP close (FIN)",
-            CloseReason::EndOfCapture => "the end of the capture",
-            CloseReason::Idle => "the idle timeout",
-            CloseReason::Evicted => "eviction from the flow table",
+        self.end_as(ts, reason, tcp_closer, None, out)
+    }
+
+    /// [`WsState::end`] for a session whose carrier ended otherwise than the TCP connection
+    /// (an HTTP/2 stream): `ending` is `(how, what)`, e.g. `("RST_STREAM CANCEL (0x8) from
+    /// the client", "stream 1 ended by RST_STREAM CANCEL (0x8) from the client")`, used in
+    /// the findings instead of the words about the TCP connection.
+    pub(super) fn end_as(
+        mut self,
+        ts: Timestamp,
+        reason: CloseReason,
+        tcp_closer: Option<Dir>,
+        ending: Option<(&str, &str)>,
+        out: &mut Vec<SessionEvent>,
+    ) {
+        let how = match (ending, reason) {
+            (Some((how, _)), _) => how,
+            (None, CloseReason::Rst) => "a TCP reset (RST)",
+            (None, CloseReason::Fin) => "the TCP close (FIN)",
+            (None, CloseReason::EndOfCapture) => "the end of the capture",
+            (None, CloseReason::Idle) => "the idle timeout",
+            (None, CloseReason::Evicted) => "eviction from the flow table",
         };
         for dir in [Dir::ClientToServer, Dir::ServerToClient] {
             let d = dir.index();
@@ -191,12 +207,12 @@ impl WsState {
                 self.deliver(dir, a, out);
             }
         }
-        let end = self.close.end(
+        let end = self.close.end_as(
             self.session,
             ts,
-            Some(reason),
-            tcp_closer,
+            (Some(reason), tcp_closer),
             self.last_activity,
+            ending.map(|(_, what)| what),
             out,
         );
         out.push(SessionEvent::End(SessionEnd {

@@ -1,0 +1,435 @@
+//! The protocol stack of one TCP flow: what sits between its TCP streams and the sessions.
+//!
+//! [`FlowStack`] starts [`FlowStack::Undecided`] and picks its layer on the first client
+//! bytes: the HTTP/2 connection preface ([`crate::h2::frame::check_preface`]) makes it
+//! [`FlowStack::H2`] (cleartext HTTP/2 with prior knowledge, each RFC 8441 stream a session);
+//! anything else, the server sending first, a gap or the connection ending first makes it
+//! [`FlowStack::Http1`] (the HTTP/1.1 upgrade path, unchanged), which becomes
+//! [`FlowStack::H2`] if a 101 answers with `Upgrade: h2c` (RFC 7540 3.2). While the first client bytes
+//! are a strict prefix of the preface (at most 23 bytes) they are held.
+//!
+//! Every method takes in-order plain bytes and TCP events, as [`Connection`] does, and
+//! dispatches with one match. A layer fed with other bytes (TLS plaintext) can hold a
+//! `FlowStack` of its own, made with [`FlowStack::new`] (decided by the preface) or
+//! [`FlowStack::h2`] / [`FlowStack::http1`] when the layer already knows (ALPN).
+
+use std::net::SocketAddr;
+
+use crate::h2::frame::{check_preface, PrefaceCheck};
+use crate::session::{
+    Classification, Connection, H2Sessions, SessionConfig, SessionEvent, SessionId,
+};
+use crate::tcp::flow::Began;
+use crate::tcp::{Dir, FlowId, FlowSummary};
+use crate::timestamp::Timestamp;
+
+/// Who the flow's endpoints are, as the flow table reported them.
+#[derive(Clone, Copy, Debug)]
+pub struct Endpoints {
+    /// The flow.
+    pub flow: FlowId,
+    /// Client endpoint.
+    pub client: SocketAddr,
+    /// Server endpoint.
+    pub server: SocketAddr,
+    /// How the TCP connection began.
+    pub began: Began,
+    /// The roles were inferred.
+    pub roles_inferred: bool,
+}
+
+/// Server bytes held while the client has not spoken, when they start like an HTTP/2
+/// server's SETTINGS frame (an HTTP/2 server may send it before reading the preface).
+const MAX_HELD_SERVER_BYTES: usize = 16 * 1024 + 9;
+
+/// A flow whose layer is not known yet.
+pub struct Undecided {
+    ends: Endpoints,
+    /// The HTTP/1.1 analysis it becomes unless the client sends the preface (also the
+    /// receiver of the findings that need no decision).
+    conn: Connection,
+    /// Bytes held until the decision, in capture order: direction, time, packet, bytes.
+    held: Vec<(Dir, Timestamp, u64, Vec<u8>)>,
+    /// Client bytes held (all agree with the preface so far).
+    client_held: usize,
+    /// Server bytes held (they start like a SETTINGS frame).
+    server_held: Vec<u8>,
+    tls: Option<crate::tls::TlsInfo>,
+}
+
+/// The server's first bytes may be an HTTP/2 SETTINGS frame (type 4, no flags, stream 0).
+fn may_be_settings(bytes: &[u8]) -> bool {
+    let want: [Option<u8>; 9] = [
+        None,
+        None,
+        None,
+        Some(4),
+        Some(0),
+        Some(0),
+        Some(0),
+        Some(0),
+        Some(0),
+    ];
+    bytes
+        .iter()
+        .zip(want)
+        .all(|(b, w)| w.is_none_or(|w| *b == w))
+}
+
+/// The layers of one flow (see the module documentation).
+// The analyzer boxes each `FlowStack`; HTTP/1.1, the common case, is kept inline so that an
+// event costs one indirection, as before the stack existed.
+#[allow(clippy::large_enum_variant)]
+pub enum FlowStack {
+    /// Waiting for the first client bytes.
+    Undecided(Box<Undecided>),
+    /// HTTP/1.1, upgraded to WebSocket or not.
+    Http1(Connection),
+    /// HTTP/2: RFC 8441 WebSocket streams.
+    H2(Box<H2Sessions>),
+    /// Nothing more to examine (only while switching layers).
+    Done,
+}
+
+impl FlowStack {
+    /// A flow whose first client bytes decide its layer.
+    pub fn new(ends: Endpoints) -> Self {
+        FlowStack::Undecided(Box::new(Undecided {
+            ends,
+            conn: Self::connection(&ends),
+            held: Vec::new(),
+            client_held: 0,
+            server_held: Vec::new(),
+            tls: None,
+        }))
+    }
+
+    /// A flow known to carry HTTP/1.1.
+    pub fn http1(ends: Endpoints) -> Self {
+        FlowStack::Http1(Self::connection(&ends))
+    }
+
+    /// A flow known to carry HTTP/2 (its client sends the preface first).
+    pub fn h2(ends: Endpoints) -> Self {
+        FlowStack::H2(Box::new(H2Sessions::new(
+            ends.flow,
+            ends.client,
+            ends.server,
+            ends.began,
+            ends.roles_inferred,
+        )))
+    }
+
+    fn connection(ends: &Endpoints) -> Connection {
+        Connection::new(
+            ends.flow,
+            ends.client,
+            ends.server,
+            ends.began,
+            ends.roles_inferred,
+        )
+    }
+
+    /// The bytes were decrypted from a TLS connection: every session reports `tls`.
+    pub fn set_tls(&mut self, tls: crate::tls::TlsInfo) {
+        match self {
+            FlowStack::Undecided(u) => {
+                u.conn.set_tls(tls.clone());
+                u.tls = Some(tls);
+            }
+            FlowStack::Http1(c) => c.set_tls(tls),
+            FlowStack::H2(h) => h.set_tls(tls),
+            FlowStack::Done => {}
+        }
+    }
+
+    /// What the flow carried so far.
+    pub fn classification(&self) -> Classification {
+        match self {
+            FlowStack::Undecided(u) => u.conn.classification(),
+            FlowStack::Http1(c) => c.classification(),
+            FlowStack::H2(h) => h.classification(),
+            FlowStack::Done => Classification::Other,
+        }
+    }
+
+    /// True when nothing more is examined (the flow can be bypassed).
+    pub fn is_done(&self) -> bool {
+        match self {
+            FlowStack::Undecided(_) => false,
+            FlowStack::Http1(c) => c.is_done(),
+            FlowStack::H2(h) => h.is_done(),
+            FlowStack::Done => true,
+        }
+    }
+
+    /// Evidence about the roles for the flow table (see [`Connection::take_role_evidence`]).
+    pub fn take_role_evidence(&mut self) -> Option<Dir> {
+        match self {
+            FlowStack::Undecided(_) | FlowStack::Done => None,
+            FlowStack::Http1(c) => c.take_role_evidence(),
+            FlowStack::H2(h) => h.take_role_evidence(),
+        }
+    }
+
+    /// In-order bytes in direction `dir`, delivered by packet number `packet`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn on_data(
+        &mut self,
+        cfg: &SessionConfig,
+        next_id: &mut SessionId,
+        dir: Dir,
+        ts: Timestamp,
+        packet: u64,
+        data: &[u8],
+        out: &mut Vec<SessionEvent>,
+    ) {
+        match self {
+            FlowStack::Http1(c) => {
+                c.on_data(cfg, next_id, dir, ts, packet, data, out);
+                if c.is_done() {
+                    self.after_http1(cfg, next_id, out);
+                }
+            }
+            FlowStack::H2(h) => h.on_data(cfg, next_id, dir, ts, packet, data, out),
+            FlowStack::Undecided(u) => {
+                let check = match dir {
+                    // The server spoke first: HTTP/1.1 (today's behaviour), unless the roles
+                    // are known and it starts like an HTTP/2 server's SETTINGS: then the
+                    // client's first bytes decide.
+                    Dir::ServerToClient => {
+                        let hold = !u.ends.roles_inferred
+                            && u.server_held.len() + data.len() <= MAX_HELD_SERVER_BYTES
+                            && {
+                                u.server_held.extend_from_slice(data);
+                                may_be_settings(&u.server_held)
+                            };
+                        if hold {
+                            PrefaceCheck::Partial
+                        } else {
+                            PrefaceCheck::NoMatch
+                        }
+                    }
+                    Dir::ClientToServer if u.client_held == 0 => check_preface(data),
+                    Dir::ClientToServer => {
+                        let mut all: Vec<u8> = u
+                            .held
+                            .iter()
+                            .filter(|h| h.0 == Dir::ClientToServer)
+                            .flat_map(|h| h.3.iter().copied())
+                            .collect();
+                        all.extend_from_slice(data);
+                        check_preface(&all)
+                    }
+                };
+                match check {
+                    PrefaceCheck::Partial => {
+                        if dir == Dir::ClientToServer {
+                            u.client_held += data.len();
+                        }
+                        u.held.push((dir, ts, packet, data.to_vec()));
+                    }
+                    PrefaceCheck::Match => {
+                        let held = std::mem::take(&mut u.held);
+                        let tls = u.tls.take();
+                        let mut h2 = Self::h2(u.ends);
+                        if let Some(tls) = tls {
+                            h2.set_tls(tls);
+                        }
+                        *self = h2;
+                        for (d, t, p, b) in held {
+                            self.on_data(cfg, next_id, d, t, p, &b, out);
+                        }
+                        self.on_data(cfg, next_id, dir, ts, packet, data, out);
+                    }
+                    PrefaceCheck::NoMatch => {
+                        self.become_http1(cfg, next_id, out);
+                        self.on_data(cfg, next_id, dir, ts, packet, data, out);
+                    }
+                }
+            }
+            FlowStack::Done => {}
+        }
+    }
+
+    /// HTTP/1.1 stopped: when a 101 switched to HTTP/2 (`Upgrade: h2c`), HTTP/2 takes over
+    /// with the bytes that followed.
+    fn after_http1(
+        &mut self,
+        cfg: &SessionConfig,
+        next_id: &mut SessionId,
+        out: &mut Vec<SessionEvent>,
+    ) {
+        let FlowStack::Http1(c) = self else {
+            return;
+        };
+        let Some(switch) = c.take_h2c_switch() else {
+            return;
+        };
+        *self = FlowStack::H2(Box::new(H2Sessions::after_upgrade(&switch)));
+        if let FlowStack::H2(h) = self {
+            let (ts, packet) = (switch.ts, switch.packet);
+            for (dir, bytes) in [
+                (Dir::ClientToServer, &switch.c2s),
+                (Dir::ServerToClient, &switch.s2c),
+            ] {
+                if !bytes.is_empty() {
+                    h.on_data(cfg, next_id, dir, ts, packet, bytes, out);
+                }
+            }
+        }
+    }
+
+    /// Decides HTTP/1.1: the held client bytes go first.
+    fn become_http1(
+        &mut self,
+        cfg: &SessionConfig,
+        next_id: &mut SessionId,
+        out: &mut Vec<SessionEvent>,
+    ) {
+        let FlowStack::Undecided(u) = std::mem::replace(self, FlowStack::Done) else {
+            return;
+        };
+        let Undecided { mut conn, held, .. } = *u;
+        for (dir, ts, packet, bytes) in held {
+            conn.on_data(cfg, next_id, dir, ts, packet, &bytes, out);
+        }
+        *self = FlowStack::Http1(conn);
+    }
+
+    /// `len` bytes missing in direction `dir` (`cut`: cut off by the snaplen).
+    #[allow(clippy::too_many_arguments)]
+    pub fn on_gap(
+        &mut self,
+        cfg: &SessionConfig,
+        next_id: &mut SessionId,
+        dir: Dir,
+        ts: Timestamp,
+        len: u64,
+        cut: bool,
+        out: &mut Vec<SessionEvent>,
+    ) {
+        match self {
+            FlowStack::Http1(c) => {
+                c.on_gap(cfg, next_id, dir, ts, len, cut, out);
+                if c.is_done() {
+                    self.after_http1(cfg, next_id, out);
+                }
+            }
+            FlowStack::H2(h) => h.on_gap(cfg, next_id, dir, ts, len, cut, out),
+            FlowStack::Undecided(_) => {
+                self.become_http1(cfg, next_id, out);
+                self.on_gap(cfg, next_id, dir, ts, len, cut, out);
+            }
+            FlowStack::Done => {}
+        }
+    }
+
+    /// A retransmission disagreed with the first copy.
+    pub fn on_overlap(
+        &mut self,
+        dir: Dir,
+        ts: Timestamp,
+        offset: u64,
+        len: u64,
+        out: &mut Vec<SessionEvent>,
+    ) {
+        match self {
+            FlowStack::Undecided(u) => u.conn.on_overlap(dir, ts, offset, len, out),
+            FlowStack::Http1(c) => c.on_overlap(dir, ts, offset, len, out),
+            FlowStack::H2(h) => h.on_overlap(dir, ts, offset, len, out),
+            FlowStack::Done => {}
+        }
+    }
+
+    /// A segment a receiver would drop was not used.
+    pub fn on_ignored(
+        &mut self,
+        dir: Dir,
+        ts: Timestamp,
+        reason: String,
+        out: &mut Vec<SessionEvent>,
+    ) {
+        match self {
+            FlowStack::Undecided(u) => u.conn.on_ignored(dir, ts, reason, out),
+            FlowStack::Http1(c) => c.on_ignored(dir, ts, reason, out),
+            FlowStack::H2(h) => h.on_ignored(dir, ts, reason, out),
+            FlowStack::Done => {}
+        }
+    }
+
+    /// The memory budget was reached: direction `dir` gave up `held` out-of-order bytes.
+    pub fn on_memory_relief(
+        &mut self,
+        dir: Dir,
+        ts: Timestamp,
+        held: u64,
+        limit: u64,
+        out: &mut Vec<SessionEvent>,
+    ) {
+        match self {
+            FlowStack::Undecided(u) => u.conn.on_memory_relief(dir, ts, held, limit, out),
+            FlowStack::Http1(c) => c.on_memory_relief(dir, ts, held, limit, out),
+            FlowStack::H2(h) => h.on_memory_relief(dir, ts, held, limit, out),
+            FlowStack::Done => {}
+        }
+    }
+
+    /// A FIN from `dir` (a flow still undecided is HTTP/1.1 from then on).
+    pub fn on_fin(
+        &mut self,
+        cfg: &SessionConfig,
+        next_id: &mut SessionId,
+        dir: Dir,
+        out: &mut Vec<SessionEvent>,
+    ) {
+        match self {
+            FlowStack::Http1(c) => c.on_fin(dir),
+            FlowStack::H2(h) => h.on_fin(dir),
+            FlowStack::Undecided(_) => {
+                self.become_http1(cfg, next_id, out);
+                self.on_fin(cfg, next_id, dir, out);
+            }
+            FlowStack::Done => {}
+        }
+    }
+
+    /// A RST from `dir` (a flow still undecided is HTTP/1.1 from then on).
+    pub fn on_rst(
+        &mut self,
+        cfg: &SessionConfig,
+        next_id: &mut SessionId,
+        dir: Dir,
+        out: &mut Vec<SessionEvent>,
+    ) {
+        match self {
+            FlowStack::Http1(c) => c.on_rst(dir),
+            FlowStack::H2(h) => h.on_rst(dir),
+            FlowStack::Undecided(_) => {
+                self.become_http1(cfg, next_id, out);
+                self.on_rst(cfg, next_id, dir, out);
+            }
+            FlowStack::Done => {}
+        }
+    }
+
+    /// The TCP connection is gone: finish everything and end the open sessions.
+    pub fn on_closed(
+        &mut self,
+        cfg: &SessionConfig,
+        next_id: &mut SessionId,
+        ts: Timestamp,
+        summary: &FlowSummary,
+        out: &mut Vec<SessionEvent>,
+    ) {
+        match self {
+            FlowStack::Http1(c) => c.on_closed(ts, summary, out),
+            FlowStack::H2(h) => h.on_closed(next_id, ts, summary, out),
+            FlowStack::Undecided(_) => {
+                self.become_http1(cfg, next_id, out);
+                self.on_closed(cfg, next_id, ts, summary, out);
+            }
+            FlowStack::Done => {}
+        }
+    }
+}
