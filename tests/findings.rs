@@ -2469,7 +2469,12 @@ fn tls_without_keys_is_tls_not_decrypted_naming_the_server() {
     let o = analyze_packets(&c.into_packets());
     let f = o.expect(Code::TlsNotDecrypted, None);
     assert!(f.detail.contains("example.com"), "{}", f.detail);
-    assert!(f.detail.contains("no key"), "{}", f.detail);
+    assert!(f.detail.contains("--tls-keylog"), "{}", f.detail);
+    assert!(
+        f.detail.contains(&"11".repeat(32)),
+        "names the client random: {}",
+        f.detail
+    );
     assert!(o.sessions.is_empty(), "{:#?}", o.sessions);
     assert_eq!(o.flows.len(), 1);
     assert_eq!(

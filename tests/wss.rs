@@ -110,11 +110,13 @@ fn check_wss(name: &str, capture: &str, extra: &[&str]) -> (Value, Value) {
     }
     assert_close(&session, &peers["close"], name);
     no_warnings(&session, name);
-    assert!(
-        report["findings"].as_array().is_none_or(|f| f.is_empty()),
-        "{name}: capture findings {}",
-        report["findings"]
-    );
+    let warnings: Vec<&Value> = report["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter(|f| f["severity"] != "info")
+        .collect();
+    assert!(warnings.is_empty(), "{name}: findings {warnings:?}");
     (report, session)
 }
 

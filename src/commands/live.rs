@@ -28,6 +28,10 @@ pub use capture::{interfaces, run};
 #[cfg(feature = "live")]
 mod capture {
     use super::super::{config, gate_failed, sink_result};
+
+    /// Bytes of a TLS connection's records held while its keys are not in the followed key
+    /// logs yet.
+    const LIVE_WAIT_FOR_KEYS: usize = 1 << 20;
     use crate::cli::LiveArgs;
     use crate::live::{CaptureEnd, LiveOptions, OpenCapture};
     use crate::output::{
@@ -180,7 +184,10 @@ mod capture {
         let settings = output_settings(&args.output, args.analysis.max_message_size)?;
         refuse_report_over_savefile(args.output.json.as_deref(), args.write.as_deref())?;
         let user = args.user.as_deref().map(resolve_user).transpose()?;
-        let cfg = config(&args.analysis, settings.keep);
+        let mut cfg = config(&args.analysis, settings.keep);
+        // A browser writes a connection's keys just after its handshake: hold up to 1 MiB of
+        // its records until the followed key log has them.
+        cfg.tls.wait_for_keys = LIVE_WAIT_FOR_KEYS;
         // Opened before the capture drops privileges; followed for the whole run.
         let _keylog =
             crate::keylog::Follower::start(crate::keylog::files(&args.analysis), cfg.keys.clone())?;

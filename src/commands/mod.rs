@@ -49,6 +49,7 @@ pub fn config(analysis: &AnalysisArgs, keep_bytes: usize) -> AnalyzerConfig {
         },
         budget: MemoryBudget::new(analysis.max_memory),
         keys: Default::default(),
+        tls: Default::default(),
     }
 }
 

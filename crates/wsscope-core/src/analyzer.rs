@@ -12,7 +12,7 @@ use crate::session::{
     Classification, SessionConfig, SessionEnd, SessionEvent, SessionId, SessionMessage,
     SessionStart,
 };
-use crate::stack::{Endpoints, FlowStack};
+use crate::stack::{Endpoints, FlowStack, StackConfig};
 use crate::tcp::flow::FlowTableStats;
 use crate::tcp::{FlowLimits, FlowSummary, FlowTable, TcpEvent, Verdict};
 use crate::timestamp::Timestamp;
@@ -33,6 +33,8 @@ pub struct AnalyzerConfig {
     /// TLS secrets (`--tls-keylog`, `SSLKEYLOGFILE`, pcapng Decryption Secrets Blocks), looked
     /// up by client random when a TLS connection is seen; may grow during the run (`live`).
     pub keys: crate::tls::keylog::KeyStore,
+    /// Bounds of the TLS layer (how long a connection waits for keys that may come later).
+    pub tls: crate::tls::flow::TlsLimits,
 }
 
 /// A finished TCP connection and what it carried.
@@ -225,6 +227,11 @@ where
         pending,
         post,
     } = sessions;
+    let layers = StackConfig {
+        session: &cfg.session,
+        keys: &cfg.keys,
+        tls: cfg.tls,
+    };
     let mut verdict = Verdict::Continue;
     let mut revealed = current;
     match ev {
@@ -257,7 +264,7 @@ where
         } => {
             revealed = Some(packet);
             verdict = on_connection(conns, flow, |c| {
-                c.on_data(&cfg.session, next_session, dir, ts, packet, bytes, pending)
+                c.on_data(&layers, next_session, dir, ts, packet, bytes, pending)
             });
         }
         TcpEvent::Gap {
@@ -269,7 +276,7 @@ where
             ..
         } => {
             verdict = on_connection(conns, flow, |c| {
-                c.on_gap(&cfg.session, next_session, dir, ts, len, cut, pending)
+                c.on_gap(&layers, next_session, dir, ts, len, cut, pending)
             });
         }
         TcpEvent::Overlap {
@@ -304,27 +311,27 @@ where
         }
         TcpEvent::Fin { flow, dir, .. } => {
             on_connection(conns, flow, |c| {
-                c.on_fin(&cfg.session, next_session, dir, pending)
+                c.on_fin(&layers, next_session, dir, pending)
             });
         }
         TcpEvent::Rst { flow, dir, .. } => {
             on_connection(conns, flow, |c| {
-                c.on_rst(&cfg.session, next_session, dir, pending)
+                c.on_rst(&layers, next_session, dir, pending)
             });
         }
         TcpEvent::Closed { ts, summary } => {
-            let classification = match conns.remove(&summary.id) {
+            let (classification, tls) = match conns.remove(&summary.id) {
                 Some(mut c) => {
-                    c.on_closed(&cfg.session, next_session, ts, &summary, pending);
-                    c.classification()
+                    c.on_closed(&layers, next_session, ts, &summary, pending);
+                    (c.classification(), c.tls_info().map(Box::new))
                 }
-                None => Classification::Other,
+                None => (Classification::Other, None),
             };
             drain(pending, post, revealed, sink);
             sink(Event::Flow(&FlowRecord {
                 summary,
                 classification,
-                tls: None,
+                tls,
             }));
         }
     }

@@ -22,6 +22,20 @@ use crate::session::{
 use crate::tcp::flow::Began;
 use crate::tcp::{Dir, FlowId, FlowSummary};
 use crate::timestamp::Timestamp;
+use crate::tls::flow::{sniff, Sniff, TlsEvent, TlsFinding, TlsFlow, TlsLimits};
+use crate::tls::keylog::KeyStore;
+use crate::tls::TlsInfo;
+
+/// What the layers of a flow are configured with (borrowed from the analyzer's settings).
+#[derive(Clone, Copy, Debug)]
+pub struct StackConfig<'a> {
+    /// Session-level settings.
+    pub session: &'a SessionConfig,
+    /// TLS secrets, looked up when a TLS connection needs its keys.
+    pub keys: &'a KeyStore,
+    /// Bounds of the TLS layer.
+    pub tls: TlsLimits,
+}
 
 /// Who the flow's endpoints are, as the flow table reported them.
 #[derive(Clone, Copy, Debug)]
@@ -87,6 +101,8 @@ pub enum FlowStack {
     Http1(Connection),
     /// HTTP/2: RFC 8441 WebSocket streams.
     H2(Box<H2Sessions>),
+    /// TLS: decrypted with the key logs, the plaintext fed to a stack of its own.
+    Tls(Box<TlsStack>),
     /// Nothing more to examine (only while switching layers).
     Done,
 }
@@ -139,7 +155,7 @@ impl FlowStack {
             }
             FlowStack::Http1(c) => c.set_tls(tls),
             FlowStack::H2(h) => h.set_tls(tls),
-            FlowStack::Done => {}
+            FlowStack::Tls(_) | FlowStack::Done => {}
         }
     }
 
@@ -149,6 +165,7 @@ impl FlowStack {
             FlowStack::Undecided(u) => u.conn.classification(),
             FlowStack::Http1(c) => c.classification(),
             FlowStack::H2(h) => h.classification(),
+            FlowStack::Tls(t) => t.classification(),
             FlowStack::Done => Classification::Other,
         }
     }
@@ -159,6 +176,7 @@ impl FlowStack {
             FlowStack::Undecided(_) => false,
             FlowStack::Http1(c) => c.is_done(),
             FlowStack::H2(h) => h.is_done(),
+            FlowStack::Tls(t) => t.is_done(),
             FlowStack::Done => true,
         }
     }
@@ -169,6 +187,7 @@ impl FlowStack {
             FlowStack::Undecided(_) | FlowStack::Done => None,
             FlowStack::Http1(c) => c.take_role_evidence(),
             FlowStack::H2(h) => h.take_role_evidence(),
+            FlowStack::Tls(t) => t.inner.as_mut().and_then(FlowStack::take_role_evidence),
         }
     }
 
@@ -176,7 +195,7 @@ impl FlowStack {
     #[allow(clippy::too_many_arguments)]
     pub fn on_data(
         &mut self,
-        cfg: &SessionConfig,
+        cfg: &StackConfig<'_>,
         next_id: &mut SessionId,
         dir: Dir,
         ts: Timestamp,
@@ -186,14 +205,15 @@ impl FlowStack {
     ) {
         match self {
             FlowStack::Http1(c) => {
-                c.on_data(cfg, next_id, dir, ts, packet, data, out);
+                c.on_data(cfg.session, next_id, dir, ts, packet, data, out);
                 if c.is_done() {
                     self.after_http1(cfg, next_id, out);
                 }
             }
-            FlowStack::H2(h) => h.on_data(cfg, next_id, dir, ts, packet, data, out),
+            FlowStack::H2(h) => h.on_data(cfg.session, next_id, dir, ts, packet, data, out),
+            FlowStack::Tls(t) => t.on_data(cfg, next_id, dir, ts, packet, data, out),
             FlowStack::Undecided(u) => {
-                let check = match dir {
+                let decision = match dir {
                     // The server spoke first: HTTP/1.1 (today's behaviour), unless the roles
                     // are known and it starts like an HTTP/2 server's SETTINGS: then the
                     // client's first bytes decide.
@@ -205,44 +225,63 @@ impl FlowStack {
                                 may_be_settings(&u.server_held)
                             };
                         if hold {
-                            PrefaceCheck::Partial
+                            Decision::Hold
                         } else {
-                            PrefaceCheck::NoMatch
+                            Decision::Http1
                         }
                     }
-                    Dir::ClientToServer if u.client_held == 0 => check_preface(data),
                     Dir::ClientToServer => {
-                        let mut all: Vec<u8> = u
-                            .held
-                            .iter()
-                            .filter(|h| h.0 == Dir::ClientToServer)
-                            .flat_map(|h| h.3.iter().copied())
-                            .collect();
-                        all.extend_from_slice(data);
-                        check_preface(&all)
+                        let all: std::borrow::Cow<'_, [u8]> = if u.client_held == 0 {
+                            std::borrow::Cow::Borrowed(data)
+                        } else {
+                            let mut all: Vec<u8> = u
+                                .held
+                                .iter()
+                                .filter(|h| h.0 == Dir::ClientToServer)
+                                .flat_map(|h| h.3.iter().copied())
+                                .collect();
+                            all.extend_from_slice(data);
+                            std::borrow::Cow::Owned(all)
+                        };
+                        // Bytes already decrypted from TLS are not looked at as TLS again.
+                        let tls = if u.tls.is_some() {
+                            Sniff::NotTls
+                        } else {
+                            sniff(&all)
+                        };
+                        match (tls, check_preface(&all)) {
+                            (Sniff::Tls, _) => Decision::Tls,
+                            (_, PrefaceCheck::Match) => Decision::H2,
+                            (Sniff::NeedMore, _) | (_, PrefaceCheck::Partial) => Decision::Hold,
+                            (Sniff::NotTls, PrefaceCheck::NoMatch) => Decision::Http1,
+                        }
                     }
                 };
-                match check {
-                    PrefaceCheck::Partial => {
+                match decision {
+                    Decision::Hold => {
                         if dir == Dir::ClientToServer {
                             u.client_held += data.len();
                         }
                         u.held.push((dir, ts, packet, data.to_vec()));
                     }
-                    PrefaceCheck::Match => {
+                    Decision::H2 | Decision::Tls => {
                         let held = std::mem::take(&mut u.held);
-                        let tls = u.tls.take();
-                        let mut h2 = Self::h2(u.ends);
-                        if let Some(tls) = tls {
-                            h2.set_tls(tls);
-                        }
-                        *self = h2;
+                        *self = if decision == Decision::Tls {
+                            FlowStack::Tls(Box::new(TlsStack::new(u.ends, cfg)))
+                        } else {
+                            let tls = u.tls.take();
+                            let mut h2 = Self::h2(u.ends);
+                            if let Some(tls) = tls {
+                                h2.set_tls(tls);
+                            }
+                            h2
+                        };
                         for (d, t, p, b) in held {
                             self.on_data(cfg, next_id, d, t, p, &b, out);
                         }
                         self.on_data(cfg, next_id, dir, ts, packet, data, out);
                     }
-                    PrefaceCheck::NoMatch => {
+                    Decision::Http1 => {
                         self.become_http1(cfg, next_id, out);
                         self.on_data(cfg, next_id, dir, ts, packet, data, out);
                     }
@@ -256,7 +295,7 @@ impl FlowStack {
     /// with the bytes that followed.
     fn after_http1(
         &mut self,
-        cfg: &SessionConfig,
+        cfg: &StackConfig<'_>,
         next_id: &mut SessionId,
         out: &mut Vec<SessionEvent>,
     ) {
@@ -274,7 +313,7 @@ impl FlowStack {
                 (Dir::ServerToClient, &switch.s2c),
             ] {
                 if !bytes.is_empty() {
-                    h.on_data(cfg, next_id, dir, ts, packet, bytes, out);
+                    h.on_data(cfg.session, next_id, dir, ts, packet, bytes, out);
                 }
             }
         }
@@ -283,7 +322,7 @@ impl FlowStack {
     /// Decides HTTP/1.1: the held client bytes go first.
     fn become_http1(
         &mut self,
-        cfg: &SessionConfig,
+        cfg: &StackConfig<'_>,
         next_id: &mut SessionId,
         out: &mut Vec<SessionEvent>,
     ) {
@@ -292,7 +331,7 @@ impl FlowStack {
         };
         let Undecided { mut conn, held, .. } = *u;
         for (dir, ts, packet, bytes) in held {
-            conn.on_data(cfg, next_id, dir, ts, packet, &bytes, out);
+            conn.on_data(cfg.session, next_id, dir, ts, packet, &bytes, out);
         }
         *self = FlowStack::Http1(conn);
     }
@@ -301,7 +340,7 @@ impl FlowStack {
     #[allow(clippy::too_many_arguments)]
     pub fn on_gap(
         &mut self,
-        cfg: &SessionConfig,
+        cfg: &StackConfig<'_>,
         next_id: &mut SessionId,
         dir: Dir,
         ts: Timestamp,
@@ -311,12 +350,13 @@ impl FlowStack {
     ) {
         match self {
             FlowStack::Http1(c) => {
-                c.on_gap(cfg, next_id, dir, ts, len, cut, out);
+                c.on_gap(cfg.session, next_id, dir, ts, len, cut, out);
                 if c.is_done() {
                     self.after_http1(cfg, next_id, out);
                 }
             }
-            FlowStack::H2(h) => h.on_gap(cfg, next_id, dir, ts, len, cut, out),
+            FlowStack::H2(h) => h.on_gap(cfg.session, next_id, dir, ts, len, cut, out),
+            FlowStack::Tls(t) => t.on_gap(cfg, next_id, dir, ts, len, cut, out),
             FlowStack::Undecided(_) => {
                 self.become_http1(cfg, next_id, out);
                 self.on_gap(cfg, next_id, dir, ts, len, cut, out);
@@ -338,6 +378,7 @@ impl FlowStack {
             FlowStack::Undecided(u) => u.conn.on_overlap(dir, ts, offset, len, out),
             FlowStack::Http1(c) => c.on_overlap(dir, ts, offset, len, out),
             FlowStack::H2(h) => h.on_overlap(dir, ts, offset, len, out),
+            FlowStack::Tls(t) => t.inner_mut().on_overlap(dir, ts, offset, len, out),
             FlowStack::Done => {}
         }
     }
@@ -354,6 +395,7 @@ impl FlowStack {
             FlowStack::Undecided(u) => u.conn.on_ignored(dir, ts, reason, out),
             FlowStack::Http1(c) => c.on_ignored(dir, ts, reason, out),
             FlowStack::H2(h) => h.on_ignored(dir, ts, reason, out),
+            FlowStack::Tls(t) => t.inner_mut().on_ignored(dir, ts, reason, out),
             FlowStack::Done => {}
         }
     }
@@ -371,6 +413,7 @@ impl FlowStack {
             FlowStack::Undecided(u) => u.conn.on_memory_relief(dir, ts, held, limit, out),
             FlowStack::Http1(c) => c.on_memory_relief(dir, ts, held, limit, out),
             FlowStack::H2(h) => h.on_memory_relief(dir, ts, held, limit, out),
+            FlowStack::Tls(t) => t.inner_mut().on_memory_relief(dir, ts, held, limit, out),
             FlowStack::Done => {}
         }
     }
@@ -378,7 +421,7 @@ impl FlowStack {
     /// A FIN from `dir` (a flow still undecided is HTTP/1.1 from then on).
     pub fn on_fin(
         &mut self,
-        cfg: &SessionConfig,
+        cfg: &StackConfig<'_>,
         next_id: &mut SessionId,
         dir: Dir,
         out: &mut Vec<SessionEvent>,
@@ -386,6 +429,7 @@ impl FlowStack {
         match self {
             FlowStack::Http1(c) => c.on_fin(dir),
             FlowStack::H2(h) => h.on_fin(dir),
+            FlowStack::Tls(t) => t.on_end(cfg, next_id, dir, false, out),
             FlowStack::Undecided(_) => {
                 self.become_http1(cfg, next_id, out);
                 self.on_fin(cfg, next_id, dir, out);
@@ -397,7 +441,7 @@ impl FlowStack {
     /// A RST from `dir` (a flow still undecided is HTTP/1.1 from then on).
     pub fn on_rst(
         &mut self,
-        cfg: &SessionConfig,
+        cfg: &StackConfig<'_>,
         next_id: &mut SessionId,
         dir: Dir,
         out: &mut Vec<SessionEvent>,
@@ -405,6 +449,7 @@ impl FlowStack {
         match self {
             FlowStack::Http1(c) => c.on_rst(dir),
             FlowStack::H2(h) => h.on_rst(dir),
+            FlowStack::Tls(t) => t.on_end(cfg, next_id, dir, true, out),
             FlowStack::Undecided(_) => {
                 self.become_http1(cfg, next_id, out);
                 self.on_rst(cfg, next_id, dir, out);
@@ -416,7 +461,7 @@ impl FlowStack {
     /// The TCP connection is gone: finish everything and end the open sessions.
     pub fn on_closed(
         &mut self,
-        cfg: &SessionConfig,
+        cfg: &StackConfig<'_>,
         next_id: &mut SessionId,
         ts: Timestamp,
         summary: &FlowSummary,
@@ -425,11 +470,282 @@ impl FlowStack {
         match self {
             FlowStack::Http1(c) => c.on_closed(ts, summary, out),
             FlowStack::H2(h) => h.on_closed(next_id, ts, summary, out),
+            FlowStack::Tls(t) => t.on_closed(cfg, next_id, ts, summary, out),
             FlowStack::Undecided(_) => {
                 self.become_http1(cfg, next_id, out);
                 self.on_closed(cfg, next_id, ts, summary, out);
             }
             FlowStack::Done => {}
+        }
+    }
+}
+
+/// What the first bytes of an undecided flow say.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Decision {
+    /// Not enough bytes yet.
+    Hold,
+    /// HTTP/1.1.
+    Http1,
+    /// The HTTP/2 preface.
+    H2,
+    /// A TLS ClientHello.
+    Tls,
+}
+
+/// The memory budget is charged for what a TLS connection holds in steps of this size.
+const TLS_CHARGE_STEP: u64 = 64 * 1024;
+
+/// A TLS flow: its [`TlsFlow`] and the stack its plaintext feeds. The inner stack is made when
+/// the handshake is known (ALPN `h2` makes it HTTP/2 at once; otherwise the plaintext's first
+/// bytes decide, as for a cleartext flow).
+pub struct TlsStack {
+    flow: TlsFlow,
+    ends: Endpoints,
+    inner: Option<FlowStack>,
+    events: Vec<TlsEvent>,
+    /// Application data was decrypted (the sessions were told).
+    decrypted: bool,
+    /// Bytes charged to the memory budget for what the TLS layer holds.
+    charged: u64,
+    /// The memory budget was reached: decryption was given up.
+    abandoned: bool,
+    /// The packet of the latest bytes (plaintext released at the end is attributed to it).
+    packet: u64,
+    /// FIN (`false`) or RST (`true`) seen before the inner stack existed, replayed into it.
+    ends_seen: Vec<(Dir, bool)>,
+}
+
+impl TlsStack {
+    fn new(ends: Endpoints, cfg: &StackConfig<'_>) -> Self {
+        TlsStack {
+            flow: TlsFlow::new(cfg.tls),
+            ends,
+            inner: None,
+            events: Vec::new(),
+            decrypted: false,
+            charged: 0,
+            abandoned: false,
+            packet: 0,
+            ends_seen: Vec::new(),
+        }
+    }
+
+    /// What the handshake showed, with `decrypted` as the sessions were told.
+    pub fn info(&self) -> TlsInfo {
+        let mut info = self.flow.info().clone();
+        info.decrypted = self.decrypted;
+        info
+    }
+
+    fn classification(&self) -> Classification {
+        match &self.inner {
+            Some(inner) if self.decrypted => inner.classification(),
+            _ => Classification::Tls,
+        }
+    }
+
+    /// Nothing more comes out of the TLS layer, or the plaintext is not examined any further.
+    fn is_done(&self) -> bool {
+        self.abandoned || self.flow.is_done() || self.inner.as_ref().is_some_and(FlowStack::is_done)
+    }
+
+    /// The inner stack, made now if the handshake has not made it yet (it receives the
+    /// connection-level findings).
+    fn inner_mut(&mut self) -> &mut FlowStack {
+        let ends = self.ends;
+        let info = self.info();
+        self.inner.get_or_insert_with(|| {
+            let mut stack = FlowStack::new(ends);
+            stack.set_tls(info);
+            stack
+        })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn on_data(
+        &mut self,
+        cfg: &StackConfig<'_>,
+        next_id: &mut SessionId,
+        dir: Dir,
+        ts: Timestamp,
+        packet: u64,
+        data: &[u8],
+        out: &mut Vec<SessionEvent>,
+    ) {
+        if self.abandoned {
+            return;
+        }
+        self.packet = packet;
+        let mut events = std::mem::take(&mut self.events);
+        self.flow.feed(dir, data, cfg.keys, &mut events);
+        self.deliver(cfg, next_id, ts, &mut events, out);
+        self.events = events;
+        self.account(cfg, ts, out);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn on_gap(
+        &mut self,
+        cfg: &StackConfig<'_>,
+        next_id: &mut SessionId,
+        dir: Dir,
+        ts: Timestamp,
+        len: u64,
+        cut: bool,
+        out: &mut Vec<SessionEvent>,
+    ) {
+        let mut events = std::mem::take(&mut self.events);
+        self.flow.gap(dir, &mut events);
+        self.deliver(cfg, next_id, ts, &mut events, out);
+        self.events = events;
+        // The plaintext stream loses its bytes from here on: the sessions report the gap and
+        // the message it cut.
+        self.inner_mut()
+            .on_gap(cfg, next_id, dir, ts, len, cut, out);
+        self.account(cfg, ts, out);
+    }
+
+    fn on_end(
+        &mut self,
+        cfg: &StackConfig<'_>,
+        next_id: &mut SessionId,
+        dir: Dir,
+        rst: bool,
+        out: &mut Vec<SessionEvent>,
+    ) {
+        match self.inner.as_mut() {
+            Some(inner) if rst => inner.on_rst(cfg, next_id, dir, out),
+            Some(inner) => inner.on_fin(cfg, next_id, dir, out),
+            None => self.ends_seen.push((dir, rst)),
+        }
+    }
+
+    fn on_closed(
+        &mut self,
+        cfg: &StackConfig<'_>,
+        next_id: &mut SessionId,
+        ts: Timestamp,
+        summary: &FlowSummary,
+        out: &mut Vec<SessionEvent>,
+    ) {
+        if !self.abandoned {
+            let mut events = std::mem::take(&mut self.events);
+            self.flow.finish(cfg.keys, &mut events);
+            self.deliver(cfg, next_id, ts, &mut events, out);
+            self.events = events;
+        }
+        if let Some(inner) = self.inner.as_mut() {
+            inner.on_closed(cfg, next_id, ts, summary, out);
+        }
+        self.release(cfg);
+    }
+
+    /// Hands what the TLS layer produced to the inner stack and the findings to `out`.
+    fn deliver(
+        &mut self,
+        cfg: &StackConfig<'_>,
+        next_id: &mut SessionId,
+        ts: Timestamp,
+        events: &mut Vec<TlsEvent>,
+        out: &mut Vec<SessionEvent>,
+    ) {
+        for ev in events.drain(..) {
+            match ev {
+                TlsEvent::Ready => {
+                    if self.inner.is_none() {
+                        let h2 = self.flow.info().alpn.as_deref() == Some("h2");
+                        let mut stack = if h2 {
+                            FlowStack::h2(self.ends)
+                        } else {
+                            FlowStack::new(self.ends)
+                        };
+                        stack.set_tls(self.info());
+                        self.inner = Some(stack);
+                    }
+                    for (dir, rst) in std::mem::take(&mut self.ends_seen) {
+                        self.on_end(cfg, next_id, dir, rst, out);
+                    }
+                }
+                TlsEvent::Plaintext { from, bytes } => {
+                    if !self.decrypted {
+                        self.decrypted = true;
+                        let info = self.info();
+                        self.inner_mut().set_tls(info);
+                    }
+                    let packet = self.packet;
+                    self.inner_mut()
+                        .on_data(cfg, next_id, from, ts, packet, &bytes, out);
+                }
+                // The direction simply stops: what it cut is reported when the connection
+                // ends (an incomplete message), the reason by the finding that comes with it.
+                TlsEvent::Lost { .. } => {}
+                TlsEvent::Finding(f) => {
+                    let dir = match &f {
+                        TlsFinding::NotDecrypted { from, .. } => *from,
+                        TlsFinding::DecryptFailed { from, .. } | TlsFinding::Alert { from, .. } => {
+                            Some(*from)
+                        }
+                    };
+                    out.push(SessionEvent::finding(
+                        None,
+                        f.code(),
+                        dir,
+                        ts,
+                        f.to_string(),
+                    ));
+                }
+            }
+        }
+    }
+
+    /// Charges the memory budget for what the TLS layer holds; past the budget, decryption of
+    /// this connection is given up (`memory-budget-exceeded`).
+    fn account(&mut self, cfg: &StackConfig<'_>, ts: Timestamp, out: &mut Vec<SessionEvent>) {
+        let Some(budget) = cfg.session.budget.as_ref() else {
+            return;
+        };
+        let want = (self.flow.held() as u64).div_ceil(TLS_CHARGE_STEP) * TLS_CHARGE_STEP;
+        if want < self.charged {
+            budget.release(self.charged - want);
+            self.charged = want;
+        } else if want > self.charged {
+            if budget.try_charge_analysis(want - self.charged) {
+                self.charged = want;
+            } else {
+                let held = self.flow.held() as u64;
+                self.abandoned = true;
+                self.flow = TlsFlow::new(cfg.tls);
+                self.release(cfg);
+                out.push(SessionEvent::finding(
+                    None,
+                    crate::finding::Code::MemoryBudgetExceeded,
+                    None,
+                    ts,
+                    format!(
+                        "memory budget reached (--max-memory {}): the TLS connection's {} of records held were given up and it is not decrypted further",
+                        crate::budget::human(budget.limit()),
+                        crate::budget::human(held)
+                    ),
+                ));
+            }
+        }
+    }
+
+    fn release(&mut self, cfg: &StackConfig<'_>) {
+        if let Some(budget) = cfg.session.budget.as_ref() {
+            budget.release(self.charged);
+        }
+        self.charged = 0;
+    }
+}
+
+impl FlowStack {
+    /// What the flow's TLS handshake showed, when the flow is TLS.
+    pub fn tls_info(&self) -> Option<TlsInfo> {
+        match self {
+            FlowStack::Tls(t) => Some(t.info()),
+            _ => None,
         }
     }
 }
