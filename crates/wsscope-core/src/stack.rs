@@ -749,3 +749,163 @@ impl FlowStack {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::h2::frame::PREFACE;
+    use crate::session::Transport;
+
+    const C: Dir = Dir::ClientToServer;
+    const S: Dir = Dir::ServerToClient;
+
+    fn h2frame(kind: u8, flags: u8, sid: u32, payload: &[u8]) -> Vec<u8> {
+        let mut v = (payload.len() as u32).to_be_bytes()[1..].to_vec();
+        v.extend([kind, flags]);
+        v.extend_from_slice(&sid.to_be_bytes());
+        v.extend_from_slice(payload);
+        v
+    }
+
+    fn lits(fields: &[(&str, &str)]) -> Vec<u8> {
+        let mut v = Vec::new();
+        for (n, val) in fields {
+            v.extend([0x00, n.len() as u8]);
+            v.extend_from_slice(n.as_bytes());
+            v.push(val.len() as u8);
+            v.extend_from_slice(val.as_bytes());
+        }
+        v
+    }
+
+    struct T {
+        stack: FlowStack,
+        cfg: SessionConfig,
+        keys: KeyStore,
+        next_id: SessionId,
+        out: Vec<SessionEvent>,
+        packet: u64,
+    }
+
+    impl T {
+        fn new(roles_inferred: bool) -> T {
+            T {
+                stack: FlowStack::new(Endpoints {
+                    flow: FlowId(1),
+                    client: SocketAddr::from(([10, 0, 0, 1], 40000)),
+                    server: SocketAddr::from(([10, 0, 0, 2], 80)),
+                    began: Began::Syn,
+                    roles_inferred,
+                }),
+                cfg: SessionConfig::default(),
+                keys: KeyStore::new(),
+                next_id: 0,
+                out: Vec::new(),
+                packet: 0,
+            }
+        }
+
+        fn send(&mut self, dir: Dir, bytes: &[u8]) {
+            self.packet += 1;
+            let cfg = StackConfig {
+                session: &self.cfg,
+                keys: &self.keys,
+                tls: TlsLimits::default(),
+            };
+            self.stack.on_data(
+                &cfg,
+                &mut self.next_id,
+                dir,
+                Timestamp(self.packet as i64),
+                self.packet,
+                bytes,
+                &mut self.out,
+            );
+        }
+    }
+
+    fn server_settings() -> Vec<u8> {
+        h2frame(4, 0, 0, &[0, 8, 0, 0, 0, 1])
+    }
+
+    #[test]
+    fn the_preface_in_pieces_after_the_servers_settings_is_http2() {
+        let mut t = T::new(false);
+        t.send(S, &server_settings());
+        assert!(matches!(t.stack, FlowStack::Undecided(_)));
+        for piece in PREFACE.chunks(5) {
+            t.send(C, piece);
+        }
+        assert!(matches!(t.stack, FlowStack::H2(_)));
+        let connect = lits(&[
+            (":method", "CONNECT"),
+            (":protocol", "websocket"),
+            (":scheme", "http"),
+            (":path", "/p"),
+            (":authority", "a"),
+            ("sec-websocket-version", "13"),
+        ]);
+        t.send(C, &h2frame(1, 4, 1, &connect));
+        t.send(S, &h2frame(1, 4, 1, &lits(&[(":status", "200")])));
+        let starts: Vec<(Transport, bool)> = t
+            .out
+            .iter()
+            .filter_map(|e| match e {
+                SessionEvent::Start(s) => Some((s.transport, s.upgraded)),
+                _ => None,
+            })
+            .collect();
+        // The held SETTINGS enabled extended CONNECT: no finding.
+        assert_eq!(starts, [(Transport::H2 { stream_id: 1 }, true)]);
+        assert!(
+            !t.out
+                .iter()
+                .any(|e| matches!(e, SessionEvent::Finding { .. })),
+            "{:?}",
+            t.out
+        );
+        assert_eq!(t.stack.classification(), Classification::WebSocket);
+    }
+
+    #[test]
+    fn other_first_bytes_keep_http1() {
+        // A client that does not send the preface.
+        let mut t = T::new(false);
+        t.send(C, b"PRI * HTTP/1.1\r\n");
+        assert!(matches!(t.stack, FlowStack::Http1(_)));
+        // A server speaking first with something else than SETTINGS.
+        let mut t = T::new(false);
+        t.send(S, b"220 smtp ready\r\n");
+        assert!(matches!(t.stack, FlowStack::Http1(_)));
+        // Roles inferred, the server speaking first: as before the stack existed.
+        let mut t = T::new(true);
+        t.send(S, &server_settings());
+        assert!(matches!(t.stack, FlowStack::Http1(_)));
+        // Held bytes go to HTTP/1.1 in order when the decision comes.
+        let mut t = T::new(false);
+        t.send(C, b"P");
+        assert!(matches!(t.stack, FlowStack::Undecided(_)));
+        t.send(
+            C,
+            b"OST /chat HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+              Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+        );
+        assert!(matches!(t.stack, FlowStack::Http1(_)));
+        t.send(
+            S,
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+              Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n",
+        );
+        let start = t.out.iter().find_map(|e| match e {
+            SessionEvent::Start(s) => Some(s),
+            _ => None,
+        });
+        let hs = start.and_then(|s| s.handshake.as_ref()).expect("a session");
+        assert_eq!(
+            (hs.request.method.as_str(), hs.request.target.as_str()),
+            ("POST", "/chat")
+        );
+        assert!(hs.negotiated.accept_valid);
+        assert_eq!(t.stack.classification(), Classification::WebSocket);
+    }
+}
