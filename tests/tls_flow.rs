@@ -824,3 +824,60 @@ proptest! {
         prop_assert!(run.findings().is_empty());
     }
 }
+
+/// `run_files` (the file driver every command uses) hands the keys of a pcapng's Decryption
+/// Secrets Block to the configured key store.
+#[test]
+fn run_files_fills_the_configured_key_store_from_the_pcapng() {
+    struct Quiet;
+    impl wsscope_core::sink::Sink for Quiet {
+        fn event(&mut self, _: &wsscope_core::analyzer::Event<'_>) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn finish(
+            &mut self,
+            _: &wsscope_core::totals::RunTotals,
+            _: &[wsscope_core::totals::CaptureTotals],
+        ) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let cfg = wsscope_core::analyzer::AnalyzerConfig::default();
+    assert!(cfg.keys.is_empty());
+    let path = fixture("py_tls13_dsb.pcapng").display().to_string();
+    wsscope_core::pipeline::run_files(&[path], &cfg, &mut Quiet, &mut |_, _| {}).expect("run");
+    assert_eq!(
+        cfg.keys.counts().0,
+        1,
+        "the DSB's connection is in the store"
+    );
+    // A pcap has no secrets block: nothing is added.
+    let cfg = wsscope_core::analyzer::AnalyzerConfig::default();
+    let path = fixture("py_tls13.pcap").display().to_string();
+    wsscope_core::pipeline::run_files(&[path], &cfg, &mut Quiet, &mut |_, _| {}).expect("run");
+    assert!(cfg.keys.is_empty());
+}
+
+/// A capture that ends inside a record: what came before is intact, the cut record is lost.
+#[test]
+fn a_capture_cut_inside_a_record_loses_only_that_record() {
+    let keys = store(&keylog("py_tls13"));
+    let conns = streams("py_tls13.pcap", &keys);
+    let full = whole(&conns[0], &keys);
+    let mut pieces = conns[0].clone();
+    let at = pieces
+        .iter()
+        .rposition(|p| matches!(p, Piece::Data(_, b) if b.len() > 30))
+        .expect("data");
+    let Piece::Data(dir, bytes) = &mut pieces[at] else {
+        unreachable!()
+    };
+    let dir = *dir;
+    bytes.truncate(bytes.len() - 3);
+    pieces.truncate(at + 1);
+    let run = whole(&pieces, &keys);
+    assert!(run.findings().is_empty(), "{:?}", run.findings());
+    assert!(run.lost(dir), "the cut record is lost");
+    let (got, want) = (run.plaintext(dir), full.plaintext(dir));
+    assert!(got.len() < want.len() && want.starts_with(&got));
+}

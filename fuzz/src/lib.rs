@@ -755,6 +755,38 @@ mod tests {
         }
     }
 
+    /// A poor man's fuzz run for `cargo test`: byte flips, cuts and splices of the fixture
+    /// seed keep the target's invariants (bounded memory, event order, done after finish).
+    #[test]
+    fn mutated_tls_seeds_keep_the_invariants() {
+        let pcap = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../fixtures/py_tls13.pcap"
+        ))
+        .expect("fixture");
+        let seed = seeds::tls_flow_seed(&pcap).expect("a TLS connection");
+        let mut rng = Rng::new(11);
+        for round in 0..300 {
+            let mut input = seed.clone();
+            for _ in 0..1 + rng.below(4) {
+                let at = rng.below(input.len() as u64) as usize;
+                match rng.below(4) {
+                    0 => input[at] ^= 1 << rng.below(8),
+                    1 => input.truncate(at.max(1)),
+                    2 => {
+                        let n = rng.below(64) as usize;
+                        let piece = input[at..(at + n).min(input.len())].to_vec();
+                        let to = rng.below(input.len() as u64) as usize;
+                        input.splice(to..to, piece);
+                    }
+                    _ => input[0] ^= 1,
+                }
+            }
+            let ev = tls_events(&input);
+            black_box((round, ev.len()));
+        }
+    }
+
     #[test]
     fn all_seeds_run() {
         for (target, _name, bytes) in seeds::generate(&[]) {

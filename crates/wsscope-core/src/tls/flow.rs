@@ -261,6 +261,9 @@ impl fmt::Display for NotDecryptedReason {
     }
 }
 
+/// Characters of a server name shown in a finding.
+const MAX_SNI_SHOWN: usize = 255;
+
 /// A finding of the TLS layer. `Display` gives one human line, never a secret.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum TlsFinding {
@@ -321,7 +324,11 @@ impl fmt::Display for TlsFinding {
                 f.write_str(version.and_then(version_name).unwrap_or("TLS"))?;
                 f.write_str(" connection")?;
                 if let Some(sni) = sni {
-                    write!(f, " to {sni}")?;
+                    // A DNS name fits in 253 characters; a hostile one is cut, not copied whole.
+                    match sni.char_indices().nth(MAX_SNI_SHOWN) {
+                        Some((cut, _)) => write!(f, " to {}...", &sni[..cut])?,
+                        None => write!(f, " to {sni}")?,
+                    }
                 }
                 match from {
                     None => write!(f, " not decrypted: {reason}"),
@@ -1844,5 +1851,12 @@ mod tests {
             "TLS connection: decoding of c2s stopped, the client's data is not decrypted: record layer error: not a TLS record: content type 99"
         );
         assert_eq!(alert_name(20), Some("bad_record_mac"));
+        let f = TlsFinding::NotDecrypted {
+            from: None,
+            version: None,
+            sni: Some("a".repeat(70_000)),
+            reason: NotDecryptedReason::NoServerHello,
+        };
+        assert!(f.to_string().len() < 400, "a hostile SNI is cut");
     }
 }
