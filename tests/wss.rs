@@ -374,6 +374,7 @@ fn text_report_names_the_carrier() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("(h2c, stream 1)"), "{text}");
     assert!(text.contains("(h2c, stream 3)"), "{text}");
+    assert!(text.contains("END_STREAM by server; clean"), "{text}");
     let out = wsscope([
         "analyze",
         "--tls-keylog",

@@ -14,7 +14,7 @@ use wsscope_core::session::{SessionEnd, Transport};
 use wsscope_core::tcp::Dir;
 use wsscope_core::timestamp::Timestamp;
 use wsscope_core::ws::message::MessageKind;
-use wsscope_output::text::{describe_end, describe_tls};
+use wsscope_output::text::{describe_end_on, describe_tls};
 
 /// Screen regions.
 #[derive(Clone, Copy, Debug)]
@@ -552,7 +552,7 @@ pub fn session_detail_lines<'a>(app: &App, s: &SessionInfo) -> Vec<Line<'a>> {
         None => match s.outcome() {
             Some(outcome) => {
                 let pending = SessionEnd::without_upgrade(s.id, s.start_ts, None);
-                out.push(Line::raw(format!("  {}", describe_end(&pending, outcome))));
+                out.push(Line::raw(format!("  {}", describe_end_on(&pending, outcome, s.transport))));
             }
             None => out.push(Line::raw("  still open")),
         },
@@ -569,7 +569,7 @@ pub fn session_detail_lines<'a>(app: &App, s: &SessionInfo) -> Vec<Line<'a>> {
                 }
             }
             if let Some(outcome) = s.outcome() {
-                out.push(Line::raw(format!("  {}", describe_end(e, outcome))));
+                out.push(Line::raw(format!("  {}", describe_end_on(e, outcome, s.transport))));
             }
             out.push(Line::raw(format!(
                 "  messages c->s {} ({} B), s->c {} ({} B)",

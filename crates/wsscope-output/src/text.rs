@@ -12,7 +12,7 @@ use wsscope_core::outcome::{CloseCode, SessionOutcome};
 use wsscope_core::session::{
     CloseFrame, SessionEnd, SessionId, SessionMessage, SessionStart, Transport,
 };
-use wsscope_core::tcp::Dir;
+use wsscope_core::tcp::{CloseReason, Dir};
 use wsscope_core::timestamp::Timestamp;
 use wsscope_core::tls::TlsInfo;
 use wsscope_core::totals::{CaptureTotals, RunTotals};
@@ -111,9 +111,22 @@ fn describe_close_frames(end: &SessionEnd) -> String {
 /// The `close` line: the session's outcome as core decided it, its close frames and TCP end
 /// (e.g. `server closed first: 1001 going away, client answered 1001; TCP fin by server; clean`).
 pub fn describe_end(end: &SessionEnd, outcome: SessionOutcome) -> String {
+    describe_end_on(end, outcome, Transport::Http1)
+}
+
+/// [`describe_end`] for a session carried by `transport`: an HTTP/2 stream's end is named by
+/// its frame (`END_STREAM by client`, `RST_STREAM by server`) rather than TCP's.
+pub fn describe_end_on(end: &SessionEnd, outcome: SessionOutcome, transport: Transport) -> String {
+    let h2 = matches!(transport, Transport::H2 { .. });
+    let what = |r: CloseReason| match (h2, r) {
+        (true, CloseReason::Fin) => "END_STREAM".to_string(),
+        (true, CloseReason::Rst) => "RST_STREAM".to_string(),
+        (_, r) => format!("TCP {}", r.as_str()),
+    };
     let tcp = match (end.tcp_end, end.tcp_closer) {
-        (Some(r), Some(d)) => format!("TCP {} by {}", r.as_str(), side(d)),
-        (Some(r), None) => format!("TCP {}", r.as_str()),
+        (Some(r), Some(d)) => format!("{} by {}", what(r), side(d)),
+        (Some(r), None) => what(r),
+        (None, _) if h2 => "stream open".into(),
         (None, _) => "TCP open".into(),
     };
     // An upgrade attempt ends with its response (or the lack of one), often before TCP does:
@@ -315,7 +328,7 @@ impl Text {
         writeln!(
             o,
             "  close      {}",
-            describe_end(end, SessionOutcome::of(end, status))
+            describe_end_on(end, SessionOutcome::of(end, status), s.transport)
         )?;
         for f in &open.findings {
             writeln!(o, "  finding    {f}")?;
