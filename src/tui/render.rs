@@ -552,7 +552,10 @@ pub fn session_detail_lines<'a>(app: &App, s: &SessionInfo) -> Vec<Line<'a>> {
         None => match s.outcome() {
             Some(outcome) => {
                 let pending = SessionEnd::without_upgrade(s.id, s.start_ts, None);
-                out.push(Line::raw(format!("  {}", describe_end_on(&pending, outcome, s.transport))));
+                out.push(Line::raw(format!(
+                    "  {}",
+                    describe_end_on(&pending, outcome, s.transport)
+                )));
             }
             None => out.push(Line::raw("  still open")),
         },
@@ -569,7 +572,10 @@ pub fn session_detail_lines<'a>(app: &App, s: &SessionInfo) -> Vec<Line<'a>> {
                 }
             }
             if let Some(outcome) = s.outcome() {
-                out.push(Line::raw(format!("  {}", describe_end_on(e, outcome, s.transport))));
+                out.push(Line::raw(format!(
+                    "  {}",
+                    describe_end_on(e, outcome, s.transport)
+                )));
             }
             out.push(Line::raw(format!(
                 "  messages c->s {} ({} B), s->c {} ({} B)",
