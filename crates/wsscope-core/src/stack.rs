@@ -15,9 +15,11 @@
 
 use std::net::SocketAddr;
 
+use crate::finding::Code;
 use crate::h2::frame::{check_preface, PrefaceCheck};
 use crate::session::{
-    Classification, Connection, H2Sessions, SessionConfig, SessionEvent, SessionId,
+    memory_relief_detail, overlap_detail, Classification, Connection, H2Sessions, SessionConfig,
+    SessionEvent, SessionId,
 };
 use crate::tcp::flow::Began;
 use crate::tcp::{Dir, FlowId, FlowSummary};
@@ -59,16 +61,14 @@ const MAX_HELD_SERVER_BYTES: usize = 16 * 1024 + 9;
 /// A flow whose layer is not known yet.
 pub struct Undecided {
     ends: Endpoints,
-    /// The HTTP/1.1 analysis it becomes unless the client sends the preface (also the
-    /// receiver of the findings that need no decision).
-    conn: Connection,
     /// Bytes held until the decision, in capture order: direction, time, packet, bytes.
     held: Vec<(Dir, Timestamp, u64, Vec<u8>)>,
     /// Client bytes held (all agree with the preface so far).
     client_held: usize,
     /// Server bytes held (they start like a SETTINGS frame).
     server_held: Vec<u8>,
-    tls: Option<crate::tls::TlsInfo>,
+    /// The bytes are TLS plaintext: what the handshake showed.
+    tls: Option<Box<crate::tls::TlsInfo>>,
 }
 
 /// The server's first bytes may be an HTTP/2 SETTINGS frame (type 4, no flags, stream 0).
@@ -96,7 +96,7 @@ fn may_be_settings(bytes: &[u8]) -> bool {
 #[allow(clippy::large_enum_variant)]
 pub enum FlowStack {
     /// Waiting for the first client bytes.
-    Undecided(Box<Undecided>),
+    Undecided(Undecided),
     /// HTTP/1.1, upgraded to WebSocket or not.
     Http1(Connection),
     /// HTTP/2: RFC 8441 WebSocket streams.
@@ -110,14 +110,15 @@ pub enum FlowStack {
 impl FlowStack {
     /// A flow whose first client bytes decide its layer.
     pub fn new(ends: Endpoints) -> Self {
-        FlowStack::Undecided(Box::new(Undecided {
+        // Small and inline: a connection that never sends a byte (a SYN flood) costs no more
+        // than before the stack existed.
+        FlowStack::Undecided(Undecided {
             ends,
-            conn: Self::connection(&ends),
             held: Vec::new(),
             client_held: 0,
             server_held: Vec::new(),
             tls: None,
-        }))
+        })
     }
 
     /// A flow known to carry HTTP/1.1.
@@ -149,10 +150,7 @@ impl FlowStack {
     /// The bytes were decrypted from a TLS connection: every session reports `tls`.
     pub fn set_tls(&mut self, tls: crate::tls::TlsInfo) {
         match self {
-            FlowStack::Undecided(u) => {
-                u.conn.set_tls(tls.clone());
-                u.tls = Some(tls);
-            }
+            FlowStack::Undecided(u) => u.tls = Some(Box::new(tls)),
             FlowStack::Http1(c) => c.set_tls(tls),
             FlowStack::H2(h) => h.set_tls(tls),
             FlowStack::Tls(_) | FlowStack::Done => {}
@@ -162,7 +160,7 @@ impl FlowStack {
     /// What the flow carried so far.
     pub fn classification(&self) -> Classification {
         match self {
-            FlowStack::Undecided(u) => u.conn.classification(),
+            FlowStack::Undecided(_) => Classification::Other,
             FlowStack::Http1(c) => c.classification(),
             FlowStack::H2(h) => h.classification(),
             FlowStack::Tls(t) => t.classification(),
@@ -272,7 +270,7 @@ impl FlowStack {
                             let tls = u.tls.take();
                             let mut h2 = Self::h2(u.ends);
                             if let Some(tls) = tls {
-                                h2.set_tls(tls);
+                                h2.set_tls(*tls);
                             }
                             h2
                         };
@@ -329,7 +327,11 @@ impl FlowStack {
         let FlowStack::Undecided(u) = std::mem::replace(self, FlowStack::Done) else {
             return;
         };
-        let Undecided { mut conn, held, .. } = *u;
+        let mut conn = Self::connection(&u.ends);
+        if let Some(tls) = u.tls {
+            conn.set_tls(*tls);
+        }
+        let held = u.held;
         for (dir, ts, packet, bytes) in held {
             conn.on_data(cfg.session, next_id, dir, ts, packet, &bytes, out);
         }
@@ -375,7 +377,13 @@ impl FlowStack {
         out: &mut Vec<SessionEvent>,
     ) {
         match self {
-            FlowStack::Undecided(u) => u.conn.on_overlap(dir, ts, offset, len, out),
+            FlowStack::Undecided(_) => out.push(SessionEvent::finding(
+                None,
+                Code::TcpOverlapInconsistent,
+                Some(dir),
+                ts,
+                overlap_detail(offset, len),
+            )),
             FlowStack::Http1(c) => c.on_overlap(dir, ts, offset, len, out),
             FlowStack::H2(h) => h.on_overlap(dir, ts, offset, len, out),
             FlowStack::Tls(t) => t.inner_mut().on_overlap(dir, ts, offset, len, out),
@@ -392,7 +400,13 @@ impl FlowStack {
         out: &mut Vec<SessionEvent>,
     ) {
         match self {
-            FlowStack::Undecided(u) => u.conn.on_ignored(dir, ts, reason, out),
+            FlowStack::Undecided(_) => out.push(SessionEvent::finding(
+                None,
+                Code::TcpSegmentIgnored,
+                Some(dir),
+                ts,
+                reason,
+            )),
             FlowStack::Http1(c) => c.on_ignored(dir, ts, reason, out),
             FlowStack::H2(h) => h.on_ignored(dir, ts, reason, out),
             FlowStack::Tls(t) => t.inner_mut().on_ignored(dir, ts, reason, out),
@@ -410,7 +424,13 @@ impl FlowStack {
         out: &mut Vec<SessionEvent>,
     ) {
         match self {
-            FlowStack::Undecided(u) => u.conn.on_memory_relief(dir, ts, held, limit, out),
+            FlowStack::Undecided(_) => out.push(SessionEvent::finding(
+                None,
+                Code::MemoryBudgetExceeded,
+                Some(dir),
+                ts,
+                memory_relief_detail(held, limit),
+            )),
             FlowStack::Http1(c) => c.on_memory_relief(dir, ts, held, limit, out),
             FlowStack::H2(h) => h.on_memory_relief(dir, ts, held, limit, out),
             FlowStack::Tls(t) => t.inner_mut().on_memory_relief(dir, ts, held, limit, out),

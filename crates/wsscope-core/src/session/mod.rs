@@ -253,12 +253,12 @@ impl SessionEvent {
 }
 
 /// The detail of a `tcp-overlap-inconsistent` finding.
-fn overlap_detail(offset: u64, len: u64) -> String {
+pub(crate) fn overlap_detail(offset: u64, len: u64) -> String {
     format!("retransmitted bytes at stream offset {offset} ({len} bytes) differ from the first copy; the first copy was used")
 }
 
 /// The detail of a `memory-budget-exceeded` finding for out-of-order bytes given up.
-fn memory_relief_detail(held: u64, limit: u64) -> String {
+pub(crate) fn memory_relief_detail(held: u64, limit: u64) -> String {
     format!(
         "memory budget reached (--max-memory {}): {} held out of order were delivered at once, the hole in front of them reported as a gap",
         crate::budget::human(limit),
