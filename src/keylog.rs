@@ -115,7 +115,7 @@ mod follow {
     use wsscope_core::tls::keylog::KeyStore;
 
     /// Follows key log files as they grow (`live`): what is there at the start is read at once,
-    /// then new lines every 100 ms until `stop`. Files are opened before privileges are dropped
+    /// then new lines every 20 ms until `stop`. Files are opened before privileges are dropped
     /// and kept open; a file that shrinks (rewritten) is read again from its start; a file missing
     /// at the start is looked for again at each poll.
     pub struct Follower {
@@ -171,7 +171,7 @@ mod follow {
                 .name("keylog".into())
                 .spawn(move || {
                     while !thread_stop.load(Ordering::Relaxed) {
-                        std::thread::sleep(Duration::from_millis(100));
+                        std::thread::sleep(Duration::from_millis(20));
                         for f in &mut followed {
                             poll(f, &store);
                         }

@@ -204,6 +204,61 @@ fn live_capture_decodes_every_message_and_flushes_on_sigint() {
     assert_echo_decoded(code, &sent, &events, &errs);
 }
 
+/// wss captured live while the client writes its key log: the file does not exist when the
+/// capture starts, and each connection's secrets are written just after its handshake, after
+/// the first records went by. wsscope follows the file, holds the records, and decrypts.
+#[test]
+fn live_wss_with_a_key_log_that_appears_during_the_capture() {
+    if !can_run() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    let made = Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"])
+        .args(["-nodes", "-days", "1", "-subj", "/CN=localhost", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("openssl (apt-get install openssl)");
+    assert!(made.success(), "openssl could not make a certificate");
+    let keylog = dir.path().join("keys.log");
+    let port = free_port();
+    let (mut server, srx) = spawn_lines(
+        Command::new("python3")
+            .args([PEER, "tls-server", &port.to_string()])
+            .arg(&cert)
+            .arg(&key),
+        false,
+    );
+    wait_for(&srx, "READY");
+    let live = start_wsscope(port, &["--tls-keylog", &keylog.display().to_string()]);
+    let (mut client, rx) = spawn_lines(
+        Command::new("python3")
+            .args([PEER, "tls-client", &port.to_string(), "20"])
+            .arg(&keylog),
+        false,
+    );
+    let sent: Vec<String> = rx.iter().collect();
+    assert!(client.wait().expect("client").success(), "client failed");
+    let (code, events, errs) = stop(live);
+    let _ = server.kill();
+    assert_echo_decoded(code, &sent, &events, &errs);
+    let start = events
+        .iter()
+        .find(|e| e["event_type"] == "session_start")
+        .expect("session_start");
+    assert_eq!(start["tls"]["decrypted"], true, "{start}");
+    assert_eq!(start["tls"]["version"], "TLS 1.3", "{start}");
+    assert!(
+        !events.iter().any(|e| e["code"] == "tls-not-decrypted"),
+        "{events:?}"
+    );
+}
+
 /// uid and gid of `nobody`, asked of `id` (not of wsscope's own lookup).
 fn nobody_ids() -> (u32, u32) {
     let id = |flag: &str| -> u32 {
