@@ -573,13 +573,13 @@ impl TlsStack {
     /// The inner stack, made now if the handshake has not made it yet (it receives the
     /// connection-level findings).
     fn inner_mut(&mut self) -> &mut FlowStack {
-        let ends = self.ends;
-        let info = self.info();
-        self.inner.get_or_insert_with(|| {
-            let mut stack = FlowStack::new(ends);
-            stack.set_tls(info);
-            stack
-        })
+        if self.inner.is_none() {
+            let mut stack = FlowStack::new(self.ends);
+            stack.set_tls(self.info());
+            self.inner = Some(stack);
+        }
+        // Made just above when missing: the closure never runs.
+        self.inner.get_or_insert_with(|| FlowStack::Done)
     }
 
     #[allow(clippy::too_many_arguments)]
