@@ -138,6 +138,34 @@ fn detail_handshake() {
     insta::assert_snapshot!("detail_handshake", s);
 }
 
+/// An RFC 8441 session over TLS: the detail names the stream, the TLS handshake, the CONNECT
+/// with its pseudo-headers and `:status`, and claims no accept check.
+#[test]
+fn detail_of_an_http2_websocket_over_tls() {
+    let cfg = cfg();
+    let keylog = std::fs::read(fixture("node_h2_tls.keylog")).expect("key log");
+    cfg.keys.push_complete(&keylog);
+    let mut app = load_blocking(&[fixture("node_h2_tls.pcap")], &cfg);
+    app.color = true;
+    apply(&mut app, Action::Resize(100, 40));
+    assert_eq!(app.sessions.len(), 2);
+    apply(&mut app, Action::Enter);
+    let s = screen(&app);
+    for want in [
+        "HTTP/2 stream 1 (RFC 8441 extended CONNECT) over TLS",
+        "tls TLS 1.3 TLS_AES_128_GCM_SHA256, sni localhost, alpn h2",
+        "CONNECT /chat HTTP/2",
+        ":protocol: websocket",
+        ":authority:",
+        ":status 200",
+        "END_STREAM by",
+    ] {
+        assert!(s.contains(want), "missing {want:?} in\n{s}");
+    }
+    assert!(!s.contains("Sec-WebSocket-Accept"), "{s}");
+    assert!(!s.contains("accept"), "{s}");
+}
+
 #[test]
 fn help_overlay() {
     let mut app = node_ping();
