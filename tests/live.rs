@@ -215,7 +215,14 @@ fn live_wss_with_a_key_log_that_appears_during_the_capture() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
     let made = Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"])
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+        ])
         .args(["-nodes", "-days", "1", "-subj", "/CN=localhost", "-keyout"])
         .arg(&key)
         .arg("-out")
