@@ -75,6 +75,7 @@ else
     WSSCOPE=${CARGO_TARGET_DIR:-target}/release/wsscope
 fi
 mkdir -p "$DATA"
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # jget KEY FILE: an integer field of a one-line JSON object.
 jget() { grep -o "\"$1\": *[0-9]*" "$2" | head -n1 | sed 's/.*: *//'; }
@@ -288,7 +289,8 @@ echo "decryption cost below compares wss with ws and h2 over TLS with h2c."
 echo "tshark/ours = tshark's wall/CPU divided by wsscope's on the same file."
 echo
 [ ${#TARGETS[@]} -gt 0 ] && printf '%s\n' "${TARGETS[@]}" && echo
-echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
+echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//');" \
+    "load average $LOAD_START at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end"
 echo "wsscope: $("$WSSCOPE" --version 2>/dev/null || echo "$WSSCOPE")"
 [ "$TSHARK" = 1 ] && echo "tshark: $(tshark --version 2>/dev/null | head -n1)"
 for f in "${FILES[@]}"; do
