@@ -9,6 +9,8 @@
 # Environment:
 #   BENCH_WSS_MB        capture size in MB, each carrier (default 100)
 #   BENCH_WSS_CARRIERS  which captures (default "ws wss13 wss12 h2c h2tls")
+#   BENCH_WSS_MTU       MTU of the loopback the captures are made on (default 1500, in a
+#                       private network namespace; "host": the host's lo, 64 KiB packets)
 #   BENCH_SEED          workload seed (default 1)
 #   BENCH_RUNS          timed runs per command; the table shows medians (default 3)
 #   BENCH_TSHARK_RUNS   timed tshark runs per file (default BENCH_RUNS)
@@ -19,12 +21,12 @@
 # Captures are made by scripts/bench-wss-gen.sh (node ws / node:http2 peers from
 # fixtures/gen/benchpeer.js, tcpdump on lo; needs root) and kept: a file is regenerated only
 # when its sidecar FILE.json (the peers' truth) is missing or does not match the file size,
-# size, seed and generator revision.  Every run is measured with /usr/bin/time (wall, user+sys
+# size, seed, MTU and generator revision.  Every run is measured with /usr/bin/time (wall, user+sys
 # CPU, peak RSS) after the page cache was warmed.  An untimed first run of each command
-# checks counts: the script exits 1 when wsscope's message events (close frames included)
-# differ from the truth, or when tshark's decrypted WebSocket frames do (ws and wss; tshark
-# 4.0 does not dissect WebSocket inside HTTP/2 streams, so h2 rows show its HTTP/2 DATA
-# frame count, unchecked).
+# checks counts: the script exits 1 when wsscope's message events (close frames included),
+# or the payload bytes of its text and binary messages, differ from the truth, or when
+# tshark's decrypted WebSocket frames do (ws and wss; tshark 4.0 does not dissect WebSocket
+# inside HTTP/2 streams, so h2 rows show its HTTP/2 DATA frame count, unchecked).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -38,6 +40,8 @@ DATA=${BENCH_DATA:-bench-data}
 TSHARK=${BENCH_TSHARK:-1}
 case $TSHARK in 0 | no | false) TSHARK=0 ;; *) TSHARK=1 ;; esac
 BASE_PORT=62001
+MTU=${BENCH_WSS_MTU:-1500}
+[ "$MTU" = host ] && MTU=$(cat /sys/class/net/lo/mtu)
 GEN_REV=$(sed -n 's/^GEN_REV=\([0-9]*\).*/\1/p' scripts/bench-wss-gen.sh)
 
 log() { printf '%s\n' "bench-wss: $*" >&2; }
@@ -112,6 +116,7 @@ capture() {
         [ "$(jget target_mb "$meta")" = "$MB" ] &&
         [ "$(jget seed "$meta")" = "$SEED" ] &&
         [ "$(jget gen_rev "$meta")" = "$GEN_REV" ] &&
+        [ "$(jget mtu "$meta")" = "$MTU" ] &&
         { ! is_tls "$carrier" || [ -s "$keylog" ]; }; then
         log "reusing $file"
     else
@@ -126,7 +131,8 @@ FILES=()
 i=0
 for c in "${CARRIERS[@]}"; do
     case $c in ws | wss13 | wss12 | h2c | h2tls) ;; *) die "unknown carrier $c" ;; esac
-    FILES+=("$(capture "$c" $((BASE_PORT + i)))")
+    f=$(capture "$c" $((BASE_PORT + i))) # not inside FILES+=(...): set -e must see a failure
+    FILES+=("$f")
     i=$((i + 1))
 done
 
@@ -198,11 +204,16 @@ for f in "${FILES[@]}"; do
     run_once "$OUTF" "${cmd[@]}"
     seen=$(grep -c '"event_type":"message"' "$OUTF" || true)
     sessions=$(grep -o '"websocket_sessions":[0-9]*' "$OUTF" | tail -n1 | cut -d: -f2 || true)
+    # payload bytes of the text and binary messages
+    seen_bytes=$(grep '"event_type":"message"' "$OUTF" | grep -E '"type":"(text|binary)"' |
+        grep -o '"len":[0-9]*' | awk -F: '{ n += $2 } END { printf "%.0f", n }' || true)
     ok=0
     if [ "$RC" != 0 ]; then
         FAILS+=("$name: wsscope exited $RC ($(grep -m1 -i error "$ERRF" || head -n1 "$ERRF")): ${cmd[*]}")
     elif [ "$seen" != "$truth" ]; then
         FAILS+=("$name: wsscope reported $seen message events in ${sessions:-0} WebSocket session(s); the peers exchanged $truth (1 session, close frames included)")
+    elif [ "$seen_bytes" != "$(jget payload_bytes "$meta")" ]; then
+        FAILS+=("$name: wsscope's text and binary messages hold $seen_bytes payload bytes; the peers exchanged $(jget payload_bytes "$meta")")
     else
         ok=1
     fi
@@ -291,6 +302,7 @@ echo
 [ ${#TARGETS[@]} -gt 0 ] && printf '%s\n' "${TARGETS[@]}" && echo
 echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//');" \
     "load average $LOAD_START at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end"
+echo "captures: real node peers on a loopback with MTU $MTU (TCP payload per segment <= MTU - 52)"
 echo "wsscope: $("$WSSCOPE" --version 2>/dev/null || echo "$WSSCOPE")"
 [ "$TSHARK" = 1 ] && echo "tshark: $(tshark --version 2>/dev/null | head -n1)"
 for f in "${FILES[@]}"; do
