@@ -244,15 +244,18 @@ for f in "${FILES[@]}"; do
 
     [ "$TSHARK" = 1 ] || continue
     # tshark with the same key log.  h2c on a non-standard port needs decode-as (no ALPN).
-    dopt=()
-    [ "$carrier" = h2c ] && dopt=(-d "tcp.port==$port,http2")
+    # The MTU-1500 captures hold a few retransmitted and out-of-order segments (the
+    # namespace's loopback drops some under load, TCP resends them): tshark 4.0 loses the
+    # WebSocket frames around them unless told to reassemble out-of-order segments.
+    dopt=(-o tcp.reassemble_out_of_order:TRUE)
+    [ "$carrier" = h2c ] && dopt+=(-d "tcp.port==$port,http2")
     case $carrier in
     h2c | h2tls)
         tcmd=(tshark "${topt[@]}" "${dopt[@]}" -r "$f" -Y http2 -T fields -e http2.type)
         what="tshark -Y http2 (DATA only)"
         ;;
     *)
-        tcmd=(tshark "${topt[@]}" -r "$f" -Y websocket -T fields -e websocket.opcode)
+        tcmd=(tshark "${topt[@]}" "${dopt[@]}" -r "$f" -Y websocket -T fields -e websocket.opcode)
         what="tshark -Y websocket"
         ;;
     esac
