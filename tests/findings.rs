@@ -2241,6 +2241,42 @@ fn oversized_ping_is_reported_with_all_its_bytes() {
 // WebSockets over HTTP/2 (RFC 8441), cleartext with prior knowledge
 // ---------------------------------------------------------------------------------------------
 
+/// Many TLS connections whose client sends records before any ServerHello (which the layer
+/// holds, up to 256 KiB each, to read them once the hello says how): what they hold is charged
+/// to the memory budget, the budget is never passed, and the connections that would pass it
+/// are given up with `memory-budget-exceeded`.
+#[test]
+fn tls_records_held_for_a_server_hello_stay_within_the_memory_budget() {
+    let mut packets = Vec::new();
+    for i in 0..64u16 {
+        let client = std::net::SocketAddr::from(([10, 0, 1, 1], 40000 + i));
+        let server = std::net::SocketAddr::from(([10, 0, 2, 2], 443));
+        let mut c = Conversation::new(client, server);
+        c.handshake();
+        c.client_send(&client_hello());
+        for _ in 0..12 {
+            c.client_send(&tls_record(23, 0x0303, &[0x5a; 16_000]));
+        }
+        c.close();
+        packets.extend(c.into_packets());
+    }
+    // Interleaved in time: every connection is open at once.
+    packets.sort_by_key(|p| p.ts_nanos);
+    let mut cfg = config();
+    cfg.budget = wsscope_core::budget::MemoryBudget::new(4 << 20);
+    let budget = cfg.budget.clone();
+    let o = analyze_packets_with(cfg, &packets);
+    let f = o.expect(Code::MemoryBudgetExceeded, None);
+    assert!(f.detail.contains("TLS connection"), "{}", f.detail);
+    assert!(
+        budget.peak() <= 4 << 20,
+        "peak {} over the budget",
+        budget.peak()
+    );
+    assert_eq!(budget.used(), 0, "every charge given back at the end");
+    assert_eq!(o.flows.len(), 64);
+}
+
 /// An HTTP/2 frame.
 fn h2_frame(kind: u8, flags: u8, stream_id: u32, payload: &[u8]) -> Vec<u8> {
     let mut v = (payload.len() as u32).to_be_bytes()[1..].to_vec();

@@ -2,10 +2,10 @@
 //! secret with HKDF-Expand-Label, the per-record nonce, AEAD open, the inner content type, and
 //! KeyUpdate. The AEADs and HKDF are RustCrypto's; only the glue is here.
 
-use aes_gcm::aead::{Aead, KeyInit, Payload};
-use aes_gcm::{Aes128Gcm, Aes256Gcm};
-use chacha20poly1305::ChaCha20Poly1305;
 use hkdf::Hkdf;
+use ring::aead::{
+    Aad, LessSafeKey, Nonce, UnboundKey, AES_128_GCM, AES_256_GCM, CHACHA20_POLY1305,
+};
 use sha2::{Sha256, Sha384};
 use std::fmt;
 
@@ -144,12 +144,10 @@ pub fn hkdf_expand_label(
     Ok(out)
 }
 
-/// An AEAD with its key (boxed: the AES key schedules are large).
-pub(crate) enum AeadKey {
-    Aes128(Box<Aes128Gcm>),
-    Aes256(Box<Aes256Gcm>),
-    Chacha(Box<ChaCha20Poly1305>),
-}
+/// An AEAD with its key: ring's AES-GCM and ChaCha20-Poly1305 (assembly with AES-NI, CLMUL and
+/// AVX where the CPU has them; RustCrypto's GCM cost three times the plaintext run in
+/// `scripts/bench-wss.sh`). Boxed: the AES key schedules are large.
+pub(crate) struct AeadKey(Box<LessSafeKey>);
 
 impl AeadKey {
     /// An AES-GCM key of 16 or 32 bytes, or a ChaCha20-Poly1305 key.
@@ -158,17 +156,13 @@ impl AeadKey {
             got: key.len(),
             want: if key.len() == 16 { 16 } else { 32 },
         };
-        Ok(match (chacha, key.len()) {
-            (true, _) => AeadKey::Chacha(Box::new(
-                ChaCha20Poly1305::new_from_slice(key).map_err(|_| bad)?,
-            )),
-            (false, 16) => {
-                AeadKey::Aes128(Box::new(Aes128Gcm::new_from_slice(key).map_err(|_| bad)?))
-            }
-            (false, _) => {
-                AeadKey::Aes256(Box::new(Aes256Gcm::new_from_slice(key).map_err(|_| bad)?))
-            }
-        })
+        let alg = match (chacha, key.len()) {
+            (true, _) => &CHACHA20_POLY1305,
+            (false, 16) => &AES_128_GCM,
+            (false, _) => &AES_256_GCM,
+        };
+        let key = UnboundKey::new(alg, key).map_err(|_| bad)?;
+        Ok(AeadKey(Box::new(LessSafeKey::new(key))))
     }
 
     /// Opens `ciphertext || tag`.
@@ -181,32 +175,31 @@ impl AeadKey {
         if ciphertext.len() < TAG_LEN {
             return Err(KeyError::TooShort);
         }
-        let payload = Payload {
-            msg: ciphertext,
-            aad,
-        };
-        let nonce = nonce.into();
-        match self {
-            AeadKey::Aes128(k) => k.decrypt(nonce, payload),
-            AeadKey::Aes256(k) => k.decrypt(nonce, payload),
-            AeadKey::Chacha(k) => k.decrypt(nonce, payload),
-        }
-        .map_err(|_| KeyError::Authentication)
+        let mut buf = ciphertext.to_vec();
+        let plain_len = self
+            .0
+            .open_in_place(
+                Nonce::assume_unique_for_key(*nonce),
+                Aad::from(aad),
+                &mut buf,
+            )
+            .map_err(|_| KeyError::Authentication)?
+            .len();
+        buf.truncate(plain_len);
+        Ok(buf)
     }
 
     #[cfg(test)]
     pub(crate) fn seal(&self, nonce: &[u8; NONCE_LEN], aad: &[u8], plaintext: &[u8]) -> Vec<u8> {
-        let payload = Payload {
-            msg: plaintext,
-            aad,
-        };
-        let nonce = nonce.into();
-        match self {
-            AeadKey::Aes128(k) => k.encrypt(nonce, payload),
-            AeadKey::Aes256(k) => k.encrypt(nonce, payload),
-            AeadKey::Chacha(k) => k.encrypt(nonce, payload),
-        }
-        .expect("test seal")
+        let mut buf = plaintext.to_vec();
+        self.0
+            .seal_in_place_append_tag(
+                Nonce::assume_unique_for_key(*nonce),
+                Aad::from(aad),
+                &mut buf,
+            )
+            .expect("test seal");
+        buf
     }
 }
 
@@ -668,6 +661,53 @@ mod tests {
             assert_eq!(types, [8, 11, 15, 20], "step {step}");
             assert_eq!(parse_encrypted_extensions(msgs[0].body()), Ok(None));
             assert_eq!(msgs[3].raw, h(SERVER_FINISHED));
+        }
+    }
+
+    /// ring's AEADs open what RustCrypto's seal, and refuse a flipped bit, for every suite.
+    #[test]
+    fn aeads_agree_with_an_independent_implementation() {
+        use aes_gcm::aead::{Aead, KeyInit, Payload};
+        let nonce = [7u8; NONCE_LEN];
+        let aad = b"\x17\x03\x03\x01\x10";
+        let msg: Vec<u8> = (0..256u32).map(|i| (i * 31 % 251) as u8).collect();
+        let payload = || Payload { msg: &msg, aad };
+        let cases: Vec<(bool, Vec<u8>, Vec<u8>)> = vec![
+            (
+                false,
+                vec![1; 16],
+                aes_gcm::Aes128Gcm::new_from_slice(&[1; 16])
+                    .unwrap()
+                    .encrypt((&nonce).into(), payload())
+                    .unwrap(),
+            ),
+            (
+                false,
+                vec![2; 32],
+                aes_gcm::Aes256Gcm::new_from_slice(&[2; 32])
+                    .unwrap()
+                    .encrypt((&nonce).into(), payload())
+                    .unwrap(),
+            ),
+            (
+                true,
+                vec![3; 32],
+                chacha20poly1305::ChaCha20Poly1305::new_from_slice(&[3; 32])
+                    .unwrap()
+                    .encrypt((&nonce).into(), payload())
+                    .unwrap(),
+            ),
+        ];
+        for (chacha, key, sealed) in cases {
+            let k = AeadKey::new(chacha, &key).expect("key");
+            assert_eq!(k.open(&nonce, aad, &sealed).expect("opens"), msg);
+            assert_eq!(k.seal(&nonce, aad, &msg), sealed);
+            let mut bad = sealed.clone();
+            bad[10] ^= 1;
+            assert!(matches!(
+                k.open(&nonce, aad, &bad),
+                Err(KeyError::Authentication)
+            ));
         }
     }
 }
