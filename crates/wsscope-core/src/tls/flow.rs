@@ -696,12 +696,12 @@ impl TlsFlow {
             }
             let mut progressed = false;
             for d in order {
-                let Some(q) = self.sides[d.index()].queue.pop_front() else {
+                let Some(mut q) = self.sides[d.index()].queue.pop_front() else {
                     continue;
                 };
                 let len = q.record.fragment.len();
                 self.sides[d.index()].queued_bytes -= len;
-                match self.step(d, &q, keys, out) {
+                match self.step(d, &mut q, keys, out) {
                     Ok(()) => {
                         progressed = true;
                         break;
@@ -763,7 +763,7 @@ impl TlsFlow {
     fn step(
         &mut self,
         d: Dir,
-        q: &Queued,
+        q: &mut Queued,
         keys: &KeyStore,
         out: &mut Vec<TlsEvent>,
     ) -> Result<(), Block> {
@@ -821,7 +821,7 @@ impl TlsFlow {
     fn protected(
         &mut self,
         d: Dir,
-        q: &Queued,
+        q: &mut Queued,
         keys: &KeyStore,
         out: &mut Vec<TlsEvent>,
     ) -> Result<(), Block> {
@@ -829,27 +829,32 @@ impl TlsFlow {
         if self.given_up || self.sides[d.index()].stopped {
             return Ok(());
         }
-        let record = &q.record;
         let side = &mut self.sides[d.index()];
+        if matches!(side.prot, Prot::Plain | Prot::Pending(_)) {
+            return Ok(());
+        }
+        // The reader exists: the record is used up here, its buffer decrypted in place.
+        let header = q.record.header;
+        let fragment_len = q.record.fragment.len();
+        let fragment = std::mem::take(&mut q.record.fragment);
         let opened = match &mut side.prot {
             Prot::Tls13(r, _) => r
-                .open(&record.header, &record.fragment)
+                .open_owned(&header, fragment)
                 .map(|p| (p.content_type, p.content)),
             Prot::Aead(r) => r
-                .open(&record.header, &record.fragment)
-                .map(|c| (record.header.content_type, c)),
-            Prot::Cbc(r) => r
-                .open(&record.header, &record.fragment)
-                .map(|c| (record.header.content_type, c)),
+                .open_owned(&header, fragment)
+                .map(|c| (header.content_type, c)),
+            Prot::Cbc(r) => r.open(&header, &fragment).map(|c| (header.content_type, c)),
             Prot::Plain | Prot::Pending(_) => return Ok(()),
         };
+        let record = &q.record;
         match opened {
             Ok((content_type, content)) => {
                 side.opened = true;
                 self.content(d, content_type, content, out);
             }
-            Err(KeyError::Authentication) if self.skips_early_data(d, record.fragment.len()) => {
-                self.sides[d.index()].skipped += record.fragment.len();
+            Err(KeyError::Authentication) if self.skips_early_data(d, fragment_len) => {
+                self.sides[d.index()].skipped += fragment_len;
             }
             Err(error) => {
                 let f = TlsFinding::DecryptFailed {

@@ -165,23 +165,37 @@ impl AeadKey {
         Ok(AeadKey(Box::new(LessSafeKey::new(key))))
     }
 
-    /// Opens `ciphertext || tag`.
+    /// Opens `ciphertext || tag` (a copy of it).
+    #[cfg(test)]
     pub(crate) fn open(
         &self,
         nonce: &[u8; NONCE_LEN],
         aad: &[u8],
         ciphertext: &[u8],
     ) -> Result<Vec<u8>, KeyError> {
-        if ciphertext.len() < TAG_LEN {
+        self.open_owned(nonce, aad, ciphertext.to_vec(), 0)
+    }
+
+    /// Opens `buf[skip..]` (`ciphertext || tag`) in place, without copying it: the plaintext is
+    /// returned in `buf` itself (shifted to its start when `skip` bytes, such as TLS 1.2's
+    /// explicit nonce, come first).
+    pub(crate) fn open_owned(
+        &self,
+        nonce: &[u8; NONCE_LEN],
+        aad: &[u8],
+        mut buf: Vec<u8>,
+        skip: usize,
+    ) -> Result<Vec<u8>, KeyError> {
+        if buf.len() < skip + TAG_LEN {
             return Err(KeyError::TooShort);
         }
-        let mut buf = ciphertext.to_vec();
         let plain_len = self
             .0
-            .open_in_place(
+            .open_within(
                 Nonce::assume_unique_for_key(*nonce),
                 Aad::from(aad),
                 &mut buf,
+                skip..,
             )
             .map_err(|_| KeyError::Authentication)?
             .len();
@@ -305,9 +319,20 @@ impl Tls13Reader {
     /// sequence number advances only on success, so a failed record can be reported and the
     /// direction stopped without guessing.
     pub fn open(&mut self, header: &RecordHeader, fragment: &[u8]) -> Result<Plaintext, KeyError> {
+        self.open_owned(header, fragment.to_vec())
+    }
+
+    /// [`Tls13Reader::open`] decrypting the record's own buffer in place (no copy).
+    pub fn open_owned(
+        &mut self,
+        header: &RecordHeader,
+        fragment: Vec<u8>,
+    ) -> Result<Plaintext, KeyError> {
         let next = self.seq.checked_add(1).ok_or(KeyError::SequenceExhausted)?;
         let nonce = record_nonce(&self.iv, self.seq);
-        let inner = self.key.open(&nonce, &header.to_bytes(), fragment)?;
+        let inner = self
+            .key
+            .open_owned(&nonce, &header.to_bytes(), fragment, 0)?;
         self.seq = next;
         strip_inner_plaintext(inner)
     }

@@ -180,22 +180,30 @@ impl Tls12Reader {
     /// Opens one protected record; the sequence advances only on success.
     /// AAD = seq (8) || type (1) || version (2) || plaintext length (2).
     pub fn open(&mut self, header: &RecordHeader, fragment: &[u8]) -> Result<Vec<u8>, KeyError> {
+        self.open_owned(header, fragment.to_vec())
+    }
+
+    /// [`Tls12Reader::open`] decrypting the record's own buffer in place (no copy).
+    pub fn open_owned(
+        &mut self,
+        header: &RecordHeader,
+        fragment: Vec<u8>,
+    ) -> Result<Vec<u8>, KeyError> {
         let next = self.seq.checked_add(1).ok_or(KeyError::SequenceExhausted)?;
-        let (nonce, ciphertext) = match self.aead {
-            Tls12Aead::Chacha20Poly1305 => (record_nonce(&self.iv, self.seq), fragment),
+        let (nonce, skip) = match self.aead {
+            Tls12Aead::Chacha20Poly1305 => (record_nonce(&self.iv, self.seq), 0),
             _ => {
                 if fragment.len() < EXPLICIT_NONCE_LEN + TAG_LEN {
                     return Err(KeyError::TooShort);
                 }
-                let (explicit, rest) = fragment.split_at(EXPLICIT_NONCE_LEN);
                 let mut nonce = self.iv;
-                nonce[4..].copy_from_slice(explicit);
-                (nonce, rest)
+                nonce[4..].copy_from_slice(&fragment[..EXPLICIT_NONCE_LEN]);
+                (nonce, EXPLICIT_NONCE_LEN)
             }
         };
-        let plain_len = ciphertext
+        let plain_len = fragment
             .len()
-            .checked_sub(TAG_LEN)
+            .checked_sub(skip + TAG_LEN)
             .and_then(|n| u16::try_from(n).ok())
             .ok_or(KeyError::TooShort)?;
         let mut aad = [0u8; 13];
@@ -203,7 +211,7 @@ impl Tls12Reader {
         aad[8] = header.content_type;
         aad[9..11].copy_from_slice(&header.version.to_be_bytes());
         aad[11..].copy_from_slice(&plain_len.to_be_bytes());
-        let plain = self.key.open(&nonce, &aad, ciphertext)?;
+        let plain = self.key.open_owned(&nonce, &aad, fragment, skip)?;
         self.seq = next;
         Ok(plain)
     }
