@@ -128,6 +128,9 @@ mod follow {
         open: Option<File>,
         read: u64,
         warned: bool,
+        /// The last line read so far without its newline (a writer may be in the middle of
+        /// it): kept per file, so that two files' partial lines never mix.
+        partial: Vec<u8>,
     }
 
     impl Follower {
@@ -160,6 +163,7 @@ mod follow {
                     open,
                     read: 0,
                     warned: false,
+                    partial: Vec::new(),
                 });
             }
             for f in &mut followed {
@@ -222,14 +226,83 @@ mod follow {
         if len < f.read {
             // Rewritten from scratch: read it again (secrets already known stay known).
             f.read = 0;
+            f.partial.clear();
         }
         if len == f.read || file.seek(SeekFrom::Start(f.read)).is_err() {
             return;
         }
-        let mut buf = Vec::new();
-        if let Ok(n) = file.take(len - f.read).read_to_end(&mut buf) {
+        let mut buf = std::mem::take(&mut f.partial);
+        let before = buf.len();
+        // At most 16 MiB a poll (a huge file is read over several polls, memory stays bounded).
+        let chunk = (len - f.read).min(16 << 20);
+        if let Ok(n) = file.take(chunk).read_to_end(&mut buf) {
             f.read += n as u64;
-            store.push(&buf[..n]);
+            // Only whole lines go to the store; the rest waits for its newline (a line
+            // longer than a key log line can be is dropped, as the store would).
+            match buf[before..].iter().rposition(|&b| b == b'\n') {
+                Some(nl) => {
+                    let end = before + nl + 1;
+                    store.push(&buf[..end]);
+                    f.partial = buf[end..].to_vec();
+                }
+                None => f.partial = buf,
+            }
+            if f.partial.len() > wsscope_core::tls::keylog::MAX_LINE {
+                f.partial.clear();
+            }
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+        use std::io::Write;
+
+        fn line(random: u8) -> String {
+            format!(
+                "CLIENT_RANDOM {} {}\n",
+                format!("{random:02x}").repeat(32),
+                "ab".repeat(48)
+            )
+        }
+
+        fn followed(path: &std::path::Path) -> Followed {
+            Followed {
+                file: KeyLogFile {
+                    path: path.to_path_buf(),
+                    from_env: false,
+                },
+                open: None,
+                read: 0,
+                warned: false,
+                partial: Vec::new(),
+            }
+        }
+
+        /// Two files written a piece at a time, polled in between: their half-written lines
+        /// never mix, and a file that appears late is picked up.
+        #[test]
+        fn lines_written_in_pieces_in_two_files_are_all_read() {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let (a, b) = (dir.path().join("a.log"), dir.path().join("b.log"));
+            let store = KeyStore::new();
+            let mut fa = followed(&a);
+            let mut fb = followed(&b);
+            poll(&mut fa, &store); // neither exists yet
+            poll(&mut fb, &store);
+            let (la, lb) = (line(1), line(2));
+            let mut wa = File::create(&a).expect("a");
+            let mut wb = File::create(&b).expect("b");
+            wa.write_all(&la.as_bytes()[..40]).expect("write");
+            wb.write_all(&lb.as_bytes()[..70]).expect("write");
+            poll(&mut fa, &store);
+            poll(&mut fb, &store);
+            wa.write_all(&la.as_bytes()[40..]).expect("write");
+            wb.write_all(&lb.as_bytes()[70..]).expect("write");
+            poll(&mut fb, &store);
+            poll(&mut fa, &store);
+            assert_eq!(store.counts(), (2, 2, 0));
+            assert!(store.get(&[1; 32]).is_some() && store.get(&[2; 32]).is_some());
         }
     }
 }

@@ -2507,6 +2507,11 @@ fn tls_without_keys_is_tls_not_decrypted_naming_the_server() {
     assert!(f.detail.contains("example.com"), "{}", f.detail);
     assert!(f.detail.contains("--tls-keylog"), "{}", f.detail);
     assert!(
+        f.detail.starts_with("10."),
+        "names the connection: {}",
+        f.detail
+    );
+    assert!(
         f.detail.contains(&"11".repeat(32)),
         "names the client random: {}",
         f.detail
@@ -2523,6 +2528,25 @@ fn tls_without_keys_is_tls_not_decrypted_naming_the_server() {
     assert_eq!(tls.cipher_suite, Some(0x1301));
     assert_eq!(tls.alpn_offered, ["http/1.1"]);
     assert!(!tls.decrypted);
+}
+
+/// TLS joined after its handshake (no SYN, no hellos): reported, with the reason, and the flow
+/// classified TLS rather than "other".
+#[test]
+fn tls_captured_after_its_handshake_is_tls_not_decrypted() {
+    let mut c = Conversation::default_v4();
+    c.server_send(&tls_record(23, 0x0303, &[0x5a; 300]));
+    c.client_send(&tls_record(23, 0x0303, &[0xa5; 100]));
+    c.server_send(&tls_record(23, 0x0303, &[0x5a; 300]));
+    c.close();
+    let o = analyze_packets(&c.into_packets());
+    let f = o.expect(Code::TlsNotDecrypted, None);
+    assert!(f.detail.contains("ClientHello"), "{}", f.detail);
+    assert!(o.sessions.is_empty(), "{:#?}", o.sessions);
+    assert_eq!(
+        o.flows[0].classification,
+        wsscope_core::session::Classification::Tls
+    );
 }
 
 #[test]

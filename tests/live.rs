@@ -90,6 +90,8 @@ struct Live {
 fn start_wsscope(port: u16, extra: &[&str]) -> Live {
     let (child, stderr) = spawn_lines(
         Command::new(env!("CARGO_BIN_EXE_wsscope"))
+            // Hermetic: a key log in the environment must not change what is decoded.
+            .env_remove("SSLKEYLOGFILE")
             .args([
                 "live",
                 "-i",

@@ -60,7 +60,7 @@ async def client(port, n, pause, keylog=None):
             # The keys were written after the first records went by (what the test is
             # about); give wsscope's key log follower time to read them before the
             # connection ends, as a long-lived browser connection would.
-            await asyncio.sleep(0.3)
+            await asyncio.sleep(1.0)
         await ws.close(1000, "done")
 
 

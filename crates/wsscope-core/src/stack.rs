@@ -215,6 +215,10 @@ impl FlowStack {
                     // The server spoke first: HTTP/1.1 (today's behaviour), unless the roles
                     // are known and it starts like an HTTP/2 server's SETTINGS: then the
                     // client's first bytes decide.
+                    // TLS joined after its handshake: records, but no ClientHello to read.
+                    _ if u.tls.is_none() && u.held.is_empty() && mid_connection_tls(data) => {
+                        Decision::Tls
+                    }
                     Dir::ServerToClient => {
                         let hold = !u.ends.roles_inferred
                             && u.server_held.len() + data.len() <= MAX_HELD_SERVER_BYTES
@@ -500,6 +504,20 @@ impl FlowStack {
     }
 }
 
+/// The first bytes seen of a flow captured after its start are a TLS record that is not a
+/// ClientHello: application data, change_cipher_spec, an alert or an encrypted handshake
+/// message, with a TLS 1.0-1.3 record version and a length a record may have. The TLS layer
+/// then reports the connection as not decrypted (its handshake was not captured).
+fn mid_connection_tls(first: &[u8]) -> bool {
+    match first {
+        [20..=23, 3, 1..=4, hi, lo, ..] => {
+            let len = usize::from(u16::from_be_bytes([*hi, *lo]));
+            len > 0 && len <= crate::tls::record::MAX_RECORD_LEN
+        }
+        _ => false,
+    }
+}
+
 /// What the first bytes of an undecided flow say.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Decision {
@@ -707,13 +725,9 @@ impl TlsStack {
                             Some(*from)
                         }
                     };
-                    out.push(SessionEvent::finding(
-                        None,
-                        f.code(),
-                        dir,
-                        ts,
-                        f.to_string(),
-                    ));
+                    // Named by its endpoints: a connection-level finding has no session.
+                    let detail = format!("{} -> {}: {f}", self.ends.client, self.ends.server);
+                    out.push(SessionEvent::finding(None, f.code(), dir, ts, detail));
                 }
             }
         }
