@@ -1,7 +1,7 @@
 //! The pipeline driver: raw packets in, [`Event`]s out.
 //!
-//! Owns the packet decoder, the flow table and one [`FlowStack`] per tracked flow (HTTP/1.1 or
-//! HTTP/2 by the first client bytes, see [`crate::stack`]), and turns
+//! Owns the packet decoder, the flow table and one [`FlowStack`] per tracked flow (HTTP/1.1,
+//! HTTP/2 or TLS by the first bytes, see [`crate::stack`]), and turns
 //! what they report into the events every sink consumes. Deterministic and free of I/O.
 
 use crate::budget::{Dropped, MemoryBudget};
