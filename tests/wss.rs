@@ -388,3 +388,69 @@ fn text_report_names_the_carrier() {
         "{text}"
     );
 }
+
+/// Rewrites a classic pcap with the last byte of packet `number` (1-based) flipped.
+fn with_flipped_byte(pcap: &[u8], number: usize) -> Vec<u8> {
+    let mut out = pcap.to_vec();
+    let little = out[..4] == [0xd4, 0xc3, 0xb2, 0xa1];
+    let mut at = 24;
+    let mut n = 0;
+    while at + 16 <= out.len() {
+        let field = [out[at + 8], out[at + 9], out[at + 10], out[at + 11]];
+        let caplen = if little {
+            u32::from_le_bytes(field)
+        } else {
+            u32::from_be_bytes(field)
+        } as usize;
+        n += 1;
+        if n == number {
+            out[at + 16 + caplen - 1] ^= 0x01;
+            break;
+        }
+        at += 16 + caplen;
+    }
+    out
+}
+
+/// A server record corrupted in the middle of the session: `tls-decrypt-failed`, the messages
+/// before it decoded, nothing decoded from garbage, and the server is not blamed for a close
+/// frame wsscope could no longer see.
+#[test]
+fn a_corrupt_record_stops_its_direction_without_blaming_the_peer() {
+    let pcap = std::fs::read(fixture("py_tls13.pcap")).expect("pcap");
+    // Packet 15 carries the server's echo of the 300-byte text.
+    let bad = with_flipped_byte(&pcap, 15);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("corrupt.pcap");
+    std::fs::write(&path, bad).expect("write");
+    let args = keylog_args("py_tls13");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let report = report_for(&path, &args);
+    let all = codes(&report["findings"]);
+    assert!(all.contains(&"tls-decrypt-failed".to_string()), "{all:?}");
+    assert!(
+        !all.contains(&"close-handshake-incomplete".to_string()),
+        "{all:?}"
+    );
+    assert!(!all.contains(&"abrupt-close".to_string()), "{all:?}");
+    let s = &report["sessions"][0];
+    let s2c: Vec<u64> = s["messages"]
+        .as_array()
+        .expect("messages")
+        .iter()
+        .filter(|m| m["dir"] == "s2c")
+        .map(|m| m["len"].as_u64().unwrap_or(0))
+        .collect();
+    assert_eq!(
+        s2c,
+        [14],
+        "only the echo before the corrupt record: {s2c:?}"
+    );
+    let c2s = s["messages"]
+        .as_array()
+        .expect("messages")
+        .iter()
+        .filter(|m| m["dir"] == "c2s")
+        .count();
+    assert_eq!(c2s, 7, "the client side still decodes in full");
+}

@@ -715,9 +715,14 @@ impl TlsStack {
                     self.inner_mut()
                         .on_data(cfg, next_id, from, ts, packet, &bytes, out);
                 }
-                // The direction simply stops: what it cut is reported when the connection
-                // ends (an incomplete message), the reason by the finding that comes with it.
-                TlsEvent::Lost { .. } => {}
+                // The direction stops: what it cut is reported when the connection ends (an
+                // incomplete message), the reason by the finding that comes with it, and the
+                // sessions do not blame that side for a close frame they could not see.
+                TlsEvent::Lost { from } => {
+                    if let Some(inner) = self.inner.as_mut() {
+                        inner.on_undecodable(from);
+                    }
+                }
                 TlsEvent::Finding(f) => {
                     let dir = match &f {
                         TlsFinding::NotDecrypted { from, .. } => *from,
@@ -775,6 +780,20 @@ impl TlsStack {
 }
 
 impl FlowStack {
+    /// The bytes of `dir` stopped being decodable (a TLS record failed to decrypt).
+    pub fn on_undecodable(&mut self, dir: Dir) {
+        match self {
+            FlowStack::Http1(c) => c.on_undecodable(dir),
+            FlowStack::H2(h) => h.on_undecodable(dir),
+            FlowStack::Tls(t) => {
+                if let Some(inner) = t.inner.as_mut() {
+                    inner.on_undecodable(dir);
+                }
+            }
+            FlowStack::Undecided(_) | FlowStack::Done => {}
+        }
+    }
+
     /// What the flow's TLS handshake showed, when the flow is TLS.
     pub fn tls_info(&self) -> Option<TlsInfo> {
         match self {

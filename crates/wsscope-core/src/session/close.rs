@@ -21,6 +21,9 @@ pub(super) struct CloseHandshake {
     closes: [Option<CloseFrame>; 2],
     /// Who sent the first close frame.
     initiator: Option<Dir>,
+    /// Per direction `[c2s, s2c]`: its bytes stopped being decodable (TLS decryption failed):
+    /// whether it sent a close frame afterwards is unknown.
+    blind: [bool; 2],
 }
 
 impl CloseHandshake {
@@ -39,6 +42,11 @@ impl CloseHandshake {
         if self.initiator.is_none() {
             self.initiator = Some(dir);
         }
+    }
+
+    /// Bytes of `dir` can no longer be decoded (what it sends from here on is unknown).
+    pub(super) fn undecodable(&mut self, dir: Dir) {
+        self.blind[dir.index()] = true;
     }
 
     /// The end of session `id` at `ts` (`tcp_end`: how the TCP connection ended, if it did;
@@ -87,7 +95,10 @@ impl CloseHandshake {
         };
         let finding =
             |code, detail: String| SessionEvent::finding(Some(id), code, tcp_closer, ts, detail);
-        if tcp_closed && closes == 0 {
+        // A direction that could not be decoded may have sent the close frame that is missing:
+        // no finding blames it.
+        let unknown = (0..2).any(|i| self.closes[i].is_none() && self.blind[i]);
+        if !unknown && tcp_closed && closes == 0 {
             let what = match ending {
                 Some(e) => e.to_string(),
                 None => format!("{closer} {how} the TCP connection"),
@@ -98,7 +109,7 @@ impl CloseHandshake {
                     "{what} without a close frame from either side (code 1006 for the application)"
                 ),
             ));
-        } else if tcp_closed && closes == 1 {
+        } else if !unknown && tcp_closed && closes == 1 {
             let sender = if self.closes[0].is_some() {
                 "client"
             } else {

@@ -96,6 +96,18 @@ pub struct H2Sessions {
     tcp_end: Option<CloseReason>,
 }
 
+impl H2Sessions {
+    /// The bytes of `dir` stopped being decodable (TLS decryption failed): no WebSocket stream
+    /// blames that side for a close frame it may have sent.
+    pub fn on_undecodable(&mut self, dir: Dir) {
+        for stream in self.streams.values_mut() {
+            if let State::Ws(ws) = &mut stream.state {
+                ws.undecodable(dir);
+            }
+        }
+    }
+}
+
 fn party(dir: Dir) -> &'static str {
     match dir {
         Dir::ClientToServer => "client",

@@ -586,6 +586,14 @@ impl Connection {
         self.tcp_finding(Code::MemoryBudgetExceeded, dir, ts, detail, out);
     }
 
+    /// The bytes of `dir` stopped being decodable (TLS decryption failed): the session does
+    /// not blame that side for a close frame it may have sent.
+    pub fn on_undecodable(&mut self, dir: Dir) {
+        if let Phase::WebSocket(ws) = &mut self.phase {
+            ws.undecodable(dir);
+        }
+    }
+
     /// A FIN from `dir`.
     pub fn on_fin(&mut self, dir: Dir) {
         if self.tcp_closer.is_none() {

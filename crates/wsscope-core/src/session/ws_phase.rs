@@ -130,6 +130,12 @@ impl WsState {
     }
 
     /// `len` bytes from `dir` are missing from the capture.
+    /// Bytes of `dir` can no longer be decoded (their TLS record failed to decrypt): what it
+    /// sends from here on is unknown, so its missing close frame is not blamed on it.
+    pub(super) fn undecodable(&mut self, dir: Dir) {
+        self.close.undecodable(dir);
+    }
+
     pub(super) fn gap(&mut self, dir: Dir, ts: Timestamp, len: u64, out: &mut Vec<SessionEvent>) {
         out.push(SessionEvent::finding(
             Some(self.session),
