@@ -2275,6 +2275,11 @@ fn tls_records_held_for_a_server_hello_stay_within_the_memory_budget() {
     );
     assert_eq!(budget.used(), 0, "every charge given back at the end");
     assert_eq!(o.flows.len(), 64);
+    // A connection given up still reports what its handshake showed.
+    for flow in &o.flows {
+        let tls = flow.tls.as_deref().expect("tls facts");
+        assert_eq!(tls.sni.as_deref(), Some("example.com"), "{tls:?}");
+    }
 }
 
 /// An HTTP/2 frame.

@@ -546,8 +546,9 @@ pub struct TlsStack {
     decrypted: bool,
     /// Bytes charged to the memory budget for what the TLS layer holds.
     charged: u64,
-    /// The memory budget was reached: decryption was given up.
-    abandoned: bool,
+    /// The memory budget was reached: decryption was given up, the TLS layer's state dropped;
+    /// what its handshake had shown is kept for the flow's report.
+    abandoned: Option<Box<TlsInfo>>,
     /// The packet of the latest bytes (plaintext released at the end is attributed to it).
     packet: u64,
     /// FIN (`false`) or RST (`true`) seen before the inner stack existed, replayed into it.
@@ -563,7 +564,7 @@ impl TlsStack {
             events: Vec::new(),
             decrypted: false,
             charged: 0,
-            abandoned: false,
+            abandoned: None,
             packet: 0,
             ends_seen: Vec::new(),
         }
@@ -571,7 +572,10 @@ impl TlsStack {
 
     /// What the handshake showed, with `decrypted` as the sessions were told.
     pub fn info(&self) -> TlsInfo {
-        let mut info = self.flow.info().clone();
+        let mut info = match &self.abandoned {
+            Some(info) => (**info).clone(),
+            None => self.flow.info().clone(),
+        };
         info.decrypted = self.decrypted;
         info
     }
@@ -585,7 +589,9 @@ impl TlsStack {
 
     /// Nothing more comes out of the TLS layer, or the plaintext is not examined any further.
     fn is_done(&self) -> bool {
-        self.abandoned || self.flow.is_done() || self.inner.as_ref().is_some_and(FlowStack::is_done)
+        self.abandoned.is_some()
+            || self.flow.is_done()
+            || self.inner.as_ref().is_some_and(FlowStack::is_done)
     }
 
     /// The inner stack, made now if the handshake has not made it yet (it receives the
@@ -611,7 +617,7 @@ impl TlsStack {
         data: &[u8],
         out: &mut Vec<SessionEvent>,
     ) {
-        if self.abandoned {
+        if self.abandoned.is_some() {
             return;
         }
         self.packet = packet;
@@ -667,7 +673,7 @@ impl TlsStack {
         summary: &FlowSummary,
         out: &mut Vec<SessionEvent>,
     ) {
-        if !self.abandoned {
+        if self.abandoned.is_none() {
             let mut events = std::mem::take(&mut self.events);
             self.flow.finish(cfg.keys, &mut events);
             self.deliver(cfg, next_id, ts, &mut events, out);
@@ -753,7 +759,7 @@ impl TlsStack {
                 self.charged = want;
             } else {
                 let held = self.flow.held() as u64;
-                self.abandoned = true;
+                self.abandoned = Some(Box::new(self.flow.info().clone()));
                 self.flow = TlsFlow::new(cfg.tls);
                 self.release(cfg);
                 out.push(SessionEvent::finding(
