@@ -10,7 +10,7 @@ use crate::finding::{Code, Finding, Repeats};
 use crate::packet::{DecodeStats, PacketDecoder};
 use crate::session::{
     Classification, SessionConfig, SessionEnd, SessionEvent, SessionId, SessionMessage,
-    SessionStart,
+    SessionStart, TcpNotice,
 };
 use crate::stack::{Endpoints, FlowStack, StackConfig};
 use crate::tcp::flow::FlowTableStats;
@@ -288,7 +288,8 @@ where
             len,
         } => {
             revealed = Some(packet);
-            on_connection(conns, flow, |c| c.on_overlap(dir, ts, offset, len, pending));
+            let notice = TcpNotice::Overlap { offset, len };
+            on_connection(conns, flow, |c| c.on_tcp_notice(dir, ts, notice, pending));
         }
         TcpEvent::Ignored {
             flow,
@@ -296,7 +297,8 @@ where
             ts,
             reason,
         } => {
-            on_connection(conns, flow, |c| c.on_ignored(dir, ts, reason, pending));
+            let notice = TcpNotice::Ignored(reason);
+            on_connection(conns, flow, |c| c.on_tcp_notice(dir, ts, notice, pending));
         }
         TcpEvent::MemoryRelief {
             flow,
@@ -305,9 +307,8 @@ where
             held,
             limit,
         } => {
-            on_connection(conns, flow, |c| {
-                c.on_memory_relief(dir, ts, held, limit, pending)
-            });
+            let notice = TcpNotice::MemoryRelief { held, limit };
+            on_connection(conns, flow, |c| c.on_tcp_notice(dir, ts, notice, pending));
         }
         TcpEvent::Fin { flow, dir, .. } => {
             on_connection(conns, flow, |c| {

@@ -15,11 +15,9 @@
 
 use std::net::SocketAddr;
 
-use crate::finding::Code;
 use crate::h2::frame::{check_preface, PrefaceCheck};
 use crate::session::{
-    memory_relief_detail, overlap_detail, Classification, Connection, H2Sessions, SessionConfig,
-    SessionEvent, SessionId,
+    Classification, Connection, H2Sessions, SessionConfig, SessionEvent, SessionId, TcpNotice,
 };
 use crate::tcp::flow::Began;
 use crate::tcp::{Dir, FlowId, FlowSummary};
@@ -371,73 +369,20 @@ impl FlowStack {
         }
     }
 
-    /// A retransmission disagreed with the first copy.
-    pub fn on_overlap(
+    /// Something the TCP layer noticed about direction `dir` (a retransmission that differs, a
+    /// segment not used, out-of-order data given up for the memory budget).
+    pub fn on_tcp_notice(
         &mut self,
         dir: Dir,
         ts: Timestamp,
-        offset: u64,
-        len: u64,
+        notice: TcpNotice,
         out: &mut Vec<SessionEvent>,
     ) {
         match self {
-            FlowStack::Undecided(_) => out.push(SessionEvent::finding(
-                None,
-                Code::TcpOverlapInconsistent,
-                Some(dir),
-                ts,
-                overlap_detail(offset, len),
-            )),
-            FlowStack::Http1(c) => c.on_overlap(dir, ts, offset, len, out),
-            FlowStack::H2(h) => h.on_overlap(dir, ts, offset, len, out),
-            FlowStack::Tls(t) => t.inner_mut().on_overlap(dir, ts, offset, len, out),
-            FlowStack::Done => {}
-        }
-    }
-
-    /// A segment a receiver would drop was not used.
-    pub fn on_ignored(
-        &mut self,
-        dir: Dir,
-        ts: Timestamp,
-        reason: String,
-        out: &mut Vec<SessionEvent>,
-    ) {
-        match self {
-            FlowStack::Undecided(_) => out.push(SessionEvent::finding(
-                None,
-                Code::TcpSegmentIgnored,
-                Some(dir),
-                ts,
-                reason,
-            )),
-            FlowStack::Http1(c) => c.on_ignored(dir, ts, reason, out),
-            FlowStack::H2(h) => h.on_ignored(dir, ts, reason, out),
-            FlowStack::Tls(t) => t.inner_mut().on_ignored(dir, ts, reason, out),
-            FlowStack::Done => {}
-        }
-    }
-
-    /// The memory budget was reached: direction `dir` gave up `held` out-of-order bytes.
-    pub fn on_memory_relief(
-        &mut self,
-        dir: Dir,
-        ts: Timestamp,
-        held: u64,
-        limit: u64,
-        out: &mut Vec<SessionEvent>,
-    ) {
-        match self {
-            FlowStack::Undecided(_) => out.push(SessionEvent::finding(
-                None,
-                Code::MemoryBudgetExceeded,
-                Some(dir),
-                ts,
-                memory_relief_detail(held, limit),
-            )),
-            FlowStack::Http1(c) => c.on_memory_relief(dir, ts, held, limit, out),
-            FlowStack::H2(h) => h.on_memory_relief(dir, ts, held, limit, out),
-            FlowStack::Tls(t) => t.inner_mut().on_memory_relief(dir, ts, held, limit, out),
+            FlowStack::Undecided(_) => out.push(notice.finding(None, dir, ts)),
+            FlowStack::Http1(c) => c.on_tcp_notice(dir, ts, notice, out),
+            FlowStack::H2(h) => h.on_tcp_notice(dir, ts, notice, out),
+            FlowStack::Tls(t) => t.inner_mut().on_tcp_notice(dir, ts, notice, out),
             FlowStack::Done => {}
         }
     }

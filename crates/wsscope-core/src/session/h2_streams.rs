@@ -331,58 +331,16 @@ impl H2Sessions {
         }
     }
 
-    /// A retransmission disagreed with the first copy (a connection-level finding).
-    pub fn on_overlap(
+    /// Something the TCP layer noticed about direction `dir` (a connection-level finding: the
+    /// connection may carry several sessions).
+    pub fn on_tcp_notice(
         &mut self,
         dir: Dir,
         ts: Timestamp,
-        offset: u64,
-        len: u64,
+        notice: super::TcpNotice,
         out: &mut Vec<SessionEvent>,
     ) {
-        let detail = super::overlap_detail(offset, len);
-        out.push(SessionEvent::finding(
-            None,
-            Code::TcpOverlapInconsistent,
-            Some(dir),
-            ts,
-            detail,
-        ));
-    }
-
-    /// A segment a receiver would drop was not used (a connection-level finding).
-    pub fn on_ignored(
-        &mut self,
-        dir: Dir,
-        ts: Timestamp,
-        reason: String,
-        out: &mut Vec<SessionEvent>,
-    ) {
-        out.push(SessionEvent::finding(
-            None,
-            Code::TcpSegmentIgnored,
-            Some(dir),
-            ts,
-            reason,
-        ));
-    }
-
-    /// The memory budget was reached (a connection-level finding).
-    pub fn on_memory_relief(
-        &mut self,
-        dir: Dir,
-        ts: Timestamp,
-        held: u64,
-        limit: u64,
-        out: &mut Vec<SessionEvent>,
-    ) {
-        out.push(SessionEvent::finding(
-            None,
-            Code::MemoryBudgetExceeded,
-            Some(dir),
-            ts,
-            super::memory_relief_detail(held, limit),
-        ));
+        out.push(notice.finding(None, dir, ts));
     }
 
     /// A FIN from `dir`.

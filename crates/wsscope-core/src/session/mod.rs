@@ -252,18 +252,49 @@ impl SessionEvent {
     }
 }
 
-/// The detail of a `tcp-overlap-inconsistent` finding.
-pub(crate) fn overlap_detail(offset: u64, len: u64) -> String {
-    format!("retransmitted bytes at stream offset {offset} ({len} bytes) differ from the first copy; the first copy was used")
+/// Something the TCP layer noticed about one direction of a flow's stream, reported as a finding
+/// of the flow (attached to its WebSocket session when it has one).
+#[derive(Clone, Debug)]
+pub enum TcpNotice {
+    /// A retransmission disagreed with the first copy (the first copy was used).
+    Overlap {
+        /// Stream offset of the retransmitted bytes.
+        offset: u64,
+        /// How many.
+        len: u64,
+    },
+    /// A segment a receiver would drop was not used, and why.
+    Ignored(String),
+    /// The memory budget was reached: the direction gave up the `held` bytes it kept out of
+    /// order (the gap and the data follow).
+    MemoryRelief {
+        /// Bytes given up.
+        held: u64,
+        /// The budget (`--max-memory`).
+        limit: u64,
+    },
 }
 
-/// The detail of a `memory-budget-exceeded` finding for out-of-order bytes given up.
-pub(crate) fn memory_relief_detail(held: u64, limit: u64) -> String {
-    format!(
-        "memory budget reached (--max-memory {}): {} held out of order were delivered at once, the hole in front of them reported as a gap",
-        crate::budget::human(limit),
-        crate::budget::human(held)
-    )
+impl TcpNotice {
+    /// The finding for this notice about direction `dir` at `ts`, attached to `session`.
+    pub fn finding(self, session: Option<SessionId>, dir: Dir, ts: Timestamp) -> SessionEvent {
+        let (code, detail) = match self {
+            TcpNotice::Overlap { offset, len } => (
+                Code::TcpOverlapInconsistent,
+                format!("retransmitted bytes at stream offset {offset} ({len} bytes) differ from the first copy; the first copy was used"),
+            ),
+            TcpNotice::Ignored(reason) => (Code::TcpSegmentIgnored, reason),
+            TcpNotice::MemoryRelief { held, limit } => (
+                Code::MemoryBudgetExceeded,
+                format!(
+                    "memory budget reached (--max-memory {}): {} held out of order were delivered at once, the hole in front of them reported as a gap",
+                    crate::budget::human(limit),
+                    crate::budget::human(held)
+                ),
+            ),
+        };
+        SessionEvent::finding(session, code, Some(dir), ts, detail)
+    }
 }
 
 /// What kind of traffic a connection carried.
@@ -529,61 +560,16 @@ impl Connection {
         }
     }
 
-    /// A retransmission disagreed with the first copy.
-    pub fn on_overlap(
+    /// Something the TCP layer noticed about direction `dir`: a finding of the connection,
+    /// attached to its WebSocket session when there is one.
+    pub fn on_tcp_notice(
         &mut self,
         dir: Dir,
         ts: Timestamp,
-        offset: u64,
-        len: u64,
+        notice: TcpNotice,
         out: &mut Vec<SessionEvent>,
     ) {
-        let detail = overlap_detail(offset, len);
-        self.tcp_finding(Code::TcpOverlapInconsistent, dir, ts, detail, out);
-    }
-
-    /// A finding about the TCP stream in `dir` (flow orientation), attached to the WebSocket
-    /// session when there is one.
-    fn tcp_finding(
-        &self,
-        code: Code,
-        dir: Dir,
-        ts: Timestamp,
-        detail: String,
-        out: &mut Vec<SessionEvent>,
-    ) {
-        out.push(SessionEvent::finding(
-            self.ws_session(),
-            code,
-            Some(dir),
-            ts,
-            detail,
-        ));
-    }
-
-    /// A segment a receiver would drop was not used.
-    pub fn on_ignored(
-        &mut self,
-        dir: Dir,
-        ts: Timestamp,
-        reason: String,
-        out: &mut Vec<SessionEvent>,
-    ) {
-        self.tcp_finding(Code::TcpSegmentIgnored, dir, ts, reason, out);
-    }
-
-    /// The memory budget was reached: direction `dir` gave up the `held` bytes it kept out of
-    /// order (the gap and the data follow).
-    pub fn on_memory_relief(
-        &mut self,
-        dir: Dir,
-        ts: Timestamp,
-        held: u64,
-        limit: u64,
-        out: &mut Vec<SessionEvent>,
-    ) {
-        let detail = memory_relief_detail(held, limit);
-        self.tcp_finding(Code::MemoryBudgetExceeded, dir, ts, detail, out);
+        out.push(notice.finding(self.ws_session(), dir, ts));
     }
 
     /// The bytes of `dir` stopped being decodable (TLS decryption failed): the session does
