@@ -454,3 +454,35 @@ fn a_corrupt_record_stops_its_direction_without_blaming_the_peer() {
         .count();
     assert_eq!(c2s, 7, "the client side still decodes in full");
 }
+
+/// Key logs that give nothing are said so on standard error, without failing the run: an
+/// `SSLKEYLOGFILE` that does not exist (browsers make it on first use), and a file with no
+/// secret in it (the wrong file given).
+#[test]
+fn key_logs_that_give_nothing_are_warned_about() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let junk = dir.path().join("junk.keylog");
+    std::fs::write(&junk, "not a key log\nCLIENT_RANDOM zz\n").expect("write");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_wsscope"))
+        .args(["analyze", "--tls-keylog"])
+        .arg(&junk)
+        .arg("fixtures/node_ping.pcap")
+        .current_dir(root())
+        .env("SSLKEYLOGFILE", dir.path().join("missing.log"))
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(0));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.lines().any(|l| l.contains("SSLKEYLOGFILE")
+            && l.contains("missing.log")
+            && l.contains("no such file")),
+        "{err}"
+    );
+    assert!(
+        err.lines().any(|l| l.contains("junk.keylog")
+            && l.contains("no TLS secrets found")
+            && l.contains("1 malformed")),
+        "{err}"
+    );
+}

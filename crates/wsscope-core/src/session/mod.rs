@@ -384,8 +384,6 @@ pub struct Connection {
     /// switched to another protocol), held until the TCP connection ends so that it says how
     /// (or until the next session on the connection starts).
     unfinished: Option<Box<SessionEnd>>,
-    /// What carries the sessions of this connection.
-    transport: Transport,
     /// The TLS connection the bytes were decrypted from, if any.
     tls: Option<Box<crate::tls::TlsInfo>>,
     /// A 101 switched the connection to HTTP/2 (`Upgrade: h2c`): what follows, for the layer
@@ -458,7 +456,6 @@ impl Connection {
             chunked: [None, None],
             unsynced: [false; 2],
             unfinished: None,
-            transport: Transport::Http1,
             tls: None,
             h2c: None,
         }
@@ -495,11 +492,6 @@ impl Connection {
     /// report `tls` (call before the first bytes, and again when the handshake says more).
     pub fn set_tls(&mut self, tls: crate::tls::TlsInfo) {
         self.tls = Some(Box::new(tls));
-    }
-
-    /// The bytes this connection is fed are the DATA of one HTTP/2 stream.
-    pub fn set_transport(&mut self, transport: Transport) {
-        self.transport = transport;
     }
 
     /// What the connection carried so far.
@@ -638,7 +630,9 @@ impl Connection {
             upgraded,
             tcp_began: self.began,
             roles_inferred: self.roles_inferred,
-            transport: self.transport,
+            // A connection's own sessions are HTTP/1.1 upgrades (HTTP/2 streams are
+            // started by `H2Sessions`).
+            transport: Transport::Http1,
             tls: self.tls.clone(),
         })));
     }
