@@ -160,7 +160,11 @@ mod capture {
         let loader_stop = Arc::clone(&stop);
         let loader: crate::tui::Loader = Box::new(move |out| {
             let end = {
-                let mut sink = crate::tui::Collector::new(&mut *out, Some(cfg.budget.clone()));
+                let mut sink = crate::tui::Collector::new(
+                    &mut *out,
+                    Some(cfg.budget.clone()),
+                    Arc::new(crate::tui::Spill::create()),
+                );
                 capture_into(capture, &cfg, &mut sink, loader_stop, || {}).1
             };
             let _ = status_tx.send(end);

@@ -9,21 +9,14 @@ use std::sync::Arc;
 
 /// Runs `tui`.
 pub fn run(args: TuiArgs) -> anyhow::Result<ExitCode> {
-    let cfg = config(&args.common.analysis, 64 << 10);
+    // The UI keeps every message's whole payload (in its spill file), up to the message size
+    // limit: a debugger shows all of a message.
+    let keep = usize::try_from(args.common.analysis.max_message_size).unwrap_or(usize::MAX);
+    let cfg = config(&args.common.analysis, keep);
     crate::keylog::load(&args.common.analysis, &cfg.keys)?;
     if args.measure_load {
-        let app = crate::tui::load_blocking(&args.common.captures, &cfg);
-        let messages: usize = app.sessions.iter().map(|s| s.messages.len()).sum();
-        let kept: usize = app
-            .sessions
-            .iter()
-            .flat_map(|s| s.messages.iter())
-            .map(|m| m.event.message.payload.len())
-            .sum();
-        return crate::output::print_stdout(&format!(
-            "{{\"sessions\": {}, \"messages\": {messages}, \"payload_kept\": {kept}}}\n",
-            app.sessions.len()
-        ));
+        let m = crate::tui::measure_load(&args.common.captures, &cfg);
+        return crate::output::print_stdout(&format!("{m}\n"));
     }
     // SIGINT/SIGTERM/SIGHUP end the UI like `q`: terminal restored, exit 0.
     let stop = Arc::new(AtomicBool::new(false));

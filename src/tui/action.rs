@@ -1,7 +1,7 @@
 //! Input: keys and mouse events become [`Action`]s, and [`apply`] changes the [`App`].
 
 use crate::tui::render::{hit, Hit};
-use crate::tui::state::{App, Detail, Pane, TimeMode};
+use crate::tui::state::{App, Detail, Filter, Pane, Prompt, PromptKind, StatsView, TimeMode};
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEvent, MouseEventKind};
 
 /// Something the user asked for.
@@ -25,32 +25,52 @@ pub enum Action {
     NextPane,
     /// Focus the previous pane.
     PrevPane,
-    /// Open the detail of the selection.
+    /// Open the detail of the selection (or jump to the selected finding in the stats).
     Enter,
-    /// Close the detail / overlay / search.
+    /// Close the detail / overlay / prompt.
     Back,
     /// Open the search prompt.
     SearchStart,
-    /// A character typed in the search prompt.
-    SearchChar(char),
-    /// Backspace in the search prompt.
-    SearchBackspace,
-    /// Run the typed search.
-    SearchSubmit,
-    /// Next match.
+    /// Open the export prompt (`w`).
+    ExportStart,
+    /// A character typed at the prompt.
+    PromptChar(char),
+    /// Backspace at the prompt.
+    PromptBackspace,
+    /// Submit the prompt.
+    PromptSubmit,
+    /// Next search hit (across the capture).
     SearchNext,
-    /// Previous match.
+    /// Previous search hit.
     SearchPrev,
-    /// Cycle the timeline filter.
-    CycleFilter,
+    /// Cycle the message type filter.
+    CycleKind,
+    /// Cycle the direction filter.
+    CycleDir,
+    /// Toggle "only messages with findings".
+    ToggleWithFindings,
+    /// Toggle "only search hits".
+    ToggleMatchesOnly,
+    /// Clear every filter.
+    ClearFilter,
+    /// Toggle pretty / raw payload.
+    ToggleRaw,
+    /// Previous message, detail kept open.
+    PrevMessage,
+    /// Next message, detail kept open.
+    NextMessage,
+    /// Copy the selected message's text to the clipboard (OSC 52).
+    Copy,
     /// Toggle following new messages.
     ToggleFollow,
     /// Toggle absolute/relative time.
     ToggleTime,
     /// Toggle the help overlay.
     ToggleHelp,
-    /// Toggle the stats view.
+    /// Toggle the capture stats screen.
     ToggleStats,
+    /// Toggle the session stats screen.
+    ToggleSessionStats,
     /// Mouse click at (column, row).
     Click(u16, u16),
     /// Wheel up at (column, row).
@@ -61,7 +81,8 @@ pub enum Action {
     Resize(u16, u16),
 }
 
-/// Maps a key to an action (the search prompt takes printable keys while open).
+/// Maps a key to an action (a prompt takes printable keys while open; the help overlay
+/// closes on any key).
 pub fn key_action(app: &App, key: KeyEvent) -> Option<Action> {
     if key.kind == KeyEventKind::Release {
         return None;
@@ -70,12 +91,15 @@ pub fn key_action(app: &App, key: KeyEvent) -> Option<Action> {
     if ctrl && matches!(key.code, KeyCode::Char('c') | KeyCode::Char('C')) {
         return Some(Action::Quit);
     }
-    if app.search_input.is_some() {
+    if app.help {
+        return Some(Action::Back);
+    }
+    if app.prompt.is_some() {
         return match key.code {
-            KeyCode::Enter => Some(Action::SearchSubmit),
+            KeyCode::Enter => Some(Action::PromptSubmit),
             KeyCode::Esc => Some(Action::Back),
-            KeyCode::Backspace => Some(Action::SearchBackspace),
-            KeyCode::Char(c) if !ctrl => Some(Action::SearchChar(c)),
+            KeyCode::Backspace => Some(Action::PromptBackspace),
+            KeyCode::Char(c) if !ctrl => Some(Action::PromptChar(c)),
             _ => None,
         };
     }
@@ -84,7 +108,7 @@ pub fn key_action(app: &App, key: KeyEvent) -> Option<Action> {
         KeyCode::Up | KeyCode::Char('k') => Action::Up,
         KeyCode::Down | KeyCode::Char('j') => Action::Down,
         KeyCode::PageUp => Action::PageUp,
-        KeyCode::PageDown => Action::PageDown,
+        KeyCode::PageDown | KeyCode::Char(' ') => Action::PageDown,
         KeyCode::Home | KeyCode::Char('g') => Action::Top,
         KeyCode::End | KeyCode::Char('G') => Action::Bottom,
         KeyCode::Tab => Action::NextPane,
@@ -94,11 +118,21 @@ pub fn key_action(app: &App, key: KeyEvent) -> Option<Action> {
         KeyCode::Char('/') => Action::SearchStart,
         KeyCode::Char('n') => Action::SearchNext,
         KeyCode::Char('N') => Action::SearchPrev,
-        KeyCode::Char('f') => Action::CycleFilter,
+        KeyCode::Char('f') => Action::CycleKind,
+        KeyCode::Char('d') => Action::CycleDir,
+        KeyCode::Char('e') => Action::ToggleWithFindings,
+        KeyCode::Char('m') => Action::ToggleMatchesOnly,
+        KeyCode::Char('x') => Action::ClearFilter,
+        KeyCode::Char('r') => Action::ToggleRaw,
+        KeyCode::Char('[') => Action::PrevMessage,
+        KeyCode::Char(']') => Action::NextMessage,
+        KeyCode::Char('w') => Action::ExportStart,
+        KeyCode::Char('y') => Action::Copy,
         KeyCode::Char('F') => Action::ToggleFollow,
         KeyCode::Char('t') => Action::ToggleTime,
         KeyCode::Char('?') => Action::ToggleHelp,
         KeyCode::Char('s') => Action::ToggleStats,
+        KeyCode::Char('S') => Action::ToggleSessionStats,
         _ => return None,
     })
 }
@@ -113,12 +147,28 @@ pub fn mouse_action(m: MouseEvent) -> Option<Action> {
     }
 }
 
+/// Opens the detail of the selected message (focus stays on the timeline when both are on
+/// screen side by side).
+fn open_message_detail(app: &mut App) {
+    if app.message().is_some() {
+        app.detail = Some(Detail::Message);
+        app.detail_scroll = 0;
+        app.stats = None;
+        if !crate::tui::render::side_by_side(app.screen) {
+            app.pane = Pane::Detail;
+        }
+    }
+}
+
 /// Applies an action to the state.
 pub fn apply(app: &mut App, action: Action) {
     if app.help && !matches!(action, Action::Quit | Action::Resize(..)) {
         // Any key closes the help overlay.
         app.help = false;
         return;
+    }
+    if !matches!(action, Action::Resize(..)) {
+        app.notice = None;
     }
     match action {
         Action::Quit => app.quit = true,
@@ -143,28 +193,22 @@ pub fn apply(app: &mut App, action: Action) {
             };
             app.pane = order[next];
         }
-        Action::Enter => match app.pane {
-            Pane::Sessions => {
+        Action::Enter => match (app.stats, app.pane) {
+            (Some(StatsView::Capture), _) => crate::tui::stats::jump_to_finding(app),
+            (_, Pane::Sessions) => {
                 if app.session().is_some() {
                     app.detail = Some(Detail::Session);
                     app.detail_scroll = 0;
                     app.pane = Pane::Detail;
-                    app.stats = false;
+                    app.stats = None;
                 }
             }
-            Pane::Timeline => {
-                if app.message().is_some() {
-                    app.detail = Some(Detail::Message);
-                    app.detail_scroll = 0;
-                    app.pane = Pane::Detail;
-                    app.stats = false;
-                }
-            }
-            Pane::Detail => {}
+            (_, Pane::Timeline) => open_message_detail(app),
+            (_, Pane::Detail) => {}
         },
         Action::Back => {
-            if app.search_input.is_some() {
-                app.search_input = None;
+            if app.prompt.is_some() {
+                app.prompt = None;
             } else if app.detail.is_some() {
                 app.pane = if app.detail == Some(Detail::Session) {
                     Pane::Sessions
@@ -172,48 +216,82 @@ pub fn apply(app: &mut App, action: Action) {
                     Pane::Timeline
                 };
                 app.detail = None;
-            } else if app.stats {
-                app.stats = false;
+            } else if app.stats.is_some() {
+                app.stats = None;
             } else if app.pane == Pane::Timeline {
                 app.pane = Pane::Sessions;
             }
         }
-        Action::SearchStart => app.search_input = Some(String::new()),
-        Action::SearchChar(c) => {
-            if let Some(s) = app.search_input.as_mut() {
-                s.push(c);
+        Action::SearchStart => {
+            app.prompt = Some(Prompt {
+                kind: PromptKind::Search,
+                text: app
+                    .search
+                    .as_ref()
+                    .map_or(String::new(), |s| s.query.clone()),
+            })
+        }
+        Action::ExportStart => {
+            if app.session().is_some() {
+                app.prompt = Some(Prompt {
+                    kind: PromptKind::Export,
+                    text: crate::tui::export::default_name(app),
+                });
             }
         }
-        Action::SearchBackspace => {
-            if let Some(s) = app.search_input.as_mut() {
-                s.pop();
+        Action::PromptChar(c) => {
+            if let Some(p) = app.prompt.as_mut() {
+                p.text.push(c);
             }
         }
-        Action::SearchSubmit => {
-            if let Some(q) = app.search_input.take() {
-                app.query = q;
-                app.run_search();
-                if app.pane != Pane::Detail {
-                    app.pane = Pane::Timeline;
+        Action::PromptBackspace => {
+            if let Some(p) = app.prompt.as_mut() {
+                p.text.pop();
+            }
+        }
+        Action::PromptSubmit => {
+            if let Some(p) = app.prompt.take() {
+                match p.kind {
+                    PromptKind::Search => {
+                        app.run_search(&p.text);
+                        if app.pane == Pane::Sessions {
+                            app.pane = Pane::Timeline;
+                        }
+                        app.jump_match(true, true);
+                    }
+                    PromptKind::Export => {
+                        app.notice = Some(crate::tui::export::write_selection(app, &p.text));
+                    }
                 }
-                app.jump_match(true, true);
             }
         }
-        Action::SearchNext => {
-            app.run_search();
-            app.jump_match(true, false);
+        Action::SearchNext => app.jump_match(true, false),
+        Action::SearchPrev => app.jump_match(false, false),
+        Action::CycleKind => set_filter(app, |f| f.kind = f.kind.next()),
+        Action::CycleDir => set_filter(app, |f| f.dir = Filter::next_dir(f.dir)),
+        Action::ToggleWithFindings => set_filter(app, |f| f.with_findings = !f.with_findings),
+        Action::ToggleMatchesOnly => {
+            if app.search.is_some() || app.filter.matches_only {
+                set_filter(app, |f| f.matches_only = !f.matches_only);
+            } else {
+                app.notice = Some("no search: type / and a text first".into());
+            }
         }
-        Action::SearchPrev => {
-            app.run_search();
-            app.jump_match(false, false);
+        Action::ClearFilter => set_filter(app, |f| *f = Filter::default()),
+        Action::ToggleRaw => {
+            app.raw = !app.raw;
+            app.detail_scroll = 0;
         }
-        Action::CycleFilter => {
-            app.filter = app.filter.next();
-            app.msg_sel = 0;
-            app.msg_scroll = 0;
-            app.refresh();
-            app.run_search();
+        Action::PrevMessage | Action::NextMessage => {
+            let delta = if action == Action::NextMessage { 1 } else { -1 };
+            let n = app.visible.len();
+            let r = clamp_add(app.msg_sel, delta, n);
+            app.select_row(r);
+            if app.detail.is_some() {
+                app.detail = Some(Detail::Message);
+            }
         }
+        Action::Copy => app.notice = Some(crate::tui::export::copy_selection(app)),
         Action::ToggleFollow => {
             app.follow = !app.follow;
             app.refresh();
@@ -225,9 +303,18 @@ pub fn apply(app: &mut App, action: Action) {
             }
         }
         Action::ToggleHelp => app.help = true,
-        Action::ToggleStats => {
-            app.stats = !app.stats;
-            if app.stats {
+        Action::ToggleStats | Action::ToggleSessionStats => {
+            let want = if action == Action::ToggleStats {
+                StatsView::Capture
+            } else {
+                StatsView::Session
+            };
+            app.stats = if app.stats == Some(want) {
+                None
+            } else {
+                Some(want)
+            };
+            if app.stats.is_some() {
                 app.detail = None;
                 if app.pane == Pane::Detail {
                     app.pane = Pane::Timeline;
@@ -241,11 +328,14 @@ pub fn apply(app: &mut App, action: Action) {
             }
             Some(Hit::Message(row)) => {
                 app.pane = Pane::Timeline;
-                app.follow = false;
-                app.msg_sel = row.min(app.visible.len().saturating_sub(1));
-                app.fit_scroll();
+                app.select_row(row);
+                if app.detail == Some(Detail::Message) {
+                    app.detail_scroll = 0;
+                }
             }
             Some(Hit::Detail) => app.pane = Pane::Detail,
+            Some(Hit::Timeline) => app.pane = Pane::Timeline,
+            Some(Hit::SessionList) => app.pane = Pane::Sessions,
             None => {}
         },
         Action::ScrollUp(x, y) | Action::ScrollDown(x, y) => {
@@ -254,15 +344,19 @@ pub fn apply(app: &mut App, action: Action) {
             } else {
                 3
             };
-            let saved = app.pane;
-            match hit(app, app.screen, x, y) {
-                Some(Hit::Session(_)) => app.pane = Pane::Sessions,
-                Some(Hit::Message(_)) => app.pane = Pane::Timeline,
-                Some(Hit::Detail) => app.pane = Pane::Detail,
-                None => {}
+            // The pane under the pointer scrolls, whatever has the focus.
+            let under = match hit(app, app.screen, x, y) {
+                Some(Hit::Session(_) | Hit::SessionList) => Some(Pane::Sessions),
+                Some(Hit::Message(_) | Hit::Timeline) => Some(Pane::Timeline),
+                Some(Hit::Detail) => Some(Pane::Detail),
+                None => None,
+            };
+            if let Some(p) = under {
+                let saved = app.pane;
+                app.pane = p;
+                step(app, delta);
+                app.pane = saved;
             }
-            step(app, delta);
-            app.pane = saved;
         }
         Action::Resize(w, h) => {
             app.screen = ratatui::layout::Rect::new(0, 0, w, h);
@@ -271,37 +365,53 @@ pub fn apply(app: &mut App, action: Action) {
     }
 }
 
+/// Changes the filter and rebuilds the timeline.
+fn set_filter(app: &mut App, change: impl FnOnce(&mut Filter)) {
+    change(&mut app.filter);
+    app.msg_sel = 0;
+    app.msg_scroll = 0;
+    app.detail_scroll = 0;
+    app.refresh();
+}
+
 /// Rows in a page of the focused pane.
 fn page(app: &App) -> isize {
     let (srows, trows) = crate::tui::render::list_rows(app, app.screen);
     let rows = match app.pane {
         Pane::Sessions => srows,
-        _ => trows,
+        Pane::Timeline => trows,
+        Pane::Detail => crate::tui::render::detail_rows(app),
     };
     rows.max(1) as isize
 }
 
 /// Moves the selection of the focused pane by `delta`, clamped.
 fn step(app: &mut App, delta: isize) {
+    if app.stats == Some(StatsView::Capture) && app.pane != Pane::Sessions {
+        let n = crate::tui::stats::finding_rows(app);
+        app.stats_sel = clamp_add(app.stats_sel, delta, n);
+        return;
+    }
     match app.pane {
         Pane::Sessions => {
-            let n = app.sessions.len();
-            let i = clamp_add(app.session_sel, delta, n);
-            app.select_session(i);
+            let n = app.session_rows.len();
+            let pos = clamp_add(app.session_row_pos(), delta, n);
+            if let Some(&i) = app.session_rows.get(pos) {
+                app.select_session(i);
+            }
         }
         Pane::Timeline => {
             let n = app.visible.len();
-            app.msg_sel = clamp_add(app.msg_sel, delta, n);
+            let r = clamp_add(app.msg_sel, delta, n);
+            let follow = app.follow && delta > 0;
+            app.select_row(r);
             // Moving up stops following; reaching the end with follow on keeps it.
-            if delta < 0 {
-                app.follow = false;
-            }
-            app.detail_scroll = 0;
-            app.fit_scroll();
+            app.follow = follow;
         }
         Pane::Detail => {
             let len = crate::tui::render::detail_len(app);
-            app.detail_scroll = clamp_add(app.detail_scroll, delta, len);
+            let rows = crate::tui::render::detail_rows(app);
+            app.detail_scroll = clamp_add(app.detail_scroll, delta, len.saturating_sub(rows) + 1);
         }
     }
 }
@@ -317,7 +427,7 @@ fn clamp_add(cur: usize, delta: isize, len: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tui::state::Filter;
+    use crate::tui::state::KindFilter;
     use crossterm::event::KeyEvent;
     use wsscope_core::analyzer::AnalyzerConfig;
 
@@ -353,17 +463,25 @@ mod tests {
         assert_eq!(a.pane, Pane::Sessions);
     }
 
+    fn type_search(a: &mut App, text: &str) {
+        apply(a, Action::SearchStart);
+        for c in text.chars() {
+            apply(a, Action::PromptChar(c));
+        }
+        apply(a, Action::PromptSubmit);
+    }
+
     #[test]
     fn search_wraps_both_ways() {
         let mut a = app();
         apply(&mut a, Action::SearchStart);
-        for c in "PING".chars() {
-            apply(&mut a, Action::SearchChar(c));
+        for c in "PINX".chars() {
+            apply(&mut a, Action::PromptChar(c));
         }
-        apply(&mut a, Action::SearchBackspace);
-        apply(&mut a, Action::SearchChar('G'));
-        apply(&mut a, Action::SearchSubmit);
-        assert_eq!(a.query, "PING");
+        apply(&mut a, Action::PromptBackspace);
+        apply(&mut a, Action::PromptChar('G'));
+        apply(&mut a, Action::PromptSubmit);
+        assert_eq!(a.search.as_ref().map(|s| s.query.as_str()), Some("PING"));
         assert_eq!(a.matches, vec![4, 5], "case-insensitive payload search");
         assert_eq!(a.msg_sel, 4);
         apply(&mut a, Action::SearchNext);
@@ -377,17 +495,17 @@ mod tests {
     }
 
     #[test]
-    fn search_prompt_takes_keys_and_esc_cancels() {
+    fn prompt_takes_keys_and_esc_cancels() {
         let mut a = app();
         apply(&mut a, Action::SearchStart);
         let q = key_action(&a, KeyEvent::from(KeyCode::Char('q')));
-        assert_eq!(q, Some(Action::SearchChar('q')));
+        assert_eq!(q, Some(Action::PromptChar('q')));
         assert_eq!(
             key_action(&a, KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL)),
             Some(Action::Quit)
         );
         apply(&mut a, Action::Back);
-        assert!(a.search_input.is_none());
+        assert!(a.prompt.is_none());
         assert_eq!(
             key_action(&a, KeyEvent::from(KeyCode::Char('q'))),
             Some(Action::Quit)
@@ -395,24 +513,47 @@ mod tests {
     }
 
     #[test]
-    fn filter_cycles_through_types_and_directions() {
+    fn help_closes_on_any_key() {
+        let mut a = app();
+        apply(&mut a, Action::ToggleHelp);
+        assert!(a.help);
+        // A key that means nothing elsewhere still closes the overlay.
+        let k = key_action(&a, KeyEvent::from(KeyCode::Char('Z')));
+        assert_eq!(k, Some(Action::Back));
+        apply(&mut a, Action::Back);
+        assert!(!a.help);
+    }
+
+    #[test]
+    fn filters_combine() {
         let mut a = app();
         let mut seen = Vec::new();
-        for _ in 0..6 {
-            apply(&mut a, Action::CycleFilter);
-            seen.push((a.filter, a.visible.len()));
+        for _ in 0..4 {
+            apply(&mut a, Action::CycleKind);
+            seen.push((a.filter.kind, a.visible.len()));
         }
         assert_eq!(
             seen,
             vec![
-                (Filter::Text, 2),
-                (Filter::Binary, 1),
-                (Filter::Control, 6),
-                (Filter::ClientToServer, 5),
-                (Filter::ServerToClient, 4),
-                (Filter::All, 9),
+                (KindFilter::Text, 2),
+                (KindFilter::Binary, 1),
+                (KindFilter::Control, 6),
+                (KindFilter::All, 9),
             ]
         );
+        apply(&mut a, Action::CycleDir);
+        assert_eq!(a.visible.len(), 5, "c->s");
+        apply(&mut a, Action::CycleKind);
+        assert_eq!(a.visible.len(), 2, "text AND c->s");
+        apply(&mut a, Action::CycleDir);
+        assert_eq!(a.visible.len(), 0, "text AND s->c");
+        apply(&mut a, Action::ClearFilter);
+        assert_eq!(a.visible.len(), 9);
+        type_search(&mut a, "ping");
+        apply(&mut a, Action::ToggleMatchesOnly);
+        assert_eq!(a.visible.len(), 2, "search hits only");
+        apply(&mut a, Action::CycleDir);
+        assert_eq!(a.visible.len(), 1, "hits AND c->s");
     }
 
     #[test]
@@ -421,7 +562,7 @@ mod tests {
         apply(&mut a, Action::ToggleFollow);
         assert!(a.follow);
         assert_eq!(a.msg_sel, 8);
-        let extra = a.sessions[0].messages[0].clone();
+        let extra = *a.sessions[0].messages.get(0).expect("a message");
         a.sessions[0].messages.push(extra);
         a.refresh();
         assert_eq!(a.visible.len(), 10);
@@ -438,19 +579,29 @@ mod tests {
     fn enter_and_esc_open_and_close_detail() {
         let mut a = app();
         apply(&mut a, Action::Enter);
-        assert_eq!(a.detail, Some(Detail::Session));
+        assert_eq!((a.detail, a.pane), (Some(Detail::Session), Pane::Detail));
+        // The handshake detail is longer than the pane: it scrolls by rows, clamped so that
+        // the last row stays at the bottom.
+        let len = crate::tui::render::detail_len(&a);
+        let rows = crate::tui::render::detail_rows(&a);
+        assert!(len > rows, "{len} rows in a pane of {rows}");
+        apply(&mut a, Action::Down);
+        assert_eq!(a.detail_scroll, 1);
+        apply(&mut a, Action::Bottom);
+        assert_eq!(a.detail_scroll, len - rows);
+        apply(&mut a, Action::Down);
+        assert_eq!(
+            a.detail_scroll,
+            len - rows,
+            "scroll is clamped to the content"
+        );
+        apply(&mut a, Action::Up);
+        assert_eq!(a.detail_scroll, len - rows - 1);
         apply(&mut a, Action::Back);
         assert_eq!((a.detail, a.pane), (None, Pane::Sessions));
         apply(&mut a, Action::NextPane);
         apply(&mut a, Action::Enter);
         assert_eq!((a.detail, a.pane), (Some(Detail::Message), Pane::Detail));
-        apply(&mut a, Action::Down);
-        assert_eq!(a.detail_scroll, 1);
-        apply(&mut a, Action::Bottom);
-        let end = a.detail_scroll;
-        assert!(end > 1 && end < 40, "{end}");
-        apply(&mut a, Action::Up);
-        assert_eq!(a.detail_scroll, end - 1, "scroll is clamped to the content");
         apply(&mut a, Action::Back);
         assert_eq!((a.detail, a.pane), (None, Pane::Timeline));
     }

@@ -4,15 +4,21 @@
 //! draws. This module only wires them to a real terminal and a background loading thread.
 
 pub mod action;
+pub mod detail;
+pub mod export;
 pub mod render;
 pub mod spill;
 pub mod state;
+pub mod stats;
+pub mod store;
+pub mod wrap;
 
 pub use action::{apply, key_action, mouse_action, Action};
 pub use render::render;
 pub use state::App;
 
-pub use state::{Collector, LoadMsg};
+pub use spill::Spill;
+pub use state::{Collector, LoadMsg, LoadProgress};
 use std::io::{self, IsTerminal, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
@@ -20,7 +26,8 @@ use std::time::{Duration, Instant};
 use wsscope_core::analyzer::AnalyzerConfig;
 use wsscope_core::capture::StreamReader;
 
-/// Loads `paths` synchronously into a fresh [`App`] (tests, scripting).
+/// Loads `paths` synchronously into a fresh [`App`] (tests).
+#[cfg(test)]
 pub fn load_blocking(paths: &[String], cfg: &AnalyzerConfig) -> App {
     let mut app = App::new();
     let mut msgs = Vec::new();
@@ -32,19 +39,88 @@ pub fn load_blocking(paths: &[String], cfg: &AnalyzerConfig) -> App {
     app
 }
 
-/// Runs the analysis, sending every message to `out`, then [`LoadMsg::Done`].
-fn load(paths: &[String], cfg: &AnalyzerConfig, out: &mut dyn FnMut(LoadMsg)) {
-    let (tx, rx) = mpsc::channel::<(u64, u64)>();
-    let result = {
-        let mut sink = Collector::new(&mut *out, Some(cfg.budget.clone()));
-        let mut progress = |done: u64, total: u64| {
-            let _ = tx.send((done, total));
-        };
-        wsscope_core::pipeline::run_files(paths, cfg, &mut sink, &mut progress)
-    };
-    if let Some(p) = rx.try_iter().last() {
-        out(LoadMsg::Progress(p.0, p.1));
+/// Loads `paths` as the UI would (a loader thread feeding the UI thread, which applies and
+/// refreshes in batches) and returns measurements as one JSON object: sessions, messages,
+/// `first_screen_ms` (until the first session had a screenful of rows, or loading ended),
+/// `load_ms`, the index bytes held, the bytes in the spill, and the process's peak resident
+/// memory (`VmHWM`, Linux). For `scripts/bench.sh`.
+pub fn measure_load(paths: &[String], cfg: &AnalyzerConfig) -> String {
+    let began = Instant::now();
+    let (tx, rx) = mpsc::sync_channel::<LoadMsg>(64);
+    let loader_paths = paths.to_vec();
+    let loader_cfg = cfg.clone();
+    let loader = std::thread::spawn(move || {
+        load(&loader_paths, &loader_cfg, &mut |m| {
+            let _ = tx.send(m);
+        })
+    });
+    let mut app = App::new();
+    let mut first_screen: Option<Duration> = None;
+    for m in rx {
+        app.load(m);
+        if first_screen.is_none() && app.sessions.first().is_some_and(|s| s.messages.len() >= 20) {
+            app.refresh();
+            first_screen = Some(began.elapsed());
+        }
     }
+    let _ = loader.join();
+    app.refresh();
+    let load = began.elapsed();
+    let index: usize = app.sessions.iter().map(|s| s.messages.heap_bytes()).sum();
+    let spill = app.spill.as_ref().map_or(0, |s| s.len());
+    format!(
+        "{{\"sessions\": {}, \"messages\": {}, \"first_screen_ms\": {}, \"load_ms\": {}, \"index_bytes\": {index}, \"spill_bytes\": {spill}, \"peak_rss_bytes\": {}}}",
+        app.sessions.len(),
+        app.total_messages,
+        first_screen.unwrap_or(load).as_millis(),
+        load.as_millis(),
+        peak_rss().unwrap_or(0)
+    )
+}
+
+/// Peak resident memory of this process (`VmHWM`), Linux only.
+fn peak_rss() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// Least time between two progress reports sent to the UI.
+const PROGRESS_INTERVAL: Duration = Duration::from_millis(100);
+
+/// Runs the analysis, sending every message to `out` as it happens (progress included, at
+/// most every [`PROGRESS_INTERVAL`]), then [`LoadMsg::Done`].
+fn load(paths: &[String], cfg: &AnalyzerConfig, out: &mut dyn FnMut(LoadMsg)) {
+    let began = Instant::now();
+    let out = std::cell::RefCell::new(out);
+    let result = {
+        let send = |m: LoadMsg| {
+            if let Ok(mut out) = out.try_borrow_mut() {
+                out(m);
+            }
+        };
+        let mut sink = Collector::new(send, Some(cfg.budget.clone()), Arc::new(Spill::create()));
+        let mut last: Option<Instant> = None;
+        let mut progress = |done: u64, total: u64| {
+            let now = Instant::now();
+            if last.is_some_and(|t| now.duration_since(t) < PROGRESS_INTERVAL) && done < total {
+                return;
+            }
+            last = Some(now);
+            if let Ok(mut out) = out.try_borrow_mut() {
+                out(LoadMsg::Progress(LoadProgress {
+                    done,
+                    total,
+                    elapsed_ms: u64::try_from(began.elapsed().as_millis()).unwrap_or(u64::MAX),
+                }));
+            }
+        };
+        let r = wsscope_core::pipeline::run_files(paths, cfg, &mut sink, &mut progress);
+        sink.flush();
+        r
+    };
+    let out = out.into_inner();
     match result {
         Ok(outcome) => {
             for e in outcome.errors {

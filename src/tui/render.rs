@@ -1,38 +1,49 @@
 //! Drawing: a pure function of the [`App`] into a ratatui buffer. Every payload, header,
-//! path or reason string goes through [`wsscope_core::escape`] before it is drawn.
+//! path or reason string goes through [`wsscope_core::escape`] before it is drawn. Layout is
+//! designed for 80x24 first; from [`SIDE_BY_SIDE_WIDTH`] columns the message detail opens
+//! beside the timeline.
 
-use crate::tui::state::{App, Detail, MsgInfo, Pane, SessionInfo, TimeMode};
+use crate::tui::state::{dir_label, App, Detail, Pane, SessionInfo, StatsView, TimeMode};
+use crate::tui::store::MsgRow;
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Clear, Paragraph, Sparkline, Widget, Wrap};
-use wsscope_core::escape::{bytes_for_terminal, for_terminal, json_terminal_safe};
-use wsscope_core::finding::{Finding, Severity};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph, Sparkline, Widget};
+use wsscope_core::escape::{bytes_for_terminal, for_terminal};
+use wsscope_core::finding::Severity;
 use wsscope_core::outcome::CloseCode;
-use wsscope_core::session::{SessionEnd, Transport};
 use wsscope_core::tcp::Dir;
 use wsscope_core::timestamp::Timestamp;
 use wsscope_core::ws::message::MessageKind;
-use wsscope_output::text::{describe_end_on, describe_tls};
+
+/// Terminal width from which the detail opens beside the timeline.
+pub const SIDE_BY_SIDE_WIDTH: u16 = 140;
+
+/// True when the detail opens beside the timeline on a screen this size.
+pub fn side_by_side(screen: Rect) -> bool {
+    screen.width >= SIDE_BY_SIDE_WIDTH
+}
 
 /// Screen regions.
 #[derive(Clone, Copy, Debug)]
 pub struct Areas {
-    /// Title and progress line.
+    /// Title, progress and filter line.
     pub header: Rect,
     /// Session list (with borders).
     pub sessions: Rect,
-    /// Timeline, detail or stats (with borders).
+    /// Timeline, or stats, or the detail when it replaces the timeline (with borders).
     pub main: Rect,
-    /// Key hints, search prompt, errors.
+    /// The detail beside the timeline (wide screens).
+    pub side: Option<Rect>,
+    /// Key hints, prompts, notices, errors.
     pub status: Rect,
 }
 
 /// Splits the screen.
 pub fn areas(app: &App, area: Rect) -> Areas {
     let most = (area.height / 4).max(5) as usize;
-    let n = app.sessions.len().clamp(1, most) as u16;
+    let n = app.session_rows.len().clamp(1, most) as u16;
     let want = n + 2;
     let sessions_h = want.min(area.height.saturating_sub(6).max(3));
     let [header, sessions, main, status] = Layout::vertical([
@@ -42,12 +53,36 @@ pub fn areas(app: &App, area: Rect) -> Areas {
         Constraint::Length(1),
     ])
     .areas(area);
+    if app.detail == Some(Detail::Message) && app.stats.is_none() && side_by_side(area) {
+        let [left, right] =
+            Layout::horizontal([Constraint::Percentage(45), Constraint::Percentage(55)])
+                .areas(main);
+        return Areas {
+            header,
+            sessions,
+            main: left,
+            side: Some(right),
+            status,
+        };
+    }
     Areas {
         header,
         sessions,
         main,
+        side: None,
         status,
     }
+}
+
+/// The area the open detail is drawn in.
+fn detail_area(app: &App, a: &Areas) -> Option<Rect> {
+    app.detail?;
+    Some(a.side.unwrap_or(a.main))
+}
+
+/// True when the timeline is on screen.
+fn timeline_shown(app: &App, a: &Areas) -> bool {
+    app.stats.is_none() && (app.detail.is_none() || a.side.is_some())
 }
 
 /// Visible rows of the session list and of the timeline for a screen.
@@ -59,13 +94,31 @@ pub fn list_rows(app: &App, screen: Rect) -> (usize, usize) {
     )
 }
 
+/// Rows of text the detail pane shows at once.
+pub fn detail_rows(app: &App) -> usize {
+    let a = areas(app, app.screen);
+    detail_area(app, &a).map_or(0, |r| r.height.saturating_sub(2) as usize)
+}
+
+/// Wrapped rows of the open detail (0 when closed).
+pub fn detail_len(app: &App) -> usize {
+    let a = areas(app, app.screen);
+    detail_area(app, &a)
+        .and_then(|r| crate::tui::detail::rows(app, r.width.saturating_sub(2)))
+        .map_or(0, |d| d.rows.len())
+}
+
 /// What a screen position points at.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Hit {
     /// A session row (position in `sessions`).
     Session(usize),
+    /// The session list, not on a row.
+    SessionList,
     /// A timeline row (position in `visible`).
     Message(usize),
+    /// The timeline, not on a row.
+    Timeline,
     /// The detail pane.
     Detail,
 }
@@ -74,31 +127,42 @@ fn inside(r: Rect, x: u16, y: u16) -> bool {
     x >= r.x && x < r.x + r.width && y >= r.y && y < r.y + r.height
 }
 
-/// Maps a screen position to a row.
+/// Maps a screen position to what is drawn there.
 pub fn hit(app: &App, screen: Rect, x: u16, y: u16) -> Option<Hit> {
     let a = areas(app, screen);
     if inside(a.sessions, x, y) {
-        let row = y.checked_sub(a.sessions.y + 1)? as usize;
-        let i = app.session_scroll + row;
-        return (row < a.sessions.height.saturating_sub(2) as usize && i < app.sessions.len())
-            .then_some(Hit::Session(i));
+        let row = (y as usize).checked_sub(a.sessions.y as usize + 1);
+        let pos = row.map(|r| app.session_scroll + r);
+        return Some(match (row, pos.and_then(|p| app.session_rows.get(p))) {
+            (Some(r), Some(&i)) if r < a.sessions.height.saturating_sub(2) as usize => {
+                Hit::Session(i)
+            }
+            _ => Hit::SessionList,
+        });
     }
-    if inside(a.main, x, y) {
-        if app.detail.is_some() {
+    if let Some(d) = detail_area(app, &a) {
+        if inside(d, x, y) {
             return Some(Hit::Detail);
         }
-        if app.stats {
-            return None;
-        }
-        let row = y.checked_sub(a.main.y + 1)? as usize;
-        let i = app.msg_scroll + row;
-        return (row < a.main.height.saturating_sub(2) as usize && i < app.visible.len())
-            .then_some(Hit::Message(i));
+    }
+    if inside(a.main, x, y) && timeline_shown(app, &a) {
+        let row = (y as usize).checked_sub(a.main.y as usize + 1);
+        let i = row.map(|r| app.msg_scroll + r);
+        return Some(match (row, i) {
+            (Some(r), Some(i))
+                if r < a.main.height.saturating_sub(2) as usize && i < app.visible.len() =>
+            {
+                Hit::Message(i)
+            }
+            _ => Hit::Timeline,
+        });
     }
     None
 }
 
-fn fg(app: &App, c: Color) -> Style {
+/// A foreground colour (none with NO_COLOR). Only the eight standard colours are used, never
+/// white or bright variants, so text stays readable on light and dark themes.
+pub fn fg(app: &App, c: Color) -> Style {
     if app.color {
         Style::default().fg(c)
     } else {
@@ -106,11 +170,12 @@ fn fg(app: &App, c: Color) -> Style {
     }
 }
 
-fn sev_style(app: &App, s: Severity) -> Style {
+/// Colour of a severity.
+pub fn sev_style(app: &App, s: Severity) -> Style {
     fg(
         app,
         match s {
-            Severity::Info => Color::Cyan,
+            Severity::Info => Color::Blue,
             Severity::Warning => Color::Yellow,
             Severity::Error => Color::Red,
         },
@@ -124,7 +189,7 @@ fn block<'a>(app: &App, title: String, focused: bool) -> Block<'a> {
         format!(" {title} ")
     };
     let style = if focused {
-        fg(app, Color::Cyan).add_modifier(Modifier::BOLD)
+        fg(app, Color::Blue).add_modifier(Modifier::BOLD)
     } else {
         Style::default()
     };
@@ -134,20 +199,99 @@ fn block<'a>(app: &App, title: String, focused: bool) -> Block<'a> {
         .title(title)
 }
 
+/// A bold heading line.
+pub fn heading(text: &str) -> Line<'static> {
+    Line::styled(
+        text.to_string(),
+        Style::default().add_modifier(Modifier::BOLD),
+    )
+}
+
 /// Draws the whole UI.
 pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let a = areas(app, area);
     render_header(app, a.header, buf);
     render_sessions(app, a.sessions, buf);
-    match app.detail {
-        Some(d) => render_detail(app, d, a.main, buf),
-        None if app.stats => render_stats(app, a.main, buf),
-        None => render_timeline(app, a.main, buf),
+    match app.stats {
+        Some(StatsView::Capture) => crate::tui::stats::render(app, a.main, buf),
+        Some(StatsView::Session) => render_session_stats(app, a.main, buf),
+        None => {
+            if timeline_shown(app, &a) {
+                render_timeline(app, a.main, buf);
+            }
+            if let Some(d) = detail_area(app, &a) {
+                render_detail(app, d, buf);
+            }
+        }
     }
     render_status(app, a.status, buf);
     if app.help {
         render_help(app, area, buf);
     }
+}
+
+/// Human byte count with a decimal unit: `512 B`, `12.3 kB`, `256.0 MB`.
+fn fmt_bytes(n: u64) -> String {
+    match n {
+        0..=9_999 => format!("{n} B"),
+        10_000..=9_999_999 => format!("{:.1} kB", n as f64 / 1e3),
+        10_000_000..=9_999_999_999 => format!("{:.1} MB", n as f64 / 1e6),
+        _ => format!("{:.2} GB", n as f64 / 1e9),
+    }
+}
+
+/// The loading status: percent, bytes and rate for a file; bytes and rate for a pipe;
+/// packets, rate and drops for a live capture.
+fn load_status(app: &App) -> Option<String> {
+    if app.loaded {
+        return None;
+    }
+    if let Some(l) = &app.live {
+        return Some(format!(
+            "capturing {} pkts {} pkt/s {} dropped",
+            l.packets, l.packets_per_sec, l.dropped
+        ));
+    }
+    Some(match app.progress {
+        Some(p) if p.total > 0 && p.done < p.total => {
+            let pct = p.done.saturating_mul(100) / p.total;
+            let filled = (pct.min(100) / 10) as usize;
+            format!(
+                "loading [{}{}] {}% {}/{} {}/s",
+                "#".repeat(filled),
+                ".".repeat(10 - filled),
+                pct.min(100),
+                fmt_bytes(p.done),
+                fmt_bytes(p.total),
+                fmt_bytes(p.rate())
+            )
+        }
+        Some(p) => format!("reading {} {}/s", fmt_bytes(p.done), fmt_bytes(p.rate())),
+        None if app.live_mode() => "capturing".into(),
+        None => "reading".into(),
+    })
+}
+
+/// The active filter in words (`text AND c->s AND findings AND "needle"`), `None` when
+/// nothing is filtered.
+pub fn filter_text(app: &App) -> Option<String> {
+    let f = &app.filter;
+    let mut parts = Vec::new();
+    if f.kind != crate::tui::state::KindFilter::All {
+        parts.push(f.kind.label().to_string());
+    }
+    if let Some(d) = f.dir {
+        parts.push(dir_label(d).to_string());
+    }
+    if f.with_findings {
+        parts.push("findings".into());
+    }
+    if f.matches_only {
+        if let Some(s) = &app.search {
+            parts.push(format!("\"{}\"", for_terminal(&s.query)));
+        }
+    }
+    (!parts.is_empty()).then(|| parts.join(" AND "))
 }
 
 fn render_header(app: &App, area: Rect, buf: &mut Buffer) {
@@ -159,12 +303,18 @@ fn render_header(app: &App, area: Rect, buf: &mut Buffer) {
         }
     }
     for f in &app.capture_findings {
-        counts[f.severity as usize] += 1;
+        counts[f.severity as usize] += usize::try_from(f.count).unwrap_or(usize::MAX);
     }
-    let mut spans = vec![
-        Span::styled("wsscope", Style::default().add_modifier(Modifier::BOLD)),
+    let mut spans = vec![Span::styled(
+        "wsscope",
+        Style::default().add_modifier(Modifier::BOLD),
+    )];
+    if let Some(status) = load_status(app) {
+        spans.push(Span::styled(format!("  {status}"), fg(app, Color::Green)));
+    }
+    spans.extend([
         Span::raw(format!(
-            "  {} sessions  {} messages  ",
+            "  {} sessions  {} msgs  ",
             app.sessions.len(),
             app.total_messages
         )),
@@ -173,63 +323,82 @@ fn render_header(app: &App, area: Rect, buf: &mut Buffer) {
         Span::styled(format!("{}W", counts[1]), sev_style(app, Severity::Warning)),
         Span::raw(" "),
         Span::styled(format!("{}I", counts[0]), sev_style(app, Severity::Info)),
-        Span::raw(format!(
-            "  time {}  filter {}{}",
-            match app.time {
-                TimeMode::Abs => "abs",
-                TimeMode::Rel => "rel",
-            },
-            app.filter.label(),
-            if app.follow { "  follow" } else { "" }
+    ]);
+    match filter_text(app) {
+        Some(f) => spans.push(Span::styled(
+            format!("  filter {f}"),
+            fg(app, Color::Magenta).add_modifier(Modifier::BOLD),
         )),
-    ];
-    if !app.loaded {
-        // Files report progress in bytes; a live capture has no total, so it just says so.
-        let status = match app.progress {
-            Some((done, total)) if total > 0 => {
-                let pct = done.saturating_mul(100) / total;
-                let filled = pct.min(100) as usize / 10;
-                format!(
-                    "  loading [{}{}] {}%",
-                    "#".repeat(filled),
-                    ".".repeat(10 - filled),
-                    pct.min(100)
-                )
-            }
-            _ => "  reading…".to_string(),
-        };
-        spans.insert(1, Span::styled(status, fg(app, Color::Green)));
+        None => spans.push(Span::raw("  no filter")),
+    }
+    if app.follow {
+        spans.push(Span::raw("  follow"));
     }
     Paragraph::new(Line::from(spans)).render(area, buf);
 }
 
-fn session_line<'a>(app: &App, s: &SessionInfo, selected: bool) -> Line<'a> {
+/// Session state and close code, e.g. `closed 1000`, `closed rst 4000`, `rejected 403`.
+pub fn state_text(s: &SessionInfo) -> String {
+    match s.close_code() {
+        Some(c) => format!("{} {c}", s.state()),
+        None => s.state(),
+    }
+}
+
+fn session_line(app: &App, s: &SessionInfo, selected: bool, id_w: usize) -> Line<'static> {
+    let c = s.finding_counts();
+    let (marker, sev) = if c[2] > 0 {
+        (format!("E{}", c[2]), Some(Severity::Error))
+    } else if c[1] > 0 {
+        (format!("W{}", c[1]), Some(Severity::Warning))
+    } else if c[0] > 0 {
+        (format!("I{}", c[0]), Some(Severity::Info))
+    } else {
+        (String::new(), None)
+    };
+    let hits = app
+        .search
+        .as_ref()
+        .and_then(|x| x.of(app.sessions.iter().position(|o| o.id() == s.id())?))
+        .map(|h| {
+            if h.messages.is_empty() {
+                "*".to_string()
+            } else {
+                format!("*{}", h.messages.len())
+            }
+        })
+        .unwrap_or_default();
+    let state = state_text(s);
+    let state_color = match s.outcome() {
+        Some(wsscope_core::outcome::SessionOutcome::Closed { clean: true, .. }) => Color::Green,
+        Some(wsscope_core::outcome::SessionOutcome::Open) | None => Color::Blue,
+        _ => Color::Red,
+    };
     let mut spans = vec![
-        Span::raw(if selected { ">" } else { " " }),
-        Span::raw(format!("#{} {} → {} ", s.id, s.client, s.server)),
+        Span::raw(format!(
+            "{}{:>id_w$} ",
+            if selected { ">" } else { " " },
+            format!("#{}", s.id())
+        )),
+        Span::styled(format!("{state:<16}"), fg(app, state_color)),
         Span::styled(
-            for_terminal(s.path()),
-            Style::default().add_modifier(Modifier::BOLD),
+            format!("{marker:<5}"),
+            sev.map_or(Style::default(), |v| sev_style(app, v)),
         ),
+        Span::styled(format!("{hits:<5}"), fg(app, Color::Magenta)),
+        Span::raw(format!("{:>6} ", s.messages.len())),
     ];
+    match s.path() {
+        Some(p) => spans.push(Span::styled(
+            for_terminal(p),
+            Style::default().add_modifier(Modifier::BOLD),
+        )),
+        None => spans.push(Span::raw("path unknown (mid-stream)")),
+    }
     if let Some(p) = s.subprotocol() {
         spans.push(Span::raw(format!(" [{}]", for_terminal(p))));
     }
-    spans.push(Span::raw(format!(
-        "  {} msgs  {}",
-        s.messages.len(),
-        s.state()
-    )));
-    let c = s.finding_counts();
-    for (sev, n, label) in [
-        (Severity::Error, c[2], "err"),
-        (Severity::Warning, c[1], "warn"),
-        (Severity::Info, c[0], "info"),
-    ] {
-        if n > 0 {
-            spans.push(Span::styled(format!("  {n} {label}"), sev_style(app, sev)));
-        }
-    }
+    spans.push(Span::raw(format!("  {} → {}", s.client(), s.server())));
     let mut line = Line::from(spans);
     if selected {
         line = line.style(Style::default().add_modifier(Modifier::REVERSED));
@@ -239,21 +408,38 @@ fn session_line<'a>(app: &App, s: &SessionInfo, selected: bool) -> Line<'a> {
 
 fn render_sessions(app: &App, area: Rect, buf: &mut Buffer) {
     let rows = area.height.saturating_sub(2) as usize;
-    let scroll = crate::tui::state::fit(app.session_sel, app.session_scroll, rows);
-    let lines: Vec<Line> = app
+    let scroll = crate::tui::state::fit(app.session_row_pos(), app.session_scroll, rows);
+    let id_w = app
         .sessions
+        .last()
+        .map_or(2, |s| s.id().to_string().len() + 1);
+    let lines: Vec<Line> = app
+        .session_rows
         .iter()
-        .enumerate()
         .skip(scroll)
         .take(rows)
-        .map(|(i, s)| session_line(app, s, i == app.session_sel))
+        .filter_map(|&i| {
+            app.sessions
+                .get(i)
+                .map(|s| session_line(app, s, i == app.session_sel, id_w))
+        })
         .collect();
-    let title = format!("Sessions {}", app.sessions.len());
+    let title = if app.session_rows.len() == app.sessions.len() {
+        format!("Sessions {}", app.sessions.len())
+    } else {
+        format!(
+            "Sessions {} of {} (matches only)",
+            app.session_rows.len(),
+            app.sessions.len()
+        )
+    };
     let p = if lines.is_empty() {
-        Paragraph::new(if app.loaded {
+        Paragraph::new(if !app.loaded {
+            "waiting for the first session..."
+        } else if app.sessions.is_empty() {
             "no WebSocket sessions in the capture"
         } else {
-            "loading..."
+            "no session matches the filter (x clears it)"
         })
     } else {
         Paragraph::new(lines)
@@ -299,13 +485,6 @@ pub fn fmt_size(n: u64) -> String {
     }
 }
 
-fn arrow(dir: Dir) -> &'static str {
-    match dir {
-        Dir::ClientToServer => "→",
-        Dir::ServerToClient => "←",
-    }
-}
-
 fn hex_preview(bytes: &[u8], n: usize) -> String {
     let mut s: Vec<String> = bytes.iter().take(n).map(|b| format!("{b:02x}")).collect();
     if bytes.len() > n {
@@ -314,68 +493,95 @@ fn hex_preview(bytes: &[u8], n: usize) -> String {
     s.join(" ")
 }
 
-/// One-line escaped preview of a message.
-pub fn preview(m: &MsgInfo) -> String {
-    const MAX: usize = 256;
-    let rtt_nanos = m.event.rtt_nanos;
-    let m = &m.event.message;
+/// One-line escaped preview of a message whose first payload bytes are `head`.
+pub fn preview(m: &MsgRow, head: &[u8]) -> String {
+    if m.inflate_failed() {
+        return "(did not inflate: payload unknown)".into();
+    }
+    if m.len == 0 && m.kind != MessageKind::Close {
+        return "(empty)".into();
+    }
     match m.kind {
         MessageKind::Close => {
             let mut s = match m.close_code {
                 Some(c) => format!("{c} ({})", CloseCode(c).meaning()),
                 None => "no code".into(),
             };
-            if let Some(r) = m.close_reason.as_deref().filter(|r| !r.is_empty()) {
+            if let Some(r) = head.get(2..).filter(|r| !r.is_empty()) {
                 s.push(' ');
-                s.push_str(&for_terminal(r));
+                s.push_str(&bytes_for_terminal(r));
             }
             s
         }
-        MessageKind::Binary => hex_preview(&m.payload, 24),
-        _ => {
+        MessageKind::Text => {
             let mut s = String::new();
-            if let Some(rtt) = rtt_nanos {
-                s.push_str(&format!("[rtt {:.3} ms] ", rtt as f64 / 1e6));
-            }
-            let cut = m.payload.len().min(MAX);
-            s.push_str(&bytes_for_terminal(&m.payload[..cut]));
-            if m.payload.len() > cut || (m.payload.len() as u64) < m.len {
+            s.push_str(&bytes_for_terminal(head));
+            if (head.len() as u64) < m.len {
                 s.push('…');
             }
             s
         }
+        MessageKind::Ping | MessageKind::Pong => {
+            let mut s = String::new();
+            if let Some(rtt) = m.rtt_nanos() {
+                s.push_str(&format!("[rtt {:.3} ms] ", rtt as f64 / 1e6));
+            }
+            s.push_str(&hex_preview(head, 24));
+            s
+        }
+        MessageKind::Binary => hex_preview(head, 24),
     }
 }
 
-fn message_line<'a>(app: &App, s: &SessionInfo, m: &MsgInfo, row: usize) -> Line<'a> {
+fn message_line(app: &App, s: &SessionInfo, m: &MsgRow, row: usize) -> Line<'static> {
     let selected = row == app.msg_sel;
     let matched = app.matches.binary_search(&row).is_ok();
-    let msg = &m.event.message;
     let mut flags = String::new();
-    flags.push(if msg.compressed { 'z' } else { ' ' });
-    flags.push(if msg.frames > 1 { 'f' } else { ' ' });
-    flags.push(if msg.incomplete { '!' } else { ' ' });
-    let kind_color = match msg.kind {
-        MessageKind::Text => Color::White,
-        MessageKind::Binary => Color::Magenta,
-        MessageKind::Ping | MessageKind::Pong => Color::Blue,
-        MessageKind::Close => Color::Yellow,
+    flags.push(if m.compressed() { 'z' } else { ' ' });
+    flags.push(if m.frames > 1 { 'f' } else { ' ' });
+    flags.push(if m.incomplete() || m.inflate_failed() {
+        '!'
+    } else {
+        ' '
+    });
+    let finding = s.finding_at_message(m);
+    let kind_style = match m.kind {
+        MessageKind::Text => Style::default(),
+        MessageKind::Binary => fg(app, Color::Magenta),
+        MessageKind::Ping | MessageKind::Pong => fg(app, Color::Blue),
+        MessageKind::Close => fg(app, Color::Yellow),
     };
-    let dir_color = match msg.dir {
+    let dir_color = match m.dir {
         Dir::ClientToServer => Color::Green,
-        Dir::ServerToClient => Color::Cyan,
+        Dir::ServerToClient => Color::Blue,
     };
+    let head = app.payload_prefix(m, crate::tui::state::ROW_PREVIEW);
     let mut line = Line::from(vec![
         Span::raw(format!(
             "{}{}",
             if selected { ">" } else { " " },
             if matched { "*" } else { " " }
         )),
-        Span::raw(format!("{:>10} ", time_text(app, msg.ts, s.start_ts))),
-        Span::styled(arrow(msg.dir), fg(app, dir_color)),
-        Span::styled(format!(" {:<6}", msg.kind.as_str()), fg(app, kind_color)),
-        Span::raw(format!("{:>9} {flags} ", fmt_size(msg.len))),
-        Span::raw(preview(m)),
+        Span::raw(format!("{:>10} ", time_text(app, m.ts, s.start_ts()))),
+        Span::styled(dir_label(m.dir), fg(app, dir_color)),
+        Span::styled(format!(" {:<6}", m.kind.as_str()), kind_style),
+        Span::raw(format!("{:>9} {flags}", fmt_size(m.len))),
+        match finding {
+            Some(f) => Span::styled(
+                match f.severity {
+                    Severity::Error => "E ",
+                    Severity::Warning => "W ",
+                    Severity::Info => "I ",
+                },
+                sev_style(app, f.severity),
+            ),
+            None => Span::raw("  "),
+        },
+        if m.inflate_failed() {
+            Span::styled(preview(m, &head), fg(app, Color::Red))
+        } else {
+            Span::raw(preview(m, &head))
+        },
     ]);
     if selected {
         line = line.style(Style::default().add_modifier(Modifier::REVERSED));
@@ -394,368 +600,68 @@ fn render_timeline(app: &App, area: Rect, buf: &mut Buffer) {
                 .enumerate()
                 .skip(scroll)
                 .take(rows)
-                .filter_map(|(row, &i)| s.messages.get(i).map(|m| message_line(app, s, m, row)))
+                .filter_map(|(row, &i)| {
+                    s.messages
+                        .get(i as usize)
+                        .map(|m| message_line(app, s, m, row))
+                })
                 .collect();
             let pos = if app.visible.is_empty() {
                 0
             } else {
                 app.msg_sel + 1
             };
+            let of = if app.visible.len() == s.messages.len() {
+                String::new()
+            } else {
+                format!(" (of {})", s.messages.len())
+            };
             (
-                format!(
-                    "Timeline #{}  {}/{}  of {}",
-                    s.id,
-                    pos,
-                    app.visible.len(),
-                    s.messages.len()
-                ),
+                format!("Timeline #{}  {}/{}{of}", s.id(), pos, app.visible.len()),
                 lines,
             )
         }
         None => ("Timeline".to_string(), Vec::new()),
     };
-    Paragraph::new(lines)
-        .block(block(app, title, app.pane == Pane::Timeline))
+    let empty = lines.is_empty() && app.session().is_some_and(|s| !s.messages.is_empty());
+    let p = if empty {
+        Paragraph::new("no message passes the filter (x clears it)")
+    } else {
+        Paragraph::new(lines)
+    };
+    p.block(block(app, title, app.pane == Pane::Timeline))
         .render(area, buf);
 }
 
-fn finding_lines<'a>(app: &App, findings: &[Finding], out: &mut Vec<Line<'a>>) {
-    for f in findings {
-        let dir = f.dir.map_or(String::new(), |d| format!(" {}", d.as_str()));
-        out.push(Line::from(vec![
-            Span::styled(
-                format!("  {:<7}", f.severity.as_str()),
-                sev_style(app, f.severity),
-            ),
-            Span::raw(format!(
-                " {}{}: {}",
-                f.code.as_str(),
-                dir,
-                for_terminal(&f.detail)
-            )),
-        ]));
-    }
-}
-
-fn heading<'a>(text: &str) -> Line<'a> {
-    Line::styled(
-        text.to_string(),
-        Style::default().add_modifier(Modifier::BOLD),
-    )
-}
-
-/// Lines of the session detail (handshake, close, findings).
-pub fn session_detail_lines<'a>(app: &App, s: &SessionInfo) -> Vec<Line<'a>> {
-    let mut out = vec![
-        Line::raw(format!(
-            "session #{}  {} → {}  [{}]",
-            s.id,
-            s.client,
-            s.server,
-            for_terminal(&s.capture)
-        )),
-        Line::raw(format!(
-            "time {}{}",
-            s.start_ts.rfc3339(),
-            s.end.as_ref().map_or(String::new(), |e| format!(
-                " .. {} ({:.3} s)",
-                e.ts.rfc3339(),
-                e.ts.nanos_since(s.start_ts) as f64 / 1e9
-            ))
-        )),
-    ];
-    if let Transport::H2 { stream_id } = s.transport {
-        out.push(Line::raw(format!(
-            "HTTP/2 stream {stream_id} (RFC 8441 extended CONNECT){}",
-            if s.tls.is_some() {
-                " over TLS"
-            } else {
-                ", cleartext h2c"
-            }
-        )));
-    }
-    if let Some(tls) = &s.tls {
-        out.push(Line::raw(format!("tls {}", describe_tls(tls))));
-    }
-    match &s.handshake {
-        None => out.push(Line::raw(
-            "handshake not captured (decoded mid-stream or by --decode-as)",
-        )),
-        Some(h) => {
-            out.push(heading("request"));
-            let version = match s.transport {
-                Transport::H2 { .. } => "HTTP/2".to_string(),
-                Transport::Http1 => format!("HTTP/1.{}", h.request.version_minor),
-            };
-            out.push(Line::raw(format!(
-                "  {} {} {version}",
-                for_terminal(&h.request.method),
-                for_terminal(&h.request.target),
-            )));
-            for (k, v) in &h.request.headers {
-                out.push(Line::raw(format!(
-                    "  {}: {}",
-                    for_terminal(k),
-                    for_terminal(v)
-                )));
-            }
-            match &h.response {
-                None => out.push(Line::raw("response not captured")),
-                Some(r) => {
-                    out.push(heading("response"));
-                    out.push(Line::raw(match s.transport {
-                        Transport::H2 { .. } => format!("  :status {}", r.status),
-                        Transport::Http1 => format!(
-                            "  HTTP/1.{} {} {}",
-                            r.version_minor,
-                            r.status,
-                            for_terminal(&r.reason)
-                        ),
-                    }));
-                    for (k, v) in &r.headers {
-                        out.push(Line::raw(format!(
-                            "  {}: {}",
-                            for_terminal(k),
-                            for_terminal(v)
-                        )));
-                    }
-                }
-            }
-            let n = &h.negotiated;
-            if matches!(s.transport, Transport::H2 { .. }) {
-                // RFC 8441: no key and no accept on HTTP/2.
-            } else if n.accept_valid {
-                out.push(Line::styled("accept valid", fg(app, Color::Green)));
-            } else if let Some(acc) = &n.accept {
-                out.push(Line::styled(
-                    format!(
-                        "accept INVALID: got {}, expected {}",
-                        for_terminal(acc),
-                        for_terminal(n.expected_accept.as_deref().unwrap_or("?"))
-                    ),
-                    fg(app, Color::Red),
-                ));
-            } else if h.response.is_some() {
-                out.push(Line::styled("no Sec-WebSocket-Accept", fg(app, Color::Red)));
-            }
-            if let Some(p) = &n.subprotocol {
-                out.push(Line::raw(format!("subprotocol {}", for_terminal(p))));
-            }
-            for e in &n.extensions {
-                out.push(Line::raw(format!("extension {}", for_terminal(&e.name))));
-            }
-        }
-    }
-    out.push(heading("close"));
-    match &s.end {
-        // A refused upgrade is known before its end, which waits for the TCP end.
-        None => match s.outcome() {
-            Some(outcome) => {
-                let pending = SessionEnd::without_upgrade(s.id, s.start_ts, None);
-                out.push(Line::raw(format!(
-                    "  {}",
-                    describe_end_on(&pending, outcome, s.transport)
-                )));
-            }
-            None => out.push(Line::raw("  still open")),
-        },
-        Some(e) => {
-            for (who, c) in [("client", &e.client_close), ("server", &e.server_close)] {
-                if let Some(c) = c {
-                    let code = c.code.map_or("no code".to_string(), |k| {
-                        format!("{k} ({})", CloseCode(k).meaning())
-                    });
-                    out.push(Line::raw(format!(
-                        "  {who} sent {code} \"{}\"",
-                        for_terminal(&c.reason)
-                    )));
-                }
-            }
-            if let Some(outcome) = s.outcome() {
-                out.push(Line::raw(format!(
-                    "  {}",
-                    describe_end_on(e, outcome, s.transport)
-                )));
-            }
-            out.push(Line::raw(format!(
-                "  messages c->s {} ({} B), s->c {} ({} B)",
-                e.messages[0], e.payload_bytes[0], e.messages[1], e.payload_bytes[1]
-            )));
-        }
-    }
-    let total: u64 = s.findings.iter().map(|f| f.count).sum();
-    out.push(heading(&format!("findings {total}")));
-    finding_lines(app, &s.findings, &mut out);
-    if !app.capture_findings.is_empty() {
-        out.push(heading(&format!(
-            "capture findings {}",
-            app.capture_findings.len()
-        )));
-        finding_lines(app, &app.capture_findings, &mut out);
-    }
-    out
-}
-
-/// Lines of the message detail (header, payload as text / JSON / hex, close, findings).
-pub fn message_detail_lines<'a>(app: &App, s: &SessionInfo, m: &MsgInfo) -> Vec<Line<'a>> {
-    let msg = &m.event.message;
-    let mut out = vec![Line::raw(format!(
-        "message #{}  {} {}  {} B ({} B on the wire){}{}",
-        m.event.index,
-        msg.dir.as_str(),
-        msg.kind.as_str(),
-        msg.len,
-        msg.wire_len,
-        if msg.compressed { "  compressed" } else { "" },
-        if msg.frames > 1 {
-            format!("  {} frames", msg.frames)
-        } else {
-            String::new()
-        }
-    ))];
-    let abs = {
-        let day = msg.ts.secs().rem_euclid(86_400);
+fn render_detail(app: &App, area: Rect, buf: &mut Buffer) {
+    let width = area.width.saturating_sub(2);
+    let height = area.height.saturating_sub(2) as usize;
+    let Some(d) = crate::tui::detail::rows(app, width) else {
+        block(app, "Detail".into(), app.pane == Pane::Detail).render(area, buf);
+        return;
+    };
+    let total = d.rows.len();
+    let scroll = app.detail_scroll.min(total.saturating_sub(height));
+    let shown: Vec<Line> = d.rows.iter().skip(scroll).take(height).cloned().collect();
+    let last = (scroll + height).min(total);
+    let position = if total <= height {
+        String::new()
+    } else {
         format!(
-            "{:02}:{:02}:{:02}.{:06}",
-            day / 3600,
-            day / 60 % 60,
-            day % 60,
-            msg.ts.subsec_nanos() / 1000
+            "  rows {}-{last} of {total} ({}%)",
+            scroll + 1,
+            last * 100 / total.max(1)
         )
     };
-    let rel = msg.ts.nanos_since(s.start_ts);
-    // Capture packet numbers, as Wireshark numbers frames (`frame.number`).
-    let packets = match (m.event.first_packet, m.event.last_packet) {
-        (first, last) if first == last => format!("packet {first}"),
-        (first, last) => format!("packets {first}-{last}"),
+    let keys = if app.detail == Some(Detail::Message) {
+        "[ ] prev/next  Esc back"
+    } else {
+        "Esc back"
     };
-    out.push(Line::raw(format!(
-        "at {} UTC ({:+.6} s into the session), {packets}",
-        abs,
-        rel as f64 / 1e9
-    )));
-    if let Some(rtt) = m.event.rtt_nanos {
-        out.push(Line::raw(format!("ping RTT {:.3} ms", rtt as f64 / 1e6)));
-    }
-    if let Some(c) = msg.close_code {
-        out.push(Line::raw(format!(
-            "close code {c}: {}",
-            CloseCode(c).meaning()
-        )));
-    }
-    if let Some(r) = &msg.close_reason {
-        out.push(Line::raw(format!("close reason \"{}\"", for_terminal(r))));
-    }
-    let payload = app.payload(m);
-    if (payload.len() as u64) < msg.len {
-        out.push(Line::styled(
-            format!(
-                "showing the first {} of {} bytes{}",
-                payload.len(),
-                msg.len,
-                if msg.incomplete {
-                    " (bytes missing from the capture)"
-                } else {
-                    ""
-                }
-            ),
-            fg(app, Color::Yellow),
-        ));
-    }
-    out.push(Line::raw(""));
-    let json = (msg.kind == MessageKind::Text)
-        .then(|| serde_json::from_slice::<serde_json::Value>(&payload).ok())
-        .flatten()
-        .filter(|v| v.is_object() || v.is_array());
-    if let Some(v) = json {
-        out.push(heading("payload (JSON)"));
-        let pretty = serde_json::to_string_pretty(&v).unwrap_or_default();
-        for l in json_terminal_safe(pretty).lines() {
-            out.push(Line::raw(l.to_string()));
-        }
-    } else if msg.kind == MessageKind::Binary {
-        out.push(heading("payload (hex)"));
-        hex_dump(&payload, &mut out);
-    } else if msg.kind != MessageKind::Close && !payload.is_empty() {
-        out.push(heading("payload"));
-        for l in payload.split(|&b| b == b'\n') {
-            out.push(Line::raw(bytes_for_terminal(l)));
-        }
-    }
-    let related: Vec<Finding> = s
-        .findings
-        .iter()
-        .filter(|f| f.ts == Some(msg.ts) && f.dir.is_none_or(|d| d == msg.dir))
-        .cloned()
-        .collect();
-    if !related.is_empty() {
-        out.push(Line::raw(""));
-        out.push(heading("findings at this time"));
-        finding_lines(app, &related, &mut out);
-    }
-    out
-}
-
-/// Classic 16-bytes-per-line hex dump with an ASCII column (printable ASCII only).
-pub fn hex_dump<'a>(bytes: &[u8], out: &mut Vec<Line<'a>>) {
-    for (n, chunk) in bytes.chunks(16).enumerate() {
-        let mut hex = String::with_capacity(50);
-        for i in 0..16 {
-            match chunk.get(i) {
-                Some(b) => hex.push_str(&format!("{b:02x} ")),
-                None => hex.push_str("   "),
-            }
-            if i == 7 {
-                hex.push(' ');
-            }
-        }
-        let ascii: String = chunk
-            .iter()
-            .map(|&b| {
-                if b.is_ascii_graphic() || b == b' ' {
-                    b as char
-                } else {
-                    '.'
-                }
-            })
-            .collect();
-        out.push(Line::raw(format!("{:08x}  {hex}|{ascii}|", n * 16)));
-    }
-}
-
-/// Number of lines in the open detail pane (0 when closed).
-pub fn detail_len(app: &App) -> usize {
-    match (app.detail, app.session()) {
-        (Some(Detail::Session), Some(s)) => session_detail_lines(app, s).len(),
-        (Some(Detail::Message), Some(s)) => app
-            .message()
-            .map_or(0, |m| message_detail_lines(app, s, m).len()),
-        _ => 0,
-    }
-}
-
-fn render_detail(app: &App, d: Detail, area: Rect, buf: &mut Buffer) {
-    let (title, lines) = match (d, app.session()) {
-        (Detail::Session, Some(s)) => (
-            format!("Session #{} handshake", s.id),
-            session_detail_lines(app, s),
-        ),
-        (Detail::Message, Some(s)) => match app.message() {
-            Some(m) => (
-                format!("Message #{} of session #{}", m.event.index, s.id),
-                message_detail_lines(app, s, m),
-            ),
-            None => ("Message".into(), Vec::new()),
-        },
-        _ => ("Detail".into(), Vec::new()),
-    };
-    let scroll = app.detail_scroll.min(lines.len().saturating_sub(1));
-    Paragraph::new(lines)
-        .wrap(Wrap { trim: false })
-        .scroll((scroll.min(u16::MAX as usize) as u16, 0))
+    Paragraph::new(shown)
         .block(block(
             app,
-            format!("{title}  Esc back"),
+            format!("{}{position}  {keys}", d.title),
             app.pane == Pane::Detail,
         ))
         .render(area, buf);
@@ -784,8 +690,7 @@ pub fn stats(s: &SessionInfo) -> Stats {
     let mut st = Stats::default();
     let mut sum = 0u64;
     let mut rtts = Vec::new();
-    for info in &s.messages {
-        let m = &info.event.message;
+    for m in s.messages.iter() {
         let d = usize::from(m.dir == Dir::ServerToClient);
         st.count[d] += 1;
         st.bytes[d] += m.len;
@@ -803,7 +708,7 @@ pub fn stats(s: &SessionInfo) -> Stats {
             _ => 5,
         };
         st.hist[b] += 1;
-        if let Some(r) = info.event.rtt_nanos {
+        if let Some(r) = m.rtt_nanos() {
             rtts.push(r as f64 / 1e6);
         }
     }
@@ -826,27 +731,21 @@ pub fn rate(s: &SessionInfo, buckets: usize) -> (Vec<u64>, i64) {
     let (Some(first), Some(last)) = (s.messages.first(), s.messages.last()) else {
         return (out, 0);
     };
-    let span = last
-        .event
-        .message
-        .ts
-        .nanos_since(first.event.message.ts)
-        .max(1);
+    let span = last.ts.nanos_since(first.ts).max(1);
     let width = (span / buckets as i64).max(1) + 1;
-    for m in &s.messages {
-        let i = (m.event.message.ts.nanos_since(first.event.message.ts) / width)
-            .clamp(0, buckets as i64 - 1) as usize;
+    for m in s.messages.iter() {
+        let i = (m.ts.nanos_since(first.ts) / width).clamp(0, buckets as i64 - 1) as usize;
         out[i] += 1;
     }
     (out, width)
 }
 
-fn render_stats(app: &App, area: Rect, buf: &mut Buffer) {
+fn render_session_stats(app: &App, area: Rect, buf: &mut Buffer) {
     let Some(s) = app.session() else {
         block(app, "Stats".into(), true).render(area, buf);
         return;
     };
-    let outer = block(app, format!("Stats of session #{}  s close", s.id), true);
+    let outer = block(app, format!("Stats of session #{}  S close", s.id()), true);
     let inner = outer.inner(area);
     outer.render(area, buf);
     let st = stats(s);
@@ -897,51 +796,75 @@ fn render_stats(app: &App, area: Rect, buf: &mut Buffer) {
 }
 
 fn render_status(app: &App, area: Rect, buf: &mut Buffer) {
-    let line = if let Some(q) = &app.search_input {
-        Line::raw(format!("/{}_", for_terminal(q)))
+    use crate::tui::state::PromptKind;
+    let line = if let Some(p) = &app.prompt {
+        let label = match p.kind {
+            PromptKind::Search => "search the capture: ",
+            PromptKind::Export => "write to file: ",
+        };
+        Line::raw(format!("{label}{}_", for_terminal(&p.text)))
+    } else if let Some(n) = &app.notice {
+        Line::styled(for_terminal(n), fg(app, Color::Green))
     } else if let Some(e) = app.errors.last() {
         Line::styled(format!("error: {}", for_terminal(e)), fg(app, Color::Red))
-    } else if !app.query.is_empty() {
-        let pos = app
-            .matches
-            .iter()
-            .position(|&r| r == app.msg_sel)
-            .map_or("-".to_string(), |p| (p + 1).to_string());
-        if app.matches.is_empty() {
-            Line::raw(format!("/{}: no match", for_terminal(&app.query)))
+    } else if let Some(search) = &app.search {
+        let q = for_terminal(&search.query);
+        if search.hits.is_empty() {
+            Line::raw(format!("/{q}: no match in the capture"))
         } else {
+            let here = app
+                .matches
+                .iter()
+                .position(|&r| r == app.msg_sel)
+                .map_or("-".to_string(), |p| (p + 1).to_string());
             Line::raw(format!(
-                "/{}: match {pos}/{}  n next  N previous",
-                for_terminal(&app.query),
+                "/{q}: {} msgs in {} sessions; here {here}/{}  n/N next/prev  m matches only",
+                search.message_hits(),
+                search.hits.len(),
                 app.matches.len()
             ))
         }
     } else {
-        Line::raw("? help  q quit  Tab pane  Enter detail  / search  f filter  s stats  t time")
+        Line::raw("? help  q quit  Enter detail  / search  f d e m x filter  s stats  w y export")
     };
     Paragraph::new(line).render(area, buf);
 }
 
-/// Help text lines.
+/// Help text lines: every key.
 pub const HELP: &[(&str, &str)] = &[
-    ("↑/↓ j/k", "move selection"),
-    ("PgUp/PgDn", "page"),
-    ("g/G Home/End", "first / last"),
-    ("Tab/Shift-Tab", "next / previous pane"),
-    ("Enter", "detail (session handshake or message)"),
-    ("Esc", "back"),
-    ("/ n N", "search payloads, next, previous"),
-    ("f", "cycle filter (type, direction)"),
-    ("F", "follow new messages"),
-    ("t", "time absolute / relative"),
-    ("s", "stats of the session"),
-    ("mouse", "click selects, wheel scrolls"),
-    ("? / q Ctrl-C", "help / quit"),
+    ("↑ ↓ j k", "move (in the detail: scroll by rows)"),
+    ("PgUp PgDn Space", "page"),
+    ("g G Home End", "first / last"),
+    ("Tab Shift-Tab", "next / previous pane"),
+    (
+        "Enter",
+        "open the detail; in s: go to the finding's message",
+    ),
+    ("Esc", "back: close the detail, stats or prompt"),
+    ("[ ]", "previous / next message, detail open"),
+    (
+        "/",
+        "search payloads, paths, headers, close reasons, findings",
+    ),
+    ("n N", "next / previous hit, across sessions"),
+    ("m", "only search hits (messages and sessions)"),
+    (
+        "f d e",
+        "filter type / direction / with findings (combined)",
+    ),
+    ("x", "clear every filter"),
+    ("r", "payload as sent / pretty JSON"),
+    ("w", "write the message payload or the session to a file"),
+    ("y", "copy the message text to the clipboard (OSC 52)"),
+    ("F t", "follow new messages / absolute or relative time"),
+    ("s S", "capture stats / session stats"),
+    ("mouse", "click selects, wheel scrolls the pane under it"),
+    ("? q Ctrl-C", "this help (any key closes it) / quit"),
 ];
 
 fn render_help(app: &App, area: Rect, buf: &mut Buffer) {
     let h = (HELP.len() as u16 + 2).min(area.height);
-    let w = 60.min(area.width);
+    let w = 76.min(area.width);
     let r = Rect::new(
         area.x + (area.width - w) / 2,
         area.y + (area.height - h) / 2,
@@ -953,7 +876,7 @@ fn render_help(app: &App, area: Rect, buf: &mut Buffer) {
         .iter()
         .map(|(k, v)| {
             Line::from(vec![
-                Span::styled(format!("{k:<15}"), fg(app, Color::Cyan)),
+                Span::styled(format!("{k:<16}"), fg(app, Color::Blue)),
                 Span::raw(*v),
             ])
         })

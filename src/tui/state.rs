@@ -2,8 +2,8 @@
 //! search, filter and view flags. No terminal here: everything is plain data.
 
 use super::spill::{Spill, Spilled};
+use super::store::{MsgRow, MsgStore};
 use ratatui::layout::Rect;
-use std::borrow::Cow;
 use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
@@ -19,68 +19,86 @@ use wsscope_core::tcp::Dir;
 use wsscope_core::timestamp::Timestamp;
 use wsscope_core::tls::TlsInfo;
 use wsscope_core::totals::{CaptureTotals, RunTotals};
-use wsscope_core::ws::message::{Message, MessageKind};
+use wsscope_core::ws::message::MessageKind;
 
-/// Most payload bytes kept per message, whatever the analyzer retained.
-pub const MAX_PREVIEW: usize = 64 << 10;
-
-/// Payload bytes of a message kept in memory when the rest is in the spill file (what the
-/// timeline row shows).
-pub const INLINE_PREVIEW: usize = 256;
-
-/// One message as the UI keeps it: the analyzer's message event, its payload cut to what stays
-/// in memory (bounded), and where the rest of the kept payload is.
-#[derive(Clone, Debug)]
-pub struct MsgInfo {
-    /// The analyzer's message. Its `message.payload` holds the first bytes only: at most
-    /// [`INLINE_PREVIEW`] when `spilled` is set, else everything kept (at most [`MAX_PREVIEW`]).
-    pub event: SessionMessage,
-    /// The kept payload (at most [`MAX_PREVIEW`] bytes) in the spill file, read back by
-    /// [`App::payload`] when shown or searched.
-    pub spilled: Option<Spilled>,
-}
+/// Payload bytes a timeline row reads back to draw its preview.
+pub const ROW_PREVIEW: usize = 256;
 
 /// One session as the UI keeps it.
 #[derive(Clone, Debug)]
 pub struct SessionInfo {
-    /// Session id.
-    pub id: SessionId,
+    /// The analyzer's session start (endpoints, handshake, transport, TLS).
+    pub start: Box<SessionStart>,
     /// Capture file it came from.
     pub capture: String,
-    /// Client endpoint.
-    pub client: SocketAddr,
-    /// Server endpoint.
-    pub server: SocketAddr,
-    /// Start of the session.
-    pub start_ts: Timestamp,
-    /// The handshake, when captured.
-    pub handshake: Option<Handshake>,
     /// How it ended (`None` while still open).
     pub end: Option<SessionEnd>,
-    /// The outcome known from its start (a refused or unanswered upgrade), before its end.
-    pub outcome_at_start: Option<SessionOutcome>,
-    /// Session findings.
+    /// Session findings, each with the number of this session's messages loaded when it
+    /// arrived (its place among the messages, for exporting the session's events in order).
     pub findings: Vec<Finding>,
-    /// Messages in capture order.
-    pub messages: Vec<MsgInfo>,
-    /// What carries the session (HTTP/1.1 upgrade or an HTTP/2 stream).
-    pub transport: Transport,
-    /// The TLS connection it was decrypted from, if any.
-    pub tls: Option<Box<TlsInfo>>,
+    /// For each finding: messages of the session loaded before it.
+    pub finding_at: Vec<usize>,
+    /// Messages in capture order (the index; payloads are in the spill).
+    pub messages: MsgStore,
 }
 
 impl SessionInfo {
-    /// Request path (raw; escape before showing).
-    pub fn path(&self) -> &str {
-        self.handshake
-            .as_ref()
-            .map_or("", |h| h.request.target.as_str())
+    /// A session from its start event, read from `capture`.
+    pub fn new(start: Box<SessionStart>, capture: String) -> Self {
+        SessionInfo {
+            start,
+            capture,
+            end: None,
+            findings: Vec::new(),
+            finding_at: Vec::new(),
+            messages: MsgStore::new(),
+        }
+    }
+
+    /// Session id.
+    pub fn id(&self) -> SessionId {
+        self.start.id
+    }
+
+    /// Client endpoint.
+    pub fn client(&self) -> SocketAddr {
+        self.start.client
+    }
+
+    /// Server endpoint.
+    pub fn server(&self) -> SocketAddr {
+        self.start.server
+    }
+
+    /// Start of the session.
+    pub fn start_ts(&self) -> Timestamp {
+        self.start.ts
+    }
+
+    /// The handshake, when captured.
+    pub fn handshake(&self) -> Option<&Handshake> {
+        self.start.handshake.as_ref()
+    }
+
+    /// What carries the session.
+    pub fn transport(&self) -> Transport {
+        self.start.transport
+    }
+
+    /// The TLS connection it was decrypted from, if any.
+    pub fn tls(&self) -> Option<&TlsInfo> {
+        self.start.tls.as_deref()
+    }
+
+    /// Request path (raw; escape before showing); `None` when the handshake was not captured
+    /// (the session was joined mid-stream).
+    pub fn path(&self) -> Option<&str> {
+        self.handshake().map(|h| h.request.target.as_str())
     }
 
     /// Negotiated subprotocol (raw; escape before showing).
     pub fn subprotocol(&self) -> Option<&str> {
-        self.handshake
-            .as_ref()
+        self.handshake()
             .and_then(|h| h.negotiated.subprotocol.as_deref())
     }
 
@@ -98,28 +116,46 @@ impl SessionInfo {
     /// end on a keep-alive connection).
     pub fn outcome(&self) -> Option<SessionOutcome> {
         let status = self
-            .handshake
-            .as_ref()
+            .handshake()
             .and_then(|h| h.response.as_ref().map(|r| r.status));
-        self.end
-            .as_ref()
-            .map(|e| SessionOutcome::of(e, status))
-            .or(self.outcome_at_start)
+        match &self.end {
+            Some(e) => Some(SessionOutcome::of(e, status)),
+            None => SessionOutcome::at_start(&self.start),
+        }
     }
 
-    /// Short state: `open`, `rejected 403`, `closed clean`, `closed rst`, `abrupt rst`, ...
+    /// The code of the first close frame (the initiator's), if one carried a code.
+    pub fn close_code(&self) -> Option<u16> {
+        let e = self.end.as_ref()?;
+        let first = match e.initiator {
+            Some(Dir::ServerToClient) => [&e.server_close, &e.client_close],
+            _ => [&e.client_close, &e.server_close],
+        };
+        first.into_iter().flatten().find_map(|c| c.code)
+    }
+
+    /// Short state: `open`, `rejected 403`, `closed`, `closed rst`, `abrupt rst`, ...
     pub fn state(&self) -> String {
         let tcp = |e: &SessionEnd| e.tcp_end.map_or("open", |r| r.as_str());
         match (self.outcome(), &self.end) {
             (Some(SessionOutcome::Refused { status }), _) => format!("rejected {status}"),
             (Some(SessionOutcome::Unanswered), _) => "no response".into(),
-            (Some(SessionOutcome::Closed { clean: true, .. }), _) => "closed clean".into(),
+            (Some(SessionOutcome::Closed { clean: true, .. }), _) => "closed".into(),
             (Some(SessionOutcome::Closed { clean: false, .. }), Some(e)) => {
                 format!("closed {}", tcp(e))
             }
             (Some(SessionOutcome::Abrupt(r)), _) => format!("abrupt {}", r.as_str()),
             _ => "open".into(),
         }
+    }
+
+    /// True when a finding of the session is at message `m`'s time (and direction, when
+    /// the finding has one): what the timeline marks and the "has findings" filter keeps.
+    pub fn finding_at_message(&self, m: &MsgRow) -> Option<&Finding> {
+        self.findings
+            .iter()
+            .filter(|f| f.ts == Some(m.ts) && f.dir.is_none_or(|d| d == m.dir))
+            .max_by_key(|f| f.severity as u8)
     }
 }
 
@@ -152,10 +188,11 @@ pub enum TimeMode {
     Rel,
 }
 
-/// Timeline filter, cycled with `f`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Filter {
-    /// Everything.
+/// Message types the timeline shows (`f` cycles).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum KindFilter {
+    /// Every type.
+    #[default]
     All,
     /// Text messages.
     Text,
@@ -163,128 +200,286 @@ pub enum Filter {
     Binary,
     /// Ping, pong and close.
     Control,
-    /// Client to server only.
-    ClientToServer,
-    /// Server to client only.
-    ServerToClient,
 }
 
-impl Filter {
-    /// The next filter in the cycle.
-    pub fn next(self) -> Filter {
+impl KindFilter {
+    /// The next one in the cycle.
+    pub fn next(self) -> Self {
         match self {
-            Filter::All => Filter::Text,
-            Filter::Text => Filter::Binary,
-            Filter::Binary => Filter::Control,
-            Filter::Control => Filter::ClientToServer,
-            Filter::ClientToServer => Filter::ServerToClient,
-            Filter::ServerToClient => Filter::All,
+            KindFilter::All => KindFilter::Text,
+            KindFilter::Text => KindFilter::Binary,
+            KindFilter::Binary => KindFilter::Control,
+            KindFilter::Control => KindFilter::All,
+        }
+    }
+
+    fn accepts(self, m: &MsgRow) -> bool {
+        match self {
+            KindFilter::All => true,
+            KindFilter::Text => m.kind == MessageKind::Text,
+            KindFilter::Binary => m.kind == MessageKind::Binary,
+            KindFilter::Control => m.is_control(),
         }
     }
 
     /// Label for the UI.
     pub fn label(self) -> &'static str {
         match self {
-            Filter::All => "all",
-            Filter::Text => "text",
-            Filter::Binary => "binary",
-            Filter::Control => "control",
-            Filter::ClientToServer => "c->s",
-            Filter::ServerToClient => "s->c",
+            KindFilter::All => "all",
+            KindFilter::Text => "text",
+            KindFilter::Binary => "binary",
+            KindFilter::Control => "control",
+        }
+    }
+}
+
+/// The timeline filter: every part must accept a message (type AND direction AND findings AND
+/// search text).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Filter {
+    /// Message types (`f`).
+    pub kind: KindFilter,
+    /// One direction only (`d`).
+    pub dir: Option<Dir>,
+    /// Only messages with a finding at their time (`e`).
+    pub with_findings: bool,
+    /// Only messages (and sessions) matching the search (`m`).
+    pub matches_only: bool,
+}
+
+impl Filter {
+    /// The next direction in the cycle both -> c->s -> s->c.
+    pub fn next_dir(dir: Option<Dir>) -> Option<Dir> {
+        match dir {
+            None => Some(Dir::ClientToServer),
+            Some(Dir::ClientToServer) => Some(Dir::ServerToClient),
+            Some(Dir::ServerToClient) => None,
         }
     }
 
-    /// True when `m` passes.
-    pub fn accepts(self, m: &MsgInfo) -> bool {
-        let m = &m.event.message;
-        match self {
-            Filter::All => true,
-            Filter::Text => m.kind == MessageKind::Text,
-            Filter::Binary => m.kind == MessageKind::Binary,
-            Filter::Control => matches!(
-                m.kind,
-                MessageKind::Ping | MessageKind::Pong | MessageKind::Close
-            ),
-            Filter::ClientToServer => m.dir == Dir::ClientToServer,
-            Filter::ServerToClient => m.dir == Dir::ServerToClient,
-        }
+    /// The parts of the filter that only need the row (not the search).
+    fn accepts_row(&self, s: &SessionInfo, m: &MsgRow) -> bool {
+        self.kind.accepts(m)
+            && self.dir.is_none_or(|d| d == m.dir)
+            && (!self.with_findings || s.finding_at_message(m).is_some())
+    }
+}
+
+/// Direction as the UI spells it everywhere: `c->s` or `s->c`.
+pub fn dir_label(dir: Dir) -> &'static str {
+    match dir {
+        Dir::ClientToServer => "c->s",
+        Dir::ServerToClient => "s->c",
+    }
+}
+
+/// What a capture-wide search found in one session.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SessionHits {
+    /// Position of the session in [`App::sessions`].
+    pub session: usize,
+    /// The session itself matched: path, headers, subprotocol, close reasons, finding codes
+    /// or details.
+    pub session_fields: bool,
+    /// Positions of the matching messages (payload or close reason), ascending.
+    pub messages: Vec<u32>,
+}
+
+/// A capture-wide search: the query and what matched, per session.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Search {
+    /// What was typed.
+    pub query: String,
+    /// Sessions with hits, in session order.
+    pub hits: Vec<SessionHits>,
+    /// Messages of sessions loaded when the search ran, per session position (sessions and
+    /// messages loaded later are searched when they arrive).
+    pub searched: Vec<usize>,
+}
+
+impl Search {
+    /// Messages matched in all.
+    pub fn message_hits(&self) -> usize {
+        self.hits.iter().map(|h| h.messages.len()).sum()
+    }
+
+    /// The hits of session position `i`.
+    pub fn of(&self, i: usize) -> Option<&SessionHits> {
+        self.hits
+            .binary_search_by_key(&i, |h| h.session)
+            .ok()
+            .and_then(|k| self.hits.get(k))
     }
 }
 
 /// Owned data sent from the loading thread.
 #[derive(Debug)]
 pub enum LoadMsg {
-    /// The spill file the messages' `spilled` references point into.
+    /// The spill the rows' payload references point into (sent first).
     Spill(Arc<Spill>),
     /// A capture file is being read.
     Capture(String),
     /// A session began.
     Start(Box<SessionStart>),
-    /// A message of a session.
-    Message(SessionId, Box<MsgInfo>),
+    /// Messages, in order, with their sessions.
+    Messages(Vec<(SessionId, MsgRow)>),
     /// A finding.
     Finding(Option<SessionId>, Finding),
     /// A session ended.
     End(Box<SessionEnd>),
-    /// Bytes done / total of the current file.
-    Progress(u64, u64),
+    /// Progress of the current input.
+    Progress(LoadProgress),
+    /// Live capture counters.
+    #[allow(dead_code)] // MERGE: sent by the live loader
+    Live(LiveStatus),
     /// A file or the run failed.
     Error(String),
     /// Loading finished.
     Done,
 }
 
-/// A [`Sink`] turning events into [`LoadMsg`]s for a callback.
+/// How far loading has come.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LoadProgress {
+    /// Input bytes read.
+    pub done: u64,
+    /// Input size (0 when unknown: a pipe).
+    pub total: u64,
+    /// Milliseconds since loading began.
+    pub elapsed_ms: u64,
+}
+
+impl LoadProgress {
+    /// Bytes per second so far.
+    pub fn rate(&self) -> u64 {
+        if self.elapsed_ms == 0 {
+            return 0;
+        }
+        self.done.saturating_mul(1000) / self.elapsed_ms
+    }
+}
+
+/// Counters of a live capture, sent about once a second.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LiveStatus {
+    /// Packets captured so far.
+    pub packets: u64,
+    /// Packets per second over the last interval.
+    pub packets_per_sec: u64,
+    /// Packets dropped (kernel, interface and wsscope's own queue).
+    pub dropped: u64,
+}
+
+/// Rows sent to the UI in one [`LoadMsg::Messages`].
+const BATCH: usize = 1024;
+
+/// Bytes of index charged to the memory budget at a time.
+const CHARGE_STEP: u64 = 8 << 10;
+
+/// A [`Sink`] turning events into [`LoadMsg`]s for a callback: each message's payload goes to
+/// the spill, a [`MsgRow`] to the UI (in batches).
 pub struct Collector<F: FnMut(LoadMsg)> {
     /// Receives each message.
     pub out: F,
-    /// The memory budget the payload bytes kept in memory are charged to (never released: the
-    /// UI keeps every message until it exits). A message refused a charge keeps no payload in
-    /// memory and the drop is recorded for a `payload-budget-exceeded` finding.
+    /// The memory budget the index is charged to (never released: the UI keeps every row
+    /// until it exits). A row refused a charge is not listed; the drop is recorded for a
+    /// `payload-budget-exceeded` finding.
     pub budget: Option<wsscope_core::budget::MemoryBudget>,
-    /// Where payloads go (`None`: kept in memory).
-    pub spill: Option<Arc<Spill>>,
-    spill_sent: bool,
+    /// Where payloads go.
+    pub spill: Arc<Spill>,
+    spill_full: bool,
+    batch: Vec<(SessionId, MsgRow)>,
+    charged: u64,
+    used: u64,
 }
 
 impl<F: FnMut(LoadMsg)> Collector<F> {
-    /// Sends to `out`, charges `budget`, spills payloads to a temporary file when one can be
-    /// created.
-    pub fn new(out: F, budget: Option<wsscope_core::budget::MemoryBudget>) -> Self {
+    /// Sends to `out` (the spill first), charges `budget`, stores payloads in `spill`.
+    pub fn new(
+        mut out: F,
+        budget: Option<wsscope_core::budget::MemoryBudget>,
+        spill: Arc<Spill>,
+    ) -> Self {
+        out(LoadMsg::Spill(Arc::clone(&spill)));
         Collector {
             out,
             budget,
-            spill: Spill::create().ok().map(Arc::new),
-            spill_sent: false,
+            spill,
+            spill_full: false,
+            batch: Vec::with_capacity(BATCH),
+            charged: 0,
+            used: 0,
         }
     }
 
-    /// The kept part of `payload`: spilled (with the first [`INLINE_PREVIEW`] bytes in
-    /// memory) when the spill file takes it, else all in memory.
-    fn keep(&mut self, payload: &[u8]) -> (Vec<u8>, Option<Spilled>) {
-        let kept = &payload[..payload.len().min(MAX_PREVIEW)];
-        if kept.len() > INLINE_PREVIEW {
-            if let Some(spill) = &self.spill {
-                match spill.append(kept) {
-                    Ok(at) => {
-                        if !self.spill_sent {
-                            self.spill_sent = true;
-                            (self.out)(LoadMsg::Spill(Arc::clone(spill)));
-                        }
-                        return (kept[..INLINE_PREVIEW].to_vec(), Some(at));
+    /// Sends the rows waiting in the batch.
+    pub fn flush(&mut self) {
+        if !self.batch.is_empty() {
+            let rows = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH));
+            (self.out)(LoadMsg::Messages(rows));
+        }
+    }
+
+    /// Sends `msg` after the rows before it.
+    fn send(&mut self, msg: LoadMsg) {
+        self.flush();
+        (self.out)(msg);
+    }
+
+    /// Charges one more row to the budget (in steps); false when the budget refuses.
+    fn charge_row(&mut self) -> bool {
+        let Some(b) = &self.budget else { return true };
+        let row = std::mem::size_of::<MsgRow>() as u64;
+        if self.used + row > self.charged {
+            if !b.try_charge(CHARGE_STEP) {
+                return false;
+            }
+            self.charged += CHARGE_STEP;
+        }
+        self.used += row;
+        true
+    }
+
+    fn message(&mut self, m: &SessionMessage) {
+        if !self.charge_row() {
+            if let Some(b) = &self.budget {
+                b.record_drop(
+                    m.session,
+                    wsscope_core::budget::Dropped {
+                        messages: 1,
+                        bytes: m.message.payload.len() as u64,
+                    },
+                );
+            }
+            return;
+        }
+        let payload = &m.message.payload;
+        let mut not_kept = false;
+        let mut at = Spilled::default();
+        if !payload.is_empty() {
+            if self.spill_full {
+                not_kept = true;
+            } else {
+                match self.spill.append(payload) {
+                    Ok(a) => at = a,
+                    Err(_) => {
+                        // Limit reached or disk full: later payloads are not kept either.
+                        self.spill_full = true;
+                        not_kept = true;
                     }
-                    // Disk full or similar: keep payloads in memory from now on.
-                    Err(_) => self.spill = None,
                 }
             }
         }
-        (kept.to_vec(), None)
+        self.batch.push((m.session, MsgRow::new(m, at, not_kept)));
+        if self.batch.len() >= BATCH {
+            self.flush();
+        }
     }
 }
 
 impl<F: FnMut(LoadMsg)> Sink for Collector<F> {
     fn begin_capture(&mut self, path: &str) -> io::Result<()> {
-        (self.out)(LoadMsg::Capture(path.to_string()));
+        self.send(LoadMsg::Capture(path.to_string()));
         Ok(())
     }
 
@@ -292,45 +487,19 @@ impl<F: FnMut(LoadMsg)> Sink for Collector<F> {
         let msg = match ev {
             Event::SessionStart(s) => LoadMsg::Start(Box::new((*s).clone())),
             Event::Message(m) => {
-                let msg = &m.message;
-                let mut payload = &msg.payload[..];
-                let inline = payload.len().min(MAX_PREVIEW).min(if self.spill.is_some() {
-                    INLINE_PREVIEW
-                } else {
-                    MAX_PREVIEW
-                });
-                if let Some(b) = self.budget.as_ref().filter(|_| inline > 0) {
-                    if !b.try_charge(inline as u64) {
-                        b.record_drop(
-                            m.session,
-                            wsscope_core::budget::Dropped {
-                                messages: 1,
-                                bytes: inline as u64,
-                            },
-                        );
-                        payload = &[];
-                    }
-                }
-                let (payload, spilled) = self.keep(payload);
-                let event = SessionMessage {
-                    message: Message {
-                        payload,
-                        close_reason: msg.close_reason.clone(),
-                        ..*msg
-                    },
-                    ..**m
-                };
-                LoadMsg::Message(m.session, Box::new(MsgInfo { event, spilled }))
+                self.message(m);
+                return Ok(());
             }
             Event::Finding { session, finding } => LoadMsg::Finding(*session, (*finding).clone()),
             Event::SessionEnd(e) => LoadMsg::End(Box::new((*e).clone())),
             Event::Flow(_) => return Ok(()),
         };
-        (self.out)(msg);
+        self.send(msg);
         Ok(())
     }
 
     fn finish(&mut self, _totals: &RunTotals, _captures: &[CaptureTotals]) -> io::Result<()> {
+        self.flush();
         Ok(())
     }
 }
@@ -348,8 +517,10 @@ pub struct App {
     pub current_capture: String,
     /// Total messages loaded.
     pub total_messages: u64,
-    /// Loading progress (bytes done, total) while loading.
-    pub progress: Option<(u64, u64)>,
+    /// Loading progress while loading.
+    pub progress: Option<LoadProgress>,
+    /// Live capture counters (a live capture only).
+    pub live: Option<LiveStatus>,
     /// Loading finished.
     pub loaded: bool,
     /// Errors reported while loading.
@@ -358,44 +529,82 @@ pub struct App {
     pub pane: Pane,
     /// Detail pane content, when open.
     pub detail: Option<Detail>,
-    /// Detail pane scroll (lines).
+    /// Detail pane scroll (wrapped rows).
     pub detail_scroll: usize,
+    /// Message detail shows the payload as sent (no pretty-printing).
+    pub raw: bool,
     /// Stats view shown.
-    pub stats: bool,
+    pub stats: Option<StatsView>,
+    /// Selected finding in the capture stats' finding list.
+    pub stats_sel: usize,
     /// Help overlay shown.
     pub help: bool,
     /// Selected session (position in `sessions`).
     pub session_sel: usize,
-    /// First session row shown.
+    /// First session row shown (position in `session_rows`).
     pub session_scroll: usize,
+    /// Sessions listed (positions in `sessions`): all, or those with search hits in
+    /// matches-only mode.
+    pub session_rows: Vec<usize>,
     /// Selected row of the timeline (position in `visible`).
     pub msg_sel: usize,
     /// First timeline row shown.
     pub msg_scroll: usize,
     /// Positions (in the session's messages) passing the filter.
-    pub visible: Vec<usize>,
+    pub visible: Vec<u32>,
     visible_scanned: usize,
-    visible_key: Option<(usize, Filter)>,
+    visible_key: Option<(usize, Filter, usize)>,
     /// Timestamp mode.
     pub time: TimeMode,
     /// Timeline filter.
     pub filter: Filter,
     /// Follow new messages.
     pub follow: bool,
-    /// Search text being typed (`Some` while the prompt is open).
-    pub search_input: Option<String>,
-    /// Committed search query.
-    pub query: String,
-    /// Timeline rows (positions in `visible`) matching the query.
+    /// Text being typed at a prompt (`Some` while it is open).
+    pub prompt: Option<Prompt>,
+    /// The last capture-wide search.
+    pub search: Option<Search>,
+    /// Timeline rows (positions in `visible`) matching the search.
     pub matches: Vec<usize>,
+    /// A one-line notice for the status bar (export written, clipboard, ...).
+    pub notice: Option<String>,
     /// Use colours (false when NO_COLOR is set).
     pub color: bool,
     /// Terminal area last drawn (for paging and mouse hits).
     pub screen: Rect,
     /// Quit requested.
     pub quit: bool,
-    /// The spill file messages' payloads are in.
+    /// The spill messages' payloads are in.
     pub spill: Option<Arc<Spill>>,
+    /// The detail pane's rows last laid out.
+    pub detail_cache: std::cell::RefCell<Option<crate::tui::detail::DetailRows>>,
+}
+
+/// Which stats screen is shown.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StatsView {
+    /// The whole capture (`s`).
+    Capture,
+    /// The selected session (`S`).
+    Session,
+}
+
+/// An open prompt in the status line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Prompt {
+    /// What the text is for.
+    pub kind: PromptKind,
+    /// Typed so far.
+    pub text: String,
+}
+
+/// What a prompt asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PromptKind {
+    /// Search text (`/`).
+    Search,
+    /// A file to write the selection to (`w`).
+    Export,
 }
 
 impl Default for App {
@@ -415,39 +624,49 @@ impl App {
             current_capture: String::new(),
             total_messages: 0,
             progress: None,
+            live: None,
             loaded: false,
             errors: Vec::new(),
             pane: Pane::Sessions,
             detail: None,
             detail_scroll: 0,
-            stats: false,
+            raw: false,
+            stats: None,
+            stats_sel: 0,
             help: false,
             session_sel: 0,
             session_scroll: 0,
+            session_rows: Vec::new(),
             msg_sel: 0,
             msg_scroll: 0,
             visible: Vec::new(),
             visible_scanned: 0,
             visible_key: None,
             time: TimeMode::Rel,
-            filter: Filter::All,
+            filter: Filter::default(),
             follow: false,
-            search_input: None,
-            query: String::new(),
+            prompt: None,
+            search: None,
             matches: Vec::new(),
+            notice: None,
             color: !no_color,
             screen: Rect::new(0, 0, 80, 24),
             quit: false,
             spill: None,
+            detail_cache: std::cell::RefCell::new(None),
         }
     }
 
-    /// The kept payload of `m`, read back from the spill file when it is there (nothing when
-    /// it cannot be read).
-    pub fn payload<'m>(&self, m: &'m MsgInfo) -> Cow<'m, [u8]> {
-        match (m.spilled, &self.spill) {
-            (Some(at), Some(spill)) => Cow::Owned(spill.read(at).unwrap_or_default()),
-            _ => Cow::Borrowed(&m.event.message.payload),
+    /// The kept payload of `m`, read back from the spill (empty when it cannot be read).
+    pub fn payload(&self, m: &MsgRow) -> Vec<u8> {
+        self.payload_prefix(m, usize::MAX)
+    }
+
+    /// The first `max` bytes of the kept payload of `m`.
+    pub fn payload_prefix(&self, m: &MsgRow, max: usize) -> Vec<u8> {
+        match &self.spill {
+            Some(spill) => spill.read_prefix(m.payload, max).unwrap_or_default(),
+            None => Vec::new(),
         }
     }
 
@@ -457,32 +676,24 @@ impl App {
             LoadMsg::Spill(s) => self.spill = Some(s),
             LoadMsg::Capture(path) => self.current_capture = path,
             LoadMsg::Start(s) => {
-                let s = *s;
-                let outcome_at_start = SessionOutcome::at_start(&s);
                 self.by_id.insert(s.id, self.sessions.len());
-                self.sessions.push(SessionInfo {
-                    id: s.id,
-                    capture: self.current_capture.clone(),
-                    client: s.client,
-                    server: s.server,
-                    start_ts: s.ts,
-                    handshake: s.handshake,
-                    end: None,
-                    outcome_at_start,
-                    findings: Vec::new(),
-                    messages: Vec::new(),
-                    transport: s.transport,
-                    tls: s.tls,
-                });
+                self.sessions
+                    .push(SessionInfo::new(s, self.current_capture.clone()));
             }
-            LoadMsg::Message(id, m) => {
-                if let Some(&i) = self.by_id.get(&id) {
-                    self.sessions[i].messages.push(*m);
-                    self.total_messages += 1;
+            LoadMsg::Messages(rows) => {
+                for (id, row) in rows {
+                    if let Some(&i) = self.by_id.get(&id) {
+                        self.sessions[i].messages.push(row);
+                        self.total_messages += 1;
+                    }
                 }
             }
             LoadMsg::Finding(Some(id), f) => match self.by_id.get(&id) {
-                Some(&i) => self.sessions[i].findings.push(f),
+                Some(&i) => {
+                    let s = &mut self.sessions[i];
+                    s.finding_at.push(s.messages.len());
+                    s.findings.push(f);
+                }
                 None => self.capture_findings.push(f),
             },
             LoadMsg::Finding(None, f) => self.capture_findings.push(f),
@@ -491,7 +702,8 @@ impl App {
                     self.sessions[i].end = Some(*e);
                 }
             }
-            LoadMsg::Progress(done, total) => self.progress = Some((done, total)),
+            LoadMsg::Progress(p) => self.progress = Some(p),
+            LoadMsg::Live(l) => self.live = Some(l),
             LoadMsg::Error(e) => self.errors.push(e),
             LoadMsg::Done => {
                 self.loaded = true;
@@ -500,37 +712,82 @@ impl App {
         }
     }
 
+    /// True when fed by a live capture.
+    pub fn live_mode(&self) -> bool {
+        self.live.is_some()
+    }
+
     /// The selected session.
     pub fn session(&self) -> Option<&SessionInfo> {
         self.sessions.get(self.session_sel)
     }
 
     /// The selected message.
-    pub fn message(&self) -> Option<&MsgInfo> {
+    pub fn message(&self) -> Option<&MsgRow> {
         let s = self.session()?;
         let &i = self.visible.get(self.msg_sel)?;
-        s.messages.get(i)
+        s.messages.get(i as usize)
     }
 
-    /// Brings `visible` up to date with the session, filter and loaded messages; applies
-    /// follow and keeps selections in bounds. Incremental when nothing but new messages changed.
+    /// Position of the selected message in its session (0-based; the message's index is one
+    /// more).
+    pub fn message_pos(&self) -> Option<usize> {
+        self.visible.get(self.msg_sel).map(|&i| i as usize)
+    }
+
+    /// Brings the session list, `visible`, the search and the matches up to date with the
+    /// loaded data and the filter; applies follow and keeps selections in bounds. Incremental
+    /// when nothing but new messages changed.
     pub fn refresh(&mut self) {
-        let key = (self.session_sel, self.filter);
+        self.extend_search();
+        self.session_rows = if self.filter.matches_only {
+            match &self.search {
+                Some(search) => search.hits.iter().map(|h| h.session).collect(),
+                None => (0..self.sessions.len()).collect(),
+            }
+        } else {
+            (0..self.sessions.len()).collect()
+        };
+        if !self.session_rows.is_empty() && !self.session_rows.contains(&self.session_sel) {
+            self.session_sel = self.session_rows[0];
+            self.msg_sel = 0;
+            self.msg_scroll = 0;
+        }
+        if self.session_sel >= self.sessions.len() {
+            self.session_sel = self.sessions.len().saturating_sub(1);
+        }
+        // In matches-only mode the hits of the session are part of the filter.
+        let hits = match (&self.search, self.filter.matches_only) {
+            (Some(search), true) => search
+                .of(self.session_sel)
+                .map_or(0, |h| h.messages.len() + 1),
+            _ => 0,
+        };
+        let key = (self.session_sel, self.filter, hits);
         if self.visible_key != Some(key) {
             self.visible.clear();
             self.visible_scanned = 0;
             self.visible_key = Some(key);
         }
         if let Some(s) = self.sessions.get(self.session_sel) {
+            let hits = self
+                .filter
+                .matches_only
+                .then(|| self.search.as_ref().and_then(|x| x.of(self.session_sel)));
             for (i, m) in s.messages.iter().enumerate().skip(self.visible_scanned) {
-                if self.filter.accepts(m) {
-                    self.visible.push(i);
+                let hit_ok = match hits {
+                    None => true,
+                    Some(None) => false,
+                    // A session that matched by its own fields (path, headers, ...) and
+                    // by no message shows all its messages.
+                    Some(Some(h)) if h.messages.is_empty() => h.session_fields,
+                    Some(Some(h)) => h.messages.binary_search(&(i as u32)).is_ok(),
+                };
+                if hit_ok && self.filter.accepts_row(s, m) {
+                    self.visible.push(i as u32);
                 }
             }
             self.visible_scanned = s.messages.len();
-        }
-        if self.session_sel >= self.sessions.len() {
-            self.session_sel = self.sessions.len().saturating_sub(1);
         }
         if self.follow {
             self.msg_sel = self.visible.len().saturating_sub(1);
@@ -538,14 +795,24 @@ impl App {
         if self.msg_sel >= self.visible.len() {
             self.msg_sel = self.visible.len().saturating_sub(1);
         }
+        self.update_matches();
         self.fit_scroll();
     }
 
     /// Keeps the selected rows inside their scroll windows.
     pub fn fit_scroll(&mut self) {
         let (srows, trows) = crate::tui::render::list_rows(self, self.screen);
-        self.session_scroll = fit(self.session_sel, self.session_scroll, srows);
+        let spos = self.session_row_pos();
+        self.session_scroll = fit(spos, self.session_scroll, srows);
         self.msg_scroll = fit(self.msg_sel, self.msg_scroll, trows);
+    }
+
+    /// Position of the selected session in the session list.
+    pub fn session_row_pos(&self) -> usize {
+        self.session_rows
+            .iter()
+            .position(|&i| i == self.session_sel)
+            .unwrap_or(0)
     }
 
     /// Selects another session, resetting the timeline position.
@@ -555,70 +822,207 @@ impl App {
             self.session_sel = i;
             self.msg_sel = 0;
             self.msg_scroll = 0;
-            self.matches.clear();
             self.detail_scroll = 0;
+            self.follow = false;
         }
         self.refresh();
     }
 
-    /// Recomputes the search matches in the current timeline.
-    pub fn run_search(&mut self) {
-        self.matches.clear();
-        if self.query.is_empty() {
-            return;
+    /// Runs a capture-wide search for `query` (case-insensitive) over every session: payloads,
+    /// close reasons, paths, headers, subprotocols and findings.
+    pub fn run_search(&mut self, query: &str) {
+        if query.is_empty() {
+            self.search = None;
+            self.filter.matches_only = false;
+        } else {
+            self.search = Some(Search {
+                query: query.to_string(),
+                ..Search::default()
+            });
         }
-        let Some(s) = self.sessions.get(self.session_sel) else {
+        self.refresh();
+    }
+
+    /// Searches what arrived since the search ran (new sessions, messages and findings).
+    fn extend_search(&mut self) {
+        let Some(mut search) = self.search.take() else {
             return;
         };
-        let needle = self.query.to_lowercase();
-        for (row, &i) in self.visible.iter().enumerate() {
-            if let Some(m) = s.messages.get(i) {
-                if message_matches(m, &self.payload(m), &needle) {
-                    self.matches.push(row);
+        let needle = search.query.to_lowercase().into_bytes();
+        search.searched.resize(self.sessions.len(), 0);
+        for (i, s) in self.sessions.iter().enumerate() {
+            let from = search.searched[i];
+            // Session fields are checked every time: findings and the end arrive late.
+            let fields = session_matches(s, &needle);
+            let mut found = Vec::new();
+            for (k, m) in s.messages.iter().enumerate().skip(from) {
+                if self.message_matches(m, &needle) {
+                    found.push(k as u32);
                 }
+            }
+            search.searched[i] = s.messages.len();
+            if !fields && found.is_empty() {
+                continue;
+            }
+            let pos = match search.hits.binary_search_by_key(&i, |h| h.session) {
+                Ok(p) => p,
+                Err(p) => {
+                    search.hits.insert(
+                        p,
+                        SessionHits {
+                            session: i,
+                            ..SessionHits::default()
+                        },
+                    );
+                    p
+                }
+            };
+            let h = &mut search.hits[pos];
+            h.session_fields = fields;
+            h.messages.extend(found);
+        }
+        self.search = Some(search);
+    }
+
+    /// True when `m`'s payload or close reason contains `needle` (lowercase).
+    fn message_matches(&self, m: &MsgRow, needle: &[u8]) -> bool {
+        if m.payload.len == 0 {
+            return false;
+        }
+        let payload = self.payload(m);
+        contains_ignore_case(&payload, needle)
+    }
+
+    /// Recomputes the timeline rows matching the search in the current session.
+    fn update_matches(&mut self) {
+        self.matches.clear();
+        let Some(h) = self.search.as_ref().and_then(|s| s.of(self.session_sel)) else {
+            return;
+        };
+        let mut k = 0;
+        for (row, &i) in self.visible.iter().enumerate() {
+            while k < h.messages.len() && h.messages[k] < i {
+                k += 1;
+            }
+            if h.messages.get(k) == Some(&i) {
+                self.matches.push(row);
             }
         }
     }
 
-    /// Moves to the next (or previous) match, wrapping around.
+    /// Moves to the next (or previous) search hit across the capture: within the session,
+    /// then on to the next session with hits, wrapping around.
     pub fn jump_match(&mut self, forward: bool, include_current: bool) {
-        if self.matches.is_empty() {
-            return;
-        }
         let cur = self.msg_sel;
-        let next = if forward {
+        let here = if forward {
             self.matches
                 .iter()
                 .copied()
                 .find(|&r| if include_current { r >= cur } else { r > cur })
-                .or_else(|| self.matches.first().copied())
         } else {
-            self.matches
+            self.matches.iter().rev().copied().find(|&r| r < cur)
+        };
+        if let Some(r) = here {
+            self.select_row(r);
+            return;
+        }
+        let Some(search) = &self.search else { return };
+        let with_msgs: Vec<usize> = search
+            .hits
+            .iter()
+            .filter(|h| !h.messages.is_empty() || h.session_fields)
+            .map(|h| h.session)
+            .collect();
+        if with_msgs.is_empty() {
+            return;
+        }
+        let next = if forward {
+            with_msgs
+                .iter()
+                .copied()
+                .find(|&i| i > self.session_sel)
+                .or(with_msgs.first().copied())
+        } else {
+            with_msgs
                 .iter()
                 .rev()
                 .copied()
-                .find(|&r| r < cur)
-                .or_else(|| self.matches.last().copied())
+                .find(|&i| i < self.session_sel)
+                .or(with_msgs.last().copied())
         };
-        if let Some(r) = next {
-            self.msg_sel = r;
-            self.follow = false;
-            self.detail_scroll = 0;
-            self.fit_scroll();
+        if let Some(i) = next {
+            self.select_session(i);
+            let row = if forward {
+                self.matches.first()
+            } else {
+                self.matches.last()
+            };
+            if let Some(&r) = row {
+                self.select_row(r);
+            }
         }
+    }
+
+    /// Selects timeline row `r` (stops following).
+    pub fn select_row(&mut self, r: usize) {
+        self.msg_sel = r.min(self.visible.len().saturating_sub(1));
+        self.follow = false;
+        self.detail_scroll = 0;
+        self.fit_scroll();
     }
 }
 
-/// True when the message's kept `payload` or its close reason contains `needle_lower`
-/// (case-insensitive).
-pub fn message_matches(m: &MsgInfo, payload: &[u8], needle_lower: &str) -> bool {
-    let text = String::from_utf8_lossy(payload).to_lowercase();
-    text.contains(needle_lower)
-        || m.event
-            .message
-            .close_reason
-            .as_deref()
-            .is_some_and(|r| r.to_lowercase().contains(needle_lower))
+/// True when a session's own fields (path, headers, subprotocol, close reasons, finding codes
+/// and details) contain `needle` (lowercase).
+fn session_matches(s: &SessionInfo, needle: &[u8]) -> bool {
+    let has = |t: &str| contains_ignore_case(t.as_bytes(), needle);
+    if let Some(h) = s.handshake() {
+        if has(&h.request.target)
+            || h.request.headers.iter().any(|(k, v)| has(k) || has(v))
+            || h.response
+                .as_ref()
+                .is_some_and(|r| r.headers.iter().any(|(k, v)| has(k) || has(v)))
+        {
+            return true;
+        }
+    }
+    if let Some(e) = &s.end {
+        if [&e.client_close, &e.server_close]
+            .into_iter()
+            .flatten()
+            .any(|c| has(&c.reason))
+        {
+            return true;
+        }
+    }
+    s.findings
+        .iter()
+        .any(|f| has(f.code.as_str()) || has(&f.detail))
+}
+
+/// Case-insensitive (ASCII) substring test; `needle` is lowercase.
+pub fn contains_ignore_case(hay: &[u8], needle: &[u8]) -> bool {
+    if needle.is_empty() {
+        return true;
+    }
+    if hay.len() < needle.len() {
+        return false;
+    }
+    let first = needle[0];
+    let upper = first.to_ascii_uppercase();
+    let mut i = 0;
+    while i + needle.len() <= hay.len() {
+        let rest = &hay[i..=hay.len() - needle.len()];
+        let Some(k) = rest.iter().position(|&b| b == first || b == upper) else {
+            return false;
+        };
+        let at = i + k;
+        if hay[at..at + needle.len()].eq_ignore_ascii_case(needle) {
+            return true;
+        }
+        i = at + 1;
+    }
+    false
 }
 
 /// New scroll offset so that `sel` is inside a window of `rows` rows.
