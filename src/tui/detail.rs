@@ -116,7 +116,7 @@ fn finding_lines(app: &App, findings: &[Finding], out: &mut Vec<Line<'static>>) 
 pub fn session_detail_lines(app: &App, s: &SessionInfo) -> Vec<Line<'static>> {
     let mut out = vec![
         Line::raw(format!(
-            "session #{}  {} → {}  [{}]",
+            "session #{}  client {} -> server {}  [{}]",
             s.id(),
             s.client(),
             s.server(),

@@ -398,7 +398,7 @@ fn session_line(app: &App, s: &SessionInfo, selected: bool, id_w: usize) -> Line
     if let Some(p) = s.subprotocol() {
         spans.push(Span::raw(format!(" [{}]", for_terminal(p))));
     }
-    spans.push(Span::raw(format!("  {} → {}", s.client(), s.server())));
+    spans.push(Span::raw(format!("  {} -> {}", s.client(), s.server())));
     let mut line = Line::from(spans);
     if selected {
         line = line.style(Style::default().add_modifier(Modifier::REVERSED));
