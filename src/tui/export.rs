@@ -14,13 +14,11 @@ pub fn default_name(app: &App) -> String {
 
 /// Writes the selection to `path`; returns the notice to show.
 pub fn write_selection(app: &App, path: &str) -> String {
-    let (Some(m), Some(spill)) = (app.message(), &app.spill) else {
+    let Some(m) = app.message() else {
         return "nothing to write".into();
     };
-    match spill
-        .read(m.payload)
-        .and_then(|bytes| std::fs::write(path, &bytes).map(|_| bytes.len()))
-    {
+    let bytes = app.payload(m);
+    match std::fs::write(path, &bytes).map(|_| bytes.len()) {
         Ok(n) => format!("wrote {n} bytes to {path}"),
         Err(e) => format!("cannot write {path}: {e}"),
     }

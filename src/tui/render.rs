@@ -345,7 +345,8 @@ pub fn state_text(s: &SessionInfo) -> String {
     }
 }
 
-fn session_line(app: &App, s: &SessionInfo, selected: bool, id_w: usize) -> Line<'static> {
+fn session_line(app: &App, i: usize, s: &SessionInfo, id_w: usize) -> Line<'static> {
+    let selected = i == app.session_sel;
     let c = s.finding_counts();
     let (marker, sev) = if c[2] > 0 {
         (format!("E{}", c[2]), Some(Severity::Error))
@@ -359,7 +360,7 @@ fn session_line(app: &App, s: &SessionInfo, selected: bool, id_w: usize) -> Line
     let hits = app
         .search
         .as_ref()
-        .and_then(|x| x.of(app.sessions.iter().position(|o| o.id() == s.id())?))
+        .and_then(|x| x.of(i))
         .map(|h| {
             if h.messages.is_empty() {
                 "*".to_string()
@@ -421,7 +422,7 @@ fn render_sessions(app: &App, area: Rect, buf: &mut Buffer) {
         .filter_map(|&i| {
             app.sessions
                 .get(i)
-                .map(|s| session_line(app, s, i == app.session_sel, id_w))
+                .map(|s| session_line(app, i, s, id_w))
         })
         .collect();
     let title = if app.session_rows.len() == app.sessions.len() {
