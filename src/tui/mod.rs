@@ -7,6 +7,7 @@ pub mod action;
 pub mod render;
 pub mod spill;
 pub mod state;
+pub mod wrap;
 
 pub use action::{apply, key_action, mouse_action, Action};
 pub use render::render;
