@@ -42,6 +42,26 @@ fn grapheme_width(g: &str) -> usize {
     }
 }
 
+/// The graphemes of `text` as (byte offset, byte length, width). Printable ASCII followed by
+/// ASCII is a grapheme of its own (no combining mark can follow), which skips the segmenter
+/// for most of a typical payload.
+fn graphemes(text: &str) -> impl Iterator<Item = (usize, usize, usize)> + '_ {
+    let bytes = text.as_bytes();
+    let mut at = 0;
+    std::iter::from_fn(move || {
+        let b = *bytes.get(at)?;
+        let start = at;
+        if (0x20..0x7f).contains(&b) && bytes.get(at + 1).is_none_or(u8::is_ascii) {
+            at += 1;
+            return Some((start, 1, 1));
+        }
+        let rest = text.get(at..)?;
+        let g = rest.graphemes(true).next().unwrap_or(rest);
+        at += g.len().max(1);
+        Some((start, g.len(), grapheme_width(g)))
+    })
+}
+
 /// A place in a line: span index and byte offset inside that span.
 #[derive(Clone, Copy, PartialEq, Eq)]
 struct Pos {
@@ -74,12 +94,12 @@ fn wrap_line(line: &Line<'_>, width: usize, rows: &mut Vec<Line<'static>>) {
     let mut last_space: Option<(Pos, usize)> = None;
 
     for (span_index, span) in line.spans.iter().enumerate() {
-        for (byte, g) in span.content.grapheme_indices(true) {
+        let content: &str = &span.content;
+        for (byte, len, w) in graphemes(content) {
             let here = Pos {
                 span: span_index,
                 byte,
             };
-            let w = grapheme_width(g);
             if row_width > 0 && row_width + w > avail {
                 let break_at_space = last_space.filter(|&(_, upto)| {
                     (upto - 1) * 3 >= avail && row_width - upto + w <= next_avail
@@ -96,7 +116,7 @@ fn wrap_line(line: &Line<'_>, width: usize, rows: &mut Vec<Line<'static>>) {
                 last_space = None;
             }
             row_width += w;
-            if g == " " {
+            if len == 1 && content.as_bytes().get(byte) == Some(&b' ') {
                 let after = Pos {
                     span: span_index,
                     byte: byte + 1,
