@@ -457,21 +457,43 @@ pub struct JsonView {
     pub notes: Vec<String>,
 }
 
-/// `text` pretty-printed when it is a JSON object or array (after a socket.io/engine.io
-/// packet prefix, when there is one).
+/// `text` pretty-printed, token by token (nothing of the message changed), when it is a JSON
+/// object or array, or one after a socket.io/engine.io packet prefix.
 pub fn json_view(text: &str) -> Option<JsonView> {
-    // MERGE: replaced by the faithful formatter.
-    let v: serde_json::Value = serde_json::from_str(text).ok()?;
-    if !(v.is_object() || v.is_array()) {
-        return None;
+    use wsscope_output::jsonfmt;
+    let (label, pretty) = match jsonfmt::pretty(text) {
+        Ok(p) => ("JSON, pretty-printed as sent".to_string(), p),
+        Err(_) => {
+            let (prefix, p) = jsonfmt::pretty_prefixed(text)?;
+            (
+                format!(
+                    "{}: `{}` then JSON, pretty-printed as sent",
+                    prefix.label,
+                    for_terminal(&text[..prefix.json_start])
+                ),
+                p,
+            )
+        }
+    };
+    let mut notes: Vec<String> = pretty
+        .duplicates
+        .iter()
+        .map(|d| {
+            format!(
+                "duplicate key \"{}\" at {} (JSON.parse keeps the last)",
+                d.key, d.path
+            )
+        })
+        .collect();
+    if pretty.duplicates_omitted > 0 {
+        notes.push(format!(
+            "and {} more duplicate keys",
+            pretty.duplicates_omitted
+        ));
     }
-    let pretty = serde_json::to_string_pretty(&v).ok()?;
     Some(JsonView {
-        label: "JSON".into(),
-        lines: wsscope_core::escape::json_terminal_safe(pretty)
-            .lines()
-            .map(str::to_string)
-            .collect(),
-        notes: Vec::new(),
+        label,
+        lines: pretty.lines,
+        notes,
     })
 }

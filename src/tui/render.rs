@@ -419,11 +419,7 @@ fn render_sessions(app: &App, area: Rect, buf: &mut Buffer) {
         .iter()
         .skip(scroll)
         .take(rows)
-        .filter_map(|&i| {
-            app.sessions
-                .get(i)
-                .map(|s| session_line(app, i, s, id_w))
-        })
+        .filter_map(|&i| app.sessions.get(i).map(|s| session_line(app, i, s, id_w)))
         .collect();
     let title = if app.session_rows.len() == app.sessions.len() {
         format!("Sessions {}", app.sessions.len())
