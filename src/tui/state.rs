@@ -316,6 +316,7 @@ impl<F: FnMut(LoadMsg)> Sink for Collector<F> {
                     message: Message {
                         payload,
                         close_reason: msg.close_reason.clone(),
+                        inflate_error: msg.inflate_error.clone(),
                         ..*msg
                     },
                     ..**m
