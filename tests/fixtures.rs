@@ -231,3 +231,10 @@ fn refused_upgrade_403() {
         "{text}"
     );
 }
+
+#[test]
+fn node_debug_matches_the_peers_logs() {
+    // Every message, ping and pong agrees with the peers; the server closed 4001.
+    let report = check_fixture("node_debug");
+    assert_eq!(report["sessions"][0]["close"]["code"], 4001);
+}
