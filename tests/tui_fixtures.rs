@@ -224,6 +224,18 @@ fn py_inflate_fail_has_a_message_that_did_not_inflate() {
     assert!(of_type(&events, "finding")
         .iter()
         .any(|f| f["code"] == "decompression-failed"));
+    // The text transcript says so in words rather than showing an empty message.
+    let pcap = root().join("fixtures/py_inflate_fail.pcap");
+    let out = wsscope(["analyze".as_ref(), "--messages".as_ref(), pcap.as_os_str()]);
+    let transcript = String::from_utf8_lossy(&out.stdout);
+    let line = transcript
+        .lines()
+        .find(|l| l.contains("[deflate] (not inflated"));
+    let line = line.unwrap_or_else(|| panic!("{transcript}"));
+    assert!(
+        line.contains("(not inflated, 5 B compressed: the inflater failed: corrupt DEFLATE data"),
+        "{line}"
+    );
 }
 
 #[test]
