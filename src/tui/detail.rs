@@ -187,6 +187,18 @@ pub fn session_detail_lines(app: &App, s: &SessionInfo) -> Vec<Line<'static>> {
                             for_terminal(v)
                         )));
                     }
+                    if let Some(body) = s.end.as_ref().and_then(|e| e.response_body.as_ref()) {
+                        let kept = if (body.bytes.len() as u64) < body.len {
+                            format!(", first {} shown", body.bytes.len())
+                        } else {
+                            String::new()
+                        };
+                        out.push(Line::raw(format!(
+                            "  body ({} B{kept}): \"{}\"",
+                            body.len,
+                            bytes_for_terminal(&body.bytes)
+                        )));
+                    }
                 }
             }
             let n = &h.negotiated;
