@@ -249,7 +249,8 @@ fn search_spans_the_capture_and_filters_combine() {
         t.keys(&["/"]);
         t.type_text("needle-in-session-17");
         t.keys(&["Enter"]);
-        let s = t.wait_for("1 msgs in 1 sessions");
+        // The client's text and the server's echo.
+        let s = t.wait_for("2 msgs in 1 sessions");
         assert!(s.contains("Timeline #17"), "{s}");
         assert!(
             line_with(&s, "NEEDLE-IN-SESSION-17").contains(">*"),
@@ -258,12 +259,12 @@ fn search_spans_the_capture_and_filters_combine() {
         t.keys(&["m"]);
         let s = t.wait_for("Sessions 1 of 30 (matches only)");
         assert!(s.contains("filter \"needle-in-session-17\""), "{s}");
-        assert!(s.contains("Timeline #17  1/1"), "{s}");
+        assert!(s.contains("Timeline #17  1/2 (of 14)"), "{s}");
         t.keys(&["d"]);
         let s = t.wait_for("filter c->s AND \"needle-in-session-17\"");
-        assert!(s.contains("Timeline #17  1/1"), "{s}");
-        t.keys(&["d"]);
-        let s = t.wait_for("filter s->c AND");
+        assert!(s.contains("Timeline #17  1/1 (of 14)"), "{s}");
+        t.keys(&["f", "f"]);
+        let s = t.wait_for("filter binary AND c->s AND \"needle-in-session-17\"");
         assert!(s.contains("no message passes the filter"), "{s}");
         t.keys(&["x"]);
         let s = t.wait_for("no filter");
@@ -424,9 +425,12 @@ fn smaller_items() {
 
         let t = Term::start("refused", size, &["tui", &fixture("py_refused.pcap")]);
         t.wait_for("rejected 403");
-        t.keys(&["Enter"]);
-        let s = t.wait_for("TCP fin");
-        assert!(s.contains("body"), "{s}");
+        t.keys(&["Enter", "G"]);
+        let s = t.wait_for("TCP fin by server");
+        assert!(
+            s.contains("body (28 B): \"Forbidden: no such endpoint\\n\""),
+            "{s}"
+        );
         t.quit();
     }
 }

@@ -288,7 +288,11 @@ pub fn message_detail_lines(
         pos + 1,
         dir_label(m.dir),
         m.kind.as_str(),
-        fmt_size(m.len),
+        if m.inflate_failed() {
+            "size unknown".to_string()
+        } else {
+            fmt_size(m.len)
+        },
         fmt_size(m.wire_len),
         if m.compressed() { "  compressed" } else { "" },
         if m.frames > 1 {

@@ -312,6 +312,13 @@ fn render_header(app: &App, area: Rect, buf: &mut Buffer) {
     if let Some(status) = load_status(app) {
         spans.push(Span::styled(format!("  {status}"), fg(app, Color::Green)));
     }
+    // The filter before the counts: on a narrow terminal it is what must not be cut.
+    if let Some(f) = filter_text(app) {
+        spans.push(Span::styled(
+            format!("  filter {f}"),
+            fg(app, Color::Magenta).add_modifier(Modifier::BOLD),
+        ));
+    }
     spans.extend([
         Span::raw(format!(
             "  {} sessions  {} msgs  ",
@@ -324,12 +331,8 @@ fn render_header(app: &App, area: Rect, buf: &mut Buffer) {
         Span::raw(" "),
         Span::styled(format!("{}I", counts[0]), sev_style(app, Severity::Info)),
     ]);
-    match filter_text(app) {
-        Some(f) => spans.push(Span::styled(
-            format!("  filter {f}"),
-            fg(app, Color::Magenta).add_modifier(Modifier::BOLD),
-        )),
-        None => spans.push(Span::raw("  no filter")),
+    if filter_text(app).is_none() {
+        spans.push(Span::raw("  no filter"));
     }
     if app.follow {
         spans.push(Span::raw("  follow"));
@@ -562,7 +565,15 @@ fn message_line(app: &App, s: &SessionInfo, m: &MsgRow, row: usize) -> Line<'sta
         Span::raw(format!("{:>10} ", time_text(app, m.ts, s.start_ts()))),
         Span::styled(dir_label(m.dir), fg(app, dir_color)),
         Span::styled(format!(" {:<6}", m.kind.as_str()), kind_style),
-        Span::raw(format!("{:>9} {flags}", fmt_size(m.len))),
+        Span::raw(format!(
+            "{:>9} {flags}",
+            if m.inflate_failed() {
+                // The inflated size is unknown: not "0 B".
+                "?".to_string()
+            } else {
+                fmt_size(m.len)
+            }
+        )),
         match finding {
             Some(f) => Span::styled(
                 match f.severity {
