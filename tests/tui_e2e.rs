@@ -223,7 +223,7 @@ fn pretty_json_is_faithful_and_raw_is_one_key_away() {
         assert!(order.windows(2).all(|w| w[0] < w[1]), "order: {s}");
         assert!(s.contains("duplicate key"), "{s}");
         t.keys(&["r"]);
-        let s = t.wait_for("as sent");
+        let s = t.wait_for("raw, as sent");
         assert!(
             s.contains(r#"{"b":1,"a":2,"a":3,"big":12345678901234567890123,"price":1.10,"e":1E5}"#),
             "{s}"

@@ -494,3 +494,143 @@ fn refused_upgrade_shows_refused_before_its_end() {
     }
     assert_eq!(app.sessions[0].state(), "rejected 403");
 }
+
+/// Loads a fixture at a terminal size, colours on, the capture path made relative.
+fn loaded(name: &str, w: u16, h: u16) -> App {
+    let mut app = load_blocking(&[fixture(name)], &cfg());
+    for s in &mut app.sessions {
+        s.capture = format!("fixtures/{name}");
+    }
+    app.color = true;
+    apply(&mut app, Action::Resize(w, h));
+    app
+}
+
+#[test]
+fn side_by_side_detail_200x50() {
+    let mut app = loaded("node_ping.pcap", 200, 50);
+    keys(
+        &mut app,
+        &[Action::NextPane, Action::Down, Action::Down, Action::Enter],
+    );
+    let s = screen(&app);
+    assert!(
+        s.contains("Timeline #1  3/9") && s.contains("Message #3 of session #1"),
+        "{s}"
+    );
+    insta::assert_snapshot!("side_by_side_200x50", s);
+}
+
+#[test]
+fn faithful_json_and_socket_io_details() {
+    let mut app = loaded("node_debug.pcap", 80, 24);
+    select_message(&mut app, 2);
+    apply(&mut app, Action::Enter);
+    let s = screen(&app);
+    assert!(s.contains("\"price\": 1.10,"), "{s}");
+    insta::assert_snapshot!("json_detail_80x24", s);
+    apply(&mut app, Action::ToggleRaw);
+    let s = screen(&app);
+    assert!(s.contains("payload (raw, as sent"), "{s}");
+    apply(&mut app, Action::ToggleRaw);
+    keys(
+        &mut app,
+        &[
+            Action::NextMessage,
+            Action::NextMessage,
+            Action::NextMessage,
+        ],
+    );
+    let s = screen(&app);
+    assert!(s.contains("socket.io EVENT"), "{s}");
+    insta::assert_snapshot!("socket_io_detail_80x24", s);
+}
+
+#[test]
+fn failed_inflation_and_refused_body_and_midstream() {
+    let mut app = loaded("py_inflate_fail.pcap", 80, 24);
+    let s = screen(&app);
+    assert!(s.contains("(did not inflate: payload unknown)"), "{s}");
+    select_message(&mut app, 1);
+    apply(&mut app, Action::Enter);
+    let s = screen(&app);
+    assert!(
+        s.contains("did not inflate (5 B compressed): the inflater failed: corrupt DEFLATE data"),
+        "{s}"
+    );
+    assert!(!s.contains("Inflate("), "no Debug text: {s}");
+    insta::assert_snapshot!("inflate_failed_80x24", s);
+
+    let mut app = loaded("py_refused.pcap", 80, 40);
+    apply(&mut app, Action::Enter);
+    let s = screen(&app);
+    assert!(
+        s.contains("body (28 B): \"Forbidden: no such endpoint\\n\""),
+        "{s}"
+    );
+
+    let app = loaded("py_midstream.pcap", 80, 24);
+    let s = screen(&app);
+    assert!(s.contains("path unknown (mid-stream)"), "{s}");
+}
+
+#[test]
+fn search_filter_header_200x50() {
+    let mut app = loaded("py_many.pcap", 200, 50);
+    apply(&mut app, Action::SearchStart);
+    for c in "kicked".chars() {
+        apply(&mut app, Action::PromptChar(c));
+    }
+    keys(
+        &mut app,
+        &[
+            Action::PromptSubmit,
+            Action::ToggleMatchesOnly,
+            Action::CycleDir,
+        ],
+    );
+    let s = screen(&app);
+    assert!(s.contains("filter c->s AND \"kicked\""), "{s}");
+    assert!(s.contains("Sessions 5 of 30 (matches only)"), "{s}");
+    insta::assert_snapshot!("search_filter_200x50", s);
+}
+
+/// Colours stay readable on light themes: no white or bright foreground anywhere, on every
+/// main screen.
+#[test]
+fn no_white_or_bright_colours_on_any_screen() {
+    let mut app = loaded("node_debug.pcap", 120, 40);
+    let bad = |b: &Buffer| {
+        b.content()
+            .iter()
+            .find(|c| {
+                matches!(
+                    c.fg,
+                    Color::White
+                        | Color::Gray
+                        | Color::LightRed
+                        | Color::LightGreen
+                        | Color::LightYellow
+                        | Color::LightBlue
+                        | Color::LightMagenta
+                        | Color::LightCyan
+                )
+            })
+            .map(|c| format!("{:?} {:?}", c.symbol(), c.fg))
+    };
+    let mut screens = vec![draw(&app)];
+    for a in [
+        Action::NextPane,
+        Action::Enter,
+        Action::Back,
+        Action::ToggleStats,
+        Action::ToggleSessionStats,
+        Action::ToggleHelp,
+    ] {
+        apply(&mut app, a);
+        screens.push(draw(&app));
+    }
+    for (i, b) in screens.iter().enumerate() {
+        assert_eq!(bad(b), None, "screen {i}");
+    }
+}
