@@ -475,3 +475,32 @@ fn mouse_wheel_scrolls_the_pane_under_the_pointer() {
         t.quit();
     }
 }
+
+/// Defect 10: a stats screen for the whole capture, and Enter on a finding goes to its
+/// message.
+#[test]
+fn capture_stats_and_jump_from_a_finding_to_its_message() {
+    for size in SIZES {
+        let t = Term::start("stats", size, &["tui", &fixture("py_inflate_fail.pcap")]);
+        t.wait_for("Timeline #1");
+        t.keys(&["s"]);
+        let s = t.wait_for("Capture stats");
+        assert!(s.contains("closed clean"), "sessions by outcome: {s}");
+        assert!(s.contains("decompression-failed"), "{s}");
+        assert!(s.contains("1002"), "first close code: {s}");
+        // Select the decompression-failed finding and go to its message.
+        for _ in 0..5 {
+            let s = t.screen();
+            if s.lines()
+                .any(|l| l.contains(">#1") && l.contains("decompression-failed"))
+            {
+                break;
+            }
+            t.keys(&["Down"]);
+        }
+        t.keys(&["Enter"]);
+        let s = t.wait_for("Message #2 of session #1");
+        assert!(s.contains("did not inflate (5 B compressed)"), "{s}");
+        t.quit();
+    }
+}
