@@ -330,7 +330,7 @@ pub enum LoadMsg {
     /// Progress of the current input.
     Progress(LoadProgress),
     /// Live capture counters.
-    #[allow(dead_code)] // MERGE: sent by the live loader
+    #[cfg_attr(not(feature = "live"), allow(dead_code))]
     Live(LiveStatus),
     /// A file or the run failed.
     Error(String),
