@@ -578,6 +578,9 @@ pub struct App {
     pub spill: Option<Arc<Spill>>,
     /// The detail pane's rows last laid out.
     pub detail_cache: std::cell::RefCell<Option<crate::tui::detail::DetailRows>>,
+    /// Bytes for the terminal itself (an OSC 52 clipboard sequence), written by the event
+    /// loop after the next draw.
+    pub pending_output: Option<String>,
 }
 
 /// Which stats screen is shown.
@@ -654,6 +657,7 @@ impl App {
             quit: false,
             spill: None,
             detail_cache: std::cell::RefCell::new(None),
+            pending_output: None,
         }
     }
 
