@@ -290,6 +290,7 @@ fn bench_ndjson_line(c: &mut Criterion) {
         utf8_valid: Some(true),
         close_code: None,
         close_reason: None,
+        inflate_error: None,
     };
     let m = SessionMessage {
         session: 17,

@@ -136,6 +136,30 @@ row() { # file size_mb what secs msgs frames
 }
 
 SPEEDUPS=()
+TUI_ROWS=()
+
+# tui_row FILE: the terminal UI's loader on FILE (`wsscope tui --measure-load`: what the UI
+# holds, built as the UI builds it, without a terminal): messages, time to the first screen,
+# load time, peak RSS, and bytes per message (RSS and the message index alone).
+tui_row() {
+    local f=$1 out
+    out=$(mktemp)
+    /usr/bin/time -v -o "$TIMEF" "$WSSCOPE" tui --measure-load "$f" >"$out" 2>>"$DATA/bench-stderr.log"
+    RSS_MIB=$(awk -F': ' '/Maximum resident set size/ { printf "%.0f", $2 / 1024 }' "$TIMEF")
+    local msgs first load index spill
+    msgs=$(jget messages "$out")
+    first=$(jget first_screen_ms "$out")
+    load=$(jget load_ms "$out")
+    index=$(jget index_bytes "$out")
+    spill=$(jget spill_bytes "$out")
+    rm -f "$out"
+    TUI_ROWS+=("$(awk -v n="$(basename "$f")" -v m="$msgs" -v fs="$first" -v l="$load" \
+        -v r="$RSS_MIB" -v i="$index" -v sp="$spill" 'BEGIN {
+            printf "%-28s %10d %10d %8.2f %9d %12.0f %12.0f %10.0f",
+                n, m, fs, l / 1000, r, (m > 0) ? r * 1048576 / m : 0,
+                (m > 0) ? i / m : 0, sp / 1e6 }')")
+    log "tui $(basename "$f"): ${msgs} messages, first screen ${first} ms, ${RSS_MIB} MiB"
+}
 
 : >"$DATA/bench-stderr.log"
 for f in "${FILES[@]}"; do
@@ -152,6 +176,7 @@ for f in "${FILES[@]}"; do
     ours=$SECS
     measure "$WSSCOPE" analyze --no-progress --quiet --json /dev/null "$f"
     row "$name" "$mb" "wsscope --json (report in RAM)" "$SECS" "$msgs" "$frames"
+    tui_row "$f"
     if [ "$TSHARK" = 1 ]; then
         measure tshark -r "$f" -Y websocket -T fields -e frame.number
         row "$name" "$mb" "tshark -Y websocket" "$SECS" "$msgs" "$frames"
@@ -164,6 +189,13 @@ echo
 printf '%-28s %8s  %-34s %8s %8s %12s %12s %9s\n' \
     file "size MB" run seconds "MB/s" "messages/s" "frames/s" "RSS MiB"
 printf '%s\n' "${ROWS[@]}"
+echo
+echo "Terminal UI (wsscope tui --measure-load): what the UI holds after loading the capture"
+printf '%-28s %10s %10s %8s %9s %12s %12s %10s\n' \
+    file messages "1st scr ms" "load s" "RSS MiB" "RSS B/msg" "index B/msg" "spill MB"
+printf '%s\n' "${TUI_ROWS[@]}"
+echo "RSS B/msg includes the analyzer's own working memory; index B/msg is the message index"
+echo "alone (payloads are in the spill file, read back when shown)."
 echo
 if [ ${#SPEEDUPS[@]} -gt 0 ]; then
     printf '%s\n' "${SPEEDUPS[@]}"

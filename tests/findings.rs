@@ -11,6 +11,8 @@ use wsscope_core::analyzer::AnalyzerConfig;
 use wsscope_core::finding::Code;
 use wsscope_core::tcp::CloseReason;
 use wsscope_core::ws::message::MessageKind;
+use wsscope_output::json_line::MessageLineWriter;
+use wsscope_output::report::{message_report, PayloadMode};
 use wsscope_testkit::{
     deflate_message, fragment_ipv4, fragment_ipv6, new_deflate_compressor, pcap_bytes,
     Conversation, FrameSpec, LengthForm, Packet, PcapOptions, TcpFlags, TcpSegmentSpec,
@@ -628,6 +630,33 @@ fn decompression_failed_then_next_no_context_takeover_message_inflates() {
     assert_eq!(msgs[2].message.payload, b"third");
     assert!(msgs[2].message.compressed && !msgs[2].message.incomplete);
     assert_eq!(o.texts(S2C), ["uncompressed reply"]);
+    // The failed message says so (core, JSON report, NDJSON line); the good ones do not.
+    let failed = msgs[1];
+    assert!(failed.message.compressed && failed.message.payload.is_empty());
+    let reason = failed
+        .message
+        .inflate_error
+        .as_ref()
+        .expect("the failure is on the message")
+        .to_string();
+    assert!(
+        reason.starts_with("the inflater failed: corrupt DEFLATE data ("),
+        "{reason}"
+    );
+    for (m, failed) in [(msgs[0], false), (failed, true), (msgs[2], false)] {
+        let json = serde_json::to_value(message_report(m, PayloadMode::Full)).expect("json");
+        let mut line = Vec::new();
+        MessageLineWriter::new().write(&mut line, m, PayloadMode::Full);
+        let ndjson: serde_json::Value = serde_json::from_slice(&line).expect("ndjson line");
+        for v in [&json, &ndjson] {
+            assert_eq!(v["inflate_failed"], failed, "{v}");
+            if failed {
+                assert_eq!(v["inflate_error"], reason.as_str(), "{v}");
+            } else {
+                assert!(v.get("inflate_error").is_none(), "{v}");
+            }
+        }
+    }
 }
 
 #[test]

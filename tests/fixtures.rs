@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{codes, payload, report_for, root, sha256_hex};
+use common::{codes, payload, report_for, root, sha256_hex, wsscope};
 use serde_json::Value;
 
 fn check_fixture(name: &str) -> Value {
@@ -205,4 +205,36 @@ fn refused_upgrade_403() {
     assert_eq!(s["close"]["tcp_closer"], "s2c");
     assert!(codes(&s["findings"]).contains(&"upgrade-rejected".to_string()));
     assert_eq!(s["messages"].as_array().map(Vec::len), Some(0));
+    // websockets' process_request answer: its body is shown (it is what the server said).
+    let response = &s["handshake"]["response"];
+    assert_eq!(response["body"], "Forbidden: no such endpoint\n");
+    assert_eq!(response["body_len"], 28);
+    // NDJSON: the body comes after the head, so the session's end carries it.
+    let pcap = root().join("fixtures/py_refused.pcap");
+    let out = wsscope(["analyze".as_ref(), "--ndjson".as_ref(), pcap.as_os_str()]);
+    let lines: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("NDJSON line"))
+        .collect();
+    let start = lines.iter().find(|l| l["event_type"] == "session_start");
+    let start = start.expect("session_start");
+    assert!(start["handshake"]["response"].get("body").is_none());
+    let end = lines.iter().find(|l| l["event_type"] == "session_end");
+    let end = end.expect("session_end");
+    assert_eq!(end["response_body"], "Forbidden: no such endpoint\n");
+    assert_eq!(end["response_body_len"], 28);
+    // Text: the refusal shows what the server said, escaped.
+    let out = wsscope(["analyze".as_ref(), pcap.as_os_str()]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("  body       28 B: \"Forbidden: no such endpoint\\n\""),
+        "{text}"
+    );
+}
+
+#[test]
+fn node_debug_matches_the_peers_logs() {
+    // Every message, ping and pong agrees with the peers; the server closed 4001.
+    let report = check_fixture("node_debug");
+    assert_eq!(report["sessions"][0]["close"]["code"], 4001);
 }

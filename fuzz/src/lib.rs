@@ -9,6 +9,7 @@ use std::rc::Rc;
 
 use wsscope_core::escape::is_unsafe_char;
 use wsscope_core::sink::{Sink, Tee};
+use wsscope_output::jsonfmt::{self, Pretty};
 use wsscope_output::ndjson::NdjsonSink;
 use wsscope_output::text::TextSink;
 
@@ -659,6 +660,92 @@ pub fn pipeline(data: &[u8]) {
     }
 }
 
+/// The text without JSON whitespace outside strings.
+fn minify_json(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut in_string = false;
+    let mut escaped = false;
+    for c in text.chars() {
+        if in_string {
+            out.push(c);
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == '"' {
+                in_string = false;
+            }
+        } else if !matches!(c, ' ' | '\t' | '\n' | '\r') {
+            in_string = c == '"';
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// `text` as `jsonfmt::pretty` spells it: every `shown_escaped` character other than JSON
+/// whitespace (in valid JSON those stand only inside strings) as `\uXXXX` UTF-16 escapes.
+fn spell_shown_escaped(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if jsonfmt::shown_escaped(c) && !matches!(c, ' ' | '\t' | '\n' | '\r') {
+            for u in c.encode_utf16(&mut [0; 2]) {
+                out.push_str(&format!("\\u{u:04x}"));
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Laws of a successful `pretty(input)`: only whitespace outside strings changes (with
+/// dangerous characters spelled as escapes), no line holds a dangerous character, the output
+/// is the same JSON value when no key repeats, and it formats to itself.
+fn check_pretty(input: &str, p: &Pretty) {
+    let shown = p.lines.join("\n");
+    assert_eq!(
+        minify_json(&shown),
+        minify_json(&spell_shown_escaped(input)),
+        "pretty changed more than whitespace"
+    );
+    for line in &p.lines {
+        assert!(
+            !line.chars().any(jsonfmt::shown_escaped),
+            "unsafe line {line:?}"
+        );
+    }
+    if p.duplicates.is_empty() {
+        let before = serde_json::from_str::<serde_json::Value>(input).ok();
+        let after = serde_json::from_str::<serde_json::Value>(&shown).ok();
+        assert_eq!(before, after, "pretty changed the JSON value");
+    } else {
+        assert!(p.duplicates.iter().all(|d| d.path.starts_with('$')));
+    }
+    let again = jsonfmt::pretty(&shown).expect("pretty output is valid JSON");
+    assert_eq!(again.lines, p.lines, "pretty is not idempotent");
+    assert_eq!(again.duplicates, p.duplicates);
+}
+
+/// `jsonfmt::pretty` and `jsonfmt::pretty_prefixed` on arbitrary text: no panic, and the laws
+/// of [`check_pretty`] whenever they succeed.
+pub fn json_pretty(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    if let Ok(p) = jsonfmt::pretty(text) {
+        check_pretty(text, &p);
+    }
+    if let Some((prefix, body)) = jsonfmt::pretty_prefixed(text) {
+        assert!(
+            text.as_bytes()[0].is_ascii_digit(),
+            "prefix claimed on {text:?}"
+        );
+        assert!(!prefix.label.chars().any(jsonfmt::shown_escaped));
+        check_pretty(&text[prefix.json_start..], &body);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -758,6 +845,36 @@ mod tests {
     /// A poor man's fuzz run for `cargo test`: byte flips, cuts and splices of the fixture
     /// seed keep the target's invariants (bounded memory, event order, done after finish).
     #[test]
+    fn mutated_json_seeds_keep_the_laws() {
+        let mut rng = Rng::new(12);
+        let mut formatted = 0;
+        for round in 0..3000 {
+            let (_, seed) = seeds::JSON_SEEDS[round % seeds::JSON_SEEDS.len()];
+            let mut input = seed.as_bytes().to_vec();
+            for _ in 0..1 + rng.below(2) {
+                let at = rng.below(input.len() as u64) as usize;
+                match rng.below(8) {
+                    0 => input[at] ^= 1 << rng.below(8),
+                    1 => input.truncate(at.max(1)),
+                    2 => {
+                        let n = rng.below(16) as usize;
+                        let piece = input[at..(at + n).min(input.len())].to_vec();
+                        let to = rng.below(input.len() as u64) as usize;
+                        input.splice(to..to, piece);
+                    }
+                    3 => input.insert(at, b"{}[],:\"\\0-eE.ut"[rng.below(14) as usize]),
+                    _ => input.insert(at, b" \n\t\r"[rng.below(4) as usize]),
+                }
+            }
+            json_pretty(&input);
+            formatted +=
+                usize::from(std::str::from_utf8(&input).is_ok_and(|t| jsonfmt::pretty(t).is_ok()));
+        }
+        // Enough mutants stay valid JSON for the laws to be exercised.
+        assert!(formatted > 300, "only {formatted} mutants formatted");
+    }
+
+    #[test]
     fn mutated_tls_seeds_keep_the_invariants() {
         let pcap = std::fs::read(concat!(
             env!("CARGO_MANIFEST_DIR"),
@@ -799,6 +916,7 @@ mod tests {
                 "pipeline" => pipeline(&bytes),
                 "h2_connection" => h2_connection(&bytes),
                 "tls_flow" => tls_flow(&bytes),
+                "json_pretty" => json_pretty(&bytes),
                 other => panic!("unknown target {other}"),
             }
         }

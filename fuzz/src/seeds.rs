@@ -292,6 +292,28 @@ fn ws_streams() -> Vec<(&'static str, bool, Vec<u8>, Vec<u8>)> {
     v
 }
 
+/// `json_pretty` seeds: (file name, text).
+pub const JSON_SEEDS: &[(&str, &str)] = &[
+    (
+        "spellings",
+        "{\"z\":1.10,\"a\":[12345678901234567890123,-0,1E5],\"z\":null}",
+    ),
+    (
+        "escapes",
+        "[\"\\u0000\\\"\\\\\\/\\uD83D\\uDE00\",\"\u{e9}\u{65e5}\u{202e}\u{9b}\",{},[],true,false]",
+    ),
+    ("socketio-event", "42/admin,7[\"chat\",{\"a\":1}]"),
+    (
+        "socketio-binary",
+        "451-[\"up\",{\"_placeholder\":true,\"num\":0}]",
+    ),
+    (
+        "engineio-open",
+        "0{\"sid\":\"x\",\"upgrades\":[],\"pingInterval\":25000}",
+    ),
+    ("nested", "{\"a\":{\"b\":[[[{\"c\":[1,{\"d\":\"e\"}]}]]]}}"),
+];
+
 /// One seed: target name, file name, bytes.
 pub type Seed = (&'static str, String, Vec<u8>);
 
@@ -474,6 +496,12 @@ pub fn generate(fixtures: &[(String, Vec<u8>)]) -> Vec<Seed> {
         "diagnose-echo".into(),
         format!("{SAMPLE_KEY}\0{SAMPLE_KEY}").into_bytes(),
     ));
+
+    // json_pretty: JSON the TUI shows, with the spellings a Value round trip would change,
+    // socket.io prefixes and dangerous characters.
+    for (name, text) in JSON_SEEDS {
+        out.push(("json_pretty", (*name).into(), text.as_bytes().to_vec()));
+    }
 
     // tls_flow: [limits] then [hdr][bytes] records. A TLS 1.3 handshake with the client
     // random of the target's key log (py_tls13), then records that do not open.

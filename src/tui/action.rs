@@ -148,8 +148,13 @@ pub fn mouse_action(m: MouseEvent) -> Option<Action> {
 }
 
 /// Opens the detail of the selected message (focus stays on the timeline when both are on
-/// screen side by side).
+/// screen side by side; Enter again focuses the detail).
 fn open_message_detail(app: &mut App) {
+    if app.detail == Some(Detail::Message) {
+        // Side by side, the detail of this message is already shown: focus it.
+        app.pane = Pane::Detail;
+        return;
+    }
     if app.message().is_some() {
         app.detail = Some(Detail::Message);
         app.detail_scroll = 0;

@@ -116,7 +116,7 @@ fn finding_lines(app: &App, findings: &[Finding], out: &mut Vec<Line<'static>>) 
 pub fn session_detail_lines(app: &App, s: &SessionInfo) -> Vec<Line<'static>> {
     let mut out = vec![
         Line::raw(format!(
-            "session #{}  {} → {}  [{}]",
+            "session #{}  client {} -> server {}  [{}]",
             s.id(),
             s.client(),
             s.server(),
@@ -185,6 +185,18 @@ pub fn session_detail_lines(app: &App, s: &SessionInfo) -> Vec<Line<'static>> {
                             "  {}: {}",
                             for_terminal(k),
                             for_terminal(v)
+                        )));
+                    }
+                    if let Some(body) = s.end.as_ref().and_then(|e| e.response_body.as_ref()) {
+                        let kept = if (body.bytes.len() as u64) < body.len {
+                            format!(", first {} shown", body.bytes.len())
+                        } else {
+                            String::new()
+                        };
+                        out.push(Line::raw(format!(
+                            "  body ({} B{kept}): \"{}\"",
+                            body.len,
+                            bytes_for_terminal(&body.bytes)
                         )));
                     }
                 }
@@ -276,7 +288,11 @@ pub fn message_detail_lines(
         pos + 1,
         dir_label(m.dir),
         m.kind.as_str(),
-        fmt_size(m.len),
+        if m.inflate_failed() {
+            "size unknown".to_string()
+        } else {
+            fmt_size(m.len)
+        },
         fmt_size(m.wire_len),
         if m.compressed() { "  compressed" } else { "" },
         if m.frames > 1 {
@@ -457,21 +473,43 @@ pub struct JsonView {
     pub notes: Vec<String>,
 }
 
-/// `text` pretty-printed when it is a JSON object or array (after a socket.io/engine.io
-/// packet prefix, when there is one).
+/// `text` pretty-printed, token by token (nothing of the message changed), when it is a JSON
+/// object or array, or one after a socket.io/engine.io packet prefix.
 pub fn json_view(text: &str) -> Option<JsonView> {
-    // MERGE: replaced by the faithful formatter.
-    let v: serde_json::Value = serde_json::from_str(text).ok()?;
-    if !(v.is_object() || v.is_array()) {
-        return None;
+    use wsscope_output::jsonfmt;
+    let (label, pretty) = match jsonfmt::pretty(text) {
+        Ok(p) => ("JSON, pretty-printed as sent".to_string(), p),
+        Err(_) => {
+            let (prefix, p) = jsonfmt::pretty_prefixed(text)?;
+            (
+                format!(
+                    "{}: `{}` then JSON, pretty-printed as sent",
+                    prefix.label,
+                    for_terminal(&text[..prefix.json_start])
+                ),
+                p,
+            )
+        }
+    };
+    let mut notes: Vec<String> = pretty
+        .duplicates
+        .iter()
+        .map(|d| {
+            format!(
+                "duplicate key \"{}\" at {} (JSON.parse keeps the last)",
+                d.key, d.path
+            )
+        })
+        .collect();
+    if pretty.duplicates_omitted > 0 {
+        notes.push(format!(
+            "and {} more duplicate keys",
+            pretty.duplicates_omitted
+        ));
     }
-    let pretty = serde_json::to_string_pretty(&v).ok()?;
     Some(JsonView {
-        label: "JSON".into(),
-        lines: wsscope_core::escape::json_terminal_safe(pretty)
-            .lines()
-            .map(str::to_string)
-            .collect(),
-        notes: Vec::new(),
+        label,
+        lines: pretty.lines,
+        notes,
     })
 }

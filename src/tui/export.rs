@@ -13,9 +13,11 @@ use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
 use std::rc::Rc;
 use wsscope_core::analyzer::Event;
+use wsscope_core::finding::Code;
 use wsscope_core::session::SessionMessage;
 use wsscope_core::sink::Sink;
-use wsscope_core::ws::message::{Message, MessageKind};
+use wsscope_core::ws::deflate::InflateError;
+use wsscope_core::ws::message::{DecompressionError, Message, MessageKind};
 use wsscope_output::ndjson::NdjsonSink;
 use wsscope_output::report::PayloadMode;
 
@@ -216,11 +218,39 @@ fn session_message(
             utf8_valid,
             close_code: row.close_code,
             close_reason,
+            inflate_error: row.inflate_failed().then(|| inflate_error(s, row)),
         },
         first_packet: row.first_packet,
         last_packet: row.last_packet(),
         rtt_nanos: row.rtt_nanos(),
     })
+}
+
+/// Why `row` did not inflate, read back from the session's `decompression-failed` finding at
+/// its time ("... does not inflate: <error>"). Without one (repeated findings are counted on
+/// the first), the direction's context was lost: later messages fail for that reason.
+fn inflate_error(s: &SessionInfo, row: &MsgRow) -> DecompressionError {
+    let lost = DecompressionError::ContextLost;
+    let detail = s.findings.iter().find_map(|f| {
+        (f.code == Code::DecompressionFailed
+            && f.ts == Some(row.ts)
+            && f.dir.is_none_or(|d| d == row.dir))
+        .then_some(f.detail.as_str())
+    });
+    let Some(why) = detail.and_then(|d| d.split_once("does not inflate: ").map(|(_, w)| w)) else {
+        return lost;
+    };
+    let stalled = DecompressionError::Inflate(InflateError::Stalled);
+    if why == stalled.to_string() {
+        return stalled;
+    }
+    match why
+        .strip_prefix("the inflater failed: corrupt DEFLATE data (")
+        .and_then(|r| r.strip_suffix(')'))
+    {
+        Some(reason) => DecompressionError::Inflate(InflateError::Corrupt(reason.to_string())),
+        None => lost,
+    }
 }
 
 /// A writer the sink owns while the caller keeps a handle to flush it and see the error.

@@ -136,6 +136,12 @@ fn load(paths: &[String], cfg: &AnalyzerConfig, out: &mut dyn FnMut(LoadMsg)) {
 /// standard input are not read here (that would consume them): their errors show in the UI.
 fn check_inputs(paths: &[String]) -> io::Result<()> {
     for p in paths {
+        // Pipes (a named FIFO, `-`, `<(...)`) are not opened here: opening and closing a FIFO
+        // would let its writer see a closed pipe before the loader opens it again.
+        let regular = std::fs::metadata(p).map(|m| m.is_file());
+        if p == "-" || matches!(regular, Ok(false)) {
+            continue;
+        }
         let input =
             wsscope_core::pipeline::open_input(p).map_err(|e| io::Error::other(e.to_string()))?;
         if input.size.is_some() {

@@ -312,6 +312,13 @@ fn render_header(app: &App, area: Rect, buf: &mut Buffer) {
     if let Some(status) = load_status(app) {
         spans.push(Span::styled(format!("  {status}"), fg(app, Color::Green)));
     }
+    // The filter before the counts: on a narrow terminal it is what must not be cut.
+    if let Some(f) = filter_text(app) {
+        spans.push(Span::styled(
+            format!("  filter {f}"),
+            fg(app, Color::Magenta).add_modifier(Modifier::BOLD),
+        ));
+    }
     spans.extend([
         Span::raw(format!(
             "  {} sessions  {} msgs  ",
@@ -324,12 +331,8 @@ fn render_header(app: &App, area: Rect, buf: &mut Buffer) {
         Span::raw(" "),
         Span::styled(format!("{}I", counts[0]), sev_style(app, Severity::Info)),
     ]);
-    match filter_text(app) {
-        Some(f) => spans.push(Span::styled(
-            format!("  filter {f}"),
-            fg(app, Color::Magenta).add_modifier(Modifier::BOLD),
-        )),
-        None => spans.push(Span::raw("  no filter")),
+    if filter_text(app).is_none() {
+        spans.push(Span::raw("  no filter"));
     }
     if app.follow {
         spans.push(Span::raw("  follow"));
@@ -345,7 +348,8 @@ pub fn state_text(s: &SessionInfo) -> String {
     }
 }
 
-fn session_line(app: &App, s: &SessionInfo, selected: bool, id_w: usize) -> Line<'static> {
+fn session_line(app: &App, i: usize, s: &SessionInfo, id_w: usize) -> Line<'static> {
+    let selected = i == app.session_sel;
     let c = s.finding_counts();
     let (marker, sev) = if c[2] > 0 {
         (format!("E{}", c[2]), Some(Severity::Error))
@@ -359,7 +363,7 @@ fn session_line(app: &App, s: &SessionInfo, selected: bool, id_w: usize) -> Line
     let hits = app
         .search
         .as_ref()
-        .and_then(|x| x.of(app.sessions.iter().position(|o| o.id() == s.id())?))
+        .and_then(|x| x.of(i))
         .map(|h| {
             if h.messages.is_empty() {
                 "*".to_string()
@@ -398,7 +402,7 @@ fn session_line(app: &App, s: &SessionInfo, selected: bool, id_w: usize) -> Line
     if let Some(p) = s.subprotocol() {
         spans.push(Span::raw(format!(" [{}]", for_terminal(p))));
     }
-    spans.push(Span::raw(format!("  {} → {}", s.client(), s.server())));
+    spans.push(Span::raw(format!("  {} -> {}", s.client(), s.server())));
     let mut line = Line::from(spans);
     if selected {
         line = line.style(Style::default().add_modifier(Modifier::REVERSED));
@@ -418,11 +422,7 @@ fn render_sessions(app: &App, area: Rect, buf: &mut Buffer) {
         .iter()
         .skip(scroll)
         .take(rows)
-        .filter_map(|&i| {
-            app.sessions
-                .get(i)
-                .map(|s| session_line(app, s, i == app.session_sel, id_w))
-        })
+        .filter_map(|&i| app.sessions.get(i).map(|s| session_line(app, i, s, id_w)))
         .collect();
     let title = if app.session_rows.len() == app.sessions.len() {
         format!("Sessions {}", app.sessions.len())
@@ -565,7 +565,15 @@ fn message_line(app: &App, s: &SessionInfo, m: &MsgRow, row: usize) -> Line<'sta
         Span::raw(format!("{:>10} ", time_text(app, m.ts, s.start_ts()))),
         Span::styled(dir_label(m.dir), fg(app, dir_color)),
         Span::styled(format!(" {:<6}", m.kind.as_str()), kind_style),
-        Span::raw(format!("{:>9} {flags}", fmt_size(m.len))),
+        Span::raw(format!(
+            "{:>9} {flags}",
+            if m.inflate_failed() {
+                // The inflated size is unknown: not "0 B".
+                "?".to_string()
+            } else {
+                fmt_size(m.len)
+            }
+        )),
         match finding {
             Some(f) => Span::styled(
                 match f.severity {

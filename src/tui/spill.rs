@@ -135,6 +135,49 @@ impl Spill {
     }
 }
 
+/// Reads payloads in ascending offset order through a 1 MiB window, so that a scan of many
+/// small payloads (a search) costs one read per window instead of one per payload.
+pub struct SpillCursor<'a> {
+    spill: &'a Spill,
+    window: Vec<u8>,
+    start: u64,
+}
+
+/// Bytes read at a time by a [`SpillCursor`].
+const WINDOW: usize = 1 << 20;
+
+impl<'a> SpillCursor<'a> {
+    /// A cursor over `spill`.
+    pub fn new(spill: &'a Spill) -> Self {
+        SpillCursor {
+            spill,
+            window: Vec::new(),
+            start: 0,
+        }
+    }
+
+    /// The payload at `at` (read directly when larger than the window).
+    pub fn read(&mut self, at: Spilled) -> io::Result<std::borrow::Cow<'_, [u8]>> {
+        let len = at.len as usize;
+        if len > WINDOW / 2 {
+            return self.spill.read(at).map(std::borrow::Cow::Owned);
+        }
+        let end = at.offset + at.len as u64;
+        let inside = at.offset >= self.start && end <= self.start + self.window.len() as u64;
+        if !inside {
+            let avail = self.spill.len().saturating_sub(at.offset);
+            let n = (WINDOW as u64).min(avail).max(at.len as u64) as u32;
+            self.window = self.spill.read(Spilled {
+                offset: at.offset,
+                len: n,
+            })?;
+            self.start = at.offset;
+        }
+        let from = (at.offset - self.start) as usize;
+        Ok(std::borrow::Cow::Borrowed(&self.window[from..from + len]))
+    }
+}
+
 #[cfg(unix)]
 fn create_file(dir: &std::path::Path) -> io::Result<File> {
     use std::os::unix::fs::OpenOptionsExt;
@@ -210,6 +253,26 @@ mod tests {
         assert!(f.is_file() || cfg!(not(unix)));
         round_trip(&f);
         round_trip(&Spill::in_memory());
+    }
+
+    #[test]
+    fn a_cursor_reads_what_was_appended() {
+        let s = Spill::in_memory();
+        let mut at = Vec::new();
+        for i in 0..3000u32 {
+            let bytes = vec![(i % 251) as u8; (i % 700) as usize];
+            at.push((s.append(&bytes).expect("append"), bytes));
+        }
+        let big = vec![9u8; 3 << 20];
+        at.push((s.append(&big).expect("append"), big));
+        let mut c = SpillCursor::new(&s);
+        for (a, bytes) in &at {
+            assert_eq!(&*c.read(*a).expect("read"), &bytes[..]);
+        }
+        // Out of order too.
+        for (a, bytes) in at.iter().rev().step_by(7) {
+            assert_eq!(&*c.read(*a).expect("read"), &bytes[..]);
+        }
     }
 
     #[test]

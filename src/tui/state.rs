@@ -661,7 +661,9 @@ impl App {
         }
     }
 
-    /// The kept payload of `m`, read back from the spill (empty when it cannot be read).
+    /// The kept payload of `m`, read back from the spill (empty when it cannot be read; tests:
+    /// the export reads the spill itself, to report a failed read).
+    #[cfg(test)]
     pub fn payload(&self, m: &MsgRow) -> Vec<u8> {
         self.payload_prefix(m, usize::MAX)
     }
@@ -854,14 +856,23 @@ impl App {
         };
         let needle = search.query.to_lowercase().into_bytes();
         search.searched.resize(self.sessions.len(), 0);
+        let mut cursor = self.spill.as_deref().map(super::spill::SpillCursor::new);
         for (i, s) in self.sessions.iter().enumerate() {
             let from = search.searched[i];
             // Session fields are checked every time: findings and the end arrive late.
             let fields = session_matches(s, &needle);
             let mut found = Vec::new();
-            for (k, m) in s.messages.iter().enumerate().skip(from) {
-                if self.message_matches(m, &needle) {
-                    found.push(k as u32);
+            if let Some(cursor) = cursor.as_mut() {
+                for (k, m) in s.messages.iter().enumerate().skip(from) {
+                    if m.payload.len == 0 {
+                        continue;
+                    }
+                    let hit = cursor
+                        .read(m.payload)
+                        .is_ok_and(|p| contains_ignore_case(&p, &needle));
+                    if hit {
+                        found.push(k as u32);
+                    }
                 }
             }
             search.searched[i] = s.messages.len();
@@ -886,15 +897,6 @@ impl App {
             h.messages.extend(found);
         }
         self.search = Some(search);
-    }
-
-    /// True when `m`'s payload or close reason contains `needle` (lowercase).
-    fn message_matches(&self, m: &MsgRow, needle: &[u8]) -> bool {
-        if m.payload.len == 0 {
-            return false;
-        }
-        let payload = self.payload(m);
-        contains_ignore_case(&payload, needle)
     }
 
     /// Recomputes the timeline rows matching the search in the current session.

@@ -54,7 +54,7 @@ impl MsgRow {
         for (on, bit) in [
             (msg.compressed, COMPRESSED),
             (msg.incomplete, INCOMPLETE),
-            (false, INFLATE_FAILED), /* MERGE: msg.inflate_error.is_some() */
+            (msg.inflate_error.is_some(), INFLATE_FAILED),
             (msg.utf8_valid == Some(false), UTF8_INVALID),
             (not_kept, NOT_KEPT),
         ] {

@@ -612,7 +612,14 @@ fn w_proposes_a_name_for_the_selection_and_writes_the_message_payload_raw() {
 
 #[test]
 fn w_on_a_session_writes_the_events_analyze_ndjson_prints() {
-    for capture in ["node_ping.pcap", "py_deflate.pcap"] {
+    for capture in [
+        "node_ping.pcap",
+        "py_deflate.pcap",
+        "py_inflate_fail.pcap",
+        "node_debug.pcap",
+        "py_midstream.pcap",
+        "py_refused.pcap",
+    ] {
         let mut app = load_blocking(&[fixture(capture)], &cfg());
         apply(&mut app, Action::Resize(80, 24));
         let dir = tempfile::tempdir().expect("temp dir");

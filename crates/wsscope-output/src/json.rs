@@ -2,9 +2,9 @@
 
 use crate::output::{Output, OutputSink};
 use crate::report::{
-    capture_reports, close_report, finding_report, message_report, session_info, session_stats,
-    FindingReport, MessageReport, PayloadMode, Report, SessionReport, Summary, ToolInfo,
-    SCHEMA_VERSION,
+    capture_reports, close_report, finding_report, message_report, response_body_text,
+    session_info, session_stats, FindingReport, MessageReport, PayloadMode, Report, SessionReport,
+    Summary, ToolInfo, SCHEMA_VERSION,
 };
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::io::{self, Write};
@@ -218,6 +218,11 @@ impl Output for JsonReport {
                 (s.info.handshake.as_ref()).and_then(|h| h.response.as_ref().map(|r| r.status));
             s.close = Some(close_report(e, status));
             s.stats = session_stats(e);
+            let response = s.info.handshake.as_mut().and_then(|h| h.response.as_mut());
+            if let (Some(r), Some(body)) = (response, &e.response_body) {
+                r.body = Some(response_body_text(body));
+                r.body_len = Some(body.len);
+            }
         }
         Ok(())
     }

@@ -51,6 +51,12 @@ impl MessageLineWriter {
         write_u64(out, msg.wire_len);
         out.extend_from_slice(b",\"compressed\":");
         write_bool(out, msg.compressed);
+        out.extend_from_slice(b",\"inflate_failed\":");
+        write_bool(out, msg.inflate_error.is_some());
+        if let Some(err) = &msg.inflate_error {
+            out.extend_from_slice(b",\"inflate_error\":");
+            write_json_str(out, &err.to_string());
+        }
         let (shown, truncated) = payload_view(msg, mode);
         match shown {
             PayloadShown::Nothing => {}
@@ -214,7 +220,8 @@ mod tests {
     use proptest::prelude::*;
     use wsscope_core::escape::json_terminal_safe;
     use wsscope_core::tcp::Dir;
-    use wsscope_core::ws::message::{Message, MessageKind};
+    use wsscope_core::ws::deflate::InflateError;
+    use wsscope_core::ws::message::{DecompressionError, Message, MessageKind};
 
     fn via_serde(s: &str) -> String {
         json_terminal_safe(serde_json::to_string(s).expect("serialize"))
@@ -261,6 +268,14 @@ mod tests {
         ]
     }
 
+    fn inflate_error_strategy() -> impl Strategy<Value = DecompressionError> {
+        prop_oneof![
+            Just(DecompressionError::ContextLost),
+            Just(DecompressionError::Inflate(InflateError::Stalled)),
+            ".{0,30}".prop_map(|why| DecompressionError::Inflate(InflateError::Corrupt(why))),
+        ]
+    }
+
     fn payload_strategy() -> impl Strategy<Value = Vec<u8>> {
         prop_oneof![
             ".{0,40}".prop_map(String::into_bytes),
@@ -287,6 +302,7 @@ mod tests {
             utf8_valid in proptest::option::of(any::<bool>()),
             close_code in proptest::option::of(any::<u16>()),
             close_reason in proptest::option::of(".{0,20}"),
+            inflate_error in proptest::option::of(inflate_error_strategy()),
             rtt_nanos in proptest::option::of(any::<i64>()),
             first_packet in any::<u64>(),
             last_packet in any::<u64>(),
@@ -307,6 +323,7 @@ mod tests {
                 utf8_valid,
                 close_code,
                 close_reason,
+                inflate_error,
             };
             let m = SessionMessage {
                 session,

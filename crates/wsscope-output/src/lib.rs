@@ -12,6 +12,7 @@
 
 pub mod json;
 pub mod json_line;
+pub mod jsonfmt;
 pub mod ndjson;
 pub mod output;
 pub mod report;

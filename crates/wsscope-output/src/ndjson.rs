@@ -3,8 +3,9 @@
 use crate::json_line::MessageLineWriter;
 use crate::output::{Output, OutputSink};
 use crate::report::{
-    capture_reports, close_report, finding_report, session_info, session_stats, NdjsonEvent,
-    PayloadMode, SessionEndEvent, SessionHeader, Summary, SummaryEvent, SCHEMA_VERSION,
+    capture_reports, close_report, finding_report, response_body_text, session_info, session_stats,
+    NdjsonEvent, PayloadMode, SessionEndEvent, SessionHeader, Summary, SummaryEvent,
+    SCHEMA_VERSION,
 };
 use std::collections::HashMap;
 use std::io::{self, Write};
@@ -87,6 +88,8 @@ impl Output for Ndjson {
             session: e.id,
             close: close_report(e, status),
             stats: session_stats(e),
+            response_body: e.response_body.as_ref().map(response_body_text),
+            response_body_len: e.response_body.as_ref().map(|b| b.len),
         }))
     }
 

@@ -19,7 +19,8 @@ use wsscope_core::finding::{Code, Finding, Severity};
 use wsscope_core::handshake::{DeflateParams, Extension};
 use wsscope_core::outcome::{CloseCode, CloseCodeValidity, SessionOutcome};
 use wsscope_core::session::{
-    Classification, CloseFrame, SessionEnd, SessionId, SessionMessage, SessionStart, Transport,
+    Classification, CloseFrame, ResponseBody, SessionEnd, SessionId, SessionMessage, SessionStart,
+    Transport,
 };
 use wsscope_core::tcp::flow::Began;
 use wsscope_core::tcp::{CloseReason, Dir};
@@ -301,6 +302,15 @@ pub struct ResponseReport {
     pub headers: Vec<[String; 2]>,
     /// When the response was sent.
     pub ts: Option<String>,
+    /// A response refusing the upgrade: the first 1 KiB of its body as text (bytes that are not
+    /// UTF-8 become U+FFFD; a chunked body keeps its chunk-size lines). Absent when no body
+    /// was seen, and in the NDJSON `session_start` (the body comes after it: see
+    /// `session_end`).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub body: Option<String>,
+    /// Body bytes seen in all (more than `body` holds when the body is over 1 KiB).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub body_len: Option<u64>,
 }
 
 /// permessage-deflate parameters in effect.
@@ -360,6 +370,12 @@ pub struct MessageReport {
     pub wire_len: u64,
     /// Sent with permessage-deflate.
     pub compressed: bool,
+    /// The message was compressed and did not inflate: it has no payload to show, which does
+    /// not mean it was empty.
+    pub inflate_failed: bool,
+    /// Why it did not inflate, in words (absent when it did).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub inflate_error: Option<String>,
     /// Payload (or its preview) when it is valid UTF-8 text.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub text: Option<String>,
@@ -851,6 +867,18 @@ pub struct SessionEndEvent {
     pub close: CloseReport,
     /// Counters.
     pub stats: SessionStats,
+    /// The body of the response that refused the upgrade, as `handshake.response.body` in
+    /// the report (it follows the response head, so `session_start` does not have it).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub response_body: Option<String>,
+    /// Its length in bytes seen, as `handshake.response.body_len` in the report.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub response_body_len: Option<u64>,
+}
+
+/// The text preview of a refused upgrade's response body: lossy UTF-8 of the bytes kept.
+pub fn response_body_text(body: &ResponseBody) -> String {
+    String::from_utf8_lossy(&body.bytes).into_owned()
 }
 
 /// NDJSON `summary`.
@@ -927,6 +955,8 @@ pub fn session_info(s: &SessionStart, capture: &str) -> SessionInfo {
                 version: version_string(r.version_minor),
                 headers: header_pairs(&r.headers),
                 ts: h.response_ts.map(|t| t.rfc3339()),
+                body: None,
+                body_len: None,
             }),
             key: n.key.clone().or_else(|| {
                 wsscope_core::http::header(&h.request.headers, "sec-websocket-key")
@@ -1020,6 +1050,8 @@ pub fn message_report(m: &SessionMessage, mode: PayloadMode) -> MessageReport {
         len: msg.len,
         wire_len: msg.wire_len,
         compressed: msg.compressed,
+        inflate_failed: msg.inflate_error.is_some(),
+        inflate_error: msg.inflate_error.as_ref().map(ToString::to_string),
         text,
         data_b64,
         truncated,

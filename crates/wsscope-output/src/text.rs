@@ -299,6 +299,19 @@ impl Text {
                         r.status,
                         describe_negotiated(&h.negotiated, r.status)
                     )?;
+                    if let Some(body) = &end.response_body {
+                        let more = if body.len > body.bytes.len() as u64 {
+                            format!(" (first {} shown)", human_bytes(body.bytes.len() as u64))
+                        } else {
+                            String::new()
+                        };
+                        writeln!(
+                            o,
+                            "  body       {}{more}: \"{}\"",
+                            human_bytes(body.len),
+                            bytes_for_terminal(&body.bytes)
+                        )?;
+                    }
                 }
                 None => writeln!(o, "  handshake  request only (no response captured)")?,
             },
@@ -378,11 +391,19 @@ impl Output for Text {
                     ),
                     None => String::new(),
                 },
+                // A message that did not inflate has no payload to show; it was not empty.
+                _ if msg.inflate_error.is_some() => String::new(),
                 MessageKind::Text => format!("\"{}\"", bytes_for_terminal(shown)),
                 _ if shown.is_empty() => String::new(),
                 _ => binary_preview(shown),
             };
-            if (shown.len() as u64) < msg.len
+            if let Some(err) = &msg.inflate_error {
+                preview = format!(
+                    "(not inflated, {} compressed: {})",
+                    human_bytes(msg.wire_len),
+                    for_terminal(&err.to_string())
+                );
+            } else if (shown.len() as u64) < msg.len
                 && msg.kind != MessageKind::Close
                 && !preview.starts_with("hex ")
             {

@@ -89,6 +89,13 @@ pub type Progress<'a> = &'a mut dyn FnMut(u64, u64);
 /// Packets between two progress reports.
 const PROGRESS_EVERY: u64 = 8192;
 
+/// Packets between two looks at the clock: a slow input (a pipe fed slowly, a small capture
+/// on a slow disk) still reports progress at least every [`PROGRESS_INTERVAL`].
+const CLOCK_EVERY: u64 = 64;
+
+/// Longest time between two progress reports while packets arrive.
+const PROGRESS_INTERVAL: std::time::Duration = std::time::Duration::from_millis(200);
+
 /// The run driver over any number of captures, read one after the other.
 pub struct Run<'a> {
     cfg: AnalyzerConfig,
@@ -143,6 +150,9 @@ impl<'a> Run<'a> {
         };
         let mut total = source.size().unwrap_or(0);
         let mut packets: u64 = 0;
+        // The first report comes after CLOCK_EVERY packets, then at least every
+        // PROGRESS_INTERVAL while packets arrive.
+        let mut last_report: Option<std::time::Instant> = None;
         let mut stop_sent = false;
         loop {
             if !stop_sent && self.stop.load(Ordering::SeqCst) {
@@ -157,10 +167,14 @@ impl<'a> Run<'a> {
                 return Err(e);
             }
             packets += 1;
-            if packets % PROGRESS_EVERY == 0 {
+            if packets % PROGRESS_EVERY == 0
+                || (packets % CLOCK_EVERY == 0
+                    && last_report.is_none_or(|t| t.elapsed() >= PROGRESS_INTERVAL))
+            {
                 let pos = source.position();
                 total = total.max(pos);
                 (self.progress)(pos, total);
+                last_report = Some(std::time::Instant::now());
             }
         }
         let end = source.end();

@@ -151,6 +151,7 @@ impl CloseHandshake {
             clean,
             messages: [0, 0],
             payload_bytes: [0, 0],
+            response_body: None,
         }
     }
 }

@@ -5,7 +5,10 @@
 
 use super::chunked::ChunkedBody;
 use super::upgrade::PendingUpgrade;
-use super::{Classification, Connection, HttpBuf, Phase, SessionConfig, SessionEvent, SessionId};
+use super::{
+    Classification, Connection, HttpBuf, Phase, ResponseBody, SessionConfig, SessionEnd,
+    SessionEvent, SessionId,
+};
 use crate::finding::{Code, Finding};
 use crate::handshake::is_upgrade_request;
 use crate::http::{
@@ -89,6 +92,13 @@ impl Connection {
             return Ok(false);
         };
         let (used, result) = body.skip(&self.bufs[d]);
+        if d == Dir::ServerToClient.index() {
+            keep_refused_body(
+                self.refused_body,
+                &mut self.unfinished,
+                &self.bufs[d][..used],
+            );
+        }
         self.bufs[d].drain(..used);
         match result {
             Ok(true) => {
@@ -112,6 +122,9 @@ impl Connection {
         let d = dir.index();
         if self.skip[d] > 0 {
             let n = self.skip[d].min(data.len() as u64);
+            if dir == Dir::ServerToClient {
+                keep_refused_body(self.refused_body, &mut self.unfinished, &data[..n as usize]);
+            }
             self.skip[d] -= n;
             data = &data[n as usize..];
         }
@@ -374,6 +387,8 @@ impl Connection {
                         }
                     };
                     progressed = true;
+                    // The body of an earlier refusal, if any, ended before this head.
+                    self.refused_body = false;
                     if (100..200).contains(&resp.status) && resp.status != 101 {
                         continue;
                     }
@@ -429,11 +444,19 @@ impl Connection {
                     }
                     if let Some(p) = pending.filter(|p| !p.maybe) {
                         self.not_upgraded(p, Some(resp.clone()), ts, out);
+                        self.refused_body = true;
                     }
                     match response_body(&method, resp.status, &resp.headers) {
                         BodyLength::Fixed(n) => self.skip_body(Dir::ServerToClient, n),
                         BodyLength::Chunked => self.chunked[s] = Some(ChunkedBody::new()),
                         BodyLength::UntilClose => {
+                            // What came with the head is kept; the connection is no longer
+                            // followed after this.
+                            keep_refused_body(
+                                self.refused_body,
+                                &mut self.unfinished,
+                                &self.bufs[s],
+                            );
                             self.give_up(ts, out);
                             return;
                         }
@@ -763,6 +786,10 @@ impl Connection {
     pub(super) fn skip_body(&mut self, dir: Dir, n: u64) {
         let d = dir.index();
         let have = self.bufs[d].len() as u64;
+        if dir == Dir::ServerToClient {
+            let now = &self.bufs[d][..n.min(have) as usize];
+            keep_refused_body(self.refused_body, &mut self.unfinished, now);
+        }
         if n <= have {
             self.bufs[d].drain(..n as usize);
         } else {
@@ -770,6 +797,16 @@ impl Connection {
             self.skip[d] = n - have;
         }
         self.scanned[d] = 0;
+    }
+}
+
+/// Adds `data`, bytes of a response body, to the end held in `unfinished` when `refused`:
+/// the body answers that session's upgrade request.
+fn keep_refused_body(refused: bool, unfinished: &mut Option<Box<SessionEnd>>, data: &[u8]) {
+    if let Some(end) = unfinished.as_mut().filter(|_| refused && !data.is_empty()) {
+        end.response_body
+            .get_or_insert_with(ResponseBody::default)
+            .extend(data);
     }
 }
 
@@ -877,6 +914,8 @@ mod tests {
 
     mod pairing {
         use super::super::super::testing::*;
+        use crate::session::ResponseBody;
+        use crate::tcp::CloseReason;
 
         #[test]
         fn pipelined_requests_are_answered_in_order() {
@@ -903,6 +942,47 @@ mod tests {
                     "message 2 #1 s2c text \"hi\"",
                 ]
             );
+        }
+
+        /// The body of a refusal is kept on its session's end: the first 1 KiB of it, however
+        /// it is cut into segments, bounded by its length (the next answer is not part of it),
+        /// and as sent for a chunked body.
+        #[test]
+        fn a_refusal_keeps_the_first_kib_of_its_body_on_its_end() {
+            let big = "x".repeat(3000);
+            for seg in [1, 7, 5000] {
+                let mut h = Harness::new();
+                let mut requests = upgrade_request("/a");
+                requests.extend(upgrade_request("/b"));
+                requests.extend(upgrade_request("/c"));
+                h.send(C, &requests);
+                let mut answers = response(403, "go away");
+                answers.extend(response(401, &big));
+                answers.extend(
+                    b"HTTP/1.1 400 Bad\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+                );
+                h.send_in(S, &answers, seg);
+                h.close(CloseReason::Fin);
+                let bodies: Vec<Option<ResponseBody>> =
+                    h.ends().into_iter().map(|e| e.response_body).collect();
+                let first = ResponseBody {
+                    bytes: b"go away".to_vec(),
+                    len: 7,
+                };
+                let second = ResponseBody {
+                    bytes: vec![b'x'; ResponseBody::KEEP],
+                    len: 3000,
+                };
+                let third = ResponseBody {
+                    bytes: b"3\r\nabc\r\n0\r\n\r\n".to_vec(),
+                    len: 13,
+                };
+                assert_eq!(
+                    bodies,
+                    [Some(first), Some(second), Some(third)],
+                    "segments of {seg}"
+                );
+            }
         }
 
         #[test]

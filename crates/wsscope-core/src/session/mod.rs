@@ -173,6 +173,31 @@ pub struct SessionEnd {
     pub messages: [u64; 2],
     /// Payload bytes per direction (after inflation).
     pub payload_bytes: [u64; 2],
+    /// For an upgrade refused with a response body: its first bytes. The body follows the
+    /// response head, so it is known only at the end, not when the session starts.
+    pub response_body: Option<ResponseBody>,
+}
+
+/// The body of a response that refused an upgrade: its first [`ResponseBody::KEEP`] bytes, as
+/// sent (a chunked body keeps its chunk-size lines).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ResponseBody {
+    /// The first bytes of the body, at most [`ResponseBody::KEEP`].
+    pub bytes: Vec<u8>,
+    /// Body bytes seen in all (those not kept included).
+    pub len: u64,
+}
+
+impl ResponseBody {
+    /// Body bytes kept.
+    pub const KEEP: usize = 1024;
+
+    /// Counts `data`, the next bytes of the body, and keeps what fits.
+    pub fn extend(&mut self, data: &[u8]) {
+        self.len += data.len() as u64;
+        let room = Self::KEEP.saturating_sub(self.bytes.len()).min(data.len());
+        self.bytes.extend_from_slice(&data[..room]);
+    }
 }
 
 impl SessionEnd {
@@ -190,6 +215,7 @@ impl SessionEnd {
             clean: false,
             messages: [0, 0],
             payload_bytes: [0, 0],
+            response_body: None,
         }
     }
 }
@@ -384,6 +410,9 @@ pub struct Connection {
     /// switched to another protocol), held until the TCP connection ends so that it says how
     /// (or until the next session on the connection starts).
     unfinished: Option<Box<SessionEnd>>,
+    /// The body of the response that refused the upgrade of `unfinished` is being read: its
+    /// bytes go to that end's `response_body`.
+    refused_body: bool,
     /// The TLS connection the bytes were decrypted from, if any.
     tls: Option<Box<crate::tls::TlsInfo>>,
     /// A 101 switched the connection to HTTP/2 (`Upgrade: h2c`): what follows, for the layer
@@ -456,6 +485,7 @@ impl Connection {
             chunked: [None, None],
             unsynced: [false; 2],
             unfinished: None,
+            refused_body: false,
             tls: None,
             h2c: None,
         }

@@ -92,6 +92,9 @@ pub struct Message {
     pub close_code: Option<u16>,
     /// Close reason (lossy UTF-8).
     pub close_reason: Option<String>,
+    /// Why a compressed message did not inflate (`None` when it did, or was not compressed).
+    /// Such a message keeps no payload: its empty `payload` does not mean an empty message.
+    pub inflate_error: Option<DecompressionError>,
 }
 
 impl Message {
@@ -111,7 +114,7 @@ pub enum DecompressionError {
     )]
     ContextLost,
     /// The inflater failed on this message's data.
-    #[error(transparent)]
+    #[error("the inflater failed: {0}")]
     Inflate(#[from] InflateError),
 }
 
@@ -927,6 +930,7 @@ impl MessageAssembler {
                 utf8_valid,
                 close_code,
                 close_reason,
+                inflate_error: b.inflate_error,
             },
             packets,
         ));
@@ -1130,18 +1134,32 @@ mod tests {
                 .collect()
         };
         let corrupt = [0xc1, 0x05, 0xff, 0xff, 0xff, 0xff, 0x12];
-        let first = details(feed_with(&mut d, &mut a, &corrupt));
+        let out = feed_with(&mut d, &mut a, &corrupt);
+        let failed = out.iter().find_map(|m| match m {
+            Assembled::Message(m, _) => Some(m.clone()),
+            _ => None,
+        });
+        let failed = failed.expect("the message is still reported");
+        assert!(
+            matches!(failed.inflate_error, Some(DecompressionError::Inflate(_))),
+            "{failed:?}"
+        );
+        let first = details(out);
         assert_eq!(first.len(), 1, "{first:?}");
         assert!(
             first[0].starts_with(
-                "text message (5 bytes compressed) does not inflate: corrupt DEFLATE data ("
+                "text message (5 bytes compressed) does not inflate: the inflater failed: corrupt \
+                 DEFLATE data ("
             ),
             "{}",
             first[0]
         );
         assert!(!first[0].contains("Corrupt(\""), "{}", first[0]);
         let hello = [0xc1, 0x07, 0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00];
-        let second = details(feed_with(&mut d, &mut a, &hello));
+        let out = feed_with(&mut d, &mut a, &hello);
+        assert!(out.iter().any(|m| matches!(m,
+            Assembled::Message(m, _) if m.inflate_error == Some(DecompressionError::ContextLost))));
+        let second = details(out);
         assert_eq!(
             second,
             [
