@@ -182,8 +182,9 @@ fn session_events(app: &App, s: &SessionInfo, sink: &mut dyn Sink) -> io::Result
     Ok(events)
 }
 
-/// The analyzer's message back from its row and its kept payload. `end_ts` is not kept in a
-/// row (no output prints it): the start time stands in.
+/// The analyzer's message back from its row and the first bytes of its kept payload (what
+/// `analyze` keeps at its default `--preview-bytes`; a close payload is shorter). `end_ts` is
+/// not kept in a row (no output prints it): the start time stands in.
 fn session_message(
     app: &App,
     s: &SessionInfo,
@@ -191,7 +192,7 @@ fn session_message(
     row: &MsgRow,
 ) -> io::Result<SessionMessage> {
     let payload = match &app.spill {
-        Some(spill) => spill.read(row.payload)?,
+        Some(spill) => spill.read_prefix(row.payload, NDJSON_PREVIEW_BYTES)?,
         None => Vec::new(),
     };
     let close_reason = match (row.kind, row.close_code) {
