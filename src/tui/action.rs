@@ -321,7 +321,8 @@ pub fn apply(app: &mut App, action: Action) {
             };
             if app.stats.is_some() {
                 app.detail = None;
-                if app.pane == Pane::Detail {
+                // The capture stats' finding list takes the keys (not the session list).
+                if app.pane == Pane::Detail || app.stats == Some(StatsView::Capture) {
                     app.pane = Pane::Timeline;
                 }
             }

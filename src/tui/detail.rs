@@ -335,10 +335,18 @@ pub fn message_detail_lines(
             .find(|f| f.code == Code::DecompressionFailed)
             .map_or(
                 "the compressed data is not valid deflate".to_string(),
-                |f| for_terminal(&f.detail),
+                |f| {
+                    // The finding's words after its own preamble ("text message (N bytes
+                    // compressed) does not inflate: ").
+                    let d = f.detail.as_str();
+                    for_terminal(d.split_once("does not inflate: ").map_or(d, |x| x.1))
+                },
             );
         out.push(Line::styled(
-            format!("did not inflate: {why}. Its payload is unknown."),
+            format!(
+                "did not inflate ({} compressed): {why}; the payload is unknown",
+                fmt_size(m.wire_len)
+            ),
             fg(app, Color::Red),
         ));
     }
@@ -410,10 +418,7 @@ fn text_payload(app: &App, payload: &[u8], cut: bool, out: &mut Vec<Line<'static
     let text = std::str::from_utf8(payload).ok();
     if !app.raw && !cut {
         if let Some(view) = text.and_then(json_view) {
-            out.push(heading(&format!(
-                "payload ({}; r shows it as sent)",
-                view.label
-            )));
+            out.push(heading(&format!("payload ({}; r: raw)", view.label)));
             for l in view.lines {
                 out.push(Line::raw(l));
             }
@@ -424,7 +429,7 @@ fn text_payload(app: &App, payload: &[u8], cut: bool, out: &mut Vec<Line<'static
         }
     }
     out.push(heading(if app.raw {
-        "payload (as sent; r pretty-prints JSON)"
+        "payload (raw, as sent; r: pretty JSON)"
     } else {
         "payload"
     }));
@@ -478,12 +483,12 @@ pub struct JsonView {
 pub fn json_view(text: &str) -> Option<JsonView> {
     use wsscope_output::jsonfmt;
     let (label, pretty) = match jsonfmt::pretty(text) {
-        Ok(p) => ("JSON, pretty-printed as sent".to_string(), p),
+        Ok(p) => ("JSON pretty-printed, every token as sent".to_string(), p),
         Err(_) => {
             let (prefix, p) = jsonfmt::pretty_prefixed(text)?;
             (
                 format!(
-                    "{}: `{}` then JSON, pretty-printed as sent",
+                    "{}: `{}` then JSON pretty-printed, every token as sent",
                     prefix.label,
                     for_terminal(&text[..prefix.json_start])
                 ),

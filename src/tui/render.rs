@@ -448,8 +448,8 @@ fn render_sessions(app: &App, area: Rect, buf: &mut Buffer) {
         .render(area, buf);
 }
 
-/// Time column text.
-fn time_text(app: &App, ts: Timestamp, start: Timestamp) -> String {
+/// Time column text: time of day, or seconds since `start` (as [`App::time`] says).
+pub fn time_text(app: &App, ts: Timestamp, start: Timestamp) -> String {
     match app.time {
         TimeMode::Abs => {
             let day = ts.secs().rem_euclid(86_400);

@@ -705,6 +705,7 @@ impl App {
             LoadMsg::Finding(None, f) => self.capture_findings.push(f),
             LoadMsg::End(e) => {
                 if let Some(&i) = self.by_id.get(&e.id) {
+                    self.sessions[i].messages.shrink();
                     self.sessions[i].end = Some(*e);
                 }
             }
@@ -712,6 +713,9 @@ impl App {
             LoadMsg::Live(l) => self.live = Some(l),
             LoadMsg::Error(e) => self.errors.push(e),
             LoadMsg::Done => {
+                for s in &mut self.sessions {
+                    s.messages.shrink();
+                }
                 self.loaded = true;
                 self.progress = None;
             }

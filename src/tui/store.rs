@@ -124,12 +124,12 @@ impl MsgRow {
     }
 }
 
-/// Rows per chunk: 4096 rows of 72 bytes, about 288 KiB.
-const CHUNK: usize = 4096;
+/// Rows per chunk: 1024 rows of 72 bytes, 72 KiB.
+const CHUNK: usize = 1024;
 
-/// Append-only list of [`MsgRow`]s in chunks of [`CHUNK`]: the first chunk grows by doubling
-/// (a short session holds little), later ones are allocated whole, so a long session never
-/// holds a doubled capacity.
+/// Append-only list of [`MsgRow`]s in chunks of at most [`CHUNK`] rows: a chunk grows by
+/// doubling up to [`CHUNK`], so a long session never holds a doubled capacity (only its last
+/// chunk can have unused room, given back by [`MsgStore::shrink`] when the session ends).
 #[derive(Clone, Debug, Default)]
 pub struct MsgStore {
     chunks: Vec<Vec<MsgRow>>,
@@ -163,14 +163,21 @@ impl MsgStore {
                 c.push(row);
             }
             _ => {
-                // The first chunk starts small (most sessions are short); later ones are
-                // whole chunks.
-                let mut c = Vec::with_capacity(if self.chunks.is_empty() { 4 } else { CHUNK });
+                // A chunk starts small and doubles (most sessions are short, and a session's
+                // last chunk is rarely full).
+                let mut c = Vec::with_capacity(if self.chunks.is_empty() { 4 } else { 64 });
                 c.push(row);
                 self.chunks.push(c);
             }
         }
         self.len += 1;
+    }
+
+    /// Gives back the unused room of the last chunk (the session ended: no more rows).
+    pub fn shrink(&mut self) {
+        if let Some(c) = self.chunks.last_mut() {
+            c.shrink_to_fit();
+        }
     }
 
     /// Row `i`.

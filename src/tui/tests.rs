@@ -495,6 +495,389 @@ fn refused_upgrade_shows_refused_before_its_end() {
     assert_eq!(app.sessions[0].state(), "rejected 403");
 }
 
+/// Loads a fixture at a terminal size, colours on, the capture path made relative.
+fn loaded(name: &str, w: u16, h: u16) -> App {
+    let mut app = load_blocking(&[fixture(name)], &cfg());
+    for s in &mut app.sessions {
+        s.capture = format!("fixtures/{name}");
+    }
+    app.color = true;
+    apply(&mut app, Action::Resize(w, h));
+    app
+}
+
+#[test]
+fn side_by_side_detail_200x50() {
+    let mut app = loaded("node_ping.pcap", 200, 50);
+    keys(
+        &mut app,
+        &[Action::NextPane, Action::Down, Action::Down, Action::Enter],
+    );
+    let s = screen(&app);
+    assert!(
+        s.contains("Timeline #1  3/9") && s.contains("Message #3 of session #1"),
+        "{s}"
+    );
+    insta::assert_snapshot!("side_by_side_200x50", s);
+}
+
+#[test]
+fn faithful_json_and_socket_io_details() {
+    let mut app = loaded("node_debug.pcap", 80, 24);
+    select_message(&mut app, 2);
+    apply(&mut app, Action::Enter);
+    let s = screen(&app);
+    assert!(s.contains("\"price\": 1.10,"), "{s}");
+    insta::assert_snapshot!("json_detail_80x24", s);
+    apply(&mut app, Action::ToggleRaw);
+    let s = screen(&app);
+    assert!(s.contains("payload (raw, as sent"), "{s}");
+    apply(&mut app, Action::ToggleRaw);
+    keys(
+        &mut app,
+        &[
+            Action::NextMessage,
+            Action::NextMessage,
+            Action::NextMessage,
+        ],
+    );
+    let s = screen(&app);
+    assert!(s.contains("socket.io EVENT"), "{s}");
+    insta::assert_snapshot!("socket_io_detail_80x24", s);
+}
+
+#[test]
+fn failed_inflation_and_refused_body_and_midstream() {
+    let mut app = loaded("py_inflate_fail.pcap", 80, 24);
+    let s = screen(&app);
+    assert!(s.contains("(did not inflate: payload unknown)"), "{s}");
+    select_message(&mut app, 1);
+    apply(&mut app, Action::Enter);
+    let s = screen(&app);
+    assert!(
+        s.contains("did not inflate (5 B compressed): the inflater failed: corrupt DEFLATE data"),
+        "{s}"
+    );
+    assert!(!s.contains("Inflate("), "no Debug text: {s}");
+    insta::assert_snapshot!("inflate_failed_80x24", s);
+
+    let mut app = loaded("py_refused.pcap", 80, 40);
+    apply(&mut app, Action::Enter);
+    let s = screen(&app);
+    assert!(
+        s.contains("body (28 B): \"Forbidden: no such endpoint\\n\""),
+        "{s}"
+    );
+
+    let app = loaded("py_midstream.pcap", 80, 24);
+    let s = screen(&app);
+    assert!(s.contains("path unknown (mid-stream)"), "{s}");
+}
+
+#[test]
+fn search_filter_header_200x50() {
+    let mut app = loaded("py_many.pcap", 200, 50);
+    apply(&mut app, Action::SearchStart);
+    for c in "kicked".chars() {
+        apply(&mut app, Action::PromptChar(c));
+    }
+    keys(
+        &mut app,
+        &[
+            Action::PromptSubmit,
+            Action::ToggleMatchesOnly,
+            Action::CycleDir,
+        ],
+    );
+    let s = screen(&app);
+    assert!(s.contains("filter c->s AND \"kicked\""), "{s}");
+    assert!(s.contains("Sessions 5 of 30 (matches only)"), "{s}");
+    insta::assert_snapshot!("search_filter_200x50", s);
+}
+
+/// Colours stay readable on light themes: no white or bright foreground anywhere, on every
+/// main screen.
+#[test]
+fn no_white_or_bright_colours_on_any_screen() {
+    let mut app = loaded("node_debug.pcap", 120, 40);
+    let bad = |b: &Buffer| {
+        b.content()
+            .iter()
+            .find(|c| {
+                matches!(
+                    c.fg,
+                    Color::White
+                        | Color::Gray
+                        | Color::LightRed
+                        | Color::LightGreen
+                        | Color::LightYellow
+                        | Color::LightBlue
+                        | Color::LightMagenta
+                        | Color::LightCyan
+                )
+            })
+            .map(|c| format!("{:?} {:?}", c.symbol(), c.fg))
+    };
+    let mut screens = vec![draw(&app)];
+    for a in [
+        Action::NextPane,
+        Action::Enter,
+        Action::Back,
+        Action::ToggleStats,
+        Action::ToggleSessionStats,
+        Action::ToggleHelp,
+    ] {
+        apply(&mut app, a);
+        screens.push(draw(&app));
+    }
+    for (i, b) in screens.iter().enumerate() {
+        assert_eq!(bad(b), None, "screen {i}");
+    }
+}
+
+/// Five sessions in five capture files, one second apart: two closed cleanly (codes 1000 and
+/// 4000), one reset after a server text that is not UTF-8 (an `invalid-utf8` error at that
+/// message), one refused with 403, one still open. Clients 10.0.0.1 (2 sessions), 10.0.0.2,
+/// 10.0.0.3 (2); servers 10.0.0.9:8080 (4) and 10.0.0.8:9090.
+fn five_sessions() -> App {
+    use std::net::SocketAddr;
+    use wsscope_testkit::ws::SAMPLE_KEY;
+    use wsscope_testkit::{Conversation, FrameSpec, Session, UpgradeRequest, UpgradeResponse};
+    let conv = |client: [u8; 4], cport: u16, server: [u8; 4], sport: u16, second: i64| {
+        Conversation::new(
+            SocketAddr::from((client, cport)),
+            SocketAddr::from((server, sport)),
+        )
+        .with_start_time(1_700_000_000_000_000_000 + second * 1_000_000_000)
+        .with_time_step(1_000_000)
+    };
+    let upgraded = |c: Conversation<'static>| {
+        Session::from_conversation(c).upgrade(
+            &UpgradeRequest::new(SAMPLE_KEY),
+            &UpgradeResponse::accepting(SAMPLE_KEY),
+        )
+    };
+    let mut reset = upgraded(conv([10, 0, 0, 2], 40003, [10, 0, 0, 9], 8080, 2))
+        .client_text("x")
+        .server_message(&[FrameSpec::new(1, b"bad \xff utf8".to_vec(), None)])
+        .client_text("after");
+    reset
+        .conversation()
+        .rst(wsscope_testkit::Dir::ClientToServer);
+    let captures = [
+        upgraded(conv([10, 0, 0, 1], 40001, [10, 0, 0, 9], 8080, 0))
+            .client_text("hello")
+            .server_text("hi")
+            .close(1000)
+            .pcap_bytes(),
+        upgraded(conv([10, 0, 0, 1], 40002, [10, 0, 0, 9], 8080, 1))
+            .client_text("one")
+            .server_text("two")
+            .client_text("three")
+            .close(4000)
+            .pcap_bytes(),
+        reset.pcap_bytes(),
+        Session::from_conversation(conv([10, 0, 0, 3], 40004, [10, 0, 0, 8], 9090, 3))
+            .upgrade(
+                &UpgradeRequest::new(SAMPLE_KEY),
+                &UpgradeResponse::rejecting(403, "Forbidden", b"no"),
+            )
+            .pcap_bytes(),
+        upgraded(conv([10, 0, 0, 3], 40005, [10, 0, 0, 9], 8080, 4))
+            .client_binary(&[1, 2, 3])
+            .pcap_bytes(),
+    ];
+    let dir = tempfile::tempdir().expect("tempdir");
+    let paths: Vec<String> = captures
+        .iter()
+        .enumerate()
+        .map(|(i, bytes)| {
+            let p = dir.path().join(format!("s{i}.pcap"));
+            std::fs::write(&p, bytes).expect("write capture");
+            p.display().to_string()
+        })
+        .collect();
+    let mut app = load_blocking(&paths, &cfg());
+    for (i, s) in app.sessions.iter_mut().enumerate() {
+        s.capture = format!("s{i}.pcap");
+    }
+    app.color = true;
+    apply(&mut app, Action::Resize(80, 24));
+    app
+}
+
+/// Position in the capture stats' finding list of the first finding with `code`.
+fn finding_row(app: &App, code: wsscope_core::finding::Code) -> usize {
+    let capture = app.capture_findings.len();
+    let mut k = capture;
+    for s in &app.sessions {
+        for f in &s.findings {
+            if f.code == code {
+                return k;
+            }
+            k += 1;
+        }
+    }
+    panic!("no {code:?} finding");
+}
+
+#[test]
+fn capture_stats_of_one_session_at_80x24_and_200x50() {
+    let mut app = node_ping();
+    apply(&mut app, Action::ToggleStats);
+    let s = screen(&app);
+    let coloured = |b: &Buffer| b.content().iter().any(|c| c.fg != Color::Reset);
+    assert!(coloured(&draw(&app)));
+    app.color = false;
+    assert!(!coloured(&draw(&app)), "NO_COLOR: no colour");
+    app.color = true;
+    assert!(s.contains("1 sessions: 1 closed clean"), "{s}");
+    assert!(s.contains("messages: 9 (c->s 75 B, s->c 1021 B)"), "{s}");
+    assert!(s.contains("I origin-missing 1 in 1 sess"), "{s}");
+    assert!(s.contains("1x 4000 private use by applications"), "{s}");
+    assert!(s.contains("127.0.0.1 9 msgs 1096 B"), "{s}");
+    assert!(s.contains(">#1 I origin-missing"), "{s}");
+    insta::assert_snapshot!("capture_stats_80x24", s);
+    apply(&mut app, Action::Resize(200, 50));
+    let s = screen(&app);
+    assert!(s.contains("Sessions 1 by outcome"), "{s}");
+    assert!(s.contains("info    origin-missing"), "{s}");
+    insta::assert_snapshot!("capture_stats_200x50", s);
+}
+
+#[test]
+fn capture_stats_count_outcomes_close_codes_findings_and_talkers() {
+    use wsscope_core::finding::Code;
+    let mut app = five_sessions();
+    assert_eq!(app.sessions.len(), 5);
+    let st = super::stats::capture_stats(&app, 10);
+    assert_eq!(st.outcomes.closed_clean, 2, "{st:?}");
+    assert_eq!(
+        st.outcomes.abrupt,
+        vec![(wsscope_core::tcp::CloseReason::Rst, 1)]
+    );
+    assert_eq!(st.outcomes.refused.get(&403), Some(&1));
+    assert_eq!(st.outcomes.open, 1);
+    assert_eq!(st.close_codes, vec![(1000, 1), (4000, 1)]);
+    assert_eq!(st.no_close, 2, "the reset and the open session");
+    assert_eq!(st.messages, 4 + 5 + 3 + 1);
+    assert_eq!(st.rate.iter().sum::<u64>(), st.messages);
+    let utf8 = st
+        .findings
+        .iter()
+        .find(|c| c.code == Code::InvalidUtf8)
+        .expect("invalid-utf8 counted");
+    assert_eq!((utf8.count, utf8.sessions), (1, 1));
+    assert_eq!(
+        st.findings[0].severity,
+        wsscope_core::finding::Severity::Error
+    );
+    assert_eq!(st.clients[0].name, "10.0.0.1");
+    assert_eq!((st.clients[0].sessions, st.clients[0].messages), (2, 9));
+    assert_eq!(st.servers[0].name, "10.0.0.9:8080");
+    assert_eq!(st.servers[0].sessions, 4);
+
+    apply(&mut app, Action::ToggleStats);
+    let s = screen(&app);
+    assert!(
+        s.contains("5 sessions: 2 closed clean, 1 abrupt rst, 1 refused 403, 1 open"),
+        "{s}"
+    );
+    assert!(s.contains("E invalid-utf8 1 in 1 sess"), "{s}");
+    insta::assert_snapshot!("capture_stats_five_sessions_80x24", s);
+    apply(&mut app, Action::Resize(200, 50));
+    let s = screen(&app);
+    assert!(s.contains("2 closed clean"), "{s}");
+    assert!(s.contains("1x 4000 private use by applications"), "{s}");
+    assert!(s.contains("10.0.0.9:8080"), "{s}");
+    insta::assert_snapshot!("capture_stats_five_sessions_200x50", s);
+}
+
+/// Enter on a finding in the capture stats selects its session and its message (clearing a
+/// filter that hides it) and opens the message detail; the list scrolls to the selection.
+#[test]
+fn enter_on_a_finding_goes_to_its_message() {
+    use super::state::{Detail, Pane};
+    use wsscope_core::finding::Code;
+    use wsscope_core::ws::message::MessageKind;
+    let mut app = five_sessions();
+    apply(&mut app, Action::CycleKind); // text only...
+    apply(&mut app, Action::CycleKind); // binary only: hides the text message
+    apply(&mut app, Action::ToggleStats);
+    let row = finding_row(&app, Code::InvalidUtf8);
+    for _ in 0..row {
+        apply(&mut app, Action::Down);
+    }
+    assert_eq!(app.stats_sel, row);
+    assert!(screen(&app).contains("│>#3 E invalid-utf8"));
+    // The list scrolls to keep the selection visible.
+    keys(&mut app, &[Action::Bottom]);
+    let s = screen(&app);
+    assert!(s.contains("findings 8/8"), "{s}");
+    assert!(s.contains("│>#5 I origin-missing"), "{s}");
+    assert!(!s.contains("│>#1 I origin-missing"), "{s}");
+    for _ in row..7 {
+        apply(&mut app, Action::Up);
+    }
+    apply(&mut app, Action::Enter);
+    assert_eq!(app.stats, None);
+    assert_eq!(app.session().map(|s| s.id()), Some(3));
+    let m = app.message().expect("a selected message");
+    assert_eq!(m.kind, MessageKind::Text);
+    assert_eq!(m.dir, wsscope_core::tcp::Dir::ServerToClient);
+    assert_eq!(
+        app.message_pos(),
+        Some(1),
+        "the second message of the session"
+    );
+    assert_eq!(app.detail, Some(Detail::Message));
+    assert_eq!(app.pane, Pane::Detail);
+    assert_eq!(
+        app.filter,
+        super::state::Filter::default(),
+        "the hiding filter is cleared"
+    );
+    let s = screen(&app);
+    assert!(s.contains("message #2  s->c text"), "{s}");
+    assert!(s.contains("error   invalid-utf8 s->c"), "{s}");
+
+    // Side by side, the timeline keeps the focus.
+    let mut app = five_sessions();
+    apply(&mut app, Action::Resize(200, 50));
+    apply(&mut app, Action::ToggleStats);
+    app.stats_sel = finding_row(&app, Code::InvalidUtf8);
+    apply(&mut app, Action::Enter);
+    assert_eq!(app.message_pos(), Some(1));
+    assert_eq!(app.detail, Some(Detail::Message));
+    assert_eq!(app.pane, Pane::Timeline);
+
+    // A finding at the handshake goes to the first message after it.
+    let mut app = node_ping();
+    apply(&mut app, Action::ToggleStats);
+    apply(&mut app, Action::Enter);
+    assert_eq!(app.message_pos(), Some(0));
+    assert_eq!(app.detail, Some(Detail::Message));
+}
+
+/// A capture-level finding has no session: Enter leaves the stats shown.
+#[test]
+fn enter_on_a_capture_finding_stays_in_the_stats() {
+    use super::state::StatsView;
+    let mut app = node_ping();
+    let mut f = app.sessions[0].findings[0].clone();
+    f.detail = "capture-wide \u{1b}[2J note".into();
+    app.capture_findings.push(f);
+    apply(&mut app, Action::ToggleStats);
+    let s = screen(&app);
+    assert!(s.contains("capture-wide \\u{1b}[2J note"), "escaped: {s}");
+    apply(&mut app, Action::Enter);
+    assert_eq!(app.stats, Some(StatsView::Capture));
+    apply(&mut app, Action::Down);
+    assert_eq!(app.stats_sel, 1);
+    apply(&mut app, Action::Enter);
+    assert_eq!(app.stats, None);
+}
+
 // Export (`w`) and clipboard (`y`).
 
 /// The NDJSON lines `analyze --ndjson` prints for session `id` of `capture` (its default
