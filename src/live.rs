@@ -4,7 +4,7 @@
 //! report like an offline run) and when the driver stops on a sink error.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -50,6 +50,43 @@ pub struct CaptureStats {
     /// Packets the interface dropped.
     pub if_dropped: u64,
 }
+
+/// Counters of a running capture, updated by its threads and read by anyone (the terminal
+/// UI's status line): packets read, libpcap's drops (read from libpcap about once a second)
+/// and the packets wsscope's queue dropped because the analysis fell behind.
+#[derive(Debug, Default)]
+pub struct LiveCounters {
+    captured: AtomicU64,
+    kernel_dropped: AtomicU64,
+    if_dropped: AtomicU64,
+    pool_dropped: AtomicU64,
+}
+
+impl LiveCounters {
+    /// Packets the capture read so far.
+    pub fn captured(&self) -> u64 {
+        self.captured.load(Ordering::Relaxed)
+    }
+
+    /// Packets dropped so far: by the kernel, by the interface (as libpcap last reported
+    /// them) and by wsscope's queue.
+    pub fn dropped(&self) -> u64 {
+        self.kernel_dropped.load(Ordering::Relaxed)
+            + self.if_dropped.load(Ordering::Relaxed)
+            + self.pool_dropped.load(Ordering::Relaxed)
+    }
+
+    fn set_pcap_stats(&self, s: &CaptureStats) {
+        self.kernel_dropped.store(s.dropped, Ordering::Relaxed);
+        self.if_dropped.store(s.if_dropped, Ordering::Relaxed);
+    }
+}
+
+/// How often the capture thread asks libpcap for its counters while it runs.
+const STATS_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Packets the analysis reads between two looks at the queue's drop counter.
+const POOL_DROPS_EVERY: u64 = 64;
 
 /// Why a live capture could not start.
 #[derive(Debug, thiserror::Error)]
@@ -167,6 +204,14 @@ pub struct OpenCapture {
     linktype: u32,
     interface: String,
     limits: (Option<u64>, Option<Duration>),
+    counters: Arc<LiveCounters>,
+}
+
+impl OpenCapture {
+    /// The counters the capture will keep up to date once started.
+    pub fn counters(&self) -> Arc<LiveCounters> {
+        Arc::clone(&self.counters)
+    }
 }
 
 /// Opens the interface and the `-w` savefile, then switches to `opts.user` if set. Errors are
@@ -207,6 +252,7 @@ pub fn open(opts: &LiveOptions) -> Result<OpenCapture, LiveError> {
         save,
         interface: opts.interface.clone(),
         limits: (opts.count, opts.duration),
+        counters: Arc::default(),
     })
 }
 
@@ -232,6 +278,9 @@ pub struct LiveSource {
     queue: PacketQueue,
     thread: Option<JoinHandle<CaptureEnd>>,
     end: Option<CaptureEnd>,
+    counters: Arc<LiveCounters>,
+    /// Packets read since the queue's drop counter was last copied to `counters`.
+    since_pool_check: u64,
 }
 
 /// Starts capturing from `capture` on its own thread.
@@ -242,6 +291,7 @@ pub fn start(capture: OpenCapture, stop: Arc<AtomicBool>) -> LiveSource {
         linktype,
         interface,
         limits,
+        counters,
     } = capture;
     let (feeder, queue) = packet_queue(QueueSettings {
         name: format!("live:{interface}"),
@@ -249,28 +299,47 @@ pub fn start(capture: OpenCapture, stop: Arc<AtomicBool>) -> LiveSource {
         linktypes: vec![linktype],
         max_bytes: POOL_BYTES,
     });
-    let thread =
-        std::thread::spawn(move || capture_loop(cap, save, linktype, limits, &stop, feeder));
+    let thread_counters = Arc::clone(&counters);
+    let thread = std::thread::spawn(move || {
+        capture_loop(
+            cap,
+            save,
+            (linktype, limits),
+            &stop,
+            feeder,
+            &thread_counters,
+        )
+    });
     LiveSource {
         queue,
         thread: Some(thread),
         end: None,
+        counters,
+        since_pool_check: 0,
     }
 }
 
 /// The capture thread: libpcap into the queue until a stop condition, then libpcap's counters.
+/// Keeps `counters` up to date (libpcap's every [`STATS_INTERVAL`]).
 fn capture_loop(
     mut cap: pcap::Capture<pcap::Active>,
     mut save: Option<pcap::Savefile>,
-    linktype: u32,
-    limits: (Option<u64>, Option<Duration>),
+    (linktype, limits): (u32, (Option<u64>, Option<Duration>)),
     stop: &AtomicBool,
     feeder: PacketFeeder,
+    counters: &LiveCounters,
 ) -> CaptureEnd {
     let fd = std::os::fd::AsRawFd::as_raw_fd(&cap);
     let started = Instant::now();
     let mut end = CaptureEnd::default();
+    let mut stats_at = started;
     loop {
+        if stats_at.elapsed() >= STATS_INTERVAL {
+            stats_at = Instant::now();
+            if let Ok(s) = cap.stats() {
+                counters.set_pcap_stats(&pcap_stats(&s));
+            }
+        }
         if stop.load(Ordering::SeqCst)
             || limits.0.is_some_and(|c| end.stats.captured >= c)
             || limits.1.is_some_and(|d| started.elapsed() >= d)
@@ -283,6 +352,9 @@ fn capture_loop(
                     s.write(&p);
                 }
                 end.stats.captured += 1;
+                counters
+                    .captured
+                    .store(end.stats.captured, Ordering::Relaxed);
                 let ts = Timestamp::from_parts(
                     p.header.ts.tv_sec,
                     (p.header.ts.tv_usec as u32).saturating_mul(1000),
@@ -307,9 +379,11 @@ fn capture_loop(
         let _ = s.flush();
     }
     if let Ok(s) = cap.stats() {
-        end.stats.received = u64::from(s.received);
-        end.stats.dropped = u64::from(s.dropped);
-        end.stats.if_dropped = u64::from(s.if_dropped);
+        let s = pcap_stats(&s);
+        end.stats.received = s.received;
+        end.stats.dropped = s.dropped;
+        end.stats.if_dropped = s.if_dropped;
+        counters.set_pcap_stats(&end.stats);
     }
     let mut notices = Vec::new();
     let kernel = end.stats.dropped + end.stats.if_dropped;
@@ -329,6 +403,16 @@ fn capture_loop(
     end
 }
 
+/// libpcap's counters (`captured` left 0: libpcap does not know it).
+fn pcap_stats(s: &pcap::Stat) -> CaptureStats {
+    CaptureStats {
+        captured: 0,
+        received: u64::from(s.received),
+        dropped: u64::from(s.dropped),
+        if_dropped: u64::from(s.if_dropped),
+    }
+}
+
 impl LiveSource {
     /// Stops the capture if it still runs and waits for its thread: libpcap's counters, the
     /// packets the pool dropped, the error that ended it early.
@@ -340,6 +424,9 @@ impl LiveSource {
                 ..CaptureEnd::default()
             });
             end.pool_dropped = self.queue.dropped();
+            self.counters
+                .pool_dropped
+                .store(end.pool_dropped.0, Ordering::Relaxed);
             self.end = Some(end);
         }
         self.end.clone().unwrap_or_default()
@@ -351,6 +438,15 @@ impl PacketSource for LiveSource {
         self.queue.name()
     }
     fn next_packet(&mut self) -> Option<RawPacket<'_>> {
+        // The queue drops only while it is full, that is while the analysis has thousands of
+        // packets still to read: a look every few dozen packets misses none for long.
+        self.since_pool_check += 1;
+        if self.since_pool_check >= POOL_DROPS_EVERY {
+            self.since_pool_check = 0;
+            self.counters
+                .pool_dropped
+                .store(self.queue.dropped().0, Ordering::Relaxed);
+        }
         self.queue.next_packet()
     }
     fn position(&self) -> u64 {

@@ -638,3 +638,78 @@ fn live_refuses_a_report_over_its_savefile() {
         assert!(!Path::new(save).exists(), "nothing written");
     }
 }
+
+/// The packet count in the live UI's header ("capturing N pkts ..."), if shown.
+fn header_packets(screen: &str) -> Option<u64> {
+    let rest = screen.split("capturing ").nth(1)?;
+    let (n, unit) = rest.split_once(' ')?;
+    unit.starts_with("pkts").then(|| n.parse().ok()).flatten()
+}
+
+/// The live UI's header says "capturing" as soon as the capture runs (0 packets), then counts
+/// the packets of real loopback WebSocket traffic, about once a second.
+#[test]
+fn live_tui_header_counts_captured_packets() {
+    if !can_run() {
+        return;
+    }
+    assert!(
+        Command::new("tmux").arg("-V").output().is_ok(),
+        "tmux must be installed for the live terminal UI test"
+    );
+    let (port, mut server) = echo_server();
+    let socket = format!("wsscope-live-{}-status", std::process::id());
+    let cmd = format!(
+        "exec {} live -i lo -f 'tcp port {port}'",
+        env!("CARGO_BIN_EXE_wsscope")
+    );
+    let out = tmux(
+        &socket,
+        &[
+            "new-session",
+            "-d",
+            "-s",
+            "wsscope",
+            "-x",
+            "100",
+            "-y",
+            "30",
+            &cmd,
+        ],
+    );
+    assert!(out.status.success(), "{out:?}");
+    let out = tmux(
+        &socket,
+        &["display-message", "-p", "-t", "wsscope", "#{pane_pid}"],
+    );
+    let pid = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let result = std::panic::catch_unwind(|| {
+        assert!(
+            eventually(|| header_packets(&pane_text(&socket)) == Some(0)),
+            "no 'capturing 0 pkts' before any traffic: {}",
+            pane_text(&socket)
+        );
+        let sent = run_client(port, 5, None);
+        assert_eq!(sent.len(), 5);
+        assert!(
+            eventually(|| header_packets(&pane_text(&socket)).is_some_and(|n| n >= 10)),
+            "the header did not count the traffic: {}",
+            pane_text(&socket)
+        );
+        let s = pane_text(&socket);
+        assert!(s.contains("pkt/s") && s.contains("dropped"), "{s}");
+        assert!(tmux(&socket, &["send-keys", "-t", "wsscope", "q"])
+            .status
+            .success());
+        assert!(eventually(|| !alive(&pid)), "live UI still running after q");
+    });
+    let _ = tmux(&socket, &["kill-server"]);
+    if alive(&pid) {
+        let _ = Command::new("kill").args(["-9", &pid]).status();
+    }
+    let _ = server.kill();
+    let _ = server.wait();
+    if let Err(e) = result {
+        std::panic::resume_unwind(e);
+    }
+}

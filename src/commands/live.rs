@@ -33,16 +33,18 @@ mod capture {
     /// logs yet.
     const LIVE_WAIT_FOR_KEYS: usize = 1 << 20;
     use crate::cli::LiveArgs;
-    use crate::live::{CaptureEnd, LiveOptions, OpenCapture};
+    use crate::live::{CaptureEnd, LiveCounters, LiveOptions, OpenCapture};
     use crate::output::{
         build_outputs, error_line, output_settings, SinkPlan, TextOutput, STDOUT_CLOSED,
     };
+    use crate::tui::state::{LiveStatus, LoadMsg};
     use anyhow::{bail, Context};
     use std::io::{self, IsTerminal};
     use std::path::{Path, PathBuf};
     use std::process::ExitCode;
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::{mpsc, Arc};
+    use std::time::{Duration, Instant};
     use wsscope_core::analyzer::AnalyzerConfig;
     use wsscope_core::escape::for_terminal;
     use wsscope_core::pipeline::{Run, RunOutcome};
@@ -151,30 +153,84 @@ mod capture {
         );
     }
 
-    /// Live capture shown in the terminal UI; quitting the UI stops the capture.
+    /// How often the terminal UI's status line gets the capture's counters.
+    const STATUS_INTERVAL: Duration = Duration::from_secs(1);
+
+    /// The UI's status line numbers: packets so far, the rate since the last report (`last`:
+    /// when, and the packet count then), drops.
+    fn live_status(counters: &LiveCounters, last: &mut (Instant, u64)) -> LiveStatus {
+        let packets = counters.captured();
+        let now = Instant::now();
+        let millis = u64::try_from(now.duration_since(last.0).as_millis()).unwrap_or(u64::MAX);
+        let packets_per_sec = packets
+            .saturating_sub(last.1)
+            .saturating_mul(1000)
+            .checked_div(millis)
+            .unwrap_or(0);
+        *last = (now, packets);
+        LiveStatus {
+            packets,
+            packets_per_sec,
+            dropped: counters.dropped(),
+        }
+    }
+
+    /// Live capture shown in the terminal UI; quitting the UI stops the capture. The capture
+    /// runs on its own thread; the loader thread passes its events on to the UI and, between
+    /// them, the capture's counters about once a second (the first right away, so the header
+    /// says "capturing" before any packet).
     fn live_tui(opts: LiveOptions, cfg: AnalyzerConfig) -> anyhow::Result<ExitCode> {
         // Open the interface (and drop privileges) before taking over the screen, so errors
         // are plain one-liners.
         let (capture, stop) = open_capture(&opts)?;
+        let counters = capture.counters();
         let (status_tx, status_rx) = mpsc::channel::<CaptureEnd>();
         let loader_stop = Arc::clone(&stop);
         let loader: crate::tui::Loader = Box::new(move |out| {
-            let end = {
-                let mut sink = crate::tui::Collector::new(
-                    &mut *out,
-                    Some(cfg.budget.clone()),
-                    Arc::new(crate::tui::Spill::create()),
-                );
-                capture_into(capture, &cfg, &mut sink, loader_stop, || {}).1
-            };
-            let _ = status_tx.send(end);
-            out(crate::tui::LoadMsg::Done);
+            let (events_tx, events_rx) = mpsc::channel::<LoadMsg>();
+            let capture_thread = std::thread::Builder::new()
+                .name("wsscope-live".into())
+                .spawn(move || {
+                    let mut sink = crate::tui::Collector::new(
+                        |m| {
+                            let _ = events_tx.send(m);
+                        },
+                        Some(cfg.budget.clone()),
+                        Arc::new(crate::tui::Spill::create()),
+                    );
+                    let end = capture_into(capture, &cfg, &mut sink, loader_stop, || {}).1;
+                    let _ = status_tx.send(end);
+                });
+            if let Err(e) = capture_thread {
+                out(LoadMsg::Error(format!(
+                    "cannot start the capture thread: {e}"
+                )));
+                out(LoadMsg::Done);
+                return;
+            }
+            let mut last = (Instant::now(), 0);
+            out(LoadMsg::Live(live_status(&counters, &mut last)));
+            let mut next = Instant::now() + STATUS_INTERVAL;
+            loop {
+                match events_rx.recv_timeout(next.saturating_duration_since(Instant::now())) {
+                    Ok(m) => out(m),
+                    Err(mpsc::RecvTimeoutError::Timeout) => {}
+                    // The capture ended: its sink is gone.
+                    Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                }
+                if Instant::now() >= next {
+                    out(LoadMsg::Live(live_status(&counters, &mut last)));
+                    next = Instant::now() + STATUS_INTERVAL;
+                }
+            }
+            out(LoadMsg::Live(live_status(&counters, &mut last)));
+            out(LoadMsg::Done);
         });
         let ui = crate::tui::run_with(loader, Arc::clone(&stop));
         // Quit, a signal or a lost terminal: stop the capture and wait for it to flush (the
         // -w file) before exiting.
         stop.store(true, Ordering::SeqCst);
-        let end = status_rx.recv_timeout(std::time::Duration::from_secs(5));
+        let end = status_rx.recv_timeout(Duration::from_secs(5));
         ui?;
         if let Ok(end) = end {
             print_stats(&end);

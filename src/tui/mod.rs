@@ -334,6 +334,12 @@ fn event_loop<B: ratatui::backend::Backend<Error = io::Error>>(
             })?;
             dirty = false;
         }
+        if let Some(seq) = app.pending_output.take() {
+            // After the draw, so the sequence does not land inside a frame's output.
+            let mut out = io::stdout();
+            out.write_all(seq.as_bytes())?;
+            out.flush()?;
+        }
         if stop.load(Ordering::SeqCst) {
             return Ok(());
         }

@@ -330,7 +330,7 @@ pub enum LoadMsg {
     /// Progress of the current input.
     Progress(LoadProgress),
     /// Live capture counters.
-    #[allow(dead_code)] // MERGE: sent by the live loader
+    #[cfg_attr(not(feature = "live"), allow(dead_code))]
     Live(LiveStatus),
     /// A file or the run failed.
     Error(String),
@@ -578,6 +578,9 @@ pub struct App {
     pub spill: Option<Arc<Spill>>,
     /// The detail pane's rows last laid out.
     pub detail_cache: std::cell::RefCell<Option<crate::tui::detail::DetailRows>>,
+    /// Bytes for the terminal itself (an OSC 52 clipboard sequence), written by the event
+    /// loop after the next draw.
+    pub pending_output: Option<String>,
 }
 
 /// Which stats screen is shown.
@@ -654,10 +657,13 @@ impl App {
             quit: false,
             spill: None,
             detail_cache: std::cell::RefCell::new(None),
+            pending_output: None,
         }
     }
 
-    /// The kept payload of `m`, read back from the spill (empty when it cannot be read).
+    /// The kept payload of `m`, read back from the spill (empty when it cannot be read; tests:
+    /// the export reads the spill itself, to report a failed read).
+    #[cfg(test)]
     pub fn payload(&self, m: &MsgRow) -> Vec<u8> {
         self.payload_prefix(m, usize::MAX)
     }

@@ -877,3 +877,289 @@ fn enter_on_a_capture_finding_stays_in_the_stats() {
     apply(&mut app, Action::Enter);
     assert_eq!(app.stats, None);
 }
+
+// Export (`w`) and clipboard (`y`).
+
+/// The NDJSON lines `analyze --ndjson` prints for session `id` of `capture` (its default
+/// payload mode), through the same sink and pipeline.
+fn analyze_ndjson_lines(capture: &str, id: u64) -> Vec<serde_json::Value> {
+    use std::io::Write;
+    #[derive(Clone, Default)]
+    struct Shared(std::rc::Rc<std::cell::RefCell<Vec<u8>>>);
+    impl Write for Shared {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.borrow_mut().write(b)
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let out = Shared::default();
+    let mut sink = wsscope_output::ndjson::NdjsonSink::new(
+        Box::new(out.clone()),
+        wsscope_output::report::PayloadMode::Preview(256),
+        false,
+    );
+    let cfg = AnalyzerConfig {
+        session: SessionConfig {
+            keep_bytes: 256,
+            ..SessionConfig::default()
+        },
+        ..AnalyzerConfig::default()
+    };
+    wsscope_core::pipeline::run_files(&[capture.to_string()], &cfg, &mut sink, &mut |_, _| {})
+        .expect("analyze");
+    drop(sink);
+    let text = String::from_utf8(out.0.borrow().clone()).expect("utf-8");
+    text.lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("json line"))
+        .filter(|v| v["session"].as_u64() == Some(id))
+        .collect()
+}
+
+/// Selects timeline row `row` from wherever the focus is.
+fn reselect_message(app: &mut App, row: usize) {
+    app.pane = super::state::Pane::Sessions;
+    app.detail = None;
+    select_message(app, row);
+}
+
+fn ndjson_file(path: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .expect("exported file")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json line"))
+        .collect()
+}
+
+#[test]
+fn w_proposes_a_name_for_the_selection_and_writes_the_message_payload_raw() {
+    let mut app = node_ping();
+    let dir = tempfile::tempdir().expect("temp dir");
+    // The session pane is focused: the session.
+    apply(&mut app, Action::ExportStart);
+    assert_eq!(
+        app.prompt.as_ref().map(|p| p.text.as_str()),
+        Some("wsscope-s1.ndjson")
+    );
+    apply(&mut app, Action::Back);
+    select_message(&mut app, 0);
+    apply(&mut app, Action::ExportStart);
+    assert_eq!(
+        app.prompt.as_ref().map(|p| p.text.as_str()),
+        Some("wsscope-s1-m1.txt")
+    );
+    let path = dir.path().join("hello.txt");
+    if let Some(p) = app.prompt.as_mut() {
+        p.text = path.display().to_string();
+    }
+    apply(&mut app, Action::PromptSubmit);
+    let notice = app.notice.clone().unwrap_or_default();
+    assert_eq!(notice, format!("wrote 24 bytes to {}", path.display()));
+    assert_eq!(
+        std::fs::read(&path).expect("written"),
+        b"hello from the ws client"
+    );
+    assert!(screen(&app).contains("wrote 24 bytes"), "{}", screen(&app));
+    // The binary message in the detail pane: its bytes, and a .bin name.
+    reselect_message(&mut app, 6);
+    apply(&mut app, Action::Enter);
+    assert_eq!(super::export::default_name(&app), "wsscope-s1-m7.bin");
+    let bin = dir.path().join("m7.bin");
+    let notice = super::export::write_selection(&app, &bin.display().to_string());
+    let row = *app.message().expect("message");
+    assert_eq!(std::fs::read(&bin).expect("written"), app.payload(&row));
+    assert!(
+        notice.starts_with(&format!("wrote {} bytes", row.len)),
+        "{notice}"
+    );
+    assert!(std::fs::read(&bin)
+        .expect("written")
+        .starts_with(&[0x69, 0x41, 0xb0, 0xf0]));
+    // Never over an existing file.
+    let notice = super::export::write_selection(&app, &path.display().to_string());
+    assert!(notice.ends_with("exists; type another name"), "{notice}");
+    assert_eq!(
+        std::fs::read(&path).expect("kept"),
+        b"hello from the ws client"
+    );
+    // An error names the path, escaped.
+    let bad = dir.path().join("no-such-dir").join("x\x1b[2J.bin");
+    let notice = super::export::write_selection(&app, &bad.display().to_string());
+    assert!(notice.starts_with("cannot write "), "{notice}");
+    app.notice = Some(notice);
+    let shown = screen(&app);
+    assert!(shown.contains("x\\u{1b}[2J.bin"), "{shown}");
+    assert!(!shown.contains('\x1b'), "{shown:?}");
+}
+
+#[test]
+fn w_on_a_session_writes_the_events_analyze_ndjson_prints() {
+    for capture in [
+        "node_ping.pcap",
+        "py_deflate.pcap",
+        "py_inflate_fail.pcap",
+        "node_debug.pcap",
+        "py_midstream.pcap",
+        "py_refused.pcap",
+    ] {
+        let mut app = load_blocking(&[fixture(capture)], &cfg());
+        apply(&mut app, Action::Resize(80, 24));
+        let dir = tempfile::tempdir().expect("temp dir");
+        for i in 0..app.sessions.len() {
+            app.select_session(i);
+            app.pane = super::state::Pane::Sessions;
+            let id = app.sessions[i].id();
+            let path = dir.path().join(format!("s{id}.ndjson"));
+            let notice = super::export::write_selection(&app, &path.display().to_string());
+            let got = ndjson_file(&path);
+            let want = analyze_ndjson_lines(&fixture(capture), id);
+            assert_eq!(
+                notice,
+                format!(
+                    "wrote session #{id} ({} events) to {}",
+                    want.len(),
+                    path.display()
+                )
+            );
+            assert_eq!(got.len(), want.len(), "{capture} session {id}");
+            for (g, w) in got.iter().zip(&want) {
+                assert_eq!(g, w, "{capture} session {id}");
+            }
+        }
+    }
+}
+
+#[test]
+fn clipboard_support_follows_the_terminal_and_the_override() {
+    use super::export::{clipboard_support, Clipboard};
+    let env = |vars: &'static [(&'static str, &'static str)]| {
+        move |k: &str| {
+            vars.iter()
+                .find(|(name, _)| *name == k)
+                .map(|(_, v)| v.to_string())
+        }
+    };
+    assert_eq!(
+        clipboard_support(env(&[("TERM", "xterm-256color")])),
+        Clipboard::Unknown
+    );
+    assert_eq!(clipboard_support(env(&[])), Clipboard::Unknown);
+    assert_eq!(
+        clipboard_support(env(&[
+            ("TMUX", "/tmp/tmux-0/default,1,0"),
+            ("TERM", "screen")
+        ])),
+        Clipboard::Osc52
+    );
+    for program in ["iTerm.app", "WezTerm", "vscode", "ghostty"] {
+        let vars: &'static [(&str, &str)] = Box::leak(Box::new([("TERM_PROGRAM", program)]));
+        assert_eq!(clipboard_support(env(vars)), Clipboard::Osc52, "{program}");
+    }
+    for term in [
+        "xterm-kitty",
+        "alacritty",
+        "foot-extra",
+        "wezterm",
+        "xterm-ghostty",
+    ] {
+        let vars: &'static [(&str, &str)] = Box::leak(Box::new([("TERM", term)]));
+        assert_eq!(clipboard_support(env(vars)), Clipboard::Osc52, "{term}");
+    }
+    assert_eq!(
+        clipboard_support(env(&[("WSSCOPE_CLIPBOARD", "osc52"), ("TERM", "dumb")])),
+        Clipboard::Osc52
+    );
+    assert_eq!(
+        clipboard_support(env(&[
+            ("WSSCOPE_CLIPBOARD", "off"),
+            ("TERM", "xterm-kitty")
+        ])),
+        Clipboard::Off
+    );
+    assert_eq!(clipboard_support(env(&[("TMUX", "")])), Clipboard::Unknown);
+}
+
+#[test]
+fn y_copies_a_text_message_with_osc52_and_refuses_binary() {
+    use super::export::{copy_with, osc52, Clipboard, CLIPBOARD_MAX};
+    assert_eq!(osc52(b"hi"), "\x1b]52;c;aGk=\x07");
+    let mut app = node_ping();
+    select_message(&mut app, 0);
+    let notice = copy_with(&mut app, Clipboard::Osc52);
+    assert_eq!(notice, "copied 24 bytes to the clipboard");
+    assert_eq!(
+        app.pending_output.take().as_deref(),
+        Some("\x1b]52;c;aGVsbG8gZnJvbSB0aGUgd3MgY2xpZW50\x07")
+    );
+    let notice = copy_with(&mut app, Clipboard::Unknown);
+    assert!(
+        notice.contains("set WSSCOPE_CLIPBOARD=osc52 to force"),
+        "{notice}"
+    );
+    assert!(app.pending_output.is_none());
+    assert!(copy_with(&mut app, Clipboard::Off).contains("off"));
+    assert!(app.pending_output.is_none());
+    reselect_message(&mut app, 6);
+    let notice = copy_with(&mut app, Clipboard::Osc52);
+    assert_eq!(notice, "binary message: use w to write it to a file");
+    assert!(app.pending_output.is_none());
+    // A long text is cut at the limit, on a character boundary, and the notice says so.
+    let mut long = "é".repeat(CLIPBOARD_MAX);
+    long.push('!');
+    set_payload(&mut app, 0, long.as_bytes());
+    reselect_message(&mut app, 0);
+    let notice = copy_with(&mut app, Clipboard::Osc52);
+    assert_eq!(
+        notice,
+        format!(
+            "copied the first {CLIPBOARD_MAX} of {} bytes to the clipboard",
+            long.len()
+        )
+    );
+    let seq = app.pending_output.take().unwrap_or_default();
+    let b64 = seq
+        .strip_prefix("\x1b]52;c;")
+        .and_then(|s| s.strip_suffix('\x07'))
+        .expect("an OSC 52 sequence");
+    use base64::Engine;
+    let copied = base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .expect("base64");
+    assert_eq!(copied, "é".repeat(CLIPBOARD_MAX / 2).as_bytes());
+}
+
+/// Findings between messages (one per unmasked client frame) are exported in their place
+/// among the messages, as `analyze --ndjson` prints them. (Not `overlap_wrap`: core reports a
+/// reordered message's `last_packet` before its `first_packet`, which a row cannot hold.)
+#[test]
+fn w_on_a_session_puts_findings_between_the_messages_they_came_with() {
+    use wsscope_testkit::adversarial;
+    type Generate = fn(
+        &mut dyn FnMut(&wsscope_testkit::Packet) -> std::io::Result<()>,
+    ) -> std::io::Result<adversarial::Expected>;
+    let generators: [Generate; 1] = [|emit| adversarial::finding_flood(5, emit)];
+    for generate in generators {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (capture, _) = write_capture(dir.path(), 65_535, generate);
+        let capture = capture.display().to_string();
+        let mut app = load_blocking(std::slice::from_ref(&capture), &cfg());
+        apply(&mut app, Action::Resize(80, 24));
+        let s = &app.sessions[0];
+        let id = s.id();
+        assert!(
+            s.finding_at
+                .iter()
+                .any(|&at| at > 0 && at < s.messages.len()),
+            "no finding between messages: {:?}",
+            s.finding_at
+        );
+        let path = dir.path().join("s.ndjson");
+        let notice = super::export::write_selection(&app, &path.display().to_string());
+        assert!(
+            notice.starts_with(&format!("wrote session #{id}")),
+            "{notice}"
+        );
+        assert_eq!(ndjson_file(&path), analyze_ndjson_lines(&capture, id));
+    }
+}
