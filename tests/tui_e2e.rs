@@ -109,6 +109,18 @@ impl Term {
         }
     }
 
+    /// Waits until loading has finished (the header no longer says `reading` or `loading`)
+    /// and the UI shows its panes.
+    fn wait_loaded(&self) -> String {
+        self.wait("the capture to be loaded", |s| {
+            let header = s.lines().next().unwrap_or_default();
+            header.starts_with("wsscope")
+                && !header.contains("reading")
+                && !header.contains("loading")
+                && s.contains("Sessions")
+        })
+    }
+
     /// Waits until the screen contains `text`.
     fn wait_for(&self, text: &str) -> String {
         self.wait(text, |s| s.contains(text))
@@ -178,6 +190,7 @@ fn line_with<'a>(screen: &'a str, needle: &str) -> &'a str {
 fn long_single_line_messages_scroll_to_their_end() {
     for size in SIZES {
         let t = Term::start("long", size, &["tui", &fixture("node_debug.pcap")]);
+        t.wait_loaded();
         t.wait_for("Timeline #1");
         open_message(&t, 1);
         let s = t.wait_for("Message #1 of session #1");
@@ -203,6 +216,7 @@ fn long_single_line_messages_scroll_to_their_end() {
 fn pretty_json_is_faithful_and_raw_is_one_key_away() {
     for size in SIZES {
         let t = Term::start("json", size, &["tui", &fixture("node_debug.pcap")]);
+        t.wait_loaded();
         t.wait_for("Timeline #1");
         open_message(&t, 3);
         let s = t.wait_for("\"big\": 12345678901234567890123,");
@@ -245,6 +259,7 @@ fn pretty_json_is_faithful_and_raw_is_one_key_away() {
 fn search_spans_the_capture_and_filters_combine() {
     for size in SIZES {
         let t = Term::start("search", size, &["tui", &fixture("py_many.pcap")]);
+        t.wait_loaded();
         t.wait_for("Sessions 30");
         t.keys(&["/"]);
         t.type_text("needle-in-session-17");
@@ -316,7 +331,8 @@ fn progress_shows_while_loading() {
 fn session_rows_put_state_close_code_and_findings_first() {
     for size in SIZES {
         let t = Term::start("rows", size, &["tui", &fixture("py_many.pcap")]);
-        let s = t.wait_for("Sessions 30");
+        let s = t.wait_loaded();
+        t.wait_for("Sessions 30");
         let row = line_with(&s, "/room/1 ");
         let path_at = row.find("/room/1").expect("path");
         let state_at = row.find("closed").expect("state");
@@ -336,6 +352,7 @@ fn session_rows_put_state_close_code_and_findings_first() {
 fn detail_beside_the_timeline_on_wide_terminals() {
     for size in SIZES {
         let t = Term::start("side", size, &["tui", &fixture("node_ping.pcap")]);
+        t.wait_loaded();
         t.wait_for("Timeline #1");
         t.keys(&["Tab", "Enter"]);
         let s = t.wait_for("Message #1 of session #1");
@@ -363,6 +380,7 @@ fn detail_beside_the_timeline_on_wide_terminals() {
 fn control_payloads_in_hex_and_failed_inflation_in_words() {
     for size in SIZES {
         let t = Term::start("hex", size, &["tui", &fixture("node_debug.pcap")]);
+        t.wait_loaded();
         t.wait_for("Timeline #1");
         t.keys(&["Tab", "f", "f", "f"]);
         let s = t.wait_for("filter control");
@@ -402,7 +420,8 @@ fn control_payloads_in_hex_and_failed_inflation_in_words() {
 fn smaller_items() {
     for size in SIZES {
         let t = Term::start("small", size, &["tui", &fixture("node_debug.pcap")]);
-        let s = t.wait_for("Timeline #1");
+        let s = t.wait_loaded();
+        t.wait_for("Timeline #1");
         assert!(!s.contains('→') && !s.contains('←'), "{s}");
         assert!(s.contains("c->s") && s.contains("s->c"), "{s}");
         assert!(s.contains("(empty)"), "{s}");
@@ -444,6 +463,7 @@ fn wrapped_finding_lines_keep_their_indent() {
         (80, 24),
         &["tui", &fixture("py_inflate_fail.pcap")],
     );
+    t.wait_loaded();
     t.wait_for("Timeline #1");
     t.keys(&["Enter", "G"]);
     let s = t.wait_for("decompression-failed");
@@ -466,6 +486,7 @@ fn wrapped_finding_lines_keep_their_indent() {
 fn mouse_wheel_scrolls_the_pane_under_the_pointer() {
     for size in SIZES {
         let t = Term::start("wheel", size, &["tui", &fixture("node_ping.pcap")]);
+        t.wait_loaded();
         t.wait_for("Timeline #1  1/9");
         // Focus stays on the session list; the wheel goes down over the timeline, below its
         // last message (1-based terminal row 19: the timeline's rows end at row 14).
@@ -482,6 +503,7 @@ fn mouse_wheel_scrolls_the_pane_under_the_pointer() {
 fn capture_stats_and_jump_from_a_finding_to_its_message() {
     for size in SIZES {
         let t = Term::start("stats", size, &["tui", &fixture("py_inflate_fail.pcap")]);
+        t.wait_loaded();
         t.wait_for("Timeline #1");
         t.keys(&["s"]);
         let s = t.wait_for("Capture stats");

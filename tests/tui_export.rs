@@ -63,6 +63,25 @@ impl Tmux {
         std::thread::sleep(Duration::from_millis(150));
     }
 
+    /// The screen once loading has finished (the header no longer says `reading`), with
+    /// the timeline drawn (or after 10 s, for the failure message).
+    fn wait_loaded(&self) -> String {
+        let t = Instant::now();
+        loop {
+            let out = tmux(&self.socket, &["capture-pane", "-p", "-t", "wsscope"]);
+            let s = String::from_utf8_lossy(&out.stdout).to_string();
+            let header = s.lines().next().unwrap_or_default();
+            let done = header.starts_with("wsscope")
+                && !header.contains("reading")
+                && !header.contains("loading")
+                && s.contains("Timeline #1");
+            if done || t.elapsed() > Duration::from_secs(10) {
+                return s;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     /// The screen once it shows `what` (or after 10 s, for the failure message).
     fn wait_for(&self, what: &str) -> String {
         let t = Instant::now();
@@ -99,7 +118,7 @@ fn tui_command(dir: &Path, home: &Path) -> String {
 fn y_copies_the_message_text_to_the_tmux_clipboard() {
     let dir = tempfile::tempdir().expect("temp dir");
     let t = Tmux::start("y", &tui_command(dir.path(), dir.path()));
-    let s = t.wait_for("Timeline #1");
+    let s = t.wait_loaded();
     assert!(s.contains("Timeline #1"), "{s}");
     // Timeline focused, message 1 selected: "hello from the ws client".
     t.send(&["Tab"]);
@@ -144,7 +163,7 @@ fn w_writes_a_session_and_a_message_to_files() {
     let dir = tempfile::tempdir().expect("temp dir");
     let home = tempfile::tempdir().expect("temp home");
     let t = Tmux::start("w", &tui_command(dir.path(), home.path()));
-    let s = t.wait_for("Timeline #1");
+    let s = t.wait_loaded();
     assert!(s.contains("Timeline #1"), "{s}");
     // Session pane: the proposed name is the session's, in the current directory.
     t.send(&["w"]);

@@ -73,7 +73,7 @@ pub fn rows(app: &App, width: u16) -> Option<DetailRows> {
             let pos = app.message_pos()?;
             let m = app.message()?;
             (
-                format!("Message #{} of session #{}", pos + 1, s.id()),
+                format!("Message #{} of session #{}", s.index_of(pos), s.id()),
                 message_detail_lines(app, s, m, pos),
             )
         }
@@ -263,6 +263,15 @@ pub fn session_detail_lines(app: &App, s: &SessionInfo) -> Vec<Line<'static>> {
             )));
         }
     }
+    let unlisted: u64 = s.unlisted.iter().map(|&(_, n)| n).sum();
+    if unlisted > 0 {
+        out.push(Line::styled(
+            format!(
+                "  {unlisted} messages not listed: the memory budget (--max-memory) was reached"
+            ),
+            fg(app, Color::Yellow),
+        ));
+    }
     let total: u64 = s.findings.iter().map(|f| f.count).sum();
     out.push(heading(&format!("findings {total}")));
     finding_lines(app, &s.findings, &mut out);
@@ -285,7 +294,7 @@ pub fn message_detail_lines(
 ) -> Vec<Line<'static>> {
     let mut out = vec![Line::raw(format!(
         "message #{}  {} {}  {} ({} on the wire){}{}",
-        pos + 1,
+        s.index_of(pos),
         dir_label(m.dir),
         m.kind.as_str(),
         if m.inflate_failed() {

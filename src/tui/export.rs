@@ -60,7 +60,7 @@ pub fn default_name(app: &App) -> String {
             } else {
                 "bin"
             };
-            format!("wsscope-s{}-m{}.{ext}", s.id(), pos + 1)
+            format!("wsscope-s{}-m{}.{ext}", s.id(), s.index_of(pos))
         }
         Some(Selection::Session(s)) => format!("wsscope-s{}.ndjson", s.id()),
         None => String::new(),
@@ -204,7 +204,7 @@ fn session_message(
     let utf8_valid = (row.kind == MessageKind::Text).then_some(!row.utf8_invalid());
     Ok(SessionMessage {
         session: s.id(),
-        index: pos as u64 + 1,
+        index: s.index_of(pos),
         message: Message {
             dir: row.dir,
             ts: row.ts,

@@ -38,6 +38,9 @@ pub struct SessionInfo {
     pub findings: Vec<Finding>,
     /// For each finding: messages of the session loaded before it.
     pub finding_at: Vec<usize>,
+    /// Messages not listed (the memory budget refused their rows), run-length: (position of
+    /// the next listed message, how many were skipped there).
+    pub unlisted: Vec<(u32, u64)>,
     /// Messages in capture order (the index; payloads are in the spill).
     pub messages: MsgStore,
 }
@@ -51,7 +54,29 @@ impl SessionInfo {
             end: None,
             findings: Vec::new(),
             finding_at: Vec::new(),
+            unlisted: Vec::new(),
             messages: MsgStore::new(),
+        }
+    }
+
+    /// The message's 1-based index in the session (as the analyzer numbers it) of the row at
+    /// position `pos`: the position plus the messages not listed before it.
+    pub fn index_of(&self, pos: usize) -> u64 {
+        let skipped: u64 = self
+            .unlisted
+            .iter()
+            .take_while(|&&(at, _)| at as usize <= pos)
+            .map(|&(_, n)| n)
+            .sum();
+        pos as u64 + 1 + skipped
+    }
+
+    /// Records a message that is not listed (its row refused by the budget).
+    fn skip_message(&mut self) {
+        let at = u32::try_from(self.messages.len()).unwrap_or(u32::MAX);
+        match self.unlisted.last_mut() {
+            Some((p, n)) if *p == at => *n += 1,
+            _ => self.unlisted.push((at, 1)),
         }
     }
 
@@ -321,8 +346,9 @@ pub enum LoadMsg {
     Capture(String),
     /// A session began.
     Start(Box<SessionStart>),
-    /// Messages, in order, with their sessions.
-    Messages(Vec<(SessionId, MsgRow)>),
+    /// Messages, in order, with their sessions (`None`: a message not listed, its row refused
+    /// by the memory budget).
+    Messages(Vec<(SessionId, Option<MsgRow>)>),
     /// A finding.
     Finding(Option<SessionId>, Finding),
     /// A session ended.
@@ -388,7 +414,7 @@ pub struct Collector<F: FnMut(LoadMsg)> {
     /// Where payloads go.
     pub spill: Arc<Spill>,
     spill_full: bool,
-    batch: Vec<(SessionId, MsgRow)>,
+    batch: Vec<(SessionId, Option<MsgRow>)>,
     charged: u64,
     used: u64,
 }
@@ -451,6 +477,7 @@ impl<F: FnMut(LoadMsg)> Collector<F> {
                     },
                 );
             }
+            self.push(m.session, None);
             return;
         }
         let payload = &m.message.payload;
@@ -470,7 +497,11 @@ impl<F: FnMut(LoadMsg)> Collector<F> {
                 }
             }
         }
-        self.batch.push((m.session, MsgRow::new(m, at, not_kept)));
+        self.push(m.session, Some(MsgRow::new(m, at, not_kept)));
+    }
+
+    fn push(&mut self, session: SessionId, row: Option<MsgRow>) {
+        self.batch.push((session, row));
         if self.batch.len() >= BATCH {
             self.flush();
         }
@@ -689,8 +720,13 @@ impl App {
             LoadMsg::Messages(rows) => {
                 for (id, row) in rows {
                     if let Some(&i) = self.by_id.get(&id) {
-                        self.sessions[i].messages.push(row);
-                        self.total_messages += 1;
+                        match row {
+                            Some(row) => {
+                                self.sessions[i].messages.push(row);
+                                self.total_messages += 1;
+                            }
+                            None => self.sessions[i].skip_message(),
+                        }
                     }
                 }
             }

@@ -23,8 +23,9 @@ pub struct MsgRow {
     pub first_packet: u64,
     /// Where the kept payload is in the spill file (`len` 0: nothing kept).
     pub payload: Spilled,
-    /// Packets after the first one up to the one that delivered the last byte.
-    pub packet_span: u32,
+    /// Packet of the last byte less packet of the first (negative when reordering delivered
+    /// the last byte in an earlier packet).
+    pub packet_span: i32,
     /// Frames the message was made of.
     pub frames: u32,
     rtt_nanos: i64,
@@ -68,8 +69,13 @@ impl MsgRow {
             wire_len: msg.wire_len,
             first_packet: m.first_packet,
             payload,
-            packet_span: u32::try_from(m.last_packet.saturating_sub(m.first_packet))
-                .unwrap_or(u32::MAX),
+            packet_span: i32::try_from(m.last_packet as i128 - m.first_packet as i128).unwrap_or(
+                if m.last_packet > m.first_packet {
+                    i32::MAX
+                } else {
+                    i32::MIN
+                },
+            ),
             frames: msg.frames,
             rtt_nanos: m.rtt_nanos.unwrap_or(NO_RTT),
             close_code: msg.close_code,
@@ -81,7 +87,8 @@ impl MsgRow {
 
     /// Capture packet that delivered the last byte.
     pub fn last_packet(&self) -> u64 {
-        self.first_packet + u64::from(self.packet_span)
+        self.first_packet
+            .saturating_add_signed(i64::from(self.packet_span))
     }
 
     /// For a pong answering a ping: the round-trip time in nanoseconds.

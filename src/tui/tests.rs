@@ -1163,3 +1163,31 @@ fn w_on_a_session_puts_findings_between_the_messages_they_came_with() {
         assert_eq!(ndjson_file(&path), analyze_ndjson_lines(&capture, id));
     }
 }
+
+/// Messages whose rows the budget refused are not listed, but the listed ones keep the
+/// analyzer's numbering (a message's index is never its position in the list).
+#[test]
+fn unlisted_messages_keep_the_numbering_of_the_rest() {
+    let mut app = App::new();
+    let s = node_ping();
+    let start = s.sessions[0].start.clone();
+    let rows: Vec<_> = s.sessions[0].messages.iter().copied().collect();
+    app.load(LoadMsg::Start(start.clone()));
+    let id = start.id;
+    app.load(LoadMsg::Messages(vec![
+        (id, Some(rows[0])),
+        (id, None),
+        (id, None),
+        (id, Some(rows[3])),
+        (id, None),
+        (id, Some(rows[5])),
+    ]));
+    app.refresh();
+    let s = &app.sessions[0];
+    assert_eq!(s.messages.len(), 3);
+    assert_eq!(
+        (0..3).map(|p| s.index_of(p)).collect::<Vec<_>>(),
+        vec![1, 4, 6]
+    );
+    assert_eq!(s.unlisted, vec![(1, 2), (2, 1)]);
+}
