@@ -199,7 +199,9 @@ pub fn apply(app: &mut App, action: Action) {
             app.pane = order[next];
         }
         Action::Enter => match (app.stats, app.pane) {
-            (Some(StatsView::Capture), _) => crate::tui::stats::jump_to_finding(app),
+            (Some(StatsView::Capture), Pane::Timeline | Pane::Detail) => {
+                crate::tui::stats::jump_to_finding(app)
+            }
             (_, Pane::Sessions) => {
                 if app.session().is_some() {
                     app.detail = Some(Detail::Session);
@@ -371,13 +373,23 @@ pub fn apply(app: &mut App, action: Action) {
     }
 }
 
-/// Changes the filter and rebuilds the timeline.
+/// Changes the filter and rebuilds the timeline, keeping the selected message when it still
+/// passes (else the next one that does).
 fn set_filter(app: &mut App, change: impl FnOnce(&mut Filter)) {
+    let kept = app.message_pos();
     change(&mut app.filter);
-    app.msg_sel = 0;
-    app.msg_scroll = 0;
-    app.detail_scroll = 0;
     app.refresh();
+    let row = kept.map_or(0, |pos| {
+        app.visible.partition_point(|&i| (i as usize) < pos)
+    });
+    let same = kept.is_some_and(|pos| app.visible.get(row) == Some(&(pos as u32)));
+    if same {
+        // The message read stays selected, scrolled where it was.
+        app.msg_sel = row;
+        app.fit_scroll();
+    } else {
+        app.select_row(row);
+    }
 }
 
 /// Rows in a page of the focused pane.

@@ -19,6 +19,9 @@ use wsscope_output::text::{describe_end_on, describe_tls};
 /// Most payload bytes the detail pane lays out (the rest is written with `w`).
 pub const DETAIL_MAX: usize = 1 << 20;
 
+/// Most lines the detail pane lays out (before wrapping).
+pub const MAX_LINES: usize = 50_000;
+
 /// What the cached rows were made for.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DetailKey {
@@ -29,6 +32,7 @@ pub struct DetailKey {
     raw: bool,
     findings: usize,
     ended: bool,
+    unlisted: usize,
     capture_findings: usize,
 }
 
@@ -56,6 +60,7 @@ pub fn rows(app: &App, width: u16) -> Option<DetailRows> {
         raw: app.raw,
         findings: app.session().map_or(0, |s| s.findings.len()),
         ended: app.session().is_some_and(|s| s.end.is_some()),
+        unlisted: app.session().map_or(0, |s| s.unlisted.len()),
         capture_findings: app.capture_findings.len(),
     };
     if let Some(c) = app.detail_cache.borrow().as_ref() {
@@ -78,6 +83,17 @@ pub fn rows(app: &App, width: u16) -> Option<DetailRows> {
             )
         }
     };
+    let mut lines = lines;
+    if lines.len() > MAX_LINES {
+        // A hostile payload (a 1 MiB JSON array of zeros is 500,000 lines) must not make the
+        // detail hold hundreds of MB: the rest is one `w` away.
+        let more = lines.len() - MAX_LINES;
+        lines.truncate(MAX_LINES);
+        lines.push(Line::styled(
+            format!("... {more} more lines not laid out here; w writes the whole payload"),
+            fg(app, Color::Yellow),
+        ));
+    }
     let rows = DetailRows {
         key,
         title,
@@ -333,10 +349,9 @@ pub fn message_detail_lines(
         out.push(Line::raw(format!("ping RTT {:.3} ms", rtt as f64 / 1e6)));
     }
     let related: Vec<Finding> = s
-        .findings
-        .iter()
-        .filter(|f| f.ts == Some(m.ts) && f.dir.is_none_or(|d| d == m.dir))
-        .cloned()
+        .findings_of_message(pos)
+        .into_iter()
+        .filter_map(|k| s.findings.get(k).cloned())
         .collect();
     if m.inflate_failed() {
         let why = related

@@ -219,7 +219,7 @@ fn session_message(
             utf8_valid,
             close_code: row.close_code,
             close_reason,
-            inflate_error: row.inflate_failed().then(|| inflate_error(s, row)),
+            inflate_error: row.inflate_failed().then(|| inflate_error(s, pos)),
         },
         first_packet: row.first_packet,
         last_packet: row.last_packet(),
@@ -230,14 +230,14 @@ fn session_message(
 /// Why `row` did not inflate, read back from the session's `decompression-failed` finding at
 /// its time ("... does not inflate: <error>"). Without one (repeated findings are counted on
 /// the first), the direction's context was lost: later messages fail for that reason.
-fn inflate_error(s: &SessionInfo, row: &MsgRow) -> DecompressionError {
+fn inflate_error(s: &SessionInfo, pos: usize) -> DecompressionError {
     let lost = DecompressionError::ContextLost;
-    let detail = s.findings.iter().find_map(|f| {
-        (f.code == Code::DecompressionFailed
-            && f.ts == Some(row.ts)
-            && f.dir.is_none_or(|d| d == row.dir))
-        .then_some(f.detail.as_str())
-    });
+    let detail = s
+        .findings_of_message(pos)
+        .into_iter()
+        .filter_map(|k| s.findings.get(k))
+        .find(|f| f.code == Code::DecompressionFailed)
+        .map(|f| f.detail.as_str());
     let Some(why) = detail.and_then(|d| d.split_once("does not inflate: ").map(|(_, w)| w)) else {
         return lost;
     };
@@ -342,14 +342,20 @@ pub fn copy_with(app: &mut App, support: Clipboard) -> String {
         String::from_utf8_lossy(&bytes).into_owned()
     };
     app.pending_output = Some(osc52(text.as_bytes()));
+    // The clipboard holds text: invalid UTF-8 is replaced by U+FFFD, and the user is told.
+    let replaced = if row.utf8_invalid() {
+        " (invalid UTF-8 replaced by U+FFFD; w writes the exact bytes)"
+    } else {
+        ""
+    };
     if capped {
         format!(
-            "copied the first {} of {} bytes to the clipboard",
+            "copied the first {} of {} bytes to the clipboard{replaced}",
             text.len(),
             row.len
         )
     } else {
-        format!("copied {} bytes to the clipboard", text.len())
+        format!("copied {} bytes to the clipboard{replaced}", text.len())
     }
 }
 

@@ -39,14 +39,15 @@ pub fn load_blocking(paths: &[String], cfg: &AnalyzerConfig) -> App {
     app
 }
 
-/// Loads `paths` as the UI would (a loader thread feeding the UI thread, which applies and
-/// refreshes in batches) and returns measurements as one JSON object: sessions, messages,
+/// Loads `paths` as the UI would (a loader thread feeding the UI thread through an unbounded
+/// channel; the UI thread applies and refreshes; no drawing) and returns measurements as one JSON object: sessions, messages,
 /// `first_screen_ms` (until the first session had a screenful of rows, or loading ended),
 /// `load_ms`, the index bytes held, the bytes in the spill, and the process's peak resident
 /// memory (`VmHWM`, Linux). For `scripts/bench.sh`.
 pub fn measure_load(paths: &[String], cfg: &AnalyzerConfig) -> String {
     let began = Instant::now();
-    let (tx, rx) = mpsc::sync_channel::<LoadMsg>(64);
+    // Unbounded, as in the UI (`run_with`).
+    let (tx, rx) = mpsc::channel::<LoadMsg>();
     let loader_paths = paths.to_vec();
     let loader_cfg = cfg.clone();
     let loader = std::thread::spawn(move || {
@@ -102,8 +103,15 @@ fn load(paths: &[String], cfg: &AnalyzerConfig, out: &mut dyn FnMut(LoadMsg)) {
         };
         let mut sink = Collector::new(send, Some(cfg.budget.clone()), Arc::new(Spill::create()));
         let mut last: Option<Instant> = None;
+        // The rate is the current file's: a new file starts from 0 bytes.
+        let mut file_began = began;
+        let mut last_done = 0u64;
         let mut progress = |done: u64, total: u64| {
             let now = Instant::now();
+            if done < last_done {
+                file_began = now;
+            }
+            last_done = done;
             if last.is_some_and(|t| now.duration_since(t) < PROGRESS_INTERVAL) && done < total {
                 return;
             }
@@ -112,7 +120,7 @@ fn load(paths: &[String], cfg: &AnalyzerConfig, out: &mut dyn FnMut(LoadMsg)) {
                 out(LoadMsg::Progress(LoadProgress {
                     done,
                     total,
-                    elapsed_ms: u64::try_from(began.elapsed().as_millis()).unwrap_or(u64::MAX),
+                    elapsed_ms: u64::try_from(file_began.elapsed().as_millis()).unwrap_or(u64::MAX),
                 }));
             }
         };

@@ -533,7 +533,7 @@ pub fn preview(m: &MsgRow, head: &[u8]) -> String {
     }
 }
 
-fn message_line(app: &App, s: &SessionInfo, m: &MsgRow, row: usize) -> Line<'static> {
+fn message_line(app: &App, s: &SessionInfo, pos: usize, m: &MsgRow, row: usize) -> Line<'static> {
     let selected = row == app.msg_sel;
     let matched = app.matches.binary_search(&row).is_ok();
     let mut flags = String::new();
@@ -544,7 +544,7 @@ fn message_line(app: &App, s: &SessionInfo, m: &MsgRow, row: usize) -> Line<'sta
     } else {
         ' '
     });
-    let finding = s.finding_at_message(m);
+    let finding = s.finding_at_message(pos);
     let kind_style = match m.kind {
         MessageKind::Text => Style::default(),
         MessageKind::Binary => fg(app, Color::Magenta),
@@ -611,7 +611,7 @@ fn render_timeline(app: &App, area: Rect, buf: &mut Buffer) {
                 .filter_map(|(row, &i)| {
                     s.messages
                         .get(i as usize)
-                        .map(|m| message_line(app, s, m, row))
+                        .map(|m| message_line(app, s, i as usize, m, row))
                 })
                 .collect();
             let pos = if app.visible.is_empty() {
@@ -740,7 +740,7 @@ pub fn rate(s: &SessionInfo, buckets: usize) -> (Vec<u64>, i64) {
         return (out, 0);
     };
     let span = last.ts.nanos_since(first.ts).max(1);
-    let width = (span / buckets as i64).max(1) + 1;
+    let width = (span / buckets as i64).max(1).saturating_add(1);
     for m in s.messages.iter() {
         let i = (m.ts.nanos_since(first.ts) / width).clamp(0, buckets as i64 - 1) as usize;
         out[i] += 1;

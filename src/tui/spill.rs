@@ -75,8 +75,7 @@ impl Spill {
         }
     }
 
-    /// True when payloads go to a file.
-    #[cfg(test)]
+    /// True when payloads go to a file (else memory, charged to the budget by the loader).
     pub fn is_file(&self) -> bool {
         matches!(self.store, Store::File(_))
     }

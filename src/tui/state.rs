@@ -174,15 +174,64 @@ impl SessionInfo {
         }
     }
 
-    /// True when a finding of the session is at message `m`'s time (and direction, when
-    /// the finding has one): what the timeline marks and the "has findings" filter keeps.
-    pub fn finding_at_message(&self, m: &MsgRow) -> Option<&Finding> {
-        self.findings
-            .iter()
-            .filter(|f| f.ts == Some(m.ts) && f.dir.is_none_or(|d| d == m.dir))
+    /// True when finding `k` belongs to the message at position `pos`: the first message,
+    /// from where the finding arrived among the messages, with the finding's time (and
+    /// direction, when it has one). A message's own findings arrive just before it, so that is
+    /// the message itself even when a burst of messages shares one packet's time.
+    pub fn finding_belongs(&self, k: usize, pos: usize) -> bool {
+        let (Some(f), Some(&at)) = (self.findings.get(k), self.finding_at.get(k)) else {
+            return false;
+        };
+        let Some(ts) = f.ts else { return false };
+        let same = |m: &MsgRow| m.ts == ts && f.dir.is_none_or(|d| d == m.dir);
+        if pos < at || pos - at > FINDING_REACH || !self.messages.get(pos).is_some_and(same) {
+            return false;
+        }
+        (at..pos).all(|q| !self.messages.get(q).is_some_and(same))
+    }
+
+    /// Indices (in `findings`) of the findings that belong to the message at `pos`.
+    pub fn findings_of_message(&self, pos: usize) -> Vec<usize> {
+        let end = self.finding_at.partition_point(|&a| a <= pos);
+        let start = self
+            .finding_at
+            .partition_point(|&a| a + FINDING_REACH < pos);
+        (start..end)
+            .filter(|&k| self.finding_belongs(k, pos))
+            .collect()
+    }
+
+    /// The most severe finding that belongs to the message at `pos`: what the timeline marks
+    /// and the "with findings" filter keeps.
+    pub fn finding_at_message(&self, pos: usize) -> Option<&Finding> {
+        self.findings_of_message(pos)
+            .into_iter()
+            .filter_map(|k| self.findings.get(k))
             .max_by_key(|f| f.severity as u8)
     }
+
+    /// The position of the message finding `k` points at: the one it belongs to, else the
+    /// first message at or after its time from where it arrived.
+    pub fn message_of_finding(&self, k: usize) -> Option<usize> {
+        let f = self.findings.get(k)?;
+        let ts = f.ts?;
+        let at = *self.finding_at.get(k)?;
+        let mut after = None;
+        for (q, m) in self.messages.iter().enumerate().skip(at) {
+            if m.ts == ts && f.dir.is_none_or(|d| d == m.dir) {
+                return Some(q);
+            }
+            if after.is_none() && m.ts >= ts {
+                after = Some(q);
+            }
+        }
+        after
+    }
 }
+
+/// How many messages after its arrival a finding may still belong to (messages of the other
+/// direction can come between a frame's finding and its message).
+const FINDING_REACH: usize = 256;
 
 /// Focused pane.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -283,10 +332,10 @@ impl Filter {
     }
 
     /// The parts of the filter that only need the row (not the search).
-    fn accepts_row(&self, s: &SessionInfo, m: &MsgRow) -> bool {
+    fn accepts_row(&self, s: &SessionInfo, pos: usize, m: &MsgRow) -> bool {
         self.kind.accepts(m)
             && self.dir.is_none_or(|d| d == m.dir)
-            && (!self.with_findings || s.finding_at_message(m).is_some())
+            && (!self.with_findings || s.finding_at_message(pos).is_some())
     }
 }
 
@@ -320,6 +369,9 @@ pub struct Search {
     /// Messages of sessions loaded when the search ran, per session position (sessions and
     /// messages loaded later are searched when they arrive).
     pub searched: Vec<usize>,
+    /// Per session: (findings, ended) when its own fields were last searched, and whether
+    /// they matched.
+    pub fields_seen: Vec<Option<((usize, bool), bool)>>,
 }
 
 impl Search {
@@ -371,7 +423,7 @@ pub struct LoadProgress {
     pub done: u64,
     /// Input size (0 when unknown: a pipe).
     pub total: u64,
-    /// Milliseconds since loading began.
+    /// Milliseconds since the current input began loading.
     pub elapsed_ms: u64,
 }
 
@@ -484,7 +536,14 @@ impl<F: FnMut(LoadMsg)> Collector<F> {
         let mut not_kept = false;
         let mut at = Spilled::default();
         if !payload.is_empty() {
-            if self.spill_full {
+            // Payloads kept in memory (no temporary file could be made) count against the
+            // budget like the rows.
+            let in_memory_refused = !self.spill.is_file()
+                && self
+                    .budget
+                    .as_ref()
+                    .is_some_and(|b| !b.try_charge(payload.len() as u64));
+            if self.spill_full || in_memory_refused || u32::try_from(payload.len()).is_err() {
                 not_kept = true;
             } else {
                 match self.spill.append(payload) {
@@ -584,7 +643,9 @@ pub struct App {
     /// Positions (in the session's messages) passing the filter.
     pub visible: Vec<u32>,
     visible_scanned: usize,
-    visible_key: Option<(usize, Filter, usize)>,
+    visible_key: Option<(usize, Filter, usize, u64)>,
+    /// Bumped by every new search (the matches-only timeline depends on it).
+    search_gen: u64,
     /// Timestamp mode.
     pub time: TimeMode,
     /// Timeline filter.
@@ -676,6 +737,7 @@ impl App {
             visible: Vec::new(),
             visible_scanned: 0,
             visible_key: None,
+            search_gen: 0,
             time: TimeMode::Rel,
             filter: Filter::default(),
             follow: false,
@@ -809,7 +871,7 @@ impl App {
                 .map_or(0, |h| h.messages.len() + 1),
             _ => 0,
         };
-        let key = (self.session_sel, self.filter, hits);
+        let key = (self.session_sel, self.filter, hits, self.search_gen);
         if self.visible_key != Some(key) {
             self.visible.clear();
             self.visible_scanned = 0;
@@ -829,7 +891,7 @@ impl App {
                     Some(Some(h)) if h.messages.is_empty() => h.session_fields,
                     Some(Some(h)) => h.messages.binary_search(&(i as u32)).is_ok(),
                 };
-                if hit_ok && self.filter.accepts_row(s, m) {
+                if hit_ok && self.filter.accepts_row(s, i, m) {
                     self.visible.push(i as u32);
                 }
             }
@@ -877,6 +939,7 @@ impl App {
     /// Runs a capture-wide search for `query` (case-insensitive) over every session: payloads,
     /// close reasons, paths, headers, subprotocols and findings.
     pub fn run_search(&mut self, query: &str) {
+        self.search_gen += 1;
         if query.is_empty() {
             self.search = None;
             self.filter.matches_only = false;
@@ -894,29 +957,25 @@ impl App {
         let Some(mut search) = self.search.take() else {
             return;
         };
-        let needle = search.query.to_lowercase().into_bytes();
+        // ASCII case folding on both sides (the comparison is byte-wise).
+        let needle = search.query.to_ascii_lowercase().into_bytes();
         search.searched.resize(self.sessions.len(), 0);
-        let mut cursor = self.spill.as_deref().map(super::spill::SpillCursor::new);
+        search.fields_seen.resize(self.sessions.len(), None);
+        let found = self.search_payloads(&search.searched, &needle);
         for (i, s) in self.sessions.iter().enumerate() {
-            let from = search.searched[i];
-            // Session fields are checked every time: findings and the end arrive late.
-            let fields = session_matches(s, &needle);
-            let mut found = Vec::new();
-            if let Some(cursor) = cursor.as_mut() {
-                for (k, m) in s.messages.iter().enumerate().skip(from) {
-                    if m.payload.len == 0 {
-                        continue;
-                    }
-                    let hit = cursor
-                        .read(m.payload)
-                        .is_ok_and(|p| contains_ignore_case(&p, &needle));
-                    if hit {
-                        found.push(k as u32);
-                    }
-                }
-            }
             search.searched[i] = s.messages.len();
-            if !fields && found.is_empty() {
+            // A session's own fields change only when a finding or its end arrives.
+            let seen = (s.findings.len(), s.end.is_some());
+            let fields = match search.fields_seen[i] {
+                Some((k, m)) if k == seen => m,
+                _ => {
+                    let m = session_matches(s, &needle);
+                    search.fields_seen[i] = Some((seen, m));
+                    m
+                }
+            };
+            let new_hits = found.get(&i);
+            if !fields && new_hits.is_none() {
                 continue;
             }
             let pos = match search.hits.binary_search_by_key(&i, |h| h.session) {
@@ -934,9 +993,49 @@ impl App {
             };
             let h = &mut search.hits[pos];
             h.session_fields = fields;
-            h.messages.extend(found);
+            if let Some(v) = new_hits {
+                h.messages.extend_from_slice(v);
+            }
         }
         self.search = Some(search);
+    }
+
+    /// The messages not yet searched (from `searched[i]` on, per session) whose payload
+    /// contains `needle`, per session position. The spill is read in its own order (the
+    /// payloads of concurrent sessions are interleaved in it): a merge over the sessions'
+    /// rows by offset, through a 1 MiB window.
+    fn search_payloads(&self, searched: &[usize], needle: &[u8]) -> HashMap<usize, Vec<u32>> {
+        use std::cmp::Reverse;
+        let mut found: HashMap<usize, Vec<u32>> = HashMap::new();
+        let Some(spill) = self.spill.as_deref() else {
+            return found;
+        };
+        let mut cursor = super::spill::SpillCursor::new(spill);
+        let mut heap = std::collections::BinaryHeap::new();
+        for (i, s) in self.sessions.iter().enumerate() {
+            let from = searched.get(i).copied().unwrap_or(0);
+            if let Some(m) = s.messages.get(from) {
+                heap.push(Reverse((m.payload.offset, i, from)));
+            }
+        }
+        while let Some(Reverse((_, i, k))) = heap.pop() {
+            let Some(s) = self.sessions.get(i) else {
+                continue;
+            };
+            if let Some(m) = s.messages.get(k) {
+                let hit = m.payload.len > 0
+                    && cursor
+                        .read(m.payload)
+                        .is_ok_and(|p| contains_ignore_case(&p, needle));
+                if hit {
+                    found.entry(i).or_default().push(k as u32);
+                }
+            }
+            if let Some(next) = s.messages.get(k + 1) {
+                heap.push(Reverse((next.payload.offset, i, k + 1)));
+            }
+        }
+        found
     }
 
     /// Recomputes the timeline rows matching the search in the current session.
@@ -973,30 +1072,25 @@ impl App {
             return;
         }
         let Some(search) = &self.search else { return };
-        let with_msgs: Vec<usize> = search
+        // Sessions with hits, in the order to try: after the selected one (before it going
+        // backward), wrapping around to it.
+        let mut order: Vec<(usize, bool)> = search
             .hits
             .iter()
             .filter(|h| !h.messages.is_empty() || h.session_fields)
-            .map(|h| h.session)
+            .map(|h| (h.session, h.messages.is_empty()))
             .collect();
-        if with_msgs.is_empty() {
-            return;
-        }
-        let next = if forward {
-            with_msgs
-                .iter()
-                .copied()
-                .find(|&i| i > self.session_sel)
-                .or(with_msgs.first().copied())
+        let cur_session = self.session_sel;
+        if forward {
+            let k = order.partition_point(|&(i, _)| i <= cur_session);
+            order.rotate_left(k);
         } else {
-            with_msgs
-                .iter()
-                .rev()
-                .copied()
-                .find(|&i| i < self.session_sel)
-                .or(with_msgs.last().copied())
-        };
-        if let Some(i) = next {
+            order.reverse();
+            let k = order.partition_point(|&(i, _)| i >= cur_session);
+            order.rotate_left(k);
+        }
+        let original = (self.session_sel, self.msg_sel);
+        for (i, fields_only) in order {
             self.select_session(i);
             let row = if forward {
                 self.matches.first()
@@ -1005,8 +1099,16 @@ impl App {
             };
             if let Some(&r) = row {
                 self.select_row(r);
+                return;
             }
+            // A session that matched by its path, headers or findings, with no message hit.
+            if fields_only {
+                return;
+            }
+            // Its hits are hidden by the filter: on to the next session.
         }
+        self.select_session(original.0);
+        self.select_row(original.1);
     }
 
     /// Selects timeline row `r` (stops following).

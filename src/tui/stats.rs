@@ -191,7 +191,12 @@ pub fn capture_stats(app: &App, buckets: usize) -> CaptureStats {
     let buckets = buckets.max(1);
     st.rate = vec![0; buckets];
     let (first, width) = match span {
-        Some((a, b)) => (a, (b.nanos_since(a).max(1) / buckets as i64).max(1) + 1),
+        Some((a, b)) => (
+            a,
+            (b.nanos_since(a).max(1) / buckets as i64)
+                .max(1)
+                .saturating_add(1),
+        ),
         None => (Timestamp::default(), 0),
     };
     st.bucket_nanos = width;
@@ -264,20 +269,11 @@ fn all_findings(app: &App) -> impl Iterator<Item = (Option<usize>, &Finding)> + 
     )
 }
 
-/// The position of the message a finding of `s` points at: the first one at its time (and in
-/// its direction, when it has one), else the first one at or after its time.
+/// The position of the message a finding of `s` points at (see
+/// [`SessionInfo::message_of_finding`]); `f` must be one of `s.findings`.
 pub fn message_of_finding(s: &SessionInfo, f: &Finding) -> Option<usize> {
-    let ts = f.ts?;
-    let mut after = None;
-    for (k, m) in s.messages.iter().enumerate() {
-        if m.ts == ts && f.dir.is_none_or(|d| d == m.dir) {
-            return Some(k);
-        }
-        if after.is_none() && m.ts >= ts {
-            after = Some(k);
-        }
-    }
-    after
+    let k = s.findings.iter().position(|x| std::ptr::eq(x, f))?;
+    s.message_of_finding(k)
 }
 
 /// Jumps from the selected finding of the capture stats to its session and message (or to

@@ -281,7 +281,7 @@ fn no_color_draws_no_colours() {
 }
 
 #[test]
-fn hundred_thousand_messages_render_fast() {
+fn hundred_thousand_messages_page_to_the_right_window() {
     let mut app = node_ping();
     let base: Vec<_> = app.sessions[0].messages.iter().copied().collect();
     let mut many = super::store::MsgStore::new();
@@ -1190,4 +1190,85 @@ fn unlisted_messages_keep_the_numbering_of_the_rest() {
         vec![1, 4, 6]
     );
     assert_eq!(s.unlisted, vec![(1, 2), (2, 1)]);
+}
+
+/// A new search in matches-only mode shows the new hits, even when the selected session has as
+/// many hits as for the previous query (the timeline used to keep the old ones).
+#[test]
+fn a_new_search_replaces_the_hits_shown() {
+    let mut app = loaded("node_ping.pcap", 80, 24);
+    let search = |app: &mut App, q: &str| {
+        apply(app, Action::SearchStart);
+        if let Some(p) = app.prompt.as_mut() {
+            p.text.clear();
+        }
+        for c in q.chars() {
+            apply(app, Action::PromptChar(c));
+        }
+        apply(app, Action::PromptSubmit);
+    };
+    search(&mut app, "hello from");
+    apply(&mut app, Action::ToggleMatchesOnly);
+    assert_eq!(app.visible, vec![0]);
+    search(&mut app, "fragment one");
+    assert_eq!(app.visible, vec![3], "the new query's hit, not the old one");
+    assert_eq!(app.matches, vec![0]);
+}
+
+/// A finding belongs to its own message, not to every message that shares its packet's time,
+/// and the search folds ASCII case only (a non-ASCII capital is matched exactly).
+#[test]
+fn findings_belong_to_one_message_and_search_folds_ascii_case() {
+    let mut app = loaded("node_ping.pcap", 80, 24);
+    let s = &mut app.sessions[0];
+    // Give messages 4 and 5 the time of message 3, and tie a finding to message 4.
+    let ts = s.messages.get(3).expect("m3").ts;
+    let dir = s.messages.get(3).expect("m3").dir;
+    for p in [4, 5] {
+        let m = s.messages.get_mut(p).expect("row");
+        m.ts = ts;
+        m.dir = dir;
+    }
+    let mut f = s.findings[0].clone();
+    f.ts = Some(ts);
+    f.dir = Some(dir);
+    s.findings.push(f);
+    s.finding_at.push(4);
+    let marked: Vec<usize> = (0..9)
+        .filter(|&p| app.sessions[0].findings_of_message(p).contains(&1))
+        .collect();
+    assert_eq!(marked, vec![4]);
+    apply(&mut app, Action::ToggleWithFindings);
+    assert!(app.visible.contains(&4) && !app.visible.contains(&5) && !app.visible.contains(&3));
+
+    let mut app = loaded("node_ping.pcap", 80, 24);
+    set_payload(&mut app, 0, "Élan HELLO".as_bytes());
+    app.run_search("élan");
+    assert!(app.search.as_ref().is_some_and(|s| s.hits.is_empty()));
+    app.run_search("hello");
+    assert_eq!(app.search.as_ref().map(|s| s.message_hits()), Some(1));
+}
+
+/// Changing a filter keeps the message being read when it still passes; `n` skips sessions
+/// whose hits the filter hides.
+#[test]
+fn filters_keep_the_selection_and_n_skips_hidden_hits() {
+    let mut app = loaded("node_ping.pcap", 80, 24);
+    select_message(&mut app, 3);
+    apply(&mut app, Action::Enter);
+    apply(&mut app, Action::CycleKind); // text
+    assert_eq!(app.message_pos(), Some(3), "still the fragmented text");
+    assert_eq!(app.detail, Some(super::state::Detail::Message));
+    apply(&mut app, Action::Back);
+
+    let mut app = load_blocking(&[fixture("py_many.pcap")], &cfg());
+    apply(&mut app, Action::Resize(80, 24));
+    app.run_search("kicked");
+    apply(&mut app, Action::CycleKind); // text: the "kicked" close frames are hidden
+    let before = app.session_sel;
+    apply(&mut app, Action::SearchNext);
+    assert_eq!(app.session_sel, before, "no visible hit anywhere: stays");
+    apply(&mut app, Action::ClearFilter);
+    apply(&mut app, Action::SearchNext);
+    assert_eq!(app.sessions[app.session_sel].path(), Some("/room/4"));
 }

@@ -50,13 +50,27 @@ pub struct Pretty {
     pub duplicates_omitted: usize,
 }
 
+/// Longest path or key kept in a [`Duplicate`], in characters (hostile JSON could otherwise
+/// make 100 notes of a megabyte each).
+pub const MAX_NOTE_CHARS: usize = 200;
+
+/// `s` cut to [`MAX_NOTE_CHARS`] characters, with `…` when cut.
+fn shorten(s: String) -> String {
+    match s.char_indices().nth(MAX_NOTE_CHARS) {
+        Some((at, _)) => format!("{}…", &s[..at]),
+        None => s,
+    }
+}
+
 /// A key seen more than once in one object.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Duplicate {
     /// Path of the object holding the key, e.g. `$.a[2].b` (`$` is the top level; keys that are
-    /// not identifiers are written `["a b"]`). Terminal-safe.
+    /// not identifiers are written `["a b"]`). Terminal-safe; at most [`MAX_NOTE_CHARS`]
+    /// characters (then `…`).
     pub path: String,
-    /// The key, unescaped, then made terminal-safe with [`for_terminal`].
+    /// The key, unescaped, then made terminal-safe with [`for_terminal`]; at most
+    /// [`MAX_NOTE_CHARS`] characters (then `…`).
     pub key: String,
 }
 
@@ -365,10 +379,10 @@ impl<'a> Printer<'a> {
         };
         if newly_duplicate {
             if self.out.duplicates.len() < MAX_DUPLICATES {
-                let path = self.object_path();
+                let path = shorten(self.object_path());
                 self.out.duplicates.push(Duplicate {
                     path,
-                    key: for_terminal(&unescape_lossy(raw)),
+                    key: shorten(for_terminal(&unescape_lossy(raw))),
                 });
             } else {
                 self.out.duplicates_omitted += 1;

@@ -371,7 +371,8 @@ pub struct MessageReport {
     /// Sent with permessage-deflate.
     pub compressed: bool,
     /// The message was compressed and did not inflate: it has no payload to show, which does
-    /// not mean it was empty.
+    /// not mean it was empty. Always written; optional when read (added within version 2).
+    #[serde(default)]
     pub inflate_failed: bool,
     /// Why it did not inflate, in words (absent when it did).
     #[serde(skip_serializing_if = "Option::is_none", default)]

@@ -89,8 +89,9 @@ pub type Progress<'a> = &'a mut dyn FnMut(u64, u64);
 /// Packets between two progress reports.
 const PROGRESS_EVERY: u64 = 8192;
 
-/// Packets between two looks at the clock: a slow input (a pipe fed slowly, a small capture
-/// on a slow disk) still reports progress at least every [`PROGRESS_INTERVAL`].
+/// Packets between two looks at the clock (every packet before the first CLOCK_EVERY): a
+/// slow input (a pipe fed slowly) reports progress from its first packet, then at least every
+/// [`PROGRESS_INTERVAL`] once CLOCK_EVERY more packets have come.
 const CLOCK_EVERY: u64 = 64;
 
 /// Longest time between two progress reports while packets arrive.
@@ -150,8 +151,8 @@ impl<'a> Run<'a> {
         };
         let mut total = source.size().unwrap_or(0);
         let mut packets: u64 = 0;
-        // The first report comes after CLOCK_EVERY packets, then at least every
-        // PROGRESS_INTERVAL while packets arrive.
+        // The first report comes with the first packet, then at most every
+        // PROGRESS_INTERVAL (checked every CLOCK_EVERY packets) and every PROGRESS_EVERY.
         let mut last_report: Option<std::time::Instant> = None;
         let mut stop_sent = false;
         loop {
@@ -168,7 +169,7 @@ impl<'a> Run<'a> {
             }
             packets += 1;
             if packets % PROGRESS_EVERY == 0
-                || (packets % CLOCK_EVERY == 0
+                || ((packets < CLOCK_EVERY || packets % CLOCK_EVERY == 0)
                     && last_report.is_none_or(|t| t.elapsed() >= PROGRESS_INTERVAL))
             {
                 let pos = source.position();
