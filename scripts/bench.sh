@@ -10,6 +10,7 @@
 #   BENCH_REORDERED_MB  size of the reordered capture (default 2/5 of BENCH_MB)
 #   BENCH_SEED          generator seed (default 1)
 #   BENCH_DATA          where captures live (default ./bench-data, gitignored)
+#   BENCH_TUI_RUNS      runs of the terminal UI loader per capture (default 3; medians shown)
 #   BENCH_TSHARK        1: install tshark if missing and compare; 0: never; default: compare
 #                       only when tshark is already installed
 #
@@ -70,7 +71,7 @@ GEN=$TARGET_DIR/release/examples/gen_capture
 mkdir -p "$DATA"
 
 # jget KEY FILE: an integer field of a one-line JSON object.
-jget() { grep -o "\"$1\":[0-9]*" "$2" | head -n1 | cut -d: -f2; }
+jget() { grep -o "\"$1\": *[0-9]*" "$2" | head -n1 | cut -d: -f2 | tr -d ' '; }
 
 # capture PROFILE MB: path of an up-to-date capture, generating it when needed.
 capture() {
@@ -138,27 +139,37 @@ row() { # file size_mb what secs msgs frames
 SPEEDUPS=()
 TUI_ROWS=()
 
+# median N...: the median of the numbers given.
+median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+
 # tui_row FILE: the terminal UI's loader on FILE (`wsscope tui --measure-load`: what the UI
-# holds, built as the UI builds it, without a terminal): messages, time to the first screen,
-# load time, peak RSS, and bytes per message (RSS and the message index alone).
+# holds, built as the UI builds it, without a terminal), BENCH_TUI_RUNS times (default 3):
+# messages, and the medians of the time to the first screen, load time and peak RSS, with
+# bytes per message (RSS, and the message index alone).
 tui_row() {
-    local f=$1 out
+    local f=$1 out runs=${BENCH_TUI_RUNS:-3} i
+    local firsts=() loads=() rsss=() msgs index spill
     out=$(mktemp)
-    /usr/bin/time -v -o "$TIMEF" "$WSSCOPE" tui --measure-load "$f" >"$out" 2>>"$DATA/bench-stderr.log"
-    RSS_MIB=$(awk -F': ' '/Maximum resident set size/ { printf "%.0f", $2 / 1024 }' "$TIMEF")
-    local msgs first load index spill
-    msgs=$(jget messages "$out")
-    first=$(jget first_screen_ms "$out")
-    load=$(jget load_ms "$out")
-    index=$(jget index_bytes "$out")
-    spill=$(jget spill_bytes "$out")
+    for ((i = 0; i < runs; i++)); do
+        /usr/bin/time -v -o "$TIMEF" "$WSSCOPE" tui --measure-load "$f" >"$out" 2>>"$DATA/bench-stderr.log"
+        rsss+=("$(awk -F': ' '/Maximum resident set size/ { printf "%.1f", $2 / 1024 }' "$TIMEF")")
+        firsts+=("$(jget first_screen_ms "$out")")
+        loads+=("$(jget load_ms "$out")")
+        msgs=$(jget messages "$out")
+        index=$(jget index_bytes "$out")
+        spill=$(jget spill_bytes "$out")
+    done
     rm -f "$out"
+    local first load rss
+    first=$(median "${firsts[@]}")
+    load=$(median "${loads[@]}")
+    rss=$(median "${rsss[@]}")
     TUI_ROWS+=("$(awk -v n="$(basename "$f")" -v m="$msgs" -v fs="$first" -v l="$load" \
-        -v r="$RSS_MIB" -v i="$index" -v sp="$spill" 'BEGIN {
-            printf "%-28s %10d %10d %8.2f %9d %12.0f %12.0f %10.0f",
+        -v r="$rss" -v i="$index" -v sp="$spill" 'BEGIN {
+            printf "%-28s %10d %10d %8.2f %9.1f %12.0f %12.0f %10.0f",
                 n, m, fs, l / 1000, r, (m > 0) ? r * 1048576 / m : 0,
                 (m > 0) ? i / m : 0, sp / 1e6 }')")
-    log "tui $(basename "$f"): ${msgs} messages, first screen ${first} ms, ${RSS_MIB} MiB"
+    log "tui $(basename "$f"): ${msgs} messages, first screen ${first} ms, ${rss} MiB (medians of $runs)"
 }
 
 : >"$DATA/bench-stderr.log"
@@ -190,7 +201,7 @@ printf '%-28s %8s  %-34s %8s %8s %12s %12s %9s\n' \
     file "size MB" run seconds "MB/s" "messages/s" "frames/s" "RSS MiB"
 printf '%s\n' "${ROWS[@]}"
 echo
-echo "Terminal UI (wsscope tui --measure-load): what the UI holds after loading the capture"
+echo "Terminal UI (wsscope tui --measure-load, medians of ${BENCH_TUI_RUNS:-3} runs): what the UI holds after loading"
 printf '%-28s %10s %10s %8s %9s %12s %12s %10s\n' \
     file messages "1st scr ms" "load s" "RSS MiB" "RSS B/msg" "index B/msg" "spill MB"
 printf '%s\n' "${TUI_ROWS[@]}"
