@@ -25,17 +25,26 @@ fn tmux(socket: &str, args: &[&str]) -> Output {
         .expect("tmux must be installed for the terminal UI tests (apt-get install tmux)")
 }
 
-/// Starts `cmd` in a detached tmux session named `wsscope` of 80x24, clipboard accepted from
-/// applications; ends the server when dropped.
+/// The two terminal sizes every test runs at.
+const SIZES: [(u16, u16); 2] = [(80, 24), (200, 50)];
+
+/// Starts `cmd` in a detached tmux session named `wsscope` of the given size, clipboard
+/// accepted from applications; ends the server when dropped.
 struct Tmux {
     socket: String,
 }
 
 impl Tmux {
-    fn start(name: &str, cmd: &str) -> Tmux {
+    fn start(name: &str, cmd: &str, size: (u16, u16)) -> Tmux {
         let t = Tmux {
-            socket: format!("wsscope-export-{}-{name}", std::process::id()),
+            socket: format!(
+                "wsscope-export-{}-{name}-{}x{}",
+                std::process::id(),
+                size.0,
+                size.1
+            ),
         };
+        let (cols, rows) = (size.0.to_string(), size.1.to_string());
         let out = tmux(
             &t.socket,
             &[
@@ -44,9 +53,9 @@ impl Tmux {
                 "-s",
                 "wsscope",
                 "-x",
-                "80",
+                &cols,
                 "-y",
-                "24",
+                &rows,
                 cmd,
             ],
         );
@@ -116,8 +125,14 @@ fn tui_command(dir: &Path, home: &Path) -> String {
 
 #[test]
 fn y_copies_the_message_text_to_the_tmux_clipboard() {
+    for size in SIZES {
+        y_copies_at(size);
+    }
+}
+
+fn y_copies_at(size: (u16, u16)) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let t = Tmux::start("y", &tui_command(dir.path(), dir.path()));
+    let t = Tmux::start("y", &tui_command(dir.path(), dir.path()), size);
     let s = t.wait_loaded();
     assert!(s.contains("Timeline #1"), "{s}");
     // Timeline focused, message 1 selected: "hello from the ws client".
@@ -160,9 +175,15 @@ fn json_lines(text: &str) -> Vec<serde_json::Value> {
 
 #[test]
 fn w_writes_a_session_and_a_message_to_files() {
+    for size in SIZES {
+        w_writes_at(size);
+    }
+}
+
+fn w_writes_at(size: (u16, u16)) {
     let dir = tempfile::tempdir().expect("temp dir");
     let home = tempfile::tempdir().expect("temp home");
-    let t = Tmux::start("w", &tui_command(dir.path(), home.path()));
+    let t = Tmux::start("w", &tui_command(dir.path(), home.path()), size);
     let s = t.wait_loaded();
     assert!(s.contains("Timeline #1"), "{s}");
     // Session pane: the proposed name is the session's, in the current directory.
