@@ -3,6 +3,7 @@
 //! copies the selected message's text to the clipboard with OSC 52 where the terminal is
 //! known to support it.
 
+use crate::tui::spill::{SpillCursor, Spilled};
 use crate::tui::state::{App, Detail, Pane, SessionInfo};
 use crate::tui::store::MsgRow;
 use base64::engine::general_purpose::STANDARD;
@@ -155,6 +156,8 @@ fn session_events(app: &App, s: &SessionInfo, sink: &mut dyn Sink) -> io::Result
     sink.event(&Event::SessionStart(&s.start))?;
     let mut events = 1;
     let mut findings = s.findings.iter().zip(&s.finding_at).peekable();
+    // The session's payloads ascend in the spill: read through a window, not one by one.
+    let mut cursor = app.spill.as_deref().map(SpillCursor::new);
     for (pos, row) in s.messages.iter().enumerate() {
         // Findings that arrived before this message.
         while let Some((f, _)) = findings.next_if(|&(_, &at)| at <= pos) {
@@ -164,7 +167,7 @@ fn session_events(app: &App, s: &SessionInfo, sink: &mut dyn Sink) -> io::Result
             })?;
             events += 1;
         }
-        let m = session_message(app, s, pos, row)?;
+        let m = session_message(cursor.as_mut(), s, pos, row)?;
         sink.event(&Event::Message(&m))?;
         events += 1;
     }
@@ -186,14 +189,18 @@ fn session_events(app: &App, s: &SessionInfo, sink: &mut dyn Sink) -> io::Result
 /// `analyze` keeps at its default `--preview-bytes`; a close payload is shorter). `end_ts` is
 /// not kept in a row (no output prints it): the start time stands in.
 fn session_message(
-    app: &App,
+    cursor: Option<&mut SpillCursor<'_>>,
     s: &SessionInfo,
     pos: usize,
     row: &MsgRow,
 ) -> io::Result<SessionMessage> {
-    let payload = match &app.spill {
-        Some(spill) => spill.read_prefix(row.payload, NDJSON_PREVIEW_BYTES)?,
-        None => Vec::new(),
+    let head = Spilled {
+        offset: row.payload.offset,
+        len: row.payload.len.min(NDJSON_PREVIEW_BYTES as u32),
+    };
+    let payload = match cursor {
+        Some(c) if head.len > 0 => c.read(head)?.into_owned(),
+        _ => Vec::new(),
     };
     let close_reason = match (row.kind, row.close_code) {
         (MessageKind::Close, Some(_)) => payload
