@@ -67,7 +67,16 @@ fn wait_for(socket: &str, what: &str) -> String {
     loop {
         let out = tmux(socket, &["capture-pane", "-p", "-t", "wsscope"]);
         let s = String::from_utf8_lossy(&out.stdout).to_string();
-        if s.contains(what) || t.elapsed() > Duration::from_secs(10) {
+        if s.contains(what) {
+            // Settled: tmux can capture a screen the UI is still drawing.
+            std::thread::sleep(Duration::from_millis(40));
+            let out = tmux(socket, &["capture-pane", "-p", "-t", "wsscope"]);
+            if String::from_utf8_lossy(&out.stdout) == s {
+                return s;
+            }
+            continue;
+        }
+        if t.elapsed() > Duration::from_secs(10) {
             return s;
         }
         std::thread::sleep(Duration::from_millis(100));
@@ -75,10 +84,14 @@ fn wait_for(socket: &str, what: &str) -> String {
 }
 
 fn have_tmux() -> bool {
-    let ok = Command::new("tmux").arg("-V").output().is_ok();
-    if !ok {
-        println!("tmux not installed: skipping the end-to-end TUI test");
-    }
+    let ok = Command::new("tmux")
+        .arg("-V")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        ok,
+        "tmux is required for the terminal UI end-to-end tests (apt-get install tmux)"
+    );
     ok
 }
 

@@ -91,13 +91,20 @@ impl Term {
         String::from_utf8_lossy(&out.stdout).to_string()
     }
 
-    /// Waits (up to 15 s) until the screen satisfies `ok`; panics with the screen if not.
+    /// Waits (up to 15 s) until the screen satisfies `ok` and is settled (the same in two
+    /// captures 40 ms apart: tmux can capture a screen the UI is still drawing); panics with
+    /// the screen if not.
     fn wait(&self, what: &str, ok: impl Fn(&str) -> bool) -> String {
         let t = Instant::now();
         loop {
             let s = self.screen();
             if ok(&s) {
-                return s;
+                std::thread::sleep(Duration::from_millis(40));
+                let again = self.screen();
+                if again == s {
+                    return s;
+                }
+                continue;
             }
             if t.elapsed() > Duration::from_secs(15) {
                 panic!(

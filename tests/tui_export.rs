@@ -84,7 +84,7 @@ impl Tmux {
                 && !header.contains("reading")
                 && !header.contains("loading")
                 && s.contains("Timeline #1");
-            if done || t.elapsed() > Duration::from_secs(10) {
+            if done && settled(&self.socket, &s) || t.elapsed() > Duration::from_secs(10) {
                 return s;
             }
             std::thread::sleep(Duration::from_millis(100));
@@ -97,12 +97,22 @@ impl Tmux {
         loop {
             let out = tmux(&self.socket, &["capture-pane", "-p", "-t", "wsscope"]);
             let s = String::from_utf8_lossy(&out.stdout).to_string();
-            if s.contains(what) || t.elapsed() > Duration::from_secs(10) {
+            if s.contains(what) && settled(&self.socket, &s)
+                || t.elapsed() > Duration::from_secs(10)
+            {
                 return s;
             }
             std::thread::sleep(Duration::from_millis(100));
         }
     }
+}
+
+/// True when the pane still shows `screen` 40 ms later (tmux can capture a screen the UI is
+/// still drawing).
+fn settled(socket: &str, screen: &str) -> bool {
+    std::thread::sleep(Duration::from_millis(40));
+    let out = tmux(socket, &["capture-pane", "-p", "-t", "wsscope"]);
+    String::from_utf8_lossy(&out.stdout) == screen
 }
 
 impl Drop for Tmux {
