@@ -235,7 +235,7 @@ fn session_message(
 }
 
 /// Why `row` did not inflate, read back from the session's `decompression-failed` finding at
-/// its time ("... does not inflate: <error>"). Without one (repeated findings are counted on
+/// its time (`... does not inflate: <error>`). Without one (repeated findings are counted on
 /// the first), the direction's context was lost: later messages fail for that reason.
 fn inflate_error(s: &SessionInfo, pos: usize) -> DecompressionError {
     let lost = DecompressionError::ContextLost;
