@@ -197,7 +197,8 @@ mod capture {
                         },
                         Some(cfg.budget.clone()),
                         Arc::new(crate::tui::Spill::create()),
-                    );
+                    )
+                    .unbatched();
                     let end = capture_into(capture, &cfg, &mut sink, loader_stop, || {}).1;
                     let _ = status_tx.send(end);
                 });

@@ -467,6 +467,7 @@ pub struct Collector<F: FnMut(LoadMsg)> {
     pub spill: Arc<Spill>,
     spill_full: bool,
     batch: Vec<(SessionId, Option<MsgRow>)>,
+    batch_limit: usize,
     charged: u64,
     used: u64,
 }
@@ -485,9 +486,18 @@ impl<F: FnMut(LoadMsg)> Collector<F> {
             spill,
             spill_full: false,
             batch: Vec::with_capacity(BATCH),
+            batch_limit: BATCH,
             charged: 0,
             used: 0,
         }
+    }
+
+    /// Sends every row at once instead of in batches (a live capture: a message must show
+    /// when it arrives, not when 1024 have).
+    #[cfg_attr(not(feature = "live"), allow(dead_code))]
+    pub fn unbatched(mut self) -> Self {
+        self.batch_limit = 1;
+        self
     }
 
     /// Sends the rows waiting in the batch.
@@ -561,7 +571,7 @@ impl<F: FnMut(LoadMsg)> Collector<F> {
 
     fn push(&mut self, session: SessionId, row: Option<MsgRow>) {
         self.batch.push((session, row));
-        if self.batch.len() >= BATCH {
+        if self.batch.len() >= self.batch_limit {
             self.flush();
         }
     }

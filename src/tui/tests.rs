@@ -1272,3 +1272,54 @@ fn filters_keep_the_selection_and_n_skips_hidden_hits() {
     apply(&mut app, Action::SearchNext);
     assert_eq!(app.sessions[app.session_sel].path(), Some("/room/4"));
 }
+
+/// A live capture's collector sends each message as it comes (a file's batches them): a
+/// message must not wait for 1023 more before the UI shows it.
+#[test]
+fn live_collector_sends_each_message_at_once() {
+    use wsscope_core::sink::Sink;
+    let app = node_ping();
+    let s = &app.sessions[0];
+    let m = wsscope_core::session::SessionMessage {
+        session: s.id(),
+        index: 1,
+        message: wsscope_core::ws::message::Message {
+            dir: wsscope_core::tcp::Dir::ClientToServer,
+            ts: s.start_ts(),
+            end_ts: s.start_ts(),
+            kind: wsscope_core::ws::message::MessageKind::Text,
+            frames: 1,
+            len: 2,
+            wire_len: 2,
+            compressed: false,
+            payload: b"hi".to_vec(),
+            incomplete: false,
+            utf8_valid: Some(true),
+            close_code: None,
+            close_reason: None,
+            inflate_error: None,
+        },
+        first_packet: 1,
+        last_packet: 1,
+        rtt_nanos: None,
+    };
+    for (live, want) in [(false, 0), (true, 1)] {
+        let mut rows = 0;
+        {
+            let spill = std::sync::Arc::new(super::Spill::in_memory());
+            let c = super::Collector::new(
+                |msg| {
+                    if let LoadMsg::Messages(v) = msg {
+                        rows += v.len();
+                    }
+                },
+                None,
+                spill,
+            );
+            let mut c = if live { c.unbatched() } else { c };
+            c.event(&wsscope_core::analyzer::Event::Message(&m))
+                .expect("event");
+        }
+        assert_eq!(rows, want, "live {live}");
+    }
+}
