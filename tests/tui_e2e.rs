@@ -316,10 +316,15 @@ fn progress_shows_while_loading() {
         let half = bytes.len() / 2;
         w.write_all(&bytes[..half]).expect("write");
         w.flush().expect("flush");
-        let s = t.wait("progress while reading", |s| {
+        t.wait("progress while reading", |s| {
             s.lines()
                 .next()
                 .is_some_and(|l| l.contains("reading") && l.contains("/s"))
+        });
+        // What was read so far is shown while the pipe stalls (messages are not held back
+        // in batches).
+        let s = t.wait("the first session's messages", |s| {
+            s.contains("room-1-msg-1")
         });
         assert!(!s.contains("wsscope-exit"), "{s}");
         w.write_all(&bytes[half..]).expect("write");

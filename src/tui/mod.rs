@@ -101,7 +101,13 @@ fn load(paths: &[String], cfg: &AnalyzerConfig, out: &mut dyn FnMut(LoadMsg)) {
                 out(m);
             }
         };
-        let mut sink = Collector::new(send, Some(cfg.budget.clone()), Arc::new(Spill::create()));
+        let sink = Collector::new(send, Some(cfg.budget.clone()), Arc::new(Spill::create()));
+        // A pipe can stall for as long as its writer likes: its messages go to the UI as they
+        // come, not in batches that would wait for the next 1024.
+        let piped = paths
+            .iter()
+            .any(|p| p == "-" || std::fs::metadata(p).map_or(true, |m| !m.is_file()));
+        let mut sink = if piped { sink.unbatched() } else { sink };
         let mut last: Option<Instant> = None;
         // The rate is the current file's: a new file starts from 0 bytes.
         let mut file_began = began;

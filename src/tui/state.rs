@@ -492,9 +492,8 @@ impl<F: FnMut(LoadMsg)> Collector<F> {
         }
     }
 
-    /// Sends every row at once instead of in batches (a live capture: a message must show
-    /// when it arrives, not when 1024 have).
-    #[cfg_attr(not(feature = "live"), allow(dead_code))]
+    /// Sends every row at once instead of in batches (a live capture or a pipe: a message
+    /// must show when it arrives, not when 1024 have).
     pub fn unbatched(mut self) -> Self {
         self.batch_limit = 1;
         self
