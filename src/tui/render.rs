@@ -53,7 +53,7 @@ pub fn areas(app: &App, area: Rect) -> Areas {
         Constraint::Length(1),
     ])
     .areas(area);
-    if app.detail == Some(Detail::Message) && app.stats.is_none() && side_by_side(area) {
+    if app.detail.is_some() && app.stats.is_none() && side_by_side(area) {
         let [left, right] =
             Layout::horizontal([Constraint::Percentage(45), Constraint::Percentage(55)])
                 .areas(main);

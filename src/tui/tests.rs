@@ -1323,3 +1323,22 @@ fn live_collector_sends_each_message_at_once() {
         assert_eq!(rows, want, "live {live}");
     }
 }
+
+/// On a wide terminal the session's detail opens beside the timeline too.
+#[test]
+fn session_detail_beside_the_timeline_200x50() {
+    let mut app = loaded("node_ping.pcap", 200, 50);
+    apply(&mut app, Action::Enter);
+    let s = screen(&app);
+    assert!(
+        s.contains("Session #1 handshake") && s.contains("Timeline #1  1/9"),
+        "{s}"
+    );
+    let mut app = loaded("node_ping.pcap", 80, 24);
+    apply(&mut app, Action::Enter);
+    let s = screen(&app);
+    assert!(
+        s.contains("Session #1 handshake") && !s.contains("Timeline #1"),
+        "{s}"
+    );
+}
