@@ -33,8 +33,16 @@ pub enum Command {
     Interfaces,
     /// Open the interactive terminal UI: session list, message timeline, detail pane.
     ///
-    /// `q`, Ctrl-C, SIGINT, SIGTERM and SIGHUP quit (terminal restored, exit 0); a lost
-    /// terminal (hang-up, EOF or I/O error on the tty) ends it with exit status 2.
+    /// Keys (`?` shows them all): arrows or j/k move, PgUp/PgDn/Space page, g/G first/last,
+    /// Tab panes, Enter detail, Esc back, [ ] previous/next message, / search the whole
+    /// capture, n/N next/previous hit, m only hits, f/d/e filter type/direction/with findings,
+    /// x clear filters, r raw/pretty JSON, w write to a file, y copy (OSC 52), F follow,
+    /// t time, s/S capture/session stats, q quit; the mouse wheel scrolls the pane under it.
+    ///
+    /// Payloads are kept in an unlinked temporary file (in $TMPDIR, else /var/tmp; at most
+    /// 4 GiB), 72 bytes per message in memory. WSSCOPE_CLIPBOARD=osc52|off forces or disables
+    /// the clipboard. `q`, Ctrl-C, SIGINT, SIGTERM and SIGHUP quit (terminal restored, exit
+    /// 0); a lost terminal (hang-up, EOF or I/O error on the tty) ends it with exit status 2.
     Tui(TuiArgs),
     /// Print the JSON Schema of the report (`report`), of NDJSON lines (`events`) or of
     /// `flows --json` (`flows`).
