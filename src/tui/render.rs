@@ -701,8 +701,8 @@ pub fn stats(s: &SessionInfo) -> Stats {
     for m in s.messages.iter() {
         let d = usize::from(m.dir == Dir::ServerToClient);
         st.count[d] += 1;
-        st.bytes[d] += m.len;
-        sum += m.len;
+        st.bytes[d] = st.bytes[d].saturating_add(m.len);
+        sum = sum.saturating_add(m.len);
         st.size = Some(match st.size {
             None => (m.len, 0.0, m.len),
             Some((lo, _, hi)) => (lo.min(m.len), 0.0, hi.max(m.len)),

@@ -112,7 +112,7 @@ impl Tally {
     fn add(&mut self, messages: u64, bytes: u64) {
         self.sessions += 1;
         self.messages += messages;
-        self.bytes += bytes;
+        self.bytes = self.bytes.saturating_add(bytes);
     }
 }
 
@@ -205,16 +205,17 @@ pub fn capture_stats(app: &App, buckets: usize) -> CaptureStats {
         let (mut messages, mut bytes) = (0u64, [0u64; 2]);
         for m in s.messages.iter() {
             messages += 1;
-            bytes[usize::from(m.dir == Dir::ServerToClient)] += m.len;
+            let d = usize::from(m.dir == Dir::ServerToClient);
+            bytes[d] = bytes[d].saturating_add(m.len);
             if width > 0 {
                 let b = (m.ts.nanos_since(first) / width).clamp(0, buckets as i64 - 1) as usize;
                 st.rate[b] += 1;
             }
         }
         st.messages += messages;
-        st.bytes[0] += bytes[0];
-        st.bytes[1] += bytes[1];
-        let all = bytes[0] + bytes[1];
+        st.bytes[0] = st.bytes[0].saturating_add(bytes[0]);
+        st.bytes[1] = st.bytes[1].saturating_add(bytes[1]);
+        let all = bytes[0].saturating_add(bytes[1]);
         clients
             .entry(s.client().ip())
             .or_default()
