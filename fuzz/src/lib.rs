@@ -660,53 +660,14 @@ pub fn pipeline(data: &[u8]) {
     }
 }
 
-/// The text without JSON whitespace outside strings.
-fn minify_json(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut in_string = false;
-    let mut escaped = false;
-    for c in text.chars() {
-        if in_string {
-            out.push(c);
-            if escaped {
-                escaped = false;
-            } else if c == '\\' {
-                escaped = true;
-            } else if c == '"' {
-                in_string = false;
-            }
-        } else if !matches!(c, ' ' | '\t' | '\n' | '\r') {
-            in_string = c == '"';
-            out.push(c);
-        }
-    }
-    out
-}
-
-/// `text` as `jsonfmt::pretty` spells it: every `shown_escaped` character other than JSON
-/// whitespace (in valid JSON those stand only inside strings) as `\uXXXX` UTF-16 escapes.
-fn spell_shown_escaped(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        if jsonfmt::shown_escaped(c) && !matches!(c, ' ' | '\t' | '\n' | '\r') {
-            for u in c.encode_utf16(&mut [0; 2]) {
-                out.push_str(&format!("\\u{u:04x}"));
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
 /// Laws of a successful `pretty(input)`: only whitespace outside strings changes (with
 /// dangerous characters spelled as escapes), no line holds a dangerous character, the output
 /// is the same JSON value when no key repeats, and it formats to itself.
 fn check_pretty(input: &str, p: &Pretty) {
     let shown = p.lines.join("\n");
     assert_eq!(
-        minify_json(&shown),
-        minify_json(&spell_shown_escaped(input)),
+        jsonfmt::laws::minify(&shown),
+        jsonfmt::laws::minify(&jsonfmt::laws::spell_shown_escaped(input)),
         "pretty changed more than whitespace"
     );
     for line in &p.lines {

@@ -786,5 +786,51 @@ pub fn pretty_prefixed(text: &str) -> Option<(Prefixed, Pretty)> {
     Some((prefix, body))
 }
 
+/// The laws [`pretty`] keeps, as functions, so that its tests and its fuzz target check the
+/// same thing: removing the whitespace outside strings from the output gives the input's, once
+/// the input's [`shown_escaped`] characters are spelled as `pretty` spells them.
+pub mod laws {
+    use super::shown_escaped;
+
+    /// The text without JSON whitespace outside strings.
+    pub fn minify(text: &str) -> String {
+        let mut out = String::with_capacity(text.len());
+        let mut in_string = false;
+        let mut escaped = false;
+        for c in text.chars() {
+            if in_string {
+                out.push(c);
+                if escaped {
+                    escaped = false;
+                } else if c == '\\' {
+                    escaped = true;
+                } else if c == '"' {
+                    in_string = false;
+                }
+            } else if !matches!(c, ' ' | '\t' | '\n' | '\r') {
+                in_string = c == '"';
+                out.push(c);
+            }
+        }
+        out
+    }
+
+    /// `text` as `pretty` spells it: every [`shown_escaped`] character other than JSON
+    /// whitespace (in valid JSON those stand only inside strings) as `\uXXXX` UTF-16 escapes.
+    pub fn spell_shown_escaped(text: &str) -> String {
+        let mut out = String::with_capacity(text.len());
+        for c in text.chars() {
+            if shown_escaped(c) && !matches!(c, ' ' | '\t' | '\n' | '\r') {
+                for u in c.encode_utf16(&mut [0; 2]) {
+                    out.push_str(&format!("\\u{u:04x}"));
+                }
+            } else {
+                out.push(c);
+            }
+        }
+        out
+    }
+}
+
 #[cfg(test)]
 mod tests;

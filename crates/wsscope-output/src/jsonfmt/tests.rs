@@ -1,3 +1,4 @@
+use super::laws::{minify, spell_shown_escaped};
 use super::*;
 use proptest::prelude::*;
 
@@ -7,45 +8,6 @@ fn lines(text: &str) -> Vec<String> {
 
 fn joined(text: &str) -> String {
     lines(text).join("\n")
-}
-
-/// The text without whitespace outside strings.
-fn minify(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut in_string = false;
-    let mut escaped = false;
-    for c in text.chars() {
-        if in_string {
-            out.push(c);
-            if escaped {
-                escaped = false;
-            } else if c == '\\' {
-                escaped = true;
-            } else if c == '"' {
-                in_string = false;
-            }
-        } else if !matches!(c, ' ' | '\t' | '\n' | '\r') {
-            in_string = c == '"';
-            out.push(c);
-        }
-    }
-    out
-}
-
-/// `text` with every [`shown_escaped`] character spelled as `\uXXXX`, as `pretty` shows it
-/// (valid JSON has those only inside strings, except the whitespace between tokens).
-fn escape_shown(text: &str) -> String {
-    let mut out = String::new();
-    for c in text.chars() {
-        if shown_escaped(c) && !matches!(c, ' ' | '\t' | '\n' | '\r') {
-            for u in c.encode_utf16(&mut [0; 2]) {
-                out.push_str(&format!("\\u{u:04x}"));
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }
 
 fn rejected(text: &str) -> JsonError {
@@ -470,7 +432,7 @@ proptest! {
     fn only_whitespace_changes_and_the_value_is_the_same(text in json_text()) {
         let p = pretty(&text).expect("generated JSON is valid");
         let shown = p.lines.join("\n");
-        prop_assert_eq!(minify(&shown), minify(&escape_shown(&text)));
+        prop_assert_eq!(minify(&shown), minify(&spell_shown_escaped(&text)));
         for line in &p.lines {
             prop_assert!(!line.chars().any(shown_escaped), "{:?}", line);
             prop_assert!(!line.contains('\n'));
