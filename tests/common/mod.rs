@@ -103,3 +103,4 @@ pub fn codes(findings: &Value) -> Vec<String> {
         })
         .unwrap_or_default()
 }
+pub mod tmux;
